@@ -1,0 +1,312 @@
+/// One entry of the tensor table.
+public struct TensorEntry: Equatable, Sendable {
+  public var name: String
+  public var dtype: DTypeCode
+  public var shape: [Int]
+  /// Absolute offset of the first byte in the file.
+  public var offset: Int
+  public var byteCount: Int
+  /// XXH64 of the tensor's bytes.
+  public var checksum: UInt64
+
+  /// The number of elements (product of the shape; checked not to overflow when read).
+  public var elementCount: Int { shape.reduce(1, *) }
+}
+
+/// A parsed `.rnn` container: the version, the metadata and the tensor table, over bytes that stay
+/// mapped for as long as the container or any of its tensor views is alive.
+///
+/// Opening validates the whole preamble, header and layout before any tensor byte is read. With
+/// ``ReadOptions/verifyChecksums`` it then verifies the header and every tensor checksum.
+public struct Container: Sendable {
+  public let majorVersion: UInt16
+  public let minorVersion: UInt16
+  public let metadata: Metadata
+  public let tensors: [TensorEntry]
+  public let storage: ByteStorage
+  /// Offset of the data section.
+  public let dataOffset: Int
+
+  /// Opens and validates the file at `path`, memory-mapping it.
+  public static func open(path: String, options: ReadOptions = ReadOptions()) throws(ContainerError)
+    -> Container
+  {
+    do {
+      let storage = try ByteStorage(mapping: path)
+      return try Container(storage: storage, options: options)
+    } catch {
+      throw ContainerError(path: path, error: error)
+    }
+  }
+
+  /// Parses and validates `storage`.
+  public init(storage: ByteStorage, options: ReadOptions = ReadOptions()) throws(FormatError) {
+    let bytes = storage.bytes
+    self.storage = storage
+    if bytes.count == 0 { throw .emptyFile }
+    if bytes.count < Layout.magic.count
+      || !zip(Layout.magic, bytes.prefix(Layout.magic.count)).allSatisfy({ $0 == $1 })
+    {
+      if bytes.count < Layout.magic.count
+        && zip(Layout.magic, bytes).allSatisfy({ $0 == $1 })
+      {
+        throw .truncated(part: "magic number", needed: Layout.magic.count, available: bytes.count)
+      }
+      throw .notAnRNNFile
+    }
+    var reader = ByteReader(bytes, offset: Layout.magic.count)
+    let major = try reader.u16("major version")
+    let minor = try reader.u16("minor version")
+    if major != Layout.majorVersion {
+      if major > Layout.majorVersion {
+        throw .unsupportedMajorVersion(found: major, supported: Layout.majorVersion)
+      }
+      throw .invalidField(part: "major version", reason: "\(major) is not a valid version")
+    }
+    let marker = try reader.u32("byte-order marker")
+    guard marker == Layout.byteOrderMarker else { throw .wrongByteOrder(marker: marker) }
+    let headerLength = try reader.count("header length", limit: options.maxHeaderBytes)
+    let dataOffsetRaw = try reader.u64("data offset")
+    let dataLengthRaw = try reader.u64("data length")
+    let reserved = try reader.slice(16, "reserved bytes")
+    let storedHeaderChecksum = try reader.u64("header checksum")
+    if minor <= Layout.minorVersion && reserved.contains(where: { $0 != 0 }) {
+      throw .invalidField(part: "preamble", reason: "reserved bytes 40..<56 must be zero")
+    }
+
+    // The header must end where the file says, and the data section must end exactly at the end
+    // of the file.
+    let (headerEnd, o1) = Layout.preambleSize.addingReportingOverflow(headerLength)
+    if o1 { throw .overflow(part: "header length") }
+    if headerEnd > bytes.count {
+      throw .truncated(part: "header", needed: headerLength, available: bytes.count - Layout.preambleSize)
+    }
+    guard let expectedDataOffset = Layout.aligned(headerEnd) else { throw .overflow(part: "data offset") }
+    guard dataOffsetRaw == UInt64(expectedDataOffset) else {
+      throw .invalidField(
+        part: "data offset", reason: "is \(dataOffsetRaw), expected \(expectedDataOffset) (header end aligned to 64)")
+    }
+    guard dataLengthRaw <= UInt64(Int.max) else { throw .overflow(part: "data length") }
+    let (fileEnd, o2) = expectedDataOffset.addingReportingOverflow(Int(dataLengthRaw))
+    if o2 { throw .overflow(part: "data length") }
+    if fileEnd > bytes.count {
+      throw .truncated(part: "data section", needed: fileEnd, available: bytes.count)
+    }
+    if fileEnd < bytes.count {
+      throw .invalidField(part: "file", reason: "\(bytes.count - fileEnd) bytes of trailing data after the data section")
+    }
+    if bytes[headerEnd..<expectedDataOffset].contains(where: { $0 != 0 }) {
+      throw .invalidField(part: "header padding", reason: "must be zero")
+    }
+
+    let headerBytes = UnsafeRawBufferPointer(rebasing: bytes[Layout.preambleSize..<headerEnd])
+    if options.verifyChecksums {
+      var hasher = XXH64()
+      hasher.update(UnsafeRawBufferPointer(rebasing: bytes[0..<Layout.headerChecksumOffset]))
+      hasher.update(headerBytes)
+      let computed = hasher.digest()
+      if computed != storedHeaderChecksum {
+        throw .checksumMismatch(part: "header", stored: storedHeaderChecksum, computed: computed)
+      }
+    }
+
+    var header = ByteReader(headerBytes)
+    let metadata = try Self.parseMetadata(&header, options: options)
+    let tensors = try Self.parseTensorTable(&header, options: options)
+    if header.remaining != 0 {
+      throw .invalidField(part: "header", reason: "\(header.remaining) unused bytes after the tensor table")
+    }
+    try Self.checkLayout(tensors, bytes: bytes, dataOffset: expectedDataOffset, dataEnd: fileEnd)
+
+    self.majorVersion = major
+    self.minorVersion = minor
+    self.metadata = metadata
+    self.tensors = tensors
+    self.dataOffset = expectedDataOffset
+
+    if options.verifyChecksums {
+      storage.adviseSequential()
+      for entry in tensors {
+        let computed = XXH64.hash(UnsafeRawBufferPointer(rebasing: bytes[entry.offset..<(entry.offset + entry.byteCount)]))
+        if computed != entry.checksum {
+          throw .checksumMismatch(part: "tensor \"\(entry.name)\"", stored: entry.checksum, computed: computed)
+        }
+      }
+    }
+  }
+
+  private static func parseMetadata(_ header: inout ByteReader, options: ReadOptions) throws(FormatError)
+    -> Metadata
+  {
+    let count = try header.length32("metadata count", limit: options.maxMetadataEntries)
+    var metadata = Metadata()
+    var seen = Set<String>()
+    for index in 0..<count {
+      let key = try header.string("metadata key \(index)", limit: options.maxNameBytes)
+      if key.isEmpty { throw .invalidField(part: "metadata key \(index)", reason: "is empty") }
+      guard seen.insert(key).inserted else { throw .duplicate(part: "metadata key", name: key) }
+      let tag = try header.u8("metadata \"\(key)\" type")
+      let length = try header.count("metadata \"\(key)\" value length", limit: options.maxValueBytes)
+      let raw = try header.slice(length, "metadata \"\(key)\" value")
+      metadata[key] = try decodeValue(tag: tag, raw: raw, key: key, options: options)
+    }
+    return metadata
+  }
+
+  private static func decodeValue(
+    tag: UInt8, raw: UnsafeRawBufferPointer, key: String, options: ReadOptions
+  ) throws(FormatError) -> MetadataValue {
+    let part = "metadata \"\(key)\""
+    func exact(_ size: Int) throws(FormatError) {
+      if raw.count != size {
+        throw .invalidField(part: part, reason: "value has \(raw.count) bytes, expected \(size)")
+      }
+    }
+    switch tag {
+    case 1:
+      guard let text = decodeUTF8(raw) else { throw .invalidUTF8(part: part) }
+      return .string(text)
+    case 2:
+      try exact(8)
+      return .int(Int64(littleEndian: raw.loadUnaligned(as: Int64.self)))
+    case 3:
+      try exact(8)
+      return .float(Double(bitPattern: UInt64(littleEndian: raw.loadUnaligned(as: UInt64.self))))
+    case 4:
+      try exact(1)
+      switch raw[0] {
+      case 0: return .bool(false)
+      case 1: return .bool(true)
+      default: throw .invalidField(part: part, reason: "boolean byte is \(raw[0]), expected 0 or 1")
+      }
+    case 5:
+      var reader = ByteReader(raw)
+      let count = try reader.length32("\(part) element count", limit: options.maxArrayCount)
+      // Each element needs at least its 4-byte length, so a count the value cannot hold is
+      // rejected before anything is reserved.
+      guard count <= raw.count / 4 else {
+        throw .truncated(part: "\(part) elements", needed: count * 4, available: raw.count - 4)
+      }
+      var items: [String] = []
+      items.reserveCapacity(count)
+      for index in 0..<count {
+        items.append(try reader.string("\(part) element \(index)", limit: options.maxValueBytes))
+      }
+      if reader.remaining != 0 {
+        throw .invalidField(part: part, reason: "\(reader.remaining) unused bytes after the last element")
+      }
+      return .stringArray(items)
+    case 0:
+      throw .invalidField(part: part, reason: "type tag 0 is not a valid type")
+    default:
+      return .opaque(tag: tag, bytes: Array(raw))
+    }
+  }
+
+  private static func parseTensorTable(_ header: inout ByteReader, options: ReadOptions) throws(FormatError)
+    -> [TensorEntry]
+  {
+    let count = try header.length32("tensor count", limit: options.maxTensors)
+    var tensors: [TensorEntry] = []
+    var seen = Set<String>()
+    for index in 0..<count {
+      let name = try header.string("tensor \(index) name", limit: options.maxNameBytes)
+      if name.isEmpty { throw .invalidField(part: "tensor \(index) name", reason: "is empty") }
+      guard seen.insert(name).inserted else { throw .duplicate(part: "tensor name", name: name) }
+      let dtype = DTypeCode(try header.u8("tensor \"\(name)\" dtype"))
+      let rankRaw = try header.u8("tensor \"\(name)\" rank")
+      guard Int(rankRaw) <= options.maxRank else {
+        throw .limitExceeded(part: "tensor \"\(name)\" rank", value: UInt64(rankRaw), limit: options.maxRank)
+      }
+      var shape: [Int] = []
+      shape.reserveCapacity(Int(rankRaw))
+      var elements = 1
+      for axis in 0..<Int(rankRaw) {
+        let dim = try header.u64("tensor \"\(name)\" dimension \(axis)")
+        guard dim <= UInt64(Int.max) else { throw .overflow(part: "tensor \"\(name)\" shape") }
+        let (product, overflow) = elements.multipliedReportingOverflow(by: Int(dim))
+        if overflow { throw .overflow(part: "tensor \"\(name)\" shape") }
+        elements = product
+        shape.append(Int(dim))
+      }
+      let offsetRaw = try header.u64("tensor \"\(name)\" offset")
+      let lengthRaw = try header.u64("tensor \"\(name)\" byte length")
+      let checksum = try header.u64("tensor \"\(name)\" checksum")
+      guard offsetRaw <= UInt64(Int.max) else { throw .overflow(part: "tensor \"\(name)\" offset") }
+      guard lengthRaw <= UInt64(Int.max) else { throw .overflow(part: "tensor \"\(name)\" byte length") }
+      if let known = dtype.known {
+        let (expected, overflow) = elements.multipliedReportingOverflow(by: known.size)
+        if overflow { throw .overflow(part: "tensor \"\(name)\" byte length") }
+        guard UInt64(expected) == lengthRaw else {
+          throw .invalidField(
+            part: "tensor \"\(name)\"",
+            reason: "byte length is \(lengthRaw), expected \(expected) for shape \(shape) of \(known)")
+        }
+      }
+      tensors.append(
+        TensorEntry(
+          name: name, dtype: dtype, shape: shape, offset: Int(offsetRaw), byteCount: Int(lengthRaw),
+          checksum: checksum))
+    }
+    return tensors
+  }
+
+  /// Tensors are laid out in table order, each at the first 64-byte boundary after the previous
+  /// one, with zero padding between them and nothing after the last.
+  private static func checkLayout(
+    _ tensors: [TensorEntry], bytes: UnsafeRawBufferPointer, dataOffset: Int, dataEnd: Int
+  ) throws(FormatError) {
+    var cursor = dataOffset
+    for entry in tensors {
+      if entry.offset % Layout.alignment != 0 {
+        throw .layout(tensor: entry.name, reason: "offset \(entry.offset) is not a multiple of 64")
+      }
+      guard let expected = Layout.aligned(cursor) else { throw .overflow(part: "tensor \"\(entry.name)\" offset") }
+      if entry.offset < expected {
+        throw .layout(
+          tensor: entry.name,
+          reason: "offset \(entry.offset) overlaps the previous tensor or the header, which end at \(cursor)")
+      }
+      if entry.offset > expected {
+        throw .layout(
+          tensor: entry.name, reason: "offset \(entry.offset) leaves a gap; expected \(expected)")
+      }
+      let (end, overflow) = entry.offset.addingReportingOverflow(entry.byteCount)
+      if overflow { throw .overflow(part: "tensor \"\(entry.name)\" end") }
+      if end > dataEnd {
+        throw .truncated(part: "tensor \"\(entry.name)\" data", needed: end, available: dataEnd)
+      }
+      if bytes[cursor..<entry.offset].contains(where: { $0 != 0 }) {
+        throw .layout(tensor: entry.name, reason: "padding before the tensor must be zero")
+      }
+      cursor = end
+    }
+    if cursor != dataEnd {
+      throw .invalidField(
+        part: "data section", reason: "\(dataEnd - cursor) bytes after the last tensor are not part of any tensor")
+    }
+  }
+
+  /// The table entry named `name`, if present.
+  public func entry(named name: String) -> TensorEntry? {
+    tensors.first(where: { $0.name == name })
+  }
+
+  /// A zero-copy view of the tensor named `name`.
+  public func tensor(named name: String) throws(FormatError) -> TensorView {
+    guard let entry = entry(named: name) else { throw .missingTensor(name) }
+    return TensorView(entry: entry, storage: storage)
+  }
+
+  /// Zero-copy views of every tensor, in table order.
+  public var tensorViews: [TensorView] { tensors.map { TensorView(entry: $0, storage: storage) } }
+
+  /// Recomputes every tensor's checksum and returns the names of those that do not match.
+  public func corruptTensors() -> [String] {
+    storage.adviseSequential()
+    return tensors.filter { entry in
+      XXH64.hash(UnsafeRawBufferPointer(rebasing: storage.bytes[entry.offset..<(entry.offset + entry.byteCount)]))
+        != entry.checksum
+    }.map(\.name)
+  }
+}

@@ -1,0 +1,287 @@
+/// The bytes of one tensor to write.
+public enum TensorPayload: Sendable {
+  /// Bytes already in the target dtype (copied as they are).
+  case raw([UInt8])
+  /// An existing tensor's bytes, copied from its storage without conversion.
+  case view(TensorView)
+  /// Floats encoded on the fly, in chunks, as the target dtype.
+  case floats([Float])
+}
+
+/// One tensor to write: its table entry and where its bytes come from.
+public struct TensorSource: Sendable {
+  public var name: String
+  public var dtype: DTypeCode
+  public var shape: [Int]
+  public var payload: TensorPayload
+
+  public init(name: String, dtype: DTypeCode, shape: [Int], payload: TensorPayload) {
+    self.name = name
+    self.dtype = dtype
+    self.shape = shape
+    self.payload = payload
+  }
+
+  public init(name: String, dtype: DType, shape: [Int], payload: TensorPayload) {
+    self.init(name: name, dtype: DTypeCode(dtype), shape: shape, payload: payload)
+  }
+
+  /// Copies a tensor as it is stored.
+  public init(copying view: TensorView) {
+    self.init(name: view.name, dtype: view.dtype, shape: view.shape, payload: .view(view))
+  }
+
+  var byteCount: Int {
+    switch payload {
+    case .raw(let bytes): return bytes.count
+    case .view(let view): return view.entry.byteCount
+    case .floats(let values): return values.count * (dtype.known?.size ?? 4)
+    }
+  }
+}
+
+/// Writes `.rnn` containers: atomically to a file, or into memory.
+public enum ContainerWriter {
+  /// Writes a container to `path` through a temporary file in the same folder, then fsyncs it and
+  /// renames it into place, so a failure or a kill never leaves a partial file at `path`.
+  ///
+  /// - Parameter overwrite: replace an existing file at `path`; otherwise an existing file is an error.
+  public static func write(
+    metadata: Metadata, tensors: [TensorSource], to path: String, overwrite: Bool = false
+  ) throws(ContainerError) {
+    do {
+      try writeFile(metadata: metadata, tensors: tensors, path: path, overwrite: overwrite)
+    } catch let error as FormatError {
+      throw ContainerError(path: path, error: error)
+    } catch {
+      throw ContainerError(path: path, error: .invalidField(part: "write", reason: "\(error)"))
+    }
+  }
+
+  /// Encodes a container in memory. `major` and `minor` exist so tests can build files of other versions.
+  public static func encode(
+    metadata: Metadata, tensors: [TensorSource], major: UInt16 = Layout.majorVersion,
+    minor: UInt16 = Layout.minorVersion
+  ) throws -> [UInt8] {
+    let plan = try Plan(metadata: metadata, tensors: tensors)
+    var out = [UInt8](repeating: 0, count: plan.fileSize)
+    var checksums: [UInt64] = []
+    for (index, source) in tensors.enumerated() {
+      var hasher = XXH64()
+      var position = plan.offsets[index]
+      try forEachChunk(of: source) { chunk in
+        hasher.update(chunk)
+        out.withUnsafeMutableBytes { raw in
+          raw.baseAddress!.advanced(by: position).copyMemory(from: chunk.baseAddress!, byteCount: chunk.count)
+        }
+        position += chunk.count
+      }
+      checksums.append(hasher.digest())
+    }
+    let head = plan.headBytes(checksums: checksums, major: major, minor: minor)
+    out.replaceSubrange(0..<head.count, with: head)
+    return out
+  }
+
+  private static func writeFile(metadata: Metadata, tensors: [TensorSource], path: String, overwrite: Bool)
+    throws
+  {
+    if !overwrite && System.exists(path) { throw FormatError.destinationExists(path) }
+    let plan = try Plan(metadata: metadata, tensors: tensors)
+    let directory = System.directoryName(path)
+    let base = path.split(separator: "/").last.map(String.init) ?? "model"
+    let temporary = "\(directory)/.\(base).tmp-\(System.processID)-\(UInt32.random(in: 0...UInt32.max))"
+    let fd = try System.openExclusive(temporary)
+    var committed = false
+    defer {
+      if !committed { System.remove(temporary) }
+    }
+    do {
+      // Placeholder head; the real one is written once every checksum is known.
+      let placeholder = [UInt8](repeating: 0, count: plan.dataOffset)
+      try placeholder.withUnsafeBytes { raw in try System.writeAll(fd, raw) }
+      var checksums: [UInt64] = []
+      var position = plan.dataOffset
+      let zeros = [UInt8](repeating: 0, count: Layout.alignment)
+      for (index, source) in tensors.enumerated() {
+        let padding = plan.offsets[index] - position
+        if padding > 0 {
+          try zeros.withUnsafeBytes { raw in
+            try System.writeAll(fd, UnsafeRawBufferPointer(rebasing: raw[0..<padding]))
+          }
+        }
+        var hasher = XXH64()
+        try forEachChunk(of: source) { chunk in
+          hasher.update(chunk)
+          try System.writeAll(fd, chunk)
+        }
+        checksums.append(hasher.digest())
+        position = plan.offsets[index] + source.byteCount
+      }
+      let head = plan.headBytes(checksums: checksums, major: Layout.majorVersion, minor: Layout.minorVersion)
+      try head.withUnsafeBytes { raw in try System.pwriteAll(fd, raw, at: 0) }
+      try System.sync(fd)
+      System.close(fd)
+    } catch {
+      System.close(fd)
+      throw error
+    }
+    if overwrite {
+      try System.rename(temporary, path)
+    } else {
+      try System.renameNoReplace(temporary, path)
+    }
+    committed = true
+    System.syncDirectory(of: path)
+  }
+
+  /// Feeds the payload's bytes in the target dtype, in chunks of at most 1 MiB.
+  private static func forEachChunk(
+    of source: TensorSource, _ body: (UnsafeRawBufferPointer) throws -> Void
+  ) throws {
+    switch source.payload {
+    case .raw(let bytes):
+      try bytes.withUnsafeBytes { raw in if raw.count > 0 { try body(raw) } }
+    case .view(let view):
+      try withExtendedLifetime(view.storage) { () in
+        if view.bytes.count > 0 { try body(view.bytes) }
+      }
+    case .floats(let values):
+      guard let dtype = source.dtype.known, dtype.isFloatingPoint else {
+        throw FormatError.unsupportedDType(tensor: source.name, dtype: source.dtype.description)
+      }
+      let chunk = 1 << 18
+      try values.withUnsafeBufferPointer { all in
+        var start = 0
+        while start < all.count {
+          let end = min(start + chunk, all.count)
+          let encoded = FloatCodec.encode(UnsafeBufferPointer(rebasing: all[start..<end]), as: dtype)
+          try encoded.withUnsafeBytes { raw in try body(raw) }
+          start = end
+        }
+      }
+    }
+  }
+
+  /// The computed layout: where every tensor goes and the encoded header without checksums.
+  private struct Plan {
+    let metadataBytes: [UInt8]
+    let tensors: [TensorSource]
+    let offsets: [Int]
+    let dataOffset: Int
+    let fileSize: Int
+    let headerLength: Int
+
+    init(metadata: Metadata, tensors: [TensorSource]) throws(FormatError) {
+      var seen = Set<String>()
+      for source in tensors {
+        guard seen.insert(source.name).inserted else { throw .duplicate(part: "tensor name", name: source.name) }
+        if let dtype = source.dtype.known {
+          var elements = 1
+          for dim in source.shape {
+            let (p, o) = elements.multipliedReportingOverflow(by: dim)
+            if o || dim < 0 { throw .overflow(part: "tensor \"\(source.name)\" shape") }
+            elements = p
+          }
+          if case .floats(let values) = source.payload, values.count != elements {
+            throw .invalidField(
+              part: "tensor \"\(source.name)\"", reason: "has \(values.count) values for shape \(source.shape)")
+          }
+          if elements * dtype.size != source.byteCount {
+            throw .invalidField(
+              part: "tensor \"\(source.name)\"",
+              reason: "has \(source.byteCount) bytes, expected \(elements * dtype.size) for shape \(source.shape)")
+          }
+        }
+      }
+      var meta = ByteWriter()
+      meta.u32(UInt32(metadata.count))
+      for (key, value) in metadata {
+        meta.string(key)
+        meta.u8(value.tag)
+        let encoded = Self.encode(value)
+        meta.u64(UInt64(encoded.count))
+        meta.bytes(encoded)
+      }
+      metadataBytes = meta.buffer
+      self.tensors = tensors
+      var tableLength = 4
+      for source in tensors {
+        tableLength += 4 + source.name.utf8.count + 2 + 8 * source.shape.count + 24
+      }
+      headerLength = metadataBytes.count + tableLength
+      dataOffset = Layout.aligned(Layout.preambleSize + headerLength)!
+      var cursor = dataOffset
+      var offsets: [Int] = []
+      for source in tensors {
+        let start = Layout.aligned(cursor)!
+        offsets.append(start)
+        cursor = start + source.byteCount
+      }
+      self.offsets = offsets
+      fileSize = cursor
+    }
+
+    static func encode(_ value: MetadataValue) -> [UInt8] {
+      var w = ByteWriter()
+      switch value {
+      case .string(let s): w.bytes(Array(s.utf8))
+      case .int(let i): w.u64(UInt64(bitPattern: i))
+      case .float(let d): w.u64(d.bitPattern)
+      case .bool(let b): w.u8(b ? 1 : 0)
+      case .stringArray(let items):
+        w.u32(UInt32(items.count))
+        for item in items { w.string(item) }
+      case .opaque(_, let bytes): w.bytes(bytes)
+      }
+      return w.buffer
+    }
+
+    /// Preamble, header and header padding, with the tensor checksums filled in.
+    func headBytes(checksums: [UInt64], major: UInt16, minor: UInt16) -> [UInt8] {
+      var header = ByteWriter()
+      header.bytes(metadataBytes)
+      header.u32(UInt32(tensors.count))
+      for (index, source) in tensors.enumerated() {
+        header.string(source.name)
+        header.u8(source.dtype.rawValue)
+        header.u8(UInt8(source.shape.count))
+        for dim in source.shape { header.u64(UInt64(dim)) }
+        header.u64(UInt64(offsets[index]))
+        header.u64(UInt64(source.byteCount))
+        header.u64(checksums[index])
+      }
+      var preamble = ByteWriter()
+      preamble.bytes(Layout.magic)
+      preamble.u16(major)
+      preamble.u16(minor)
+      preamble.u32(Layout.byteOrderMarker)
+      preamble.u64(UInt64(headerLength))
+      preamble.u64(UInt64(dataOffset))
+      preamble.u64(UInt64(fileSize - dataOffset))
+      preamble.bytes([UInt8](repeating: 0, count: 16))
+      var hasher = XXH64()
+      hasher.update(preamble.buffer)
+      hasher.update(header.buffer)
+      preamble.u64(hasher.digest())
+      var out = preamble.buffer
+      out += header.buffer
+      out += [UInt8](repeating: 0, count: dataOffset - out.count)
+      return out
+    }
+  }
+}
+
+/// Appends little-endian values to a byte buffer.
+struct ByteWriter {
+  var buffer: [UInt8] = []
+  mutating func u8(_ v: UInt8) { buffer.append(v) }
+  mutating func u16(_ v: UInt16) { withUnsafeBytes(of: v.littleEndian) { buffer += $0 } }
+  mutating func u32(_ v: UInt32) { withUnsafeBytes(of: v.littleEndian) { buffer += $0 } }
+  mutating func u64(_ v: UInt64) { withUnsafeBytes(of: v.littleEndian) { buffer += $0 } }
+  mutating func bytes(_ b: [UInt8]) { buffer += b }
+  mutating func string(_ s: String) {
+    u32(UInt32(s.utf8.count))
+    buffer += s.utf8
+  }
+}

@@ -1,0 +1,5 @@
+@_exported import RNNFormat
+@_exported import RNNHDF5
+@_exported import RNNModel
+@_exported import RNNRuntime
+@_exported import RNNTraining

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Installs what RNNKit needs on a fresh Debian machine (run as root). Idempotent.
+set -euo pipefail
+need_apt=()
+for pkg in libhdf5-dev libopenblas-dev pkg-config zip unzip; do
+  dpkg -s "$pkg" >/dev/null 2>&1 || need_apt+=("$pkg")
+done
+if [ ${#need_apt[@]} -gt 0 ]; then
+  echo "bootstrap: installing ${need_apt[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq "${need_apt[@]}" >/dev/null
+fi
+if [ "${1:-}" = "--python" ]; then
+  PY=${PYTHON:-python3}
+  if ! "$PY" -c "import h5py, keras, jax, onnxruntime, onnx, safetensors, numpy" >/dev/null 2>&1; then
+    echo "bootstrap: installing Python test clients"
+    "$PY" -m pip install -q --disable-pip-version-check -r "$(dirname "$0")/requirements.txt"
+  fi
+fi
