@@ -1,0 +1,98 @@
+import RNNFormat
+
+/// A weight tensor of the model: either a zero-copy view into a loaded file or floats in memory.
+///
+/// A parameter remembers the dtype it is stored in, so a model read from an f16 file is written
+/// back as f16, byte for byte.
+public struct Parameter: Sendable {
+  public enum Storage: Sendable {
+    /// A tensor inside a mapped container (f32, f16, bf16 or f64).
+    case view(TensorView)
+    /// Floats in memory.
+    case floats([Float])
+  }
+
+  public var shape: [Int]
+  /// The dtype this parameter is written as.
+  public var dtype: DType
+  public var storage: Storage
+
+  /// Wraps floats in memory. `values.count` must equal the product of `shape`.
+  public init(_ values: [Float], shape: [Int], dtype: DType = .f32) {
+    precondition(values.count == shape.reduce(1, *), "\(values.count) values for shape \(shape)")
+    self.shape = shape
+    self.dtype = dtype
+    self.storage = .floats(values)
+  }
+
+  /// Wraps a tensor view without copying.
+  public init(view: TensorView) throws(ModelError) {
+    guard let dtype = view.dtype.known, dtype.isFloatingPoint else {
+      throw .wrongDType(tensor: view.name, found: view.dtype.description, expected: "f32, f16, bf16 or f64")
+    }
+    self.shape = view.shape
+    self.dtype = dtype
+    self.storage = .view(view)
+  }
+
+  public var count: Int { shape.reduce(1, *) }
+
+  /// The values as `[Float]` (a copy).
+  public func floats() -> [Float] {
+    switch storage {
+    case .floats(let values): return values
+    case .view(let view): return (try? view.floats()) ?? []
+    }
+  }
+
+  /// The values in double precision (exact for f64 files).
+  public func doubles() -> [Double] {
+    switch storage {
+    case .floats(let values): return values.map(Double.init)
+    case .view(let view): return (try? view.doubles()) ?? []
+    }
+  }
+
+  /// Calls `body` with the values as `Float`s, without copying when they are stored as f32.
+  public func withFloats<R>(_ body: (UnsafeBufferPointer<Float>) throws -> R) rethrows -> R {
+    switch storage {
+    case .floats(let values): return try values.withUnsafeBufferPointer(body)
+    case .view(let view):
+      if view.dtype.known == .f32 {
+        // Data offsets are multiples of 64 in page-aligned storage, so the floats are aligned.
+        let start = view.storage.base.advanced(by: view.entry.offset).assumingMemoryBound(to: Float.self)
+        return try withExtendedLifetime(view.storage) {
+          try body(UnsafeBufferPointer(start: start, count: view.elementCount))
+        }
+      }
+      return try floats().withUnsafeBufferPointer(body)
+    }
+  }
+
+  /// The raw stored bytes when the parameter is a view (for kernels that read f16 directly).
+  public var view: TensorView? {
+    if case .view(let view) = storage { return view }
+    return nil
+  }
+
+  /// The tensor to write, in `dtype` (or the stored dtype), copying stored bytes when no conversion is needed.
+  public func source(name: String, dtype target: DType? = nil) -> TensorSource {
+    let dtype = target ?? self.dtype
+    if case .view(let view) = storage, view.dtype.known == dtype {
+      return TensorSource(name: name, dtype: dtype, shape: shape, payload: .view(view))
+    }
+    return TensorSource(name: name, dtype: dtype, shape: shape, payload: .floats(floats()))
+  }
+
+  /// Counts of NaN and infinite values.
+  public func nonFiniteCounts() -> (nan: Int, inf: Int) {
+    var nan = 0
+    var inf = 0
+    withFloats { buffer in
+      for v in buffer where !v.isFinite {
+        if v.isNaN { nan += 1 } else { inf += 1 }
+      }
+    }
+    return (nan, inf)
+  }
+}

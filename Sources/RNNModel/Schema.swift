@@ -1,0 +1,170 @@
+import RNNFormat
+
+/// The Elman schema on top of the container (docs/FORMAT.md, "The Elman schema").
+public enum Schema {
+  public static let architecture = "rnn.architecture"
+  public static let hiddenActivation = "rnn.hidden_activation"
+  public static let outputActivation = "rnn.output_activation"
+  public static let inputKind = "rnn.input_kind"
+  public static let tokenizerLevel = "tokenizer.level"
+  public static let tokenizerLowercase = "tokenizer.lowercase"
+  public static let tokenizerSplitPunctuation = "tokenizer.split_punctuation"
+  public static let tokenizerUnknownToken = "tokenizer.unknown_token"
+  public static let name = "general.name"
+  public static let description = "general.description"
+  public static let sourceFormat = "general.source_format"
+  public static let converterVersion = "general.converter_version"
+  public static let created = "general.created"
+
+  /// The keys this version interprets, in the order they are written.
+  public static let knownKeys: [String] = [
+    architecture, hiddenActivation, outputActivation, inputKind, tokenizerLevel, tokenizerLowercase,
+    tokenizerSplitPunctuation, tokenizerUnknownToken, name, description, sourceFormat, converterVersion, created,
+  ]
+  /// The tensors this version interprets, in the order they are written.
+  public static let knownTensors: [String] = ["W", "b", "V", "c", "vocab.offsets", "vocab.bytes"]
+}
+
+/// The version of RNNKit, written as `general.converter_version`.
+public let rnnkitVersion = "0.1.0"
+
+extension ElmanModel {
+  /// Opens, validates and wraps the `.rnn` file at `path`. Tensors stay memory-mapped.
+  public static func load(path: String, options: ReadOptions = ReadOptions()) throws -> ElmanModel {
+    let container: Container
+    do {
+      container = try Container.open(path: path, options: options)
+    } catch {
+      throw error
+    }
+    do {
+      return try ElmanModel(container: container)
+    } catch {
+      throw ModelFileError(path: path, error: error)
+    }
+  }
+
+  /// Interprets a container as an Elman model.
+  public init(container: Container) throws(ModelError) {
+    let meta = container.metadata
+    func string(_ key: String, required: Bool = true) throws(ModelError) -> String? {
+      guard let value = meta[key] else {
+        if required { throw .missingKey(key) }
+        return nil
+      }
+      guard let s = value.stringValue else {
+        throw .wrongType(key: key, found: value.typeName, expected: "string")
+      }
+      return s
+    }
+    func bool(_ key: String, default fallback: Bool) throws(ModelError) -> Bool {
+      guard let value = meta[key] else { return fallback }
+      guard let b = value.boolValue else { throw .wrongType(key: key, found: value.typeName, expected: "bool") }
+      return b
+    }
+    let arch = try string(Schema.architecture)!
+    guard arch == "elman" else { throw .invalidValue(key: Schema.architecture, value: arch, allowed: ["elman"]) }
+    let fName = try string(Schema.hiddenActivation)!
+    guard let f = HiddenActivation(rawValue: fName) else {
+      throw .unknownActivation(
+        key: Schema.hiddenActivation, name: fName, known: HiddenActivation.allCases.map(\.rawValue))
+    }
+    let gName = try string(Schema.outputActivation)!
+    guard let g = OutputActivation(rawValue: gName) else {
+      throw .unknownActivation(
+        key: Schema.outputActivation, name: gName, known: OutputActivation.allCases.map(\.rawValue))
+    }
+    let kindName = try string(Schema.inputKind)!
+    guard let kind = InputKind(rawValue: kindName) else {
+      throw .invalidValue(key: Schema.inputKind, value: kindName, allowed: InputKind.allCases.map(\.rawValue))
+    }
+
+    func tensor(_ name: String) throws(ModelError) -> TensorView {
+      guard let entry = container.entry(named: name) else { throw .missingTensor(name) }
+      return TensorView(entry: entry, storage: container.storage)
+    }
+    let W = try Parameter(view: tensor("W"))
+    let b = try Parameter(view: tensor("b"))
+    let V = try Parameter(view: tensor("V"))
+    let c = try Parameter(view: tensor("c"))
+
+    var tokenizer = TokenizerSettings()
+    var vocabulary: Vocabulary?
+    if kind == .tokens {
+      let levelName = try string(Schema.tokenizerLevel)!
+      guard let level = TokenizerSettings.Level(rawValue: levelName) else {
+        throw .invalidValue(
+          key: Schema.tokenizerLevel, value: levelName, allowed: TokenizerSettings.Level.allCases.map(\.rawValue))
+      }
+      tokenizer = TokenizerSettings(
+        level: level,
+        lowercase: try bool(Schema.tokenizerLowercase, default: false),
+        splitPunctuation: try bool(Schema.tokenizerSplitPunctuation, default: false),
+        unknownToken: try string(Schema.tokenizerUnknownToken, required: false))
+      vocabulary = try Vocabulary(offsets: tensor("vocab.offsets"), bytes: tensor("vocab.bytes"))
+    } else {
+      for name in ["vocab.offsets", "vocab.bytes"] where container.entry(named: name) != nil {
+        throw .vocabulary("a dense-input model must not have tensor \"\(name)\"")
+      }
+    }
+
+    let provenance = Provenance(
+      name: try string(Schema.name, required: false),
+      description: try string(Schema.description, required: false),
+      sourceFormat: try string(Schema.sourceFormat, required: false),
+      converterVersion: try string(Schema.converterVersion, required: false),
+      created: try string(Schema.created, required: false))
+
+    var extra = Metadata()
+    for (key, value) in meta where !Schema.knownKeys.contains(key) { extra[key] = value }
+    let extraTensors = container.tensorViews.filter { !Schema.knownTensors.contains($0.name) }
+      .map(TensorSource.init(copying:))
+
+    try self.init(
+      W: W, b: b, V: V, c: c, hiddenActivation: f, outputActivation: g, inputKind: kind,
+      vocabulary: vocabulary, tokenizer: tokenizer, provenance: provenance, extraMetadata: extra,
+      extraTensors: extraTensors)
+  }
+
+  /// The metadata as written: known keys in schema order, then unknown keys in their original order.
+  public var containerMetadata: Metadata {
+    var meta = Metadata()
+    meta[Schema.architecture] = .string("elman")
+    meta[Schema.hiddenActivation] = .string(hiddenActivation.rawValue)
+    meta[Schema.outputActivation] = .string(outputActivation.rawValue)
+    meta[Schema.inputKind] = .string(inputKind.rawValue)
+    if inputKind == .tokens {
+      meta[Schema.tokenizerLevel] = .string(tokenizer.level.rawValue)
+      meta[Schema.tokenizerLowercase] = .bool(tokenizer.lowercase)
+      meta[Schema.tokenizerSplitPunctuation] = .bool(tokenizer.splitPunctuation)
+      if let unknown = tokenizer.unknownToken { meta[Schema.tokenizerUnknownToken] = .string(unknown) }
+    }
+    meta[Schema.name] = provenance.name.map(MetadataValue.string)
+    meta[Schema.description] = provenance.description.map(MetadataValue.string)
+    meta[Schema.sourceFormat] = provenance.sourceFormat.map(MetadataValue.string)
+    meta[Schema.converterVersion] = provenance.converterVersion.map(MetadataValue.string)
+    meta[Schema.created] = provenance.created.map(MetadataValue.string)
+    for (key, value) in extraMetadata where !Schema.knownKeys.contains(key) { meta[key] = value }
+    return meta
+  }
+
+  /// The tensors as written; `dtype` converts W, b, V and c (nil keeps each one's stored dtype).
+  public func containerTensors(dtype: DType? = nil) -> [TensorSource] {
+    var tensors = [W.source(name: "W", dtype: dtype), b.source(name: "b", dtype: dtype),
+      V.source(name: "V", dtype: dtype), c.source(name: "c", dtype: dtype)]
+    if let vocabulary { tensors += vocabulary.sources() }
+    tensors += extraTensors.filter { !Schema.knownTensors.contains($0.name) }
+    return tensors
+  }
+
+  /// Writes the model atomically as `.rnn`.
+  public func write(to path: String, dtype: DType? = nil, overwrite: Bool = false) throws(ContainerError) {
+    try ContainerWriter.write(
+      metadata: containerMetadata, tensors: containerTensors(dtype: dtype), to: path, overwrite: overwrite)
+  }
+
+  /// The `.rnn` bytes of the model.
+  public func encoded(dtype: DType? = nil) throws -> [UInt8] {
+    try ContainerWriter.encode(metadata: containerMetadata, tensors: containerTensors(dtype: dtype))
+  }
+}

@@ -1,0 +1,113 @@
+/// How text becomes tokens: stored in the model's metadata (`tokenizer.*` keys).
+public struct TokenizerSettings: Equatable, Sendable {
+  public enum Level: String, CaseIterable, Sendable {
+    /// Words separated by white space.
+    case word
+    /// Single characters (extended grapheme clusters).
+    case char
+  }
+
+  public var level: Level
+  /// Lower-case text before looking tokens up.
+  public var lowercase: Bool
+  /// At word level, split punctuation off words as tokens of its own.
+  public var splitPunctuation: Bool
+  /// The token that unknown words map to; nil when unknown words are an error.
+  public var unknownToken: String?
+
+  public init(
+    level: Level = .word, lowercase: Bool = true, splitPunctuation: Bool = true, unknownToken: String? = "<unk>"
+  ) {
+    self.level = level
+    self.lowercase = lowercase
+    self.splitPunctuation = splitPunctuation
+    self.unknownToken = unknownToken
+  }
+}
+
+/// Splits text into token strings and joins them back, following ``TokenizerSettings``.
+public struct Tokenizer: Sendable {
+  public var settings: TokenizerSettings
+
+  public init(settings: TokenizerSettings) {
+    self.settings = settings
+  }
+
+  /// The token strings of `text`, before vocabulary lookup.
+  public func split(_ text: String) -> [String] {
+    let text = settings.lowercase ? text.lowercased() : text
+    switch settings.level {
+    case .char:
+      return text.map { String($0) }
+    case .word:
+      var tokens: [String] = []
+      var current = ""
+      for character in text {
+        if character.isWhitespace {
+          if !current.isEmpty { tokens.append(current) }
+          current = ""
+        } else if settings.splitPunctuation && Self.isPunctuation(character) {
+          if !current.isEmpty { tokens.append(current) }
+          current = ""
+          tokens.append(String(character))
+        } else {
+          current.append(character)
+        }
+      }
+      if !current.isEmpty { tokens.append(current) }
+      return tokens
+    }
+  }
+
+  /// Joins tokens into text: characters are concatenated; words are separated by spaces, with no
+  /// space before closing punctuation.
+  public func join(_ tokens: [String]) -> String {
+    switch settings.level {
+    case .char:
+      return tokens.joined()
+    case .word:
+      var text = ""
+      for token in tokens {
+        let attaches = token.count == 1 && token.first.map { Self.attachesLeft($0) } == true
+        if !text.isEmpty && !attaches { text += " " }
+        text += token
+      }
+      return text
+    }
+  }
+
+  /// Token ids for `text`. Unknown tokens map to the unknown token, or are reported in `unknown`
+  /// when the vocabulary has none.
+  public func encode(_ text: String, vocabulary: Vocabulary) -> (ids: [Int], unknown: [String]) {
+    let unknownID = settings.unknownToken.flatMap { vocabulary.id(of: $0) }
+    var ids: [Int] = []
+    var unknown: [String] = []
+    for token in split(text) {
+      if let id = vocabulary.id(of: token) {
+        ids.append(id)
+      } else if let unknownID {
+        ids.append(unknownID)
+      } else {
+        unknown.append(token)
+      }
+    }
+    return (ids, unknown)
+  }
+
+  static func isPunctuation(_ c: Character) -> Bool {
+    c.unicodeScalars.allSatisfy { scalar in
+      switch scalar.properties.generalCategory {
+      case .connectorPunctuation, .dashPunctuation, .openPunctuation, .closePunctuation,
+        .initialPunctuation, .finalPunctuation, .otherPunctuation, .mathSymbol, .currencySymbol,
+        .otherSymbol:
+        return scalar != "_" && scalar != "'" && scalar != "-"
+      default:
+        return false
+      }
+    }
+  }
+
+  static func attachesLeft(_ c: Character) -> Bool {
+    ".,!?;:)]}%".contains(c)
+  }
+}
