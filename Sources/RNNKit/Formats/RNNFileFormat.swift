@@ -1,0 +1,24 @@
+import RNNFormat
+import RNNModel
+
+/// The native `.rnn` container (docs/FORMAT.md).
+public struct RNNFileFormat: ModelFileFormat {
+  public init() {}
+  public var name: String { "rnn" }
+  public var extensions: [String] { [".rnn"] }
+
+  public func sniff(path: String, prefix: [UInt8]) -> Bool {
+    prefix.starts(with: Layout.magic)
+  }
+
+  public func read(path: String, options: ImportOptions) throws -> ElmanModel {
+    var model = try ElmanModel.load(path: path, options: options.readOptions)
+    if let f = options.hiddenActivation { model.hiddenActivation = f }
+    if let g = options.outputActivation { model.outputActivation = g }
+    return model
+  }
+
+  public func write(_ model: ElmanModel, to path: String, options: ExportOptions) throws {
+    try model.write(to: path, dtype: options.dtype, overwrite: options.overwrite)
+  }
+}

@@ -1,0 +1,51 @@
+import ArgumentParser
+import RNNKit
+
+/// The options every model-reading command shares: the format and what formats without a
+/// vocabulary or activations need.
+struct ModelInputOptions: ParsableArguments {
+  @Option(name: .customLong("from"), help: "The input format (rnn, hdf5, keras-h5, keras-weights, keras); detected by default.")
+  var format: String?
+
+  @Option(help: "A vocabulary file, one token per line in id order (for Keras files, which carry none).")
+  var vocab: String?
+
+  @Option(help: "The hidden activation f, for files that do not store it.")
+  var hiddenActivation: String?
+
+  @Option(help: "The output activation g, for files that do not store it.")
+  var outputActivation: String?
+
+  @Flag(help: "Skip checksum verification of .rnn files (faster; use only on trusted files).")
+  var noVerify = false
+
+  func importOptions() throws -> ImportOptions {
+    var options = ImportOptions(vocabularyPath: vocab, readOptions: ReadOptions(verifyChecksums: !noVerify))
+    if let name = hiddenActivation {
+      guard let f = HiddenActivation(name: name) else {
+        throw CLIError(
+          "--hidden-activation \(name) is not known; choose one of \(HiddenActivation.allCases.map(\.rawValue).joined(separator: ", "))")
+      }
+      options.hiddenActivation = f
+    }
+    if let name = outputActivation {
+      guard let g = OutputActivation(name: name) else {
+        throw CLIError(
+          "--output-activation \(name) is not known; choose one of \(OutputActivation.allCases.map(\.rawValue).joined(separator: ", "))")
+      }
+      options.outputActivation = g
+    }
+    return options
+  }
+
+  /// Loads the model at `path` in any known format.
+  func load(_ path: String) throws -> ElmanModel {
+    try ModelFormats.read(path: path, format: format, options: importOptions())
+  }
+}
+
+/// A one-line error for the user; `rnnkit` prints it and exits 1.
+struct CLIError: Error, CustomStringConvertible {
+  var description: String
+  init(_ description: String) { self.description = description }
+}
