@@ -26,6 +26,10 @@ public struct Container: Sendable {
   public let storage: ByteStorage
   /// Offset of the data section.
   public let dataOffset: Int
+  /// The header checksum stored in the preamble.
+  public let storedHeaderChecksum: UInt64
+  /// The length of the header in bytes.
+  public let headerLength: Int
 
   /// Opens and validates the file at `path`, memory-mapping it.
   public static func open(path: String, options: ReadOptions = ReadOptions()) throws(ContainerError)
@@ -101,10 +105,7 @@ public struct Container: Sendable {
 
     let headerBytes = UnsafeRawBufferPointer(rebasing: bytes[Layout.preambleSize..<headerEnd])
     if options.verifyChecksums {
-      var hasher = XXH64()
-      hasher.update(UnsafeRawBufferPointer(rebasing: bytes[0..<Layout.headerChecksumOffset]))
-      hasher.update(headerBytes)
-      let computed = hasher.digest()
+      let computed = Self.headerChecksum(bytes, headerEnd: headerEnd)
       if computed != storedHeaderChecksum {
         throw .checksumMismatch(part: "header", stored: storedHeaderChecksum, computed: computed)
       }
@@ -123,6 +124,8 @@ public struct Container: Sendable {
     self.metadata = metadata
     self.tensors = tensors
     self.dataOffset = expectedDataOffset
+    self.storedHeaderChecksum = storedHeaderChecksum
+    self.headerLength = headerLength
 
     if options.verifyChecksums {
       storage.adviseSequential()
@@ -285,6 +288,18 @@ public struct Container: Sendable {
       throw .invalidField(
         part: "data section", reason: "\(dataEnd - cursor) bytes after the last tensor are not part of any tensor")
     }
+  }
+
+  static func headerChecksum(_ bytes: UnsafeRawBufferPointer, headerEnd: Int) -> UInt64 {
+    var hasher = XXH64()
+    hasher.update(UnsafeRawBufferPointer(rebasing: bytes[0..<Layout.headerChecksumOffset]))
+    hasher.update(UnsafeRawBufferPointer(rebasing: bytes[Layout.preambleSize..<headerEnd]))
+    return hasher.digest()
+  }
+
+  /// Recomputes the header checksum (for reporting after opening without verification).
+  public func computedHeaderChecksum() -> UInt64 {
+    Self.headerChecksum(storage.bytes, headerEnd: Layout.preambleSize + headerLength)
   }
 
   /// The table entry named `name`, if present.
