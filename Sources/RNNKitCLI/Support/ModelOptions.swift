@@ -20,7 +20,15 @@ struct ModelInputOptions: ParsableArguments {
   var noVerify = false
 
   func importOptions() throws -> ImportOptions {
-    var options = ImportOptions(vocabularyPath: vocab, readOptions: ReadOptions(verifyChecksums: !noVerify))
+    try Self.importOptions(
+      vocabularyPath: vocab, hiddenActivation: hiddenActivation, outputActivation: outputActivation,
+      verify: !noVerify)
+  }
+
+  static func importOptions(
+    vocabularyPath: String?, hiddenActivation: String?, outputActivation: String?, verify: Bool
+  ) throws -> ImportOptions {
+    var options = ImportOptions(vocabularyPath: vocabularyPath, readOptions: ReadOptions(verifyChecksums: verify))
     if let name = hiddenActivation {
       guard let f = HiddenActivation(name: name) else {
         throw CLIError(
@@ -48,4 +56,29 @@ struct ModelInputOptions: ParsableArguments {
 struct CLIError: Error, CustomStringConvertible {
   var description: String
   init(_ description: String) { self.description = description }
+}
+
+/// ``ModelInputOptions`` for `inspect`, where `--vocab` lists the tokens and the vocabulary file is
+/// given with `--vocab-file`.
+struct InspectInputOptions: ParsableArguments {
+  @Option(name: .customLong("from"), help: "The input format (rnn, hdf5, keras-h5, keras-weights, keras); detected by default.")
+  var format: String?
+
+  @Option(help: "A vocabulary file, one token per line in id order (for Keras files, which carry none).")
+  var vocabFile: String?
+
+  @Option(help: "The hidden activation f, for files that do not store it.")
+  var hiddenActivation: String?
+
+  @Option(help: "The output activation g, for files that do not store it.")
+  var outputActivation: String?
+
+  @Flag(help: "Skip checksum verification of .rnn files (faster; use only on trusted files).")
+  var noVerify = false
+
+  func importOptions() throws -> ImportOptions {
+    try ModelInputOptions.importOptions(
+      vocabularyPath: vocabFile, hiddenActivation: hiddenActivation, outputActivation: outputActivation,
+      verify: !noVerify)
+  }
 }
