@@ -22,7 +22,9 @@ import Testing
   }
 
   @Test func inspectJSONIsParseableAndComplete() throws {
-    let result = try CLI.run(["inspect", CLI.fixture("token-f16.rnn"), "--json", "--stats", "--vocab", "--tensor", "b"])
+    let result = try CLI.run([
+      "inspect", CLI.fixture("token-f16.rnn"), "--json", "--stats", "--vocab", "--tensor", "b",
+    ])
     #expect(result.status == 0)
     let object = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as! [String: Any]
     #expect(object["version"] as? String == "1.0")
@@ -66,7 +68,8 @@ import Testing
       W: Parameter((0..<(h * (h + x))).map { Float($0) }, shape: [h, h + x]),
       b: Parameter([Float](repeating: 0, count: h), shape: [h]),
       V: Parameter([Float](repeating: 0, count: 2 * h), shape: [2, h]),
-      c: Parameter([0, 0], shape: [2]), hiddenActivation: .tanh, outputActivation: .identity, inputKind: .dense)
+      c: Parameter([0, 0], shape: [2]), hiddenActivation: .tanh, outputActivation: .identity,
+      inputKind: .dense)
     try model.write(to: path)
     let result = try CLI.run(["inspect", path, "--tensor", "W"])
     #expect(result.status == 0)
@@ -108,7 +111,9 @@ import Testing
     try model.write(to: path)
     let result = try CLI.run(["validate", path])
     #expect(result.status == 1)
-    #expect(result.stdout == "\(path): W has 1 NaN and 1 infinite values\n\(path): c has 1 NaN and 0 infinite values\n")
+    #expect(
+      result.stdout
+        == "\(path): W has 1 NaN and 1 infinite values\n\(path): c has 1 NaN and 0 infinite values\n")
   }
 
   @Test func badFilesGiveOneLineErrorsAndNonZeroExit() throws {
@@ -143,7 +148,9 @@ import Testing
     let half = try CLI.run(["diff", CLI.fixture("token-f32.rnn"), CLI.fixture("token-f16.rnn")])
     #expect(half.status == 1 && half.stdout.contains("DIFFERENT"))
     // f16 keeps 11 significant bits: values below 0.5 are within 2^-12 ≈ 2.4e-4.
-    let tolerant = try CLI.run(["diff", CLI.fixture("token-f32.rnn"), CLI.fixture("token-f16.rnn"), "--tolerance", "2.5e-4"])
+    let tolerant = try CLI.run([
+      "diff", CLI.fixture("token-f32.rnn"), CLI.fixture("token-f16.rnn"), "--tolerance", "2.5e-4",
+    ])
     #expect(tolerant.status == 0)
     let other = try CLI.run(["diff", CLI.fixture("token-f32.rnn"), CLI.fixture("dense-f32.rnn"), "--json"])
     #expect(other.status == 1)

@@ -5,7 +5,9 @@ import Testing
 /// Builds containers in memory and edits their bytes, re-sealing the header checksum so that a
 /// test reaches the check it means to exercise.
 enum Craft {
-  static func sample(minor: UInt16 = Layout.minorVersion, major: UInt16 = Layout.majorVersion) throws -> [UInt8] {
+  static func sample(minor: UInt16 = Layout.minorVersion, major: UInt16 = Layout.majorVersion) throws
+    -> [UInt8]
+  {
     var meta = Metadata()
     meta["general.name"] = .string("sample")
     meta["count"] = .int(-3)
@@ -38,7 +40,9 @@ enum Craft {
 
   /// Recomputes the header checksum after an edit.
   static func reseal(_ bytes: inout [UInt8]) {
-    let declared = bytes[16..<24].enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * $1.offset) }
+    let declared = bytes[16..<24].enumerated().reduce(UInt64(0)) {
+      $0 | UInt64($1.element) << (8 * $1.offset)
+    }
     // An edit may declare an absurd length on purpose; seal over what exists.
     let headerLength = Int(min(declared, UInt64(bytes.count - 64)))
     var hasher = XXH64()
@@ -90,12 +94,16 @@ enum Craft {
     let path = folder.appendingPathComponent("m.rnn").path
     let tensors = [TensorSource(name: "x", dtype: .f32, shape: [2], payload: .floats([1, 2]))]
     try ContainerWriter.write(metadata: Metadata(), tensors: tensors, to: path)
-    #expect(throws: ContainerError.self) { try ContainerWriter.write(metadata: Metadata(), tensors: tensors, to: path) }
+    #expect(throws: ContainerError.self) {
+      try ContainerWriter.write(metadata: Metadata(), tensors: tensors, to: path)
+    }
     try ContainerWriter.write(metadata: Metadata(), tensors: tensors, to: path, overwrite: true)
     // A failing write (a float payload that does not match its shape) leaves nothing behind.
     let bad = [TensorSource(name: "x", dtype: .f32, shape: [3], payload: .floats([1, 2]))]
     let other = folder.appendingPathComponent("bad.rnn").path
-    #expect(throws: ContainerError.self) { try ContainerWriter.write(metadata: Metadata(), tensors: bad, to: other) }
+    #expect(throws: ContainerError.self) {
+      try ContainerWriter.write(metadata: Metadata(), tensors: bad, to: other)
+    }
     #expect(try FileManager.default.contentsOfDirectory(atPath: folder.path) == ["m.rnn"])
     #expect(try Container.open(path: path).tensor(named: "x").floats() == [1, 2])
   }
@@ -134,7 +142,9 @@ enum Craft {
   @Test func rejectsEmptyAndForeignFiles() {
     #expect(throws: FormatError.emptyFile) { try Craft.open([]) }
     #expect(throws: FormatError.notAnRNNFile) { try Craft.open(Array("hello, world, not a model".utf8)) }
-    #expect(throws: FormatError.notAnRNNFile) { try Craft.open([0x89, 0x48, 0x44, 0x46, 0x0D, 0x0A, 0x1A, 0x0A, 0, 0]) }
+    #expect(throws: FormatError.notAnRNNFile) {
+      try Craft.open([0x89, 0x48, 0x44, 0x46, 0x0D, 0x0A, 0x1A, 0x0A, 0, 0])
+    }
   }
 
   @Test func rejectsTheWrongByteOrderMarker() throws {
@@ -187,7 +197,9 @@ enum Craft {
     let table = try Craft.tensorTableOffset(bytes)
     bytes[table + 4 + 4 + 1 + 1] = 200  // rank of "a"
     Craft.reseal(&bytes)
-    #expect(throws: FormatError.limitExceeded(part: "tensor \"a\" rank", value: 200, limit: 8)) { try Craft.open(bytes) }
+    #expect(throws: FormatError.limitExceeded(part: "tensor \"a\" rank", value: 200, limit: 8)) {
+      try Craft.open(bytes)
+    }
 
     var counts = try Craft.sample()
     Craft.u32(&counts, at: 64, 0xFFFF_FFFF)  // metadata count
@@ -226,7 +238,9 @@ enum Craft {
     #expect {
       try Craft.open(overlapping)
     } throws: { error in
-      if case .layout(let tensor, let reason) = error as? FormatError { return tensor == "b" && reason.contains("overlaps") }
+      if case .layout(let tensor, let reason) = error as? FormatError {
+        return tensor == "b" && reason.contains("overlaps")
+      }
       return false
     }
 
@@ -236,7 +250,9 @@ enum Craft {
     #expect {
       try Craft.open(misaligned)
     } throws: { error in
-      if case .layout(let tensor, let reason) = error as? FormatError { return tensor == "b" && reason.contains("multiple of 64") }
+      if case .layout(let tensor, let reason) = error as? FormatError {
+        return tensor == "b" && reason.contains("multiple of 64")
+      }
       return false
     }
   }
@@ -267,7 +283,8 @@ enum Craft {
 
   @Test func rejectsNamesThatAreNotUTF8() throws {
     var bytes = try ContainerWriter.encode(
-      metadata: Metadata(), tensors: [TensorSource(name: "ab", dtype: .f32, shape: [1], payload: .floats([1]))])
+      metadata: Metadata(),
+      tensors: [TensorSource(name: "ab", dtype: .f32, shape: [1], payload: .floats([1]))])
     let name = 64 + 4 + 4 + 4
     bytes[name] = 0xC3  // a lead byte followed by an ASCII byte
     Craft.reseal(&bytes)
@@ -285,7 +302,10 @@ enum Craft {
   @Test func rejectsTrailingDataAndNonZeroPadding() throws {
     var trailing = try Craft.sample()
     trailing.append(0)
-    #expect(throws: FormatError.invalidField(part: "file", reason: "1 bytes of trailing data after the data section")) {
+    #expect(
+      throws: FormatError.invalidField(
+        part: "file", reason: "1 bytes of trailing data after the data section")
+    ) {
       try Craft.open(trailing)
     }
     var padded = try Craft.sample()

@@ -1,7 +1,7 @@
 import Foundation
+import Numerics
 import RNNFormat
 import RNNModel
-import Numerics
 import Testing
 
 @Suite struct GoldenFixtureTests {

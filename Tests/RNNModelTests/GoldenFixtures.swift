@@ -40,9 +40,11 @@ enum GoldenFixtures {
       c: Parameter(values(x, seed: 4, scale: 0.1), shape: [x]),
       hiddenActivation: .tanh, outputActivation: .softmax, inputKind: .tokens,
       vocabulary: Vocabulary(tokens),
-      tokenizer: TokenizerSettings(level: .word, lowercase: true, splitPunctuation: true, unknownToken: "<unk>"),
+      tokenizer: TokenizerSettings(
+        level: .word, lowercase: true, splitPunctuation: true, unknownToken: "<unk>"),
       provenance: Provenance(
-        name: "golden-token", description: "A tiny token model for format tests", sourceFormat: "rnnkit-fixture",
+        name: "golden-token", description: "A tiny token model for format tests",
+        sourceFormat: "rnnkit-fixture",
         converterVersion: "0.1.0", created: "2026-11-29"))
   }
 

@@ -5,7 +5,8 @@ import Testing
 
 /// Opens bytes the way `ElmanModel.load` opens a file, returning the first error.
 func loadModel(_ bytes: [UInt8], verify: Bool = true) throws -> ElmanModel {
-  let container = try Container(storage: ByteStorage(copying: bytes), options: ReadOptions(verifyChecksums: verify))
+  let container = try Container(
+    storage: ByteStorage(copying: bytes), options: ReadOptions(verifyChecksums: verify))
   return try ElmanModel(container: container)
 }
 
@@ -18,7 +19,9 @@ func loadModel(_ bytes: [UInt8], verify: Bool = true) throws -> ElmanModel {
     for length in 0..<bytes.count {
       let prefix = Array(bytes[0..<length])
       for verify in [true, false] {
-        #expect(throws: FormatError.self, "truncated to \(length) bytes") { try loadModel(prefix, verify: verify) }
+        #expect(throws: FormatError.self, "truncated to \(length) bytes") {
+          try loadModel(prefix, verify: verify)
+        }
       }
     }
   }
@@ -102,7 +105,8 @@ func loadModel(_ bytes: [UInt8], verify: Bool = true) throws -> ElmanModel {
   }
 
   @Test func rejectsMissingKeysAndWrongTypes() throws {
-    #expect(error(try edited { meta, _ in meta[Schema.architecture] = nil }) == .missingKey(Schema.architecture))
+    #expect(
+      error(try edited { meta, _ in meta[Schema.architecture] = nil }) == .missingKey(Schema.architecture))
     #expect(
       error(try edited { meta, _ in meta[Schema.tokenizerLowercase] = .string("yes") })
         == .wrongType(key: Schema.tokenizerLowercase, found: "string", expected: "bool"))
@@ -124,7 +128,9 @@ func loadModel(_ bytes: [UInt8], verify: Bool = true) throws -> ElmanModel {
     #expect(try replace("W", shape: [4, 30]) == .vocabularySizeMismatch(vocabulary: 8, inputSize: 26))
     #expect(try replace("W", shape: [5, 12])?.description.contains("W has shape [5, 12]") == true)
     #expect(try replace("b", shape: [4, 1])?.description.contains("b has shape [4, 1]") == true)
-    #expect(try replace("V", shape: [8, 5])?.description == "V has shape [8, 5], expected [8, 4] (O from c, H from b)")
+    #expect(
+      try replace("V", shape: [8, 5])?.description
+        == "V has shape [8, 5], expected [8, 4] (O from c, H from b)")
     #expect(try replace("c", shape: [9])?.description.contains("V has shape [8, 4], expected [9, 4]") == true)
   }
 
@@ -135,8 +141,10 @@ func loadModel(_ bytes: [UInt8], verify: Bool = true) throws -> ElmanModel {
           var raw: [UInt8] = []
           for o in offsets { withUnsafeBytes(of: o.littleEndian) { raw += $0 } }
           tensors.removeAll { $0.name.hasPrefix("vocab.") }
-          tensors.append(TensorSource(name: "vocab.offsets", dtype: .u32, shape: [offsets.count], payload: .raw(raw)))
-          tensors.append(TensorSource(name: "vocab.bytes", dtype: .u8, shape: [bytes.count], payload: .raw(bytes)))
+          tensors.append(
+            TensorSource(name: "vocab.offsets", dtype: .u32, shape: [offsets.count], payload: .raw(raw)))
+          tensors.append(
+            TensorSource(name: "vocab.bytes", dtype: .u8, shape: [bytes.count], payload: .raw(bytes)))
         })
     }
     #expect(try vocab(offsets: [0], bytes: [])?.description.contains("is empty") == true)
@@ -170,15 +178,18 @@ func loadModel(_ bytes: [UInt8], verify: Bool = true) throws -> ElmanModel {
 
 @Suite struct TokenizerTests {
   @Test func wordLevelSplitsPunctuationAndLowercases() {
-    let tokenizer = Tokenizer(settings: TokenizerSettings(level: .word, lowercase: true, splitPunctuation: true))
+    let tokenizer = Tokenizer(
+      settings: TokenizerSettings(level: .word, lowercase: true, splitPunctuation: true))
     #expect(
       tokenizer.split("My favourite dish is sushi. So, my favourite cuisine is")
         == ["my", "favourite", "dish", "is", "sushi", ".", "so", ",", "my", "favourite", "cuisine", "is"])
-    #expect(tokenizer.join(["my", "dish", "is", "sushi", ".", "so", ",", "yes"]) == "my dish is sushi. so, yes")
+    #expect(
+      tokenizer.join(["my", "dish", "is", "sushi", ".", "so", ",", "yes"]) == "my dish is sushi. so, yes")
   }
 
   @Test func textRoundTripsExactlyWhenTheVocabularyAllows() {
-    let tokenizer = Tokenizer(settings: TokenizerSettings(level: .word, lowercase: false, splitPunctuation: true))
+    let tokenizer = Tokenizer(
+      settings: TokenizerSettings(level: .word, lowercase: false, splitPunctuation: true))
     let text = "Sushi is Japanese. Pizza is Italian, of course!"
     #expect(tokenizer.join(tokenizer.split(text)) == text)
     let chars = Tokenizer(settings: TokenizerSettings(level: .char, lowercase: false))

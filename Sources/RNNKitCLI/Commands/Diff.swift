@@ -35,7 +35,9 @@ struct Diff: ParsableCommand {
   }
 
   func run() throws {
-    guard tolerance >= 0, tolerance.isFinite else { throw CLIError("--tolerance must be a finite number ≥ 0") }
+    guard tolerance >= 0, tolerance.isFinite else {
+      throw CLIError("--tolerance must be a finite number ≥ 0")
+    }
     let left = try input.load(a)
     let right = try input.load(b)
 
@@ -100,7 +102,8 @@ struct Diff: ParsableCommand {
       for t in tensors {
         let shape = t.shapes.0 == t.shapes.1 ? "\(t.shapes.0)" : "\(t.shapes.0) vs \(t.shapes.1)"
         rows.append([
-          t.name, shape, Text.number(t.maxAbsolute), Text.number(t.maxRelative), t.within ? "ok" : "DIFFERENT",
+          t.name, shape, Text.number(t.maxAbsolute), Text.number(t.maxRelative),
+          t.within ? "ok" : "DIFFERENT",
         ])
       }
       print("Tensors (tolerance \(Text.number(tolerance)))")
@@ -116,7 +119,8 @@ struct Diff: ParsableCommand {
 
   func compare(_ name: String, _ x: [Float], _ xs: [Int], _ y: [Float], _ ys: [Int]) -> TensorDiff {
     guard xs == ys else {
-      return TensorDiff(name: name, shapes: (xs, ys), maxAbsolute: .infinity, maxRelative: .infinity, within: false)
+      return TensorDiff(
+        name: name, shapes: (xs, ys), maxAbsolute: .infinity, maxRelative: .infinity, within: false)
     }
     var maxAbs = 0.0
     var maxRel = 0.0

@@ -17,7 +17,8 @@ struct Inspect: ParsableCommand {
   @Flag(help: "Print JSON (stable key order) instead of text.")
   var json = false
 
-  @Flag(help: "Add min, max, mean, standard deviation and NaN/Inf counts per tensor, and W_h's spectral radius.")
+  @Flag(
+    help: "Add min, max, mean, standard deviation and NaN/Inf counts per tensor, and W_h's spectral radius.")
   var stats = false
 
   @Option(help: "Print the values of one tensor (W, b, V, c, or any tensor of an .rnn file).")
@@ -56,7 +57,9 @@ struct Inspect: ParsableCommand {
       return container.tensors.map { entry in
         var stats: TensorStatistics?
         if self.stats, entry.dtype.known?.isFloatingPoint == true {
-          stats = try? TensorView(entry: entry, storage: container.storage).withFloats { TensorStatistics($0) }
+          stats = try? TensorView(entry: entry, storage: container.storage).withFloats {
+            TensorStatistics($0)
+          }
         }
         return TensorRow(
           name: entry.name, dtype: entry.dtype.description, shape: entry.shape, bytes: entry.byteCount,
@@ -119,7 +122,10 @@ struct Inspect: ParsableCommand {
     out.append("Model")
     var modelRows: [[String]] = [
       ["H (hidden)", "\(model.hiddenSize)"],
-      ["X (input)", "\(model.inputSize)" + (model.inputKind == .tokens ? " (one-hot tokens)" : " (dense features)")],
+      [
+        "X (input)",
+        "\(model.inputSize)" + (model.inputKind == .tokens ? " (one-hot tokens)" : " (dense features)"),
+      ],
       ["O (output)", "\(model.outputSize)"],
       ["f (hidden)", model.hiddenActivation.rawValue],
       ["g (output)", model.outputActivation.rawValue],
@@ -170,14 +176,17 @@ struct Inspect: ParsableCommand {
       for row in tensorRows {
         guard let s = row.stats else { continue }
         statRows.append([
-          row.name, Text.number(s.min), Text.number(s.max), Text.number(s.mean), Text.number(s.standardDeviation),
+          row.name, Text.number(s.min), Text.number(s.max), Text.number(s.mean),
+          Text.number(s.standardDeviation),
           "\(s.nanCount)", "\(s.infCount)",
         ])
       }
       out.append(Text.table(statRows))
       if let rho = radius(loaded) {
         out.append("")
-        out.append("Spectral radius of W_h ≈ \(Text.number(rho)) (power iteration): \(ElmanModel.spectralRadiusReading(rho))")
+        out.append(
+          "Spectral radius of W_h ≈ \(Text.number(rho)) (power iteration): \(ElmanModel.spectralRadiusReading(rho))"
+        )
       } else {
         out.append("")
         out.append("Spectral radius of W_h: not computed (W_h has NaN or infinite values)")
@@ -186,7 +195,8 @@ struct Inspect: ParsableCommand {
 
     if let values {
       out.append("")
-      out.append("\(values.name) \(values.shape)" + (values.truncated ? " (summary; --all prints every value)" : ""))
+      out.append(
+        "\(values.name) \(values.shape)" + (values.truncated ? " (summary; --all prints every value)" : ""))
       out.append(Self.render(values.values, shape: values.shape, summarize: values.truncated))
     }
     return out.joined(separator: "\n")
@@ -199,7 +209,9 @@ struct Inspect: ParsableCommand {
       summarize && n > 2 * edge ? Array(0..<edge) + [nil] + Array((n - edge)..<n) : Array(0..<n)
     }
     func row(_ start: Int, _ n: Int) -> String {
-      "[" + indices(n).map { i in i.map { Text.number(Double(values[start + $0])) } ?? "…" }.joined(separator: ", ") + "]"
+      "["
+        + indices(n).map { i in i.map { Text.number(Double(values[start + $0])) } ?? "…" }.joined(
+          separator: ", ") + "]"
     }
     switch shape.count {
     case 0: return values.first.map { Text.number(Double($0)) } ?? ""
@@ -207,7 +219,8 @@ struct Inspect: ParsableCommand {
     default:
       let columns = shape.last!
       let rows = values.count / max(columns, 1)
-      return indices(rows).map { r in r.map { "  " + row($0 * columns, columns) } ?? "  …" }.joined(separator: "\n")
+      return indices(rows).map { r in r.map { "  " + row($0 * columns, columns) } ?? "  …" }.joined(
+        separator: "\n")
     }
   }
 
@@ -250,7 +263,8 @@ struct Inspect: ParsableCommand {
         .array(
           rows(loaded).map { row in
             var t: [(String, JSON)] = [
-              ("name", .string(row.name)), ("dtype", .string(row.dtype)), ("shape", .array(row.shape.map(JSON.int))),
+              ("name", .string(row.name)), ("dtype", .string(row.dtype)),
+              ("shape", .array(row.shape.map(JSON.int))),
               ("bytes", .int(row.bytes)), ("offset", row.offset.map(JSON.int) ?? .null),
               ("xxh64", row.checksum.map { .string(Text.hex($0)) } ?? .null),
             ]
@@ -260,7 +274,8 @@ struct Inspect: ParsableCommand {
                   "stats",
                   .object([
                     ("min", .number(s.min)), ("max", .number(s.max)), ("mean", .number(s.mean)),
-                    ("std", .number(s.standardDeviation)), ("nan", .int(s.nanCount)), ("inf", .int(s.infCount)),
+                    ("std", .number(s.standardDeviation)), ("nan", .int(s.nanCount)),
+                    ("inf", .int(s.infCount)),
                   ])
                 ))
             }
@@ -290,7 +305,9 @@ struct Inspect: ParsableCommand {
         ))
     }
     if let values {
-      var t: [(String, JSON)] = [("name", .string(values.name)), ("shape", .array(values.shape.map(JSON.int)))]
+      var t: [(String, JSON)] = [
+        ("name", .string(values.name)), ("shape", .array(values.shape.map(JSON.int))),
+      ]
       t.append(("truncated", .bool(values.truncated)))
       if values.truncated {
         t.append(("first", .floats(values.values.prefix(100))))

@@ -34,22 +34,26 @@ struct Validate: ParsableCommand {
       // Open without verification so that every corrupt part is listed, not just the first.
       let container: Container
       do {
-        container = try Container(storage: ByteStorage(mapping: file), options: ReadOptions(verifyChecksums: false))
+        container = try Container(
+          storage: ByteStorage(mapping: file), options: ReadOptions(verifyChecksums: false))
       } catch {
         return [error.description]
       }
       let computed = container.computedHeaderChecksum()
       if computed != container.storedHeaderChecksum {
         problems.append(
-          FormatError.checksumMismatch(part: "header", stored: container.storedHeaderChecksum, computed: computed)
-            .description)
+          FormatError.checksumMismatch(
+            part: "header", stored: container.storedHeaderChecksum, computed: computed
+          )
+          .description)
       }
       for name in container.corruptTensors() {
         let entry = container.entry(named: name)!
         let view = try container.tensor(named: name)
         let actual = XXH64.hash(view.bytes)
         problems.append(
-          FormatError.checksumMismatch(part: "tensor \"\(name)\"", stored: entry.checksum, computed: actual).description)
+          FormatError.checksumMismatch(part: "tensor \"\(name)\"", stored: entry.checksum, computed: actual)
+            .description)
       }
       do {
         model = try ElmanModel(container: container)

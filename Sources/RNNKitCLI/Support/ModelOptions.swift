@@ -4,7 +4,9 @@ import RNNKit
 /// The options every model-reading command shares: the format and what formats without a
 /// vocabulary or activations need.
 struct ModelInputOptions: ParsableArguments {
-  @Option(name: .customLong("from"), help: "The input format (rnn, hdf5, keras-h5, keras-weights, keras); detected by default.")
+  @Option(
+    name: .customLong("from"),
+    help: "The input format (rnn, hdf5, keras-h5, keras-weights, keras); detected by default.")
   var format: String?
 
   @Option(help: "A vocabulary file, one token per line in id order (for Keras files, which carry none).")
@@ -28,18 +30,21 @@ struct ModelInputOptions: ParsableArguments {
   static func importOptions(
     vocabularyPath: String?, hiddenActivation: String?, outputActivation: String?, verify: Bool
   ) throws -> ImportOptions {
-    var options = ImportOptions(vocabularyPath: vocabularyPath, readOptions: ReadOptions(verifyChecksums: verify))
+    var options = ImportOptions(
+      vocabularyPath: vocabularyPath, readOptions: ReadOptions(verifyChecksums: verify))
     if let name = hiddenActivation {
       guard let f = HiddenActivation(name: name) else {
         throw CLIError(
-          "--hidden-activation \(name) is not known; choose one of \(HiddenActivation.allCases.map(\.rawValue).joined(separator: ", "))")
+          "--hidden-activation \(name) is not known; choose one of \(HiddenActivation.allCases.map(\.rawValue).joined(separator: ", "))"
+        )
       }
       options.hiddenActivation = f
     }
     if let name = outputActivation {
       guard let g = OutputActivation(name: name) else {
         throw CLIError(
-          "--output-activation \(name) is not known; choose one of \(OutputActivation.allCases.map(\.rawValue).joined(separator: ", "))")
+          "--output-activation \(name) is not known; choose one of \(OutputActivation.allCases.map(\.rawValue).joined(separator: ", "))"
+        )
       }
       options.outputActivation = g
     }
@@ -61,7 +66,9 @@ struct CLIError: Error, CustomStringConvertible {
 /// ``ModelInputOptions`` for `inspect`, where `--vocab` lists the tokens and the vocabulary file is
 /// given with `--vocab-file`.
 struct InspectInputOptions: ParsableArguments {
-  @Option(name: .customLong("from"), help: "The input format (rnn, hdf5, keras-h5, keras-weights, keras); detected by default.")
+  @Option(
+    name: .customLong("from"),
+    help: "The input format (rnn, hdf5, keras-h5, keras-weights, keras); detected by default.")
   var format: String?
 
   @Option(help: "A vocabulary file, one token per line in id order (for Keras files, which carry none).")

@@ -129,7 +129,8 @@ extension MetadataValue {
     case .float(let d): return .number(d)
     case .bool(let b): return .bool(b)
     case .stringArray(let a): return .array(a.map(JSON.string))
-    case .opaque(let tag, let bytes): return .object([("type", .int(Int(tag))), ("bytes", .int(bytes.count))])
+    case .opaque(let tag, let bytes):
+      return .object([("type", .int(Int(tag))), ("bytes", .int(bytes.count))])
     }
   }
 }
