@@ -296,8 +296,11 @@ public final class InferenceModel: Sendable {
 
   // MARK: outputs
 
-  /// z = H·Vᵀ + c for `rows` consecutive hidden states, written row-major (rows×O) to `out`.
-  func logits(hidden: UnsafePointer<Float>, rows: Int, into out: UnsafeMutablePointer<Float>) {
+  /// z = H·Vᵀ + c for `rows` consecutive hidden states, written row-major (rows×O) to `out`;
+  /// without c when `addBias` is false (scoring adds it while it reads the row anyway).
+  func logits(
+    hidden: UnsafePointer<Float>, rows: Int, into out: UnsafeMutablePointer<Float>, addBias: Bool = true
+  ) {
     let (h, o) = (hiddenSize, outputSize)
     outputBias.withUnsafeBufferPointer { c in
       withOutputWeights { weights in
@@ -307,15 +310,17 @@ public final class InferenceModel: Sendable {
             out.update(from: c.baseAddress!, count: o)
             Kernels.gemv(m: o, n: h, a: v, lda: h, x: hidden, beta: 1, y: out)
           } else {
-            for r in 0..<rows { (out + r * o).update(from: c.baseAddress!, count: o) }
+            if addBias { for r in 0..<rows { (out + r * o).update(from: c.baseAddress!, count: o) } }
             Kernels.gemm(
-              m: rows, n: o, k: h, a: hidden, lda: h, b: v, ldb: h, transposeB: true, beta: 1, c: out, ldc: o)
+              m: rows, n: o, k: h, a: hidden, lda: h, b: v, ldb: h, transposeB: true, beta: addBias ? 1 : 0,
+              c: out,
+              ldc: o)
           }
         case .half(let v):
           if rows == 1 {
             Kernels.gemvHalf(m: o, n: h, a: v, x: hidden, bias: c.baseAddress!, y: out)
           } else {
-            for r in 0..<rows { (out + r * o).update(from: c.baseAddress!, count: o) }
+            if addBias { for r in 0..<rows { (out + r * o).update(from: c.baseAddress!, count: o) } }
             // Convert a block of V's rows at a time into a small f32 buffer, never all of V.
             let blockRows = max(64, min(o, (1 << 18) / h))
             let block = UnsafeMutablePointer<Float>.allocate(capacity: blockRows * h)
@@ -325,8 +330,8 @@ public final class InferenceModel: Sendable {
               let count = min(blockRows, o - start)
               Kernels.halfToFloat(v + start * h, block, count: count * h)
               Kernels.gemm(
-                m: rows, n: count, k: h, a: hidden, lda: h, b: block, ldb: h, transposeB: true, beta: 1,
-                c: out + start, ldc: o)
+                m: rows, n: count, k: h, a: hidden, lda: h, b: block, ldb: h, transposeB: true,
+                beta: addBias ? 1 : 0, c: out + start, ldc: o)
               start += count
             }
           }

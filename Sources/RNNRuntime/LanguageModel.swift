@@ -244,37 +244,46 @@ extension InferenceModel {
     }
   }
 
-  /// For every row with a target: z[target] - logsumexp(z), computing logits in row blocks so that
-  /// the block stays small while the whole product runs as few large matrix products.
+  /// For every row with a target: z[target] - logsumexp(z). Logits are computed in equal row
+  /// blocks of at most ``scoreBlockFloats`` values: few, large matrix products, and a block small
+  /// enough to stay in cache while its log-sum-exp is taken (on all threads) right after.
   func scoreRows(_ states: HiddenStates, targets: [Int], into out: inout [Float]) {
     let (h, o) = (hiddenSize, outputSize)
     let total = states.totalRows
-    let blockRows = max(16, min(total, Self.scoreBlockFloats / o))
+    let maxRows = max(16, Self.scoreBlockFloats / o)
+    let blocks = (total + maxRows - 1) / maxRows
+    let blockRows = (total + blocks - 1) / blocks
     let block = UnsafeMutablePointer<Float>.allocate(capacity: blockRows * o)
     defer { block.deallocate() }
     let threads = Kernels.threadCount
     out.withUnsafeMutableBufferPointer { out in
       states.rows.withUnsafeBufferPointer { hidden in
         targets.withUnsafeBufferPointer { targets in
-          let (shared, sharedOut, sharedTargets) = (
-            UnsafeSendable(block), UnsafeSendable(out), UnsafeSendable(targets)
-          )
-          var start = 0
-          while start < total {
-            let rows = min(blockRows, total - start)
-            logits(hidden: hidden.baseAddress! + start * h, rows: rows, into: block)
-            let per = (rows + threads - 1) / threads
-            let first = start
-            Kernels.parallelFor(rows >= 2 * threads ? threads : 1) { part in
-              let range = rows >= 2 * threads ? (part * per)..<min(rows, (part + 1) * per) : 0..<rows
-              for r in range {
-                let target = sharedTargets.value[first + r]
-                guard target >= 0 else { continue }
-                let row = shared.value + r * o
-                sharedOut.value[first + r] = row[target] - Kernels.logSumExp(row, count: o)
+          outputBias.withUnsafeBufferPointer { c in
+            let shared = (
+              UnsafeSendable(block), UnsafeSendable(out), UnsafeSendable(targets), UnsafeSendable(c)
+            )
+            var start = 0
+            while start < total {
+              let rows = min(blockRows, total - start)
+              logits(hidden: hidden.baseAddress! + start * h, rows: rows, into: block, addBias: false)
+              let parts = rows >= 2 * threads ? threads : 1
+              let per = (rows + parts - 1) / parts
+              let first = start
+              Kernels.parallelFor(parts) { part in
+                let (block, out, targets, c) = (
+                  shared.0.value, shared.1.value, shared.2.value, shared.3.value
+                )
+                for r in (part * per)..<min(rows, (part + 1) * per) {
+                  let target = targets[first + r]
+                  guard target >= 0 else { continue }
+                  let row = block + r * o
+                  let lse = Kernels.logSumExp(row, bias: c.baseAddress!, count: o)
+                  out[first + r] = row[target] + c[target] - lse
+                }
               }
+              start += rows
             }
-            start += rows
           }
         }
       }
