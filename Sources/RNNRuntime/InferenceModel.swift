@@ -340,6 +340,42 @@ public final class InferenceModel: Sendable {
     }
   }
 
+  /// The index of the largest logit of V·h + c (the first on ties), for greedy decoding: each
+  /// thread computes a block of rows and its maximum while the block is still in cache.
+  func argmaxLogits(hidden: UnsafePointer<Float>, scratch: UnsafeMutablePointer<Float>) -> Int {
+    let (h, o) = (hiddenSize, outputSize)
+    let threads = o * h >= 1 << 20 ? min(Kernels.threadCount, max(1, o / 256)) : 1
+    let chunk = ((o + threads - 1) / threads + 3) & ~3
+    var best = [(index: Int, value: Float)](repeating: (0, -.infinity), count: threads)
+    best.withUnsafeMutableBufferPointer { best in
+      outputBias.withUnsafeBufferPointer { c in
+        withOutputWeights { weights in
+          let shared = (UnsafeSendable(best.baseAddress!), UnsafeSendable(c.baseAddress!), UnsafeSendable(scratch))
+          let (x, v) = (UnsafeSendable(hidden), UnsafeSendable(weights))
+          Kernels.parallelFor(threads) { t in
+            let start = t * chunk
+            let rows = min(chunk, o - start)
+            guard rows > 0 else { return }
+            let (out, bias) = (shared.2.value + start, shared.1.value + start)
+            switch v.value {
+            case .f32(let matrix):
+              out.update(from: bias, count: rows)
+              Kernels.gemvF32(m: rows, n: h, a: matrix + start * h, x: x.value, beta: 1, y: out)
+            case .half(let matrix):
+              Kernels.gemvHalf(m: rows, n: h, a: matrix + start * h, x: x.value, bias: bias, y: out)
+            }
+            let i = Kernels.argmax(out, count: rows)
+            shared.0.value[t] = (start + i, out[i])
+          }
+        }
+      }
+    }
+    // Blocks are in index order, so a strict comparison keeps the first maximum.
+    var winner = best[0]
+    for candidate in best.dropFirst() where candidate.value > winner.value { winner = candidate }
+    return winner.index
+  }
+
   /// Applies g to each of `rows` rows of O values.
   func applyOutputActivation(_ values: UnsafeMutablePointer<Float>, rows: Int) {
     let o = outputSize

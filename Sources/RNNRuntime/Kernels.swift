@@ -109,19 +109,20 @@ enum Kernels {
   static func argmax(_ x: UnsafePointer<Float>, count: Int) -> Int { rk_argmax(x, count) }
   static func allFinite(_ x: UnsafePointer<Float>, count: Int) -> Bool { rk_all_finite(x, count) != 0 }
 
-  /// y = A·x (+ bias) for f32 or half A, single-threaded at a given level (for tests).
+  /// y = A·x + beta·y (f32 A, row stride n), single-threaded.
   static func gemvF32(
-    m: Int, n: Int, a: UnsafePointer<Float>, x: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>,
-    level: Int
+    m: Int, n: Int, a: UnsafePointer<Float>, x: UnsafePointer<Float>, beta: Float = 0,
+    y: UnsafeMutablePointer<Float>, level: Int = bestLevel
   ) {
-    rk_gemv_f32(Int32(level), a, m, n, n, x, 0, y)
+    rk_gemv_f32(Int32(level), a, m, n, n, x, beta, y)
   }
 
+  /// y = A·x + bias (half A, row stride n; bias may be nil), single-threaded.
   static func gemvHalf(
-    m: Int, n: Int, a: UnsafePointer<UInt16>, x: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>,
-    level: Int
+    m: Int, n: Int, a: UnsafePointer<UInt16>, x: UnsafePointer<Float>, bias: UnsafePointer<Float>? = nil,
+    y: UnsafeMutablePointer<Float>, level: Int = bestLevel
   ) {
-    rk_gemv_f16(Int32(level), a, m, n, n, x, nil, y)
+    rk_gemv_f16(Int32(level), a, m, n, n, x, bias, y)
   }
 
   /// Runs `body(i)` for i in 0..<count on the runtime's threads.

@@ -177,15 +177,15 @@ extension InferenceModel {
     var produced: [Int] = []
     var z = [Float](repeating: 0, count: outputSize)
     while produced.count < options.maxTokens {
-      z.withUnsafeMutableBufferPointer { z in
-        session.hidden.withUnsafeBufferPointer {
-          logits(hidden: $0.baseAddress!, rows: 1, into: z.baseAddress!)
-        }
-      }
       let next: Int
       if greedy {
-        next = z.withUnsafeBufferPointer { Kernels.argmax($0.baseAddress!, count: $0.count) }
+        next = z.withUnsafeMutableBufferPointer { z in
+          session.hidden.withUnsafeBufferPointer { argmaxLogits(hidden: $0.baseAddress!, scratch: z.baseAddress!) }
+        }
       } else {
+        z.withUnsafeMutableBufferPointer { z in
+          session.hidden.withUnsafeBufferPointer { logits(hidden: $0.baseAddress!, rows: 1, into: z.baseAddress!) }
+        }
         next = Self.sample(logits: z, temperature: options.temperature, topK: options.topK, using: &generator)
       }
       produced.append(next)

@@ -86,6 +86,25 @@ import Testing
     #expect(generated == Array(sequence.dropFirst(prompt.count)))
   }
 
+  /// Big enough (O·H >= 2^20) for the threaded greedy path, in f32 and with V in f16.
+  @Test(arguments: [DType.f32, .f16])
+  func threadedGreedyGenerationMatchesLogits(dtype: DType) throws {
+    let folder = try TestModels.temporaryFolder()
+    defer { try? FileManager.default.removeItem(at: folder) }
+    let model = try TestModels.make(h: 256, x: 4099, seed: 23, scale: 0.2)
+    let path = folder.appendingPathComponent("big.rnn").path
+    try model.write(to: path, dtype: dtype)
+    let runtime = try InferenceModel(ElmanModel.load(path: path))
+    let generated = try runtime.generate(prompt: [5, 6, 7], options: GenerationOptions(maxTokens: 6))
+    var session = InferenceSession(model: runtime)
+    try session.advance(tokens: [5, 6, 7])
+    for token in generated {
+      let z = session.logits()
+      #expect(token == z.indices.max { z[$0] < z[$1] || (z[$0] == z[$1] && $0 > $1) })
+      try session.advance(token: token)
+    }
+  }
+
   @Test func samplingIsSeededAndRespectsTopK() throws {
     let model = try TestModels.make(h: 10, x: 50, seed: 18, scale: 0.2)
     let runtime = try InferenceModel(model)
