@@ -350,7 +350,9 @@ public final class InferenceModel: Sendable {
     best.withUnsafeMutableBufferPointer { best in
       outputBias.withUnsafeBufferPointer { c in
         withOutputWeights { weights in
-          let shared = (UnsafeSendable(best.baseAddress!), UnsafeSendable(c.baseAddress!), UnsafeSendable(scratch))
+          let shared = (
+            UnsafeSendable(best.baseAddress!), UnsafeSendable(c.baseAddress!), UnsafeSendable(scratch)
+          )
           let (x, v) = (UnsafeSendable(hidden), UnsafeSendable(weights))
           Kernels.parallelFor(threads) { t in
             let start = t * chunk

@@ -180,11 +180,15 @@ extension InferenceModel {
       let next: Int
       if greedy {
         next = z.withUnsafeMutableBufferPointer { z in
-          session.hidden.withUnsafeBufferPointer { argmaxLogits(hidden: $0.baseAddress!, scratch: z.baseAddress!) }
+          session.hidden.withUnsafeBufferPointer {
+            argmaxLogits(hidden: $0.baseAddress!, scratch: z.baseAddress!)
+          }
         }
       } else {
         z.withUnsafeMutableBufferPointer { z in
-          session.hidden.withUnsafeBufferPointer { logits(hidden: $0.baseAddress!, rows: 1, into: z.baseAddress!) }
+          session.hidden.withUnsafeBufferPointer {
+            logits(hidden: $0.baseAddress!, rows: 1, into: z.baseAddress!)
+          }
         }
         next = Self.sample(logits: z, temperature: options.temperature, topK: options.topK, using: &generator)
       }
@@ -220,6 +224,10 @@ extension InferenceModel {
   /// Scores many sequences at once (the recurrence runs as one batch, the logits as large matrix
   /// products); result `i` equals `score(tokens: batch[i])` up to rounding.
   public func score(batch: [[Int]]) throws(RuntimeError) -> [ScoreResult] {
+    try score(batch: batch, blockFloats: Self.scoreBlockFloats)
+  }
+
+  func score(batch: [[Int]], blockFloats: Int) throws(RuntimeError) -> [ScoreResult] {
     try requireLanguageModel("scoring")
     try requireDistribution("scoring")
     guard !batch.isEmpty else { throw .emptyInput }
@@ -236,7 +244,7 @@ extension InferenceModel {
       for t in 0..<(sequence.count - 1) { targets[states.offsets[s] + t] = sequence[t + 1] }
     }
     var logProbabilities = [Float](repeating: 0, count: states.totalRows)
-    scoreRows(states, targets: targets, into: &logProbabilities)
+    scoreRows(states, targets: targets, blockFloats: blockFloats, into: &logProbabilities)
     return batch.indices.map { s in
       let start = states.offsets[s]
       return ScoreResult(
@@ -245,12 +253,12 @@ extension InferenceModel {
   }
 
   /// For every row with a target: z[target] - logsumexp(z). Logits are computed in equal row
-  /// blocks of at most ``scoreBlockFloats`` values: few, large matrix products, and a block small
-  /// enough to stay in cache while its log-sum-exp is taken (on all threads) right after.
-  func scoreRows(_ states: HiddenStates, targets: [Int], into out: inout [Float]) {
+  /// blocks of at most ``scoreBlockFloats`` values: few, large matrix products, each followed by
+  /// the log-sum-exp of its rows on all threads.
+  func scoreRows(_ states: HiddenStates, targets: [Int], blockFloats: Int, into out: inout [Float]) {
     let (h, o) = (hiddenSize, outputSize)
     let total = states.totalRows
-    let maxRows = max(16, Self.scoreBlockFloats / o)
+    let maxRows = max(16, blockFloats / o)
     let blocks = (total + maxRows - 1) / maxRows
     let blockRows = (total + blocks - 1) / blocks
     let block = UnsafeMutablePointer<Float>.allocate(capacity: blockRows * o)
@@ -290,8 +298,9 @@ extension InferenceModel {
     }
   }
 
-  /// Floats in one block of logits while scoring (16 MiB).
-  static var scoreBlockFloats: Int { 1 << 22 }
+  /// Floats in one block of logits while scoring (128 MiB). Large blocks matter more than cache
+  /// residency: every matrix product re-packs all of V, which at 50,000×1,024 is 205 MB.
+  static var scoreBlockFloats: Int { 1 << 25 }
 }
 
 /// A small, fast, seedable generator (SplitMix64), so sampling is reproducible everywhere.

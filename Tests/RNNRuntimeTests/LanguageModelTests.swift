@@ -44,7 +44,12 @@ import Testing
     let runtime = try InferenceModel(model)
     var random = TestRandom(3)
     let tokens = (0..<200).map { _ in random.int(300) }
-    let result = try runtime.score(tokens: tokens)
+    // 16 rows of 300 logits per block: 13 blocks, the last one shorter.
+    let result = try runtime.score(batch: [tokens], blockFloats: 16 * 300)[0]
+    let whole = try runtime.score(tokens: tokens)
+    for (a, b) in zip(result.logProbabilities, whole.logProbabilities) {
+      #expect(a.isApproximatelyEqual(to: b, absoluteTolerance: 1e-6))
+    }
     let reference = Reference(model).run(tokens: tokens)
     for t in stride(from: 0, to: tokens.count - 1, by: 17) {
       let expected = Reference.logSoftmax(reference.logits[t])[tokens[t + 1]]
