@@ -14,7 +14,7 @@ with b folded in) feeding an RNN node whose input weights are the identity, then
 (scoring) or MatMul + ArgMax (generation).
 """
 import argparse
-import importlib
+import importlib.util
 import json
 import os
 import subprocess
@@ -211,6 +211,10 @@ def swift_bench(binary, args, threads, env_extra):
 
 
 def main():
+    # numpy's bundled OpenBLAS knows this CPU; a forced OPENBLAS_CORETYPE meant for Debian's older
+    # build would slow it. This process only runs numpy and ONNX Runtime, so drop both variables
+    # here (before numpy loads) and pass the caller's values on to the RNNKit runs.
+    saved = {k: os.environ.pop(k) for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE") if k in os.environ}
     parser = argparse.ArgumentParser()
     parser.add_argument("--bench", required=True, help="the rnnkit-bench executable")
     parser.add_argument("--dir", default="bench-out")
@@ -226,7 +230,7 @@ def main():
 
     # Debian's OpenBLAS 0.3.21 does not know every recent x86 core and may fall back to its generic
     # SSE3 ("Prescott") kernels; the caller chooses OPENBLAS_CORETYPE for RNNKit (see bench_runtime.sh).
-    rnnkit_env = {k: os.environ[k] for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE") if k in os.environ}
+    rnnkit_env = saved
     results = []
     print(f"onnxruntime {ort.__version__}, numpy {np.__version__}; RNNKit OpenBLAS env {rnnkit_env or 'default'}")
     for info in threadpool_info():
@@ -286,7 +290,7 @@ def report(results):
         npg = find(impl="numpy", measure="sgemm", threads=t)
         l3 = find(impl="memory", measure="l3_10MB", threads=t)
         mem = find(impl="memory", measure="memory_1GiB", threads=t)
-        print(f"{t} thread(s): sgemm OpenBLAS(Debian) {sg['median_gflops']:.1f} GFLOP/s (best {sg['best_gflops']:.1f}), "
+        print(f"{t} thread(s): sgemm OpenBLAS(Debian, {sg.get('core')}) {sg['median_gflops']:.1f} GFLOP/s (best {sg['best_gflops']:.1f}), "
               f"numpy {npg['median_gflops']:.1f} (best {npg['best_gflops']:.1f}); read 10 MB {l3['median_gbps']:.1f} GB/s, "
               f"1 GiB {mem['median_gbps']:.1f} GB/s")
     print("\n== tasks (tokens/s, medians)")

@@ -3,6 +3,7 @@
 //   rnnkit-bench prepare --size small|large --dir DIR    writes the models, raw weights and tokens
 //   rnnkit-bench run --size small|large --dir DIR [--repeats N] [--tasks a,b,c,c16]
 //   rnnkit-bench peak [--repeats N]                      sgemm peak and memory read bandwidth
+//   rnnkit-bench core                                    the OpenBLAS core type in use
 //
 // Every result is one JSON line on stdout. Threads follow OPENBLAS_NUM_THREADS.
 import BenchBLAS
@@ -181,6 +182,10 @@ case "run":
     report("c", times, tokens: generatedTokens, check: Double(generated.reduce(0, +)), dtype: "f16")
   }
 
+case "core":
+  // The OpenBLAS kernel set in use (Debian's 0.3.21 may not know recent cores).
+  print(String(cString: openblas_get_corename()))
+
 case "peak":
   // sgemm: square 4096 (the usual peak figure).
   let n = Int(option("n") ?? "4096") ?? 4096
@@ -196,6 +201,7 @@ case "peak":
   let flops = 2 * pow(Double(n), 3)
   emit([
     ("impl", "openblas"), ("measure", "sgemm"), ("threads", threads), ("n", n),
+    ("core", String(cString: openblas_get_corename())),
     ("median_gflops", flops / median(times) / 1e9), ("best_gflops", flops / times[0] / 1e9),
     ("runs", times.count),
   ])
