@@ -106,7 +106,7 @@ public struct Container: Sendable {
     }
 
     let headerBytes = UnsafeRawBufferPointer(rebasing: bytes[Layout.preambleSize..<headerEnd])
-    if options.verifyChecksums {
+    if options.verifyHeaderChecksum {
       let computed = Self.headerChecksum(bytes, headerEnd: headerEnd)
       if computed != storedHeaderChecksum {
         throw .checksumMismatch(part: "header", stored: storedHeaderChecksum, computed: computed)
