@@ -23,11 +23,18 @@ import Testing
   func replays(name: String) throws {
     let bytes = try [UInt8](Data(contentsOf: Self.folder.appendingPathComponent(name)))
     for verify in [false, true] {
-      if let model = try? loadModel(bytes, verify: verify) {
+      do {
+        let model = try loadModel(bytes, verify: verify)
         // Whatever loads must survive its own round trip.
         let encoded = try model.encoded()
         let again = try loadModel(encoded)
         #expect(try again.encoded() == encoded)
+      } catch {
+        // Whatever fails says so in one line of printable text.
+        let message = "\(error)"
+        #expect(
+          !message.unicodeScalars.contains { $0.properties.generalCategory == .control },
+          "\(message.debugDescription)")
       }
     }
   }

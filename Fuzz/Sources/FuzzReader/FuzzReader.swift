@@ -15,7 +15,13 @@ public func fuzzReader(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
       continue
     }
     _ = container.corruptTensors()
-    guard let model = try? ElmanModel(container: container) else { continue }
+    let model: ElmanModel
+    do {
+      model = try ElmanModel(container: container)
+    } catch {
+      requireOneLine(error.description)
+      continue
+    }
     if let vocabulary = model.vocabulary {
       _ = try? vocabulary.checkUnique()
       _ = vocabulary.id(of: vocabulary[vocabulary.count - 1])
@@ -29,4 +35,13 @@ public func fuzzReader(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
     precondition(reread.tensors.count == container.tensors.count, "round trip lost tensors")
   }
   return 0
+}
+
+/// Error messages are one line of printable text, whatever names the file holds.
+func requireOneLine(_ message: String) {
+  for scalar in message.unicodeScalars where scalar.properties.generalCategory == .control {
+    fatalError(
+      "error message contains control character U+\(String(scalar.value, radix: 16)): \(message.debugDescription)"
+    )
+  }
 }
