@@ -62,7 +62,7 @@ let package = Package(
       name: "RNNTrainingTests",
       dependencies: ["RNNTraining", "RNNRuntime", .product(name: "Numerics", package: "swift-numerics")]),
     // End-to-end tests of the built `rnnkit` binary.
-    .testTarget(name: "CLITests", dependencies: ["RNNKit"]),
+    .testTarget(name: "CLITests", dependencies: ["RNNKit", "RNNKitCLI"]),
     // Interop with real third-party clients (h5py, Keras, numpy, onnxruntime, safetensors).
     .testTarget(name: "InteropTests", dependencies: ["RNNKit"]),
   ],

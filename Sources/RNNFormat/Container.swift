@@ -26,6 +26,10 @@ public struct Container: Sendable {
   public let storage: ByteStorage
   /// Offset of the data section.
   public let dataOffset: Int
+  /// The header checksum stored in the preamble.
+  public let storedHeaderChecksum: UInt64
+  /// The length of the header in bytes.
+  public let headerLength: Int
 
   /// Opens and validates the file at `path`, memory-mapping it.
   public static func open(path: String, options: ReadOptions = ReadOptions()) throws(ContainerError)
@@ -84,7 +88,8 @@ public struct Container: Sendable {
     guard let expectedDataOffset = Layout.aligned(headerEnd) else { throw .overflow(part: "data offset") }
     guard dataOffsetRaw == UInt64(expectedDataOffset) else {
       throw .invalidField(
-        part: "data offset", reason: "is \(dataOffsetRaw), expected \(expectedDataOffset) (header end aligned to 64)")
+        part: "data offset",
+        reason: "is \(dataOffsetRaw), expected \(expectedDataOffset) (header end aligned to 64)")
     }
     guard dataLengthRaw <= UInt64(Int.max) else { throw .overflow(part: "data length") }
     let (fileEnd, o2) = expectedDataOffset.addingReportingOverflow(Int(dataLengthRaw))
@@ -93,7 +98,8 @@ public struct Container: Sendable {
       throw .truncated(part: "data section", needed: fileEnd, available: bytes.count)
     }
     if fileEnd < bytes.count {
-      throw .invalidField(part: "file", reason: "\(bytes.count - fileEnd) bytes of trailing data after the data section")
+      throw .invalidField(
+        part: "file", reason: "\(bytes.count - fileEnd) bytes of trailing data after the data section")
     }
     if bytes[headerEnd..<expectedDataOffset].contains(where: { $0 != 0 }) {
       throw .invalidField(part: "header padding", reason: "must be zero")
@@ -101,10 +107,7 @@ public struct Container: Sendable {
 
     let headerBytes = UnsafeRawBufferPointer(rebasing: bytes[Layout.preambleSize..<headerEnd])
     if options.verifyChecksums {
-      var hasher = XXH64()
-      hasher.update(UnsafeRawBufferPointer(rebasing: bytes[0..<Layout.headerChecksumOffset]))
-      hasher.update(headerBytes)
-      let computed = hasher.digest()
+      let computed = Self.headerChecksum(bytes, headerEnd: headerEnd)
       if computed != storedHeaderChecksum {
         throw .checksumMismatch(part: "header", stored: storedHeaderChecksum, computed: computed)
       }
@@ -123,13 +126,17 @@ public struct Container: Sendable {
     self.metadata = metadata
     self.tensors = tensors
     self.dataOffset = expectedDataOffset
+    self.storedHeaderChecksum = storedHeaderChecksum
+    self.headerLength = headerLength
 
     if options.verifyChecksums {
       storage.adviseSequential()
       for entry in tensors {
-        let computed = XXH64.hash(UnsafeRawBufferPointer(rebasing: bytes[entry.offset..<(entry.offset + entry.byteCount)]))
+        let computed = XXH64.hash(
+          UnsafeRawBufferPointer(rebasing: bytes[entry.offset..<(entry.offset + entry.byteCount)]))
         if computed != entry.checksum {
-          throw .checksumMismatch(part: "tensor \"\(entry.name)\"", stored: entry.checksum, computed: computed)
+          throw .checksumMismatch(
+            part: "tensor \"\(entry.name)\"", stored: entry.checksum, computed: computed)
         }
       }
     }
@@ -261,7 +268,9 @@ public struct Container: Sendable {
       if entry.offset % Layout.alignment != 0 {
         throw .layout(tensor: entry.name, reason: "offset \(entry.offset) is not a multiple of 64")
       }
-      guard let expected = Layout.aligned(cursor) else { throw .overflow(part: "tensor \"\(entry.name)\" offset") }
+      guard let expected = Layout.aligned(cursor) else {
+        throw .overflow(part: "tensor \"\(entry.name)\" offset")
+      }
       if entry.offset < expected {
         throw .layout(
           tensor: entry.name,
@@ -283,8 +292,21 @@ public struct Container: Sendable {
     }
     if cursor != dataEnd {
       throw .invalidField(
-        part: "data section", reason: "\(dataEnd - cursor) bytes after the last tensor are not part of any tensor")
+        part: "data section",
+        reason: "\(dataEnd - cursor) bytes after the last tensor are not part of any tensor")
     }
+  }
+
+  static func headerChecksum(_ bytes: UnsafeRawBufferPointer, headerEnd: Int) -> UInt64 {
+    var hasher = XXH64()
+    hasher.update(UnsafeRawBufferPointer(rebasing: bytes[0..<Layout.headerChecksumOffset]))
+    hasher.update(UnsafeRawBufferPointer(rebasing: bytes[Layout.preambleSize..<headerEnd]))
+    return hasher.digest()
+  }
+
+  /// Recomputes the header checksum (for reporting after opening without verification).
+  public func computedHeaderChecksum() -> UInt64 {
+    Self.headerChecksum(storage.bytes, headerEnd: Layout.preambleSize + headerLength)
   }
 
   /// The table entry named `name`, if present.
@@ -305,7 +327,8 @@ public struct Container: Sendable {
   public func corruptTensors() -> [String] {
     storage.adviseSequential()
     return tensors.filter { entry in
-      XXH64.hash(UnsafeRawBufferPointer(rebasing: storage.bytes[entry.offset..<(entry.offset + entry.byteCount)]))
+      XXH64.hash(
+        UnsafeRawBufferPointer(rebasing: storage.bytes[entry.offset..<(entry.offset + entry.byteCount)]))
         != entry.checksum
     }.map(\.name)
   }

@@ -175,7 +175,9 @@ public enum ContainerWriter {
     init(metadata: Metadata, tensors: [TensorSource]) throws(FormatError) {
       var seen = Set<String>()
       for source in tensors {
-        guard seen.insert(source.name).inserted else { throw .duplicate(part: "tensor name", name: source.name) }
+        guard seen.insert(source.name).inserted else {
+          throw .duplicate(part: "tensor name", name: source.name)
+        }
         if let dtype = source.dtype.known {
           var elements = 1
           for dim in source.shape {
@@ -185,12 +187,14 @@ public enum ContainerWriter {
           }
           if case .floats(let values) = source.payload, values.count != elements {
             throw .invalidField(
-              part: "tensor \"\(source.name)\"", reason: "has \(values.count) values for shape \(source.shape)")
+              part: "tensor \"\(source.name)\"",
+              reason: "has \(values.count) values for shape \(source.shape)")
           }
           if elements * dtype.size != source.byteCount {
             throw .invalidField(
               part: "tensor \"\(source.name)\"",
-              reason: "has \(source.byteCount) bytes, expected \(elements * dtype.size) for shape \(source.shape)")
+              reason:
+                "has \(source.byteCount) bytes, expected \(elements * dtype.size) for shape \(source.shape)")
           }
         }
       }

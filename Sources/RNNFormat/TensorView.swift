@@ -71,12 +71,15 @@ public enum FloatCodec {
   }
 
   /// Decodes `out.count` elements into `out`.
-  public static func decode(_ raw: UnsafeRawBufferPointer, dtype: DType, into out: UnsafeMutableBufferPointer<Float>) {
+  public static func decode(
+    _ raw: UnsafeRawBufferPointer, dtype: DType, into out: UnsafeMutableBufferPointer<Float>
+  ) {
     let count = out.count
     switch dtype {
     case .f32:
       for i in 0..<count {
-        out[i] = Float(bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: i * 4, as: UInt32.self)))
+        out[i] = Float(
+          bitPattern: UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: i * 4, as: UInt32.self)))
       }
     case .f16:
       for i in 0..<count {
@@ -137,9 +140,13 @@ public enum FloatCodec {
       let raw = UnsafeMutableRawBufferPointer(out)
       switch dtype {
       case .f32:
-        for i in 0..<count { raw.storeBytes(of: values[i].bitPattern.littleEndian, toByteOffset: i * 4, as: UInt32.self) }
+        for i in 0..<count {
+          raw.storeBytes(of: values[i].bitPattern.littleEndian, toByteOffset: i * 4, as: UInt32.self)
+        }
       case .f16:
-        for i in 0..<count { raw.storeBytes(of: floatToHalf(values[i]).littleEndian, toByteOffset: i * 2, as: UInt16.self) }
+        for i in 0..<count {
+          raw.storeBytes(of: floatToHalf(values[i]).littleEndian, toByteOffset: i * 2, as: UInt16.self)
+        }
       case .bf16:
         for i in 0..<count {
           raw.storeBytes(of: floatToBFloat16(values[i]).littleEndian, toByteOffset: i * 2, as: UInt16.self)
@@ -159,7 +166,9 @@ public enum FloatCodec {
   public static func encode(doubles values: [Double]) -> [UInt8] {
     var out = [UInt8](repeating: 0, count: values.count * 8)
     out.withUnsafeMutableBytes { raw in
-      for (i, v) in values.enumerated() { raw.storeBytes(of: v.bitPattern.littleEndian, toByteOffset: i * 8, as: UInt64.self) }
+      for (i, v) in values.enumerated() {
+        raw.storeBytes(of: v.bitPattern.littleEndian, toByteOffset: i * 8, as: UInt64.self)
+      }
     }
     return out
   }

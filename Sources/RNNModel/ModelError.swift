@@ -36,7 +36,8 @@ public enum ModelError: Error, Equatable, Sendable, CustomStringConvertible {
     case .invalidValue(let key, let value, let allowed):
       return "metadata key \"\(key)\" is \"\(value)\"; allowed: \(allowed.joined(separator: ", "))"
     case .unknownActivation(let key, let name, let known):
-      return "\(key) \"\(name)\" is not an activation this build knows (known: \(known.joined(separator: ", ")))"
+      return
+        "\(key) \"\(name)\" is not an activation this build knows (known: \(known.joined(separator: ", ")))"
     case .missingTensor(let name): return "tensor \"\(name)\" is required but missing"
     case .wrongShape(let tensor, let found, let expected):
       return "\(tensor) has shape \(found), expected \(expected)"
@@ -44,7 +45,8 @@ public enum ModelError: Error, Equatable, Sendable, CustomStringConvertible {
       return "\(tensor) has dtype \(found), expected \(expected)"
     case .vocabulary(let reason): return "vocabulary: \(reason)"
     case .vocabularySizeMismatch(let vocabulary, let inputSize):
-      return "vocabulary has \(vocabulary) tokens but the input size X is \(inputSize); a token model needs them equal"
+      return
+        "vocabulary has \(vocabulary) tokens but the input size X is \(inputSize); a token model needs them equal"
     case .nonFinite(let tensor, let nanCount, let infCount):
       return "\(tensor) has \(nanCount) NaN and \(infCount) infinite values"
     case .invalidDimensions(let reason): return reason

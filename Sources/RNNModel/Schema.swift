@@ -19,7 +19,8 @@ public enum Schema {
   /// The keys this version interprets, in the order they are written.
   public static let knownKeys: [String] = [
     architecture, hiddenActivation, outputActivation, inputKind, tokenizerLevel, tokenizerLowercase,
-    tokenizerSplitPunctuation, tokenizerUnknownToken, name, description, sourceFormat, converterVersion, created,
+    tokenizerSplitPunctuation, tokenizerUnknownToken, name, description, sourceFormat, converterVersion,
+    created,
   ]
   /// The tensors this version interprets, in the order they are written.
   public static let knownTensors: [String] = ["W", "b", "V", "c", "vocab.offsets", "vocab.bytes"]
@@ -59,11 +60,15 @@ extension ElmanModel {
     }
     func bool(_ key: String, default fallback: Bool) throws(ModelError) -> Bool {
       guard let value = meta[key] else { return fallback }
-      guard let b = value.boolValue else { throw .wrongType(key: key, found: value.typeName, expected: "bool") }
+      guard let b = value.boolValue else {
+        throw .wrongType(key: key, found: value.typeName, expected: "bool")
+      }
       return b
     }
     let arch = try string(Schema.architecture)!
-    guard arch == "elman" else { throw .invalidValue(key: Schema.architecture, value: arch, allowed: ["elman"]) }
+    guard arch == "elman" else {
+      throw .invalidValue(key: Schema.architecture, value: arch, allowed: ["elman"])
+    }
     let fName = try string(Schema.hiddenActivation)!
     guard let f = HiddenActivation(rawValue: fName) else {
       throw .unknownActivation(
@@ -94,7 +99,8 @@ extension ElmanModel {
       let levelName = try string(Schema.tokenizerLevel)!
       guard let level = TokenizerSettings.Level(rawValue: levelName) else {
         throw .invalidValue(
-          key: Schema.tokenizerLevel, value: levelName, allowed: TokenizerSettings.Level.allCases.map(\.rawValue))
+          key: Schema.tokenizerLevel, value: levelName,
+          allowed: TokenizerSettings.Level.allCases.map(\.rawValue))
       }
       tokenizer = TokenizerSettings(
         level: level,
@@ -150,8 +156,10 @@ extension ElmanModel {
 
   /// The tensors as written; `dtype` converts W, b, V and c (nil keeps each one's stored dtype).
   public func containerTensors(dtype: DType? = nil) -> [TensorSource] {
-    var tensors = [W.source(name: "W", dtype: dtype), b.source(name: "b", dtype: dtype),
-      V.source(name: "V", dtype: dtype), c.source(name: "c", dtype: dtype)]
+    var tensors = [
+      W.source(name: "W", dtype: dtype), b.source(name: "b", dtype: dtype),
+      V.source(name: "V", dtype: dtype), c.source(name: "c", dtype: dtype),
+    ]
     if let vocabulary { tensors += vocabulary.sources() }
     tensors += extraTensors.filter { !Schema.knownTensors.contains($0.name) }
     return tensors

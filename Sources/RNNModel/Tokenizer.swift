@@ -16,7 +16,8 @@ public struct TokenizerSettings: Equatable, Sendable {
   public var unknownToken: String?
 
   public init(
-    level: Level = .word, lowercase: Bool = true, splitPunctuation: Bool = true, unknownToken: String? = "<unk>"
+    level: Level = .word, lowercase: Bool = true, splitPunctuation: Bool = true,
+    unknownToken: String? = "<unk>"
   ) {
     self.level = level
     self.lowercase = lowercase

@@ -24,9 +24,12 @@ public struct Vocabulary: Sendable {
     }
     var offsetBytes = [UInt8](repeating: 0, count: offsets.count * 4)
     offsetBytes.withUnsafeMutableBytes { raw in
-      for (i, o) in offsets.enumerated() { raw.storeBytes(of: o.littleEndian, toByteOffset: i * 4, as: UInt32.self) }
+      for (i, o) in offsets.enumerated() {
+        raw.storeBytes(of: o.littleEndian, toByteOffset: i * 4, as: UInt32.self)
+      }
     }
-    try self.init(offsets: .owned(ByteStorage(copying: offsetBytes)), bytes: .owned(ByteStorage(copying: blob)))
+    try self.init(
+      offsets: .owned(ByteStorage(copying: offsetBytes)), bytes: .owned(ByteStorage(copying: blob)))
     try checkUnique()
   }
 
@@ -34,7 +37,8 @@ public struct Vocabulary: Sendable {
   /// of every token, but not uniqueness (see ``checkUnique()``).
   public init(offsets: TensorView, bytes: TensorView) throws(ModelError) {
     guard offsets.dtype.known == .u32, offsets.shape.count == 1 else {
-      throw .wrongDType(tensor: "vocab.offsets", found: "\(offsets.dtype) \(offsets.shape)", expected: "u32 [N+1]")
+      throw .wrongDType(
+        tensor: "vocab.offsets", found: "\(offsets.dtype) \(offsets.shape)", expected: "u32 [N+1]")
     }
     guard bytes.dtype.known == .u8, bytes.shape.count == 1 else {
       throw .wrongDType(tensor: "vocab.bytes", found: "\(bytes.dtype) \(bytes.shape)", expected: "u8 [B]")

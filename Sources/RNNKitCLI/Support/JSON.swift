@@ -22,7 +22,11 @@ enum JSON {
     case .int(let i): out += String(i)
     case .number(let d):
       // JSON has no NaN or infinity; null keeps the output parseable.
-      if d.isFinite { out += d == d.rounded() && abs(d) < 1e15 ? String(format: d) : "\(d)" } else { out += "null" }
+      if d.isFinite {
+        out += d == d.rounded() && abs(d) < 1e15 ? String(format: d) : "\(d)"
+      } else {
+        out += "null"
+      }
     case .string(let s): JSON.escape(s, into: &out)
     case .array(let items):
       if items.isEmpty {
@@ -30,7 +34,9 @@ enum JSON {
         return
       }
       // Arrays of scalars stay on one line: tensors and vectors read better that way.
-      let scalar = items.allSatisfy { if case .array = $0 { return false }; if case .object = $0 { return false }; return true }
+      let scalar = items.allSatisfy {
+        if case .array = $0 { return false }; if case .object = $0 { return false }; return true
+      }
       out += "["
       for (i, item) in items.enumerated() {
         if i > 0 { out += scalar || indent == nil ? "," : ",\n" }

@@ -4,7 +4,9 @@ import RNNKit
 /// The options every model-reading command shares: the format and what formats without a
 /// vocabulary or activations need.
 struct ModelInputOptions: ParsableArguments {
-  @Option(name: .customLong("from"), help: "The input format (rnn, hdf5, keras-h5, keras-weights, keras); detected by default.")
+  @Option(
+    name: .customLong("from"),
+    help: "The input format (rnn, hdf5, keras-h5, keras-weights, keras); detected by default.")
   var format: String?
 
   @Option(help: "A vocabulary file, one token per line in id order (for Keras files, which carry none).")
@@ -20,18 +22,29 @@ struct ModelInputOptions: ParsableArguments {
   var noVerify = false
 
   func importOptions() throws -> ImportOptions {
-    var options = ImportOptions(vocabularyPath: vocab, readOptions: ReadOptions(verifyChecksums: !noVerify))
+    try Self.importOptions(
+      vocabularyPath: vocab, hiddenActivation: hiddenActivation, outputActivation: outputActivation,
+      verify: !noVerify)
+  }
+
+  static func importOptions(
+    vocabularyPath: String?, hiddenActivation: String?, outputActivation: String?, verify: Bool
+  ) throws -> ImportOptions {
+    var options = ImportOptions(
+      vocabularyPath: vocabularyPath, readOptions: ReadOptions(verifyChecksums: verify))
     if let name = hiddenActivation {
       guard let f = HiddenActivation(name: name) else {
         throw CLIError(
-          "--hidden-activation \(name) is not known; choose one of \(HiddenActivation.allCases.map(\.rawValue).joined(separator: ", "))")
+          "--hidden-activation \(name) is not known; choose one of \(HiddenActivation.allCases.map(\.rawValue).joined(separator: ", "))"
+        )
       }
       options.hiddenActivation = f
     }
     if let name = outputActivation {
       guard let g = OutputActivation(name: name) else {
         throw CLIError(
-          "--output-activation \(name) is not known; choose one of \(OutputActivation.allCases.map(\.rawValue).joined(separator: ", "))")
+          "--output-activation \(name) is not known; choose one of \(OutputActivation.allCases.map(\.rawValue).joined(separator: ", "))"
+        )
       }
       options.outputActivation = g
     }
@@ -48,4 +61,31 @@ struct ModelInputOptions: ParsableArguments {
 struct CLIError: Error, CustomStringConvertible {
   var description: String
   init(_ description: String) { self.description = description }
+}
+
+/// ``ModelInputOptions`` for `inspect`, where `--vocab` lists the tokens and the vocabulary file is
+/// given with `--vocab-file`.
+struct InspectInputOptions: ParsableArguments {
+  @Option(
+    name: .customLong("from"),
+    help: "The input format (rnn, hdf5, keras-h5, keras-weights, keras); detected by default.")
+  var format: String?
+
+  @Option(help: "A vocabulary file, one token per line in id order (for Keras files, which carry none).")
+  var vocabFile: String?
+
+  @Option(help: "The hidden activation f, for files that do not store it.")
+  var hiddenActivation: String?
+
+  @Option(help: "The output activation g, for files that do not store it.")
+  var outputActivation: String?
+
+  @Flag(help: "Skip checksum verification of .rnn files (faster; use only on trusted files).")
+  var noVerify = false
+
+  func importOptions() throws -> ImportOptions {
+    try ModelInputOptions.importOptions(
+      vocabularyPath: vocabFile, hiddenActivation: hiddenActivation, outputActivation: outputActivation,
+      verify: !noVerify)
+  }
 }

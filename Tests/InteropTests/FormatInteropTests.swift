@@ -1,0 +1,70 @@
+import Foundation
+import RNNKit
+import Testing
+
+/// Runs `python3 script args` from the repository root and returns its standard output.
+private func runPython(_ script: String, _ arguments: [String]) throws -> (status: Int32, stdout: Data, stderr: String) {
+  let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+    .deletingLastPathComponent()
+  let process = Process()
+  process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+  process.arguments = ["python3", root.appendingPathComponent(script).path] + arguments
+  let out = Pipe()
+  let err = Pipe()
+  process.standardOutput = out
+  process.standardError = err
+  try process.run()
+  let stdout = out.fileHandleForReading.readDataToEndOfFile()
+  let stderr = err.fileHandleForReading.readDataToEndOfFile()
+  process.waitUntilExit()
+  return (process.terminationStatus, stdout, String(decoding: stderr, as: UTF8.self))
+}
+
+private let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+  .deletingLastPathComponent().appendingPathComponent("Fixtures")
+
+/// Whether python3 with numpy and xxhash is importable (CI installs both).
+private let pythonReady: Bool = {
+  let process = Process()
+  process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+  process.arguments = ["python3", "-c", "import numpy, xxhash"]
+  process.standardError = FileHandle.nullDevice
+  guard (try? process.run()) != nil else { return false }
+  process.waitUntilExit()
+  return process.terminationStatus == 0
+}()
+
+@Suite(.enabled(if: pythonReady, "needs python3 with numpy and xxhash (scripts/bootstrap.sh --python)"))
+struct FormatInteropTests {
+  @Test(arguments: ["token-f32.rnn", "token-f16.rnn", "token-bf16.rnn", "token-f64.rnn", "dense-f32.rnn"])
+  func anIndependentPythonReaderAgreesWithUs(name: String) throws {
+    let path = fixtures.appendingPathComponent(name).path
+    let result = try runPython("scripts/interop/read_rnn.py", [path])
+    #expect(result.status == 0, "\(result.stderr)")
+    let object = try JSONSerialization.jsonObject(with: result.stdout) as! [String: Any]
+    let model = try ElmanModel.load(path: path)
+    let tensors = object["tensors"] as! [String: [String: Any]]
+    for (tensor, parameter) in [("W", model.W), ("b", model.b), ("V", model.V), ("c", model.c)] {
+      let entry = tensors[tensor]!
+      #expect(entry["shape"] as! [Int] == parameter.shape)
+      let values = flatten(entry["values"]!)
+      // Both sides decode the same stored bits; the only loss is JSON's decimal text, which
+      // Foundation parses to within one ulp, hence the 1e-15 relative tolerance.
+      let ours = parameter.doubles()
+      #expect(values.count == ours.count)
+      for (theirs, mine) in zip(values, ours) {
+        #expect(abs(theirs - mine) <= 1e-15 * max(1, abs(mine)), "\(name) \(tensor): \(theirs) vs \(mine)")
+      }
+    }
+    let metadata = object["metadata"] as! [String: Any]
+    #expect(metadata["rnn.hidden_activation"] as? String == model.hiddenActivation.rawValue)
+    if let vocabulary = model.vocabulary {
+      #expect(object["vocabulary"] as? [String] == vocabulary.tokens)
+    }
+  }
+
+  private func flatten(_ value: Any) -> [Double] {
+    if let array = value as? [Any] { return array.flatMap(flatten) }
+    return [(value as! NSNumber).doubleValue]
+  }
+}

@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Installs what is missing, then runs every test: the Swift suites (unit, end-to-end tests of the
+# rnnkit binary, and interop tests with h5py, Keras, numpy and onnxruntime) and the format lint.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/bootstrap.sh --python
+export KERAS_BACKEND=jax
+# Keep JAX quiet and on the CPU.
+export JAX_PLATFORMS=cpu TF_CPP_MIN_LOG_LEVEL=3
+echo "== swift format lint"
+swift format lint --strict --recursive Package.swift Sources Tests
+echo "== swift build"
+swift build --build-tests
+echo "== swift test"
+swift test --skip-build
