@@ -19,6 +19,12 @@ public enum HDF5Library {
   /// opens before returning, so outside a call this is 0 unless a caller leaks.
   public static func openObjectCount() -> Int { H5Library.openObjectCount() }
 
+  /// Runs `body` holding the lock the bridge takes around every libhdf5 call. libhdf5 is not
+  /// thread-safe, so code that calls it directly while RNNKit may run must do so in here.
+  public static func withExclusiveAccess<R>(_ body: () throws -> R) rethrows -> R {
+    try H5Library.serialized(body)
+  }
+
   /// The HDF5 signature, found at offset 0 or at 512, 1024, 2048... when a user block precedes it.
   public static let signature: [UInt8] = [0x89, 0x48, 0x44, 0x46, 0x0D, 0x0A, 0x1A, 0x0A]
 

@@ -185,7 +185,7 @@ public enum Keras {
         if group.exists("cell") {
           if name.hasPrefix("lstm") || name.hasPrefix("gru") {
             throw reader.fail(
-              group.path, .unsupportedArchitecture("it is a \(name.hasPrefix("lstm") ? "LSTM" : "GRU") layer; only SimpleRNN is supported"))
+              group.path, .unsupportedArchitecture("layer type \(name.hasPrefix("lstm") ? "LSTM" : "GRU") is not supported; RNNKit supports only SimpleRNN"))
           }
           recurrent.append(name)
           cellPath = group.child("cell")

@@ -103,7 +103,7 @@ struct KerasArchitecture {
           KerasLayer(kind: .dense, name: name, weightsPath: weightsPath, units: conf["units"] as? Int,
             activation: activation() ?? "linear", useBias: conf["use_bias"] as? Bool ?? true))
       case "LSTM", "GRU", "ConvLSTM1D", "ConvLSTM2D", "ConvLSTM3D", "CuDNNLSTM", "CuDNNGRU":
-        throw fail(.unsupportedArchitecture("it is a \(cls) layer; RNNKit supports only SimpleRNN"), layer: name)
+        throw fail(.unsupportedArchitecture("layer type \(cls) is not supported; RNNKit supports only SimpleRNN"), layer: name)
       case "Bidirectional":
         throw fail(.unsupportedArchitecture("bidirectional recurrent layers are not supported"), layer: name)
       case "RNN":
