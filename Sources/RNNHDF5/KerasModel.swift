@@ -315,3 +315,4 @@ enum KerasMapping {
   static func kerasName(_ f: HiddenActivation) -> String { f == .identity ? "linear" : f.rawValue }
   static func kerasName(_ g: OutputActivation) -> String { g == .identity ? "linear" : g.rawValue }
 }
+
