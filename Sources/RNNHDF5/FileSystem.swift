@@ -69,9 +69,13 @@ enum FileSystem {
 
   private static func sync(_ file: String, reportAs path: String) throws(HDF5Error) {
     let fd = open(file, O_RDONLY | O_CLOEXEC)
-    guard fd >= 0 else { throw HDF5Error(path: path, reason: .library(operation: "opening for fsync", detail: message())) }
+    guard fd >= 0 else {
+      throw HDF5Error(path: path, reason: .library(operation: "opening for fsync", detail: message()))
+    }
     defer { close(fd) }
-    guard fsync(fd) == 0 else { throw HDF5Error(path: path, reason: .library(operation: "fsync", detail: message())) }
+    guard fsync(fd) == 0 else {
+      throw HDF5Error(path: path, reason: .library(operation: "fsync", detail: message()))
+    }
   }
 
   private static func syncDirectory(of path: String) {

@@ -191,7 +191,8 @@ struct H5Location {
   }
 
   func dataset(_ name: String) throws(H5Failure) -> H5Dataset {
-    let did = try H5Library.checkID(H5Dopen2(id, name, rnnkit_h5p_default()), "opening dataset \(child(name))")
+    let did = try H5Library.checkID(
+      H5Dopen2(id, name, rnnkit_h5p_default()), "opening dataset \(child(name))")
     return H5Dataset(object: H5Object(did, .dataset), path: child(name))
   }
 
@@ -253,13 +254,15 @@ struct H5Location {
     let space = try scalar ? H5Types.scalarSpace() : H5Types.simpleSpace([strings.count])
     let attribute = try createAttribute(name, type: type, space: space)
     _ = try withCStrings(strings) { pointers throws(H5Failure) in
-      try H5Library.check(H5Awrite(attribute.id, type.id, pointers), "writing attribute \"\(name)\" of \(path)")
+      try H5Library.check(
+        H5Awrite(attribute.id, type.id, pointers), "writing attribute \"\(name)\" of \(path)")
     }
   }
 
   func writeAttribute(_ name: String, int value: Int64) throws(H5Failure) {
     let space = try H5Types.scalarSpace()
-    let attribute = try createAttribute(name, type: H5Object(H5Tcopy(rnnkit_h5t_std_i64le()), .datatype), space: space)
+    let attribute = try createAttribute(
+      name, type: H5Object(H5Tcopy(rnnkit_h5t_std_i64le()), .datatype), space: space)
     var v = value
     try H5Library.check(
       H5Awrite(attribute.id, rnnkit_h5t_native_int64(), &v), "writing attribute \"\(name)\" of \(path)")
@@ -283,7 +286,8 @@ struct H5Location {
     try H5Library.check(H5Awrite(attribute.id, type.id, &v), "writing attribute \"\(name)\" of \(path)")
   }
 
-  private func createAttribute(_ name: String, type: H5Object, space: H5Object) throws(H5Failure) -> H5Object {
+  private func createAttribute(_ name: String, type: H5Object, space: H5Object) throws(H5Failure) -> H5Object
+  {
     H5Object(
       try H5Library.checkID(
         H5Acreate2(id, name, type.id, space.id, rnnkit_h5p_default(), rnnkit_h5p_default()),
@@ -343,18 +347,21 @@ enum H5Types {
   static func simpleSpace(_ shape: [Int]) throws(H5Failure) -> H5Object {
     let dims = shape.map { hsize_t($0) }
     return H5Object(
-      try H5Library.checkID(H5Screate_simple(Int32(dims.count), dims, nil), "creating a dataspace"), .dataspace)
+      try H5Library.checkID(H5Screate_simple(Int32(dims.count), dims, nil), "creating a dataspace"),
+      .dataspace)
   }
 
   static func variableString() throws(H5Failure) -> H5Object {
-    let type = H5Object(try H5Library.checkID(H5Tcopy(rnnkit_h5t_c_s1()), "copying the string type"), .datatype)
+    let type = H5Object(
+      try H5Library.checkID(H5Tcopy(rnnkit_h5t_c_s1()), "copying the string type"), .datatype)
     try H5Library.check(H5Tset_size(type.id, rnnkit_h5t_variable()), "making a variable-length string type")
     try H5Library.check(H5Tset_cset(type.id, H5T_CSET_UTF8), "setting UTF-8")
     return type
   }
 
   static func fixedString(size: Int) throws(H5Failure) -> H5Object {
-    let type = H5Object(try H5Library.checkID(H5Tcopy(rnnkit_h5t_c_s1()), "copying the string type"), .datatype)
+    let type = H5Object(
+      try H5Library.checkID(H5Tcopy(rnnkit_h5t_c_s1()), "copying the string type"), .datatype)
     try H5Library.check(H5Tset_size(type.id, size), "sizing a string type")
     return type
   }
@@ -422,13 +429,15 @@ struct H5Attribute {
   private var label: String { "attribute \"\(name)\" of \(owner)" }
 
   func elementType() throws(H5Failure) -> H5ElementType {
-    let type = H5Object(try H5Library.checkID(H5Aget_type(object.id), "reading the type of \(label)"), .datatype)
+    let type = H5Object(
+      try H5Library.checkID(H5Aget_type(object.id), "reading the type of \(label)"), .datatype)
     return H5Types.describe(type.id)
   }
 
   /// The number of elements (1 for a scalar).
   func elementCount() throws(H5Failure) -> Int {
-    let space = H5Object(try H5Library.checkID(H5Aget_space(object.id), "reading the shape of \(label)"), .dataspace)
+    let space = H5Object(
+      try H5Library.checkID(H5Aget_space(object.id), "reading the shape of \(label)"), .dataspace)
     let count = H5Sget_simple_extent_npoints(space.id)
     guard count >= 0 else { throw H5Library.failure("reading the shape of \(label)") }
     return Int(count)
@@ -436,7 +445,8 @@ struct H5Attribute {
 
   /// Reads string elements, variable- or fixed-length.
   func strings() throws(H5Failure) -> [String] {
-    let fileType = H5Object(try H5Library.checkID(H5Aget_type(object.id), "reading the type of \(label)"), .datatype)
+    let fileType = H5Object(
+      try H5Library.checkID(H5Aget_type(object.id), "reading the type of \(label)"), .datatype)
     let count = try elementCount()
     switch H5Types.describe(fileType.id) {
     case .variableString:
@@ -448,7 +458,9 @@ struct H5Attribute {
     case .fixedString(let size):
       guard size > 0 else { return [String](repeating: "", count: count) }
       let (total, overflow) = size.multipliedReportingOverflow(by: count)
-      guard !overflow, total < 1 << 30 else { throw H5Failure(operation: "reading \(label)", detail: "too large") }
+      guard !overflow, total < 1 << 30 else {
+        throw H5Failure(operation: "reading \(label)", detail: "too large")
+      }
       var bytes = [UInt8](repeating: 0, count: total)
       try H5Library.check(H5Aread(object.id, fileType.id, &bytes), "reading \(label)")
       return splitFixed(bytes, size: size, count: count)
@@ -498,7 +510,8 @@ struct H5Dataset {
   let path: String
 
   func shape() throws(H5Failure) -> [Int] {
-    let space = H5Object(try H5Library.checkID(H5Dget_space(object.id), "reading the shape of \(path)"), .dataspace)
+    let space = H5Object(
+      try H5Library.checkID(H5Dget_space(object.id), "reading the shape of \(path)"), .dataspace)
     let rank = H5Sget_simple_extent_ndims(space.id)
     guard rank >= 0, rank <= 32 else { throw H5Library.failure("reading the shape of \(path)") }
     var dims = [hsize_t](repeating: 0, count: Int(rank))
@@ -506,13 +519,16 @@ struct H5Dataset {
       throw H5Library.failure("reading the shape of \(path)")
     }
     return try dims.map { dim throws(H5Failure) in
-      guard dim <= UInt64(Int.max) else { throw H5Failure(operation: "reading the shape of \(path)", detail: "a dimension overflows") }
+      guard dim <= UInt64(Int.max) else {
+        throw H5Failure(operation: "reading the shape of \(path)", detail: "a dimension overflows")
+      }
       return Int(dim)
     }
   }
 
   func elementType() throws(H5Failure) -> H5ElementType {
-    let type = H5Object(try H5Library.checkID(H5Dget_type(object.id), "reading the type of \(path)"), .datatype)
+    let type = H5Object(
+      try H5Library.checkID(H5Dget_type(object.id), "reading the type of \(path)"), .datatype)
     return H5Types.describe(type.id)
   }
 
@@ -541,7 +557,8 @@ struct H5Dataset {
 
   /// Reads `count` string elements, variable- or fixed-length.
   func strings(count: Int) throws(H5Failure) -> [String] {
-    let fileType = H5Object(try H5Library.checkID(H5Dget_type(object.id), "reading the type of \(path)"), .datatype)
+    let fileType = H5Object(
+      try H5Library.checkID(H5Dget_type(object.id), "reading the type of \(path)"), .datatype)
     switch H5Types.describe(fileType.id) {
     case .variableString:
       // The file's own type as the memory type: no conversion between ASCII and UTF-8 sets.

@@ -51,7 +51,9 @@ enum HDF5File {
     if ["W", "b", "V", "c"].allSatisfy({ root.exists($0) && (try? root.kind(of: $0)) == .dataset }) {
       return .plain
     }
-    if root.hasAttribute("model_config") || (root.exists("model_weights") && (try? root.kind(of: "model_weights")) == .group) {
+    if root.hasAttribute("model_config")
+      || (root.exists("model_weights") && (try? root.kind(of: "model_weights")) == .group)
+    {
       return .kerasLegacy
     }
     if root.exists("layers"), (try? root.kind(of: "layers")) == .group { return .kerasWeights }
@@ -99,7 +101,9 @@ enum HDF5File {
 
   /// Creates `path` atomically: `body` fills the root group of a temporary file, which is flushed,
   /// closed, fsynced and renamed into place.
-  static func create(path: String, overwrite: Bool, _ body: (H5Location) throws(HDF5Error) -> Void) throws(HDF5Error) {
+  static func create(path: String, overwrite: Bool, _ body: (H5Location) throws(HDF5Error) -> Void)
+    throws(HDF5Error)
+  {
     try FileSystem.writeAtomically(to: path, overwrite: overwrite) { temporary throws(HDF5Error) in
       do {
         try H5Library.serialized {
@@ -122,7 +126,8 @@ enum HDF5File {
     case .f32, .f16, .f64: return dtype
     default:
       throw HDF5Error(
-        path: path, reason: .unsupportedDType("cannot write weights as \(dtype); HDF5 output supports f32, f16 and f64"))
+        path: path,
+        reason: .unsupportedDType("cannot write weights as \(dtype); HDF5 output supports f32, f16 and f64"))
     }
   }
 
@@ -153,7 +158,8 @@ enum HDF5File {
       let raw = UnsafeMutableRawBufferPointer.allocate(byteCount: max(bytes.count, 1), alignment: 16)
       defer { raw.deallocate() }
       raw.copyBytes(from: bytes)
-      try location.writeDataset(name, shape: shape, fileType: type, memoryType: type.id, data: raw.baseAddress)
+      try location.writeDataset(
+        name, shape: shape, fileType: type, memoryType: type.id, data: raw.baseAddress)
     case .f64:
       try location.writeDataset(
         name, shape: shape, fileType: H5Types.float64(), memoryType: H5Types.nativeFloat(),

@@ -58,9 +58,11 @@ struct H5Reader {
       let shape = try dataset.shape()
       if let expected {
         let matches =
-          shape.count == expected.count && zip(shape, expected).allSatisfy { dim, want in want.map { $0 == dim } ?? true }
+          shape.count == expected.count
+          && zip(shape, expected).allSatisfy { dim, want in want.map { $0 == dim } ?? true }
         if !matches {
-          let text = describe ?? "[" + expected.map { $0.map(String.init) ?? "any" }.joined(separator: ", ") + "]"
+          let text =
+            describe ?? "[" + expected.map { $0.map(String.init) ?? "any" }.joined(separator: ", ") + "]"
           throw fail(part, .wrongShape(found: shape, expected: text))
         }
       }
@@ -97,9 +99,12 @@ struct H5Reader {
     guard bytes > 0 else { return }
     let stored = dataset.storageSize()
     let filtered: Bool
-    do { filtered = try dataset.isFiltered() } catch { throw hdf5Error(error, path: path, part: dataset.path) }
+    do { filtered = try dataset.isFiltered() } catch {
+      throw hdf5Error(error, path: path, part: dataset.path)
+    }
     if filtered {
-      let (limit, overflow) = min(stored, fileSize).multipliedReportingOverflow(by: Self.maximumCompressionRatio)
+      let (limit, overflow) = min(stored, fileSize).multipliedReportingOverflow(
+        by: Self.maximumCompressionRatio)
       guard overflow || bytes <= limit else {
         throw fail(
           dataset.path, .invalid("claims \(bytes) bytes of data but stores only \(stored) compressed bytes"))
@@ -108,7 +113,9 @@ struct H5Reader {
       guard stored >= bytes, bytes <= fileSize else {
         throw fail(
           dataset.path,
-          .invalid("claims \(bytes) bytes of data but the file stores \(min(stored, fileSize)); it is truncated or corrupt"))
+          .invalid(
+            "claims \(bytes) bytes of data but the file stores \(min(stored, fileSize)); it is truncated or corrupt"
+          ))
       }
     }
   }
@@ -118,7 +125,9 @@ struct H5Reader {
     let part = dataset.path
     do {
       let shape = try dataset.shape()
-      guard shape.count == 1 else { throw fail(part, .wrongShape(found: shape, expected: "[N] (one dimension)")) }
+      guard shape.count == 1 else {
+        throw fail(part, .wrongShape(found: shape, expected: "[N] (one dimension)"))
+      }
       let count = shape[0]
       switch try dataset.elementType() {
       case .variableString:

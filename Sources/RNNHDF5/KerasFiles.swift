@@ -31,7 +31,8 @@ public enum Keras {
         if let layerNames, !layerNames.contains(layer.name) {
           throw reader.fail(
             "attribute \"layer_names\" of /model_weights",
-            .invalid("does not list layer \"\(layer.name)\" (it lists \(layerNames.joined(separator: ", ")))"))
+            .invalid("does not list layer \"\(layer.name)\" (it lists \(layerNames.joined(separator: ", ")))")
+          )
         }
         let group = try reader.group(layer.name, in: weightsRoot)
         guard let names = try reader.stringArrayAttribute("weight_names", of: group) else {
@@ -45,7 +46,8 @@ public enum Keras {
           let key = wanted.contains(short) ? short : (index < wanted.count ? wanted[index] : short)
           guard wanted.contains(key) else { continue }
           let set = try reader.floats(reader.dataset(name, in: group))
-          result[key] = KerasTensor(values: set.values, shape: set.shape, dtype: set.dtype, part: group.child(name))
+          result[key] = KerasTensor(
+            values: set.values, shape: set.shape, dtype: set.dtype, part: group.child(name))
         }
         for key in wanted where result[key] == nil && !optional.contains(key) {
           throw reader.fail(
@@ -58,12 +60,15 @@ public enum Keras {
       if let layer = arch.embedding { embedding = try layerWeights(layer, ["embeddings"])["embeddings"] }
       let rnn = try layerWeights(
         arch.rnn, ["kernel", "recurrent_kernel", "bias"], optional: arch.rnn.useBias ? [] : ["bias"])
-      let dense = try layerWeights(arch.dense, ["kernel", "bias"], optional: arch.dense.useBias ? [] : ["bias"])
+      let dense = try layerWeights(
+        arch.dense, ["kernel", "bias"], optional: arch.dense.useBias ? [] : ["bias"])
       let weights = KerasWeights(
-        embedding: embedding, kernel: rnn["kernel"]!, recurrentKernel: rnn["recurrent_kernel"]!, bias: rnn["bias"],
+        embedding: embedding, kernel: rnn["kernel"]!, recurrentKernel: rnn["recurrent_kernel"]!,
+        bias: rnn["bias"],
         denseKernel: dense["kernel"]!, denseBias: dense["bias"])
       return try KerasMapping.model(
-        weights: weights, hidden: arch.rnn.activation, output: arch.dense.activation, options: options, path: path,
+        weights: weights, hidden: arch.rnn.activation, output: arch.dense.activation, options: options,
+        path: path,
         format: legacyFormatName, modelName: arch.modelName, activationSource: "the model config")
     }
   }
@@ -100,20 +105,28 @@ public enum Keras {
       let claimed = entry.uncompressedSize
       let limit = UInt64(size).multipliedReportingOverflow(by: UInt64(H5Reader.maximumCompressionRatio))
       guard limit.overflow || claimed <= limit.partialValue, claimed < UInt64(Int.max) else {
-        throw HDF5Error(path: path, part: name, reason: .invalid("claims \(claimed) bytes, more than the archive can hold"))
+        throw HDF5Error(
+          path: path, part: name, reason: .invalid("claims \(claimed) bytes, more than the archive can hold"))
       }
       var bytes: [UInt8] = []
       bytes.reserveCapacity(Int(claimed))
       do {
-        _ = try archive.extract(entry, skipCRC32: false) { chunk in
+        let checksum = try archive.extract(entry, skipCRC32: false) { chunk in
           guard UInt64(bytes.count + chunk.count) <= claimed else { throw CocoaError(.fileReadCorruptFile) }
           bytes += chunk
         }
+        // This form of extract computes the CRC-32 but leaves the comparison to the caller.
+        guard checksum == entry.checksum else {
+          throw HDF5Error(path: path, part: name, reason: .invalid("is corrupt (CRC-32 mismatch)"))
+        }
+      } catch let error as HDF5Error {
+        throw error
       } catch {
         throw HDF5Error(path: path, part: name, reason: .invalid("is corrupt (\(error))"))
       }
       guard UInt64(bytes.count) == claimed else {
-        throw HDF5Error(path: path, part: name, reason: .invalid("has \(bytes.count) bytes, expected \(claimed)"))
+        throw HDF5Error(
+          path: path, part: name, reason: .invalid("has \(bytes.count) bytes, expected \(claimed)"))
       }
       return bytes
     }
@@ -121,11 +134,13 @@ public enum Keras {
     let arch = try KerasArchitecture.parse(
       json: String(decoding: configBytes, as: UTF8.self), path: path, part: "config.json")
     let image = try member("model.weights.h5")
-    let weights = try HDF5File.withImage(image, name: "\(path): model.weights.h5") { reader throws(HDF5Error) in
+    let weights = try HDF5File.withImage(image, name: "\(path): model.weights.h5") {
+      reader throws(HDF5Error) in
       try weightsFileTensors(reader, architecture: arch)
     }
     return try KerasMapping.model(
-      weights: weights, hidden: arch.rnn.activation, output: arch.dense.activation, options: options, path: path,
+      weights: weights, hidden: arch.rnn.activation, output: arch.dense.activation, options: options,
+      path: path,
       format: archiveFormatName, modelName: arch.modelName, activationSource: "config.json")
   }
 
@@ -143,10 +158,13 @@ public enum Keras {
       // Variables are numbered 0, 1, 2 ... in the layer's own order.
       for index in 0..<names.count {
         guard names.contains(String(index)) else {
-          throw reader.fail(varsGroup.path, .invalid("variables are not numbered 0..<\(names.count): \(names.sorted())"))
+          throw reader.fail(
+            varsGroup.path, .invalid("variables are not numbered 0..<\(names.count): \(names.sorted())"))
         }
         let set = try reader.floats(reader.dataset(String(index), in: varsGroup))
-        tensors.append(KerasTensor(values: set.values, shape: set.shape, dtype: set.dtype, part: varsGroup.child(String(index))))
+        tensors.append(
+          KerasTensor(
+            values: set.values, shape: set.shape, dtype: set.dtype, part: varsGroup.child(String(index))))
       }
       return tensors
     }
@@ -159,7 +177,9 @@ public enum Keras {
       if let layer = arch.embedding {
         let group = try reader.group(layer.weightsPath, in: layers)
         let v = try vars(group)
-        guard v.count == 1 else { throw reader.fail(group.path, .invalid("has \(v.count) variables, expected 1 (embeddings)")) }
+        guard v.count == 1 else {
+          throw reader.fail(group.path, .invalid("has \(v.count) variables, expected 1 (embeddings)"))
+        }
         embedding = v[0]
       }
       let rnn = try reader.group(arch.rnn.weightsPath, in: layers)
@@ -172,7 +192,9 @@ public enum Keras {
       }
       let expectedDense = arch.dense.useBias ? 2 : 1
       guard dense.count == expectedDense else {
-        throw reader.fail(layers.child(arch.dense.weightsPath), .invalid("has \(dense.count) variables, expected \(expectedDense)"))
+        throw reader.fail(
+          layers.child(arch.dense.weightsPath),
+          .invalid("has \(dense.count) variables, expected \(expectedDense)"))
       }
     } else {
       var recurrent: [String] = []
@@ -180,12 +202,16 @@ public enum Keras {
       for name in try reader.children(of: layers) {
         let group = try reader.group(name, in: layers)
         if group.exists("forward_layer") || group.exists("backward_layer") {
-          throw reader.fail(group.path, .unsupportedArchitecture("bidirectional recurrent layers are not supported"))
+          throw reader.fail(
+            group.path, .unsupportedArchitecture("bidirectional recurrent layers are not supported"))
         }
         if group.exists("cell") {
           if name.hasPrefix("lstm") || name.hasPrefix("gru") {
             throw reader.fail(
-              group.path, .unsupportedArchitecture("layer type \(name.hasPrefix("lstm") ? "LSTM" : "GRU") is not supported; RNNKit supports only SimpleRNN"))
+              group.path,
+              .unsupportedArchitecture(
+                "layer type \(name.hasPrefix("lstm") ? "LSTM" : "GRU") is not supported; RNNKit supports only SimpleRNN"
+              ))
           }
           recurrent.append(name)
           cellPath = group.child("cell")
@@ -205,20 +231,30 @@ public enum Keras {
         } else {
           throw reader.fail(
             group.path,
-            .unsupportedArchitecture("unknown layer with \(v.count) variables; supported: Embedding, SimpleRNN, Dense"))
+            .unsupportedArchitecture(
+              "unknown layer with \(v.count) variables; supported: Embedding, SimpleRNN, Dense"))
         }
       }
       if recurrent.count > 1 {
         throw reader.fail(
-          layers.path, .unsupportedArchitecture("stacked recurrent layers (\(recurrent.joined(separator: ", "))) are not supported"))
+          layers.path,
+          .unsupportedArchitecture(
+            "stacked recurrent layers (\(recurrent.joined(separator: ", "))) are not supported"))
       }
-      guard !recurrent.isEmpty else { throw reader.fail(layers.path, .unsupportedArchitecture("no SimpleRNN layer (a group with a cell)")) }
+      guard !recurrent.isEmpty else {
+        throw reader.fail(layers.path, .unsupportedArchitecture("no SimpleRNN layer (a group with a cell)"))
+      }
       if denseNames.count > 1 {
-        throw reader.fail(layers.path, .unsupportedArchitecture("more than one Dense layer (\(denseNames.joined(separator: ", ")))"))
+        throw reader.fail(
+          layers.path,
+          .unsupportedArchitecture("more than one Dense layer (\(denseNames.joined(separator: ", ")))"))
       }
-      guard !denseNames.isEmpty else { throw reader.fail(layers.path, .unsupportedArchitecture("no Dense layer")) }
+      guard !denseNames.isEmpty else {
+        throw reader.fail(layers.path, .unsupportedArchitecture("no Dense layer"))
+      }
       guard cell.count == 2 || cell.count == 3 else {
-        throw reader.fail(cellPath, .invalid("has \(cell.count) variables, expected kernel, recurrent kernel and bias"))
+        throw reader.fail(
+          cellPath, .invalid("has \(cell.count) variables, expected kernel, recurrent kernel and bias"))
       }
     }
     return KerasWeights(
@@ -257,15 +293,19 @@ public enum Keras {
       var identity = [Float](repeating: 0, count: h * h)
       for i in 0..<h { identity[i * h + i] = 1 }
       return ExportTensors(
-        embedding: inputT, kernel: identity, kernelShape: [h, h], recurrentKernel: recurrentT, bias: model.b.floats(),
+        embedding: inputT, kernel: identity, kernelShape: [h, h], recurrentKernel: recurrentT,
+        bias: model.b.floats(),
         denseKernel: denseKernel, denseBias: model.c.floats())
     }
     return ExportTensors(
-      embedding: nil, kernel: inputT, kernelShape: [x, h], recurrentKernel: recurrentT, bias: model.b.floats(),
+      embedding: nil, kernel: inputT, kernelShape: [x, h], recurrentKernel: recurrentT,
+      bias: model.b.floats(),
       denseKernel: denseKernel, denseBias: model.c.floats())
   }
 
-  static func write(_ values: [Float], shape: [Int], name: String, in location: H5Location, dtype: DType) throws(H5Failure) {
+  static func write(_ values: [Float], shape: [Int], name: String, in location: H5Location, dtype: DType)
+    throws(H5Failure)
+  {
     do {
       try values.withUnsafeBufferPointer { buffer in
         try HDF5File.writeFloats(buffer, shape: shape, name: name, in: location, dtype: dtype)
@@ -279,7 +319,9 @@ public enum Keras {
 
   /// Writes a Keras 3 weights file that `load_weights` accepts for
   /// `[Embedding(X, H)] → SimpleRNN(H, return_sequences=True) → Dense(O)`.
-  public static func writeWeights(_ model: ElmanModel, to path: String, dtype: DType? = nil, overwrite: Bool = false)
+  public static func writeWeights(
+    _ model: ElmanModel, to path: String, dtype: DType? = nil, overwrite: Bool = false
+  )
     throws(HDF5Error)
   {
     let target = try HDF5File.checkWritable(dtype ?? .f32, path: path)
@@ -322,27 +364,32 @@ public enum Keras {
       layers.append([
         "class_name": "Embedding",
         "config": [
-          "name": "embedding", "input_dim": model.inputSize, "output_dim": model.hiddenSize, "mask_zero": false,
+          "name": "embedding", "input_dim": model.inputSize, "output_dim": model.hiddenSize,
+          "mask_zero": false,
           "dtype": "float32",
         ],
       ])
     } else {
       layers.append([
         "class_name": "InputLayer",
-        "config": ["batch_shape": [NSNull(), NSNull(), model.inputSize], "dtype": "float32", "name": "input_layer"],
+        "config": [
+          "batch_shape": [NSNull(), NSNull(), model.inputSize], "dtype": "float32", "name": "input_layer",
+        ],
       ])
     }
     layers.append([
       "class_name": "SimpleRNN",
       "config": [
-        "name": "simple_rnn", "units": model.hiddenSize, "activation": KerasMapping.kerasName(model.hiddenActivation),
+        "name": "simple_rnn", "units": model.hiddenSize,
+        "activation": KerasMapping.kerasName(model.hiddenActivation),
         "use_bias": true, "return_sequences": true, "dtype": "float32",
       ],
     ])
     layers.append([
       "class_name": "Dense",
       "config": [
-        "name": "dense", "units": model.outputSize, "activation": KerasMapping.kerasName(model.outputActivation),
+        "name": "dense", "units": model.outputSize,
+        "activation": KerasMapping.kerasName(model.outputActivation),
         "use_bias": true, "dtype": "float32",
       ],
     ])
@@ -355,7 +402,9 @@ public enum Keras {
   }
 
   /// Writes a legacy full-model file that `keras.models.load_model` accepts.
-  public static func writeLegacy(_ model: ElmanModel, to path: String, dtype: DType? = nil, overwrite: Bool = false)
+  public static func writeLegacy(
+    _ model: ElmanModel, to path: String, dtype: DType? = nil, overwrite: Bool = false
+  )
     throws(HDF5Error)
   {
     let target = try HDF5File.checkWritable(dtype ?? .f32, path: path)
@@ -385,7 +434,8 @@ public enum Keras {
         }
         try layerSimpleRNN(weights: weights, t: t, h: h, target: target, layerNames: &layerNames)
         try layer(
-          "dense", [("kernel", t.denseKernel, [h, model.outputSize]), ("bias", t.denseBias, [model.outputSize])])
+          "dense",
+          [("kernel", t.denseKernel, [h, model.outputSize]), ("bias", t.denseBias, [model.outputSize])])
         try weights.writeAttribute("layer_names", strings: layerNames, scalar: false)
         try weights.writeAttribute("keras_version", strings: [kerasVersion], scalar: true)
       } catch {

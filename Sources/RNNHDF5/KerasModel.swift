@@ -56,9 +56,11 @@ struct KerasArchitecture {
     else { throw fail(.invalid("is not a JSON object")) }
     let className = root["class_name"] as? String ?? "?"
     guard ["Sequential", "Functional", "Model"].contains(className) else {
-      throw fail(.unsupportedArchitecture("the model is a \(className); expected a Sequential or Functional model"))
+      throw fail(
+        .unsupportedArchitecture("the model is a \(className); expected a Sequential or Functional model"))
     }
-    guard let config = root["config"] as? [String: Any], let layers = config["layers"] as? [[String: Any]] else {
+    guard let config = root["config"] as? [String: Any], let layers = config["layers"] as? [[String: Any]]
+    else {
       throw fail(.invalid("has no config.layers list"))
     }
     var used: [String: Int] = [:]
@@ -85,10 +87,13 @@ struct KerasArchitecture {
         continue
       case "Embedding":
         if conf["mask_zero"] as? Bool == true {
-          throw fail(.unsupportedArchitecture("mask_zero=true changes the recurrence; only mask_zero=false is supported"), layer: name)
+          throw fail(
+            .unsupportedArchitecture(
+              "mask_zero=true changes the recurrence; only mask_zero=false is supported"), layer: name)
         }
         parsed.append(
-          KerasLayer(kind: .embedding, name: name, weightsPath: weightsPath, units: conf["output_dim"] as? Int,
+          KerasLayer(
+            kind: .embedding, name: name, weightsPath: weightsPath, units: conf["output_dim"] as? Int,
             inputDim: conf["input_dim"] as? Int))
       case "SimpleRNN":
         recurrent.append(name)
@@ -96,33 +101,43 @@ struct KerasArchitecture {
           throw fail(.unsupportedArchitecture("go_backwards=true is not supported"), layer: name)
         }
         parsed.append(
-          KerasLayer(kind: .simpleRNN, name: name, weightsPath: weightsPath, units: conf["units"] as? Int,
+          KerasLayer(
+            kind: .simpleRNN, name: name, weightsPath: weightsPath, units: conf["units"] as? Int,
             activation: activation() ?? "tanh", useBias: conf["use_bias"] as? Bool ?? true))
       case "Dense":
         parsed.append(
-          KerasLayer(kind: .dense, name: name, weightsPath: weightsPath, units: conf["units"] as? Int,
+          KerasLayer(
+            kind: .dense, name: name, weightsPath: weightsPath, units: conf["units"] as? Int,
             activation: activation() ?? "linear", useBias: conf["use_bias"] as? Bool ?? true))
       case "LSTM", "GRU", "ConvLSTM1D", "ConvLSTM2D", "ConvLSTM3D", "CuDNNLSTM", "CuDNNGRU":
-        throw fail(.unsupportedArchitecture("layer type \(cls) is not supported; RNNKit supports only SimpleRNN"), layer: name)
+        throw fail(
+          .unsupportedArchitecture("layer type \(cls) is not supported; RNNKit supports only SimpleRNN"),
+          layer: name)
       case "Bidirectional":
         throw fail(.unsupportedArchitecture("bidirectional recurrent layers are not supported"), layer: name)
       case "RNN":
-        throw fail(.unsupportedArchitecture("generic RNN layers with custom cells are not supported; use SimpleRNN"), layer: name)
+        throw fail(
+          .unsupportedArchitecture("generic RNN layers with custom cells are not supported; use SimpleRNN"),
+          layer: name)
       default:
         throw fail(
-          .unsupportedArchitecture("unknown layer type \(cls); supported: InputLayer, Embedding, SimpleRNN, Dense"),
+          .unsupportedArchitecture(
+            "unknown layer type \(cls); supported: InputLayer, Embedding, SimpleRNN, Dense"),
           layer: name)
       }
     }
     if recurrent.count > 1 {
-      throw fail(.unsupportedArchitecture("stacked recurrent layers (\(recurrent.joined(separator: ", "))) are not supported"))
+      throw fail(
+        .unsupportedArchitecture(
+          "stacked recurrent layers (\(recurrent.joined(separator: ", "))) are not supported"))
     }
     let kinds = parsed.map(\.kind)
     guard kinds == [.simpleRNN, .dense] || kinds == [.embedding, .simpleRNN, .dense] else {
       throw fail(
         .unsupportedArchitecture(
           "expected an optional Embedding, one SimpleRNN and one Dense layer in that order; found "
-            + (parsed.isEmpty ? "no layers" : parsed.map { "\($0.name) (\($0.kind))" }.joined(separator: ", "))))
+            + (parsed.isEmpty
+              ? "no layers" : parsed.map { "\($0.name) (\($0.kind))" }.joined(separator: ", "))))
     }
     return KerasArchitecture(
       modelName: config["name"] as? String, embedding: kinds.count == 3 ? parsed[0] : nil,
@@ -137,7 +152,9 @@ struct KerasArchitecture {
       if ch.isUppercase, i > 0 {
         let previous = chars[i - 1]
         let nextIsLower = i + 1 < chars.count && chars[i + 1].isLowercase
-        if previous.isLowercase || previous.isNumber || (previous.isUppercase && nextIsLower) { result += "_" }
+        if previous.isLowercase || previous.isNumber || (previous.isUppercase && nextIsLower) {
+          result += "_"
+        }
       }
       result += ch.lowercased()
     }
@@ -170,7 +187,9 @@ enum KerasMapping {
     weights w: KerasWeights, hidden: String?, output: String?, options: KerasImportOptions, path: String,
     format: String, modelName: String?, activationSource: String
   ) throws(HDF5Error) -> ElmanModel {
-    func fail(_ part: String?, _ reason: HDF5Error.Reason) -> HDF5Error { HDF5Error(path: path, part: part, reason: reason) }
+    func fail(_ part: String?, _ reason: HDF5Error.Reason) -> HDF5Error {
+      HDF5Error(path: path, part: part, reason: reason)
+    }
     func shape(_ t: KerasTensor, _ expected: [Int], _ text: String) throws(HDF5Error) {
       guard t.shape == expected else { throw fail(t.part, .wrongShape(found: t.shape, expected: text)) }
     }
@@ -183,16 +202,24 @@ enum KerasMapping {
       let hint = ratio == 4 ? " (an LSTM?)" : ratio == 3 ? " (a GRU?)" : ""
       throw fail(
         w.recurrentKernel.part,
-        .unsupportedArchitecture("recurrent kernel has shape \(w.recurrentKernel.shape)\(hint); SimpleRNN needs [H, H]"))
+        .unsupportedArchitecture(
+          "recurrent kernel has shape \(w.recurrentKernel.shape)\(hint); SimpleRNN needs [H, H]"))
     }
-    guard h > 0 else { throw fail(w.recurrentKernel.part, .wrongShape(found: w.recurrentKernel.shape, expected: "[H, H] with H > 0")) }
+    guard h > 0 else {
+      throw fail(
+        w.recurrentKernel.part, .wrongShape(found: w.recurrentKernel.shape, expected: "[H, H] with H > 0"))
+    }
     guard w.kernel.shape.count == 2, w.kernel.shape[1] == h, w.kernel.shape[0] > 0 else {
-      throw fail(w.kernel.part, .wrongShape(found: w.kernel.shape, expected: "[X, \(h)] (H = \(h) from the recurrent kernel)"))
+      throw fail(
+        w.kernel.part,
+        .wrongShape(found: w.kernel.shape, expected: "[X, \(h)] (H = \(h) from the recurrent kernel)"))
     }
     let inner = w.kernel.shape[0]
     if let bias = w.bias { try shape(bias, [h], "[\(h)]") }
     guard w.denseKernel.shape.count == 2, w.denseKernel.shape[0] == h, w.denseKernel.shape[1] > 0 else {
-      throw fail(w.denseKernel.part, .wrongShape(found: w.denseKernel.shape, expected: "[\(h), O] (H = \(h) from the SimpleRNN)"))
+      throw fail(
+        w.denseKernel.part,
+        .wrongShape(found: w.denseKernel.shape, expected: "[\(h), O] (H = \(h) from the SimpleRNN)"))
     }
     let o = w.denseKernel.shape[1]
     if let bias = w.denseBias { try shape(bias, [o], "[\(o)]") }
@@ -202,7 +229,8 @@ enum KerasMapping {
     var wx: [Float]
     if let e = w.embedding {
       guard e.shape.count == 2, e.shape[1] == inner, e.shape[0] > 0 else {
-        throw fail(e.part, .wrongShape(found: e.shape, expected: "[N, \(inner)] (output_dim = kernel rows \(inner))"))
+        throw fail(
+          e.part, .wrongShape(found: e.shape, expected: "[N, \(inner)] (output_dim = kernel rows \(inner))"))
       }
       x = e.shape[0]
       wx = foldEmbedding(e.values, rows: x, inner: inner, kernel: w.kernel.values, hidden: h)
@@ -222,16 +250,29 @@ enum KerasMapping {
     let fName = options.hiddenActivation?.rawValue ?? hidden
     let gName = options.outputActivation?.rawValue ?? output
     guard let fName else {
-      throw fail(nil, .needsOption("\(activationSource) stores no activations; pass --hidden-activation (Keras default: tanh)"))
+      throw fail(
+        nil,
+        .needsOption(
+          "\(activationSource) stores no activations; pass --hidden-activation (Keras default: tanh)"))
     }
     guard let gName else {
-      throw fail(nil, .needsOption("\(activationSource) stores no activations; pass --output-activation (such as softmax or linear)"))
+      throw fail(
+        nil,
+        .needsOption(
+          "\(activationSource) stores no activations; pass --output-activation (such as softmax or linear)"))
     }
     guard let f = HiddenActivation(name: fName) else {
-      throw fail(nil, .unsupportedArchitecture("SimpleRNN activation \"\(fName)\" is not supported (supported: \(HiddenActivation.allCases.map(\.rawValue).joined(separator: ", ")))"))
+      throw fail(
+        nil,
+        .unsupportedArchitecture(
+          "SimpleRNN activation \"\(fName)\" is not supported (supported: \(HiddenActivation.allCases.map(\.rawValue).joined(separator: ", ")))"
+        ))
     }
     guard let g = OutputActivation(name: gName) else {
-      throw fail(nil, .unsupportedArchitecture("Dense activation \"\(gName)\" is not supported (supported: softmax, sigmoid, linear)"))
+      throw fail(
+        nil,
+        .unsupportedArchitecture(
+          "Dense activation \"\(gName)\" is not supported (supported: softmax, sigmoid, linear)"))
     }
 
     var vocabulary: Vocabulary?
@@ -240,7 +281,10 @@ enum KerasMapping {
     if kind == .tokens {
       guard let tokens = options.vocabulary else {
         throw fail(
-          nil, .needsOption("the model has an Embedding layer and Keras files store no vocabulary; pass --vocab FILE (one token per line, in id order)"))
+          nil,
+          .needsOption(
+            "the model has an Embedding layer and Keras files store no vocabulary; pass --vocab FILE (one token per line, in id order)"
+          ))
       }
       let vocabPath = options.vocabularyPath ?? "vocabulary"
       guard tokens.count == x else {
@@ -248,20 +292,28 @@ enum KerasMapping {
           path: vocabPath,
           reason: .invalid("has \(tokens.count) tokens but the Embedding in \(path) has input_dim \(x)"))
       }
-      do { vocabulary = try Vocabulary(tokens) } catch { throw HDF5Error(path: vocabPath, reason: .invalid("\(error)")) }
+      do { vocabulary = try Vocabulary(tokens) } catch {
+        throw HDF5Error(path: vocabPath, reason: .invalid("\(error)"))
+      }
       if vocabulary?.id(of: "<unk>") == nil { tokenizer.unknownToken = nil }
     } else if options.vocabulary != nil {
-      throw fail(nil, .invalid("--vocab was given but the model has no Embedding layer (it takes dense inputs)"))
+      throw fail(
+        nil, .invalid("--vocab was given but the model has no Embedding layer (it takes dense inputs)"))
     }
 
     let dtype = w.recurrentKernel.dtype
     do {
       return try ElmanModel(
         W: Parameter(wValues, shape: [h, h + x], dtype: dtype),
-        b: Parameter(w.bias?.values ?? [Float](repeating: 0, count: h), shape: [h], dtype: w.bias?.dtype ?? dtype),
-        V: Parameter(transpose(w.denseKernel.values, rows: h, columns: o), shape: [o, h], dtype: w.denseKernel.dtype),
-        c: Parameter(w.denseBias?.values ?? [Float](repeating: 0, count: o), shape: [o], dtype: w.denseBias?.dtype ?? dtype),
-        hiddenActivation: f, outputActivation: g, inputKind: kind, vocabulary: vocabulary, tokenizer: tokenizer,
+        b: Parameter(
+          w.bias?.values ?? [Float](repeating: 0, count: h), shape: [h], dtype: w.bias?.dtype ?? dtype),
+        V: Parameter(
+          transpose(w.denseKernel.values, rows: h, columns: o), shape: [o, h], dtype: w.denseKernel.dtype),
+        c: Parameter(
+          w.denseBias?.values ?? [Float](repeating: 0, count: o), shape: [o],
+          dtype: w.denseBias?.dtype ?? dtype),
+        hiddenActivation: f, outputActivation: g, inputKind: kind, vocabulary: vocabulary,
+        tokenizer: tokenizer,
         provenance: Provenance(name: modelName, sourceFormat: format))
     } catch {
       throw fail(nil, .invalid("\(error)"))
@@ -292,7 +344,9 @@ enum KerasMapping {
   }
 
   /// (E·K)ᵀ as [H, N], for E [N, inner] and K [inner, H], accumulated in Float as Keras does.
-  static func foldEmbedding(_ e: [Float], rows n: Int, inner: Int, kernel k: [Float], hidden h: Int) -> [Float] {
+  static func foldEmbedding(_ e: [Float], rows n: Int, inner: Int, kernel k: [Float], hidden h: Int)
+    -> [Float]
+  {
     var product = [Float](repeating: 0, count: n * h)
     e.withUnsafeBufferPointer { e in
       k.withUnsafeBufferPointer { k in
@@ -315,4 +369,3 @@ enum KerasMapping {
   static func kerasName(_ f: HiddenActivation) -> String { f == .identity ? "linear" : f.rawValue }
   static func kerasName(_ g: OutputActivation) -> String { g == .identity ? "linear" : g.rawValue }
 }
-

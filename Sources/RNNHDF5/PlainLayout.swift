@@ -23,7 +23,8 @@ public enum PlainHDF5 {
     static let created = "created"
     static let all: Set<String> = [
       hiddenActivation, outputActivation, inputKind, tokenizerLevel, tokenizerLowercase,
-      tokenizerSplitPunctuation, tokenizerUnknownToken, name, description, sourceFormat, converterVersion, created,
+      tokenizerSplitPunctuation, tokenizerUnknownToken, name, description, sourceFormat, converterVersion,
+      created,
     ]
   }
 
@@ -34,7 +35,8 @@ public enum PlainHDF5 {
     vocabulary override: [String]? = nil
   ) throws(HDF5Error) -> ElmanModel {
     try HDF5File.withFile(path: path) { reader throws(HDF5Error) in
-      try read(reader, hiddenActivation: hiddenActivation, outputActivation: outputActivation, vocabulary: override)
+      try read(
+        reader, hiddenActivation: hiddenActivation, outputActivation: outputActivation, vocabulary: override)
     }
   }
 
@@ -46,11 +48,14 @@ public enum PlainHDF5 {
     let h = bSet.shape[0]
     let cSet = try reader.floats(reader.dataset("c"), expected: [nil], describe: "[O]")
     let o = cSet.shape[0]
-    let wSet = try reader.floats(reader.dataset("W"), expected: [h, nil], describe: "[\(h), \(h)+X] (H = \(h) from /b)")
+    let wSet = try reader.floats(
+      reader.dataset("W"), expected: [h, nil], describe: "[\(h), \(h)+X] (H = \(h) from /b)")
     guard wSet.shape[1] > h else {
-      throw reader.fail("/W", .wrongShape(found: wSet.shape, expected: "[\(h), \(h)+X] with X > 0 (H = \(h) from /b)"))
+      throw reader.fail(
+        "/W", .wrongShape(found: wSet.shape, expected: "[\(h), \(h)+X] with X > 0 (H = \(h) from /b)"))
     }
-    let vSet = try reader.floats(reader.dataset("V"), expected: [o, h], describe: "[\(o), \(h)] (O from /c, H from /b)")
+    let vSet = try reader.floats(
+      reader.dataset("V"), expected: [o, h], describe: "[\(o), \(h)] (O from /c, H from /b)")
     let x = wSet.shape[1] - h
 
     func string(_ key: String) throws(HDF5Error) -> String? { try reader.stringAttribute(key) }
@@ -60,12 +65,15 @@ public enum PlainHDF5 {
       f = hiddenActivation
     } else {
       guard let name = try string(Key.hiddenActivation) else {
-        throw reader.fail("attribute \"\(Key.hiddenActivation)\"", .needsOption("is missing; pass --hidden-activation"))
+        throw reader.fail(
+          "attribute \"\(Key.hiddenActivation)\"", .needsOption("is missing; pass --hidden-activation"))
       }
       guard let value = HiddenActivation(name: name) else {
         throw reader.fail(
           "attribute \"\(Key.hiddenActivation)\"",
-          .invalid("\"\(name)\" is not a known activation (known: \(HiddenActivation.allCases.map(\.rawValue).joined(separator: ", ")))"))
+          .invalid(
+            "\"\(name)\" is not a known activation (known: \(HiddenActivation.allCases.map(\.rawValue).joined(separator: ", ")))"
+          ))
       }
       f = value
     }
@@ -74,12 +82,15 @@ public enum PlainHDF5 {
       g = outputActivation
     } else {
       guard let name = try string(Key.outputActivation) else {
-        throw reader.fail("attribute \"\(Key.outputActivation)\"", .needsOption("is missing; pass --output-activation"))
+        throw reader.fail(
+          "attribute \"\(Key.outputActivation)\"", .needsOption("is missing; pass --output-activation"))
       }
       guard let value = OutputActivation(name: name) else {
         throw reader.fail(
           "attribute \"\(Key.outputActivation)\"",
-          .invalid("\"\(name)\" is not a known activation (known: \(OutputActivation.allCases.map(\.rawValue).joined(separator: ", ")))"))
+          .invalid(
+            "\"\(name)\" is not a known activation (known: \(OutputActivation.allCases.map(\.rawValue).joined(separator: ", ")))"
+          ))
       }
       g = value
     }
@@ -99,7 +110,9 @@ public enum PlainHDF5 {
     var tokenizer = TokenizerSettings()
     var vocabulary: Vocabulary?
     if kind == .tokens {
-      guard let tokens else { throw reader.fail("/vocab", .needsOption("is missing for a token model; pass --vocab")) }
+      guard let tokens else {
+        throw reader.fail("/vocab", .needsOption("is missing for a token model; pass --vocab"))
+      }
       guard tokens.count == x else {
         throw reader.fail(
           override == nil ? "/vocab" : nil,
@@ -107,7 +120,8 @@ public enum PlainHDF5 {
       }
       if let level = try string(Key.tokenizerLevel) {
         guard let value = TokenizerSettings.Level(rawValue: level) else {
-          throw reader.fail("attribute \"\(Key.tokenizerLevel)\"", .invalid("\"\(level)\" is not word or char"))
+          throw reader.fail(
+            "attribute \"\(Key.tokenizerLevel)\"", .invalid("\"\(level)\" is not word or char"))
         }
         tokenizer.level = value
       }
@@ -136,7 +150,8 @@ public enum PlainHDF5 {
         b: Parameter(bSet.values, shape: bSet.shape, dtype: bSet.dtype),
         V: Parameter(vSet.values, shape: vSet.shape, dtype: vSet.dtype),
         c: Parameter(cSet.values, shape: cSet.shape, dtype: cSet.dtype),
-        hiddenActivation: f, outputActivation: g, inputKind: kind, vocabulary: vocabulary, tokenizer: tokenizer,
+        hiddenActivation: f, outputActivation: g, inputKind: kind, vocabulary: vocabulary,
+        tokenizer: tokenizer,
         provenance: provenance, extraMetadata: extra)
     } catch {
       throw reader.fail(nil, .invalid("\(error)"))
@@ -172,7 +187,9 @@ public enum PlainHDF5 {
   static func extraMetadata(_ reader: H5Reader) throws(HDF5Error) -> Metadata {
     var meta = Metadata()
     let names: [String]
-    do { names = try reader.root.attributeNames() } catch { throw hdf5Error(error, path: reader.path, part: "/") }
+    do { names = try reader.root.attributeNames() } catch {
+      throw hdf5Error(error, path: reader.path, part: "/")
+    }
     for name in names where !Key.all.contains(name) {
       do {
         let attribute = try reader.root.attribute(name)
@@ -207,8 +224,10 @@ public enum PlainHDF5 {
         if let vocabulary = model.vocabulary {
           try root.writeStringDataset("vocab", strings: vocabulary.tokens)
         }
-        try root.writeAttribute(Key.hiddenActivation, strings: [model.hiddenActivation.rawValue], scalar: true)
-        try root.writeAttribute(Key.outputActivation, strings: [model.outputActivation.rawValue], scalar: true)
+        try root.writeAttribute(
+          Key.hiddenActivation, strings: [model.hiddenActivation.rawValue], scalar: true)
+        try root.writeAttribute(
+          Key.outputActivation, strings: [model.outputActivation.rawValue], scalar: true)
         try root.writeAttribute(Key.inputKind, strings: [model.inputKind.rawValue], scalar: true)
         if model.inputKind == .tokens {
           let t = model.tokenizer
@@ -227,7 +246,8 @@ public enum PlainHDF5 {
         for (key, value) in strings {
           if let value { try root.writeAttribute(key, strings: [value], scalar: true) }
         }
-        for (key, value) in model.extraMetadata where !Key.all.contains(key) && !Schema.knownKeys.contains(key) {
+        for (key, value) in model.extraMetadata
+        where !Key.all.contains(key) && !Schema.knownKeys.contains(key) {
           switch value {
           case .string(let s): try root.writeAttribute(key, strings: [s], scalar: true)
           case .stringArray(let a): try root.writeAttribute(key, strings: a, scalar: false)

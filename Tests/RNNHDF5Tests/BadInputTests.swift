@@ -63,7 +63,8 @@ import Testing
     }
     let error = #expect(throws: HDF5Error.self) { try PlainHDF5.read(path: path("shape.h5")) }
     #expect(
-      error?.description == "\(path("shape.h5")): /V has shape [3, 4], expected [3, 2] (O from /c, H from /b)")
+      error?.description == "\(path("shape.h5")): /V has shape [3, 4], expected [3, 2] (O from /c, H from /b)"
+    )
   }
 
   @Test func fixedLengthAttributesAndDenseDefaults() throws {
@@ -77,7 +78,8 @@ import Testing
       RawHDF5.stringAttribute(file, "output_activation", "linear")
     }
     let model = try PlainHDF5.read(path: path("fixed.h5"))
-    #expect(model.inputKind == .dense && model.hiddenActivation == .relu && model.outputActivation == .identity)
+    #expect(
+      model.inputKind == .dense && model.hiddenActivation == .relu && model.outputActivation == .identity)
     #expect(model.inputSize == 3)
   }
 
@@ -90,7 +92,8 @@ import Testing
     }
     let error = #expect(throws: HDF5Error.self) { try PlainHDF5.read(path: path("noact.h5")) }
     #expect(error?.description.contains("pass --hidden-activation") == true)
-    let model = try PlainHDF5.read(path: path("noact.h5"), hiddenActivation: .tanh, outputActivation: .sigmoid)
+    let model = try PlainHDF5.read(
+      path: path("noact.h5"), hiddenActivation: .tanh, outputActivation: .sigmoid)
     #expect(model.outputActivation == .sigmoid)
   }
 
@@ -99,9 +102,11 @@ import Testing
       let dims: [hsize_t] = [2]
       let space = H5Screate_simple(1, dims, nil)
       let set = H5Dcreate2(
-        file, "b", rnnkit_h5t_std_i32le(), space, rnnkit_h5p_default(), rnnkit_h5p_default(), rnnkit_h5p_default())
+        file, "b", rnnkit_h5t_std_i32le(), space, rnnkit_h5p_default(), rnnkit_h5p_default(),
+        rnnkit_h5p_default())
       var values: [Int32] = [1, 2]
-      _ = H5Dwrite(set, rnnkit_h5t_native_int32(), rnnkit_h5s_all(), rnnkit_h5s_all(), rnnkit_h5p_default(), &values)
+      _ = H5Dwrite(
+        set, rnnkit_h5t_native_int32(), rnnkit_h5s_all(), rnnkit_h5s_all(), rnnkit_h5p_default(), &values)
       H5Dclose(set)
       H5Sclose(space)
     }
@@ -119,7 +124,8 @@ import Testing
       let plist = H5Pcreate(rnnkit_h5p_dataset_create())
       H5Pset_chunk(plist, 2, chunk)
       H5Pset_deflate(plist, 9)
-      let set = H5Dcreate2(file, "W", rnnkit_h5t_ieee_f32le(), space, rnnkit_h5p_default(), plist, rnnkit_h5p_default())
+      let set = H5Dcreate2(
+        file, "W", rnnkit_h5t_ieee_f32le(), space, rnnkit_h5p_default(), plist, rnnkit_h5p_default())
       H5Dclose(set)
       H5Pclose(plist)
       H5Sclose(space)
@@ -136,7 +142,8 @@ import Testing
       let plist = H5Pcreate(rnnkit_h5p_dataset_create())
       H5Pset_chunk(plist, 2, chunk)
       H5Pset_deflate(plist, 9)
-      let set = H5Dcreate2(file, "W", rnnkit_h5t_ieee_f32le(), space, rnnkit_h5p_default(), plist, rnnkit_h5p_default())
+      let set = H5Dcreate2(
+        file, "W", rnnkit_h5t_ieee_f32le(), space, rnnkit_h5p_default(), plist, rnnkit_h5p_default())
       H5Dclose(set)
       H5Pclose(plist)
       H5Sclose(space)
@@ -144,7 +151,9 @@ import Testing
       RawHDF5.floats(file, "c", [0], shape: [1])
     }
     let bomb = #expect(throws: HDF5Error.self) { try PlainHDF5.read(path: path("bomb2.h5")) }
-    #expect(bomb?.description.contains("/W: claims 8796093022208 bytes of data but stores only 0 compressed bytes") == true)
+    #expect(
+      bomb?.description.contains("/W: claims 8796093022208 bytes of data but stores only 0 compressed bytes")
+        == true)
   }
 
   @Test func nonFiniteWeightsLoadAndAreReported() throws {

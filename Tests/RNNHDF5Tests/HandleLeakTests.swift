@@ -21,7 +21,8 @@ import Testing
     _ = try Keras.readLegacy(path: legacy, options: options)
     _ = try Keras.readWeights(
       path: weights,
-      options: KerasImportOptions(hiddenActivation: .tanh, outputActivation: .softmax, vocabulary: options.vocabulary))
+      options: KerasImportOptions(
+        hiddenActivation: .tanh, outputActivation: .softmax, vocabulary: options.vocabulary))
     _ = HDF5Library.kind(path: plain)
     // Failures part-way through a read: wrong vocabulary, missing options, wrong format.
     _ = try? Keras.readLegacy(path: legacy, options: KerasImportOptions(vocabulary: ["x"]))

@@ -1,10 +1,11 @@
 import Foundation
 import Numerics
 import RNNFormat
-@testable import RNNHDF5
 import RNNModel
 import RNNRuntime
 import Testing
+
+@testable import RNNHDF5
 
 @Suite struct KerasTests {
   func exactlyEqual(_ a: ElmanModel, _ b: ElmanModel) {
@@ -33,7 +34,8 @@ import Testing
     #expect(fromLegacy.provenance.sourceFormat == "keras-h5")
     let fromWeights = try Keras.readWeights(
       path: weights,
-      options: KerasImportOptions(hiddenActivation: .relu, outputActivation: .sigmoid, vocabulary: vocabulary))
+      options: KerasImportOptions(hiddenActivation: .relu, outputActivation: .sigmoid, vocabulary: vocabulary)
+    )
     exactlyEqual(model, fromWeights)
     #expect(fromWeights.provenance.sourceFormat == "keras-weights")
     #expect(HDF5Library.kind(path: legacy) == .kerasLegacy)
@@ -58,19 +60,22 @@ import Testing
     let missing = #expect(throws: HDF5Error.self) { try Keras.readLegacy(path: path) }
     #expect(missing?.description.contains("pass --vocab FILE") == true)
     let short = #expect(throws: HDF5Error.self) {
-      try Keras.readLegacy(path: path, options: KerasImportOptions(vocabulary: ["a", "b"], vocabularyPath: "v.txt"))
+      try Keras.readLegacy(
+        path: path, options: KerasImportOptions(vocabulary: ["a", "b"], vocabularyPath: "v.txt"))
     }
     #expect(short?.description == "v.txt: has 2 tokens but the Embedding in \(path) has input_dim 5")
     let duplicate = #expect(throws: HDF5Error.self) {
       try Keras.readLegacy(
-        path: path, options: KerasImportOptions(vocabulary: ["a", "b", "a", "c", "d"], vocabularyPath: "v.txt"))
+        path: path,
+        options: KerasImportOptions(vocabulary: ["a", "b", "a", "c", "d"], vocabularyPath: "v.txt"))
     }
     #expect(duplicate?.description.hasPrefix("v.txt: vocabulary: token \"a\" appears twice") == true)
     // A vocabulary with <unk> keeps it as the unknown token; without, unknown words are errors.
     let withUnknown = try Keras.readLegacy(
       path: path, options: KerasImportOptions(vocabulary: ["<unk>", "b", "c", "d", "e"]))
     #expect(withUnknown.tokenizer.unknownToken == "<unk>")
-    let without = try Keras.readLegacy(path: path, options: KerasImportOptions(vocabulary: ["a", "b", "c", "d", "e"]))
+    let without = try Keras.readLegacy(
+      path: path, options: KerasImportOptions(vocabulary: ["a", "b", "c", "d", "e"]))
     #expect(without.tokenizer.unknownToken == nil)
   }
 
@@ -79,7 +84,10 @@ import Testing
     let path = folder.appendingPathComponent("m.weights.h5").path
     try Keras.writeWeights(makeModel(o: 2, kind: .dense), to: path)
     let error = #expect(throws: HDF5Error.self) { try Keras.readWeights(path: path) }
-    #expect(error?.description == "\(path): a .weights.h5 file stores no activations; pass --hidden-activation (Keras default: tanh)")
+    #expect(
+      error?.description
+        == "\(path): a .weights.h5 file stores no activations; pass --hidden-activation (Keras default: tanh)"
+    )
   }
 
   @Test func snakeCaseMatchesKeras() {

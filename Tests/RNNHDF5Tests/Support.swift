@@ -63,9 +63,12 @@ enum RawHDF5 {
     let dims = shape.map { hsize_t($0) }
     let space = H5Screate_simple(Int32(dims.count), dims, nil)
     let set = H5Dcreate2(
-      file, name, rnnkit_h5t_ieee_f32le(), space, rnnkit_h5p_default(), rnnkit_h5p_default(), rnnkit_h5p_default())
+      file, name, rnnkit_h5t_ieee_f32le(), space, rnnkit_h5p_default(), rnnkit_h5p_default(),
+      rnnkit_h5p_default())
     values.withUnsafeBufferPointer {
-      _ = H5Dwrite(set, rnnkit_h5t_native_float(), rnnkit_h5s_all(), rnnkit_h5s_all(), rnnkit_h5p_default(), $0.baseAddress)
+      _ = H5Dwrite(
+        set, rnnkit_h5t_native_float(), rnnkit_h5s_all(), rnnkit_h5s_all(), rnnkit_h5p_default(),
+        $0.baseAddress)
     }
     H5Dclose(set)
     H5Sclose(space)

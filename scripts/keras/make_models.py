@@ -100,3 +100,42 @@ unsupported(
 
 with open(os.path.join(out, "expected.json"), "w") as f:
     json.dump(expected, f)
+
+# A legacy file whose string attributes are fixed-length, as older writers store them.
+import shutil  # noqa: E402
+import zipfile  # noqa: E402
+
+import h5py  # noqa: E402
+
+fixed = os.path.join(out, "tokens_fixed.h5")
+shutil.copy(os.path.join(out, "tokens.h5"), fixed)
+with h5py.File(fixed, "r+") as f:
+    config = f.attrs["model_config"]
+    config = config.encode("utf-8") if isinstance(config, str) else config
+    del f.attrs["model_config"]
+    f.attrs["model_config"] = np.bytes_(config)
+    for group in [f["model_weights"]] + [f["model_weights"][k] for k in f["model_weights"]]:
+        for key in ["layer_names", "weight_names"]:
+            if key in group.attrs:
+                names = [n.encode("utf-8") if isinstance(n, str) else n for n in group.attrs[key]]
+                del group.attrs[key]
+                width = max([len(n) for n in names] + [1])
+                group.attrs[key] = np.array(names, dtype=f"S{width}")
+
+# Broken .keras archives: a member missing, and a member whose bytes were damaged.
+with zipfile.ZipFile(os.path.join(out, "tokens.keras")) as source:
+    members = {name: source.read(name) for name in source.namelist()}
+for name, drop in [("missing_weights", "model.weights.h5"), ("missing_config", "config.json")]:
+    with zipfile.ZipFile(os.path.join(out, name + ".keras"), "w", zipfile.ZIP_DEFLATED) as target:
+        for member, data in members.items():
+            if member != drop:
+                target.writestr(member, data)
+corrupt = os.path.join(out, "corrupt.keras")
+with zipfile.ZipFile(corrupt, "w", zipfile.ZIP_STORED) as target:
+    for member, data in members.items():
+        target.writestr(member, data)
+raw = bytearray(open(corrupt, "rb").read())
+start = raw.find(b"\x89HDF\r\n\x1a\n")
+for offset in range(start + 2000, start + 2064):
+    raw[offset] ^= 0xFF
+open(corrupt, "wb").write(bytes(raw))

@@ -31,7 +31,9 @@ public func readVocabularyFile(_ path: String) throws -> [String] {
     line.hasSuffix("\r") ? String(line.dropLast()) : String(line)
   }
   if lines.last == "" { lines.removeLast() }
-  guard !lines.isEmpty else { throw VocabularyFileError(path: path, reason: "is empty; it needs one token per line") }
+  guard !lines.isEmpty else {
+    throw VocabularyFileError(path: path, reason: "is empty; it needs one token per line")
+  }
   if let empty = lines.firstIndex(of: "") {
     throw VocabularyFileError(path: path, reason: "line \(empty + 1) is empty; every line must hold a token")
   }
@@ -102,7 +104,8 @@ public struct KerasArchiveFormat: ModelFileFormat {
     guard prefix.starts(with: [0x50, 0x4B, 0x03, 0x04]) else { return false }
     // Keras writes metadata.json and config.json first; look for their names in the local headers.
     let text = String(decoding: prefix, as: UTF8.self)
-    return text.contains("config.json") || text.contains("metadata.json") || path.lowercased().hasSuffix(".keras")
+    return text.contains("config.json") || text.contains("metadata.json")
+      || path.lowercased().hasSuffix(".keras")
   }
   public func read(path: String, options: ImportOptions) throws -> ElmanModel {
     try Keras.readArchive(path: path, options: kerasOptions(options))
@@ -110,7 +113,8 @@ public struct KerasArchiveFormat: ModelFileFormat {
   public func write(_ model: ElmanModel, to path: String, options: ExportOptions) throws {
     throw HDF5Error(
       path: path,
-      reason: .unsupportedDType("writing .keras archives is not supported; write keras-h5 or keras-weights instead"))
+      reason: .unsupportedDType(
+        "writing .keras archives is not supported; write keras-h5 or keras-weights instead"))
   }
 }
 

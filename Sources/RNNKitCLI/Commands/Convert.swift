@@ -31,7 +31,10 @@ struct Convert: ParsableCommand {
   @Option(help: "The output format (rnn, hdf5, keras-h5, keras-weights); from the file name by default.")
   var to: String?
 
-  @Option(help: "The dtype of W, b, V and c in the output (f32, f16, bf16 for .rnn, f64). Default: f32 for HDF5, as stored for .rnn.")
+  @Option(
+    help:
+      "The dtype of W, b, V and c in the output (f32, f16, bf16 for .rnn, f64). Default: f32 for HDF5, as stored for .rnn."
+  )
   var dtype: String?
 
   @Flag(help: "Replace an existing output file.")
@@ -75,7 +78,8 @@ struct Convert: ParsableCommand {
       report = "; verify: largest difference \(difference) over \(count) sequences (tolerance \(tolerance))"
       guard difference <= tolerance else {
         throw CLIError(
-          "\(output): verification failed: the largest output difference \(difference) exceeds \(tolerance); nothing was written")
+          "\(output): verification failed: the largest output difference \(difference) exceeds \(tolerance); nothing was written"
+        )
       }
     }
 
@@ -85,7 +89,8 @@ struct Convert: ParsableCommand {
       }
     } else {
       guard link(temporary, output) == 0 else {
-        let reason = errno == EEXIST ? "already exists; pass --force to replace it" : String(cString: strerror(errno))
+        let reason =
+          errno == EEXIST ? "already exists; pass --force to replace it" : String(cString: strerror(errno))
         throw CLIError("\(output): \(reason)")
       }
     }
