@@ -25,6 +25,7 @@ static inline hid_t rnnkit_h5t_std_i64le(void) { return H5T_STD_I64LE; }
 static inline hid_t rnnkit_h5t_std_i32le(void) { return H5T_STD_I32LE; }
 static inline hid_t rnnkit_h5t_native_int32(void) { return H5T_NATIVE_INT32; }
 static inline hid_t rnnkit_h5t_c_s1(void) { return H5T_C_S1; }
+static inline haddr_t rnnkit_haddr_undef(void) { return HADDR_UNDEF; }
 
 // Copies the description of the innermost error on the default stack (the one nearest the cause)
 // into `buffer`, so Swift needs no C callback.

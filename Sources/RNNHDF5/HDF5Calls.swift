@@ -7,6 +7,7 @@
 // closes it when released. Identifiers never outlive the serialized region that created them.
 import CHDF5
 import Foundation
+import RNNFormat
 
 /// A failed HDF5 call: what was attempted and HDF5's innermost explanation.
 struct H5Failure: Error, CustomStringConvertible {
@@ -545,6 +546,39 @@ struct H5Dataset {
     let filters = H5Pget_nfilters(plist.id)
     guard filters >= 0 else { throw H5Library.failure("reading the filters of \(path)") }
     return filters > 0
+  }
+
+  /// Where the data sits in the file when it can be used in place: a contiguous, unfiltered,
+  /// internally stored dataset of standard little-endian f16, f32 or f64. Nil otherwise.
+  func inPlaceLocation() throws(H5Failure) -> (offset: Int, dtype: DType)? {
+    let plist = H5Object(
+      try H5Library.checkID(H5Dget_create_plist(object.id), "reading the creation properties of \(path)"),
+      .propertyList)
+    guard H5Pget_layout(plist.id) == H5D_CONTIGUOUS, H5Pget_nfilters(plist.id) == 0,
+      H5Pget_external_count(plist.id) == 0
+    else {
+      H5Eclear2(rnnkit_h5e_default())
+      return nil
+    }
+    let type = H5Object(
+      try H5Library.checkID(H5Dget_type(object.id), "reading the type of \(path)"), .datatype)
+    let dtype: DType
+    if H5Tequal(type.id, rnnkit_h5t_ieee_f32le()) > 0 {
+      dtype = .f32
+    } else if H5Tequal(type.id, rnnkit_h5t_ieee_f64le()) > 0 {
+      dtype = .f64
+    } else if H5Tequal(type.id, try H5Types.float16().id) > 0 {
+      dtype = .f16
+    } else {
+      H5Eclear2(rnnkit_h5e_default())
+      return nil
+    }
+    let offset = H5Dget_offset(object.id)
+    guard offset != rnnkit_haddr_undef(), offset <= UInt64(Int.max) else {
+      H5Eclear2(rnnkit_h5e_default())
+      return nil
+    }
+    return (Int(offset), dtype)
   }
 
   /// Reads every element, converted by HDF5 to native `Float`, into `buffer` (which must hold them all).

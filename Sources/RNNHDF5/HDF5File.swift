@@ -69,7 +69,9 @@ enum HDF5File {
       return try H5Library.serialized {
         let root: H5Location
         do { root = try H5Location.openFile(path) } catch { throw hdf5Error(error, path: path) }
-        return try body(H5Reader(path: path, root: root, fileSize: size))
+        // Mapping is cheap and lets large contiguous datasets be used in place.
+        let mapping = try? ByteStorage(mapping: path)
+        return try body(H5Reader(path: path, root: root, fileSize: size, mapping: mapping))
       }
     } catch let error as HDF5Error {
       throw error
@@ -89,7 +91,7 @@ enum HDF5File {
         try H5Library.serialized {
           let root: H5Location
           do { root = try H5Location.openImage(raw) } catch { throw hdf5Error(error, path: name) }
-          return try body(H5Reader(path: name, root: root, fileSize: raw.count))
+          return try body(H5Reader(path: name, root: root, fileSize: raw.count, mapping: nil))
         }
       }
     } catch let error as HDF5Error {

@@ -1,4 +1,5 @@
 import RNNFormat
+import RNNModel
 
 /// Reads tensors and strings out of one open file, turning failures into ``HDF5Error``s that name
 /// the file and the dataset, and refusing to allocate more than the file can hold.
@@ -8,6 +9,8 @@ struct H5Reader {
   let root: H5Location
   /// The file's size in bytes: an upper bound for what uncompressed data can occupy.
   let fileSize: Int
+  /// The file mapped read-only, for tensors used in place; nil for in-memory images.
+  let mapping: ByteStorage?
 
   /// The largest ratio deflate can reach is about 1032:1; anything claiming more is corrupt.
   static let maximumCompressionRatio = 1100
@@ -54,18 +57,8 @@ struct H5Reader {
     values: [Float], shape: [Int], dtype: DType
   ) {
     let part = dataset.path
+    let shape = try checkedShape(dataset, expected: expected, describe: describe)
     do {
-      let shape = try dataset.shape()
-      if let expected {
-        let matches =
-          shape.count == expected.count
-          && zip(shape, expected).allSatisfy { dim, want in want.map { $0 == dim } ?? true }
-        if !matches {
-          let text =
-            describe ?? "[" + expected.map { $0.map(String.init) ?? "any" }.joined(separator: ", ") + "]"
-          throw fail(part, .wrongShape(found: shape, expected: text))
-        }
-      }
       let type = try dataset.elementType()
       let dtype: DType
       switch type {
@@ -91,6 +84,66 @@ struct H5Reader {
     } catch {
       throw hdf5Error(error, path: path, part: part)
     }
+  }
+
+  /// A weight tensor as a ``Parameter``. A contiguous, unfiltered little-endian f16, f32 or f64
+  /// dataset on a 64-byte boundary is used in place from the mapped file, without a copy (this is
+  /// what makes converting large models run near the speed of copying them); anything else is
+  /// read and converted by HDF5.
+  func parameter(_ dataset: H5Dataset, expected: [Int?]? = nil, describe: String? = nil) throws(HDF5Error)
+    -> Parameter
+  {
+    if let mapping,
+      let view = try inPlaceView(dataset, expected: expected, describe: describe, mapping: mapping)
+    {
+      do { return try Parameter(view: view) } catch { throw fail(dataset.path, .invalid("\(error)")) }
+    }
+    let set = try floats(dataset, expected: expected, describe: describe)
+    return Parameter(set.values, shape: set.shape, dtype: set.dtype)
+  }
+
+  private func inPlaceView(_ dataset: H5Dataset, expected: [Int?]?, describe: String?, mapping: ByteStorage)
+    throws(HDF5Error) -> TensorView?
+  {
+    do {
+      guard let location = try dataset.inPlaceLocation(), location.offset % 64 == 0 else { return nil }
+      let shape = try checkedShape(dataset, expected: expected, describe: describe)
+      var count = 1
+      for dim in shape {
+        let (product, overflow) = count.multipliedReportingOverflow(by: dim)
+        guard !overflow else { return nil }
+        count = product
+      }
+      let (bytes, overflow) = count.multipliedReportingOverflow(by: location.dtype.size)
+      let (end, past) = location.offset.addingReportingOverflow(bytes)
+      guard count > 0, !overflow, !past, end <= mapping.count, dataset.storageSize() == bytes else {
+        return nil
+      }
+      let name = String(dataset.path.split(separator: "/").last ?? "")
+      let entry = TensorEntry(
+        name: name, dtype: DTypeCode(location.dtype), shape: shape, offset: location.offset, byteCount: bytes,
+        checksum: 0)
+      return TensorView(entry: entry, storage: mapping)
+    } catch {
+      throw hdf5Error(error, path: path, part: dataset.path)
+    }
+  }
+
+  /// The dataset's shape, checked against `expected` (nil entries match any size).
+  func checkedShape(_ dataset: H5Dataset, expected: [Int?]?, describe: String?) throws(HDF5Error) -> [Int] {
+    let shape: [Int]
+    do { shape = try dataset.shape() } catch { throw hdf5Error(error, path: path, part: dataset.path) }
+    if let expected {
+      let matches =
+        shape.count == expected.count
+        && zip(shape, expected).allSatisfy { dim, want in want.map { $0 == dim } ?? true }
+      if !matches {
+        let text =
+          describe ?? "[" + expected.map { $0.map(String.init) ?? "any" }.joined(separator: ", ") + "]"
+        throw fail(dataset.path, .wrongShape(found: shape, expected: text))
+      }
+    }
+    return shape
   }
 
   /// Refuses datasets whose claimed size the file cannot back: uncompressed data must be stored in

@@ -44,19 +44,19 @@ public enum PlainHDF5 {
     _ reader: H5Reader, hiddenActivation: HiddenActivation?, outputActivation: OutputActivation?,
     vocabulary override: [String]?
   ) throws(HDF5Error) -> ElmanModel {
-    let bSet = try reader.floats(reader.dataset("b"), expected: [nil], describe: "[H]")
-    let h = bSet.shape[0]
-    let cSet = try reader.floats(reader.dataset("c"), expected: [nil], describe: "[O]")
-    let o = cSet.shape[0]
-    let wSet = try reader.floats(
+    let b = try reader.parameter(reader.dataset("b"), expected: [nil], describe: "[H]")
+    let h = b.shape[0]
+    let c = try reader.parameter(reader.dataset("c"), expected: [nil], describe: "[O]")
+    let o = c.shape[0]
+    let w = try reader.parameter(
       reader.dataset("W"), expected: [h, nil], describe: "[\(h), \(h)+X] (H = \(h) from /b)")
-    guard wSet.shape[1] > h else {
+    guard w.shape[1] > h else {
       throw reader.fail(
-        "/W", .wrongShape(found: wSet.shape, expected: "[\(h), \(h)+X] with X > 0 (H = \(h) from /b)"))
+        "/W", .wrongShape(found: w.shape, expected: "[\(h), \(h)+X] with X > 0 (H = \(h) from /b)"))
     }
-    let vSet = try reader.floats(
+    let v = try reader.parameter(
       reader.dataset("V"), expected: [o, h], describe: "[\(o), \(h)] (O from /c, H from /b)")
-    let x = wSet.shape[1] - h
+    let x = w.shape[1] - h
 
     func string(_ key: String) throws(HDF5Error) -> String? { try reader.stringAttribute(key) }
 
@@ -146,10 +146,7 @@ public enum PlainHDF5 {
 
     do {
       return try ElmanModel(
-        W: Parameter(wSet.values, shape: wSet.shape, dtype: wSet.dtype),
-        b: Parameter(bSet.values, shape: bSet.shape, dtype: bSet.dtype),
-        V: Parameter(vSet.values, shape: vSet.shape, dtype: vSet.dtype),
-        c: Parameter(cSet.values, shape: cSet.shape, dtype: cSet.dtype),
+        W: w, b: b, V: v, c: c,
         hiddenActivation: f, outputActivation: g, inputKind: kind, vocabulary: vocabulary,
         tokenizer: tokenizer,
         provenance: provenance, extraMetadata: extra)

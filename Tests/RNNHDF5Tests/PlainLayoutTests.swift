@@ -114,3 +114,26 @@ import Testing
     #expect(a == b)
   }
 }
+
+@Suite struct InPlaceTests {
+  /// Large contiguous f32 datasets on 64-byte boundaries (our writer aligns them) are used in
+  /// place from the mapped file; small ones are read. Both give the same values.
+  @Test func largeDatasetsAreMappedNotCopied() throws {
+    let folder = try temporaryFolder()
+    let path = folder.appendingPathComponent("big.h5").path
+    let model = try makeModel(h: 32, x: 100, o: 50)
+    try PlainHDF5.write(model, to: path)
+    let back = try PlainHDF5.read(path: path)
+    #expect(back.W.view != nil, "W (16 KiB) should be a view into the file")
+    #expect(back.V.view != nil, "V (6 KiB) should be a view into the file")
+    #expect(back.W.floats() == model.W.floats())
+    #expect(back.V.floats() == model.V.floats())
+    #expect(back.b.floats() == model.b.floats())
+    // f16 files map too, and keep their dtype.
+    let half = folder.appendingPathComponent("half.h5").path
+    try PlainHDF5.write(model, to: half, dtype: .f16)
+    let halfBack = try PlainHDF5.read(path: half)
+    #expect(halfBack.W.view?.dtype.known == .f16)
+    #expect(halfBack.W.floats() == model.W.floats().map { Float(Float16($0)) })
+  }
+}

@@ -61,14 +61,17 @@ struct Convert: ParsableCommand {
     }
 
     let model = try inputFormat.read(path: input, options: source.importOptions())
-    for problem in model.nonFiniteWeights() {
-      FileHandle.standardError.write(Data("warning: \(input): \(problem)\n".utf8))
-    }
+    // The NaN/Inf scan reads every weight once; it runs on another core while the output is
+    // written, which reads them too.
+    let scan = BackgroundScan(model)
 
     // Write next to the output, verify there, and only then rename into place.
     let temporary = temporaryPath(for: output)
     defer { unlink(temporary) }
     try outputFormat.write(model, to: temporary, options: ExportOptions(dtype: dtype, overwrite: false))
+    for problem in scan.problems() {
+      FileHandle.standardError.write(Data("warning: \(input): \(problem)\n".utf8))
+    }
 
     var report = ""
     if verify {
@@ -97,6 +100,17 @@ struct Convert: ParsableCommand {
     print(
       "\(input) (\(inputFormat.name)) -> \(output) (\(outputFormat.name)): H \(model.hiddenSize), X \(model.inputSize), O \(model.outputSize)\(report)"
     )
+  }
+
+  /// Whether any value is NaN or infinite: the largest exponent field is all ones.
+  static func mayHaveNonFinite(_ parameter: Parameter) -> Bool {
+    parameter.withFloats { floats in
+      floats.withMemoryRebound(to: UInt32.self) { bits in
+        var largest: UInt32 = 0
+        for b in bits { largest = max(largest, b & 0x7F80_0000) }
+        return largest == 0x7F80_0000
+      }
+    }
   }
 
   /// f32 output is exact up to summation order; half-precision outputs lose about 3 decimal digits.
@@ -150,6 +164,30 @@ struct Convert: ParsableCommand {
     let url = URL(fileURLWithPath: path)
     let folder = url.deletingLastPathComponent().path
     return "\(folder)/.\(url.lastPathComponent).convert-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+  }
+}
+
+/// Looks for NaN and infinite weights on a background thread.
+final class BackgroundScan: @unchecked Sendable {
+  // `result` is written once by the thread before it signals, and read only after waiting.
+  private var result: [ModelError] = []
+  private let done = DispatchSemaphore(value: 0)
+
+  init(_ model: ElmanModel) {
+    let thread = Thread { [self] in
+      // A fast scan first (it vectorizes); the counting pass runs only when something is there.
+      let suspicious = [model.W, model.b, model.V, model.c].contains(where: Convert.mayHaveNonFinite)
+      result = suspicious ? model.nonFiniteWeights() : []
+      done.signal()
+    }
+    thread.start()
+  }
+
+  /// The problems found, waiting for the scan to finish.
+  func problems() -> [ModelError] {
+    done.wait()
+    done.signal()
+    return result
   }
 }
 
