@@ -394,6 +394,25 @@ enum H5Types {
     return type
   }
 
+  /// Whether `type` is IEEE binary16, little-endian (compared field by field: H5Tequal also
+  /// compares properties that differ between a file's type and one built in memory).
+  static func isHalfLE(_ type: hid_t) -> Bool {
+    guard H5Tget_class(type) == H5T_FLOAT, H5Tget_size(type) == 2, H5Tget_order(type) == H5T_ORDER_LE else {
+      return false
+    }
+    var spos = 0
+    var epos = 0
+    var esize = 0
+    var mpos = 0
+    var msize = 0
+    guard H5Tget_fields(type, &spos, &epos, &esize, &mpos, &msize) >= 0 else {
+      H5Eclear2(rnnkit_h5e_default())
+      return false
+    }
+    return (spos, epos, esize, mpos, msize) == (15, 10, 5, 0, 10) && H5Tget_ebias(type) == 15
+      && H5Tget_precision(type) == 16 && H5Tget_offset(type) == 0
+  }
+
   static func nativeFloat() -> hid_t { rnnkit_h5t_native_float() }
   static func nativeDouble() -> hid_t { rnnkit_h5t_native_double() }
 
@@ -567,7 +586,7 @@ struct H5Dataset {
       dtype = .f32
     } else if H5Tequal(type.id, rnnkit_h5t_ieee_f64le()) > 0 {
       dtype = .f64
-    } else if H5Tequal(type.id, try H5Types.float16().id) > 0 {
+    } else if H5Types.isHalfLE(type.id) {
       dtype = .f16
     } else {
       H5Eclear2(rnnkit_h5e_default())
