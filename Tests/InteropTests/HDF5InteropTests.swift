@@ -219,6 +219,31 @@ struct KerasInteropTests {
     }
   }
 
+  @Test func truncatedKerasFilesFailCleanly() throws {
+    let generated = try kerasFiles.get()
+    let folder = try temporaryFolder()
+    let vocab = try writeVocabulary(13, in: folder)
+    let options = ImportOptions(
+      vocabularyPath: vocab, hiddenActivation: .tanh, outputActivation: .softmax)
+    for file in ["tokens.h5", "tokens.weights.h5", "tokens.keras"] {
+      let bytes = try Data(contentsOf: generated.appendingPathComponent(file))
+      for cut in [0, 100, bytes.count / 2, bytes.count - 1] {
+        let path = folder.appendingPathComponent("cut-\(cut)-\(file)").path
+        _ = FileManager.default.createFile(atPath: path, contents: bytes.prefix(cut))
+        let name =
+          file.hasSuffix(".keras") ? "keras" : file.hasSuffix(".weights.h5") ? "keras-weights" : "keras-h5"
+        do {
+          _ = try ModelFormats.read(path: path, format: name, options: options)
+          Issue.record("\(path) was accepted")
+        } catch let error as HDF5Error {
+          #expect(error.path == path, "\(error)")
+          #expect(!error.description.contains("\n"), "\(error)")
+        }
+      }
+    }
+    #expect(HDF5Library.openObjectCount() == 0)
+  }
+
   /// Keras loads our .weights.h5 and legacy .h5 files (written from models of ours, and from a
   /// Keras model taken through .rnn) and predicts what we compute.
   @Test func kerasLoadsWhatWeExport() throws {
