@@ -347,6 +347,8 @@ enum KerasMapping {
   static func foldEmbedding(_ e: [Float], rows n: Int, inner: Int, kernel k: [Float], hidden h: Int)
     -> [Float]
   {
+    // RNNKit's own exports use an identity kernel; E·I is E exactly, so skip the N·H·H product.
+    if inner == h && isIdentity(k, size: h) { return transpose(e, rows: n, columns: h) }
     var product = [Float](repeating: 0, count: n * h)
     e.withUnsafeBufferPointer { e in
       k.withUnsafeBufferPointer { k in
@@ -363,6 +365,14 @@ enum KerasMapping {
       }
     }
     return transpose(product, rows: n, columns: h)
+  }
+
+  static func isIdentity(_ values: [Float], size: Int) -> Bool {
+    guard values.count == size * size else { return false }
+    for row in 0..<size {
+      for column in 0..<size where values[row * size + column] != (row == column ? 1 : 0) { return false }
+    }
+    return true
   }
 
   /// The Keras name of an activation.

@@ -21,9 +21,11 @@ public struct VocabularyFileError: Error, Sendable, CustomStringConvertible {
 /// Reads a vocabulary file: one token per line, in id order, UTF-8. A final newline is optional
 /// and a trailing carriage return on a line is dropped.
 public func readVocabularyFile(_ path: String) throws -> [String] {
-  guard let data = FileManager.default.contents(atPath: path) else {
+  // FileHandle rather than FileManager, so process substitutions and pipes work too.
+  guard let handle = FileHandle(forReadingAtPath: path), let data = try? handle.readToEnd() ?? Data() else {
     throw VocabularyFileError(path: path, reason: "cannot be read")
   }
+  try? handle.close()
   guard let text = String(data: data, encoding: .utf8) else {
     throw VocabularyFileError(path: path, reason: "is not valid UTF-8")
   }
