@@ -15,6 +15,7 @@
 #define RK_X86 1
 #include <immintrin.h>
 #define RK_AVX2 __attribute__((target("avx2,fma,f16c")))
+#define RK_AVX512 __attribute__((target("avx512f,avx2,fma,f16c")))
 #else
 #define RK_X86 0
 #endif
@@ -37,6 +38,19 @@ static inline int rk_has_avx2(void) {
   if (cached < 0) {
     __builtin_cpu_init();
     cached = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
+  }
+  return cached;
+#else
+  return 0;
+#endif
+}
+
+static inline int rk_has_avx512(void) {
+#if RK_X86
+  static int cached = -1;
+  if (cached < 0) {
+    __builtin_cpu_init();
+    cached = rk_has_avx2() && __builtin_cpu_supports("avx512f");
   }
   return cached;
 #else
@@ -85,6 +99,8 @@ RK_AVX2 static inline __m256 rk_exp8(__m256 x) {
   const __m256 hi = _mm256_set1_ps(88.3762626647949f);
   const __m256 lo = _mm256_set1_ps(-87.3365478515625f);
   __m256 underflow = _mm256_cmp_ps(x, lo, _CMP_LT_OQ);
+  __m256 nan = _mm256_cmp_ps(x, x, _CMP_UNORD_Q);
+  __m256 input = x;
   x = _mm256_min_ps(_mm256_max_ps(x, lo), hi);
   __m256 fx = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)),
                               _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
@@ -100,7 +116,7 @@ RK_AVX2 static inline __m256 rk_exp8(__m256 x) {
   __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(fx), _mm256_set1_epi32(127)), 23);
   y = _mm256_mul_ps(y, _mm256_castsi256_ps(e));
   // Below the clamp the true value is (almost) 0; returning 0 keeps log-sum-exp exact there.
-  return _mm256_andnot_ps(underflow, y);
+  return _mm256_blendv_ps(_mm256_andnot_ps(underflow, y), input, nan);
 }
 
 // tanh(x) for 8 floats: a 13/6 rational approximation on [-9, 9] (as in Eigen), a few ulp.
@@ -182,12 +198,44 @@ RK_AVX2 static inline float rk_logsumexp_avx2(const float *x, long n) {
   return m + logf(s);
 }
 
-RK_AVX2 static inline void rk_softmax_avx2(float *x, long n) {
-  float lse = rk_logsumexp_avx2(x, n);
-  __m256 vl = _mm256_set1_ps(lse);
+RK_AVX2 static inline float rk_logsumexp_bias_avx2(const float *x, const float *c, long n) {
   long i = 0;
-  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(x + i, rk_exp8(_mm256_sub_ps(_mm256_loadu_ps(x + i), vl)));
-  for (; i < n; i++) x[i] = expf(x[i] - lse);
+  __m256 vmax = _mm256_set1_ps(-INFINITY);
+  for (; i + 8 <= n; i += 8) vmax = _mm256_max_ps(vmax, _mm256_add_ps(_mm256_loadu_ps(x + i), _mm256_loadu_ps(c + i)));
+  float m = rk_hmax8(vmax);
+  for (; i < n; i++) m = x[i] + c[i] > m ? x[i] + c[i] : m;
+  if (!isfinite(m)) return m;
+  __m256 vm = _mm256_set1_ps(m);
+  __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
+  for (i = 0; i + 16 <= n; i += 16) {
+    __m256 z0 = _mm256_add_ps(_mm256_loadu_ps(x + i), _mm256_loadu_ps(c + i));
+    __m256 z1 = _mm256_add_ps(_mm256_loadu_ps(x + i + 8), _mm256_loadu_ps(c + i + 8));
+    s0 = _mm256_add_ps(s0, rk_exp8(_mm256_sub_ps(z0, vm)));
+    s1 = _mm256_add_ps(s1, rk_exp8(_mm256_sub_ps(z1, vm)));
+  }
+  float s = rk_hsum8(_mm256_add_ps(s0, s1));
+  for (; i < n; i++) s += expf(x[i] + c[i] - m);
+  return m + logf(s);
+}
+
+// Softmax as exp(x - max) / sum: subtracting the max is exact near it, unlike x - logsumexp.
+RK_AVX2 static inline void rk_softmax_avx2(float *x, long n) {
+  long i = 0;
+  __m256 vmax = _mm256_set1_ps(-INFINITY);
+  for (; i + 8 <= n; i += 8) vmax = _mm256_max_ps(vmax, _mm256_loadu_ps(x + i));
+  float m = rk_hmax8(vmax);
+  for (; i < n; i++) m = x[i] > m ? x[i] : m;
+  __m256 vm = _mm256_set1_ps(m), vs = _mm256_setzero_ps();
+  for (i = 0; i + 8 <= n; i += 8) {
+    __m256 e = rk_exp8(_mm256_sub_ps(_mm256_loadu_ps(x + i), vm));
+    vs = _mm256_add_ps(vs, e);
+    _mm256_storeu_ps(x + i, e);
+  }
+  float s = rk_hsum8(vs);
+  for (; i < n; i++) s += (x[i] = expf(x[i] - m));
+  __m256 inv = _mm256_set1_ps(1.0f / s);
+  for (i = 0; i + 8 <= n; i += 8) _mm256_storeu_ps(x + i, _mm256_mul_ps(_mm256_loadu_ps(x + i), inv));
+  for (; i < n; i++) x[i] /= s;
 }
 
 // y[r] = bias[r] + sum_k A[r, k] x[k] for rows r in [0, rows), A row-major IEEE half with row
@@ -230,20 +278,137 @@ RK_AVX2 static inline void rk_gemv_f16_avx2(const uint16_t *A, long rows, long c
   }
 }
 
+// y[r] = beta*y[r] + A[r, :] . x (f32), four rows at a time so each load of x serves four rows.
+RK_AVX2 static inline void rk_gemv_f32_avx2(const float *A, long rows, long cols, long lda, const float *x, float beta,
+                                            float *y) {
+  long r = 0;
+  for (; r + 4 <= rows; r += 4) {
+    const float *a0 = A + r * lda, *a1 = a0 + lda, *a2 = a1 + lda, *a3 = a2 + lda;
+    __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps(), s2 = _mm256_setzero_ps(), s3 = _mm256_setzero_ps();
+    long k = 0;
+    for (; k + 8 <= cols; k += 8) {
+      __m256 xv = _mm256_loadu_ps(x + k);
+      s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a0 + k), xv, s0);
+      s1 = _mm256_fmadd_ps(_mm256_loadu_ps(a1 + k), xv, s1);
+      s2 = _mm256_fmadd_ps(_mm256_loadu_ps(a2 + k), xv, s2);
+      s3 = _mm256_fmadd_ps(_mm256_loadu_ps(a3 + k), xv, s3);
+    }
+    float t0 = rk_hsum8(s0), t1 = rk_hsum8(s1), t2 = rk_hsum8(s2), t3 = rk_hsum8(s3);
+    for (; k < cols; k++) {
+      t0 += a0[k] * x[k];
+      t1 += a1[k] * x[k];
+      t2 += a2[k] * x[k];
+      t3 += a3[k] * x[k];
+    }
+    if (beta == 0.0f) {
+      y[r] = t0, y[r + 1] = t1, y[r + 2] = t2, y[r + 3] = t3;
+    } else {
+      y[r] = beta * y[r] + t0, y[r + 1] = beta * y[r + 1] + t1;
+      y[r + 2] = beta * y[r + 2] + t2, y[r + 3] = beta * y[r + 3] + t3;
+    }
+  }
+  for (; r < rows; r++) {
+    const float *a = A + r * lda;
+    __m256 s = _mm256_setzero_ps();
+    long k = 0;
+    for (; k + 8 <= cols; k += 8) s = _mm256_fmadd_ps(_mm256_loadu_ps(a + k), _mm256_loadu_ps(x + k), s);
+    float t = rk_hsum8(s);
+    for (; k < cols; k++) t += a[k] * x[k];
+    y[r] = beta == 0.0f ? t : beta * y[r] + t;
+  }
+}
+
 RK_AVX2 static inline void rk_half_to_float_avx2(const uint16_t *src, float *dst, long n) {
   long i = 0;
   for (; i + 8 <= n; i += 8) _mm256_storeu_ps(dst + i, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(src + i))));
   for (; i < n; i++) dst[i] = rk_half_to_float(src[i]);
 }
+
+// MARK: AVX-512 helpers (log-sum-exp is the part of scoring that is not a matrix product)
+
+// exp(x) for 16 floats, the same reduction and polynomial as rk_exp8.
+RK_AVX512 static inline __m512 rk_exp16(__m512 x) {
+  const __m512 lo = _mm512_set1_ps(-87.3365478515625f);
+  __mmask16 underflow = _mm512_cmp_ps_mask(x, lo, _CMP_LT_OQ);
+  __mmask16 nan = _mm512_cmp_ps_mask(x, x, _CMP_UNORD_Q);
+  __m512 input = x;
+  x = _mm512_min_ps(_mm512_max_ps(x, lo), _mm512_set1_ps(88.3762626647949f));
+  __m512 fx = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
+                                   _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  x = _mm512_fnmadd_ps(fx, _mm512_set1_ps(0.693359375f), x);
+  x = _mm512_fnmadd_ps(fx, _mm512_set1_ps(-2.12194440e-4f), x);
+  __m512 y = _mm512_set1_ps(1.9875691500E-4f);
+  y = _mm512_fmadd_ps(y, x, _mm512_set1_ps(1.3981999507E-3f));
+  y = _mm512_fmadd_ps(y, x, _mm512_set1_ps(8.3334519073E-3f));
+  y = _mm512_fmadd_ps(y, x, _mm512_set1_ps(4.1665795894E-2f));
+  y = _mm512_fmadd_ps(y, x, _mm512_set1_ps(1.6666665459E-1f));
+  y = _mm512_fmadd_ps(y, x, _mm512_set1_ps(5.0000001201E-1f));
+  y = _mm512_fmadd_ps(y, _mm512_mul_ps(x, x), _mm512_add_ps(x, _mm512_set1_ps(1.0f)));
+  y = _mm512_scalef_ps(y, fx);
+  return _mm512_mask_mov_ps(_mm512_maskz_mov_ps((__mmask16)~underflow, y), nan, input);
+}
+
+RK_AVX512 static inline float rk_logsumexp_bias_avx512(const float *x, const float *c, long n) {
+  long i = 0;
+  __m512 vmax = _mm512_set1_ps(-INFINITY);
+  for (; i + 16 <= n; i += 16)
+    vmax = _mm512_max_ps(vmax, c ? _mm512_add_ps(_mm512_loadu_ps(x + i), _mm512_loadu_ps(c + i)) : _mm512_loadu_ps(x + i));
+  float m = _mm512_reduce_max_ps(vmax);
+  for (; i < n; i++) {
+    float z = x[i] + (c ? c[i] : 0.0f);
+    m = z > m ? z : m;
+  }
+  if (!isfinite(m)) return m;
+  __m512 vm = _mm512_set1_ps(m);
+  __m512 s0 = _mm512_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
+#define RK_Z(k) (c ? _mm512_add_ps(_mm512_loadu_ps(x + i + k), _mm512_loadu_ps(c + i + k)) : _mm512_loadu_ps(x + i + k))
+  for (i = 0; i + 64 <= n; i += 64) {
+    s0 = _mm512_add_ps(s0, rk_exp16(_mm512_sub_ps(RK_Z(0), vm)));
+    s1 = _mm512_add_ps(s1, rk_exp16(_mm512_sub_ps(RK_Z(16), vm)));
+    s2 = _mm512_add_ps(s2, rk_exp16(_mm512_sub_ps(RK_Z(32), vm)));
+    s3 = _mm512_add_ps(s3, rk_exp16(_mm512_sub_ps(RK_Z(48), vm)));
+  }
+  for (; i + 16 <= n; i += 16) s0 = _mm512_add_ps(s0, rk_exp16(_mm512_sub_ps(RK_Z(0), vm)));
+#undef RK_Z
+  float s = _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(s0, s1), _mm512_add_ps(s2, s3)));
+  for (; i < n; i++) s += expf(x[i] + (c ? c[i] : 0.0f) - m);
+  return m + logf(s);
+}
+
+RK_AVX512 static inline void rk_softmax_avx512(float *x, long n) {
+  long i = 0;
+  __m512 vmax = _mm512_set1_ps(-INFINITY);
+  for (; i + 16 <= n; i += 16) vmax = _mm512_max_ps(vmax, _mm512_loadu_ps(x + i));
+  float m = _mm512_reduce_max_ps(vmax);
+  for (; i < n; i++) m = x[i] > m ? x[i] : m;
+  __m512 vm = _mm512_set1_ps(m), vs = _mm512_setzero_ps();
+  for (i = 0; i + 16 <= n; i += 16) {
+    __m512 e = rk_exp16(_mm512_sub_ps(_mm512_loadu_ps(x + i), vm));
+    vs = _mm512_add_ps(vs, e);
+    _mm512_storeu_ps(x + i, e);
+  }
+  float s = _mm512_reduce_add_ps(vs);
+  for (; i < n; i++) s += (x[i] = expf(x[i] - m));
+  __m512 inv = _mm512_set1_ps(1.0f / s);
+  for (i = 0; i + 16 <= n; i += 16) _mm512_storeu_ps(x + i, _mm512_mul_ps(_mm512_loadu_ps(x + i), inv));
+  for (; i < n; i++) x[i] /= s;
+}
 #endif
 
 // MARK: public kernels
+//
+// Each kernel takes `level`: the instruction set to use at most (0 portable C, 1 AVX2+FMA+F16C,
+// 2 AVX-512). The runtime passes rk_level(); the tests pass every level this CPU supports, so the
+// fallbacks are checked too.
+
+/// The best level this CPU supports.
+static inline int rk_level(void) { return rk_has_avx512() ? 2 : rk_has_avx2() ? 1 : 0; }
 
 /// Applies the hidden activation `kind` to `x[0..<n]` in place.
-static inline void rk_activation(int kind, float *x, long n) {
+static inline void rk_activation(int level, int kind, float *x, long n) {
   if (kind == RK_IDENTITY) return;
 #if RK_X86
-  if (rk_has_avx2()) {
+  if (level >= 1) {
     rk_activation_avx2(kind, x, n);
     return;
   }
@@ -251,33 +416,41 @@ static inline void rk_activation(int kind, float *x, long n) {
   for (long i = 0; i < n; i++) x[i] = rk_scalar_activation(kind, x[i]);
 }
 
-/// log(sum(exp(x))), computed stably; -inf for an all -inf row, NaN if any element is NaN.
-static inline float rk_logsumexp(const float *x, long n) {
+/// log(sum(exp(x + c))), computed stably; `c` (a bias row) may be NULL. -inf for an all -inf row,
+/// NaN if any element is NaN.
+static inline float rk_logsumexp(int level, const float *x, const float *c, long n) {
 #if RK_X86
-  if (rk_has_avx2()) return rk_logsumexp_avx2(x, n);
+  if (level >= 2) return rk_logsumexp_bias_avx512(x, c, n);
+  if (level >= 1) return c ? rk_logsumexp_bias_avx2(x, c, n) : rk_logsumexp_avx2(x, n);
 #endif
   float m = -INFINITY;
-  for (long i = 0; i < n; i++) m = x[i] > m ? x[i] : m;
+  for (long i = 0; i < n; i++) {
+    float z = x[i] + (c ? c[i] : 0.0f);
+    m = z > m ? z : m;
+  }
   if (!isfinite(m)) return m;
   float s = 0.0f;
-  for (long i = 0; i < n; i++) s += expf(x[i] - m);
+  for (long i = 0; i < n; i++) s += expf(x[i] + (c ? c[i] : 0.0f) - m);
   return m + logf(s);
 }
 
 /// Softmax of `x[0..<n]` in place.
-static inline void rk_softmax(float *x, long n) {
+static inline void rk_softmax(int level, float *x, long n) {
 #if RK_X86
-  if (rk_has_avx2()) {
+  if (level >= 2) {
+    rk_softmax_avx512(x, n);
+    return;
+  }
+  if (level >= 1) {
     rk_softmax_avx2(x, n);
     return;
   }
 #endif
-  float lse = rk_logsumexp(x, n);
-  for (long i = 0; i < n; i++) x[i] = expf(x[i] - lse);
+  float m = -INFINITY, s = 0.0f;
+  for (long i = 0; i < n; i++) m = x[i] > m ? x[i] : m;
+  for (long i = 0; i < n; i++) s += (x[i] = expf(x[i] - m));
+  for (long i = 0; i < n; i++) x[i] /= s;
 }
-
-/// Logistic sigmoid of `x[0..<n]` in place.
-static inline void rk_sigmoid(float *x, long n) { rk_activation(RK_SIGMOID, x, n); }
 
 /// The index of the largest element (the first on ties); NaN elements are skipped.
 static inline long rk_argmax(const float *x, long n) {
@@ -303,10 +476,10 @@ static inline int rk_all_finite(const float *x, long n) {
 
 /// y[r] = bias[r] + A[r, :] . x for r in [0, rows), A IEEE half, row-major with row stride lda.
 /// `bias` may be NULL.
-static inline void rk_gemv_f16(const uint16_t *A, long rows, long cols, long lda, const float *x, const float *bias,
-                               float *y) {
+static inline void rk_gemv_f16(int level, const uint16_t *A, long rows, long cols, long lda, const float *x,
+                               const float *bias, float *y) {
 #if RK_X86
-  if (rk_has_avx2()) {
+  if (level >= 1) {
     rk_gemv_f16_avx2(A, rows, cols, lda, x, bias, y);
     return;
   }
@@ -319,10 +492,27 @@ static inline void rk_gemv_f16(const uint16_t *A, long rows, long cols, long lda
   }
 }
 
-/// Converts `n` IEEE half values to float.
-static inline void rk_half_to_float_n(const uint16_t *src, float *dst, long n) {
+/// y[r] = beta*y[r] + A[r, :] . x for r in [0, rows), A f32 row-major with row stride lda.
+static inline void rk_gemv_f32(int level, const float *A, long rows, long cols, long lda, const float *x, float beta,
+                               float *y) {
 #if RK_X86
-  if (rk_has_avx2()) {
+  if (level >= 1) {
+    rk_gemv_f32_avx2(A, rows, cols, lda, x, beta, y);
+    return;
+  }
+#endif
+  for (long r = 0; r < rows; r++) {
+    const float *a = A + r * lda;
+    float t = 0.0f;
+    for (long k = 0; k < cols; k++) t += a[k] * x[k];
+    y[r] = beta == 0.0f ? t : beta * y[r] + t;
+  }
+}
+
+/// Converts `n` IEEE half values to float.
+static inline void rk_half_to_float_n(int level, const uint16_t *src, float *dst, long n) {
+#if RK_X86
+  if (level >= 1) {
     rk_half_to_float_avx2(src, dst, n);
     return;
   }

@@ -296,8 +296,11 @@ public final class InferenceModel: Sendable {
 
   // MARK: outputs
 
-  /// z = H·Vᵀ + c for `rows` consecutive hidden states, written row-major (rows×O) to `out`.
-  func logits(hidden: UnsafePointer<Float>, rows: Int, into out: UnsafeMutablePointer<Float>) {
+  /// z = H·Vᵀ + c for `rows` consecutive hidden states, written row-major (rows×O) to `out`;
+  /// without c when `addBias` is false (scoring adds it while it reads the row anyway).
+  func logits(
+    hidden: UnsafePointer<Float>, rows: Int, into out: UnsafeMutablePointer<Float>, addBias: Bool = true
+  ) {
     let (h, o) = (hiddenSize, outputSize)
     outputBias.withUnsafeBufferPointer { c in
       withOutputWeights { weights in
@@ -307,15 +310,17 @@ public final class InferenceModel: Sendable {
             out.update(from: c.baseAddress!, count: o)
             Kernels.gemv(m: o, n: h, a: v, lda: h, x: hidden, beta: 1, y: out)
           } else {
-            for r in 0..<rows { (out + r * o).update(from: c.baseAddress!, count: o) }
+            if addBias { for r in 0..<rows { (out + r * o).update(from: c.baseAddress!, count: o) } }
             Kernels.gemm(
-              m: rows, n: o, k: h, a: hidden, lda: h, b: v, ldb: h, transposeB: true, beta: 1, c: out, ldc: o)
+              m: rows, n: o, k: h, a: hidden, lda: h, b: v, ldb: h, transposeB: true, beta: addBias ? 1 : 0,
+              c: out,
+              ldc: o)
           }
         case .half(let v):
           if rows == 1 {
             Kernels.gemvHalf(m: o, n: h, a: v, x: hidden, bias: c.baseAddress!, y: out)
           } else {
-            for r in 0..<rows { (out + r * o).update(from: c.baseAddress!, count: o) }
+            if addBias { for r in 0..<rows { (out + r * o).update(from: c.baseAddress!, count: o) } }
             // Convert a block of V's rows at a time into a small f32 buffer, never all of V.
             let blockRows = max(64, min(o, (1 << 18) / h))
             let block = UnsafeMutablePointer<Float>.allocate(capacity: blockRows * h)
@@ -325,14 +330,52 @@ public final class InferenceModel: Sendable {
               let count = min(blockRows, o - start)
               Kernels.halfToFloat(v + start * h, block, count: count * h)
               Kernels.gemm(
-                m: rows, n: count, k: h, a: hidden, lda: h, b: block, ldb: h, transposeB: true, beta: 1,
-                c: out + start, ldc: o)
+                m: rows, n: count, k: h, a: hidden, lda: h, b: block, ldb: h, transposeB: true,
+                beta: addBias ? 1 : 0, c: out + start, ldc: o)
               start += count
             }
           }
         }
       }
     }
+  }
+
+  /// The index of the largest logit of V·h + c (the first on ties), for greedy decoding: each
+  /// thread computes a block of rows and its maximum while the block is still in cache.
+  func argmaxLogits(hidden: UnsafePointer<Float>, scratch: UnsafeMutablePointer<Float>) -> Int {
+    let (h, o) = (hiddenSize, outputSize)
+    let threads = o * h >= 1 << 20 ? min(Kernels.threadCount, max(1, o / 256)) : 1
+    let chunk = ((o + threads - 1) / threads + 3) & ~3
+    var best = [(index: Int, value: Float)](repeating: (0, -.infinity), count: threads)
+    best.withUnsafeMutableBufferPointer { best in
+      outputBias.withUnsafeBufferPointer { c in
+        withOutputWeights { weights in
+          let shared = (
+            UnsafeSendable(best.baseAddress!), UnsafeSendable(c.baseAddress!), UnsafeSendable(scratch)
+          )
+          let (x, v) = (UnsafeSendable(hidden), UnsafeSendable(weights))
+          Kernels.parallelFor(threads) { t in
+            let start = t * chunk
+            let rows = min(chunk, o - start)
+            guard rows > 0 else { return }
+            let (out, bias) = (shared.2.value + start, shared.1.value + start)
+            switch v.value {
+            case .f32(let matrix):
+              out.update(from: bias, count: rows)
+              Kernels.gemvF32(m: rows, n: h, a: matrix + start * h, x: x.value, beta: 1, y: out)
+            case .half(let matrix):
+              Kernels.gemvHalf(m: rows, n: h, a: matrix + start * h, x: x.value, bias: bias, y: out)
+            }
+            let i = Kernels.argmax(out, count: rows)
+            shared.0.value[t] = (start + i, out[i])
+          }
+        }
+      }
+    }
+    // Blocks are in index order, so a strict comparison keeps the first maximum.
+    var winner = best[0]
+    for candidate in best.dropFirst() where candidate.value > winner.value { winner = candidate }
+    return winner.index
   }
 
   /// Applies g to each of `rows` rows of O values.

@@ -7,6 +7,9 @@ enum Kernels {
   /// The threads OpenBLAS uses (OPENBLAS_NUM_THREADS); the runtime's own parallel loops use as many.
   static var threadCount: Int { max(1, Int(openblas_get_num_threads())) }
 
+  /// The instruction-set level of the vector kernels: 0 portable C, 1 AVX2, 2 AVX-512.
+  static let bestLevel = Int(rk_level())
+
   static func code(_ f: HiddenActivation) -> Int32 {
     switch f {
     case .identity: return Int32(RK_IDENTITY)
@@ -32,13 +35,26 @@ enum Kernels {
       a, blasint(lda), b, blasint(ldb), beta, c, blasint(ldc))
   }
 
-  /// y[m] = A[m×n]·x + beta·y, row-major A with row stride lda.
+  /// y[m] = A[m×n]·x + beta·y, row-major A with row stride lda. Matrices of a million elements or
+  /// more are split by rows across the runtime's threads (each thread's rows then stay in its cache).
   static func gemv(
     m: Int, n: Int, a: UnsafePointer<Float>, lda: Int, x: UnsafePointer<Float>, beta: Float,
     y: UnsafeMutablePointer<Float>
   ) {
     guard m > 0, n > 0 else { return }
-    cblas_sgemv(CblasRowMajor, CblasNoTrans, blasint(m), blasint(n), 1, a, blasint(lda), x, 1, beta, y, 1)
+    let threads = m * n >= 1 << 20 ? min(threadCount, max(1, m / 64)) : 1
+    if threads == 1 {
+      rk_gemv_f32(Int32(bestLevel), a, m, n, lda, x, beta, y)
+      return
+    }
+    let chunk = ((m + threads - 1) / threads + 3) & ~3
+    let (aa, xx, yy) = (UnsafeSendable(a), UnsafeSendable(x), UnsafeSendable(y))
+    DispatchQueue.concurrentPerform(iterations: threads) { t in
+      let start = t * chunk
+      let rows = min(chunk, m - start)
+      guard rows > 0 else { return }
+      rk_gemv_f32(Int32(bestLevel), aa.value + start * lda, rows, n, lda, xx.value, beta, yy.value + start)
+    }
   }
 
   /// y[m] = A[m×n]·x + bias, with A stored as IEEE half, split across the runtime's threads.
@@ -48,7 +64,7 @@ enum Kernels {
   ) {
     let threads = min(threadCount, max(1, m / 256))
     if threads == 1 {
-      rk_gemv_f16(a, m, n, n, x, bias, y)
+      rk_gemv_f16(Int32(bestLevel), a, m, n, n, x, bias, y)
       return
     }
     // Row blocks that are multiples of 4 keep the four-row kernel on its fast path.
@@ -58,25 +74,56 @@ enum Kernels {
       let start = t * chunk
       let rows = min(chunk, m - start)
       guard rows > 0 else { return }
-      rk_gemv_f16(aa.value + start * n, rows, n, n, xx.value, bb.value.map { $0 + start }, yy.value + start)
+      rk_gemv_f16(
+        Int32(bestLevel), aa.value + start * n, rows, n, n, xx.value, bb.value.map { $0 + start },
+        yy.value + start)
     }
   }
 
   static func halfToFloat(
-    _ source: UnsafePointer<UInt16>, _ destination: UnsafeMutablePointer<Float>, count: Int
+    _ source: UnsafePointer<UInt16>, _ destination: UnsafeMutablePointer<Float>, count: Int,
+    level: Int = bestLevel
   ) {
-    rk_half_to_float_n(source, destination, count)
+    rk_half_to_float_n(Int32(level), source, destination, count)
   }
 
-  static func activate(_ code: Int32, _ x: UnsafeMutablePointer<Float>, count: Int) {
-    rk_activation(code, x, count)
+  static func activate(_ code: Int32, _ x: UnsafeMutablePointer<Float>, count: Int, level: Int = bestLevel) {
+    rk_activation(Int32(level), code, x, count)
   }
 
-  static func softmax(_ x: UnsafeMutablePointer<Float>, count: Int) { rk_softmax(x, count) }
-  static func sigmoid(_ x: UnsafeMutablePointer<Float>, count: Int) { rk_sigmoid(x, count) }
-  static func logSumExp(_ x: UnsafePointer<Float>, count: Int) -> Float { rk_logsumexp(x, count) }
+  static func softmax(_ x: UnsafeMutablePointer<Float>, count: Int, level: Int = bestLevel) {
+    rk_softmax(Int32(level), x, count)
+  }
+
+  static func sigmoid(_ x: UnsafeMutablePointer<Float>, count: Int) {
+    activate(Int32(RK_SIGMOID), x, count: count)
+  }
+
+  /// log Σ exp(x + bias); `bias` may be nil.
+  static func logSumExp(
+    _ x: UnsafePointer<Float>, bias: UnsafePointer<Float>? = nil, count: Int, level: Int = bestLevel
+  ) -> Float {
+    rk_logsumexp(Int32(level), x, bias, count)
+  }
+
   static func argmax(_ x: UnsafePointer<Float>, count: Int) -> Int { rk_argmax(x, count) }
   static func allFinite(_ x: UnsafePointer<Float>, count: Int) -> Bool { rk_all_finite(x, count) != 0 }
+
+  /// y = A·x + beta·y (f32 A, row stride n), single-threaded.
+  static func gemvF32(
+    m: Int, n: Int, a: UnsafePointer<Float>, x: UnsafePointer<Float>, beta: Float = 0,
+    y: UnsafeMutablePointer<Float>, level: Int = bestLevel
+  ) {
+    rk_gemv_f32(Int32(level), a, m, n, n, x, beta, y)
+  }
+
+  /// y = A·x + bias (half A, row stride n; bias may be nil), single-threaded.
+  static func gemvHalf(
+    m: Int, n: Int, a: UnsafePointer<UInt16>, x: UnsafePointer<Float>, bias: UnsafePointer<Float>? = nil,
+    y: UnsafeMutablePointer<Float>, level: Int = bestLevel
+  ) {
+    rk_gemv_f16(Int32(level), a, m, n, n, x, bias, y)
+  }
 
   /// Runs `body(i)` for i in 0..<count on the runtime's threads.
   static func parallelFor(_ count: Int, _ body: @Sendable (Int) -> Void) {

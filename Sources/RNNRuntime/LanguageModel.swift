@@ -177,15 +177,19 @@ extension InferenceModel {
     var produced: [Int] = []
     var z = [Float](repeating: 0, count: outputSize)
     while produced.count < options.maxTokens {
-      z.withUnsafeMutableBufferPointer { z in
-        session.hidden.withUnsafeBufferPointer {
-          logits(hidden: $0.baseAddress!, rows: 1, into: z.baseAddress!)
-        }
-      }
       let next: Int
       if greedy {
-        next = z.withUnsafeBufferPointer { Kernels.argmax($0.baseAddress!, count: $0.count) }
+        next = z.withUnsafeMutableBufferPointer { z in
+          session.hidden.withUnsafeBufferPointer {
+            argmaxLogits(hidden: $0.baseAddress!, scratch: z.baseAddress!)
+          }
+        }
       } else {
+        z.withUnsafeMutableBufferPointer { z in
+          session.hidden.withUnsafeBufferPointer {
+            logits(hidden: $0.baseAddress!, rows: 1, into: z.baseAddress!)
+          }
+        }
         next = Self.sample(logits: z, temperature: options.temperature, topK: options.topK, using: &generator)
       }
       produced.append(next)
@@ -220,6 +224,10 @@ extension InferenceModel {
   /// Scores many sequences at once (the recurrence runs as one batch, the logits as large matrix
   /// products); result `i` equals `score(tokens: batch[i])` up to rounding.
   public func score(batch: [[Int]]) throws(RuntimeError) -> [ScoreResult] {
+    try score(batch: batch, blockFloats: Self.scoreBlockFloats)
+  }
+
+  func score(batch: [[Int]], blockFloats: Int) throws(RuntimeError) -> [ScoreResult] {
     try requireLanguageModel("scoring")
     try requireDistribution("scoring")
     guard !batch.isEmpty else { throw .emptyInput }
@@ -236,7 +244,7 @@ extension InferenceModel {
       for t in 0..<(sequence.count - 1) { targets[states.offsets[s] + t] = sequence[t + 1] }
     }
     var logProbabilities = [Float](repeating: 0, count: states.totalRows)
-    scoreRows(states, targets: targets, into: &logProbabilities)
+    scoreRows(states, targets: targets, blockFloats: blockFloats, into: &logProbabilities)
     return batch.indices.map { s in
       let start = states.offsets[s]
       return ScoreResult(
@@ -244,45 +252,55 @@ extension InferenceModel {
     }
   }
 
-  /// For every row with a target: z[target] - logsumexp(z), computing logits in row blocks so that
-  /// the block stays small while the whole product runs as few large matrix products.
-  func scoreRows(_ states: HiddenStates, targets: [Int], into out: inout [Float]) {
+  /// For every row with a target: z[target] - logsumexp(z). Logits are computed in equal row
+  /// blocks of at most ``scoreBlockFloats`` values: few, large matrix products, each followed by
+  /// the log-sum-exp of its rows on all threads.
+  func scoreRows(_ states: HiddenStates, targets: [Int], blockFloats: Int, into out: inout [Float]) {
     let (h, o) = (hiddenSize, outputSize)
     let total = states.totalRows
-    let blockRows = max(16, min(total, Self.scoreBlockFloats / o))
+    let maxRows = max(16, blockFloats / o)
+    let blocks = (total + maxRows - 1) / maxRows
+    let blockRows = (total + blocks - 1) / blocks
     let block = UnsafeMutablePointer<Float>.allocate(capacity: blockRows * o)
     defer { block.deallocate() }
     let threads = Kernels.threadCount
     out.withUnsafeMutableBufferPointer { out in
       states.rows.withUnsafeBufferPointer { hidden in
         targets.withUnsafeBufferPointer { targets in
-          let (shared, sharedOut, sharedTargets) = (
-            UnsafeSendable(block), UnsafeSendable(out), UnsafeSendable(targets)
-          )
-          var start = 0
-          while start < total {
-            let rows = min(blockRows, total - start)
-            logits(hidden: hidden.baseAddress! + start * h, rows: rows, into: block)
-            let per = (rows + threads - 1) / threads
-            let first = start
-            Kernels.parallelFor(rows >= 2 * threads ? threads : 1) { part in
-              let range = rows >= 2 * threads ? (part * per)..<min(rows, (part + 1) * per) : 0..<rows
-              for r in range {
-                let target = sharedTargets.value[first + r]
-                guard target >= 0 else { continue }
-                let row = shared.value + r * o
-                sharedOut.value[first + r] = row[target] - Kernels.logSumExp(row, count: o)
+          outputBias.withUnsafeBufferPointer { c in
+            let shared = (
+              UnsafeSendable(block), UnsafeSendable(out), UnsafeSendable(targets), UnsafeSendable(c)
+            )
+            var start = 0
+            while start < total {
+              let rows = min(blockRows, total - start)
+              logits(hidden: hidden.baseAddress! + start * h, rows: rows, into: block, addBias: false)
+              let parts = rows >= 2 * threads ? threads : 1
+              let per = (rows + parts - 1) / parts
+              let first = start
+              Kernels.parallelFor(parts) { part in
+                let (block, out, targets, c) = (
+                  shared.0.value, shared.1.value, shared.2.value, shared.3.value
+                )
+                for r in (part * per)..<min(rows, (part + 1) * per) {
+                  let target = targets[first + r]
+                  guard target >= 0 else { continue }
+                  let row = block + r * o
+                  let lse = Kernels.logSumExp(row, bias: c.baseAddress!, count: o)
+                  out[first + r] = row[target] + c[target] - lse
+                }
               }
+              start += rows
             }
-            start += rows
           }
         }
       }
     }
   }
 
-  /// Floats in one block of logits while scoring (16 MiB).
-  static var scoreBlockFloats: Int { 1 << 22 }
+  /// Floats in one block of logits while scoring (128 MiB). Large blocks matter more than cache
+  /// residency: every matrix product re-packs all of V, which at 50,000×1,024 is 205 MB.
+  static var scoreBlockFloats: Int { 1 << 25 }
 }
 
 /// A small, fast, seedable generator (SplitMix64), so sampling is reproducible everywhere.

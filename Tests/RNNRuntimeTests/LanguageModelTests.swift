@@ -44,7 +44,12 @@ import Testing
     let runtime = try InferenceModel(model)
     var random = TestRandom(3)
     let tokens = (0..<200).map { _ in random.int(300) }
-    let result = try runtime.score(tokens: tokens)
+    // 16 rows of 300 logits per block: 13 blocks, the last one shorter.
+    let result = try runtime.score(batch: [tokens], blockFloats: 16 * 300)[0]
+    let whole = try runtime.score(tokens: tokens)
+    for (a, b) in zip(result.logProbabilities, whole.logProbabilities) {
+      #expect(a.isApproximatelyEqual(to: b, absoluteTolerance: 1e-6))
+    }
     let reference = Reference(model).run(tokens: tokens)
     for t in stride(from: 0, to: tokens.count - 1, by: 17) {
       let expected = Reference.logSoftmax(reference.logits[t])[tokens[t + 1]]
@@ -84,6 +89,25 @@ import Testing
       sequence.append(y.indices.max { y[$0] < y[$1] }!)
     }
     #expect(generated == Array(sequence.dropFirst(prompt.count)))
+  }
+
+  /// Big enough (O·H >= 2^20) for the threaded greedy path, in f32 and with V in f16.
+  @Test(arguments: [DType.f32, .f16])
+  func threadedGreedyGenerationMatchesLogits(dtype: DType) throws {
+    let folder = try TestModels.temporaryFolder()
+    defer { try? FileManager.default.removeItem(at: folder) }
+    let model = try TestModels.make(h: 256, x: 4099, seed: 23, scale: 0.2)
+    let path = folder.appendingPathComponent("big.rnn").path
+    try model.write(to: path, dtype: dtype)
+    let runtime = try InferenceModel(ElmanModel.load(path: path))
+    let generated = try runtime.generate(prompt: [5, 6, 7], options: GenerationOptions(maxTokens: 6))
+    var session = InferenceSession(model: runtime)
+    try session.advance(tokens: [5, 6, 7])
+    for token in generated {
+      let z = session.logits()
+      #expect(token == z.indices.max { z[$0] < z[$1] || (z[$0] == z[$1] && $0 > $1) })
+      try session.advance(token: token)
+    }
   }
 
   @Test func samplingIsSeededAndRespectsTopK() throws {
