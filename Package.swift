@@ -5,6 +5,8 @@ let package = Package(
   name: "RNNKit",
   products: [
     .library(name: "RNNKit", targets: ["RNNKit"]),
+    // The reader alone (container and model), with no C dependencies, for tools that only load files.
+    .library(name: "RNNModel", targets: ["RNNModel"]),
     .executable(name: "rnnkit", targets: ["RNNKitCLI"]),
   ],
   dependencies: [

@@ -23,7 +23,9 @@ enum Craft {
   }
 
   static func open(_ bytes: [UInt8], verify: Bool = true) throws(FormatError) -> Container {
-    try Container(storage: ByteStorage(copying: bytes), options: ReadOptions(verifyChecksums: verify))
+    try Container(
+      storage: ByteStorage(copying: bytes),
+      options: ReadOptions(verifyChecksums: verify, verifyHeaderChecksum: verify))
   }
 
   static func u64(_ bytes: inout [UInt8], at offset: Int, _ value: UInt64) {

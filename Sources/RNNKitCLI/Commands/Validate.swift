@@ -35,7 +35,8 @@ struct Validate: ParsableCommand {
       let container: Container
       do {
         container = try Container(
-          storage: ByteStorage(mapping: file), options: ReadOptions(verifyChecksums: false))
+          storage: ByteStorage(mapping: file),
+          options: ReadOptions(verifyChecksums: false, verifyHeaderChecksum: false))
       } catch {
         return [error.description]
       }

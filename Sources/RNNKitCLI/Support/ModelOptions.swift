@@ -80,12 +80,9 @@ struct InspectInputOptions: ParsableArguments {
   @Option(help: "The output activation g, for files that do not store it.")
   var outputActivation: String?
 
-  @Flag(help: "Skip checksum verification of .rnn files (faster; use only on trusted files).")
-  var noVerify = false
-
   func importOptions() throws -> ImportOptions {
     try ModelInputOptions.importOptions(
       vocabularyPath: vocabFile, hiddenActivation: hiddenActivation, outputActivation: outputActivation,
-      verify: !noVerify)
+      verify: false)
   }
 }
