@@ -244,10 +244,12 @@ struct H5Location {
     return names
   }
 
-  func attribute(_ name: String) throws(H5Failure) -> H5Attribute {
+  /// Opens an attribute. `limit` is the most bytes its data can occupy (the file's size): a
+  /// damaged dataspace cannot make a read allocate, or write, more than that.
+  func attribute(_ name: String, limit: Int) throws(H5Failure) -> H5Attribute {
     let aid = try H5Library.checkID(
       H5Aopen(id, name, rnnkit_h5p_default()), "opening attribute \"\(name)\" of \(path)")
-    return H5Attribute(object: H5Object(aid, .attribute), name: name, owner: path)
+    return H5Attribute(object: H5Object(aid, .attribute), name: name, owner: path, limit: limit)
   }
 
   func writeAttribute(_ name: String, strings: [String], scalar: Bool) throws(H5Failure) {
@@ -445,6 +447,8 @@ struct H5Attribute {
   let object: H5Object
   let name: String
   let owner: String
+  /// The most bytes the attribute's data can occupy.
+  let limit: Int
 
   private var label: String { "attribute \"\(name)\" of \(owner)" }
 
@@ -460,7 +464,20 @@ struct H5Attribute {
       try H5Library.checkID(H5Aget_space(object.id), "reading the shape of \(label)"), .dataspace)
     let count = H5Sget_simple_extent_npoints(space.id)
     guard count >= 0 else { throw H5Library.failure("reading the shape of \(label)") }
+    // Every element takes at least a byte of the file.
+    guard count <= Int64(limit) else {
+      throw H5Failure(
+        operation: "reading \(label)", detail: "it claims \(count) elements, more than the file can hold")
+    }
     return Int(count)
+  }
+
+  /// Scalar reads write exactly one element of the memory type; anything else is refused.
+  private func requireOneElement() throws(H5Failure) {
+    let count = try elementCount()
+    guard count == 1 else {
+      throw H5Failure(operation: "reading \(label)", detail: "it has \(count) elements, expected one")
+    }
   }
 
   /// Reads string elements, variable- or fixed-length.
@@ -470,6 +487,11 @@ struct H5Attribute {
     let count = try elementCount()
     switch H5Types.describe(fileType.id) {
     case .variableString:
+      // Each element is at least a 16-byte global-heap reference in the file.
+      guard count <= limit / 16 else {
+        throw H5Failure(
+          operation: "reading \(label)", detail: "it claims more strings than the file can hold")
+      }
       // The file's own type as the memory type: no conversion between ASCII and UTF-8 sets.
       var pointers = [UnsafeMutablePointer<CChar>?](repeating: nil, count: count)
       try H5Library.check(H5Aread(object.id, fileType.id, &pointers), "reading \(label)")
@@ -478,8 +500,8 @@ struct H5Attribute {
     case .fixedString(let size):
       guard size > 0 else { return [String](repeating: "", count: count) }
       let (total, overflow) = size.multipliedReportingOverflow(by: count)
-      guard !overflow, total < 1 << 30 else {
-        throw H5Failure(operation: "reading \(label)", detail: "too large")
+      guard !overflow, total <= limit else {
+        throw H5Failure(operation: "reading \(label)", detail: "it claims more bytes than the file can hold")
       }
       var bytes = [UInt8](repeating: 0, count: total)
       try H5Library.check(H5Aread(object.id, fileType.id, &bytes), "reading \(label)")
@@ -490,18 +512,21 @@ struct H5Attribute {
   }
 
   func int64() throws(H5Failure) -> Int64 {
+    try requireOneElement()
     var value: Int64 = 0
     try H5Library.check(H5Aread(object.id, rnnkit_h5t_native_int64(), &value), "reading \(label)")
     return value
   }
 
   func double() throws(H5Failure) -> Double {
+    try requireOneElement()
     var value: Double = 0
     try H5Library.check(H5Aread(object.id, rnnkit_h5t_native_double(), &value), "reading \(label)")
     return value
   }
 
   func int8() throws(H5Failure) -> Int8 {
+    try requireOneElement()
     var value: Int8 = 0
     let type = try H5Types.booleanEnum()
     let read = try elementType()

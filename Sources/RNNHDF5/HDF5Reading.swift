@@ -207,7 +207,7 @@ struct H5Reader {
     guard location.hasAttribute(name) else { return nil }
     let part = "attribute \"\(name)\" of \(location.path)"
     do {
-      let values = try location.attribute(name).strings()
+      let values = try location.attribute(name, limit: fileSize).strings()
       guard values.count == 1 else { throw fail(part, .invalid("has \(values.count) strings, expected one")) }
       return values[0]
     } catch {
@@ -221,7 +221,7 @@ struct H5Reader {
     func read(_ key: String) throws(HDF5Error) -> [String] {
       let part = "attribute \"\(key)\" of \(location.path)"
       do {
-        let attribute = try location.attribute(key)
+        let attribute = try location.attribute(key, limit: fileSize)
         // h5py writes an empty list as an empty float64 array.
         if try attribute.elementCount() == 0 { return [] }
         return try attribute.strings()

@@ -158,7 +158,7 @@ public enum PlainHDF5 {
   static func bool(_ reader: H5Reader, _ key: String) throws(HDF5Error) -> Bool? {
     guard reader.root.hasAttribute(key) else { return nil }
     do {
-      let attribute = try reader.root.attribute(key)
+      let attribute = try reader.root.attribute(key, limit: reader.fileSize)
       switch try attribute.elementType() {
       case .enumeration(1), .integer(1, _): return try attribute.int8() != 0
       case .integer: return try attribute.int64() != 0
@@ -189,7 +189,7 @@ public enum PlainHDF5 {
     }
     for name in names where !Key.all.contains(name) {
       do {
-        let attribute = try reader.root.attribute(name)
+        let attribute = try reader.root.attribute(name, limit: reader.fileSize)
         let count = try attribute.elementCount()
         switch try attribute.elementType() {
         case .variableString, .fixedString:

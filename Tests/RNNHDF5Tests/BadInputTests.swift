@@ -168,3 +168,33 @@ import Testing
     #expect(back.nonFiniteWeights() == [.nonFinite(tensor: "W", nanCount: 1, infCount: 1)])
   }
 }
+
+@Suite struct DamagedAttributeTests {
+  /// A scalar read of an attribute that holds several elements must refuse, not overrun.
+  @Test func arrayWhereAScalarBelongsIsRefused() throws {
+    let folder = try temporaryFolder()
+    let path = folder.appendingPathComponent("m.h5").path
+    try PlainHDF5.write(makeModel(x: 4), to: path)
+    HDF5Library.withExclusiveAccess {
+      let file = H5Fopen(path, rnnkit_h5f_acc_rdwr(), rnnkit_h5p_default())
+      precondition(file >= 0)
+      H5Adelete(file, "tokenizer_lowercase")
+      let dims: [hsize_t] = [5]
+      let space = H5Screate_simple(1, dims, nil)
+      let attribute = H5Acreate2(
+        file, "tokenizer_lowercase", rnnkit_h5t_std_i64le(), space, rnnkit_h5p_default(), rnnkit_h5p_default()
+      )
+      var values: [Int64] = [1, 2, 3, 4, 5]
+      _ = H5Awrite(attribute, rnnkit_h5t_native_int64(), &values)
+      H5Aclose(attribute)
+      H5Sclose(space)
+      H5Fclose(file)
+    }
+    let error = #expect(throws: HDF5Error.self) { try PlainHDF5.read(path: path) }
+    #expect(
+      error?.description
+        == "\(path): attribute \"tokenizer_lowercase\": reading attribute \"tokenizer_lowercase\" of / failed: it has 5 elements, expected one"
+    )
+    #expect(HDF5Library.openObjectCount() == 0)
+  }
+}
