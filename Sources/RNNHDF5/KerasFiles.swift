@@ -395,10 +395,21 @@ public enum Keras {
     ])
     let root: [String: Any] = [
       "class_name": "Sequential",
-      "config": ["name": model.provenance.name ?? "sequential", "layers": layers],
+      "config": ["name": kerasModelName(model.provenance.name), "layers": layers],
     ]
     let data = (try? JSONSerialization.data(withJSONObject: root, options: [.sortedKeys])) ?? Data()
     return String(decoding: data, as: UTF8.self)
+  }
+
+  /// The model's name if Keras accepts it as one (letters, digits, `_`, `-`, `.`), else "sequential".
+  static func kerasModelName(_ name: String?) -> String {
+    guard let name, !name.isEmpty, name.count <= 128,
+      name.unicodeScalars.allSatisfy({
+        $0.isASCII
+          && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || "_-.".unicodeScalars.contains($0))
+      })
+    else { return "sequential" }
+    return name
   }
 
   /// Writes a legacy full-model file that `keras.models.load_model` accepts.
