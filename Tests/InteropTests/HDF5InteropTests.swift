@@ -219,6 +219,38 @@ struct KerasInteropTests {
     }
   }
 
+  /// keras → rnn → keras → rnn keeps W, b, V and c bit for bit (f32).
+  @Test(arguments: ["tokens.h5", "tokens.keras", "dense_relu.h5", "dense_tanh.weights.h5"])
+  func kerasToRNNToKerasIsExact(file: String) throws {
+    let generated = try kerasFiles.get()
+    let folder = try temporaryFolder()
+    let tokens = file.hasPrefix("tokens")
+    var options = ImportOptions()
+    if tokens { options.vocabularyPath = try writeVocabulary(13, in: folder) }
+    if file.hasSuffix(".weights.h5") {
+      options.hiddenActivation = .tanh
+      options.outputActivation = .softmax
+    }
+    let original = try ModelFormats.read(path: generated.appendingPathComponent(file).path, options: options)
+    let rnn = folder.appendingPathComponent("m.rnn").path
+    try RNNFileFormat().write(original, to: rnn, options: ExportOptions())
+    let viaRNN = try ModelFormats.read(path: rnn)
+    for format in [KerasLegacyFormat() as any ModelFileFormat, KerasWeightsFormat()] {
+      let out = folder.appendingPathComponent("out-\(format.name).h5").path
+      try format.write(viaRNN, to: out, options: ExportOptions())
+      let back = try ModelFormats.readBack(path: out, format: format, like: viaRNN)
+      for (name, a, b) in [
+        ("W", original.W, back.W), ("b", original.b, back.b), ("V", original.V, back.V),
+        ("c", original.c, back.c),
+      ] {
+        #expect(
+          a.floats().map(\.bitPattern) == b.floats().map(\.bitPattern), "\(file) via \(format.name): \(name)")
+      }
+      #expect(back.hiddenActivation == original.hiddenActivation)
+      #expect(back.outputActivation == original.outputActivation)
+    }
+  }
+
   @Test func truncatedKerasFilesFailCleanly() throws {
     let generated = try kerasFiles.get()
     let folder = try temporaryFolder()
