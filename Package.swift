@@ -66,7 +66,9 @@ let package = Package(
     // End-to-end tests of the built `rnnkit` binary.
     .testTarget(name: "CLITests", dependencies: ["RNNKit", "RNNKitCLI"]),
     // Interop with real third-party clients (h5py, Keras, numpy, onnxruntime, safetensors).
-    .testTarget(name: "InteropTests", dependencies: ["RNNKit"]),
+    .testTarget(
+      name: "InteropTests",
+      dependencies: ["RNNKit", .product(name: "Numerics", package: "swift-numerics")]),
   ],
   swiftLanguageModes: [.v6]
 )

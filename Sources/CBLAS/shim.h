@@ -1,4 +1,5 @@
 #ifndef RNNKIT_CBLAS_SHIM_H
 #define RNNKIT_CBLAS_SHIM_H
 #include <cblas.h>
+#include "kernels.h"
 #endif

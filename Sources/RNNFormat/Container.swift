@@ -13,6 +13,17 @@ public struct TensorEntry: Equatable, Sendable {
 
   /// The number of elements (product of the shape; checked not to overflow when read).
   public var elementCount: Int { shape.reduce(1, *) }
+
+  /// An entry for bytes at `offset` in some storage. Other formats use it to hand out zero-copy
+  /// views of tensors stored contiguously in their own files (the HDF5 bridge does).
+  public init(name: String, dtype: DTypeCode, shape: [Int], offset: Int, byteCount: Int, checksum: UInt64) {
+    self.name = name
+    self.dtype = dtype
+    self.shape = shape
+    self.offset = offset
+    self.byteCount = byteCount
+    self.checksum = checksum
+  }
 }
 
 /// A parsed `.rnn` container: the version, the metadata and the tensor table, over bytes that stay

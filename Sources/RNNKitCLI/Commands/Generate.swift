@@ -1,8 +1,62 @@
 import ArgumentParser
 import RNNKit
 
-// Placeholder: replaced by the issue that implements `rnnkit generate`.
 struct Generate: ParsableCommand {
-  static let configuration = CommandConfiguration(abstract: "Not implemented yet.")
-  func run() throws { throw CLIError("rnnkit generate is not implemented yet") }
+  static let configuration = CommandConfiguration(
+    abstract: "Continue a prompt with tokens drawn from the model.",
+    discussion: """
+      Each token is drawn from softmax(z / temperature), among the --top-k most likely when given.
+      --temperature 0 (or --top-k 1) always takes the most likely token. The same seed, prompt and
+      model give the same text. Prints the prompt's tokens followed by the new ones.
+      """)
+
+  @Argument(help: "The model file.")
+  var model: String
+
+  @Argument(help: "The prompt text.")
+  var prompt: String
+
+  @Option(help: "How many tokens to generate.")
+  var maxTokens = 20
+
+  @Option(help: "Sampling temperature; 0 is greedy.")
+  var temperature = 1.0
+
+  @Option(help: "Sample among the K most likely tokens only.")
+  var topK: Int?
+
+  @Option(help: "The seed of the sampler.")
+  var seed: UInt64 = 0
+
+  @Flag(help: "Print JSON: {\"prompt\": [ids], \"generated\": [ids], \"text\": \"…\"}.")
+  var json = false
+
+  @OptionGroup var input: ModelInputOptions
+
+  func validate() throws {
+    guard maxTokens >= 0 else { throw ValidationError("--max-tokens must be 0 or more") }
+    guard temperature >= 0, temperature.isFinite else {
+      throw ValidationError("--temperature must be 0 or more")
+    }
+    if let topK, topK < 1 { throw ValidationError("--top-k must be at least 1") }
+  }
+
+  func run() throws {
+    let runtime = try RuntimeCommand.prepare(model, input: input)
+    let tokens = try RuntimeCommand.encode(prompt, runtime: runtime, path: model)
+    let options = GenerationOptions(maxTokens: maxTokens, temperature: temperature, topK: topK, seed: seed)
+    let (generated, text) = try RuntimeCommand.run(model) { () throws(RuntimeError) in
+      let generated = try runtime.generate(prompt: tokens, options: options)
+      return (generated, try runtime.decode(tokens + generated))
+    }
+    if json {
+      print(
+        JSON.object([
+          ("prompt", .array(tokens.map(JSON.int))), ("generated", .array(generated.map(JSON.int))),
+          ("text", .string(text)),
+        ]).rendered())
+    } else {
+      print(text)
+    }
+  }
 }

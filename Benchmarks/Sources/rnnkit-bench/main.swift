@@ -1,0 +1,236 @@
+// rnnkit-bench: the RNNKit side of scripts/bench_runtime.py.
+//
+//   rnnkit-bench prepare --size small|large --dir DIR    writes the models, raw weights and tokens
+//   rnnkit-bench run --size small|large --dir DIR [--repeats N] [--tasks a,b,c,c16]
+//   rnnkit-bench peak [--repeats N]                      sgemm peak and memory read bandwidth
+//   rnnkit-bench core                                    the OpenBLAS core type in use
+//
+// Every result is one JSON line on stdout. Threads follow OPENBLAS_NUM_THREADS.
+import BenchBLAS
+import BenchKernels
+import Dispatch
+import Foundation
+import RNNKit
+
+struct Size {
+  let name: String
+  let vocabulary: Int
+  let hidden: Int
+  static func named(_ name: String) -> Size {
+    switch name {
+    case "small": return Size(name: name, vocabulary: 10_000, hidden: 256)
+    case "large": return Size(name: name, vocabulary: 50_000, hidden: 1_024)
+    case "tiny": return Size(name: name, vocabulary: 500, hidden: 32)
+    default: fail("unknown size \(name); use small, large or tiny")
+    }
+  }
+}
+
+/// The work: 32 sequences of 512 tokens to score, and a 64-token prompt for 64 generated tokens.
+let sequences = 32
+let sequenceLength = 512
+let promptLength = 64
+let generatedTokens = 64
+
+func fail(_ message: String) -> Never {
+  FileHandle.standardError.write(Data("rnnkit-bench: \(message)\n".utf8))
+  exit(1)
+}
+
+let arguments = Array(CommandLine.arguments.dropFirst())
+guard let command = arguments.first else { fail("usage: rnnkit-bench prepare|run|peak [options]") }
+func option(_ name: String) -> String? {
+  guard let i = arguments.firstIndex(of: "--\(name)"), i + 1 < arguments.count else { return nil }
+  return arguments[i + 1]
+}
+let repeats = Int(option("repeats") ?? "5") ?? 5
+let threads = Int(openblas_get_num_threads())
+
+struct Generator {
+  var state: UInt64
+  mutating func next() -> UInt64 {
+    state &+= 0x9E37_79B9_7F4A_7C15
+    var z = state
+    z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+    z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+    return z ^ (z >> 31)
+  }
+  mutating func uniform(_ scale: Float) -> Float { (Float(next() >> 40) / Float(1 << 24) * 2 - 1) * scale }
+}
+
+func now() -> Double {
+  var t = timespec()
+  clock_gettime(CLOCK_MONOTONIC, &t)
+  return Double(t.tv_sec) + Double(t.tv_nsec) * 1e-9
+}
+
+/// Times `body` `repeats` times after one warm-up run; returns the sorted durations.
+func measure(_ repeats: Int, _ body: () throws -> Void) rethrows -> [Double] {
+  try body()
+  var times: [Double] = []
+  for _ in 0..<repeats {
+    let start = now()
+    try body()
+    times.append(now() - start)
+  }
+  return times.sorted()
+}
+
+func median(_ sorted: [Double]) -> Double {
+  let n = sorted.count
+  return n % 2 == 1 ? sorted[n / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2
+}
+
+func emit(_ fields: [(String, Any)]) {
+  let parts = fields.map { key, value -> String in
+    switch value {
+    case let s as String: return "\"\(key)\": \"\(s)\""
+    case let d as Double: return "\"\(key)\": \(d.isFinite ? "\(d)" : "null")"
+    default: return "\"\(key)\": \(value)"
+    }
+  }
+  FileHandle.standardOutput.write(Data(("{" + parts.joined(separator: ", ") + "}\n").utf8))
+}
+
+func writeRaw<T>(_ values: [T], to path: String) throws {
+  try values.withUnsafeBytes { try Data($0).write(to: URL(fileURLWithPath: path)) }
+}
+
+func readTokens(_ path: String) throws -> [Int] {
+  let data = try Data(contentsOf: URL(fileURLWithPath: path))
+  return data.withUnsafeBytes { raw in raw.bindMemory(to: Int32.self).map(Int.init) }
+}
+
+switch command {
+case "prepare":
+  let size = Size.named(option("size") ?? "small")
+  let dir = option("dir") ?? "bench-out"
+  try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+  let (h, x) = (size.hidden, size.vocabulary)
+  var random = Generator(state: 20_261_129)
+  let scale = 1 / Float(h).squareRoot()
+  let w = (0..<(h * (h + x))).map { _ in random.uniform(scale) }
+  let b = (0..<h).map { _ in random.uniform(0.1) }
+  let v = (0..<(x * h)).map { _ in random.uniform(scale * 4) }
+  let c = (0..<x).map { _ in random.uniform(0.1) }
+  let tokens = (0..<(sequences * sequenceLength + promptLength)).map { _ in Int32(random.next() % UInt64(x)) }
+  let model = try ElmanModel(
+    W: Parameter(w, shape: [h, h + x]), b: Parameter(b, shape: [h]), V: Parameter(v, shape: [x, h]),
+    c: Parameter(c, shape: [x]), hiddenActivation: .tanh, outputActivation: .softmax, inputKind: .tokens,
+    vocabulary: try Vocabulary((0..<x).map { "w\($0)" }),
+    tokenizer: TokenizerSettings(level: .word, lowercase: false, splitPunctuation: false, unknownToken: nil))
+  let prefix = "\(dir)/\(size.name)"
+  try model.write(to: "\(prefix)-f32.rnn", overwrite: true)
+  var half = model
+  half.V = Parameter(v, shape: [x, h], dtype: .f16)
+  try half.write(to: "\(prefix)-f16v.rnn", overwrite: true)
+  try writeRaw(w, to: "\(prefix)-W.f32")
+  try writeRaw(b, to: "\(prefix)-b.f32")
+  try writeRaw(v, to: "\(prefix)-V.f32")
+  try writeRaw(c, to: "\(prefix)-c.f32")
+  try writeRaw(tokens, to: "\(prefix)-tokens.i32")
+  emit([
+    ("size", size.name), ("H", h), ("X", x), ("sequences", sequences), ("length", sequenceLength),
+    ("prompt", promptLength), ("generated", generatedTokens),
+  ])
+
+case "run":
+  let size = Size.named(option("size") ?? "small")
+  let dir = option("dir") ?? "bench-out"
+  let tasks = Set((option("tasks") ?? "a,b,c,c16").split(separator: ",").map(String.init))
+  let prefix = "\(dir)/\(size.name)"
+  let tokens = try readTokens("\(prefix)-tokens.i32")
+  let batch = (0..<sequences).map { Array(tokens[($0 * sequenceLength)..<(($0 + 1) * sequenceLength)]) }
+  let prompt = Array(tokens[(sequences * sequenceLength)...])
+  // Checksums are not verified here, so loading does not read V once before the timed runs.
+  let f32 = try InferenceModel(
+    ElmanModel.load(path: "\(prefix)-f32.rnn", options: ReadOptions(verifyChecksums: false)))
+  let flopsPerToken = 2.0 * Double(size.vocabulary) * Double(size.hidden)
+  func report(_ task: String, _ times: [Double], tokens: Int, check: Double, dtype: String = "f32") {
+    emit([
+      ("impl", "rnnkit"), ("size", size.name), ("task", task), ("dtype", dtype), ("threads", threads),
+      ("median_s", median(times)), ("min_s", times[0]), ("tokens", tokens),
+      ("tokens_per_s", Double(tokens) / median(times)),
+      ("gflops", flopsPerToken * Double(tokens) / median(times) / 1e9),
+      ("check", check), ("runs", times.count),
+    ])
+  }
+  if tasks.contains("a") {
+    var result = ScoreResult(logProbabilities: [])
+    let times = try measure(repeats) { result = try f32.score(tokens: batch[0]) }
+    report("a", times, tokens: sequenceLength, check: result.logProbabilities.reduce(0, +))
+  }
+  if tasks.contains("b") {
+    var results: [ScoreResult] = []
+    let times = try measure(max(1, repeats / 2)) { results = try f32.score(batch: batch) }
+    report(
+      "b", times, tokens: sequences * sequenceLength,
+      check: results.map { $0.logProbabilities.reduce(0, +) }.reduce(0, +))
+  }
+  let options = GenerationOptions(maxTokens: generatedTokens, temperature: 0)
+  if tasks.contains("c") {
+    var generated: [Int] = []
+    let times = try measure(repeats) { generated = try f32.generate(prompt: prompt, options: options) }
+    report("c", times, tokens: generatedTokens, check: Double(generated.reduce(0, +)))
+  }
+  if tasks.contains("c16") {
+    let f16 = try InferenceModel(
+      ElmanModel.load(path: "\(prefix)-f16v.rnn", options: ReadOptions(verifyChecksums: false)))
+    guard f16.outputWeightsAreHalf else { fail("the f16 model's V is not read as half") }
+    var generated: [Int] = []
+    let times = try measure(repeats) { generated = try f16.generate(prompt: prompt, options: options) }
+    report("c", times, tokens: generatedTokens, check: Double(generated.reduce(0, +)), dtype: "f16")
+  }
+
+case "core":
+  // The OpenBLAS kernel set in use (Debian's 0.3.21 may not know recent cores).
+  print(String(cString: openblas_get_corename()))
+
+case "peak":
+  // sgemm: square 4096 (the usual peak figure).
+  let n = Int(option("n") ?? "4096") ?? 4096
+  let a = [Float](repeating: 0.5, count: n * n)
+  let bm = [Float](repeating: 0.25, count: n * n)
+  var cm = [Float](repeating: 0, count: n * n)
+  let times = measure(repeats) {
+    cblas_sgemm(
+      CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(n), Int32(n), Int32(n), 1, a, Int32(n), bm, Int32(n),
+      0, &cm,
+      Int32(n))
+  }
+  let flops = 2 * pow(Double(n), 3)
+  emit([
+    ("impl", "openblas"), ("measure", "sgemm"), ("threads", threads), ("n", n),
+    ("core", String(cString: openblas_get_corename())),
+    ("median_gflops", flops / median(times) / 1e9), ("best_gflops", flops / times[0] / 1e9),
+    ("runs", times.count),
+  ])
+  // Read bandwidth: a buffer the size of SMALL's V (10 MB, in L3) and one of 1 GiB (main memory).
+  for (label, bytes) in [("l3_10MB", 10_240_000), ("memory_1GiB", 1 << 30)] {
+    let count = bytes / 4
+    let buffer = UnsafeMutablePointer<Float>.allocate(capacity: count)
+    defer { buffer.deallocate() }
+    buffer.initialize(repeating: 1, count: count)
+    let shared = UnsafeSendableBox(buffer)
+    let passes = bytes < (64 << 20) ? 50 : 2
+    let times = measure(repeats) {
+      DispatchQueue.concurrentPerform(iterations: threads) { t in
+        let per = count / threads
+        for _ in 0..<passes { _ = bench_read_floats(shared.pointer + t * per, per) }
+      }
+    }
+    emit([
+      ("impl", "memory"), ("measure", label), ("threads", threads),
+      ("median_gbps", Double(bytes * passes) / median(times) / 1e9),
+      ("best_gbps", Double(bytes * passes) / times[0] / 1e9), ("runs", times.count),
+    ])
+  }
+
+default:
+  fail("unknown command \(command)")
+}
+
+struct UnsafeSendableBox: @unchecked Sendable {
+  let pointer: UnsafeMutablePointer<Float>
+  init(_ pointer: UnsafeMutablePointer<Float>) { self.pointer = pointer }
+}

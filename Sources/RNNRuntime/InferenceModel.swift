@@ -1,0 +1,451 @@
+import RNNFormat
+import RNNModel
+
+/// All h_t and y_t of one sequence.
+public struct ForwardResult: Sendable, Equatable {
+  /// h_1 … h_T, each of the hidden size H.
+  public var hidden: [[Float]]
+  /// y_1 … y_T, each of the output size O, after the output activation g.
+  public var outputs: [[Float]]
+
+  public init(hidden: [[Float]], outputs: [[Float]]) {
+    self.hidden = hidden
+    self.outputs = outputs
+  }
+}
+
+/// An Elman model with its weights arranged for fast inference.
+///
+/// Preparing copies W once into a recurrent block W_h (H×H) and a transposed input block W_xᵀ
+/// (X×H), so that a token's input is one contiguous row (a one-hot input times W_x is a column
+/// lookup, not a product). For token models the bias b is folded into that row. V stays where it
+/// is: an f32 V inside a mapped `.rnn` file is used in place, and an f16 V is converted block by
+/// block while it is read, never expanded in memory. bf16 and f64 V are converted to f32 once.
+///
+/// The instance is immutable and can be shared between threads; each call allocates its own
+/// scratch space. Matrix products use OpenBLAS, whose thread count (`OPENBLAS_NUM_THREADS`) the
+/// runtime's own parallel loops follow too.
+public final class InferenceModel: Sendable {
+  /// The model this was prepared from.
+  public let model: ElmanModel
+  /// H.
+  public let hiddenSize: Int
+  /// X: the vocabulary size for token models, the vector size for dense ones.
+  public let inputSize: Int
+  /// O.
+  public let outputSize: Int
+
+  let activation: Int32
+  let outputActivation: OutputActivation
+  /// W_h, H×H row-major.
+  let recurrent: [Float]
+  /// W_xᵀ, X×H row-major; each row includes b for token models.
+  let inputRows: [Float]
+  let bias: [Float]
+  let outputBias: [Float]
+  let outputWeights: OutputWeights
+
+  enum OutputWeights: Sendable {
+    /// f32 V inside a mapped file.
+    case mapped(TensorView)
+    /// f32 V in memory.
+    case owned([Float])
+    /// f16 V inside a mapped file, converted while it is read.
+    case half(TensorView)
+  }
+
+  enum OutputPointer {
+    case f32(UnsafePointer<Float>)
+    case half(UnsafePointer<UInt16>)
+  }
+
+  /// Prepares `model` for inference.
+  public init(_ model: ElmanModel) throws(RuntimeError) {
+    do {
+      try model.validateShapes()
+    } catch {
+      throw .invalidModel(error.description)
+    }
+    let h = model.hiddenSize
+    let x = model.inputSize
+    self.model = model
+    hiddenSize = h
+    inputSize = x
+    outputSize = model.outputSize
+    activation = Kernels.code(model.hiddenActivation)
+    outputActivation = model.outputActivation
+
+    let b = model.b.floats()
+    let c = model.c.floats()
+    guard b.count == h, c.count == outputSize else {
+      throw .invalidModel("b or c could not be decoded as floats")
+    }
+    bias = b
+    outputBias = c
+    let folded = model.inputKind == .tokens
+    var wh = [Float](repeating: 0, count: h * h)
+    var wxT = [Float](repeating: 0, count: x * h)
+    let decoded = model.W.withFloats { w -> Bool in
+      guard w.count == h * (h + x) else { return false }
+      wh.withUnsafeMutableBufferPointer { wh in
+        wxT.withUnsafeMutableBufferPointer { wxT in
+          for i in 0..<h {
+            let row = i * (h + x)
+            for j in 0..<h { wh[i * h + j] = w[row + j] }
+            // Transposed so that input column j becomes the contiguous row j.
+            for j in 0..<x { wxT[j * h + i] = w[row + h + j] + (folded ? b[i] : 0) }
+          }
+        }
+      }
+      return true
+    }
+    guard decoded else { throw .invalidModel("W could not be decoded as floats") }
+    recurrent = wh
+    inputRows = wxT
+
+    switch model.V.storage {
+    case .floats(let values): outputWeights = .owned(values)
+    case .view(let view):
+      switch view.dtype.known {
+      case .f32: outputWeights = .mapped(view)
+      case .f16: outputWeights = .half(view)
+      default:
+        let values = model.V.floats()
+        guard values.count == outputSize * h else { throw .invalidModel("V could not be decoded as floats") }
+        outputWeights = .owned(values)
+      }
+    }
+  }
+
+  /// Whether V is read as IEEE half and converted on the fly.
+  public var outputWeightsAreHalf: Bool {
+    if case .half = outputWeights { return true }
+    return false
+  }
+
+  func withOutputWeights<R>(_ body: (OutputPointer) -> R) -> R {
+    switch outputWeights {
+    case .owned(let values):
+      return values.withUnsafeBufferPointer { body(.f32($0.baseAddress!)) }
+    case .mapped(let view):
+      return withExtendedLifetime(view.storage) {
+        body(.f32(view.storage.base.advanced(by: view.entry.offset).assumingMemoryBound(to: Float.self)))
+      }
+    case .half(let view):
+      return withExtendedLifetime(view.storage) {
+        body(.half(view.storage.base.advanced(by: view.entry.offset).assumingMemoryBound(to: UInt16.self)))
+      }
+    }
+  }
+
+  // MARK: checks
+
+  func checkTokens(_ tokens: [Int]) throws(RuntimeError) {
+    guard model.inputKind == .tokens else { throw .inputKindMismatch(model: .dense, given: .tokens) }
+    guard !tokens.isEmpty else { throw .emptyInput }
+    for (position, id) in tokens.enumerated() where id < 0 || id >= inputSize {
+      throw .tokenOutOfRange(position: position, id: id, vocabularySize: inputSize)
+    }
+  }
+
+  func checkVectors(_ vectors: [[Float]]) throws(RuntimeError) {
+    guard model.inputKind == .dense else { throw .inputKindMismatch(model: .tokens, given: .dense) }
+    guard !vectors.isEmpty else { throw .emptyInput }
+    for (position, vector) in vectors.enumerated() where vector.count != inputSize {
+      throw .wrongVectorSize(position: position, found: vector.count, expected: inputSize)
+    }
+  }
+
+  // MARK: the recurrence
+
+  /// Hidden states of several sequences, stored one after another (sequence s at rows
+  /// `offsets[s] ..< offsets[s] + lengths[s]`).
+  struct HiddenStates {
+    var rows: [Float]
+    var offsets: [Int]
+    var lengths: [Int]
+    var totalRows: Int { offsets.last.map { $0 + lengths.last! } ?? 0 }
+  }
+
+  /// Fills each row with its input projection W_x·x_t (+ b), then runs the recurrence.
+  func hiddenStates(tokens batch: [[Int]]) throws(RuntimeError) -> HiddenStates {
+    var states = layout(lengths: batch.map(\.count))
+    let h = hiddenSize
+    states.rows.withUnsafeMutableBufferPointer { rows in
+      inputRows.withUnsafeBufferPointer { inputRows in
+        for (s, tokens) in batch.enumerated() {
+          for (t, id) in tokens.enumerated() {
+            (rows.baseAddress! + (states.offsets[s] + t) * h).update(
+              from: inputRows.baseAddress! + id * h, count: h)
+          }
+        }
+      }
+    }
+    try recur(&states)
+    return states
+  }
+
+  func hiddenStates(vectors batch: [[[Float]]]) throws(RuntimeError) -> HiddenStates {
+    var states = layout(lengths: batch.map(\.count))
+    let (h, x) = (hiddenSize, inputSize)
+    // One product for every step of every sequence: [x_t] (N×X) · W_xᵀ (X×H).
+    var inputs = [Float]()
+    inputs.reserveCapacity(states.totalRows * x)
+    for sequence in batch { for vector in sequence { inputs += vector } }
+    let total = states.totalRows
+    states.rows.withUnsafeMutableBufferPointer { rows in
+      inputs.withUnsafeBufferPointer { inputs in
+        inputRows.withUnsafeBufferPointer { w in
+          Kernels.gemm(
+            m: total, n: h, k: x, a: inputs.baseAddress!, lda: x, b: w.baseAddress!, ldb: h,
+            transposeB: false, beta: 0, c: rows.baseAddress!, ldc: h)
+        }
+        for r in 0..<total {
+          let row = rows.baseAddress! + r * h
+          for i in 0..<h { row[i] += bias[i] }
+        }
+      }
+    }
+    try recur(&states)
+    return states
+  }
+
+  func layout(lengths: [Int]) -> HiddenStates {
+    var offsets: [Int] = []
+    offsets.reserveCapacity(lengths.count)
+    var total = 0
+    for length in lengths {
+      offsets.append(total)
+      total += length
+    }
+    return HiddenStates(
+      rows: [Float](repeating: 0, count: total * hiddenSize), offsets: offsets, lengths: lengths)
+  }
+
+  /// h_t = f(proj_t + W_h·h_{t-1}) in place over rows holding proj_t; h_0 = `initial` or 0.
+  func recur(_ states: inout HiddenStates, initial: [Float]? = nil) throws(RuntimeError) {
+    let h = hiddenSize
+    let lengths = states.lengths
+    let offsets = states.offsets
+    let single = lengths.count == 1
+    var failure: (step: Int, sequence: Int)?
+    states.rows.withUnsafeMutableBufferPointer { rows in
+      recurrent.withUnsafeBufferPointer { wh in
+        let wh = wh.baseAddress!
+        let base = rows.baseAddress!
+        if single {
+          // One sequence: each step is a matrix-vector product on consecutive rows.
+          for t in 0..<lengths[0] {
+            let row = base + t * h
+            if t > 0 {
+              Kernels.gemv(m: h, n: h, a: wh, lda: h, x: row - h, beta: 1, y: row)
+            } else if let initial {
+              initial.withUnsafeBufferPointer {
+                Kernels.gemv(m: h, n: h, a: wh, lda: h, x: $0.baseAddress!, beta: 1, y: row)
+              }
+            }
+            Kernels.activate(activation, row, count: h)
+            if !Kernels.allFinite(row, count: h) {
+              failure = (t, 0)
+              return
+            }
+          }
+          return
+        }
+        // Many sequences: longest first, so the sequences still running at step t are a prefix,
+        // and each step is one matrix product over that prefix.
+        let order = lengths.indices.sorted { lengths[$0] > lengths[$1] }
+        var state = [Float](repeating: 0, count: order.count * h)
+        var next = [Float](repeating: 0, count: order.count * h)
+        var active = order.count
+        for t in 0..<(lengths[order[0]]) {
+          while active > 0 && lengths[order[active - 1]] <= t { active -= 1 }
+          state.withUnsafeMutableBufferPointer { state in
+            next.withUnsafeMutableBufferPointer { next in
+              let (sp, np) = (state.baseAddress!, next.baseAddress!)
+              for j in 0..<active { (np + j * h).update(from: base + (offsets[order[j]] + t) * h, count: h) }
+              if t > 0 {
+                Kernels.gemm(
+                  m: active, n: h, k: h, a: sp, lda: h, b: wh, ldb: h, transposeB: true, beta: 1, c: np,
+                  ldc: h)
+              } else if let initial {
+                initial.withUnsafeBufferPointer { h0 in
+                  for j in 0..<active {
+                    Kernels.gemv(m: h, n: h, a: wh, lda: h, x: h0.baseAddress!, beta: 1, y: np + j * h)
+                  }
+                }
+              }
+              Kernels.activate(activation, np, count: active * h)
+              for j in 0..<active {
+                let row = np + j * h
+                if !Kernels.allFinite(row, count: h) {
+                  failure = (t, order[j])
+                  return
+                }
+                (base + (offsets[order[j]] + t) * h).update(from: row, count: h)
+              }
+            }
+          }
+          if failure != nil { return }
+          swap(&state, &next)
+        }
+      }
+    }
+    if let failure { throw .nonFiniteHidden(step: failure.step, sequence: single ? nil : failure.sequence) }
+  }
+
+  // MARK: outputs
+
+  /// z = H·Vᵀ + c for `rows` consecutive hidden states, written row-major (rows×O) to `out`;
+  /// without c when `addBias` is false (scoring adds it while it reads the row anyway).
+  func logits(
+    hidden: UnsafePointer<Float>, rows: Int, into out: UnsafeMutablePointer<Float>, addBias: Bool = true
+  ) {
+    let (h, o) = (hiddenSize, outputSize)
+    outputBias.withUnsafeBufferPointer { c in
+      withOutputWeights { weights in
+        switch weights {
+        case .f32(let v):
+          if rows == 1 {
+            out.update(from: c.baseAddress!, count: o)
+            Kernels.gemv(m: o, n: h, a: v, lda: h, x: hidden, beta: 1, y: out)
+          } else {
+            if addBias { for r in 0..<rows { (out + r * o).update(from: c.baseAddress!, count: o) } }
+            Kernels.gemm(
+              m: rows, n: o, k: h, a: hidden, lda: h, b: v, ldb: h, transposeB: true, beta: addBias ? 1 : 0,
+              c: out,
+              ldc: o)
+          }
+        case .half(let v):
+          if rows == 1 {
+            Kernels.gemvHalf(m: o, n: h, a: v, x: hidden, bias: c.baseAddress!, y: out)
+          } else {
+            if addBias { for r in 0..<rows { (out + r * o).update(from: c.baseAddress!, count: o) } }
+            // Convert a block of V's rows at a time into a small f32 buffer, never all of V.
+            let blockRows = max(64, min(o, (1 << 18) / h))
+            let block = UnsafeMutablePointer<Float>.allocate(capacity: blockRows * h)
+            defer { block.deallocate() }
+            var start = 0
+            while start < o {
+              let count = min(blockRows, o - start)
+              Kernels.halfToFloat(v + start * h, block, count: count * h)
+              Kernels.gemm(
+                m: rows, n: count, k: h, a: hidden, lda: h, b: block, ldb: h, transposeB: true,
+                beta: addBias ? 1 : 0, c: out + start, ldc: o)
+              start += count
+            }
+          }
+        }
+      }
+    }
+  }
+
+  /// The index of the largest logit of V·h + c (the first on ties), for greedy decoding: each
+  /// thread computes a block of rows and its maximum while the block is still in cache.
+  func argmaxLogits(hidden: UnsafePointer<Float>, scratch: UnsafeMutablePointer<Float>) -> Int {
+    let (h, o) = (hiddenSize, outputSize)
+    let threads = o * h >= 1 << 20 ? min(Kernels.threadCount, max(1, o / 256)) : 1
+    let chunk = ((o + threads - 1) / threads + 3) & ~3
+    var best = [(index: Int, value: Float)](repeating: (0, -.infinity), count: threads)
+    best.withUnsafeMutableBufferPointer { best in
+      outputBias.withUnsafeBufferPointer { c in
+        withOutputWeights { weights in
+          let shared = (
+            UnsafeSendable(best.baseAddress!), UnsafeSendable(c.baseAddress!), UnsafeSendable(scratch)
+          )
+          let (x, v) = (UnsafeSendable(hidden), UnsafeSendable(weights))
+          Kernels.parallelFor(threads) { t in
+            let start = t * chunk
+            let rows = min(chunk, o - start)
+            guard rows > 0 else { return }
+            let (out, bias) = (shared.2.value + start, shared.1.value + start)
+            switch v.value {
+            case .f32(let matrix):
+              out.update(from: bias, count: rows)
+              Kernels.gemvF32(m: rows, n: h, a: matrix + start * h, x: x.value, beta: 1, y: out)
+            case .half(let matrix):
+              Kernels.gemvHalf(m: rows, n: h, a: matrix + start * h, x: x.value, bias: bias, y: out)
+            }
+            let i = Kernels.argmax(out, count: rows)
+            shared.0.value[t] = (start + i, out[i])
+          }
+        }
+      }
+    }
+    // Blocks are in index order, so a strict comparison keeps the first maximum.
+    var winner = best[0]
+    for candidate in best.dropFirst() where candidate.value > winner.value { winner = candidate }
+    return winner.index
+  }
+
+  /// Applies g to each of `rows` rows of O values.
+  func applyOutputActivation(_ values: UnsafeMutablePointer<Float>, rows: Int) {
+    let o = outputSize
+    switch outputActivation {
+    case .identity: return
+    case .sigmoid: Kernels.sigmoid(values, count: rows * o)
+    case .softmax:
+      let parts = rows >= 64 ? Kernels.threadCount : 1
+      let per = (rows + parts - 1) / parts
+      let shared = UnsafeSendable(values)
+      Kernels.parallelFor(parts) { part in
+        for r in (part * per)..<min(rows, (part + 1) * per) {
+          Kernels.softmax(shared.value + r * o, count: o)
+        }
+      }
+    }
+  }
+
+  /// y_t for every row of `states`, row-major.
+  func outputs(for states: HiddenStates) -> [Float] {
+    let rows = states.totalRows
+    var out = [Float](repeating: 0, count: rows * outputSize)
+    out.withUnsafeMutableBufferPointer { out in
+      states.rows.withUnsafeBufferPointer { hidden in
+        logits(hidden: hidden.baseAddress!, rows: rows, into: out.baseAddress!)
+      }
+      applyOutputActivation(out.baseAddress!, rows: rows)
+    }
+    return out
+  }
+
+  func results(_ states: HiddenStates) -> [ForwardResult] {
+    let y = outputs(for: states)
+    let (h, o) = (hiddenSize, outputSize)
+    return states.offsets.indices.map { s in
+      let range = states.offsets[s]..<(states.offsets[s] + states.lengths[s])
+      return ForwardResult(
+        hidden: range.map { Array(states.rows[($0 * h)..<(($0 + 1) * h)]) },
+        outputs: range.map { Array(y[($0 * o)..<(($0 + 1) * o)]) })
+    }
+  }
+
+  // MARK: public forward passes
+
+  /// Runs a whole token sequence from h_0 = 0 and returns every h_t and y_t.
+  public func forward(tokens: [Int]) throws(RuntimeError) -> ForwardResult {
+    try checkTokens(tokens)
+    return results(try hiddenStates(tokens: [tokens]))[0]
+  }
+
+  /// Runs a whole sequence of dense input vectors (each of size X) from h_0 = 0.
+  public func forward(vectors: [[Float]]) throws(RuntimeError) -> ForwardResult {
+    try checkVectors(vectors)
+    return results(try hiddenStates(vectors: [vectors]))[0]
+  }
+
+  /// Runs many token sequences of any lengths at once; result `i` equals `forward(tokens: batch[i])`
+  /// up to rounding. A sequence whose hidden state fails reports its index in the error.
+  public func forward(batch: [[Int]]) throws(RuntimeError) -> [ForwardResult] {
+    guard !batch.isEmpty else { throw .emptyInput }
+    for sequence in batch { try checkTokens(sequence) }
+    return results(try hiddenStates(tokens: batch))
+  }
+
+  /// Runs many sequences of dense vectors at once.
+  public func forward(vectorBatch batch: [[[Float]]]) throws(RuntimeError) -> [ForwardResult] {
+    guard !batch.isEmpty else { throw .emptyInput }
+    for sequence in batch { try checkVectors(sequence) }
+    return results(try hiddenStates(vectors: batch))
+  }
+}

@@ -1,0 +1,142 @@
+import CBLAS
+import Dispatch
+import RNNModel
+
+// Every call into C (OpenBLAS and the kernels in CBLAS/kernels.h) passes through this file.
+enum Kernels {
+  /// The threads OpenBLAS uses (OPENBLAS_NUM_THREADS); the runtime's own parallel loops use as many.
+  static var threadCount: Int { max(1, Int(openblas_get_num_threads())) }
+
+  /// The instruction-set level of the vector kernels: 0 portable C, 1 AVX2, 2 AVX-512.
+  static let bestLevel = Int(rk_level())
+
+  static func code(_ f: HiddenActivation) -> Int32 {
+    switch f {
+    case .identity: return Int32(RK_IDENTITY)
+    case .tanh: return Int32(RK_TANH)
+    case .relu: return Int32(RK_RELU)
+    case .sigmoid: return Int32(RK_SIGMOID)
+    case .softsign: return Int32(RK_SOFTSIGN)
+    case .softplus: return Int32(RK_SOFTPLUS)
+    case .elu: return Int32(RK_ELU)
+    case .silu: return Int32(RK_SILU)
+    }
+  }
+
+  /// C[m×n] = alpha·A[m×k]·op(B) + beta·C, row-major; `transposeB` means B is stored n×k.
+  static func gemm(
+    m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+    transposeB: Bool, beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int
+  ) {
+    guard m > 0, n > 0, k > 0 else { return }
+    cblas_sgemm(
+      CblasRowMajor, CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans, blasint(m), blasint(n), blasint(k),
+      1,
+      a, blasint(lda), b, blasint(ldb), beta, c, blasint(ldc))
+  }
+
+  /// y[m] = A[m×n]·x + beta·y, row-major A with row stride lda. Matrices of a million elements or
+  /// more are split by rows across the runtime's threads (each thread's rows then stay in its cache).
+  static func gemv(
+    m: Int, n: Int, a: UnsafePointer<Float>, lda: Int, x: UnsafePointer<Float>, beta: Float,
+    y: UnsafeMutablePointer<Float>
+  ) {
+    guard m > 0, n > 0 else { return }
+    let threads = m * n >= 1 << 20 ? min(threadCount, max(1, m / 64)) : 1
+    if threads == 1 {
+      rk_gemv_f32(Int32(bestLevel), a, m, n, lda, x, beta, y)
+      return
+    }
+    let chunk = ((m + threads - 1) / threads + 3) & ~3
+    let (aa, xx, yy) = (UnsafeSendable(a), UnsafeSendable(x), UnsafeSendable(y))
+    DispatchQueue.concurrentPerform(iterations: threads) { t in
+      let start = t * chunk
+      let rows = min(chunk, m - start)
+      guard rows > 0 else { return }
+      rk_gemv_f32(Int32(bestLevel), aa.value + start * lda, rows, n, lda, xx.value, beta, yy.value + start)
+    }
+  }
+
+  /// y[m] = A[m×n]·x + bias, with A stored as IEEE half, split across the runtime's threads.
+  static func gemvHalf(
+    m: Int, n: Int, a: UnsafePointer<UInt16>, x: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
+    y: UnsafeMutablePointer<Float>
+  ) {
+    let threads = min(threadCount, max(1, m / 256))
+    if threads == 1 {
+      rk_gemv_f16(Int32(bestLevel), a, m, n, n, x, bias, y)
+      return
+    }
+    // Row blocks that are multiples of 4 keep the four-row kernel on its fast path.
+    let chunk = ((m + threads - 1) / threads + 3) & ~3
+    let (aa, xx, bb, yy) = (UnsafeSendable(a), UnsafeSendable(x), UnsafeSendable(bias), UnsafeSendable(y))
+    DispatchQueue.concurrentPerform(iterations: threads) { t in
+      let start = t * chunk
+      let rows = min(chunk, m - start)
+      guard rows > 0 else { return }
+      rk_gemv_f16(
+        Int32(bestLevel), aa.value + start * n, rows, n, n, xx.value, bb.value.map { $0 + start },
+        yy.value + start)
+    }
+  }
+
+  static func halfToFloat(
+    _ source: UnsafePointer<UInt16>, _ destination: UnsafeMutablePointer<Float>, count: Int,
+    level: Int = bestLevel
+  ) {
+    rk_half_to_float_n(Int32(level), source, destination, count)
+  }
+
+  static func activate(_ code: Int32, _ x: UnsafeMutablePointer<Float>, count: Int, level: Int = bestLevel) {
+    rk_activation(Int32(level), code, x, count)
+  }
+
+  static func softmax(_ x: UnsafeMutablePointer<Float>, count: Int, level: Int = bestLevel) {
+    rk_softmax(Int32(level), x, count)
+  }
+
+  static func sigmoid(_ x: UnsafeMutablePointer<Float>, count: Int) {
+    activate(Int32(RK_SIGMOID), x, count: count)
+  }
+
+  /// log Σ exp(x + bias); `bias` may be nil.
+  static func logSumExp(
+    _ x: UnsafePointer<Float>, bias: UnsafePointer<Float>? = nil, count: Int, level: Int = bestLevel
+  ) -> Float {
+    rk_logsumexp(Int32(level), x, bias, count)
+  }
+
+  static func argmax(_ x: UnsafePointer<Float>, count: Int) -> Int { rk_argmax(x, count) }
+  static func allFinite(_ x: UnsafePointer<Float>, count: Int) -> Bool { rk_all_finite(x, count) != 0 }
+
+  /// y = A·x + beta·y (f32 A, row stride n), single-threaded.
+  static func gemvF32(
+    m: Int, n: Int, a: UnsafePointer<Float>, x: UnsafePointer<Float>, beta: Float = 0,
+    y: UnsafeMutablePointer<Float>, level: Int = bestLevel
+  ) {
+    rk_gemv_f32(Int32(level), a, m, n, n, x, beta, y)
+  }
+
+  /// y = A·x + bias (half A, row stride n; bias may be nil), single-threaded.
+  static func gemvHalf(
+    m: Int, n: Int, a: UnsafePointer<UInt16>, x: UnsafePointer<Float>, bias: UnsafePointer<Float>? = nil,
+    y: UnsafeMutablePointer<Float>, level: Int = bestLevel
+  ) {
+    rk_gemv_f16(Int32(level), a, m, n, n, x, bias, y)
+  }
+
+  /// Runs `body(i)` for i in 0..<count on the runtime's threads.
+  static func parallelFor(_ count: Int, _ body: @Sendable (Int) -> Void) {
+    if count <= 1 || threadCount == 1 {
+      for i in 0..<count { body(i) }
+    } else {
+      DispatchQueue.concurrentPerform(iterations: count, execute: body)
+    }
+  }
+}
+
+/// Carries a pointer into a concurrent loop whose iterations touch disjoint parts.
+struct UnsafeSendable<T>: @unchecked Sendable {
+  let value: T
+  init(_ value: T) { self.value = value }
+}

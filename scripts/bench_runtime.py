@@ -1,0 +1,327 @@
+#!/usr/bin/env python3
+"""Compares RNNKit with ONNX Runtime and numpy on the same weights and the same work.
+
+Run through scripts/bench_runtime.sh, which builds the Swift benchmark and prepares the weights.
+This script installs its own Python dependencies (numpy, onnx, onnxruntime, threadpoolctl) when
+they are missing, then runs, for each size and thread count:
+  (a) scoring one sequence of 512 tokens (512 logit rows and their log-softmax),
+  (b) scoring 32 such sequences at once,
+  (c) a 64-token prompt, then 64 tokens generated greedily (f32 V; RNNKit also with f16 V),
+plus this machine's sgemm peak and read bandwidth, and prints medians and ratios.
+
+ONNX Runtime runs the fastest formulation we know: a Gather of the input weights (W_x transposed,
+with b folded in) feeding an RNN node whose input weights are the identity, then MatMul + LogSoftmax
+(scoring) or MatMul + ArgMax (generation).
+"""
+import argparse
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+import time
+
+
+def ensure_packages():
+    needed = {"numpy": "numpy", "onnx": "onnx", "onnxruntime": "onnxruntime", "threadpoolctl": "threadpoolctl"}
+    missing = [pkg for mod, pkg in needed.items() if importlib.util.find_spec(mod) is None]
+    if missing:
+        print(f"installing {' '.join(missing)}", file=sys.stderr)
+        subprocess.check_call([sys.executable, "-m", "pip", "install", "-q", "--disable-pip-version-check", *missing])
+
+
+SIZES = {"tiny": (500, 32), "small": (10_000, 256), "large": (50_000, 1_024)}
+SEQUENCES, LENGTH, PROMPT, GENERATED = 32, 512, 64, 64
+
+
+def load(folder, size):
+    import numpy as np
+
+    x, h = SIZES[size]
+    p = os.path.join(folder, size)
+    w = np.fromfile(p + "-W.f32", dtype="<f4").reshape(h, h + x)
+    weights = {
+        "Wh": np.ascontiguousarray(w[:, :h]),
+        "b": np.fromfile(p + "-b.f32", dtype="<f4"),
+        "V": np.fromfile(p + "-V.f32", dtype="<f4").reshape(x, h),
+        "c": np.fromfile(p + "-c.f32", dtype="<f4"),
+    }
+    # The input projection of token j is column j of W_x plus b: one row of this table.
+    weights["E"] = np.ascontiguousarray(w[:, h:].T + weights["b"][None, :])
+    tokens = np.fromfile(p + "-tokens.i32", dtype="<i4").astype(np.int64)
+    batch = tokens[: SEQUENCES * LENGTH].reshape(SEQUENCES, LENGTH)
+    prompt = tokens[SEQUENCES * LENGTH :]
+    return weights, batch, prompt
+
+
+def timed(repeats, fn):
+    fn()  # warm-up
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    times.sort()
+    n = len(times)
+    return (times[n // 2] if n % 2 else (times[n // 2 - 1] + times[n // 2]) / 2), times[0]
+
+
+# MARK: numpy
+
+
+def numpy_score(wt, batch):
+    """Sum of log p(x_{t+1} | x_1..x_t) over every sequence; logits in row blocks."""
+    import numpy as np
+
+    seqs, length = batch.shape
+    h = wt["Wh"].shape[0]
+    hs = np.empty((seqs, length, h), dtype=np.float32)
+    state = np.zeros((seqs, h), dtype=np.float32)
+    proj = wt["E"][batch]  # [S, T, H]
+    whT = np.ascontiguousarray(wt["Wh"].T)
+    for t in range(length):
+        state = np.tanh(proj[:, t, :] + state @ whT)
+        hs[:, t, :] = state
+    rows = hs.reshape(-1, h)
+    targets = np.concatenate([batch[:, 1:], np.full((seqs, 1), -1)], axis=1).reshape(-1)
+    vT = wt["V"].T
+    total = 0.0
+    block = max(16, (1 << 22) // wt["V"].shape[0])
+    for start in range(0, rows.shape[0], block):
+        z = rows[start : start + block] @ vT
+        z += wt["c"]
+        m = z.max(axis=1, keepdims=True)
+        lse = m[:, 0] + np.log(np.exp(z - m).sum(axis=1))
+        tg = targets[start : start + block]
+        keep = tg >= 0
+        total += float((z[np.arange(len(tg))[keep], tg[keep]] - lse[keep]).sum())
+    return total
+
+
+def numpy_generate(wt, prompt):
+    import numpy as np
+
+    h = np.zeros(wt["Wh"].shape[0], dtype=np.float32)
+    for tok in prompt:
+        h = np.tanh(wt["E"][tok] + wt["Wh"] @ h)
+    out = []
+    for i in range(GENERATED):
+        z = wt["V"] @ h + wt["c"]
+        tok = int(np.argmax(z))
+        out.append(tok)
+        if i + 1 < GENERATED:
+            h = np.tanh(wt["E"][tok] + wt["Wh"] @ h)
+    return out
+
+
+# MARK: ONNX Runtime
+
+
+def onnx_graph(wt, mode):
+    """mode 'score': ids [T, B], targets [T, B] -> log p [T, B].
+    mode 'step': ids [T, 1], h0 [1, 1, H] -> next id [1], h [1, 1, H] (the logits of the last step only)."""
+    import numpy as np
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    h = wt["Wh"].shape[0]
+    o = wt["V"].shape[0]
+    init = [
+        numpy_helper.from_array(wt["E"], "E"),
+        numpy_helper.from_array(np.eye(h, dtype=np.float32)[None], "Wi"),
+        numpy_helper.from_array(wt["Wh"][None], "R"),
+        numpy_helper.from_array(np.ascontiguousarray(wt["V"].T), "Vt"),
+        numpy_helper.from_array(wt["c"], "c"),
+    ]
+    nodes = [helper.make_node("Gather", ["E", "ids"], ["x"], axis=0)]
+    inputs = [helper.make_tensor_value_info("ids", TensorProto.INT64, ["T", "B"])]
+    if mode == "score":
+        nodes += [
+            helper.make_node("RNN", ["x", "Wi", "R"], ["Y", "Yh"], hidden_size=h, activations=["Tanh"]),
+            helper.make_node("Squeeze", ["Y", "axis1"], ["hs"]),
+            helper.make_node("MatMul", ["hs", "Vt"], ["zv"]),
+            helper.make_node("Add", ["zv", "c"], ["z"]),
+            helper.make_node("LogSoftmax", ["z"], ["lp"], axis=-1),
+            helper.make_node("Unsqueeze", ["targets", "axis2"], ["tg"]),
+            helper.make_node("GatherElements", ["lp", "tg"], ["picked"], axis=2),
+            helper.make_node("Squeeze", ["picked", "axis2"], ["logp"]),
+        ]
+        init += [numpy_helper.from_array(np.array([1], np.int64), "axis1"),
+                 numpy_helper.from_array(np.array([2], np.int64), "axis2")]
+        inputs.append(helper.make_tensor_value_info("targets", TensorProto.INT64, ["T", "B"]))
+        outputs = [helper.make_tensor_value_info("logp", TensorProto.FLOAT, ["T", "B"])]
+    else:
+        nodes += [
+            helper.make_node("RNN", ["x", "Wi", "R", "", "", "h0"], ["Y", "h"], hidden_size=h, activations=["Tanh"]),
+            helper.make_node("Reshape", ["h", "shape"], ["hv"]),
+            helper.make_node("MatMul", ["hv", "Vt"], ["zv"]),
+            helper.make_node("Add", ["zv", "c"], ["z"]),
+            helper.make_node("ArgMax", ["z"], ["next"], axis=1, keepdims=0),
+        ]
+        init.append(numpy_helper.from_array(np.array([1, h], np.int64), "shape"))
+        inputs.append(helper.make_tensor_value_info("h0", TensorProto.FLOAT, [1, 1, h]))
+        outputs = [helper.make_tensor_value_info("next", TensorProto.INT64, [1]),
+                   helper.make_tensor_value_info("h", TensorProto.FLOAT, [1, 1, h])]
+    graph = helper.make_graph(nodes, mode, inputs, outputs, init)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.checker.check_model(model)
+    return model.SerializeToString()
+
+
+def ort_session(blob, threads):
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    return ort.InferenceSession(blob, options, providers=["CPUExecutionProvider"])
+
+
+def ort_score(session, batch):
+    import numpy as np
+
+    ids = np.ascontiguousarray(batch.T)  # [T, B]
+    targets = np.concatenate([batch[:, 1:], batch[:, :1]], axis=1).T.copy()
+    (logp,) = session.run(None, {"ids": ids, "targets": targets})
+    return float(logp[:-1].sum())  # the last row has no target
+
+
+def ort_generate(session, prompt, h):
+    import numpy as np
+
+    state = np.zeros((1, 1, h), dtype=np.float32)
+    nxt, state = session.run(None, {"ids": prompt.reshape(-1, 1), "h0": state})
+    out = [int(nxt[0])]
+    for _ in range(GENERATED - 1):
+        nxt, state = session.run(None, {"ids": nxt.reshape(1, 1), "h0": state})
+        out.append(int(nxt[0]))
+    return out
+
+
+# MARK: driver
+
+
+def swift_bench(binary, args, threads, env_extra):
+    env = dict(os.environ, OPENBLAS_NUM_THREADS=str(threads), **env_extra)
+    out = subprocess.run([binary, *args], env=env, check=True, capture_output=True, text=True).stdout
+    return [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+
+
+def main():
+    # numpy's bundled OpenBLAS knows this CPU; a forced OPENBLAS_CORETYPE meant for Debian's older
+    # build would slow it. This process only runs numpy and ONNX Runtime, so drop both variables
+    # here (before numpy loads) and pass the caller's values on to the RNNKit runs.
+    saved = {k: os.environ.pop(k) for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE") if k in os.environ}
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--bench", required=True, help="the rnnkit-bench executable")
+    parser.add_argument("--dir", default="bench-out")
+    parser.add_argument("--sizes", default="small,large")
+    parser.add_argument("--threads", default="1,2")
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--out", default=None, help="write all results as JSON here")
+    args = parser.parse_args()
+    ensure_packages()
+    import numpy as np
+    import onnxruntime as ort
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    # Debian's OpenBLAS 0.3.21 does not know every recent x86 core and may fall back to its generic
+    # SSE3 ("Prescott") kernels; the caller chooses OPENBLAS_CORETYPE for RNNKit (see bench_runtime.sh).
+    rnnkit_env = saved
+    results = []
+    print(f"onnxruntime {ort.__version__}, numpy {np.__version__}; RNNKit OpenBLAS env {rnnkit_env or 'default'}")
+    for info in threadpool_info():
+        print(f"numpy BLAS: {info.get('internal_api')} {info.get('version')} core {info.get('architecture')}")
+    for threads in [int(t) for t in args.threads.split(",")]:
+        for r in swift_bench(args.bench, ["peak", "--repeats", str(args.repeats)], threads, rnnkit_env):
+            results.append(r)
+        with threadpool_limits(limits=threads):
+            a = np.ones((4096, 4096), np.float32)
+            med, best = timed(args.repeats, lambda: a @ a)
+            results.append({"impl": "numpy", "measure": "sgemm", "threads": threads,
+                            "median_gflops": 2 * 4096**3 / med / 1e9, "best_gflops": 2 * 4096**3 / best / 1e9})
+    for size in args.sizes.split(","):
+        wt, batch, prompt = load(args.dir, size)
+        x, h = SIZES[size]
+        flops = 2.0 * x * h
+        score_blob = onnx_graph(wt, "score")
+        step_blob = onnx_graph(wt, "step")
+        for threads in [int(t) for t in args.threads.split(",")]:
+            results += swift_bench(args.bench, ["run", "--size", size, "--dir", args.dir, "--repeats", str(args.repeats)],
+                                   threads, rnnkit_env)
+            score = ort_session(score_blob, threads)
+            step = ort_session(step_blob, threads)
+            work = [
+                ("a", LENGTH, lambda: ort_score(score, batch[:1]), lambda: numpy_score(wt, batch[:1])),
+                ("b", SEQUENCES * LENGTH, lambda: ort_score(score, batch), lambda: numpy_score(wt, batch)),
+                ("c", GENERATED, lambda: sum(ort_generate(step, prompt, h)), lambda: sum(numpy_generate(wt, prompt))),
+            ]
+            for task, tokens, ort_fn, np_fn in work:
+                repeats = max(1, args.repeats // 2) if task == "b" else args.repeats
+                for impl, fn in (("onnxruntime", ort_fn), ("numpy", np_fn)):
+                    with threadpool_limits(limits=threads):
+                        check = fn()
+                        med, best = timed(repeats, fn)
+                    results.append({"impl": impl, "size": size, "task": task, "dtype": "f32", "threads": threads,
+                                    "median_s": med, "min_s": best, "tokens": tokens, "tokens_per_s": tokens / med,
+                                    "gflops": flops * tokens / med / 1e9, "check": check})
+                    print(json.dumps(results[-1]), file=sys.stderr)
+            del score, step
+    report(results)
+    if args.out:
+        with open(args.out, "w") as f:
+            json.dump(results, f, indent=1)
+
+
+def report(results):
+    def find(**kw):
+        for r in results:
+            if all(r.get(k) == v for k, v in kw.items()):
+                return r
+        return None
+
+    threads_list = sorted({r["threads"] for r in results})
+    print("\n== machine (medians)")
+    for t in threads_list:
+        sg = find(impl="openblas", measure="sgemm", threads=t)
+        npg = find(impl="numpy", measure="sgemm", threads=t)
+        l3 = find(impl="memory", measure="l3_10MB", threads=t)
+        mem = find(impl="memory", measure="memory_1GiB", threads=t)
+        print(f"{t} thread(s): sgemm OpenBLAS(Debian, {sg.get('core')}) {sg['median_gflops']:.1f} GFLOP/s (best {sg['best_gflops']:.1f}), "
+              f"numpy {npg['median_gflops']:.1f} (best {npg['best_gflops']:.1f}); read 10 MB {l3['median_gbps']:.1f} GB/s, "
+              f"1 GiB {mem['median_gbps']:.1f} GB/s")
+    print("\n== tasks (tokens/s, medians)")
+    print(f"{'size':6} {'task':5} {'thr':>3} {'RNNKit':>10} {'ORT':>10} {'numpy':>10} {'RNNKit/ORT':>10} "
+          f"{'%peak':>6} {'f16 V':>10} {'f16/ORT':>8} {'V-read bound':>13}  checks")
+    for size in ("tiny", "small", "large"):
+        for task in ("a", "b", "c"):
+            for t in threads_list:
+                rk = find(impl="rnnkit", size=size, task=task, threads=t, dtype="f32")
+                ox = find(impl="onnxruntime", size=size, task=task, threads=t)
+                nx = find(impl="numpy", size=size, task=task, threads=t)
+                if not (rk and ox and nx):
+                    continue
+                sg = find(impl="openblas", measure="sgemm", threads=t)["median_gflops"]
+                line = (f"{size:6} {task:5} {t:>3} {rk['tokens_per_s']:>10.0f} {ox['tokens_per_s']:>10.0f} "
+                        f"{nx['tokens_per_s']:>10.0f} {rk['tokens_per_s'] / ox['tokens_per_s']:>10.2f} ")
+                if task in ("a", "b"):
+                    line += f"{100 * rk['gflops'] / sg:>5.0f}% {'':>10} {'':>8} {'':>13}"
+                else:
+                    f16 = find(impl="rnnkit", size=size, task=task, threads=t, dtype="f16")
+                    x, h = SIZES[size]
+                    bw = find(impl="memory", measure="l3_10MB" if size != "large" else "memory_1GiB", threads=t)
+                    bound = x * h * 4 / (bw["median_gbps"] * 1e9)  # seconds to read V once
+                    per_token = rk["median_s"] / rk["tokens"]
+                    line += (f"{'':>6} {f16['tokens_per_s']:>10.0f} {f16['tokens_per_s'] / ox['tokens_per_s']:>8.2f} "
+                             f"{per_token / bound:>12.2f}x")
+                checks = [rk["check"], ox["check"], nx["check"]]
+                same = max(checks) - min(checks) <= 1e-3 * max(1.0, abs(checks[0]))
+                line += f"  {'agree' if same else 'DIFFER ' + str(checks)}"
+                print(line)
+
+
+if __name__ == "__main__":
+    main()
