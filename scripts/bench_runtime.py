@@ -177,6 +177,9 @@ def ort_session(blob, threads):
     options.inter_op_num_threads = 1
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    # Give memory back after each run: scoring 32 x 512 tokens at LARGE needs 6.6 GB of
+    # intermediates, which would otherwise stay allocated while RNNKit runs.
+    options.enable_cpu_mem_arena = False
     return ort.InferenceSession(blob, options, providers=["CPUExecutionProvider"])
 
 
@@ -221,6 +224,8 @@ def main():
     parser.add_argument("--sizes", default="small,large")
     parser.add_argument("--threads", default="1,2")
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="repeat the whole comparison; ratios are taken within each round, then the median")
     parser.add_argument("--out", default=None, help="write all results as JSON here")
     args = parser.parse_args()
     ensure_packages()
@@ -235,91 +240,124 @@ def main():
     print(f"onnxruntime {ort.__version__}, numpy {np.__version__}; RNNKit OpenBLAS env {rnnkit_env or 'default'}")
     for info in threadpool_info():
         print(f"numpy BLAS: {info.get('internal_api')} {info.get('version')} core {info.get('architecture')}")
-    for threads in [int(t) for t in args.threads.split(",")]:
-        for r in swift_bench(args.bench, ["peak", "--repeats", str(args.repeats)], threads, rnnkit_env):
-            results.append(r)
-        with threadpool_limits(limits=threads):
-            a = np.ones((4096, 4096), np.float32)
-            med, best = timed(args.repeats, lambda: a @ a)
-            results.append({"impl": "numpy", "measure": "sgemm", "threads": threads,
+    thread_counts = [int(t) for t in args.threads.split(",")]
+    data = {size: load(args.dir, size) for size in args.sizes.split(",")}
+    blobs = {size: (onnx_graph(wt, "score"), onnx_graph(wt, "step")) for size, (wt, _, _) in data.items()}
+    for round_index in range(args.rounds):
+        for threads in thread_counts:
+            for r in swift_bench(args.bench, ["peak", "--repeats", str(args.repeats)], threads, rnnkit_env):
+                results.append(dict(r, round=round_index))
+            with threadpool_limits(limits=threads):
+                a = np.ones((4096, 4096), np.float32)
+                med, best = timed(args.repeats, lambda: a @ a)
+            results.append({"impl": "numpy", "measure": "sgemm", "threads": threads, "round": round_index,
                             "median_gflops": 2 * 4096**3 / med / 1e9, "best_gflops": 2 * 4096**3 / best / 1e9})
-    for size in args.sizes.split(","):
-        wt, batch, prompt = load(args.dir, size)
-        x, h = SIZES[size]
-        flops = 2.0 * x * h
-        score_blob = onnx_graph(wt, "score")
-        step_blob = onnx_graph(wt, "step")
-        for threads in [int(t) for t in args.threads.split(",")]:
-            results += swift_bench(args.bench, ["run", "--size", size, "--dir", args.dir, "--repeats", str(args.repeats)],
-                                   threads, rnnkit_env)
-            score = ort_session(score_blob, threads)
-            step = ort_session(step_blob, threads)
-            work = [
-                ("a", LENGTH, lambda: ort_score(score, batch[:1]), lambda: numpy_score(wt, batch[:1])),
-                ("b", SEQUENCES * LENGTH, lambda: ort_score(score, batch), lambda: numpy_score(wt, batch)),
-                ("c", GENERATED, lambda: sum(ort_generate(step, prompt, h)), lambda: sum(numpy_generate(wt, prompt))),
-            ]
-            for task, tokens, ort_fn, np_fn in work:
-                repeats = max(1, args.repeats // 2) if task == "b" else args.repeats
-                for impl, fn in (("onnxruntime", ort_fn), ("numpy", np_fn)):
-                    with threadpool_limits(limits=threads):
-                        check = fn()
-                        med, best = timed(repeats, fn)
-                    results.append({"impl": impl, "size": size, "task": task, "dtype": "f32", "threads": threads,
-                                    "median_s": med, "min_s": best, "tokens": tokens, "tokens_per_s": tokens / med,
-                                    "gflops": flops * tokens / med / 1e9, "check": check})
+        for size, (wt, batch, prompt) in data.items():
+            x, h = SIZES[size]
+            flops = 2.0 * x * h
+            for threads in thread_counts:
+                for r in swift_bench(args.bench, ["run", "--size", size, "--dir", args.dir, "--repeats",
+                                                  str(args.repeats)], threads, rnnkit_env):
+                    results.append(dict(r, round=round_index))
                     print(json.dumps(results[-1]), file=sys.stderr)
-            del score, step
+                score = ort_session(blobs[size][0], threads)
+                step = ort_session(blobs[size][1], threads)
+                work = [
+                    ("a", LENGTH, lambda: ort_score(score, batch[:1]), lambda: numpy_score(wt, batch[:1])),
+                    ("b", SEQUENCES * LENGTH, lambda: ort_score(score, batch), lambda: numpy_score(wt, batch)),
+                    ("c", GENERATED, lambda: sum(ort_generate(step, prompt, h)),
+                     lambda: sum(numpy_generate(wt, prompt))),
+                ]
+                for task, tokens, ort_fn, np_fn in work:
+                    repeats = max(1, args.repeats // 2) if task == "b" else args.repeats
+                    for impl, fn in (("onnxruntime", ort_fn), ("numpy", np_fn)):
+                        with threadpool_limits(limits=threads):
+                            check = fn()
+                            med, best = timed(repeats, fn)
+                        results.append({"impl": impl, "size": size, "task": task, "dtype": "f32",
+                                        "threads": threads, "round": round_index, "median_s": med, "min_s": best,
+                                        "tokens": tokens, "tokens_per_s": tokens / med,
+                                        "gflops": flops * tokens / med / 1e9, "check": check})
+                        print(json.dumps(results[-1]), file=sys.stderr)
+                del score, step
     report(results)
     if args.out:
         with open(args.out, "w") as f:
             json.dump(results, f, indent=1)
 
 
+def median(values):
+    values = sorted(values)
+    n = len(values)
+    return values[n // 2] if n % 2 else (values[n // 2 - 1] + values[n // 2]) / 2
+
+
 def report(results):
-    def find(**kw):
+    rounds = sorted({r.get("round", 0) for r in results})
+
+    def find(round_index, **kw):
         for r in results:
-            if all(r.get(k) == v for k, v in kw.items()):
+            if r.get("round", 0) == round_index and all(r.get(k) == v for k, v in kw.items()):
                 return r
         return None
 
+    def over_rounds(fn):
+        """The median over rounds of fn(round), skipping rounds where it is None."""
+        values = [v for v in (fn(i) for i in rounds) if v is not None]
+        return median(values) if values else float("nan")
+
     threads_list = sorted({r["threads"] for r in results})
-    print("\n== machine (medians)")
+    print(f"\n== machine (medians of runs, then of {len(rounds)} round(s))")
     for t in threads_list:
-        sg = find(impl="openblas", measure="sgemm", threads=t)
-        npg = find(impl="numpy", measure="sgemm", threads=t)
-        l3 = find(impl="memory", measure="l3_10MB", threads=t)
-        mem = find(impl="memory", measure="memory_1GiB", threads=t)
-        print(f"{t} thread(s): sgemm OpenBLAS(Debian, {sg.get('core')}) {sg['median_gflops']:.1f} GFLOP/s (best {sg['best_gflops']:.1f}), "
-              f"numpy {npg['median_gflops']:.1f} (best {npg['best_gflops']:.1f}); read 10 MB {l3['median_gbps']:.1f} GB/s, "
-              f"1 GiB {mem['median_gbps']:.1f} GB/s")
-    print("\n== tasks (tokens/s, medians)")
-    print(f"{'size':6} {'task':5} {'thr':>3} {'RNNKit':>10} {'ORT':>10} {'numpy':>10} {'RNNKit/ORT':>10} "
-          f"{'%peak':>6} {'f16 V':>10} {'f16/ORT':>8} {'V-read bound':>13}  checks")
+        def value(key, **kw):
+            return over_rounds(lambda i: (find(i, threads=t, **kw) or {}).get(key))
+        core = (find(rounds[0], impl="openblas", measure="sgemm", threads=t) or {}).get("core")
+        print(f"{t} thread(s): sgemm OpenBLAS(Debian, {core}) {value('median_gflops', impl='openblas', measure='sgemm'):.1f}"
+              f" GFLOP/s (best {value('best_gflops', impl='openblas', measure='sgemm'):.1f}), numpy "
+              f"{value('median_gflops', impl='numpy', measure='sgemm'):.1f} "
+              f"(best {value('best_gflops', impl='numpy', measure='sgemm'):.1f}); read 10 MB "
+              f"{value('median_gbps', impl='memory', measure='l3_10MB'):.1f} GB/s, 1 GiB "
+              f"{value('median_gbps', impl='memory', measure='memory_1GiB'):.1f} GB/s")
+    print("\n== tasks: tokens/s (median over rounds); ratios and %peak taken within each round, then the median")
+    print(f"{'size':6} {'task':5} {'thr':>3} {'RNNKit':>9} {'ORT':>9} {'numpy':>9} {'RNNKit/ORT':>10} "
+          f"{'%peak':>6} {'f16 V':>9} {'f16/ORT':>8} {'t/V-read':>9}  checks")
     for size in ("tiny", "small", "large"):
         for task in ("a", "b", "c"):
             for t in threads_list:
-                rk = find(impl="rnnkit", size=size, task=task, threads=t, dtype="f32")
-                ox = find(impl="onnxruntime", size=size, task=task, threads=t)
-                nx = find(impl="numpy", size=size, task=task, threads=t)
-                if not (rk and ox and nx):
+                def get(i, impl, dtype="f32"):
+                    return find(i, impl=impl, size=size, task=task, threads=t, dtype=dtype)
+                if not any(get(i, "rnnkit") and get(i, "onnxruntime") for i in rounds):
                     continue
-                sg = find(impl="openblas", measure="sgemm", threads=t)["median_gflops"]
-                line = (f"{size:6} {task:5} {t:>3} {rk['tokens_per_s']:>10.0f} {ox['tokens_per_s']:>10.0f} "
-                        f"{nx['tokens_per_s']:>10.0f} {rk['tokens_per_s'] / ox['tokens_per_s']:>10.2f} ")
+                rate = lambda impl, dtype="f32": over_rounds(lambda i: (get(i, impl, dtype) or {}).get("tokens_per_s"))
+
+                def ratio(i, dtype="f32"):
+                    rk, ox = get(i, "rnnkit", dtype), get(i, "onnxruntime")
+                    return rk["tokens_per_s"] / ox["tokens_per_s"] if rk and ox else None
+
+                line = (f"{size:6} {task:5} {t:>3} {rate('rnnkit'):>9.0f} {rate('onnxruntime'):>9.0f} "
+                        f"{rate('numpy'):>9.0f} {over_rounds(ratio):>10.2f} ")
                 if task in ("a", "b"):
-                    line += f"{100 * rk['gflops'] / sg:>5.0f}% {'':>10} {'':>8} {'':>13}"
+                    def peak(i):
+                        rk = get(i, "rnnkit")
+                        sg = find(i, impl="openblas", measure="sgemm", threads=t)
+                        return 100 * rk["gflops"] / sg["median_gflops"] if rk and sg else None
+                    line += f"{over_rounds(peak):>5.0f}% {'':>9} {'':>8} {'':>9}"
                 else:
-                    f16 = find(impl="rnnkit", size=size, task=task, threads=t, dtype="f16")
                     x, h = SIZES[size]
-                    bw = find(impl="memory", measure="l3_10MB" if size != "large" else "memory_1GiB", threads=t)
-                    bound = x * h * 4 / (bw["median_gbps"] * 1e9)  # seconds to read V once
-                    per_token = rk["median_s"] / rk["tokens"]
-                    line += (f"{'':>6} {f16['tokens_per_s']:>10.0f} {f16['tokens_per_s'] / ox['tokens_per_s']:>8.2f} "
-                             f"{per_token / bound:>12.2f}x")
-                checks = [rk["check"], ox["check"], nx["check"]]
+                    where = "l3_10MB" if size != "large" else "memory_1GiB"
+
+                    def bound(i):
+                        rk = get(i, "rnnkit")
+                        bw = find(i, impl="memory", measure=where, threads=t)
+                        if not (rk and bw):
+                            return None
+                        return (rk["median_s"] / rk["tokens"]) / (x * h * 4 / (bw["median_gbps"] * 1e9))
+                    line += (f"{'':>6} {rate('rnnkit', 'f16'):>9.0f} {over_rounds(lambda i: ratio(i, 'f16')):>8.2f} "
+                             f"{over_rounds(bound):>8.2f}x")
+                checks = [r["check"] for r in results if r.get("size") == size and r.get("task") == task
+                          and r.get("threads") == t]
                 same = max(checks) - min(checks) <= 1e-3 * max(1.0, abs(checks[0]))
-                line += f"  {'agree' if same else 'DIFFER ' + str(checks)}"
+                line += f"  {'agree' if same else 'DIFFER ' + str(sorted(set(checks)))}"
                 print(line)
 
 

@@ -92,8 +92,18 @@ public final class InferenceModel: Sendable {
           for i in 0..<h {
             let row = i * (h + x)
             for j in 0..<h { wh[i * h + j] = w[row + j] }
-            // Transposed so that input column j becomes the contiguous row j.
-            for j in 0..<x { wxT[j * h + i] = w[row + h + j] + (folded ? b[i] : 0) }
+          }
+          // Transposed so that input column j becomes the contiguous row j; in 32×32 tiles, so
+          // that both the rows read and the rows written stay in cache.
+          let tile = 32
+          for i0 in stride(from: 0, to: h, by: tile) {
+            for j0 in stride(from: 0, to: x, by: tile) {
+              for i in i0..<min(i0 + tile, h) {
+                let row = i * (h + x) + h
+                let bias = folded ? b[i] : 0
+                for j in j0..<min(j0 + tile, x) { wxT[j * h + i] = w[row + j] + bias }
+              }
+            }
           }
         }
       }

@@ -153,6 +153,24 @@ import Testing
     #expect(InferenceModel.topIndices([5], k: 4) == [0])
   }
 
+  @Test func characterLevelTextRoundTripIsExact() throws {
+    let characters = ["<unk>", "H", "e", "l", "o", " ", ",", "w", "r", "d", "!", "é"]
+    let model = try TestModels.make(
+      h: 5, x: characters.count, seed: 20, vocabulary: characters,
+      tokenizer: TokenizerSettings(
+        level: .char, lowercase: false, splitPunctuation: false, unknownToken: "<unk>"))
+    let runtime = try InferenceModel(model)
+    let text = "Hello, world! é"
+    let ids = try runtime.encode(text)
+    #expect(ids.count == text.count)
+    #expect(try runtime.decode(ids) == text)
+    // "x" is not in the vocabulary: it becomes <unk>, the rest stays.
+    #expect(try runtime.encode("Hex") == [1, 2, 0])
+    #expect(throws: RuntimeError.tokenOutOfRange(position: 1, id: 99, vocabularySize: 12)) {
+      try runtime.decode([1, 99])
+    }
+  }
+
   @Test func textRoundTripAndUnknownWords() throws {
     let words = ["<unk>", "the", "cat", "sat", ".", ",", "on", "mat"]
     let model = try TestModels.make(
