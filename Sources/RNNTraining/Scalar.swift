@@ -1,0 +1,68 @@
+#if canImport(Glibc)
+  import Glibc
+#elseif canImport(Darwin)
+  import Darwin
+#endif
+
+/// The floating-point types the trainer runs in: `Float` for training, `Double` for gradient checks.
+public protocol TrainingScalar: BinaryFloatingPoint, SIMDScalar, Sendable, Codable {
+  /// e^x in this precision.
+  static func exponential(_ x: Self) -> Self
+  /// The natural logarithm in this precision.
+  static func logarithm(_ x: Self) -> Self
+}
+
+extension Float: TrainingScalar {
+  public static func exponential(_ x: Float) -> Float { expf(x) }
+  public static func logarithm(_ x: Float) -> Float { logf(x) }
+}
+
+extension Double: TrainingScalar {
+  public static func exponential(_ x: Double) -> Double { exp(x) }
+  public static func logarithm(_ x: Double) -> Double { log(x) }
+}
+
+/// log(1 + e^x) without overflow.
+@inline(__always) func softplus(_ x: Double) -> Double {
+  max(x, 0) + log1p(exp(-abs(x)))
+}
+
+// The kernels below fix their summation order, so results do not depend on the machine's vector
+// width: `dot` always keeps eight partial sums and adds them in the same order.
+
+/// Σ a[i]·b[i] for i in 0..<n.
+@inline(__always)
+func dot<T: TrainingScalar>(_ a: UnsafePointer<T>, _ b: UnsafePointer<T>, _ n: Int) -> T {
+  var acc = SIMD8<T>()
+  var i = 0
+  while i + 8 <= n {
+    let x = UnsafeRawPointer(a + i).loadUnaligned(as: SIMD8<T>.self)
+    let y = UnsafeRawPointer(b + i).loadUnaligned(as: SIMD8<T>.self)
+    acc = acc + x * y
+    i += 8
+  }
+  var tail: T = 0
+  while i < n {
+    tail += a[i] * b[i]
+    i += 1
+  }
+  let s0 = (acc[0] + acc[4]) + (acc[2] + acc[6])
+  let s1 = (acc[1] + acc[5]) + (acc[3] + acc[7])
+  return (s0 + s1) + tail
+}
+
+/// y[i] += alpha·x[i] for i in 0..<n.
+@inline(__always)
+func axpy<T: TrainingScalar>(_ alpha: T, _ x: UnsafePointer<T>, _ y: UnsafeMutablePointer<T>, _ n: Int) {
+  var i = 0
+  while i + 8 <= n {
+    let xv = UnsafeRawPointer(x + i).loadUnaligned(as: SIMD8<T>.self)
+    let yv = UnsafeRawPointer(y + i).loadUnaligned(as: SIMD8<T>.self)
+    UnsafeMutableRawPointer(y + i).storeBytes(of: yv + alpha * xv, as: SIMD8<T>.self)
+    i += 8
+  }
+  while i < n {
+    y[i] += alpha * x[i]
+    i += 1
+  }
+}
