@@ -287,13 +287,9 @@ final class Workspace<T: TrainingScalar> {
     let O = self.O
     let rowLength = H + self.X
     let f = net.hiddenActivation
-    for i in dW.indices { dW[i] = 0 }
-    for i in dV.indices { dV[i] = 0 }
-    for i in 0..<H {
-      db[i] = 0
-      dhNext[i] = 0
+    for buffer in [\Workspace.dW, \Workspace.dV, \Workspace.db, \Workspace.dc, \Workspace.dhNext] {
+      self[keyPath: buffer].withUnsafeMutableBufferPointer { $0.update(repeating: 0) }
     }
-    for o in 0..<O { dc[o] = 0 }
     hs.withUnsafeBufferPointer { hs in
       pre.withUnsafeBufferPointer { pre in
         out.withUnsafeMutableBufferPointer { out in

@@ -66,3 +66,15 @@ func axpy<T: TrainingScalar>(_ alpha: T, _ x: UnsafePointer<T>, _ y: UnsafeMutab
     i += 1
   }
 }
+
+/// Σ x[i]² for i in 0..<n, accumulated in eight lanes of `T` per block of 4096 and then in double precision.
+func sumOfSquares<T: TrainingScalar>(_ x: UnsafePointer<T>, _ n: Int) -> Double {
+  var total = 0.0
+  var start = 0
+  while start < n {
+    let count = min(4096, n - start)
+    total += Double(dot(x + start, x + start, count))
+    start += count
+  }
+  return total
+}

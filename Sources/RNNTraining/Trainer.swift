@@ -186,14 +186,7 @@ extension Workspace {
   func gradientNorm() -> Double {
     var sum = 0.0
     for tensor in [dW, db, dV, dc] {
-      tensor.withUnsafeBufferPointer { buffer in
-        var partial = 0.0
-        for g in buffer {
-          let d = Double(g)
-          partial += d * d
-        }
-        sum += partial
-      }
+      sum += tensor.withUnsafeBufferPointer { sumOfSquares($0.baseAddress!, $0.count) }
     }
     return sum.squareRoot()
   }
