@@ -100,9 +100,15 @@ struct Train: ParsableCommand {
     try options.validate()
 
     // Refuse before spending time on training.
-    let format = try ModelFormats.forOutput(path: output, name: nil)
     for input in [corpus] + (base.map { [$0] } ?? []) where sameFile(input, output) {
       throw CLIError("\(output): is also an input (\(input)); write the model to another file")
+    }
+    let format: any ModelFileFormat
+    do {
+      format = try ModelFormats.forOutput(path: output, name: nil)
+    } catch {
+      let known = ModelFormats.all.flatMap(\.extensions).joined(separator: ", ")
+      throw CLIError("\(output): cannot tell the output format from the file name; end it in one of \(known)")
     }
     if !force && fileExists(output) {
       throw CLIError("\(output) already exists; pass --force to overwrite it")
