@@ -122,7 +122,7 @@ struct Train: ParsableCommand {
         + (base != nil ? ", continuing \(fileName(base!))" : ""),
       sourceFormat: "rnnkit-train", converterVersion: rnnkitVersion, created: created)
 
-    let display = ProgressDisplay(interactive: isatty(STDERR_FILENO) == 1)
+    let display = ProgressDisplay(interactive: isatty(STDERR_FILENO) == 1, epochs: epochs)
     let (model, reports) = try LanguageModelTrainer.train(
       text: text, corpusName: corpus, settings: settings, options: options, base: baseModel,
       provenance: provenance,
@@ -142,11 +142,13 @@ struct Train: ParsableCommand {
 /// Epoch lines on stderr; on a terminal, also a progress bar redrawn in place.
 private final class ProgressDisplay {
   let interactive: Bool
+  let epochs: Int
   private var lastDraw: ContinuousClock.Instant?
   private let clock = ContinuousClock()
 
-  init(interactive: Bool) {
+  init(interactive: Bool, epochs: Int) {
     self.interactive = interactive
+    self.epochs = epochs
   }
 
   func update(_ progress: TrainingProgress) {
@@ -168,7 +170,7 @@ private final class ProgressDisplay {
   }
 
   func finish(_ report: EpochReport) {
-    var line = "epoch \(report.epoch)  loss \(fixed(report.meanLoss, 4))"
+    var line = "epoch \(report.epoch)/\(epochs)  loss \(fixed(report.meanLoss, 4))"
     if let perplexity = report.perplexity { line += "  perplexity \(fixed(perplexity, 2))" }
     line += "  \(Int(report.tokensPerSecond.rounded())) tokens/s"
     if report.clippedUpdates > 0 { line += "  clipped \(report.clippedUpdates)/\(report.updates) updates" }
