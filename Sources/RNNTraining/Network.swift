@@ -95,11 +95,11 @@ public struct ElmanNetwork<T: TrainingScalar>: Sendable {
 
   /// The loss and its gradients with respect to W, b, V and c, by backpropagation through time,
   /// and the last hidden state. `initialState` is a constant: no gradient flows into it, as in
-  /// truncated BPTT.
-  public func lossAndGradients(inputs: [Int], targets: [Int], initialState: [T]? = nil)
-    -> (loss: T, gradients: Gradients<T>, finalState: [T])
-  {
-    let workspace = Workspace<T>(network: self, capacity: max(inputs.count, 1))
+  /// truncated BPTT. `backend` chooses how the output layer's products are computed.
+  public func lossAndGradients(
+    inputs: [Int], targets: [Int], initialState: [T]? = nil, backend: TrainingBackend = .portable
+  ) -> (loss: T, gradients: Gradients<T>, finalState: [T]) {
+    let workspace = Workspace<T>(network: self, capacity: max(inputs.count, 1), backend: backend)
     let loss = workspace.forward(self, inputs: inputs, targets: targets, initialState: initialState)
     workspace.backward(self, inputs: inputs, targets: targets)
     return (loss, workspace.gradients, workspace.finalState(count: inputs.count))
@@ -146,45 +146,79 @@ public struct Gradients<T: TrainingScalar>: Sendable {
   }
 }
 
-/// The caches of one truncated-BPTT chunk and the gradient buffers, reused across chunks.
+/// How the output layer's matrix products over a window are computed.
+public enum TrainingBackend: String, CaseIterable, Sendable {
+  /// Loops with a fixed summation order: the same seed gives the same bits on every machine.
+  case portable
+  /// OpenBLAS matrix products over each window: faster for large vocabularies, but the bits may
+  /// differ between machines whose BLAS kernels differ.
+  case blas
+}
+
+/// The caches of one truncated-BPTT window and the gradient buffers, reused across windows.
+///
+/// The recurrence runs step by step; the output layer, which dominates the cost for large
+/// vocabularies, runs over the whole window at once, so V and ∂V stream through the cache once per
+/// window instead of once per step.
 final class Workspace<T: TrainingScalar> {
   let H: Int
   let X: Int
   let O: Int
   let capacity: Int
+  let backend: TrainingBackend
   /// h_0 … h_n, (capacity + 1) × H.
   var hs: [T]
   /// Pre-activations a_1 … a_n, capacity × H.
   var pre: [T]
-  /// Outputs y_1 … y_n, capacity × O; overwritten by dz during the backward pass.
+  /// Outputs y_1 … y_n, capacity × O; overwritten by ∂Loss/∂z during the backward pass.
   var out: [T]
   // Separate stored properties, so the backward pass can hold all of them mutably at once.
-  var dW: [T]
+  /// ∂Loss/∂W_h, H × H.
+  var dWh: [T]
+  /// ∂Loss/∂W_x is zero except in the columns of the window's inputs: one H-vector per distinct input.
+  var dWx: [T]
+  /// The distinct inputs of the window, in order of first appearance.
+  var columns: [Int]
+  /// For each input id, its index in `columns`, or -1.
+  var slot: [Int]
   var db: [T]
   var dV: [T]
   var dc: [T]
-  var dh: [T]
+  /// ∂Loss/∂h_t through the output layer, capacity × H.
+  var dHs: [T]
   var dhNext: [T]
   var da: [T]
 
-  init(network: ElmanNetwork<T>, capacity: Int) {
+  init(network: ElmanNetwork<T>, capacity: Int, backend: TrainingBackend = .portable) {
     H = network.hiddenSize
     X = network.inputSize
     O = network.outputSize
     self.capacity = capacity
+    self.backend = backend
     hs = [T](repeating: 0, count: (capacity + 1) * H)
     pre = [T](repeating: 0, count: capacity * H)
     out = [T](repeating: 0, count: capacity * O)
-    dW = [T](repeating: 0, count: H * (H + X))
+    dWh = [T](repeating: 0, count: H * H)
+    dWx = [T](repeating: 0, count: capacity * H)
+    columns = []
+    slot = [Int](repeating: -1, count: X)
     db = [T](repeating: 0, count: H)
     dV = [T](repeating: 0, count: O * H)
     dc = [T](repeating: 0, count: O)
-    dh = [T](repeating: 0, count: H)
+    dHs = [T](repeating: 0, count: capacity * H)
     dhNext = [T](repeating: 0, count: H)
     da = [T](repeating: 0, count: H)
   }
 
-  var gradients: Gradients<T> { Gradients(W: dW, b: db, V: dV, c: dc) }
+  /// The gradients of the last backward pass, with ∂W as a dense H × (H + X) matrix.
+  var gradients: Gradients<T> {
+    var dW = [T](repeating: 0, count: H * (H + X))
+    for i in 0..<H {
+      for j in 0..<H { dW[i * (H + X) + j] = dWh[i * H + j] }
+      for (k, x) in columns.enumerated() { dW[i * (H + X) + H + x] = dWx[k * H + i] }
+    }
+    return Gradients(W: dW, b: db, V: dV, c: dc)
+  }
 
   func finalState(count n: Int) -> [T] { Array(hs[(n * H)..<((n + 1) * H)]) }
 
@@ -198,6 +232,7 @@ final class Workspace<T: TrainingScalar> {
     let rowLength = H + X
     let f = net.hiddenActivation
     let g = net.outputActivation
+    let backend = self.backend
     var total: T = 0
     hs.withUnsafeMutableBufferPointer { hs in
       if let initialState {
@@ -210,29 +245,47 @@ final class Workspace<T: TrainingScalar> {
         out.withUnsafeMutableBufferPointer { out in
           net.W.withUnsafeBufferPointer { W in
             net.V.withUnsafeBufferPointer { V in
-              let hs = hs.baseAddress!
-              let pre = pre.baseAddress!
-              let out = out.baseAddress!
-              let W = W.baseAddress!
-              let V = V.baseAddress!
-              for t in 0..<n {
-                let x = inputs[t]
-                precondition(x >= 0 && x < X, "input id \(x) out of range 0..<\(X)")
-                let hPrev = hs + t * H
-                let h = hs + (t + 1) * H
-                let a = pre + t * H
-                for i in 0..<H {
-                  let row = W + i * rowLength
-                  a[i] = net.b[i] + row[H + x] + dot(row, hPrev, H)
+              net.b.withUnsafeBufferPointer { b in
+                net.c.withUnsafeBufferPointer { c in
+                  let hs = hs.baseAddress!
+                  let pre = pre.baseAddress!
+                  let out = out.baseAddress!
+                  let W = W.baseAddress!
+                  let V = V.baseAddress!
+                  // The recurrence: a_t = W_h·h_{t-1} + W_x[:, x_t] + b, h_t = f(a_t).
+                  for t in 0..<n {
+                    let x = inputs[t]
+                    precondition(x >= 0 && x < X, "input id \(x) out of range 0..<\(X)")
+                    let hPrev = hs + t * H
+                    let h = hs + (t + 1) * H
+                    let a = pre + t * H
+                    for i in 0..<H {
+                      let row = W + i * rowLength
+                      a[i] = b[i] + row[H + x] + dot(row, hPrev, H)
+                    }
+                    for i in 0..<H { h[i] = T(f.apply(Double(a[i]))) }
+                  }
+                  // The output layer over the window: z_t = V·h_t + c.
+                  switch backend {
+                  case .portable:
+                    for o in 0..<O {
+                      let v = V + o * H
+                      for t in 0..<n { out[t * O + o] = c[o] + dot(v, hs + (t + 1) * H, H) }
+                    }
+                  case .blas:
+                    T.gemm(
+                      transposeA: false, transposeB: true, m: n, n: O, k: H, a: hs + H, lda: H, b: V, ldb: H,
+                      beta: 0, c: out, ldc: O)
+                    for t in 0..<n { axpy(1, c.baseAddress!, out + t * O, O) }
+                  }
+                  for t in 0..<n {
+                    let target = targets?[t]
+                    if let target {
+                      precondition(target >= 0 && target < O, "target id \(target) out of range 0..<\(O)")
+                    }
+                    total += Self.activateOutput(g, out + t * O, O, target: target)
+                  }
                 }
-                for i in 0..<H { h[i] = T(f.apply(Double(a[i]))) }
-                let z = out + t * O
-                for o in 0..<O { z[o] = net.c[o] + dot(V + o * H, h, H) }
-                let target = targets?[t]
-                if let target {
-                  precondition(target >= 0 && target < O, "target id \(target) out of range 0..<\(O)")
-                }
-                total += Self.activateOutput(g, z, O, target: target)
               }
             }
           }
@@ -287,55 +340,94 @@ final class Workspace<T: TrainingScalar> {
     let O = self.O
     let rowLength = H + self.X
     let f = net.hiddenActivation
-    for buffer in [\Workspace.dW, \Workspace.dV, \Workspace.db, \Workspace.dc, \Workspace.dhNext] {
+    let backend = self.backend
+    for buffer in [\Workspace.dWh, \Workspace.dV, \Workspace.db, \Workspace.dc, \Workspace.dhNext] {
       self[keyPath: buffer].withUnsafeMutableBufferPointer { $0.update(repeating: 0) }
     }
+    for x in columns { slot[x] = -1 }
+    columns.removeAll(keepingCapacity: true)
+
     hs.withUnsafeBufferPointer { hs in
       pre.withUnsafeBufferPointer { pre in
         out.withUnsafeMutableBufferPointer { out in
           net.W.withUnsafeBufferPointer { W in
             net.V.withUnsafeBufferPointer { V in
-              self.dW.withUnsafeMutableBufferPointer { dW in
-                self.dV.withUnsafeMutableBufferPointer { dV in
-                  self.db.withUnsafeMutableBufferPointer { db in
-                    self.dc.withUnsafeMutableBufferPointer { dc in
-                      self.dh.withUnsafeMutableBufferPointer { dh in
-                        self.dhNext.withUnsafeMutableBufferPointer { dhNext in
-                          self.da.withUnsafeMutableBufferPointer { da in
-                            let hs = hs.baseAddress!
-                            let pre = pre.baseAddress!
-                            let W = W.baseAddress!
-                            let V = V.baseAddress!
-                            let dW = dW.baseAddress!
-                            let dV = dV.baseAddress!
-                            let dh = dh.baseAddress!
-                            let dhNext = dhNext.baseAddress!
-                            let da = da.baseAddress!
-                            for t in stride(from: n - 1, through: 0, by: -1) {
-                              let dz = out.baseAddress! + t * O
-                              dz[targets[t]] -= 1
-                              let h = hs + (t + 1) * H
-                              let hPrev = hs + t * H
-                              let a = pre + t * H
-                              for i in 0..<H { dh[i] = dhNext[i] }
-                              for o in 0..<O {
-                                let d = dz[o]
-                                dc[o] += d
-                                axpy(d, h, dV + o * H, H)
-                                axpy(d, V + o * H, dh, H)
+              self.dWh.withUnsafeMutableBufferPointer { dWh in
+                self.dWx.withUnsafeMutableBufferPointer { dWx in
+                  self.dV.withUnsafeMutableBufferPointer { dV in
+                    self.db.withUnsafeMutableBufferPointer { db in
+                      self.dc.withUnsafeMutableBufferPointer { dc in
+                        self.dHs.withUnsafeMutableBufferPointer { dHs in
+                          self.dhNext.withUnsafeMutableBufferPointer { dhNext in
+                            self.da.withUnsafeMutableBufferPointer { da in
+                              let hs = hs.baseAddress!
+                              let pre = pre.baseAddress!
+                              let dz = out.baseAddress!
+                              let W = W.baseAddress!
+                              let V = V.baseAddress!
+                              let dWh = dWh.baseAddress!
+                              let dWx = dWx.baseAddress!
+                              let dV = dV.baseAddress!
+                              let dHs = dHs.baseAddress!
+                              let dhNext = dhNext.baseAddress!
+                              let da = da.baseAddress!
+                              // ∂Loss/∂z_t = y_t − e_target for each g with its loss.
+                              for t in 0..<n { dz[t * O + targets[t]] -= 1 }
+                              // The output layer over the window: ∂V = Σ_t dz_t h_tᵀ, ∂c = Σ_t dz_t,
+                              // ∂h_t = Vᵀ dz_t.
+                              switch backend {
+                              case .portable:
+                                dHs.update(repeating: 0, count: n * H)
+                                for o in 0..<O {
+                                  let v = V + o * H
+                                  let dv = dV + o * H
+                                  var sum: T = 0
+                                  for t in stride(from: n - 1, through: 0, by: -1) {
+                                    let d = dz[t * O + o]
+                                    sum += d
+                                    axpy(d, hs + (t + 1) * H, dv, H)
+                                    axpy(d, v, dHs + t * H, H)
+                                  }
+                                  dc[o] = sum
+                                }
+                              case .blas:
+                                T.gemm(
+                                  transposeA: true, transposeB: false, m: O, n: H, k: n, a: dz, lda: O,
+                                  b: hs + H,
+                                  ldb: H, beta: 0, c: dV, ldc: H)
+                                T.gemm(
+                                  transposeA: false, transposeB: false, m: n, n: H, k: O, a: dz, lda: O, b: V,
+                                  ldb: H, beta: 0, c: dHs, ldc: H)
+                                for t in stride(from: n - 1, through: 0, by: -1) {
+                                  axpy(1, dz + t * O, dc.baseAddress!, O)
+                                }
                               }
-                              for i in 0..<H {
-                                da[i] = dh[i] * T(f.derivative(x: Double(a[i]), y: Double(h[i])))
-                                db[i] += da[i]
-                                dhNext[i] = 0
-                              }
-                              let x = inputs[t]
-                              for i in 0..<H {
-                                let d = da[i]
-                                let row = dW + i * rowLength
-                                axpy(d, hPrev, row, H)
-                                row[H + x] += d
-                                axpy(d, W + i * rowLength, dhNext, H)
+                              // Back through time, step by step.
+                              for t in stride(from: n - 1, through: 0, by: -1) {
+                                let h = hs + (t + 1) * H
+                                let hPrev = hs + t * H
+                                let a = pre + t * H
+                                let dh = dHs + t * H
+                                for i in 0..<H {
+                                  da[i] =
+                                    (dh[i] + dhNext[i]) * T(f.derivative(x: Double(a[i]), y: Double(h[i])))
+                                  db[i] += da[i]
+                                  dhNext[i] = 0
+                                }
+                                let x = inputs[t]
+                                var k = self.slot[x]
+                                if k < 0 {
+                                  k = self.columns.count
+                                  self.slot[x] = k
+                                  self.columns.append(x)
+                                  (dWx + k * H).update(repeating: 0, count: H)
+                                }
+                                axpy(1, da, dWx + k * H, H)
+                                for i in 0..<H {
+                                  let d = da[i]
+                                  axpy(d, hPrev, dWh + i * H, H)
+                                  axpy(d, W + i * rowLength, dhNext, H)
+                                }
                               }
                             }
                           }

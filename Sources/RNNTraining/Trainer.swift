@@ -22,11 +22,15 @@ public struct TrainingOptions: Sendable {
   public var seed: UInt64
   /// f, for a new model.
   public var hiddenActivation: HiddenActivation
+  /// How the output layer's products are computed; `.portable` keeps runs identical across machines.
+  public var backend: TrainingBackend
 
   public init(
     hiddenSize: Int = 64, epochs: Int = 20, learningRate: Double = 0.05, clip: Double? = 5,
-    bpttLength: Int = 32, seed: UInt64 = 0, hiddenActivation: HiddenActivation = .tanh
+    bpttLength: Int = 32, seed: UInt64 = 0, hiddenActivation: HiddenActivation = .tanh,
+    backend: TrainingBackend = .portable
   ) {
+    self.backend = backend
     self.hiddenSize = hiddenSize
     self.epochs = epochs
     self.learningRate = learningRate
@@ -110,7 +114,8 @@ public enum Trainer {
     let usable = sequences.filter { $0.count >= 2 }
     let tokensInEpoch = usable.reduce(0) { $0 + $1.count - 1 }
     let longest = usable.map { $0.count - 1 }.max() ?? 1
-    let workspace = Workspace<Float>(network: network, capacity: max(1, min(options.bpttLength, longest)))
+    let workspace = Workspace<Float>(
+      network: network, capacity: max(1, min(options.bpttLength, longest)), backend: options.backend)
     var generator = SplitMix64(seed: options.seed ^ 0x5EED_0F_0DE5)
     var order = Array(usable.indices)
     var reports: [EpochReport] = []
@@ -185,21 +190,33 @@ extension Workspace {
   /// The norm of the gradients of the last backward pass, in double precision.
   func gradientNorm() -> Double {
     var sum = 0.0
-    for tensor in [dW, db, dV, dc] {
+    for tensor in [dWh, db, dV, dc] {
       sum += tensor.withUnsafeBufferPointer { sumOfSquares($0.baseAddress!, $0.count) }
     }
+    sum += dWx.withUnsafeBufferPointer { sumOfSquares($0.baseAddress!, columns.count * H) }
     return sum.squareRoot()
   }
 
-  /// W := W − step·dW for every parameter.
+  /// W := W − step·∂W for every parameter.
   func applyUpdate(to network: inout ElmanNetwork<T>, step: T) {
     let negative = -step
+    let H = self.H
+    let rowLength = H + X
+    network.W.withUnsafeMutableBufferPointer { W in
+      dWh.withUnsafeBufferPointer { dWh in
+        for i in 0..<H { axpy(negative, dWh.baseAddress! + i * H, W.baseAddress! + i * rowLength, H) }
+      }
+      dWx.withUnsafeBufferPointer { dWx in
+        for (k, x) in columns.enumerated() {
+          for i in 0..<H { W[i * rowLength + H + x] += negative * dWx[k * H + i] }
+        }
+      }
+    }
     func update(_ parameter: inout [T], _ gradient: [T]) {
       parameter.withUnsafeMutableBufferPointer { p in
         gradient.withUnsafeBufferPointer { g in axpy(negative, g.baseAddress!, p.baseAddress!, p.count) }
       }
     }
-    update(&network.W, dW)
     update(&network.b, db)
     update(&network.V, dV)
     update(&network.c, dc)

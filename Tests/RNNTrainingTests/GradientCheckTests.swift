@@ -6,9 +6,11 @@ import Testing
 /// Analytic BPTT gradients against central finite differences, in f64, for every pair of hidden
 /// activation f and output activation g (each g with its own loss; see ``ElmanNetwork``).
 @Suite struct GradientCheckTests {
-  static let pairs: [(HiddenActivation, OutputActivation)] = HiddenActivation.allCases.flatMap { f in
-    OutputActivation.allCases.map { g in (f, g) }
-  }
+  /// Every pair of f and g, with each way of computing the output layer.
+  static let cases: [(HiddenActivation, OutputActivation, TrainingBackend)] = HiddenActivation.allCases
+    .flatMap { f in
+      OutputActivation.allCases.flatMap { g in TrainingBackend.allCases.map { (f, g, $0) } }
+    }
 
   static let inputs = [0, 3, 1, 4, 4, 2, 0]
   static let targets = [3, 1, 4, 4, 2, 0, 1]
@@ -49,11 +51,13 @@ import Testing
     return smallest
   }
 
-  @Test(arguments: pairs)
-  func analyticGradientsMatchFiniteDifferences(f: HiddenActivation, g: OutputActivation) {
+  @Test(arguments: cases)
+  func analyticGradientsMatchFiniteDifferences(
+    f: HiddenActivation, g: OutputActivation, backend: TrainingBackend
+  ) {
     let network = Self.network(f, g)
     let (_, analytic, _) = network.lossAndGradients(
-      inputs: Self.inputs, targets: Self.targets, initialState: Self.initialState)
+      inputs: Self.inputs, targets: Self.targets, initialState: Self.initialState, backend: backend)
     let epsilon = 1e-6
     func loss(_ net: ElmanNetwork<Double>) -> Double {
       net.loss(inputs: Self.inputs, targets: Self.targets, initialState: Self.initialState)
@@ -74,7 +78,7 @@ import Testing
       for k in gradient.indices {
         #expect(
           gradient[k].isApproximatelyEqual(to: numeric[k], absoluteTolerance: 1e-8, relativeTolerance: 1e-4),
-          "\(f)/\(g) d\(name)[\(k)]: analytic \(gradient[k]), numeric \(numeric[k])")
+          "\(f)/\(g)/\(backend) d\(name)[\(k)]: analytic \(gradient[k]), numeric \(numeric[k])")
       }
       // The gradient is not trivially zero, so the comparison means something.
       #expect(numeric.contains { abs($0) > 1e-3 }, "\(f)/\(g) d\(name) is all near zero")

@@ -60,6 +60,12 @@ struct Train: ParsableCommand {
   @Option(help: "The hidden activation f of a new model (default tanh).")
   var activation: String?
 
+  @Option(
+    help:
+      "How the output layer is computed: portable (the same bits on every machine) or blas (OpenBLAS; faster for large vocabularies)."
+  )
+  var backend: String = "portable"
+
   @Option(name: .customLong("from"), help: "Continue training this model instead of starting a new one.")
   var base: String?
 
