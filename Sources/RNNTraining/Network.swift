@@ -301,8 +301,7 @@ final class Workspace<T: TrainingScalar> {
   {
     switch g {
     case .softmax:
-      var m = z[0]
-      for o in 1..<max(O, 1) where z[o] > m { m = z[o] }
+      let m = maximum(z, O)
       var sum: T = 0
       for o in 0..<O {
         let e = T.exponential(z[o] - m)
@@ -341,7 +340,9 @@ final class Workspace<T: TrainingScalar> {
     let rowLength = H + self.X
     let f = net.hiddenActivation
     let backend = self.backend
-    for buffer in [\Workspace.dWh, \Workspace.dV, \Workspace.db, \Workspace.dc, \Workspace.dhNext] {
+    // BLAS overwrites ∂V (beta 0), so only the portable loops need it cleared.
+    let cleared = backend == .portable ? [\Workspace.dV] : []
+    for buffer in [\Workspace.dWh, \Workspace.db, \Workspace.dc, \Workspace.dhNext] + cleared {
       self[keyPath: buffer].withUnsafeMutableBufferPointer { $0.update(repeating: 0) }
     }
     for x in columns { slot[x] = -1 }

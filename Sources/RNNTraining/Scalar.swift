@@ -102,3 +102,23 @@ func sumOfSquares<T: TrainingScalar>(_ x: UnsafePointer<T>, _ n: Int) -> Double 
   }
   return total
 }
+
+/// The largest of x[0..<n] (n > 0); exact, so the order does not matter.
+func maximum<T: TrainingScalar>(_ x: UnsafePointer<T>, _ n: Int) -> T {
+  var i = 0
+  var best = x[0]
+  if n >= 8 {
+    var lanes = UnsafeRawPointer(x).loadUnaligned(as: SIMD8<T>.self)
+    i = 8
+    while i + 8 <= n {
+      lanes = pointwiseMax(lanes, UnsafeRawPointer(x + i).loadUnaligned(as: SIMD8<T>.self))
+      i += 8
+    }
+    best = lanes.max()
+  }
+  while i < n {
+    if x[i] > best { best = x[i] }
+    i += 1
+  }
+  return best
+}

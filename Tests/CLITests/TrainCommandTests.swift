@@ -110,6 +110,27 @@ import Testing
     #expect(try ElmanModel.load(path: output).hiddenSize == 4)
   }
 
+  @Test func blasBackendTrains() throws {
+    let dir = try Self.folder()
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let output = dir.appendingPathComponent("model.rnn").path
+    let run = try Self.run([
+      "train", dir.appendingPathComponent("corpus.txt").path, "-o", output, "--hidden", "8", "--epochs", "2",
+      "--backend", "blas",
+    ])
+    #expect(run.status == 0, "\(run.stderr)")
+    #expect(try ElmanModel.load(path: output).hiddenSize == 8)
+  }
+
+  @Test func unknownOutputExtensionIsNamed() throws {
+    let dir = try Self.folder()
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let output = dir.appendingPathComponent("model.bin").path
+    let run = try Self.run(["train", dir.appendingPathComponent("corpus.txt").path, "-o", output])
+    #expect(run.status != 0)
+    #expect(run.stderr.contains("\(output): cannot tell the output format"), "\(run.stderr)")
+  }
+
   @Test func neverWritesOverItsInput() throws {
     let dir = try Self.folder()
     defer { try? FileManager.default.removeItem(at: dir) }
@@ -151,6 +172,8 @@ import Testing
     (["--learning-rate=-1"], "--learning-rate -1"),
     (["--epochs", "0"], "--epochs 0"),
     (["--tokenizer", "byte"], "--tokenizer byte"),
+    (["--backend", "gpu"], "--backend gpu"),
+    (["--clip", "0"], "--clip 0.0"),
   ])
   func rejectsBadOptions(options: [String], message: String) throws {
     let dir = try Self.folder()

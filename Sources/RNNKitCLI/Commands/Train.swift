@@ -96,9 +96,13 @@ struct Train: ParsableCommand {
       }
       settings.hiddenActivation = f
     }
+    guard let chosenBackend = TrainingBackend(rawValue: backend) else {
+      throw CLIError("--backend \(backend): choose portable or blas")
+    }
     let options = TrainingOptions(
       epochs: epochs, learningRate: learningRate, clip: noClip ? nil : clip, bpttLength: bpttLength,
-      seed: seed)
+      seed: seed,
+      backend: chosenBackend)
     if let hidden, hidden <= 0 {
       throw TrainingError.invalidOption(
         name: "--hidden", value: "\(hidden)", reason: "the hidden size must be at least 1")
