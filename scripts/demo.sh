@@ -4,27 +4,14 @@
 # Every step is printed as a plain `rnnkit` command you can copy.
 #
 # Usage: scripts/demo.sh [OUTPUT_FOLDER]    (default: a new temporary folder)
-# Needs the system libraries from scripts/bootstrap.sh (run it as root once on a fresh machine).
+# On a fresh Debian machine run it as root: it first installs the system libraries it needs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if ! pkg-config --exists openblas hdf5 2>/dev/null; then
-  if [ "$(id -u)" = 0 ]; then
-    scripts/bootstrap.sh
-  else
-    echo "demo: OpenBLAS or HDF5 is missing; run 'sudo scripts/bootstrap.sh' first" >&2
-    exit 1
-  fi
-fi
+bash scripts/bootstrap.sh # installs only what is missing (as root on a fresh machine)
 
 echo "==> building rnnkit in release mode (the first build takes a few minutes)"
-log="$(mktemp)"
-if ! swift build -c release --product rnnkit >"$log" 2>&1; then
-  cat "$log" >&2
-  echo "demo: the build failed" >&2
-  exit 1
-fi
-rm -f "$log"
+swift build -c release --product rnnkit -q
 bin="$(swift build -c release --show-bin-path)"
 export PATH="$bin:$PATH"
 

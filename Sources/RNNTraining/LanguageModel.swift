@@ -97,6 +97,19 @@ public enum LanguageModelTrainer {
     return existing
   }
 
+  /// Throws unless W (H×(H+X)) and V (O×H) each fit in ``Trainer/maximumElements``.
+  static func checkSize(hidden: Int, vocabulary: Int) throws(TrainingError) {
+    let (width, o1) = hidden.addingReportingOverflow(vocabulary)
+    let (w, o2) = hidden.multipliedReportingOverflow(by: width)
+    guard !o1, !o2, w <= Trainer.maximumElements else {
+      throw .invalidOption(
+        name: "--hidden", value: "\(hidden)",
+        reason:
+          "W would have \(hidden)×(\(hidden)+\(vocabulary)) weights, more than \(Trainer.maximumElements); use a smaller --hidden or a larger --min-count"
+      )
+    }
+  }
+
   /// Tokenizes `text`, builds or checks the vocabulary, trains, and returns the model.
   ///
   /// - Parameters:
@@ -126,6 +139,7 @@ public enum LanguageModelTrainer {
       network = ElmanNetwork(model: base.model)
     } else {
       vocabulary = try corpus.vocabulary(minCount: settings.minCount ?? 1, unknownToken: unknownToken)
+      try checkSize(hidden: options.hiddenSize, vocabulary: vocabulary.count)
       var generator = SplitMix64(seed: options.seed)
       network = .random(
         hiddenSize: options.hiddenSize, inputSize: vocabulary.count, outputSize: vocabulary.count,

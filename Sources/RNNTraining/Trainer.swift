@@ -99,6 +99,10 @@ public struct EpochReport: Sendable {
 
 /// Trains an Elman network by truncated backpropagation through time and plain SGD.
 public enum Trainer {
+  /// The most floats training allocates for one buffer (1 GiB of f32), so that an option can never
+  /// ask for an absurd allocation.
+  public static let maximumElements = 1 << 28
+
   /// Trains `network` in place on `sequences` (token ids; the hidden state restarts at zero at
   /// each sequence) and returns one report per epoch.
   ///
@@ -114,8 +118,18 @@ public enum Trainer {
     let usable = sequences.filter { $0.count >= 2 }
     let tokensInEpoch = usable.reduce(0) { $0 + $1.count - 1 }
     let longest = usable.map { $0.count - 1 }.max() ?? 1
+    let window = max(1, min(options.bpttLength, longest))
+    let (cached, overflow) = (window + 1).multipliedReportingOverflow(
+      by: network.outputSize + 2 * network.hiddenSize)
+    guard !overflow, cached <= maximumElements else {
+      throw .invalidOption(
+        name: "--bptt-length", value: "\(options.bpttLength)",
+        reason:
+          "a window this long with \(network.outputSize) outputs needs more than \(maximumElements) cached values; use a shorter window"
+      )
+    }
     let workspace = Workspace<Float>(
-      network: network, capacity: max(1, min(options.bpttLength, longest)), backend: options.backend)
+      network: network, capacity: window, backend: options.backend)
     var generator = SplitMix64(seed: options.seed ^ 0x5EED_0F_0DE5)
     var order = Array(usable.indices)
     var reports: [EpochReport] = []
