@@ -173,6 +173,7 @@ import Testing
     (["--epochs", "0"], "--epochs 0"),
     (["--tokenizer", "byte"], "--tokenizer byte"),
     (["--backend", "gpu"], "--backend gpu"),
+    (["--created", "yesterday"], "--created yesterday"),
     (["--clip", "0"], "--clip 0.0"),
   ])
   func rejectsBadOptions(options: [String], message: String) throws {

@@ -120,6 +120,10 @@ struct Train: ParsableCommand {
       let known = ModelFormats.all.flatMap(\.extensions).joined(separator: ", ")
       throw CLIError("\(output): cannot tell the output format from the file name; end it in one of \(known)")
     }
+    if let created, !isISO8601Date(created) {
+      throw CLIError(
+        "--created \(created): expected an ISO 8601 date such as 2026-01-31 or 2026-01-31T12:00:00Z")
+    }
     if !force && fileExists(output) {
       throw CLIError("\(output) already exists; pass --force to overwrite it")
     }
@@ -133,10 +137,16 @@ struct Train: ParsableCommand {
       sourceFormat: "rnnkit-train", converterVersion: rnnkitVersion, created: created)
 
     let display = ProgressDisplay(interactive: isatty(STDERR_FILENO) == 1, epochs: epochs)
-    let (model, reports) = try LanguageModelTrainer.train(
-      text: text, corpusName: corpus, settings: settings, options: options, base: baseModel,
-      provenance: provenance,
-      progress: display.update, epochEnd: display.finish)
+    let model: ElmanModel
+    let reports: [EpochReport]
+    do {
+      (model, reports) = try LanguageModelTrainer.train(
+        text: text, corpusName: corpus, settings: settings, options: options, base: baseModel,
+        provenance: provenance, progress: display.update, epochEnd: display.finish)
+    } catch {
+      display.abandon()
+      throw error
+    }
     try format.write(model, to: output, options: ExportOptions(overwrite: force))
     let last = reports.last!
     let tokensPerSecond =
@@ -179,6 +189,11 @@ private final class ProgressDisplay {
     )
   }
 
+  /// Ends a half-drawn progress bar, so an error message starts on a line of its own.
+  func abandon() {
+    if interactive { emit("\n") }
+  }
+
   func finish(_ report: EpochReport) {
     var line = "epoch \(report.epoch)/\(epochs)  loss \(fixed(report.meanLoss, 4))"
     if let perplexity = report.perplexity { line += "  perplexity \(fixed(perplexity, 2))" }
@@ -211,6 +226,16 @@ private func fixed(_ value: Double, _ digits: Int) -> String {
     if decimals < digits { text += String(repeating: "0", count: digits - decimals) }
   }
   return text
+}
+
+/// Whether `text` starts with an ISO 8601 calendar date (YYYY-MM-DD), optionally followed by a time.
+private func isISO8601Date(_ text: String) -> Bool {
+  let bytes = Array(text.utf8)
+  guard bytes.count >= 10, bytes[4] == UInt8(ascii: "-"), bytes[7] == UInt8(ascii: "-") else { return false }
+  let digits = [0, 1, 2, 3, 5, 6, 8, 9].allSatisfy {
+    bytes[$0] >= UInt8(ascii: "0") && bytes[$0] <= UInt8(ascii: "9")
+  }
+  return digits && (bytes.count == 10 || bytes[10] == UInt8(ascii: "T"))
 }
 
 private func fileName(_ path: String) -> String {
