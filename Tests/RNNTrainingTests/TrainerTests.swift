@@ -24,9 +24,8 @@ import Testing
     let first = try Self.train().model.encoded()
     let second = try Self.train().model.encoded()
     #expect(first == second)
-    var options = TrainingOptions(epochs: 3, learningRate: 0.1, seed: 8)
-    options.seed = 8
-    let other = try Self.train(options: options).model.encoded()
+    let other = try Self.train(options: TrainingOptions(epochs: 3, learningRate: 0.1, seed: 8)).model
+      .encoded()
     #expect(other != first)
   }
 
