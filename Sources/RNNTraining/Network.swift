@@ -270,7 +270,20 @@ final class Workspace<T: TrainingScalar> {
                   case .portable:
                     for o in 0..<O {
                       let v = V + o * H
-                      for t in 0..<n { out[t * O + o] = c[o] + dot(v, hs + (t + 1) * H, H) }
+                      var t = 0
+                      while t + 4 <= n {
+                        let h = hs + (t + 1) * H
+                        let (z0, z1, z2, z3) = dot4(v, h, h + H, h + 2 * H, h + 3 * H, H)
+                        out[t * O + o] = c[o] + z0
+                        out[(t + 1) * O + o] = c[o] + z1
+                        out[(t + 2) * O + o] = c[o] + z2
+                        out[(t + 3) * O + o] = c[o] + z3
+                        t += 4
+                      }
+                      while t < n {
+                        out[t * O + o] = c[o] + dot(v, hs + (t + 1) * H, H)
+                        t += 1
+                      }
                     }
                   case .blas:
                     T.gemm(
@@ -379,7 +392,24 @@ final class Workspace<T: TrainingScalar> {
                               switch backend {
                               case .portable:
                                 dHs.update(repeating: 0, count: n * H)
-                                for o in 0..<O {
+                                // Four outputs at a time share the passes over h_t and ∂h_t; the
+                                // arithmetic per element is that of the one-output loop below.
+                                var first = 0
+                                while first + 4 <= O {
+                                  let v = V + first * H
+                                  let dv = dV + first * H
+                                  var sums: (T, T, T, T) = (0, 0, 0, 0)
+                                  for t in stride(from: n - 1, through: 0, by: -1) {
+                                    let row = dz + t * O + first
+                                    let d = (row[0], row[1], row[2], row[3])
+                                    sums = (sums.0 + d.0, sums.1 + d.1, sums.2 + d.2, sums.3 + d.3)
+                                    axpy4(d, hs + (t + 1) * H, dv, dv + H, dv + 2 * H, dv + 3 * H, H)
+                                    axpy4(d, v, v + H, v + 2 * H, v + 3 * H, dHs + t * H, H)
+                                  }
+                                  (dc[first], dc[first + 1], dc[first + 2], dc[first + 3]) = sums
+                                  first += 4
+                                }
+                                for o in first..<O {
                                   let v = V + o * H
                                   let dv = dV + o * H
                                   var sum: T = 0

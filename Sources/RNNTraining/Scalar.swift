@@ -122,3 +122,97 @@ func maximum<T: TrainingScalar>(_ x: UnsafePointer<T>, _ n: Int) -> T {
   }
   return best
 }
+
+/// The four dots v·x0 … v·x3, each summed in exactly the order ``dot(_:_:_:)`` uses (so results are
+/// bit-identical to four calls), but with four independent accumulator chains and v loaded once.
+@inline(__always)
+func dot4<T: TrainingScalar>(
+  _ v: UnsafePointer<T>, _ x0: UnsafePointer<T>, _ x1: UnsafePointer<T>, _ x2: UnsafePointer<T>,
+  _ x3: UnsafePointer<T>, _ n: Int
+) -> (T, T, T, T) {
+  var a0 = SIMD8<T>()
+  var a1 = SIMD8<T>()
+  var a2 = SIMD8<T>()
+  var a3 = SIMD8<T>()
+  var i = 0
+  while i + 8 <= n {
+    let w = UnsafeRawPointer(v + i).loadUnaligned(as: SIMD8<T>.self)
+    a0 = a0 + w * UnsafeRawPointer(x0 + i).loadUnaligned(as: SIMD8<T>.self)
+    a1 = a1 + w * UnsafeRawPointer(x1 + i).loadUnaligned(as: SIMD8<T>.self)
+    a2 = a2 + w * UnsafeRawPointer(x2 + i).loadUnaligned(as: SIMD8<T>.self)
+    a3 = a3 + w * UnsafeRawPointer(x3 + i).loadUnaligned(as: SIMD8<T>.self)
+    i += 8
+  }
+  var t0: T = 0
+  var t1: T = 0
+  var t2: T = 0
+  var t3: T = 0
+  while i < n {
+    t0 += v[i] * x0[i]
+    t1 += v[i] * x1[i]
+    t2 += v[i] * x2[i]
+    t3 += v[i] * x3[i]
+    i += 1
+  }
+  @inline(__always) func reduce(_ acc: SIMD8<T>, _ tail: T) -> T {
+    let s0 = (acc[0] + acc[4]) + (acc[2] + acc[6])
+    let s1 = (acc[1] + acc[5]) + (acc[3] + acc[7])
+    return (s0 + s1) + tail
+  }
+  return (reduce(a0, t0), reduce(a1, t1), reduce(a2, t2), reduce(a3, t3))
+}
+
+/// y_k[i] += a_k·x[i] for k in 0..<4: four ``axpy(_:_:_:_:)`` calls sharing one pass over x,
+/// with the same arithmetic per element.
+@inline(__always)
+func axpy4<T: TrainingScalar>(
+  _ a: (T, T, T, T), _ x: UnsafePointer<T>, _ y0: UnsafeMutablePointer<T>, _ y1: UnsafeMutablePointer<T>,
+  _ y2: UnsafeMutablePointer<T>, _ y3: UnsafeMutablePointer<T>, _ n: Int
+) {
+  var i = 0
+  while i + 8 <= n {
+    let xv = UnsafeRawPointer(x + i).loadUnaligned(as: SIMD8<T>.self)
+    let v0 = UnsafeRawPointer(y0 + i).loadUnaligned(as: SIMD8<T>.self)
+    let v1 = UnsafeRawPointer(y1 + i).loadUnaligned(as: SIMD8<T>.self)
+    let v2 = UnsafeRawPointer(y2 + i).loadUnaligned(as: SIMD8<T>.self)
+    let v3 = UnsafeRawPointer(y3 + i).loadUnaligned(as: SIMD8<T>.self)
+    UnsafeMutableRawPointer(y0 + i).storeBytes(of: v0 + a.0 * xv, as: SIMD8<T>.self)
+    UnsafeMutableRawPointer(y1 + i).storeBytes(of: v1 + a.1 * xv, as: SIMD8<T>.self)
+    UnsafeMutableRawPointer(y2 + i).storeBytes(of: v2 + a.2 * xv, as: SIMD8<T>.self)
+    UnsafeMutableRawPointer(y3 + i).storeBytes(of: v3 + a.3 * xv, as: SIMD8<T>.self)
+    i += 8
+  }
+  while i < n {
+    y0[i] += a.0 * x[i]
+    y1[i] += a.1 * x[i]
+    y2[i] += a.2 * x[i]
+    y3[i] += a.3 * x[i]
+    i += 1
+  }
+}
+
+/// y[i] += a_0·x_0[i], then a_1·x_1[i], a_2·x_2[i] and a_3·x_3[i]: four ``axpy(_:_:_:_:)`` calls in
+/// that order, with y loaded and stored once.
+@inline(__always)
+func axpy4<T: TrainingScalar>(
+  _ a: (T, T, T, T), _ x0: UnsafePointer<T>, _ x1: UnsafePointer<T>, _ x2: UnsafePointer<T>,
+  _ x3: UnsafePointer<T>, _ y: UnsafeMutablePointer<T>, _ n: Int
+) {
+  var i = 0
+  while i + 8 <= n {
+    var yv = UnsafeRawPointer(y + i).loadUnaligned(as: SIMD8<T>.self)
+    yv = yv + a.0 * UnsafeRawPointer(x0 + i).loadUnaligned(as: SIMD8<T>.self)
+    yv = yv + a.1 * UnsafeRawPointer(x1 + i).loadUnaligned(as: SIMD8<T>.self)
+    yv = yv + a.2 * UnsafeRawPointer(x2 + i).loadUnaligned(as: SIMD8<T>.self)
+    yv = yv + a.3 * UnsafeRawPointer(x3 + i).loadUnaligned(as: SIMD8<T>.self)
+    UnsafeMutableRawPointer(y + i).storeBytes(of: yv, as: SIMD8<T>.self)
+    i += 8
+  }
+  while i < n {
+    y[i] += a.0 * x0[i]
+    y[i] += a.1 * x1[i]
+    y[i] += a.2 * x2[i]
+    y[i] += a.3 * x3[i]
+    i += 1
+  }
+}
