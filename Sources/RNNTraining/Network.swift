@@ -13,6 +13,10 @@ import RNNModel
 /// - sigmoid: binary cross-entropy against the one-hot target,
 ///   L = −Σ_t Σ_o (e_o log y_o + (1 − e_o) log(1 − y_o));
 /// - identity: squared error, L = ½ Σ_t Σ_o (y_o − e_o)².
+///
+/// Input ids must be in `0..<inputSize` and target ids in `0..<outputSize`, and `initialState` must
+/// have `hiddenSize` entries; the trainer guarantees this, and other callers must too (violations
+/// trap, as they are programming errors, not bad files).
 public struct ElmanNetwork<T: TrainingScalar>: Sendable {
   /// H.
   public let hiddenSize: Int
