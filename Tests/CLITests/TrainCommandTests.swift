@@ -78,6 +78,36 @@ import Testing
     #expect(model.vocabulary?.id(of: "japanese") != nil)
   }
 
+  /// util-linux `script` runs a command on a pseudo-terminal, so stderr is a terminal.
+  static let script = ["/usr/bin/script", "/bin/script"].first {
+    FileManager.default.isExecutableFile(atPath: $0)
+  }
+
+  @Test(.enabled(if: script != nil, "needs util-linux script(1) to give rnnkit a terminal"))
+  func drawsAProgressBarOnATerminal() throws {
+    let dir = try Self.folder()
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let binary = try #require(Self.binary)
+    let corpus = dir.appendingPathComponent("corpus.txt").path
+    let output = dir.appendingPathComponent("model.rnn").path
+    let command = "'\(binary)' train '\(corpus)' -o '\(output)' --hidden 8 --epochs 2"
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: try #require(Self.script))
+    process.arguments = ["-qec", command, "/dev/null"]
+    let pipe = Pipe()
+    process.standardOutput = pipe
+    process.standardError = pipe
+    process.standardInput = FileHandle.nullDevice
+    try process.run()
+    let text = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    process.waitUntilExit()
+    #expect(process.terminationStatus == 0, "\(text)")
+    // The bar is redrawn in place with a carriage return, then replaced by the epoch's line.
+    #expect(text.contains("\repoch 1/2 [") || text.contains("\r\u{1B}[2Kepoch 1/2 ["), "\(text)")
+    #expect(text.contains("epoch 2/2  loss "))
+    #expect(FileManager.default.fileExists(atPath: output))
+  }
+
   @Test func sameSeedGivesTheSameFile() throws {
     let dir = try Self.folder()
     defer { try? FileManager.default.removeItem(at: dir) }
