@@ -12,13 +12,12 @@ struct Train: ParsableCommand {
   static let configuration = CommandConfiguration(
     abstract: "Train a next-token model on a text file by backpropagation through time.",
     discussion: """
-      Each non-empty line of CORPUS is one sequence; the hidden state starts at zero on every line.
-      The loss is the cross-entropy of the softmax output against the next token, summed over each
-      window of --bptt-length steps; updates are W := W - η·∂Loss/∂W, with the gradient scaled down
-      to norm --clip when it is larger. The same seed and options give the same model.
+      Each non-empty line of CORPUS is one sequence; the hidden state starts at zero on every line. \
+      The loss is the cross-entropy of the softmax output against the next token, summed over each \
+      window of --bptt-length steps. Each update is W := W - η·∂Loss/∂W, with the gradient scaled \
+      down to norm --clip when it is larger. The same seed and options give the same model.
 
-      Example:
-        rnnkit train Fixtures/corpus/cuisine.txt --output cuisine.rnn --lowercase --epochs 30
+      Example: rnnkit train Fixtures/corpus/cuisine.txt --output cuisine.rnn --lowercase --epochs 120 --learning-rate 0.1 --clip 1
       """)
 
   @Argument(help: "A UTF-8 text file to learn from.")
@@ -66,7 +65,9 @@ struct Train: ParsableCommand {
   )
   var backend: String = "portable"
 
-  @Option(name: .customLong("from"), help: "Continue training this model instead of starting a new one.")
+  @Option(
+    name: .customLong("from"),
+    help: ArgumentHelp("Continue training this model instead of starting a new one.", valueName: "model"))
   var base: String?
 
   @Option(help: "The model's name (default: the output file's name).")
