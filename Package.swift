@@ -37,7 +37,7 @@ let package = Package(
         .product(name: "ZIPFoundation", package: "ZIPFoundation"),
       ]),
     // Backpropagation through time with SGD.
-    .target(name: "RNNTraining", dependencies: ["RNNModel", "RNNRuntime"]),
+    .target(name: "RNNTraining", dependencies: ["RNNModel", "RNNRuntime", "CBLAS"]),
     // The embeddable library: re-exports the model and runtime, and knows every file format.
     .target(name: "RNNKit", dependencies: ["RNNFormat", "RNNModel", "RNNRuntime", "RNNHDF5", "RNNTraining"]),
     .executableTarget(
