@@ -44,7 +44,6 @@ struct Convert: ParsableCommand {
   var verify = false
 
   func run() throws {
-    let inputFormat = try source.format.map(ModelFormats.named) ?? ModelFormats.detect(path: input)
     let outputFormat = try ModelFormats.forOutput(path: output, name: to)
     let dtype = try dtype.map { name in
       guard let value = DType(name: name), value.isFloatingPoint else {
@@ -60,7 +59,8 @@ struct Convert: ParsableCommand {
       throw CLIError("\(output): already exists; pass --force to replace it")
     }
 
-    let model = try inputFormat.read(path: input, options: source.importOptions())
+    let loaded = try source.read(input)
+    let model = loaded.model
     // The NaN/Inf scan reads every weight once; it runs on another core while the output is
     // written, which reads them too.
     let scan = BackgroundScan(model)
@@ -98,7 +98,7 @@ struct Convert: ParsableCommand {
       }
     }
     print(
-      "\(input) (\(inputFormat.name)) -> \(output) (\(outputFormat.name)): H \(model.hiddenSize), X \(model.inputSize), O \(model.outputSize)\(report)"
+      "\(input) (\(loaded.format)) -> \(output) (\(outputFormat.name)): H \(model.hiddenSize), X \(model.inputSize), O \(model.outputSize)\(report)"
     )
   }
 

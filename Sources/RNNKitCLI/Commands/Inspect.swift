@@ -35,7 +35,7 @@ struct Inspect: ParsableCommand {
     // Inspect describes; it reads the header (whose checksum is always verified) but no tensor data
     // beyond what it prints, so it answers in milliseconds on any size. `validate` verifies the data.
     options.readOptions.verifyChecksums = false
-    let loaded = try LoadedFile.load(file, format: input.format, options: options)
+    let loaded = try LoadedFile.load(file, format: input.format, options: options, isolate: !input.trustInput)
     let values = try tensor.map { try tensorValues(loaded, name: $0) }
     if json {
       print(jsonReport(loaded, values: values).rendered())

@@ -26,11 +26,12 @@ struct Validate: ParsableCommand {
   /// Every problem found, in file order. Structural errors stop the search, since nothing after
   /// them can be trusted.
   func findProblems() throws -> [String] {
-    let format = try input.format.map(ModelFormats.named) ?? ModelFormats.detect(path: file)
-    var options = try input.importOptions()
+    let isRNN =
+      try input.format.map { $0 == "rnn" } ?? !ModelSource.needsIsolation(path: file, format: nil)
+      && ModelFormats.detect(path: file) is RNNFileFormat
     let model: ElmanModel
     var problems: [String] = []
-    if format is RNNFileFormat {
+    if isRNN {
       // Open without verification so that every corrupt part is listed, not just the first.
       let container: Container
       do {
@@ -50,11 +51,10 @@ struct Validate: ParsableCommand {
       }
       for name in container.corruptTensors() {
         let entry = container.entry(named: name)!
-        let view = try container.tensor(named: name)
-        let actual = XXH64.hash(view.bytes)
         problems.append(
-          FormatError.checksumMismatch(part: "tensor \"\(name)\"", stored: entry.checksum, computed: actual)
-            .description)
+          FormatError.checksumMismatch(
+            part: "tensor \"\(name)\"", stored: entry.checksum, computed: container.checksum(of: entry)
+          ).description)
       }
       do {
         model = try ElmanModel(container: container)
@@ -62,9 +62,8 @@ struct Validate: ParsableCommand {
         return problems + [error.description]
       }
     } else {
-      options.readOptions.verifyChecksums = true
       do {
-        model = try format.read(path: file, options: options)
+        model = try input.read(file).model
       } catch let error as ModelFileError {
         return [error.error.description]
       } catch {

@@ -21,6 +21,12 @@ struct ModelInputOptions: ParsableArguments {
   @Flag(help: "Skip checksum verification of .rnn files (faster; use only on trusted files).")
   var noVerify = false
 
+  @Flag(
+    help:
+      "Read HDF5 and Keras files inside this process: faster, but libhdf5 can crash on a damaged file (use only on trusted files)."
+  )
+  var trustInput = false
+
   func importOptions() throws -> ImportOptions {
     try Self.importOptions(
       vocabularyPath: vocab, hiddenActivation: hiddenActivation, outputActivation: outputActivation,
@@ -53,7 +59,12 @@ struct ModelInputOptions: ParsableArguments {
 
   /// Loads the model at `path` in any known format.
   func load(_ path: String) throws -> ElmanModel {
-    try ModelFormats.read(path: path, format: format, options: importOptions())
+    try read(path).model
+  }
+
+  /// Loads the model at `path` and names the format it was in.
+  func read(_ path: String) throws -> ModelSource.Loaded {
+    try ModelSource.read(path: path, format: format, options: importOptions(), isolate: !trustInput)
   }
 }
 
@@ -79,6 +90,12 @@ struct InspectInputOptions: ParsableArguments {
 
   @Option(help: "The output activation g, for files that do not store it.")
   var outputActivation: String?
+
+  @Flag(
+    help:
+      "Read HDF5 and Keras files inside this process: faster, but libhdf5 can crash on a damaged file (use only on trusted files)."
+  )
+  var trustInput = false
 
   func importOptions() throws -> ImportOptions {
     try ModelInputOptions.importOptions(
