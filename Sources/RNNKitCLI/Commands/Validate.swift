@@ -31,6 +31,8 @@ struct Validate: ParsableCommand {
       && ModelFormats.detect(path: file) is RNNFileFormat
     let model: ElmanModel
     var problems: [String] = []
+    var nonFinite: [ModelError] = []
+    var scanned = false
     if isRNN {
       // Open without verification so that every corrupt part is listed, not just the first.
       let container: Container
@@ -49,13 +51,20 @@ struct Validate: ParsableCommand {
           )
           .description)
       }
-      for name in container.corruptTensors() {
-        let entry = container.entry(named: name)!
+      // One pass over the data: checksums, and non-finite weights of W, b, V and c.
+      let scans = container.scan()
+      for scan in scans where !scan.checksumMatches {
+        let entry = container.entry(named: scan.name)!
         problems.append(
           FormatError.checksumMismatch(
-            part: "tensor \"\(name)\"", stored: entry.checksum, computed: container.checksum(of: entry)
+            part: "tensor \"\(scan.name)\"", stored: entry.checksum, computed: scan.computedChecksum
           ).description)
       }
+      for scan in scans where ["W", "b", "V", "c"].contains(scan.name) && scan.nanCount + scan.infCount > 0 {
+        nonFinite.append(
+          ModelError.nonFinite(tensor: scan.name, nanCount: scan.nanCount, infCount: scan.infCount))
+      }
+      scanned = true
       do {
         model = try ElmanModel(container: container)
       } catch {
@@ -74,7 +83,8 @@ struct Validate: ParsableCommand {
     if let vocabulary = model.vocabulary {
       do { try vocabulary.checkUnique() } catch { problems.append(error.description) }
     }
-    problems += model.nonFiniteWeights().map(\.description)
+    if !scanned { nonFinite = model.nonFiniteWeights() }
+    problems += nonFinite.map(\.description)
     return problems
   }
 }
