@@ -23,24 +23,30 @@ public struct Corpus: Sendable {
     lines = text.split(whereSeparator: \.isNewline).map { splitter.split(String($0)) }.filter { !$0.isEmpty }
   }
 
-  /// Reads a UTF-8 text file, checking the encoding.
+  /// Reads a UTF-8 text file, checking the encoding and dropping a leading byte-order mark.
   public static func readText(path: String) throws(TrainingError) -> String {
     guard let file = fopen(path, "rb") else {
       throw .unreadableCorpus(path: path, reason: String(cString: strerror(errno)))
     }
     defer { fclose(file) }
+    var info = stat()
+    if fstat(fileno(file), &info) == 0, (info.st_mode & S_IFMT) == S_IFDIR {
+      throw .unreadableCorpus(path: path, reason: "it is a directory, not a text file")
+    }
     var bytes: [UInt8] = []
     var buffer = [UInt8](repeating: 0, count: 1 << 16)
     while true {
       let read = buffer.withUnsafeMutableBytes { fread($0.baseAddress, 1, $0.count, file) }
       if read > 0 { bytes += buffer[0..<read] }
       if read < buffer.count {
-        if ferror(file) != 0 { throw .unreadableCorpus(path: path, reason: "read error") }
+        if ferror(file) != 0 { throw .unreadableCorpus(path: path, reason: String(cString: strerror(errno))) }
         break
       }
     }
     if let offset = firstInvalidUTF8(bytes) { throw .corpusNotUTF8(path: path, byteOffset: offset) }
-    return String(decoding: bytes, as: UTF8.self)
+    // A byte-order mark is not text; left in, it would glue itself to the first token.
+    let start = bytes.starts(with: [0xEF, 0xBB, 0xBF]) ? 3 : 0
+    return String(decoding: bytes[start...], as: UTF8.self)
   }
 
   /// The byte offset of the first invalid UTF-8 sequence, or nil.

@@ -152,7 +152,8 @@ public struct Gradients<T: TrainingScalar>: Sendable {
 
 /// How the output layer's matrix products over a window are computed.
 public enum TrainingBackend: String, CaseIterable, Sendable {
-  /// Loops with a fixed summation order: the same seed gives the same bits on every machine.
+  /// Loops with a fixed summation order that does not depend on the CPU's vector width: the same
+  /// seed gives the same bits on every machine with the same C math library (exp, tanh).
   case portable
   /// OpenBLAS matrix products over each window: faster for large vocabularies, but the bits may
   /// differ between machines whose BLAS kernels differ.

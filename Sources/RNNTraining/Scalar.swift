@@ -104,23 +104,26 @@ func sumOfSquares<T: TrainingScalar>(_ x: UnsafePointer<T>, _ n: Int) -> Double 
 }
 
 /// The largest of x[0..<n] (n > 0); exact, so the order does not matter.
+@inline(__always)
 func maximum<T: TrainingScalar>(_ x: UnsafePointer<T>, _ n: Int) -> T {
+  // Four running maxima break the dependency chain; plain comparisons keep it inlined.
+  var m0 = x[0]
+  var m1 = m0
+  var m2 = m0
+  var m3 = m0
   var i = 0
-  var best = x[0]
-  if n >= 8 {
-    var lanes = UnsafeRawPointer(x).loadUnaligned(as: SIMD8<T>.self)
-    i = 8
-    while i + 8 <= n {
-      lanes = pointwiseMax(lanes, UnsafeRawPointer(x + i).loadUnaligned(as: SIMD8<T>.self))
-      i += 8
-    }
-    best = lanes.max()
+  while i + 4 <= n {
+    if x[i] > m0 { m0 = x[i] }
+    if x[i + 1] > m1 { m1 = x[i + 1] }
+    if x[i + 2] > m2 { m2 = x[i + 2] }
+    if x[i + 3] > m3 { m3 = x[i + 3] }
+    i += 4
   }
   while i < n {
-    if x[i] > best { best = x[i] }
+    if x[i] > m0 { m0 = x[i] }
     i += 1
   }
-  return best
+  return Swift.max(Swift.max(m0, m1), Swift.max(m2, m3))
 }
 
 /// The four dots v·x0 … v·x3, each summed in exactly the order ``dot(_:_:_:)`` uses (so results are

@@ -116,6 +116,25 @@ import Testing
     }
   }
 
+  @Test func byteOrderMarkIsDropped() throws {
+    let path = FileManager.default.temporaryDirectory.appendingPathComponent("rnnkit-bom-\(UUID()).txt").path
+    defer { try? FileManager.default.removeItem(atPath: path) }
+    try Data([0xEF, 0xBB, 0xBF] + Array("Sushi is japanese.\r\nPizza is italian.\r\n".utf8))
+      .write(to: URL(fileURLWithPath: path))
+    let corpus = Corpus(text: try Corpus.readText(path: path), tokenizer: TokenizerSettings(lowercase: false))
+    #expect(corpus.lines == [["Sushi", "is", "japanese", "."], ["Pizza", "is", "italian", "."]])
+  }
+
+  @Test func directoryIsNotACorpus() {
+    let path = FileManager.default.temporaryDirectory.path
+    do {
+      _ = try Corpus.readText(path: path)
+      Issue.record("read a directory")
+    } catch {
+      #expect("\(error)" == "\(path): cannot read the corpus: it is a directory, not a text file")
+    }
+  }
+
   @Test func missingCorpusFile() {
     do {
       _ = try Corpus.readText(path: "/nonexistent/corpus.txt")

@@ -5,7 +5,9 @@
 #
 # Usage: scripts/benchmarks/train_throughput.sh [--no-torch] [TOKENS]
 # The first run installs torch from PyPI into a private virtual environment ($TORCH_VENV, default
-# ~/.cache/rnnkit-bench-venv); nothing in CI runs this script. Run it on an otherwise idle machine.
+# ~/.cache/rnnkit-bench-venv); nothing in CI runs this script. Run it on an otherwise idle machine:
+# the wall-clock figures of multi-threaded runs collapse when other processes share the cores, so
+# each line also gives tokens per CPU second.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -35,11 +37,20 @@ threads="$(nproc)"
 echo "machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg), OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-auto}"
 
 options=(--hidden 128 --bptt-length 32 --learning-rate 0.05 --clip 5)
-for backend in portable blas; do
-  line="$("$rnnkit" train "$work/corpus.txt" -o "$work/model-$backend.rnn" --force --epochs 1 --backend "$backend" \
-    "${options[@]}" 2>/dev/null)"
-  echo "rnnkit --backend $backend: ${line#wrote *: }"
-done
+# Predicted tokens: every token but the first of each line.
+predicted="$(python3 -c 'import sys; print(sum(max(len(l.split()) - 1, 0) for l in open(sys.argv[1])))' "$work/corpus.txt")"
+run_rnnkit() { # backend, OpenBLAS threads
+  local times line
+  times="$(mktemp)"
+  line="$(OPENBLAS_NUM_THREADS="$2" /usr/bin/time -f "%U %S" -o "$times" "$rnnkit" train "$work/corpus.txt" \
+    -o "$work/model-$1.rnn" --force --epochs 1 --backend "$1" "${options[@]}" 2>/dev/null)"
+  local cpu
+  cpu="$(awk '{print $1 + $2}' "$times")"
+  rm -f "$times"
+  echo "rnnkit --backend $1, $2 BLAS thread(s): ${line##*, } ($(python3 -c "print(round($predicted / $cpu))") per CPU second of the whole command)"
+}
+run_rnnkit portable 1
+for t in $(seq 1 "$threads"); do run_rnnkit blas "$t"; done
 
 if [ "$with_torch" = 1 ]; then
   venv="${TORCH_VENV:-$HOME/.cache/rnnkit-bench-venv}"

@@ -73,11 +73,14 @@ for sequence in sequences:
         windows += 1
         if windows == args.warmup_windows:
             start = time.perf_counter()
+            start_cpu = time.process_time()
         elif start is not None:
             tokens += end - position
             total_loss += loss.item()
 elapsed = time.perf_counter() - start
+cpu = time.process_time() - start_cpu
 print(
-    f"pytorch {torch.__version__}: H {H}, vocabulary {V}, BPTT {args.bptt_length}, {args.threads} threads: "
-    f"{tokens / elapsed:.0f} tokens/s over {tokens} tokens, mean loss {total_loss / tokens:.4f}"
+    f"pytorch {torch.__version__}, {args.threads} thread(s): {tokens / elapsed:.0f} tokens/s "
+    f"({tokens / cpu:.0f} per CPU second) over {tokens} tokens; H {H}, vocabulary {V}, BPTT {args.bptt_length}, "
+    f"mean loss {total_loss / tokens:.4f}"
 )

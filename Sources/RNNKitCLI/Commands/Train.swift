@@ -61,7 +61,7 @@ struct Train: ParsableCommand {
 
   @Option(
     help:
-      "How the output layer is computed: portable (the same bits on every machine) or blas (OpenBLAS; faster for large vocabularies)."
+      "How the output layer is computed: portable (the same bits on any CPU with the same C math library) or blas (OpenBLAS; faster for large vocabularies)."
   )
   var backend: String = "portable"
 
