@@ -16,6 +16,8 @@ static inline unsigned rnnkit_h5f_obj_all(void) { return H5F_OBJ_ALL; }
 static inline hid_t rnnkit_h5p_file_access(void) { return H5P_FILE_ACCESS; }
 static inline hid_t rnnkit_h5p_dataset_create(void) { return H5P_DATASET_CREATE; }
 static inline hid_t rnnkit_h5p_link_create(void) { return H5P_LINK_CREATE; }
+static inline hid_t rnnkit_h5p_group_create(void) { return H5P_GROUP_CREATE; }
+static inline hid_t rnnkit_h5p_file_create(void) { return H5P_FILE_CREATE; }
 static inline hid_t rnnkit_h5t_native_float(void) { return H5T_NATIVE_FLOAT; }
 static inline hid_t rnnkit_h5t_native_double(void) { return H5T_NATIVE_DOUBLE; }
 static inline hid_t rnnkit_h5t_native_int64(void) { return H5T_NATIVE_INT64; }

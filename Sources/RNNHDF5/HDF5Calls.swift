@@ -142,9 +142,18 @@ struct H5Location {
       try H5Library.checkID(H5Pcreate(rnnkit_h5p_file_access()), "creating file access properties"),
       .propertyList)
     try H5Library.check(H5Pset_alignment(fapl.id, 4096, 64), "setting the alignment")
+    let fcpl = try untimed(rnnkit_h5p_file_create())
     let id = try H5Library.checkID(
-      H5Fcreate(filePath, rnnkit_h5f_acc_excl(), rnnkit_h5p_default(), fapl.id), "creating the file")
+      H5Fcreate(filePath, rnnkit_h5f_acc_excl(), fcpl.id, fapl.id), "creating the file")
     return H5Location(object: H5Object(id, .file), path: "/")
+  }
+
+  /// A creation property list that records no modification times, so that exporting the same
+  /// model twice gives the same bytes.
+  static func untimed(_ listClass: hid_t) throws(H5Failure) -> H5Object {
+    let list = H5Object(try H5Library.checkID(H5Pcreate(listClass), "creating properties"), .propertyList)
+    try H5Library.check(H5Pset_obj_track_times(list.id, false), "turning off time tracking")
+    return list
   }
 
   func flush() throws(H5Failure) {
@@ -185,8 +194,9 @@ struct H5Location {
   }
 
   func createGroup(_ name: String) throws(H5Failure) -> H5Location {
+    let gcpl = try Self.untimed(rnnkit_h5p_group_create())
     let gid = try H5Library.checkID(
-      H5Gcreate2(id, name, rnnkit_h5p_default(), rnnkit_h5p_default(), rnnkit_h5p_default()),
+      H5Gcreate2(id, name, rnnkit_h5p_default(), gcpl.id, rnnkit_h5p_default()),
       "creating group \(child(name))")
     return H5Location(object: H5Object(gid, .group), path: child(name))
   }
@@ -304,10 +314,10 @@ struct H5Location {
     _ name: String, shape: [Int], fileType: H5Object, memoryType: hid_t, data: UnsafeRawPointer?
   ) throws(H5Failure) {
     let space = try H5Types.simpleSpace(shape)
+    let dcpl = try Self.untimed(rnnkit_h5p_dataset_create())
     let dataset = H5Object(
       try H5Library.checkID(
-        H5Dcreate2(
-          id, name, fileType.id, space.id, rnnkit_h5p_default(), rnnkit_h5p_default(), rnnkit_h5p_default()),
+        H5Dcreate2(id, name, fileType.id, space.id, rnnkit_h5p_default(), dcpl.id, rnnkit_h5p_default()),
         "creating dataset \(child(name))"), .dataset)
     if shape.reduce(1, *) > 0 {
       try H5Library.check(
