@@ -60,6 +60,30 @@ enum ModelSource {
     if let f = options.hiddenActivation { arguments += ["--hidden-activation", f.rawValue] }
     if let g = options.outputActivation { arguments += ["--output-activation", g.rawValue] }
 
+    let child = try runChild(arguments, reading: path)
+    guard child.status == 0 else {
+      // The child printed the one-line error already formatted for the user.
+      let line = child.stderr.split(separator: "\n").last.map(String.init) ?? "reading failed"
+      throw CLIError(line.hasPrefix("Error: ") ? String(line.dropFirst(7)) : line)
+    }
+    let model = try ElmanModel.load(path: scratch)
+    return Loaded(model: model, format: child.stdout.trimmingCharacters(in: .whitespacesAndNewlines))
+  }
+
+  /// How a child `rnnkit` ended, when it ended by itself.
+  struct ChildResult {
+    var processID: Int32
+    var status: Int32
+    var stdout: String
+    var stderr: String
+  }
+
+  /// Runs `rnnkit arguments…` as a child that reads `path` with libhdf5. A crash or a hang of the
+  /// child becomes a one-line error naming `path`; `cleanUp` runs first with the child's process id,
+  /// so the caller can remove what the child may have left half-written.
+  static func runChild(_ arguments: [String], reading path: String, cleanUp: (Int32) -> Void = { _ in })
+    throws -> ChildResult
+  {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: executablePath())
     process.arguments = arguments
@@ -82,25 +106,23 @@ enum ModelSource {
     if finished.wait(timeout: .now() + .seconds(seconds)) == .timedOut {
       kill(process.processIdentifier, SIGKILL)
       finished.wait()
+      cleanUp(process.processIdentifier)
       throw CLIError(
         "\(path): libhdf5 did not finish reading this file within \(seconds) s; the file is damaged or crafted to hang readers"
       )
     }
-    let stderr = errData.text().trimmingCharacters(in: .whitespacesAndNewlines)
-    switch (process.terminationReason, process.terminationStatus) {
-    case (.exit, 0):
-      let model = try ElmanModel.load(path: scratch)
-      let name = outData.text().trimmingCharacters(in: .whitespacesAndNewlines)
-      return Loaded(model: model, format: name)
-    case (.exit, _):
-      // The child printed the one-line error already formatted for the user.
-      let line = stderr.split(separator: "\n").last.map(String.init) ?? "reading failed"
-      throw CLIError(line.hasPrefix("Error: ") ? String(line.dropFirst(7)) : line)
-    case (.uncaughtSignal, let signal):
+    switch process.terminationReason {
+    case .exit:
+      return ChildResult(
+        processID: process.processIdentifier, status: process.terminationStatus, stdout: outData.text(),
+        stderr: errData.text())
+    case .uncaughtSignal:
+      cleanUp(process.processIdentifier)
       throw CLIError(
-        "\(path): libhdf5 crashed (signal \(signal)) while reading this file; the file is damaged or crafted to crash readers"
+        "\(path): libhdf5 crashed (signal \(process.terminationStatus)) while reading this file; the file is damaged or crafted to crash readers"
       )
     @unknown default:
+      cleanUp(process.processIdentifier)
       throw CLIError("\(path): the reader process ended unexpectedly")
     }
   }
