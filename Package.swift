@@ -5,6 +5,8 @@ let package = Package(
   name: "RNNKit",
   products: [
     .library(name: "RNNKit", targets: ["RNNKit"]),
+    // The reader alone (container and model), with no C dependencies, for tools that only load files.
+    .library(name: "RNNModel", targets: ["RNNModel"]),
     .executable(name: "rnnkit", targets: ["RNNKitCLI"]),
   ],
   dependencies: [
@@ -35,7 +37,7 @@ let package = Package(
         .product(name: "ZIPFoundation", package: "ZIPFoundation"),
       ]),
     // Backpropagation through time with SGD.
-    .target(name: "RNNTraining", dependencies: ["RNNModel", "RNNRuntime"]),
+    .target(name: "RNNTraining", dependencies: ["RNNModel", "RNNRuntime", "CBLAS"]),
     // The embeddable library: re-exports the model and runtime, and knows every file format.
     .target(name: "RNNKit", dependencies: ["RNNFormat", "RNNModel", "RNNRuntime", "RNNHDF5", "RNNTraining"]),
     .executableTarget(
@@ -64,7 +66,9 @@ let package = Package(
     // End-to-end tests of the built `rnnkit` binary.
     .testTarget(name: "CLITests", dependencies: ["RNNKit", "RNNKitCLI"]),
     // Interop with real third-party clients (h5py, Keras, numpy, onnxruntime, safetensors).
-    .testTarget(name: "InteropTests", dependencies: ["RNNKit"]),
+    .testTarget(
+      name: "InteropTests",
+      dependencies: ["RNNKit", .product(name: "Numerics", package: "swift-numerics")]),
   ],
   swiftLanguageModes: [.v6]
 )

@@ -1,4 +1,54 @@
 #ifndef RNNKIT_CHDF5_SHIM_H
 #define RNNKIT_CHDF5_SHIM_H
 #include <hdf5.h>
+#include <stdio.h>
+
+// Swift cannot import HDF5's function-like macros (they call H5open and read globals), so each one
+// the bridge needs has a getter here.
+static inline hid_t rnnkit_h5p_default(void) { return H5P_DEFAULT; }
+static inline hid_t rnnkit_h5s_all(void) { return H5S_ALL; }
+static inline hid_t rnnkit_h5e_default(void) { return H5E_DEFAULT; }
+static inline size_t rnnkit_h5t_variable(void) { return H5T_VARIABLE; }
+static inline unsigned rnnkit_h5f_acc_rdonly(void) { return H5F_ACC_RDONLY; }
+static inline unsigned rnnkit_h5f_acc_excl(void) { return H5F_ACC_EXCL; }
+static inline unsigned rnnkit_h5f_acc_rdwr(void) { return H5F_ACC_RDWR; }
+static inline unsigned rnnkit_h5f_obj_all(void) { return H5F_OBJ_ALL; }
+static inline hid_t rnnkit_h5p_file_access(void) { return H5P_FILE_ACCESS; }
+static inline hid_t rnnkit_h5p_dataset_create(void) { return H5P_DATASET_CREATE; }
+static inline hid_t rnnkit_h5p_link_create(void) { return H5P_LINK_CREATE; }
+static inline hid_t rnnkit_h5p_group_create(void) { return H5P_GROUP_CREATE; }
+static inline hid_t rnnkit_h5p_file_create(void) { return H5P_FILE_CREATE; }
+static inline hid_t rnnkit_h5t_native_float(void) { return H5T_NATIVE_FLOAT; }
+static inline hid_t rnnkit_h5t_native_double(void) { return H5T_NATIVE_DOUBLE; }
+static inline hid_t rnnkit_h5t_native_int64(void) { return H5T_NATIVE_INT64; }
+static inline hid_t rnnkit_h5t_native_int8(void) { return H5T_NATIVE_INT8; }
+static inline hid_t rnnkit_h5t_ieee_f32le(void) { return H5T_IEEE_F32LE; }
+static inline hid_t rnnkit_h5t_ieee_f64le(void) { return H5T_IEEE_F64LE; }
+static inline hid_t rnnkit_h5t_std_i64le(void) { return H5T_STD_I64LE; }
+static inline hid_t rnnkit_h5t_std_i32le(void) { return H5T_STD_I32LE; }
+static inline hid_t rnnkit_h5t_native_int32(void) { return H5T_NATIVE_INT32; }
+static inline hid_t rnnkit_h5t_c_s1(void) { return H5T_C_S1; }
+static inline haddr_t rnnkit_haddr_undef(void) { return HADDR_UNDEF; }
+
+// Copies the description of the innermost error on the default stack (the one nearest the cause)
+// into `buffer`, so Swift needs no C callback.
+static inline herr_t rnnkit_h5e_walk_callback(unsigned n, const H5E_error2_t *err, void *data) {
+  char *buffer = ((char **)data)[0];
+  size_t size = (size_t)((char **)data)[1];
+  if (n == 0 && err && err->desc && size > 0) {
+    const char *func = err->func_name ? err->func_name : "";
+    snprintf(buffer, size, "%s (%s)", err->desc, func);
+  }
+  return 0;
+}
+
+static inline void rnnkit_h5e_innermost(char *buffer, size_t size) {
+  void *data[2] = {buffer, (void *)size};
+  if (size > 0) buffer[0] = 0;
+  H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, rnnkit_h5e_walk_callback, data);
+}
+
+// Turns off HDF5's printing of error stacks to stderr; the bridge reports errors itself.
+static inline void rnnkit_h5e_silence(void) { H5Eset_auto2(H5E_DEFAULT, NULL, NULL); }
+
 #endif

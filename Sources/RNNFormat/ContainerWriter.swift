@@ -45,12 +45,15 @@ public enum ContainerWriter {
   /// Writes a container to `path` through a temporary file in the same folder, then fsyncs it and
   /// renames it into place, so a failure or a kill never leaves a partial file at `path`.
   ///
-  /// - Parameter overwrite: replace an existing file at `path`; otherwise an existing file is an error.
+  /// - Parameters:
+  ///   - overwrite: replace an existing file at `path`; otherwise an existing file is an error.
+  ///   - durable: fsync before the rename. Only scratch files that a crash may lose skip it.
   public static func write(
-    metadata: Metadata, tensors: [TensorSource], to path: String, overwrite: Bool = false
+    metadata: Metadata, tensors: [TensorSource], to path: String, overwrite: Bool = false,
+    durable: Bool = true
   ) throws(ContainerError) {
     do {
-      try writeFile(metadata: metadata, tensors: tensors, path: path, overwrite: overwrite)
+      try writeFile(metadata: metadata, tensors: tensors, path: path, overwrite: overwrite, durable: durable)
     } catch let error as FormatError {
       throw ContainerError(path: path, error: error)
     } catch {
@@ -83,7 +86,9 @@ public enum ContainerWriter {
     return out
   }
 
-  private static func writeFile(metadata: Metadata, tensors: [TensorSource], path: String, overwrite: Bool)
+  private static func writeFile(
+    metadata: Metadata, tensors: [TensorSource], path: String, overwrite: Bool, durable: Bool
+  )
     throws
   {
     if !overwrite && System.exists(path) { throw FormatError.destinationExists(path) }
@@ -120,7 +125,7 @@ public enum ContainerWriter {
       }
       let head = plan.headBytes(checksums: checksums, major: Layout.majorVersion, minor: Layout.minorVersion)
       try head.withUnsafeBytes { raw in try System.pwriteAll(fd, raw, at: 0) }
-      try System.sync(fd)
+      if durable { try System.sync(fd) }
       System.close(fd)
     } catch {
       System.close(fd)
@@ -132,7 +137,7 @@ public enum ContainerWriter {
       try System.renameNoReplace(temporary, path)
     }
     committed = true
-    System.syncDirectory(of: path)
+    if durable { System.syncDirectory(of: path) }
   }
 
   /// Feeds the payload's bytes in the target dtype, in chunks of at most 1 MiB.

@@ -36,7 +36,9 @@ public enum FormatError: Error, Equatable, Sendable, CustomStringConvertible {
   /// An operating-system call failed.
   case system(operation: String, errno: Int32, message: String)
 
-  public var description: String {
+  public var description: String { displaySafe(message) }
+
+  private var message: String {
     switch self {
     case .emptyFile: return "the file is empty (0 bytes)"
     case .notAnRNNFile: return "not an .rnn file (bad magic number)"
@@ -79,10 +81,26 @@ public struct ContainerError: Error, Sendable, CustomStringConvertible {
     self.error = error
   }
 
-  public var description: String { "\(path): \(error)" }
+  public var description: String { displaySafe(path) + ": " + error.description }
 }
 
 func hex64(_ value: UInt64) -> String {
   let digits = String(value, radix: 16)
   return String(repeating: "0", count: max(0, 16 - digits.count)) + digits
+}
+
+/// `text` with control characters and line separators escaped as `\u{…}`, so that names read from
+/// a hostile file can never break an error message across lines or hide part of it.
+public func displaySafe(_ text: String) -> String {
+  var out = ""
+  out.unicodeScalars.reserveCapacity(text.unicodeScalars.count)
+  for scalar in text.unicodeScalars {
+    switch scalar.properties.generalCategory {
+    case .control, .lineSeparator, .paragraphSeparator, .format:
+      out += "\\u{\(String(scalar.value, radix: 16))}"
+    default:
+      out.unicodeScalars.append(scalar)
+    }
+  }
+  return out
 }

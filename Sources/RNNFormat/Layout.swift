@@ -28,8 +28,10 @@ public enum Layout {
 /// The defaults accept every model RNNKit can usefully run and reject headers that only an attacker
 /// would write. Raise them for unusual files; lower them for untrusted input in small processes.
 public struct ReadOptions: Sendable {
-  /// Verify the header checksum and every tensor checksum. Skipping saves one pass over the data.
+  /// Verify every tensor checksum. Skipping saves one pass over the data.
   public var verifyChecksums: Bool = true
+  /// Verify the header checksum. It costs microseconds; only a fuzzer has reason to skip it.
+  public var verifyHeaderChecksum: Bool = true
   /// The largest header accepted, in bytes.
   public var maxHeaderBytes: Int = 64 << 20
   /// The most metadata entries accepted.
@@ -45,7 +47,8 @@ public struct ReadOptions: Sendable {
   /// The most elements of a string-array value.
   public var maxArrayCount: Int = 1 << 20
 
-  public init(verifyChecksums: Bool = true) {
+  public init(verifyChecksums: Bool = true, verifyHeaderChecksum: Bool = true) {
     self.verifyChecksums = verifyChecksums
+    self.verifyHeaderChecksum = verifyHeaderChecksum
   }
 }

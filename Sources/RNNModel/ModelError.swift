@@ -27,7 +27,9 @@ public enum ModelError: Error, Equatable, Sendable, CustomStringConvertible {
   /// Model dimensions that cannot be used.
   case invalidDimensions(String)
 
-  public var description: String {
+  public var description: String { displaySafe(message) }
+
+  private var message: String {
     switch self {
     case .container(let error): return error.description
     case .missingKey(let key): return "metadata key \"\(key)\" is required but missing"
@@ -62,5 +64,5 @@ public struct ModelFileError: Error, Sendable, CustomStringConvertible {
     self.path = path
     self.error = error
   }
-  public var description: String { "\(path): \(error)" }
+  public var description: String { displaySafe(path) + ": " + error.description }
 }

@@ -86,13 +86,27 @@ public struct Parameter: Sendable {
 
   /// Counts of NaN and infinite values.
   public func nonFiniteCounts() -> (nan: Int, inf: Int) {
-    var nan = 0
-    var inf = 0
     withFloats { buffer in
-      for v in buffer where !v.isFinite {
-        if v.isNaN { nan += 1 } else { inf += 1 }
+      // A branch-free count of all-ones exponents vectorises; only a tensor that has some pays for
+      // telling NaN from Inf.
+      let bits = UnsafeRawBufferPointer(buffer).bindMemory(to: UInt32.self)
+      var nonFinite: UInt32 = 0
+      // (exponent + 1) >> 8 is 1 exactly when the exponent is all ones. 32-bit lanes cannot
+      // overflow for any tensor under 2^32 elements; larger ones are counted in chunks.
+      var start = 0
+      var total = 0
+      while start < bits.count {
+        let end = min(start + (1 << 30), bits.count)
+        nonFinite = 0
+        for word in bits[start..<end] { nonFinite &+= (((word >> 23) & 0xFF) &+ 1) >> 8 }
+        total += Int(nonFinite)
+        start = end
       }
+      guard total > 0 else { return (0, 0) }
+      var nan = 0
+      for v in buffer where v.isNaN { nan += 1 }
+      return (nan, total - nan)
     }
-    return (nan, inf)
   }
+
 }

@@ -166,9 +166,12 @@ extension ElmanModel {
   }
 
   /// Writes the model atomically as `.rnn`.
-  public func write(to path: String, dtype: DType? = nil, overwrite: Bool = false) throws(ContainerError) {
+  public func write(to path: String, dtype: DType? = nil, overwrite: Bool = false, durable: Bool = true)
+    throws(ContainerError)
+  {
     try ContainerWriter.write(
-      metadata: containerMetadata, tensors: containerTensors(dtype: dtype), to: path, overwrite: overwrite)
+      metadata: containerMetadata, tensors: containerTensors(dtype: dtype), to: path, overwrite: overwrite,
+      durable: durable)
   }
 
   /// The `.rnn` bytes of the model.

@@ -120,7 +120,7 @@ import Testing
     let folder = try CLI.temporaryFolder()
     defer { try? FileManager.default.removeItem(at: folder) }
     let empty = folder.appendingPathComponent("empty.rnn").path
-    FileManager.default.createFile(atPath: empty, contents: Data())
+    _ = FileManager.default.createFile(atPath: empty, contents: Data())
     let text = folder.appendingPathComponent("notes.rnn").path
     try Data("just some text\n".utf8).write(to: URL(fileURLWithPath: text))
     let bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: CLI.fixture("token-f32.rnn"))))

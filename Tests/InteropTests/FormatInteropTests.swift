@@ -3,7 +3,9 @@ import RNNKit
 import Testing
 
 /// Runs `python3 script args` from the repository root and returns its standard output.
-private func runPython(_ script: String, _ arguments: [String]) throws -> (status: Int32, stdout: Data, stderr: String) {
+private func runPython(_ script: String, _ arguments: [String]) throws -> (
+  status: Int32, stdout: Data, stderr: String
+) {
   let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
     .deletingLastPathComponent()
   let process = Process()
@@ -61,6 +63,31 @@ struct FormatInteropTests {
     if let vocabulary = model.vocabulary {
       #expect(object["vocabulary"] as? [String] == vocabulary.tokens)
     }
+  }
+
+  @Test(arguments: ["f32", "f16"])
+  func weReadWhatAnIndependentPythonWriterWrites(dtype: String) throws {
+    let folder = FileManager.default.temporaryDirectory.appendingPathComponent(
+      "rnnkit-py-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: folder) }
+    let path = folder.appendingPathComponent("py.rnn").path
+    let written = try runPython(
+      "scripts/interop/write_rnn.py",
+      [path, "--vocab", "50", "--hidden", "6", "--seed", "3", "--dtype", dtype])
+    #expect(written.status == 0, "\(written.stderr)")
+    let model = try ElmanModel.load(path: path)
+    #expect(model.hiddenSize == 6 && model.inputSize == 50 && model.outputSize == 50)
+    #expect(model.W.dtype.description == dtype)
+    #expect(model.vocabulary?[7] == "w7" && model.vocabulary?.id(of: "<unk>") == 0)
+    // And the Python reader agrees with the values we decoded.
+    let read = try runPython("scripts/interop/read_rnn.py", [path])
+    let object = try JSONSerialization.jsonObject(with: read.stdout) as! [String: Any]
+    let tensors = object["tensors"] as! [String: [String: Any]]
+    let theirs = flatten(tensors["V"]!["values"]!)
+    for (a, b) in zip(theirs, model.V.doubles()) { #expect(abs(a - b) <= 1e-15 * max(1, abs(b))) }
+    // The Python writer follows the canonical layout, so our rewrite is byte-identical.
+    #expect(try model.encoded() == [UInt8](Data(contentsOf: URL(fileURLWithPath: path))))
   }
 
   private func flatten(_ value: Any) -> [Double] {

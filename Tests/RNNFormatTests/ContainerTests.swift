@@ -23,7 +23,9 @@ enum Craft {
   }
 
   static func open(_ bytes: [UInt8], verify: Bool = true) throws(FormatError) -> Container {
-    try Container(storage: ByteStorage(copying: bytes), options: ReadOptions(verifyChecksums: verify))
+    try Container(
+      storage: ByteStorage(copying: bytes),
+      options: ReadOptions(verifyChecksums: verify, verifyHeaderChecksum: verify))
   }
 
   static func u64(_ bytes: inout [UInt8], at offset: Int, _ value: UInt64) {
@@ -330,6 +332,29 @@ enum Craft {
     }
     let unchecked = try Craft.open(bytes, verify: false)
     #expect(unchecked.corruptTensors() == ["a"])
+  }
+
+  @Test(arguments: [DType.f32, .f16, .bf16, .f64])
+  func scanCountsNonFiniteValuesAndChecksChecksums(dtype: DType) throws {
+    // 70,000 values span several 64 KiB chunks of the scan.
+    var values = (0..<70_000).map { Float($0 % 97) * 0.01 }
+    for i in [5, 66_000] { values[i] = .nan }
+    for i in [7, 40_000, 69_999] { values[i] = i == 40_000 ? -.infinity : .infinity }
+    let bytes = try ContainerWriter.encode(
+      metadata: Metadata(),
+      tensors: [
+        TensorSource(name: "x", dtype: dtype, shape: [values.count], payload: .floats(values)),
+        TensorSource(name: "ok", dtype: dtype, shape: [3], payload: .floats([1, 2, 3])),
+      ])
+    let scans = try Craft.open(bytes).scan()
+    #expect(scans.map(\.name) == ["x", "ok"])
+    #expect(scans[0].nanCount == 2 && scans[0].infCount == 3, "\(dtype): \(scans[0])")
+    #expect(scans[1].nanCount == 0 && scans[1].infCount == 0)
+    #expect(scans.map(\.checksumMatches) == [true, true])
+    var corrupt = bytes
+    corrupt[try Craft.open(bytes).tensors[1].offset] ^= 1
+    let rescans = try Craft.open(corrupt, verify: false).scan()
+    #expect(rescans.map(\.checksumMatches) == [true, false])
   }
 
   @Test func aHostileHeaderAllocatesNothingItClaims() throws {

@@ -6,7 +6,8 @@ import Testing
 /// Opens bytes the way `ElmanModel.load` opens a file, returning the first error.
 func loadModel(_ bytes: [UInt8], verify: Bool = true) throws -> ElmanModel {
   let container = try Container(
-    storage: ByteStorage(copying: bytes), options: ReadOptions(verifyChecksums: verify))
+    storage: ByteStorage(copying: bytes),
+    options: ReadOptions(verifyChecksums: verify, verifyHeaderChecksum: verify))
   return try ElmanModel(container: container)
 }
 

@@ -1,8 +1,230 @@
 import ArgumentParser
+import Foundation
 import RNNKit
 
-// Placeholder: replaced by the issue that implements `rnnkit convert`.
+#if canImport(Glibc)
+  import Glibc
+#elseif canImport(Darwin)
+  import Darwin
+#endif
+
 struct Convert: ParsableCommand {
-  static let configuration = CommandConfiguration(abstract: "Not implemented yet.")
-  func run() throws { throw CLIError("rnnkit convert is not implemented yet") }
+  static let configuration = CommandConfiguration(
+    abstract: "Convert a model between rnn, hdf5, keras-h5, keras-weights and keras (read only).",
+    discussion: """
+      The input format is detected from the content first and the file name second; the output \
+      format comes from --to or the output file name (.rnn, .h5/.hdf5 for the plain layout, \
+      .weights.h5). Keras files store no vocabulary (pass --vocab) and .weights.h5 files no \
+      activations (pass --hidden-activation and --output-activation).
+      The output is written to a temporary file next to it and renamed into place only when \
+      everything, including --verify, succeeded. The input is never overwritten.
+      """)
+
+  @Argument(help: "The model to read.")
+  var input: String
+
+  @Argument(help: "The file to write.")
+  var output: String
+
+  @OptionGroup var source: ModelInputOptions
+
+  @Option(help: "The output format (rnn, hdf5, keras-h5, keras-weights); from the file name by default.")
+  var to: String?
+
+  @Option(
+    help:
+      "The dtype of W, b, V and c in the output (f32, f16, bf16 for .rnn, f64). Default: f32 for HDF5, as stored for .rnn."
+  )
+  var dtype: String?
+
+  @Flag(help: "Replace an existing output file.")
+  var force = false
+
+  @Flag(help: "Run the forward pass of the source and the result on several sequences and compare.")
+  var verify = false
+
+  func run() throws {
+    if !source.reading.trustInput, try ModelSource.needsIsolation(path: input, format: source.format) {
+      try convertInChild()
+      return
+    }
+    let outputFormat = try ModelFormats.forOutput(path: output, name: to)
+    let dtype = try dtype.map { name in
+      guard let value = DType(name: name), value.isFloatingPoint else {
+        throw CLIError("--dtype \(name) is not a float dtype; choose f32, f16, bf16 or f64")
+      }
+      return value
+    }
+
+    if let inputID = fileID(input), let outputID = fileID(output), inputID == outputID {
+      throw CLIError("\(output): is the input file; refusing to overwrite it")
+    }
+    if !force && FileManager.default.fileExists(atPath: output) {
+      throw CLIError("\(output): already exists; pass --force to replace it")
+    }
+
+    let loaded = try source.read(input)
+    let model = loaded.model
+    // The NaN/Inf scan reads every weight once; it runs on another core while the output is
+    // written, which reads them too.
+    let scan = BackgroundScan(model)
+
+    // Write next to the output, verify there, and only then rename into place.
+    let temporary = temporaryPath(for: output)
+    defer { unlink(temporary) }
+    try outputFormat.write(model, to: temporary, options: ExportOptions(dtype: dtype, overwrite: false))
+    for problem in scan.problems() {
+      FileHandle.standardError.write(Data("warning: \(input): \(problem)\n".utf8))
+    }
+
+    var report = ""
+    if verify {
+      let written = try ModelFormats.readBack(path: temporary, format: outputFormat, like: model)
+      let (difference, count) = try compare(model, written)
+      let tolerance = Self.tolerance(dtype: dtype ?? model.W.dtype, format: outputFormat.name)
+      report = "; verify: largest difference \(difference) over \(count) sequences (tolerance \(tolerance))"
+      guard difference <= tolerance else {
+        throw CLIError(
+          "\(output): verification failed: the largest output difference \(difference) exceeds \(tolerance); nothing was written"
+        )
+      }
+    }
+
+    if force {
+      guard rename(temporary, output) == 0 else {
+        throw CLIError("\(output): renaming into place failed: \(String(cString: strerror(errno)))")
+      }
+    } else {
+      guard link(temporary, output) == 0 else {
+        let reason =
+          errno == EEXIST ? "already exists; pass --force to replace it" : String(cString: strerror(errno))
+        throw CLIError("\(output): \(reason)")
+      }
+    }
+    print(
+      "\(input) (\(loaded.format)) -> \(output) (\(outputFormat.name)): H \(model.hiddenSize), X \(model.inputSize), O \(model.outputSize)\(report)"
+    )
+  }
+
+  /// Whether any value is NaN or infinite: the largest exponent field is all ones.
+  static func mayHaveNonFinite(_ parameter: Parameter) -> Bool {
+    parameter.withFloats { floats in
+      floats.withMemoryRebound(to: UInt32.self) { bits in
+        var largest: UInt32 = 0
+        for b in bits { largest = max(largest, b & 0x7F80_0000) }
+        return largest == 0x7F80_0000
+      }
+    }
+  }
+
+  /// f32 output is exact up to summation order; half-precision outputs lose about 3 decimal digits.
+  static func tolerance(dtype: DType, format: String) -> Double {
+    switch dtype {
+    case .f16: return 1e-2
+    case .bf16: return 5e-2
+    default: return 1e-5
+    }
+  }
+
+  /// Runs both models on the same sequences and returns the largest difference of any output
+  /// (relative above 1, absolute below).
+  func compare(_ a: ElmanModel, _ b: ElmanModel) throws -> (Double, Int) {
+    let left = try InferenceModel(a)
+    let right = try InferenceModel(b)
+    var generator = SplitMix(seed: 0x5EED)
+    var largest = 0.0
+    let lengths = [1, 2, 5, 9, 16]
+    for length in lengths {
+      let l: ForwardResult
+      let r: ForwardResult
+      if a.inputKind == .tokens {
+        let tokens = (0..<length).map { _ in Int(generator.next() % UInt64(a.inputSize)) }
+        l = try left.forward(tokens: tokens)
+        r = try right.forward(tokens: tokens)
+      } else {
+        let vectors = (0..<length).map { _ in (0..<a.inputSize).map { _ in generator.nextFloat() * 2 - 1 } }
+        l = try left.forward(vectors: vectors)
+        r = try right.forward(vectors: vectors)
+      }
+      for (x, y) in zip(l.outputs.joined(), r.outputs.joined()) {
+        if x.isNaN || y.isNaN || x.isInfinite || y.isInfinite {
+          // Non-finite outputs must agree exactly (NaN with NaN, +inf with +inf).
+          if !(x.isNaN && y.isNaN) && x != y { largest = .infinity }
+          continue
+        }
+        largest = max(largest, abs(Double(x) - Double(y)) / max(1, abs(Double(x))))
+      }
+    }
+    return (largest, lengths.count)
+  }
+
+  private func fileID(_ path: String) -> (UInt64, UInt64)? {
+    var info = stat()
+    guard stat(path, &info) == 0 else { return nil }
+    return (UInt64(info.st_dev), UInt64(info.st_ino))
+  }
+
+  /// Runs this same conversion in a child `rnnkit` that reads the input in-process, so that a libhdf5
+  /// crash or hang becomes an error here. The child writes the output directly (no scratch copy).
+  private func convertInChild() throws {
+    let arguments = Array(CommandLine.arguments.dropFirst()) + ["--trust-input"]
+    let outputURL = URL(fileURLWithPath: output)
+    let child = try ModelSource.runChild(arguments, reading: input) { pid in
+      // A child killed mid-write may leave its hidden temporary file; remove it.
+      let folder = outputURL.deletingLastPathComponent().path
+      let prefix = ".\(outputURL.lastPathComponent).convert-\(pid)-"
+      // The HDF5 writer's own temporary file is named after that one, with one more leading dot.
+      for name in (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []
+      where name.hasPrefix(prefix) || name.hasPrefix("." + prefix) {
+        try? FileManager.default.removeItem(atPath: folder + "/" + name)
+      }
+    }
+    FileHandle.standardOutput.write(Data(child.stdout.utf8))
+    FileHandle.standardError.write(Data(child.stderr.utf8))
+    if child.status != 0 { throw ExitCode(child.status) }
+  }
+
+  private func temporaryPath(for path: String) -> String {
+    let url = URL(fileURLWithPath: path)
+    let folder = url.deletingLastPathComponent().path
+    return "\(folder)/.\(url.lastPathComponent).convert-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+  }
+}
+
+/// Looks for NaN and infinite weights on a background thread.
+final class BackgroundScan: @unchecked Sendable {
+  // `result` is written once by the thread before it signals, and read only after waiting.
+  private var result: [ModelError] = []
+  private let done = DispatchSemaphore(value: 0)
+
+  init(_ model: ElmanModel) {
+    let thread = Thread { [self] in
+      // A fast scan first (it vectorizes); the counting pass runs only when something is there.
+      let suspicious = [model.W, model.b, model.V, model.c].contains(where: Convert.mayHaveNonFinite)
+      result = suspicious ? model.nonFiniteWeights() : []
+      done.signal()
+    }
+    thread.start()
+  }
+
+  /// The problems found, waiting for the scan to finish.
+  func problems() -> [ModelError] {
+    done.wait()
+    done.signal()
+    return result
+  }
+}
+
+/// A small deterministic generator for the verification inputs.
+struct SplitMix {
+  var state: UInt64
+  init(seed: UInt64) { state = seed }
+  mutating func next() -> UInt64 {
+    state &+= 0x9E37_79B9_7F4A_7C15
+    var z = state
+    z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+    z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+    return z ^ (z >> 31)
+  }
+  mutating func nextFloat() -> Float { Float(next() >> 40) / Float(1 << 24) }
 }

@@ -26,16 +26,20 @@ struct Validate: ParsableCommand {
   /// Every problem found, in file order. Structural errors stop the search, since nothing after
   /// them can be trusted.
   func findProblems() throws -> [String] {
-    let format = try input.format.map(ModelFormats.named) ?? ModelFormats.detect(path: file)
-    var options = try input.importOptions()
+    let isRNN =
+      try input.format.map { $0 == "rnn" } ?? !ModelSource.needsIsolation(path: file, format: nil)
+      && ModelFormats.detect(path: file) is RNNFileFormat
     let model: ElmanModel
     var problems: [String] = []
-    if format is RNNFileFormat {
+    var nonFinite: [ModelError] = []
+    var scanned = false
+    if isRNN {
       // Open without verification so that every corrupt part is listed, not just the first.
       let container: Container
       do {
         container = try Container(
-          storage: ByteStorage(mapping: file), options: ReadOptions(verifyChecksums: false))
+          storage: ByteStorage(mapping: file),
+          options: ReadOptions(verifyChecksums: false, verifyHeaderChecksum: false))
       } catch {
         return [error.description]
       }
@@ -47,23 +51,28 @@ struct Validate: ParsableCommand {
           )
           .description)
       }
-      for name in container.corruptTensors() {
-        let entry = container.entry(named: name)!
-        let view = try container.tensor(named: name)
-        let actual = XXH64.hash(view.bytes)
+      // One pass over the data: checksums, and non-finite weights of W, b, V and c.
+      let scans = container.scan()
+      for scan in scans where !scan.checksumMatches {
+        let entry = container.entry(named: scan.name)!
         problems.append(
-          FormatError.checksumMismatch(part: "tensor \"\(name)\"", stored: entry.checksum, computed: actual)
-            .description)
+          FormatError.checksumMismatch(
+            part: "tensor \"\(scan.name)\"", stored: entry.checksum, computed: scan.computedChecksum
+          ).description)
       }
+      for scan in scans where ["W", "b", "V", "c"].contains(scan.name) && scan.nanCount + scan.infCount > 0 {
+        nonFinite.append(
+          ModelError.nonFinite(tensor: scan.name, nanCount: scan.nanCount, infCount: scan.infCount))
+      }
+      scanned = true
       do {
         model = try ElmanModel(container: container)
       } catch {
         return problems + [error.description]
       }
     } else {
-      options.readOptions.verifyChecksums = true
       do {
-        model = try format.read(path: file, options: options)
+        model = try input.read(file).model
       } catch let error as ModelFileError {
         return [error.error.description]
       } catch {
@@ -74,7 +83,8 @@ struct Validate: ParsableCommand {
     if let vocabulary = model.vocabulary {
       do { try vocabulary.checkUnique() } catch { problems.append(error.description) }
     }
-    problems += model.nonFiniteWeights().map(\.description)
+    if !scanned { nonFinite = model.nonFiniteWeights() }
+    problems += nonFinite.map(\.description)
     return problems
   }
 }

@@ -1,16 +1,14 @@
 import ArgumentParser
 import RNNKit
 
-/// The options every model-reading command shares: the format and what formats without a
-/// vocabulary or activations need.
-struct ModelInputOptions: ParsableArguments {
+/// How to read a model: its format, what formats without activations need, and whether to trust it.
+/// Shared by ``ModelInputOptions`` and ``InspectInputOptions``, which differ only in how the
+/// vocabulary file is named.
+struct ReadingOptions: ParsableArguments {
   @Option(
     name: .customLong("from"),
     help: "The input format (rnn, hdf5, keras-h5, keras-weights, keras); detected by default.")
   var format: String?
-
-  @Option(help: "A vocabulary file, one token per line in id order (for Keras files, which carry none).")
-  var vocab: String?
 
   @Option(help: "The hidden activation f, for files that do not store it.")
   var hiddenActivation: String?
@@ -18,18 +16,13 @@ struct ModelInputOptions: ParsableArguments {
   @Option(help: "The output activation g, for files that do not store it.")
   var outputActivation: String?
 
-  @Flag(help: "Skip checksum verification of .rnn files (faster; use only on trusted files).")
-  var noVerify = false
+  @Flag(
+    help:
+      "Read HDF5 and Keras files inside this process: faster, but libhdf5 can crash on a damaged file (use only on trusted files)."
+  )
+  var trustInput = false
 
-  func importOptions() throws -> ImportOptions {
-    try Self.importOptions(
-      vocabularyPath: vocab, hiddenActivation: hiddenActivation, outputActivation: outputActivation,
-      verify: !noVerify)
-  }
-
-  static func importOptions(
-    vocabularyPath: String?, hiddenActivation: String?, outputActivation: String?, verify: Bool
-  ) throws -> ImportOptions {
+  func importOptions(vocabularyPath: String?, verify: Bool) throws -> ImportOptions {
     var options = ImportOptions(
       vocabularyPath: vocabularyPath, readOptions: ReadOptions(verifyChecksums: verify))
     if let name = hiddenActivation {
@@ -50,10 +43,48 @@ struct ModelInputOptions: ParsableArguments {
     }
     return options
   }
+}
+
+/// The options every model-reading command shares.
+struct ModelInputOptions: ParsableArguments {
+  @OptionGroup var reading: ReadingOptions
+
+  @Option(help: "A vocabulary file, one token per line in id order (for Keras files, which carry none).")
+  var vocab: String?
+
+  @Flag(help: "Skip checksum verification of .rnn files (faster; use only on trusted files).")
+  var noVerify = false
+
+  var format: String? { reading.format }
+
+  func importOptions() throws -> ImportOptions {
+    try reading.importOptions(vocabularyPath: vocab, verify: !noVerify)
+  }
 
   /// Loads the model at `path` in any known format.
   func load(_ path: String) throws -> ElmanModel {
-    try ModelFormats.read(path: path, format: format, options: importOptions())
+    try read(path).model
+  }
+
+  /// Loads the model at `path` and names the format it was in.
+  func read(_ path: String) throws -> ModelSource.Loaded {
+    try ModelSource.read(path: path, format: format, options: importOptions(), isolate: !reading.trustInput)
+  }
+}
+
+/// The options of `inspect`, where `--vocab` lists the tokens, so the vocabulary file is
+/// `--vocab-file`. Inspect reads no tensor data, so there is nothing to verify or skip.
+struct InspectInputOptions: ParsableArguments {
+  @OptionGroup var reading: ReadingOptions
+
+  @Option(help: "A vocabulary file, one token per line in id order (for Keras files, which carry none).")
+  var vocabFile: String?
+
+  var format: String? { reading.format }
+  var trustInput: Bool { reading.trustInput }
+
+  func importOptions() throws -> ImportOptions {
+    try reading.importOptions(vocabularyPath: vocabFile, verify: false)
   }
 }
 
@@ -61,31 +92,4 @@ struct ModelInputOptions: ParsableArguments {
 struct CLIError: Error, CustomStringConvertible {
   var description: String
   init(_ description: String) { self.description = description }
-}
-
-/// ``ModelInputOptions`` for `inspect`, where `--vocab` lists the tokens and the vocabulary file is
-/// given with `--vocab-file`.
-struct InspectInputOptions: ParsableArguments {
-  @Option(
-    name: .customLong("from"),
-    help: "The input format (rnn, hdf5, keras-h5, keras-weights, keras); detected by default.")
-  var format: String?
-
-  @Option(help: "A vocabulary file, one token per line in id order (for Keras files, which carry none).")
-  var vocabFile: String?
-
-  @Option(help: "The hidden activation f, for files that do not store it.")
-  var hiddenActivation: String?
-
-  @Option(help: "The output activation g, for files that do not store it.")
-  var outputActivation: String?
-
-  @Flag(help: "Skip checksum verification of .rnn files (faster; use only on trusted files).")
-  var noVerify = false
-
-  func importOptions() throws -> ImportOptions {
-    try ModelInputOptions.importOptions(
-      vocabularyPath: vocabFile, hiddenActivation: hiddenActivation, outputActivation: outputActivation,
-      verify: !noVerify)
-  }
 }

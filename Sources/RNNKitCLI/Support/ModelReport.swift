@@ -10,22 +10,26 @@ struct LoadedFile {
   var model: ElmanModel
 
   /// Loads `path` in any format; `.rnn` files also keep their container for the tensor table.
-  static func load(_ path: String, format name: String?, options: ImportOptions) throws -> LoadedFile {
-    let format = try name.map(ModelFormats.named) ?? ModelFormats.detect(path: path)
+  static func load(_ path: String, format name: String?, options: ImportOptions, isolate: Bool) throws
+    -> LoadedFile
+  {
     let size = (try? ByteStorage(mapping: path).count) ?? 0
-    if format is RNNFileFormat {
+    let isRNN =
+      try name.map { $0 == "rnn" } ?? !ModelSource.needsIsolation(path: path, format: nil)
+      && ModelFormats.detect(path: path) is RNNFileFormat
+    if isRNN {
       let container = try Container.open(path: path, options: options.readOptions)
       do {
         var model = try ElmanModel(container: container)
         if let f = options.hiddenActivation { model.hiddenActivation = f }
         if let g = options.outputActivation { model.outputActivation = g }
-        return LoadedFile(path: path, format: format.name, fileSize: size, container: container, model: model)
+        return LoadedFile(path: path, format: "rnn", fileSize: size, container: container, model: model)
       } catch {
         throw ModelFileError(path: path, error: error)
       }
     }
-    let model = try format.read(path: path, options: options)
-    return LoadedFile(path: path, format: format.name, fileSize: size, container: nil, model: model)
+    let loaded = try ModelSource.read(path: path, format: name, options: options, isolate: isolate)
+    return LoadedFile(path: path, format: loaded.format, fileSize: size, container: nil, model: loaded.model)
   }
 
   /// The named tensors of the model, in file order.

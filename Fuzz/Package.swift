@@ -1,0 +1,15 @@
+// swift-tools-version: 6.1
+// libFuzzer targets, kept out of the main package so its build stays fast.
+// Build and run with scripts/fuzz.sh.
+import PackageDescription
+
+let package = Package(
+  name: "RNNKitFuzz",
+  dependencies: [.package(name: "RNNKit", path: "..")],
+  targets: [
+    .executableTarget(
+      name: "FuzzReader",
+      dependencies: [.product(name: "RNNModel", package: "RNNKit")])
+  ],
+  swiftLanguageModes: [.v6]
+)

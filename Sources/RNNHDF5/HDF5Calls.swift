@@ -1,0 +1,674 @@
+// Every libhdf5 call of the bridge goes through this file. Each failing return code becomes an
+// `H5Failure` carrying the operation and the innermost message of HDF5's error stack; callers add
+// the file path and object name when they turn it into an `HDF5Error`.
+//
+// libhdf5 (the serial build Debian ships) is not thread-safe, so every public entry point of the
+// bridge runs inside `H5Library.serialized`, and every identifier is owned by an `H5Object` that
+// closes it when released. Identifiers never outlive the serialized region that created them.
+import CHDF5
+import Foundation
+import RNNFormat
+
+/// A failed HDF5 call: what was attempted and HDF5's innermost explanation.
+struct H5Failure: Error, CustomStringConvertible {
+  var operation: String
+  var detail: String
+  var description: String { detail.isEmpty ? "\(operation) failed" : "\(operation) failed: \(detail)" }
+}
+
+enum H5Library {
+  private static let lock = NSRecursiveLock()
+  private static let initialized: Bool = {
+    _ = H5open()
+    rnnkit_h5e_silence()
+    return true
+  }()
+
+  /// Runs `body` with exclusive use of libhdf5.
+  static func serialized<R>(_ body: () throws -> R) rethrows -> R {
+    lock.lock()
+    defer { lock.unlock() }
+    _ = initialized
+    return try body()
+  }
+
+  /// Identifiers of every kind open in every file (H5Fget_obj_count over all files).
+  static func openObjectCount() -> Int {
+    serialized { Int(H5Fget_obj_count(hid_t(rnnkit_h5f_obj_all()), rnnkit_h5f_obj_all())) }
+  }
+
+  static func failure(_ operation: String) -> H5Failure {
+    var buffer = [CChar](repeating: 0, count: 512)
+    buffer.withUnsafeMutableBufferPointer { rnnkit_h5e_innermost($0.baseAddress, $0.count) }
+    H5Eclear2(rnnkit_h5e_default())
+    let detail = buffer.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
+    return H5Failure(operation: operation, detail: detail)
+  }
+
+  @discardableResult
+  static func check(_ result: herr_t, _ operation: @autoclosure () -> String) throws(H5Failure) -> herr_t {
+    if result < 0 { throw failure(operation()) }
+    return result
+  }
+
+  static func checkID(_ id: hid_t, _ operation: @autoclosure () -> String) throws(H5Failure) -> hid_t {
+    if id < 0 { throw failure(operation()) }
+    return id
+  }
+}
+
+/// One open HDF5 identifier, closed when the object is released.
+final class H5Object {
+  enum Kind { case file, group, dataset, attribute, datatype, dataspace, propertyList, object }
+  let id: hid_t
+  let kind: Kind
+
+  init(_ id: hid_t, _ kind: Kind) {
+    self.id = id
+    self.kind = kind
+  }
+
+  deinit {
+    switch kind {
+    case .file: H5Fclose(id)
+    case .group: H5Gclose(id)
+    case .dataset: H5Dclose(id)
+    case .attribute: H5Aclose(id)
+    case .datatype: H5Tclose(id)
+    case .dataspace: H5Sclose(id)
+    case .propertyList: H5Pclose(id)
+    case .object: H5Oclose(id)
+    }
+  }
+}
+
+/// The element type of a dataset or attribute, as far as the bridge cares.
+enum H5ElementType: Equatable {
+  /// IEEE-style float of `size` bytes in either byte order.
+  case float(size: Int, bigEndian: Bool)
+  case integer(size: Int, signed: Bool)
+  case enumeration(size: Int)
+  case variableString
+  case fixedString(size: Int)
+  case other(String)
+
+  var name: String {
+    switch self {
+    case .float(let size, let big): return "f\(size * 8)\(big ? " big-endian" : "")"
+    case .integer(let size, let signed): return "\(signed ? "i" : "u")\(size * 8)"
+    case .enumeration(let size): return "enum of \(size)-byte integers"
+    case .variableString: return "variable-length string"
+    case .fixedString(let size): return "fixed-length string of \(size) bytes"
+    case .other(let name): return name
+    }
+  }
+}
+
+/// A file, group or dataset location, and the calls on it.
+struct H5Location {
+  let object: H5Object
+  /// The object's path inside the file, for messages.
+  let path: String
+
+  var id: hid_t { object.id }
+
+  func child(_ name: String) -> String { path == "/" ? "/" + name : path + "/" + name }
+
+  // MARK: Files
+
+  static func openFile(_ filePath: String) throws(H5Failure) -> H5Location {
+    let id = try H5Library.checkID(
+      H5Fopen(filePath, rnnkit_h5f_acc_rdonly(), rnnkit_h5p_default()), "opening the file as HDF5")
+    return H5Location(object: H5Object(id, .file), path: "/")
+  }
+
+  /// Opens an HDF5 file held in memory (a `.keras` member) with the core driver, without copying
+  /// it to disk.
+  static func openImage(_ bytes: UnsafeMutableRawBufferPointer) throws(H5Failure) -> H5Location {
+    let fapl = H5Object(
+      try H5Library.checkID(H5Pcreate(rnnkit_h5p_file_access()), "creating file access properties"),
+      .propertyList)
+    try H5Library.check(H5Pset_fapl_core(fapl.id, 1 << 20, false), "selecting the in-memory driver")
+    try H5Library.check(
+      H5Pset_file_image(fapl.id, bytes.baseAddress, bytes.count), "attaching the in-memory file image")
+    let id = try H5Library.checkID(
+      H5Fopen("in-memory.h5", rnnkit_h5f_acc_rdonly(), fapl.id), "opening the file as HDF5")
+    return H5Location(object: H5Object(id, .file), path: "/")
+  }
+
+  /// Creates a new file; fails if `filePath` exists. Large datasets start on 64-byte boundaries.
+  static func createFile(_ filePath: String) throws(H5Failure) -> H5Location {
+    let fapl = H5Object(
+      try H5Library.checkID(H5Pcreate(rnnkit_h5p_file_access()), "creating file access properties"),
+      .propertyList)
+    try H5Library.check(H5Pset_alignment(fapl.id, 4096, 64), "setting the alignment")
+    let fcpl = try untimed(rnnkit_h5p_file_create())
+    let id = try H5Library.checkID(
+      H5Fcreate(filePath, rnnkit_h5f_acc_excl(), fcpl.id, fapl.id), "creating the file")
+    return H5Location(object: H5Object(id, .file), path: "/")
+  }
+
+  /// A creation property list that records no modification times, so that exporting the same
+  /// model twice gives the same bytes.
+  static func untimed(_ listClass: hid_t) throws(H5Failure) -> H5Object {
+    let list = H5Object(try H5Library.checkID(H5Pcreate(listClass), "creating properties"), .propertyList)
+    try H5Library.check(H5Pset_obj_track_times(list.id, false), "turning off time tracking")
+    return list
+  }
+
+  func flush() throws(H5Failure) {
+    try H5Library.check(H5Fflush(id, H5F_SCOPE_GLOBAL), "flushing the file")
+  }
+
+  // MARK: Links and objects
+
+  /// Whether `name` (a path relative to this location, possibly with several components) exists.
+  func exists(_ name: String) -> Bool {
+    var prefix = ""
+    for component in name.split(separator: "/") {
+      prefix += prefix.isEmpty ? String(component) : "/" + component
+      // H5Lexists fails rather than returning false when an intermediate link is missing, so walk.
+      guard H5Lexists(id, prefix, rnnkit_h5p_default()) > 0 else {
+        H5Eclear2(rnnkit_h5e_default())
+        return false
+      }
+    }
+    return !prefix.isEmpty
+  }
+
+  enum ObjectKind { case group, dataset, other }
+
+  func kind(of name: String) throws(H5Failure) -> ObjectKind {
+    let object = H5Object(
+      try H5Library.checkID(H5Oopen(id, name, rnnkit_h5p_default()), "opening \(child(name))"), .object)
+    switch H5Iget_type(object.id) {
+    case H5I_GROUP: return .group
+    case H5I_DATASET: return .dataset
+    default: return .other
+    }
+  }
+
+  func group(_ name: String) throws(H5Failure) -> H5Location {
+    let gid = try H5Library.checkID(H5Gopen2(id, name, rnnkit_h5p_default()), "opening group \(child(name))")
+    return H5Location(object: H5Object(gid, .group), path: child(name))
+  }
+
+  func createGroup(_ name: String) throws(H5Failure) -> H5Location {
+    let gcpl = try Self.untimed(rnnkit_h5p_group_create())
+    let gid = try H5Library.checkID(
+      H5Gcreate2(id, name, rnnkit_h5p_default(), gcpl.id, rnnkit_h5p_default()),
+      "creating group \(child(name))")
+    return H5Location(object: H5Object(gid, .group), path: child(name))
+  }
+
+  func dataset(_ name: String) throws(H5Failure) -> H5Dataset {
+    let did = try H5Library.checkID(
+      H5Dopen2(id, name, rnnkit_h5p_default()), "opening dataset \(child(name))")
+    return H5Dataset(object: H5Object(did, .dataset), path: child(name))
+  }
+
+  /// The names of the links in this group, in name order.
+  func children() throws(H5Failure) -> [String] {
+    var info = H5G_info_t()
+    try H5Library.check(H5Gget_info(id, &info), "listing \(path)")
+    var names: [String] = []
+    for index in 0..<info.nlinks {
+      let length = H5Lget_name_by_idx(
+        id, ".", H5_INDEX_NAME, H5_ITER_INC, index, nil, 0, rnnkit_h5p_default())
+      guard length >= 0, length < 1 << 16 else { throw H5Library.failure("reading a link name in \(path)") }
+      var buffer = [CChar](repeating: 0, count: Int(length) + 1)
+      let written = H5Lget_name_by_idx(
+        id, ".", H5_INDEX_NAME, H5_ITER_INC, index, &buffer, buffer.count, rnnkit_h5p_default())
+      guard written >= 0 else { throw H5Library.failure("reading a link name in \(path)") }
+      names.append(String(decoding: buffer.prefix(Int(written)).map { UInt8(bitPattern: $0) }, as: UTF8.self))
+    }
+    return names
+  }
+
+  // MARK: Attributes
+
+  func hasAttribute(_ name: String) -> Bool {
+    let result = H5Aexists(id, name)
+    if result < 0 { H5Eclear2(rnnkit_h5e_default()) }
+    return result > 0
+  }
+
+  func attributeNames() throws(H5Failure) -> [String] {
+    var info = H5O_info_t()
+    try H5Library.check(H5Oget_info2(id, &info, UInt32(H5O_INFO_NUM_ATTRS)), "listing attributes of \(path)")
+    var names: [String] = []
+    for index in 0..<info.num_attrs {
+      let length = H5Aget_name_by_idx(
+        id, ".", H5_INDEX_CRT_ORDER, H5_ITER_INC, index, nil, 0, rnnkit_h5p_default())
+      // Creation order is tracked only when the file asked for it; name order always works.
+      let order = length >= 0 ? H5_INDEX_CRT_ORDER : H5_INDEX_NAME
+      if length < 0 { H5Eclear2(rnnkit_h5e_default()) }
+      let size = H5Aget_name_by_idx(id, ".", order, H5_ITER_INC, index, nil, 0, rnnkit_h5p_default())
+      guard size >= 0, size < 1 << 16 else { throw H5Library.failure("reading an attribute name of \(path)") }
+      var buffer = [CChar](repeating: 0, count: Int(size) + 1)
+      let written = H5Aget_name_by_idx(
+        id, ".", order, H5_ITER_INC, index, &buffer, buffer.count, rnnkit_h5p_default())
+      guard written >= 0 else { throw H5Library.failure("reading an attribute name of \(path)") }
+      names.append(String(decoding: buffer.prefix(Int(written)).map { UInt8(bitPattern: $0) }, as: UTF8.self))
+    }
+    return names
+  }
+
+  /// Opens an attribute. `limit` is the most bytes its data can occupy (the file's size): a
+  /// damaged dataspace cannot make a read allocate, or write, more than that.
+  func attribute(_ name: String, limit: Int) throws(H5Failure) -> H5Attribute {
+    let aid = try H5Library.checkID(
+      H5Aopen(id, name, rnnkit_h5p_default()), "opening attribute \"\(name)\" of \(path)")
+    return H5Attribute(object: H5Object(aid, .attribute), name: name, owner: path, limit: limit)
+  }
+
+  func writeAttribute(_ name: String, strings: [String], scalar: Bool) throws(H5Failure) {
+    let type = try H5Types.variableString()
+    let space = try scalar ? H5Types.scalarSpace() : H5Types.simpleSpace([strings.count])
+    let attribute = try createAttribute(name, type: type, space: space)
+    _ = try withCStrings(strings) { pointers throws(H5Failure) in
+      try H5Library.check(
+        H5Awrite(attribute.id, type.id, pointers), "writing attribute \"\(name)\" of \(path)")
+    }
+  }
+
+  func writeAttribute(_ name: String, int value: Int64) throws(H5Failure) {
+    let space = try H5Types.scalarSpace()
+    let attribute = try createAttribute(
+      name, type: H5Object(H5Tcopy(rnnkit_h5t_std_i64le()), .datatype), space: space)
+    var v = value
+    try H5Library.check(
+      H5Awrite(attribute.id, rnnkit_h5t_native_int64(), &v), "writing attribute \"\(name)\" of \(path)")
+  }
+
+  func writeAttribute(_ name: String, double value: Double) throws(H5Failure) {
+    let space = try H5Types.scalarSpace()
+    let attribute = try createAttribute(
+      name, type: H5Object(H5Tcopy(rnnkit_h5t_ieee_f64le()), .datatype), space: space)
+    var v = value
+    try H5Library.check(
+      H5Awrite(attribute.id, rnnkit_h5t_native_double(), &v), "writing attribute \"\(name)\" of \(path)")
+  }
+
+  /// A boolean as h5py and numpy store it: an 8-bit enum with FALSE = 0 and TRUE = 1.
+  func writeAttribute(_ name: String, bool value: Bool) throws(H5Failure) {
+    let type = try H5Types.booleanEnum()
+    let space = try H5Types.scalarSpace()
+    let attribute = try createAttribute(name, type: type, space: space)
+    var v: Int8 = value ? 1 : 0
+    try H5Library.check(H5Awrite(attribute.id, type.id, &v), "writing attribute \"\(name)\" of \(path)")
+  }
+
+  private func createAttribute(_ name: String, type: H5Object, space: H5Object) throws(H5Failure) -> H5Object
+  {
+    H5Object(
+      try H5Library.checkID(
+        H5Acreate2(id, name, type.id, space.id, rnnkit_h5p_default(), rnnkit_h5p_default()),
+        "creating attribute \"\(name)\" of \(path)"), .attribute)
+  }
+
+  // MARK: Writing datasets
+
+  /// Creates a contiguous dataset of `fileType` and writes `count` elements of `memoryType` from `data`.
+  func writeDataset(
+    _ name: String, shape: [Int], fileType: H5Object, memoryType: hid_t, data: UnsafeRawPointer?
+  ) throws(H5Failure) {
+    let space = try H5Types.simpleSpace(shape)
+    let dcpl = try Self.untimed(rnnkit_h5p_dataset_create())
+    let dataset = H5Object(
+      try H5Library.checkID(
+        H5Dcreate2(id, name, fileType.id, space.id, rnnkit_h5p_default(), dcpl.id, rnnkit_h5p_default()),
+        "creating dataset \(child(name))"), .dataset)
+    if shape.reduce(1, *) > 0 {
+      try H5Library.check(
+        H5Dwrite(dataset.id, memoryType, rnnkit_h5s_all(), rnnkit_h5s_all(), rnnkit_h5p_default(), data),
+        "writing dataset \(child(name))")
+    }
+  }
+
+  /// Writes a one-dimensional dataset of variable-length UTF-8 strings.
+  func writeStringDataset(_ name: String, strings: [String]) throws(H5Failure) {
+    let type = try H5Types.variableString()
+    try withCStrings(strings) { pointers throws(H5Failure) in
+      try writeDataset(name, shape: [strings.count], fileType: type, memoryType: type.id, data: pointers)
+    }
+  }
+
+  private func withCStrings<R>(
+    _ strings: [String], _ body: (UnsafeRawPointer) throws(H5Failure) -> R
+  ) throws(H5Failure) -> R {
+    let pointers: [UnsafeMutablePointer<CChar>?] = strings.map { strdup($0) }
+    defer { pointers.forEach { free($0) } }
+    do {
+      return try pointers.withUnsafeBufferPointer { buffer in
+        try body(UnsafeRawPointer(buffer.baseAddress ?? UnsafePointer(bitPattern: 8)!))
+      }
+    } catch let error as H5Failure {
+      throw error
+    } catch {
+      throw H5Failure(operation: "writing strings", detail: "\(error)")
+    }
+  }
+}
+
+/// Type and dataspace constructors.
+enum H5Types {
+  static func scalarSpace() throws(H5Failure) -> H5Object {
+    H5Object(try H5Library.checkID(H5Screate(H5S_SCALAR), "creating a dataspace"), .dataspace)
+  }
+
+  static func simpleSpace(_ shape: [Int]) throws(H5Failure) -> H5Object {
+    let dims = shape.map { hsize_t($0) }
+    return H5Object(
+      try H5Library.checkID(H5Screate_simple(Int32(dims.count), dims, nil), "creating a dataspace"),
+      .dataspace)
+  }
+
+  static func variableString() throws(H5Failure) -> H5Object {
+    let type = H5Object(
+      try H5Library.checkID(H5Tcopy(rnnkit_h5t_c_s1()), "copying the string type"), .datatype)
+    try H5Library.check(H5Tset_size(type.id, rnnkit_h5t_variable()), "making a variable-length string type")
+    try H5Library.check(H5Tset_cset(type.id, H5T_CSET_UTF8), "setting UTF-8")
+    return type
+  }
+
+  static func fixedString(size: Int) throws(H5Failure) -> H5Object {
+    let type = H5Object(
+      try H5Library.checkID(H5Tcopy(rnnkit_h5t_c_s1()), "copying the string type"), .datatype)
+    try H5Library.check(H5Tset_size(type.id, size), "sizing a string type")
+    return type
+  }
+
+  static func booleanEnum() throws(H5Failure) -> H5Object {
+    let type = H5Object(
+      try H5Library.checkID(H5Tenum_create(rnnkit_h5t_native_int8()), "creating the boolean type"), .datatype)
+    var no: Int8 = 0
+    var yes: Int8 = 1
+    try H5Library.check(H5Tenum_insert(type.id, "FALSE", &no), "creating the boolean type")
+    try H5Library.check(H5Tenum_insert(type.id, "TRUE", &yes), "creating the boolean type")
+    return type
+  }
+
+  static func float32() throws(H5Failure) -> H5Object {
+    H5Object(try H5Library.checkID(H5Tcopy(rnnkit_h5t_ieee_f32le()), "copying the f32 type"), .datatype)
+  }
+
+  static func float64() throws(H5Failure) -> H5Object {
+    H5Object(try H5Library.checkID(H5Tcopy(rnnkit_h5t_ieee_f64le()), "copying the f64 type"), .datatype)
+  }
+
+  /// IEEE half precision, little-endian, defined the way h5py and numpy define `float16`.
+  static func float16() throws(H5Failure) -> H5Object {
+    let type = try float32()
+    try H5Library.check(H5Tset_fields(type.id, 15, 10, 5, 0, 10), "defining f16")
+    try H5Library.check(H5Tset_size(type.id, 2), "defining f16")
+    try H5Library.check(H5Tset_ebias(type.id, 15), "defining f16")
+    return type
+  }
+
+  /// Whether `type` is IEEE binary16, little-endian (compared field by field: H5Tequal also
+  /// compares properties that differ between a file's type and one built in memory).
+  static func isHalfLE(_ type: hid_t) -> Bool {
+    guard H5Tget_class(type) == H5T_FLOAT, H5Tget_size(type) == 2, H5Tget_order(type) == H5T_ORDER_LE else {
+      return false
+    }
+    var spos = 0
+    var epos = 0
+    var esize = 0
+    var mpos = 0
+    var msize = 0
+    guard H5Tget_fields(type, &spos, &epos, &esize, &mpos, &msize) >= 0 else {
+      H5Eclear2(rnnkit_h5e_default())
+      return false
+    }
+    return (spos, epos, esize, mpos, msize) == (15, 10, 5, 0, 10) && H5Tget_ebias(type) == 15
+      && H5Tget_precision(type) == 16 && H5Tget_offset(type) == 0
+  }
+
+  static func nativeFloat() -> hid_t { rnnkit_h5t_native_float() }
+  static func nativeDouble() -> hid_t { rnnkit_h5t_native_double() }
+
+  static func describe(_ type: hid_t) -> H5ElementType {
+    let size = H5Tget_size(type)
+    switch H5Tget_class(type) {
+    case H5T_FLOAT:
+      return .float(size: size, bigEndian: H5Tget_order(type) == H5T_ORDER_BE)
+    case H5T_INTEGER:
+      return .integer(size: size, signed: H5Tget_sign(type) == H5T_SGN_2)
+    case H5T_ENUM:
+      return .enumeration(size: size)
+    case H5T_STRING:
+      let variable = H5Tis_variable_str(type)
+      return variable > 0 ? .variableString : .fixedString(size: size)
+    case H5T_COMPOUND: return .other("compound")
+    case H5T_ARRAY: return .other("array")
+    case H5T_VLEN: return .other("variable-length sequence")
+    case H5T_REFERENCE: return .other("reference")
+    case H5T_OPAQUE: return .other("opaque")
+    case H5T_BITFIELD: return .other("bitfield")
+    case H5T_TIME: return .other("time")
+    default: return .other("unknown type")
+    }
+  }
+}
+
+/// An open attribute.
+struct H5Attribute {
+  let object: H5Object
+  let name: String
+  let owner: String
+  /// The most bytes the attribute's data can occupy.
+  let limit: Int
+
+  private var label: String { "attribute \"\(name)\" of \(owner)" }
+
+  func elementType() throws(H5Failure) -> H5ElementType {
+    let type = H5Object(
+      try H5Library.checkID(H5Aget_type(object.id), "reading the type of \(label)"), .datatype)
+    return H5Types.describe(type.id)
+  }
+
+  /// The number of elements (1 for a scalar).
+  func elementCount() throws(H5Failure) -> Int {
+    let space = H5Object(
+      try H5Library.checkID(H5Aget_space(object.id), "reading the shape of \(label)"), .dataspace)
+    let count = H5Sget_simple_extent_npoints(space.id)
+    guard count >= 0 else { throw H5Library.failure("reading the shape of \(label)") }
+    // Every element takes at least a byte of the file.
+    guard count <= Int64(limit) else {
+      throw H5Failure(
+        operation: "reading \(label)", detail: "it claims \(count) elements, more than the file can hold")
+    }
+    return Int(count)
+  }
+
+  /// Scalar reads write exactly one element of the memory type; anything else is refused.
+  private func requireOneElement() throws(H5Failure) {
+    let count = try elementCount()
+    guard count == 1 else {
+      throw H5Failure(operation: "reading \(label)", detail: "it has \(count) elements, expected one")
+    }
+  }
+
+  /// Reads string elements, variable- or fixed-length.
+  func strings() throws(H5Failure) -> [String] {
+    let fileType = H5Object(
+      try H5Library.checkID(H5Aget_type(object.id), "reading the type of \(label)"), .datatype)
+    let count = try elementCount()
+    switch H5Types.describe(fileType.id) {
+    case .variableString:
+      // Each element is at least a 16-byte global-heap reference in the file.
+      guard count <= limit / 16 else {
+        throw H5Failure(
+          operation: "reading \(label)", detail: "it claims more strings than the file can hold")
+      }
+      // The file's own type as the memory type: no conversion between ASCII and UTF-8 sets.
+      var pointers = [UnsafeMutablePointer<CChar>?](repeating: nil, count: count)
+      try H5Library.check(H5Aread(object.id, fileType.id, &pointers), "reading \(label)")
+      defer { pointers.forEach { free($0) } }
+      return pointers.map { $0.map { String(cString: $0) } ?? "" }
+    case .fixedString(let size):
+      guard size > 0 else { return [String](repeating: "", count: count) }
+      let (total, overflow) = size.multipliedReportingOverflow(by: count)
+      guard !overflow, total <= limit else {
+        throw H5Failure(operation: "reading \(label)", detail: "it claims more bytes than the file can hold")
+      }
+      var bytes = [UInt8](repeating: 0, count: total)
+      try H5Library.check(H5Aread(object.id, fileType.id, &bytes), "reading \(label)")
+      return splitFixed(bytes, size: size, count: count)
+    case let other:
+      throw H5Failure(operation: "reading \(label)", detail: "it is \(other.name), expected a string")
+    }
+  }
+
+  func int64() throws(H5Failure) -> Int64 {
+    try requireOneElement()
+    var value: Int64 = 0
+    try H5Library.check(H5Aread(object.id, rnnkit_h5t_native_int64(), &value), "reading \(label)")
+    return value
+  }
+
+  func double() throws(H5Failure) -> Double {
+    try requireOneElement()
+    var value: Double = 0
+    try H5Library.check(H5Aread(object.id, rnnkit_h5t_native_double(), &value), "reading \(label)")
+    return value
+  }
+
+  func int8() throws(H5Failure) -> Int8 {
+    try requireOneElement()
+    var value: Int8 = 0
+    let type = try H5Types.booleanEnum()
+    let read = try elementType()
+    if case .enumeration = read {
+      try H5Library.check(H5Aread(object.id, type.id, &value), "reading \(label)")
+    } else {
+      try H5Library.check(H5Aread(object.id, rnnkit_h5t_native_int8(), &value), "reading \(label)")
+    }
+    return value
+  }
+}
+
+/// Splits `count` fixed-size string slots, dropping NUL or space padding.
+func splitFixed(_ bytes: [UInt8], size: Int, count: Int) -> [String] {
+  (0..<count).map { index in
+    var slot = bytes[(index * size)..<((index + 1) * size)]
+    if let nul = slot.firstIndex(of: 0) { slot = slot[..<nul] }
+    while let last = slot.last, last == 0x20 { slot = slot.dropLast() }
+    return String(decoding: slot, as: UTF8.self)
+  }
+}
+
+/// An open dataset.
+struct H5Dataset {
+  let object: H5Object
+  let path: String
+
+  func shape() throws(H5Failure) -> [Int] {
+    let space = H5Object(
+      try H5Library.checkID(H5Dget_space(object.id), "reading the shape of \(path)"), .dataspace)
+    let rank = H5Sget_simple_extent_ndims(space.id)
+    guard rank >= 0, rank <= 32 else { throw H5Library.failure("reading the shape of \(path)") }
+    var dims = [hsize_t](repeating: 0, count: Int(rank))
+    guard H5Sget_simple_extent_dims(space.id, &dims, nil) >= 0 else {
+      throw H5Library.failure("reading the shape of \(path)")
+    }
+    return try dims.map { dim throws(H5Failure) in
+      guard dim <= UInt64(Int.max) else {
+        throw H5Failure(operation: "reading the shape of \(path)", detail: "a dimension overflows")
+      }
+      return Int(dim)
+    }
+  }
+
+  func elementType() throws(H5Failure) -> H5ElementType {
+    let type = H5Object(
+      try H5Library.checkID(H5Dget_type(object.id), "reading the type of \(path)"), .datatype)
+    return H5Types.describe(type.id)
+  }
+
+  /// Bytes the dataset occupies in the file (compressed size for filtered data).
+  func storageSize() -> Int {
+    Int(clamping: H5Dget_storage_size(object.id))
+  }
+
+  /// Whether the dataset passes through filters (compression, shuffle, ...).
+  func isFiltered() throws(H5Failure) -> Bool {
+    let plist = H5Object(
+      try H5Library.checkID(H5Dget_create_plist(object.id), "reading the creation properties of \(path)"),
+      .propertyList)
+    let filters = H5Pget_nfilters(plist.id)
+    guard filters >= 0 else { throw H5Library.failure("reading the filters of \(path)") }
+    return filters > 0
+  }
+
+  /// Where the data sits in the file when it can be used in place: a contiguous, unfiltered,
+  /// internally stored dataset of standard little-endian f16, f32 or f64. Nil otherwise.
+  func inPlaceLocation() throws(H5Failure) -> (offset: Int, dtype: DType)? {
+    let plist = H5Object(
+      try H5Library.checkID(H5Dget_create_plist(object.id), "reading the creation properties of \(path)"),
+      .propertyList)
+    guard H5Pget_layout(plist.id) == H5D_CONTIGUOUS, H5Pget_nfilters(plist.id) == 0,
+      H5Pget_external_count(plist.id) == 0
+    else {
+      H5Eclear2(rnnkit_h5e_default())
+      return nil
+    }
+    let type = H5Object(
+      try H5Library.checkID(H5Dget_type(object.id), "reading the type of \(path)"), .datatype)
+    let dtype: DType
+    if H5Tequal(type.id, rnnkit_h5t_ieee_f32le()) > 0 {
+      dtype = .f32
+    } else if H5Tequal(type.id, rnnkit_h5t_ieee_f64le()) > 0 {
+      dtype = .f64
+    } else if H5Types.isHalfLE(type.id) {
+      dtype = .f16
+    } else {
+      H5Eclear2(rnnkit_h5e_default())
+      return nil
+    }
+    let offset = H5Dget_offset(object.id)
+    guard offset != rnnkit_haddr_undef(), offset <= UInt64(Int.max) else {
+      H5Eclear2(rnnkit_h5e_default())
+      return nil
+    }
+    return (Int(offset), dtype)
+  }
+
+  /// Reads every element, converted by HDF5 to native `Float`, into `buffer` (which must hold them all).
+  func readFloats(into buffer: UnsafeMutableBufferPointer<Float>) throws(H5Failure) {
+    try H5Library.check(
+      H5Dread(
+        object.id, rnnkit_h5t_native_float(), rnnkit_h5s_all(), rnnkit_h5s_all(), rnnkit_h5p_default(),
+        buffer.baseAddress), "reading \(path)")
+  }
+
+  /// Reads `count` string elements, variable- or fixed-length.
+  func strings(count: Int) throws(H5Failure) -> [String] {
+    let fileType = H5Object(
+      try H5Library.checkID(H5Dget_type(object.id), "reading the type of \(path)"), .datatype)
+    switch H5Types.describe(fileType.id) {
+    case .variableString:
+      // The file's own type as the memory type: no conversion between ASCII and UTF-8 sets.
+      var pointers = [UnsafeMutablePointer<CChar>?](repeating: nil, count: count)
+      try H5Library.check(
+        H5Dread(
+          object.id, fileType.id, rnnkit_h5s_all(), rnnkit_h5s_all(), rnnkit_h5p_default(), &pointers),
+        "reading \(path)")
+      // HDF5 allocated each string with malloc; free them after copying.
+      defer { pointers.forEach { free($0) } }
+      return pointers.map { $0.map { String(cString: $0) } ?? "" }
+    case .fixedString(let size):
+      guard size > 0 else { return [String](repeating: "", count: count) }
+      let (total, overflow) = size.multipliedReportingOverflow(by: count)
+      guard !overflow else { throw H5Failure(operation: "reading \(path)", detail: "its size overflows") }
+      var bytes = [UInt8](repeating: 0, count: total)
+      try H5Library.check(
+        H5Dread(object.id, fileType.id, rnnkit_h5s_all(), rnnkit_h5s_all(), rnnkit_h5p_default(), &bytes),
+        "reading \(path)")
+      return splitFixed(bytes, size: size, count: count)
+    case let other:
+      throw H5Failure(operation: "reading \(path)", detail: "it is \(other.name), expected strings")
+    }
+  }
+}

@@ -1,0 +1,175 @@
+import RNNFormat
+import RNNModel
+
+/// What kind of HDF5 file a path holds, judged from its content.
+public enum HDF5FileKind: Sendable, Equatable {
+  /// The plain layout: `/W`, `/b`, `/V` and `/c` datasets.
+  case plain
+  /// A Keras legacy full-model file (`model.save("m.h5")`).
+  case kerasLegacy
+  /// A Keras 3 weights file (`save_weights("m.weights.h5")`).
+  case kerasWeights
+  /// Some other HDF5 file.
+  case other
+}
+
+/// Library-level entry points of the bridge.
+public enum HDF5Library {
+  /// The number of HDF5 identifiers open across all files. The bridge closes every identifier it
+  /// opens before returning, so outside a call this is 0 unless a caller leaks.
+  public static func openObjectCount() -> Int { H5Library.openObjectCount() }
+
+  /// Runs `body` holding the lock the bridge takes around every libhdf5 call. libhdf5 is not
+  /// thread-safe, so code that calls it directly while RNNKit may run must do so in here.
+  public static func withExclusiveAccess<R>(_ body: () throws -> R) rethrows -> R {
+    try H5Library.serialized(body)
+  }
+
+  /// The HDF5 signature, found at offset 0 or at 512, 1024, 2048... when a user block precedes it.
+  public static let signature: [UInt8] = [0x89, 0x48, 0x44, 0x46, 0x0D, 0x0A, 0x1A, 0x0A]
+
+  /// Whether `prefix` (the first bytes of a file) carries the HDF5 signature.
+  public static func hasSignature(_ prefix: [UInt8]) -> Bool {
+    var offset = 0
+    while offset + signature.count <= prefix.count {
+      if Array(prefix[offset..<(offset + signature.count)]) == signature { return true }
+      offset = offset == 0 ? 512 : offset * 2
+    }
+    return false
+  }
+
+  /// Classifies an HDF5 file by its content; nil when it cannot be opened as HDF5.
+  public static func kind(path: String) -> HDF5FileKind? {
+    try? HDF5File.withFile(path: path) { reader throws(HDF5Error) in HDF5File.kind(of: reader) }
+  }
+}
+
+/// Opening, creating and writing files for the plain layout and the Keras formats.
+enum HDF5File {
+  static func kind(of reader: H5Reader) -> HDF5FileKind {
+    let root = reader.root
+    if ["W", "b", "V", "c"].allSatisfy({ root.exists($0) && (try? root.kind(of: $0)) == .dataset }) {
+      return .plain
+    }
+    if root.hasAttribute("model_config")
+      || (root.exists("model_weights") && (try? root.kind(of: "model_weights")) == .group)
+    {
+      return .kerasLegacy
+    }
+    if root.exists("layers"), (try? root.kind(of: "layers")) == .group { return .kerasWeights }
+    return .other
+  }
+
+  /// Opens `path` read-only and runs `body` with exclusive use of libhdf5. Every identifier opened
+  /// inside is closed before this returns.
+  static func withFile<R>(path: String, _ body: (H5Reader) throws(HDF5Error) -> R) throws(HDF5Error) -> R {
+    let size = try FileSystem.regularFileSize(path)
+    guard size > 0 else { throw HDF5Error(path: path, reason: .invalid("is empty (0 bytes)")) }
+    do {
+      return try H5Library.serialized {
+        let root: H5Location
+        do { root = try H5Location.openFile(path) } catch { throw hdf5Error(error, path: path) }
+        // Mapping is cheap and lets large contiguous datasets be used in place.
+        let mapping = try? ByteStorage(mapping: path)
+        return try body(H5Reader(path: path, root: root, fileSize: size, mapping: mapping))
+      }
+    } catch let error as HDF5Error {
+      throw error
+    } catch {
+      throw HDF5Error(path: path, reason: .invalid("\(error)"))
+    }
+  }
+
+  /// Opens an HDF5 file held in memory; `name` is how messages refer to it.
+  static func withImage<R>(
+    _ bytes: [UInt8], name: String, _ body: (H5Reader) throws(HDF5Error) -> R
+  ) throws(HDF5Error) -> R {
+    guard !bytes.isEmpty else { throw HDF5Error(path: name, reason: .invalid("is empty (0 bytes)")) }
+    var image = bytes
+    do {
+      return try image.withUnsafeMutableBytes { raw in
+        try H5Library.serialized {
+          let root: H5Location
+          do { root = try H5Location.openImage(raw) } catch { throw hdf5Error(error, path: name) }
+          return try body(H5Reader(path: name, root: root, fileSize: raw.count, mapping: nil))
+        }
+      }
+    } catch let error as HDF5Error {
+      throw error
+    } catch {
+      throw HDF5Error(path: name, reason: .invalid("\(error)"))
+    }
+  }
+
+  /// Creates `path` atomically: `body` fills the root group of a temporary file, which is flushed,
+  /// closed, fsynced and renamed into place.
+  static func create(path: String, overwrite: Bool, _ body: (H5Location) throws(HDF5Error) -> Void)
+    throws(HDF5Error)
+  {
+    try FileSystem.writeAtomically(to: path, overwrite: overwrite) { temporary throws(HDF5Error) in
+      do {
+        try H5Library.serialized {
+          let root: H5Location
+          do { root = try H5Location.createFile(temporary) } catch { throw hdf5Error(error, path: path) }
+          try body(root)
+          do { try root.flush() } catch { throw hdf5Error(error, path: path) }
+        }
+      } catch let error as HDF5Error {
+        throw error
+      } catch {
+        throw HDF5Error(path: path, reason: .invalid("\(error)"))
+      }
+    }
+  }
+
+  /// The dtypes HDF5 files can hold for weights.
+  static func checkWritable(_ dtype: DType, path: String) throws(HDF5Error) -> DType {
+    switch dtype {
+    case .f32, .f16, .f64: return dtype
+    default:
+      throw HDF5Error(
+        path: path,
+        reason: .unsupportedDType("cannot write weights as \(dtype); HDF5 output supports f32, f16 and f64"))
+    }
+  }
+
+  static func writeParameter(_ parameter: Parameter, name: String, in location: H5Location, dtype: DType)
+    throws(H5Failure)
+  {
+    do {
+      try parameter.withFloats { buffer in
+        try writeFloats(buffer, shape: parameter.shape, name: name, in: location, dtype: dtype)
+      }
+    } catch let failure as H5Failure {
+      throw failure
+    } catch {
+      throw H5Failure(operation: "writing \(location.child(name))", detail: "\(error)")
+    }
+  }
+
+  /// Writes floats as a dataset of `dtype`. f32 and f64 go straight from the buffer (HDF5 widens to
+  /// f64 exactly); f16 is rounded to nearest-even here, so the result does not depend on HDF5's
+  /// conversion path.
+  static func writeFloats(
+    _ buffer: UnsafeBufferPointer<Float>, shape: [Int], name: String, in location: H5Location, dtype: DType
+  ) throws(H5Failure) {
+    switch dtype {
+    case .f16:
+      let type = try H5Types.float16()
+      let bytes = FloatCodec.encode(buffer, as: .f16)
+      let raw = UnsafeMutableRawBufferPointer.allocate(byteCount: max(bytes.count, 1), alignment: 16)
+      defer { raw.deallocate() }
+      raw.copyBytes(from: bytes)
+      try location.writeDataset(
+        name, shape: shape, fileType: type, memoryType: type.id, data: raw.baseAddress)
+    case .f64:
+      try location.writeDataset(
+        name, shape: shape, fileType: H5Types.float64(), memoryType: H5Types.nativeFloat(),
+        data: UnsafeRawPointer(buffer.baseAddress))
+    default:
+      try location.writeDataset(
+        name, shape: shape, fileType: H5Types.float32(), memoryType: H5Types.nativeFloat(),
+        data: UnsafeRawPointer(buffer.baseAddress))
+    }
+  }
+}

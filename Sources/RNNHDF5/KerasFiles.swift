@@ -1,0 +1,474 @@
+import Foundation
+import RNNFormat
+import RNNModel
+import ZIPFoundation
+
+/// Keras 3 files holding an optional Embedding, one SimpleRNN and one Dense layer: legacy
+/// full-model `.h5`, `.weights.h5` and `.keras` archives.
+public enum Keras {
+  public static let legacyFormatName = "keras-h5"
+  public static let weightsFormatName = "keras-weights"
+  public static let archiveFormatName = "keras"
+
+  // MARK: Import
+
+  /// Reads a legacy full-model file (`model.save("m.h5")`). Layers and activations come from the
+  /// `model_config` attribute, datasets from the `layer_names` and `weight_names` attributes.
+  public static func readLegacy(path: String, options: KerasImportOptions = KerasImportOptions())
+    throws(HDF5Error) -> ElmanModel
+  {
+    try HDF5File.withFile(path: path) { reader throws(HDF5Error) in
+      guard let configText = try reader.stringAttribute("model_config") else {
+        throw reader.fail("attribute \"model_config\" of /", .missing)
+      }
+      let arch = try KerasArchitecture.parse(json: configText, path: path, part: "attribute \"model_config\"")
+      let weightsRoot = try reader.group("model_weights")
+      let layerNames = try reader.stringArrayAttribute("layer_names", of: weightsRoot)
+
+      func layerWeights(_ layer: KerasLayer, _ wanted: [String], optional: Set<String> = []) throws(HDF5Error)
+        -> [String: KerasTensor]
+      {
+        if let layerNames, !layerNames.contains(layer.name) {
+          throw reader.fail(
+            "attribute \"layer_names\" of /model_weights",
+            .invalid("does not list layer \"\(layer.name)\" (it lists \(layerNames.joined(separator: ", ")))")
+          )
+        }
+        let group = try reader.group(layer.name, in: weightsRoot)
+        guard let names = try reader.stringArrayAttribute("weight_names", of: group) else {
+          throw reader.fail("attribute \"weight_names\" of \(group.path)", .missing)
+        }
+        var result: [String: KerasTensor] = [:]
+        for (index, name) in names.enumerated() {
+          // "simple_rnn/simple_rnn_cell/recurrent_kernel" or Keras 2's ".../recurrent_kernel:0".
+          var short = String(name.split(separator: "/").last ?? "")
+          if let colon = short.firstIndex(of: ":") { short = String(short[..<colon]) }
+          let key = wanted.contains(short) ? short : (index < wanted.count ? wanted[index] : short)
+          guard wanted.contains(key) else { continue }
+          let set = try reader.floats(reader.dataset(name, in: group))
+          result[key] = KerasTensor(
+            values: set.values, shape: set.shape, dtype: set.dtype, part: group.child(name))
+        }
+        for key in wanted where result[key] == nil && !optional.contains(key) {
+          throw reader.fail(
+            group.path, .invalid("has no \(key) weight (weight_names: \(names.joined(separator: ", ")))"))
+        }
+        return result
+      }
+
+      var embedding: KerasTensor?
+      if let layer = arch.embedding { embedding = try layerWeights(layer, ["embeddings"])["embeddings"] }
+      let rnn = try layerWeights(
+        arch.rnn, ["kernel", "recurrent_kernel", "bias"], optional: arch.rnn.useBias ? [] : ["bias"])
+      let dense = try layerWeights(
+        arch.dense, ["kernel", "bias"], optional: arch.dense.useBias ? [] : ["bias"])
+      let weights = KerasWeights(
+        embedding: embedding, kernel: rnn["kernel"]!, recurrentKernel: rnn["recurrent_kernel"]!,
+        bias: rnn["bias"],
+        denseKernel: dense["kernel"]!, denseBias: dense["bias"])
+      return try KerasMapping.model(
+        weights: weights, hidden: arch.rnn.activation, output: arch.dense.activation, options: options,
+        path: path,
+        format: legacyFormatName, modelName: arch.modelName, activationSource: "the model config")
+    }
+  }
+
+  /// Reads a Keras 3 weights file (`save_weights("m.weights.h5")`). It stores no activations, so
+  /// they come from `options`.
+  public static func readWeights(path: String, options: KerasImportOptions = KerasImportOptions())
+    throws(HDF5Error) -> ElmanModel
+  {
+    try HDF5File.withFile(path: path) { reader throws(HDF5Error) in
+      let weights = try weightsFileTensors(reader, architecture: nil)
+      return try KerasMapping.model(
+        weights: weights, hidden: nil, output: nil, options: options, path: path, format: weightsFormatName,
+        modelName: nil, activationSource: "a .weights.h5 file")
+    }
+  }
+
+  /// Reads a `.keras` archive: `config.json` for the layers and activations, `model.weights.h5`
+  /// for the weights.
+  public static func readArchive(path: String, options: KerasImportOptions = KerasImportOptions())
+    throws(HDF5Error) -> ElmanModel
+  {
+    let size = try FileSystem.regularFileSize(path)
+    guard size > 0 else { throw HDF5Error(path: path, reason: .invalid("is empty (0 bytes)")) }
+    let archive: Archive
+    do {
+      archive = try Archive(url: URL(fileURLWithPath: path), accessMode: .read)
+    } catch {
+      throw HDF5Error(path: path, reason: .invalid("is not a readable zip archive (\(error))"))
+    }
+    func member(_ name: String) throws(HDF5Error) -> [UInt8] {
+      guard let entry = archive[name] else { throw HDF5Error(path: path, part: name, reason: .missing) }
+      // Never allocate what the directory merely claims: deflate cannot expand more than ~1032:1.
+      let claimed = entry.uncompressedSize
+      let limit = UInt64(size).multipliedReportingOverflow(by: UInt64(H5Reader.maximumCompressionRatio))
+      guard limit.overflow || claimed <= limit.partialValue, claimed < UInt64(Int.max) else {
+        throw HDF5Error(
+          path: path, part: name, reason: .invalid("claims \(claimed) bytes, more than the archive can hold"))
+      }
+      var bytes: [UInt8] = []
+      bytes.reserveCapacity(Int(claimed))
+      do {
+        let checksum = try archive.extract(entry, skipCRC32: false) { chunk in
+          guard UInt64(bytes.count + chunk.count) <= claimed else { throw CocoaError(.fileReadCorruptFile) }
+          bytes += chunk
+        }
+        // This form of extract computes the CRC-32 but leaves the comparison to the caller.
+        guard checksum == entry.checksum else {
+          throw HDF5Error(path: path, part: name, reason: .invalid("is corrupt (CRC-32 mismatch)"))
+        }
+      } catch let error as HDF5Error {
+        throw error
+      } catch {
+        throw HDF5Error(path: path, part: name, reason: .invalid("is corrupt (\(error))"))
+      }
+      guard UInt64(bytes.count) == claimed else {
+        throw HDF5Error(
+          path: path, part: name, reason: .invalid("has \(bytes.count) bytes, expected \(claimed)"))
+      }
+      return bytes
+    }
+    let configBytes = try member("config.json")
+    let arch = try KerasArchitecture.parse(
+      json: String(decoding: configBytes, as: UTF8.self), path: path, part: "config.json")
+    let image = try member("model.weights.h5")
+    let weights = try HDF5File.withImage(image, name: "\(path): model.weights.h5") {
+      reader throws(HDF5Error) in
+      try weightsFileTensors(reader, architecture: arch)
+    }
+    return try KerasMapping.model(
+      weights: weights, hidden: arch.rnn.activation, output: arch.dense.activation, options: options,
+      path: path,
+      format: archiveFormatName, modelName: arch.modelName, activationSource: "config.json")
+  }
+
+  /// The tensors of a Keras 3 weights file. With an architecture (from `config.json`) the layer
+  /// groups are named from it; without one they are recognised by their structure.
+  static func weightsFileTensors(_ reader: H5Reader, architecture: KerasArchitecture?) throws(HDF5Error)
+    -> KerasWeights
+  {
+    let layers = try reader.group("layers")
+    func vars(_ group: H5Location) throws(HDF5Error) -> [KerasTensor] {
+      guard group.exists("vars") else { return [] }
+      let varsGroup = try reader.group("vars", in: group)
+      let names = try reader.children(of: varsGroup)
+      var tensors: [KerasTensor] = []
+      // Variables are numbered 0, 1, 2 ... in the layer's own order.
+      for index in 0..<names.count {
+        guard names.contains(String(index)) else {
+          throw reader.fail(
+            varsGroup.path, .invalid("variables are not numbered 0..<\(names.count): \(names.sorted())"))
+        }
+        let set = try reader.floats(reader.dataset(String(index), in: varsGroup))
+        tensors.append(
+          KerasTensor(
+            values: set.values, shape: set.shape, dtype: set.dtype, part: varsGroup.child(String(index))))
+      }
+      return tensors
+    }
+
+    var embedding: KerasTensor?
+    var cell: [KerasTensor] = []
+    var dense: [KerasTensor] = []
+    var cellPath = ""
+    if let arch = architecture {
+      if let layer = arch.embedding {
+        let group = try reader.group(layer.weightsPath, in: layers)
+        let v = try vars(group)
+        guard v.count == 1 else {
+          throw reader.fail(group.path, .invalid("has \(v.count) variables, expected 1 (embeddings)"))
+        }
+        embedding = v[0]
+      }
+      let rnn = try reader.group(arch.rnn.weightsPath, in: layers)
+      cellPath = rnn.child("cell")
+      cell = try vars(reader.group("cell", in: rnn))
+      dense = try vars(reader.group(arch.dense.weightsPath, in: layers))
+      let expectedCell = arch.rnn.useBias ? 3 : 2
+      guard cell.count == expectedCell else {
+        throw reader.fail(cellPath, .invalid("has \(cell.count) variables, expected \(expectedCell)"))
+      }
+      let expectedDense = arch.dense.useBias ? 2 : 1
+      guard dense.count == expectedDense else {
+        throw reader.fail(
+          layers.child(arch.dense.weightsPath),
+          .invalid("has \(dense.count) variables, expected \(expectedDense)"))
+      }
+    } else {
+      var recurrent: [String] = []
+      var denseNames: [String] = []
+      for name in try reader.children(of: layers) {
+        let group = try reader.group(name, in: layers)
+        if group.exists("forward_layer") || group.exists("backward_layer") {
+          throw reader.fail(
+            group.path, .unsupportedArchitecture("bidirectional recurrent layers are not supported"))
+        }
+        if group.exists("cell") {
+          if name.hasPrefix("lstm") || name.hasPrefix("gru") {
+            throw reader.fail(
+              group.path,
+              .unsupportedArchitecture(
+                "layer type \(name.hasPrefix("lstm") ? "LSTM" : "GRU") is not supported; RNNKit supports only SimpleRNN"
+              ))
+          }
+          recurrent.append(name)
+          cellPath = group.child("cell")
+          cell = try vars(reader.group("cell", in: group))
+          continue
+        }
+        let v = try vars(group)
+        if v.isEmpty { continue }  // Input layers and other weightless layers.
+        if name.hasPrefix("embedding") && v.count == 1 {
+          guard embedding == nil else {
+            throw reader.fail(group.path, .unsupportedArchitecture("more than one Embedding layer"))
+          }
+          embedding = v[0]
+        } else if name.hasPrefix("dense") && (v.count == 1 || v.count == 2) {
+          denseNames.append(name)
+          dense = v
+        } else {
+          throw reader.fail(
+            group.path,
+            .unsupportedArchitecture(
+              "unknown layer with \(v.count) variables; supported: Embedding, SimpleRNN, Dense"))
+        }
+      }
+      if recurrent.count > 1 {
+        throw reader.fail(
+          layers.path,
+          .unsupportedArchitecture(
+            "stacked recurrent layers (\(recurrent.joined(separator: ", "))) are not supported"))
+      }
+      guard !recurrent.isEmpty else {
+        throw reader.fail(layers.path, .unsupportedArchitecture("no SimpleRNN layer (a group with a cell)"))
+      }
+      if denseNames.count > 1 {
+        throw reader.fail(
+          layers.path,
+          .unsupportedArchitecture("more than one Dense layer (\(denseNames.joined(separator: ", ")))"))
+      }
+      guard !denseNames.isEmpty else {
+        throw reader.fail(layers.path, .unsupportedArchitecture("no Dense layer"))
+      }
+      guard cell.count == 2 || cell.count == 3 else {
+        throw reader.fail(
+          cellPath, .invalid("has \(cell.count) variables, expected kernel, recurrent kernel and bias"))
+      }
+    }
+    return KerasWeights(
+      embedding: embedding, kernel: cell[0], recurrentKernel: cell[1], bias: cell.count > 2 ? cell[2] : nil,
+      denseKernel: dense[0], denseBias: dense.count > 1 ? dense[1] : nil)
+  }
+
+  // MARK: Export
+
+  /// The Keras tensors of an Elman model. Token models become Embedding(X, H) with E = W_xᵀ and a
+  /// SimpleRNN whose kernel is the identity, which Keras evaluates exactly as W_x·x.
+  struct ExportTensors {
+    var embedding: [Float]?
+    var kernel: [Float]
+    var kernelShape: [Int]
+    var recurrentKernel: [Float]
+    var bias: [Float]
+    var denseKernel: [Float]
+    var denseBias: [Float]
+  }
+
+  static func exportTensors(_ model: ElmanModel) -> ExportTensors {
+    let h = model.hiddenSize
+    let x = model.inputSize
+    let o = model.outputSize
+    let w = model.W.floats()
+    var recurrentT = [Float](repeating: 0, count: h * h)  // [H, H] = W_hᵀ
+    var inputT = [Float](repeating: 0, count: x * h)  // [X, H] = W_xᵀ
+    for row in 0..<h {
+      let base = row * (h + x)
+      for j in 0..<h { recurrentT[j * h + row] = w[base + j] }
+      for j in 0..<x { inputT[j * h + row] = w[base + h + j] }
+    }
+    let denseKernel = KerasMapping.transpose(model.V.floats(), rows: o, columns: h)
+    if model.inputKind == .tokens {
+      var identity = [Float](repeating: 0, count: h * h)
+      for i in 0..<h { identity[i * h + i] = 1 }
+      return ExportTensors(
+        embedding: inputT, kernel: identity, kernelShape: [h, h], recurrentKernel: recurrentT,
+        bias: model.b.floats(),
+        denseKernel: denseKernel, denseBias: model.c.floats())
+    }
+    return ExportTensors(
+      embedding: nil, kernel: inputT, kernelShape: [x, h], recurrentKernel: recurrentT,
+      bias: model.b.floats(),
+      denseKernel: denseKernel, denseBias: model.c.floats())
+  }
+
+  static func write(_ values: [Float], shape: [Int], name: String, in location: H5Location, dtype: DType)
+    throws(H5Failure)
+  {
+    do {
+      try values.withUnsafeBufferPointer { buffer in
+        try HDF5File.writeFloats(buffer, shape: shape, name: name, in: location, dtype: dtype)
+      }
+    } catch let failure as H5Failure {
+      throw failure
+    } catch {
+      throw H5Failure(operation: "writing \(location.child(name))", detail: "\(error)")
+    }
+  }
+
+  /// Writes a Keras 3 weights file that `load_weights` accepts for
+  /// `[Embedding(X, H)] → SimpleRNN(H, return_sequences=True) → Dense(O)`.
+  public static func writeWeights(
+    _ model: ElmanModel, to path: String, dtype: DType? = nil, overwrite: Bool = false
+  )
+    throws(HDF5Error)
+  {
+    let target = try HDF5File.checkWritable(dtype ?? .f32, path: path)
+    let t = exportTensors(model)
+    let h = model.hiddenSize
+    try HDF5File.create(path: path, overwrite: overwrite) { root throws(HDF5Error) in
+      do {
+        let layers = try root.createGroup("layers")
+        if let embedding = t.embedding {
+          let vars = try layers.createGroup("embedding").createGroup("vars")
+          try vars.writeAttribute("name", strings: ["embedding"], scalar: true)
+          try write(embedding, shape: [model.inputSize, h], name: "0", in: vars, dtype: target)
+        }
+        let rnn = try layers.createGroup("simple_rnn")
+        try rnn.createGroup("vars").writeAttribute("name", strings: ["simple_rnn"], scalar: true)
+        let cell = try rnn.createGroup("cell").createGroup("vars")
+        try cell.writeAttribute("name", strings: ["simple_rnn_cell"], scalar: true)
+        try write(t.kernel, shape: t.kernelShape, name: "0", in: cell, dtype: target)
+        try write(t.recurrentKernel, shape: [h, h], name: "1", in: cell, dtype: target)
+        try write(t.bias, shape: [h], name: "2", in: cell, dtype: target)
+        let dense = try layers.createGroup("dense").createGroup("vars")
+        try dense.writeAttribute("name", strings: ["dense"], scalar: true)
+        try write(t.denseKernel, shape: [h, model.outputSize], name: "0", in: dense, dtype: target)
+        try write(t.denseBias, shape: [model.outputSize], name: "1", in: dense, dtype: target)
+        try root.createGroup("vars").writeAttribute("name", strings: ["sequential"], scalar: true)
+      } catch {
+        throw hdf5Error(error, path: path)
+      }
+    }
+  }
+
+  /// The Sequential model config Keras's legacy loader rebuilds the model from.
+  static func modelConfig(_ model: ElmanModel) -> String {
+    var layers: [[String: Any]] = []
+    if model.inputKind == .tokens {
+      layers.append([
+        "class_name": "InputLayer",
+        "config": ["batch_shape": [NSNull(), NSNull()], "dtype": "int32", "name": "input_layer"],
+      ])
+      layers.append([
+        "class_name": "Embedding",
+        "config": [
+          "name": "embedding", "input_dim": model.inputSize, "output_dim": model.hiddenSize,
+          "mask_zero": false,
+          "dtype": "float32",
+        ],
+      ])
+    } else {
+      layers.append([
+        "class_name": "InputLayer",
+        "config": [
+          "batch_shape": [NSNull(), NSNull(), model.inputSize], "dtype": "float32", "name": "input_layer",
+        ],
+      ])
+    }
+    layers.append([
+      "class_name": "SimpleRNN",
+      "config": [
+        "name": "simple_rnn", "units": model.hiddenSize,
+        "activation": KerasMapping.kerasName(model.hiddenActivation),
+        "use_bias": true, "return_sequences": true, "dtype": "float32",
+      ],
+    ])
+    layers.append([
+      "class_name": "Dense",
+      "config": [
+        "name": "dense", "units": model.outputSize,
+        "activation": KerasMapping.kerasName(model.outputActivation),
+        "use_bias": true, "dtype": "float32",
+      ],
+    ])
+    let root: [String: Any] = [
+      "class_name": "Sequential",
+      "config": ["name": kerasModelName(model.provenance.name), "layers": layers],
+    ]
+    let data = (try? JSONSerialization.data(withJSONObject: root, options: [.sortedKeys])) ?? Data()
+    return String(decoding: data, as: UTF8.self)
+  }
+
+  /// The model's name if Keras accepts it as one (letters, digits, `_`, `-`, `.`), else "sequential".
+  static func kerasModelName(_ name: String?) -> String {
+    guard let name, !name.isEmpty, name.count <= 128,
+      name.unicodeScalars.allSatisfy({
+        $0.isASCII
+          && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || "_-.".unicodeScalars.contains($0))
+      })
+    else { return "sequential" }
+    return name
+  }
+
+  /// Writes a legacy full-model file that `keras.models.load_model` accepts.
+  public static func writeLegacy(
+    _ model: ElmanModel, to path: String, dtype: DType? = nil, overwrite: Bool = false
+  )
+    throws(HDF5Error)
+  {
+    let target = try HDF5File.checkWritable(dtype ?? .f32, path: path)
+    let t = exportTensors(model)
+    let h = model.hiddenSize
+    let kerasVersion = "3.0.0"
+    try HDF5File.create(path: path, overwrite: overwrite) { root throws(HDF5Error) in
+      do {
+        try root.writeAttribute("model_config", strings: [modelConfig(model)], scalar: true)
+        try root.writeAttribute("keras_version", strings: [kerasVersion], scalar: true)
+        let weights = try root.createGroup("model_weights")
+        var layerNames: [String] = []
+        func layer(_ name: String, _ tensors: [(String, [Float], [Int])]) throws(H5Failure) {
+          layerNames.append(name)
+          let group = try weights.createGroup(name)
+          let inner = try group.createGroup(name)
+          var weightNames: [String] = []
+          for (weightName, values, shape) in tensors {
+            // Keras 3 names them "<layer>/<weight>"; the loader matches them by order.
+            try write(values, shape: shape, name: weightName, in: inner, dtype: target)
+            weightNames.append("\(name)/\(weightName)")
+          }
+          try group.writeAttribute("weight_names", strings: weightNames, scalar: false)
+        }
+        if let embedding = t.embedding {
+          try layer("embedding", [("embeddings", embedding, [model.inputSize, h])])
+        }
+        try layerSimpleRNN(weights: weights, t: t, h: h, target: target, layerNames: &layerNames)
+        try layer(
+          "dense",
+          [("kernel", t.denseKernel, [h, model.outputSize]), ("bias", t.denseBias, [model.outputSize])])
+        try weights.writeAttribute("layer_names", strings: layerNames, scalar: false)
+        try weights.writeAttribute("keras_version", strings: [kerasVersion], scalar: true)
+      } catch {
+        throw hdf5Error(error, path: path)
+      }
+    }
+  }
+
+  private static func layerSimpleRNN(
+    weights: H5Location, t: ExportTensors, h: Int, target: DType, layerNames: inout [String]
+  ) throws(H5Failure) {
+    layerNames.append("simple_rnn")
+    let group = try weights.createGroup("simple_rnn")
+    let cell = try group.createGroup("simple_rnn").createGroup("simple_rnn_cell")
+    try write(t.kernel, shape: t.kernelShape, name: "kernel", in: cell, dtype: target)
+    try write(t.recurrentKernel, shape: [h, h], name: "recurrent_kernel", in: cell, dtype: target)
+    try write(t.bias, shape: [h], name: "bias", in: cell, dtype: target)
+    try group.writeAttribute(
+      "weight_names",
+      strings: [
+        "simple_rnn/simple_rnn_cell/kernel", "simple_rnn/simple_rnn_cell/recurrent_kernel",
+        "simple_rnn/simple_rnn_cell/bias",
+      ], scalar: false)
+  }
+}

@@ -1,0 +1,41 @@
+import RNNModel
+
+/// What can stop training. Each case renders as one line naming the file or option and the reason.
+public enum TrainingError: Error, Sendable, CustomStringConvertible {
+  /// The corpus file could not be read.
+  case unreadableCorpus(path: String, reason: String)
+  /// The corpus is not valid UTF-8.
+  case corpusNotUTF8(path: String, byteOffset: Int)
+  /// The corpus has no tokens.
+  case emptyCorpus(path: String)
+  /// No line of the corpus has two tokens, so there is nothing to predict.
+  case tooFewTokens(path: String, tokens: Int)
+  /// An option is out of range.
+  case invalidOption(name: String, value: String, reason: String)
+  /// The loss or the gradients became NaN or infinite.
+  case nonFiniteLoss(epoch: Int, learningRate: Double, clip: Double?)
+  /// The model given to continue training from does not fit the corpus or the options.
+  case incompatibleModel(path: String, reason: String)
+  /// Building the model failed.
+  case model(ModelError)
+
+  public var description: String {
+    switch self {
+    case .unreadableCorpus(let path, let reason): return "\(path): cannot read the corpus: \(reason)"
+    case .corpusNotUTF8(let path, let offset):
+      return
+        "\(path): the corpus is not valid UTF-8 (first bad byte at offset \(offset)); convert it to UTF-8"
+    case .emptyCorpus(let path): return "\(path): the corpus has no tokens; training needs text"
+    case .tooFewTokens(let path, let tokens):
+      return
+        "\(path): the corpus has \(tokens) token\(tokens == 1 ? "" : "s") but no line with two or more; training predicts each token from the ones before it on its line"
+    case .invalidOption(let name, let value, let reason): return "\(name) \(value): \(reason)"
+    case .nonFiniteLoss(let epoch, let learningRate, let clip):
+      let clipAdvice = clip.map { "a smaller --clip than \($0)" } ?? "gradient clipping (--clip 5)"
+      return
+        "the loss became NaN or infinite in epoch \(epoch); no model was written. Try a smaller --learning-rate than \(learningRate) or \(clipAdvice)"
+    case .incompatibleModel(let path, let reason): return "\(path): \(reason)"
+    case .model(let error): return error.description
+    }
+  }
+}

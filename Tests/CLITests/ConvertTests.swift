@@ -1,0 +1,157 @@
+import Foundation
+import RNNKit
+import Testing
+
+/// `rnnkit convert`: formats, --verify, and that no failure leaves an output file behind.
+@Suite struct ConvertTests {
+  let folder: URL
+  init() throws {
+    folder = FileManager.default.temporaryDirectory.appendingPathComponent(
+      "rnnkit-convert-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+  }
+
+  func path(_ name: String) -> String { folder.appendingPathComponent(name).path }
+  var listing: [String] {
+    ((try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? []).sorted()
+  }
+
+  @Test(arguments: ["token-f32.rnn", "token-f16.rnn", "token-f64.rnn", "dense-f32.rnn"])
+  func rnnToEveryWritableFormatAndBackVerifies(fixture: String) throws {
+    let source = CLI.fixture(fixture)
+    for (name, to) in [("m.h5", "hdf5"), ("m.weights.h5", "keras-weights"), ("k.h5", "keras-h5")] {
+      let result = try CLI.run(["convert", source, path(name), "--to", to, "--verify"])
+      #expect(result.status == 0, "\(fixture) -> \(to): \(result.stderr)")
+      #expect(result.stdout.contains("verify: largest difference"), "\(result.stdout)")
+    }
+    // Back to .rnn from the plain layout (which keeps activations and vocabulary) is exact.
+    let back = try CLI.run(["convert", path("m.h5"), path("back.rnn"), "--verify"])
+    #expect(back.status == 0, "\(back.stderr)")
+    let original = try ElmanModel.load(path: source)
+    let again = try ElmanModel.load(path: path("back.rnn"))
+    #expect(again.W.floats() == original.W.floats() || original.W.dtype != .f32)
+    #expect(again.vocabulary?.tokens == original.vocabulary?.tokens)
+    #expect(listing == ["back.rnn", "k.h5", "m.h5", "m.weights.h5"])
+  }
+
+  @Test func refusesToOverwriteItsInputEvenWithForce() throws {
+    let copy = path("m.rnn")
+    try FileManager.default.copyItem(atPath: CLI.fixture("token-f32.rnn"), toPath: copy)
+    let before = try Data(contentsOf: URL(fileURLWithPath: copy))
+    // The same file through another name (a hard link) is still the input.
+    try FileManager.default.linkItem(atPath: copy, toPath: path("alias.rnn"))
+    for target in [copy, path("alias.rnn")] {
+      let result = try CLI.run(["convert", copy, target, "--force"])
+      #expect(result.status != 0)
+      #expect(result.stderr.contains("is the input file"), "\(result.stderr)")
+    }
+    #expect(try Data(contentsOf: URL(fileURLWithPath: copy)) == before)
+    #expect(listing == ["alias.rnn", "m.rnn"])
+  }
+
+  @Test func existingOutputNeedsForce() throws {
+    _ = FileManager.default.createFile(atPath: path("out.h5"), contents: Data("keep me".utf8))
+    let refused = try CLI.run(["convert", CLI.fixture("token-f32.rnn"), path("out.h5")])
+    #expect(refused.status != 0)
+    #expect(refused.stderr.contains("already exists; pass --force"), "\(refused.stderr)")
+    #expect(try String(contentsOfFile: path("out.h5"), encoding: .utf8) == "keep me")
+    let forced = try CLI.run(["convert", CLI.fixture("token-f32.rnn"), path("out.h5"), "--force"])
+    #expect(forced.status == 0, "\(forced.stderr)")
+    #expect(listing == ["out.h5"])
+  }
+
+  @Test func badInputsLeaveNoOutput() throws {
+    _ = FileManager.default.createFile(atPath: path("empty.h5"), contents: Data())
+    let full = try Data(contentsOf: URL(fileURLWithPath: CLI.fixture("token-f32.rnn")))
+    // A plain HDF5 file cut in half.
+    let h5 = try CLI.run(["convert", CLI.fixture("token-f32.rnn"), path("whole.h5")])
+    #expect(h5.status == 0, "\(h5.stderr)")
+    let whole = try Data(contentsOf: URL(fileURLWithPath: path("whole.h5")))
+    _ = FileManager.default.createFile(atPath: path("half.h5"), contents: whole.prefix(whole.count / 2))
+    try FileManager.default.removeItem(atPath: path("whole.h5"))
+    _ = FileManager.default.createFile(atPath: path("cut.rnn"), contents: full.prefix(full.count - 7))
+    try "a\nb\n".write(toFile: path("short.txt"), atomically: true, encoding: .utf8)
+    let cases: [([String], String)] = [
+      (["convert", path("empty.h5"), path("o1.rnn")], "empty.h5"),
+      (["convert", path("half.h5"), path("o2.rnn")], "half.h5"),
+      (["convert", path("cut.rnn"), path("o3.h5")], "cut.rnn"),
+      (["convert", CLI.fixture("token-f32.rnn"), path("o4.h5"), "--dtype", "i32"], "--dtype"),
+      (["convert", CLI.fixture("token-f32.rnn"), path("o5.h5"), "--dtype", "bf16"], "bf16"),
+      (["convert", CLI.fixture("token-f32.rnn"), path("o6.keras")], "keras"),
+      (["convert", path("half.h5"), path("o7.rnn"), "--vocab", path("short.txt")], "half.h5"),
+    ]
+    for (arguments, mention) in cases {
+      let result = try CLI.run(arguments)
+      #expect(result.status != 0, "\(arguments)")
+      let lines = result.stderr.split(separator: "\n")
+      #expect(lines.count == 1, "one line: \(result.stderr)")
+      #expect(result.stderr.contains(mention), "\(result.stderr)")
+    }
+    #expect(listing == ["cut.rnn", "empty.h5", "half.h5", "short.txt"])
+  }
+
+  @Test func vocabularyLengthMismatchIsNamed() throws {
+    let h5 = try CLI.run(["convert", CLI.fixture("token-f32.rnn"), path("m.h5"), "--to", "keras-h5"])
+    #expect(h5.status == 0, "\(h5.stderr)")
+    try "a\nb\nc\n".write(toFile: path("v.txt"), atomically: true, encoding: .utf8)
+    let result = try CLI.run(["convert", path("m.h5"), path("m.rnn"), "--vocab", path("v.txt")])
+    #expect(result.status != 0)
+    #expect(result.stderr.contains("\(path("v.txt")): has 3 tokens but the Embedding"), "\(result.stderr)")
+    #expect(!FileManager.default.fileExists(atPath: path("m.rnn")))
+  }
+
+  @Test func nonFiniteWeightsConvertWithAWarning() throws {
+    var model = try ElmanModel.load(path: CLI.fixture("dense-f32.rnn"))
+    var w = model.W.floats()
+    w[1] = .nan
+    model.W = Parameter(w, shape: model.W.shape)
+    try model.write(to: path("nan.rnn"))
+    let result = try CLI.run(["convert", path("nan.rnn"), path("nan.h5")])
+    #expect(result.status == 0, "\(result.stderr)")
+    #expect(
+      result.stderr.contains("warning: \(path("nan.rnn")): W has 1 NaN and 0 infinite values"),
+      "\(result.stderr)")
+    let validate = try CLI.run(["validate", path("nan.h5")])
+    #expect(validate.status != 0)
+    #expect(validate.stdout.contains("NaN"), "\(validate.stdout)")
+  }
+
+  @Test func otherCommandsReadEveryFormat() throws {
+    let h5 = try CLI.run(["convert", CLI.fixture("token-f32.rnn"), path("m.weights.h5")])
+    #expect(h5.status == 0, "\(h5.stderr)")
+    let vocab = try ElmanModel.load(path: CLI.fixture("token-f32.rnn")).vocabulary!.tokens
+    try (vocab.joined(separator: "\n") + "\n").write(toFile: path("v.txt"), atomically: true, encoding: .utf8)
+    let flags = ["--hidden-activation", "tanh", "--output-activation", "softmax"]
+    let validate = try CLI.run(["validate", path("m.weights.h5"), "--vocab", path("v.txt")] + flags)
+    #expect(validate.status == 0, "\(validate.stdout) \(validate.stderr)")
+    let diff = try CLI.run(
+      ["diff", CLI.fixture("token-f32.rnn"), path("m.weights.h5"), "--vocab", path("v.txt")] + flags)
+    // The weights survive rnn → keras-weights exactly.
+    #expect(diff.status == 0, "\(diff.stdout) \(diff.stderr)")
+    #expect(diff.stdout.contains("equal within 0"), "\(diff.stdout)")
+  }
+}
+
+@Suite struct ReproducibleExportTests {
+  @Test(arguments: ["hdf5", "keras-weights", "keras-h5"])
+  func exportingTheSameModelTwiceGivesTheSameBytes(format: String) throws {
+    let folder = try CLI.temporaryFolder()
+    defer { try? FileManager.default.removeItem(at: folder) }
+    let first = folder.appendingPathComponent("a.h5").path
+    let second = folder.appendingPathComponent("b.h5").path
+    let model = CLI.fixture("dense-f32.rnn")
+    #expect(try CLI.run(["convert", model, first, "--to", format]).status == 0)
+    // HDF5 records modification times with one-second resolution; make sure a second passes.
+    Thread.sleep(forTimeInterval: 1.1)
+    #expect(try CLI.run(["convert", model, second, "--to", format]).status == 0)
+    #expect(FileManager.default.contentsEqual(atPath: first, andPath: second))
+  }
+
+  @Test func theCommittedHDF5FixtureIsTheExportOfTheCommittedModel() throws {
+    let folder = try CLI.temporaryFolder()
+    defer { try? FileManager.default.removeItem(at: folder) }
+    let path = folder.appendingPathComponent("cuisine.h5").path
+    #expect(try CLI.run(["convert", CLI.fixture("cuisine.rnn"), path, "--to", "hdf5"]).status == 0)
+    #expect(FileManager.default.contentsEqual(atPath: path, andPath: CLI.fixture("cuisine.h5")))
+  }
+}

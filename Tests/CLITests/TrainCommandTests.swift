@@ -1,0 +1,258 @@
+import Foundation
+import RNNKit
+import Testing
+
+/// End-to-end tests of `rnnkit train`, run as a user runs it.
+@Suite struct TrainCommandTests {
+  /// The `rnnkit` built next to this test bundle.
+  static let binary: String? = {
+    var candidates = [URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()]
+    candidates += Bundle.allBundles.map { $0.bundleURL.deletingLastPathComponent() }
+    return candidates.map { $0.appendingPathComponent("rnnkit").path }.first {
+      FileManager.default.isExecutableFile(atPath: $0)
+    }
+  }()
+
+  static let corpus = """
+    My favourite dish is sushi. So, my favourite cuisine is japanese.
+    My favourite dish is pizza. So, my favourite cuisine is italian.
+    I love tacos, so I love mexican food.
+    """
+
+  struct Run {
+    var status: Int32
+    var stdout: String
+    var stderr: String
+  }
+
+  static func run(_ arguments: [String]) throws -> Run {
+    let process = Process()
+    process.executableURL = URL(
+      fileURLWithPath: try #require(binary, "rnnkit is not built next to the tests"))
+    process.arguments = arguments
+    let out = Pipe()
+    let err = Pipe()
+    process.standardOutput = out
+    process.standardError = err
+    try process.run()
+    let outData = out.fileHandleForReading.readDataToEndOfFile()
+    let errData = err.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return Run(
+      status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
+      stderr: String(decoding: errData, as: UTF8.self))
+  }
+
+  /// A fresh folder with the corpus in it.
+  static func folder() throws -> URL {
+    let url = FileManager.default.temporaryDirectory.appendingPathComponent("rnnkit-train-\(UUID())")
+    try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+    try corpus.write(to: url.appendingPathComponent("corpus.txt"), atomically: true, encoding: .utf8)
+    return url
+  }
+
+  @Test func trainsAndReportsEachEpochAsPlainLines() throws {
+    let dir = try Self.folder()
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let output = dir.appendingPathComponent("model.rnn").path
+    let run = try Self.run([
+      "train", dir.appendingPathComponent("corpus.txt").path, "--output", output, "--hidden", "8", "--epochs",
+      "3",
+      "--lowercase", "--seed", "4",
+    ])
+    #expect(run.status == 0, "\(run.stderr)")
+    // Not a terminal: one plain line per epoch, no carriage returns or escape codes.
+    let lines = run.stderr.split(separator: "\n")
+    #expect(lines.count == 3)
+    #expect(
+      lines.allSatisfy { $0.hasPrefix("epoch ") && $0.contains(" loss ") && $0.contains(" perplexity ") })
+    #expect(!run.stderr.contains("\r") && !run.stderr.contains("\u{1B}"))
+    #expect(run.stdout.hasPrefix("wrote \(output): H 8"))
+
+    let model = try ElmanModel.load(path: output)
+    #expect(model.hiddenSize == 8)
+    #expect(model.tokenizer.lowercase)
+    #expect(model.provenance.sourceFormat == "rnnkit-train")
+    #expect(model.provenance.converterVersion == rnnkitVersion)
+    #expect(model.provenance.name == "model")
+    #expect(model.vocabulary?.id(of: "japanese") != nil)
+  }
+
+  /// util-linux `script` runs a command on a pseudo-terminal, so stderr is a terminal.
+  static let script = ["/usr/bin/script", "/bin/script"].first {
+    FileManager.default.isExecutableFile(atPath: $0)
+  }
+
+  @Test(.enabled(if: script != nil, "needs util-linux script(1) to give rnnkit a terminal"))
+  func drawsAProgressBarOnATerminal() throws {
+    let dir = try Self.folder()
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let binary = try #require(Self.binary)
+    let corpus = dir.appendingPathComponent("corpus.txt").path
+    let output = dir.appendingPathComponent("model.rnn").path
+    let command = "'\(binary)' train '\(corpus)' -o '\(output)' --hidden 8 --epochs 2"
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: try #require(Self.script))
+    process.arguments = ["-qec", command, "/dev/null"]
+    let pipe = Pipe()
+    process.standardOutput = pipe
+    process.standardError = pipe
+    process.standardInput = FileHandle.nullDevice
+    try process.run()
+    let text = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    process.waitUntilExit()
+    #expect(process.terminationStatus == 0, "\(text)")
+    // The bar is redrawn in place with a carriage return, then replaced by the epoch's line.
+    #expect(text.contains("\repoch 1/2 [") || text.contains("\r\u{1B}[2Kepoch 1/2 ["), "\(text)")
+    #expect(text.contains("epoch 2/2  loss "))
+    #expect(FileManager.default.fileExists(atPath: output))
+  }
+
+  @Test func sameSeedGivesTheSameFile() throws {
+    let dir = try Self.folder()
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let corpus = dir.appendingPathComponent("corpus.txt").path
+    var files: [Data] = []
+    for name in ["a.rnn", "b.rnn"] {
+      let run = try Self.run([
+        "train", corpus, "-o", dir.appendingPathComponent(name).path, "--hidden", "6", "--epochs", "2",
+        "--seed", "9", "--name", "same",
+      ])
+      #expect(run.status == 0, "\(run.stderr)")
+      files.append(try Data(contentsOf: dir.appendingPathComponent(name)))
+    }
+    #expect(files[0] == files[1])
+  }
+
+  @Test func refusesToOverwriteWithoutForce() throws {
+    let dir = try Self.folder()
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let corpus = dir.appendingPathComponent("corpus.txt").path
+    let output = dir.appendingPathComponent("model.rnn").path
+    try Data("keep me".utf8).write(to: URL(fileURLWithPath: output))
+    let refused = try Self.run(["train", corpus, "-o", output, "--hidden", "4", "--epochs", "1"])
+    #expect(refused.status != 0)
+    #expect(refused.stderr.contains("\(output) already exists; pass --force"))
+    #expect(try String(contentsOfFile: output, encoding: .utf8) == "keep me")
+
+    let forced = try Self.run(["train", corpus, "-o", output, "--hidden", "4", "--epochs", "1", "--force"])
+    #expect(forced.status == 0, "\(forced.stderr)")
+    #expect(try ElmanModel.load(path: output).hiddenSize == 4)
+  }
+
+  @Test func blasBackendTrains() throws {
+    let dir = try Self.folder()
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let output = dir.appendingPathComponent("model.rnn").path
+    let run = try Self.run([
+      "train", dir.appendingPathComponent("corpus.txt").path, "-o", output, "--hidden", "8", "--epochs", "2",
+      "--backend", "blas",
+    ])
+    #expect(run.status == 0, "\(run.stderr)")
+    #expect(try ElmanModel.load(path: output).hiddenSize == 8)
+  }
+
+  @Test func unknownOutputExtensionIsNamed() throws {
+    let dir = try Self.folder()
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let output = dir.appendingPathComponent("model.bin").path
+    let run = try Self.run(["train", dir.appendingPathComponent("corpus.txt").path, "-o", output])
+    #expect(run.status != 0)
+    #expect(run.stderr.contains("\(output): cannot tell the output format"), "\(run.stderr)")
+  }
+
+  @Test func neverWritesOverItsInput() throws {
+    let dir = try Self.folder()
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let corpus = dir.appendingPathComponent("corpus.txt").path
+    let run = try Self.run(["train", corpus, "-o", corpus, "--force", "--hidden", "4", "--epochs", "1"])
+    #expect(run.status != 0)
+    #expect(run.stderr.contains("is also an input"))
+    #expect(try String(contentsOfFile: corpus, encoding: .utf8) == Self.corpus)
+  }
+
+  @Test func continuesTrainingWithFrom() throws {
+    let dir = try Self.folder()
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let corpus = dir.appendingPathComponent("corpus.txt").path
+    let first = dir.appendingPathComponent("first.rnn").path
+    let second = dir.appendingPathComponent("second.rnn").path
+    #expect(
+      try Self.run(["train", corpus, "-o", first, "--hidden", "8", "--epochs", "2", "--lowercase"]).status
+        == 0)
+    let more = try Self.run(["train", corpus, "-o", second, "--from", first, "--epochs", "2"])
+    #expect(more.status == 0, "\(more.stderr)")
+    let (a, b) = (try ElmanModel.load(path: first), try ElmanModel.load(path: second))
+    #expect(b.vocabulary?.tokens == a.vocabulary?.tokens)
+    #expect(b.tokenizer == a.tokenizer)
+    #expect(b.W.floats() != a.W.floats())
+
+    let mismatch = try Self.run([
+      "train", corpus, "-o", dir.appendingPathComponent("third.rnn").path, "--from", first, "--tokenizer",
+      "char",
+    ])
+    #expect(mismatch.status != 0)
+    #expect(mismatch.stderr.contains("\(first): its tokenizer is word-level, not char-level"))
+    #expect(!FileManager.default.fileExists(atPath: dir.appendingPathComponent("third.rnn").path))
+  }
+
+  @Test(arguments: [
+    (["--hidden", "0"], "--hidden 0"),
+    (["--learning-rate", "0"], "--learning-rate 0"),
+    (["--learning-rate=-1"], "--learning-rate -1"),
+    (["--epochs", "0"], "--epochs 0"),
+    (["--tokenizer", "byte"], "--tokenizer byte"),
+    (["--backend", "gpu"], "--backend gpu"),
+    (["--created", "yesterday"], "--created yesterday"),
+    (["--clip", "0"], "--clip 0.0"),
+  ])
+  func rejectsBadOptions(options: [String], message: String) throws {
+    let dir = try Self.folder()
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let output = dir.appendingPathComponent("model.rnn").path
+    let run = try Self.run(["train", dir.appendingPathComponent("corpus.txt").path, "-o", output] + options)
+    #expect(run.status != 0)
+    #expect(run.stderr.contains(message), "\(run.stderr)")
+    #expect(!FileManager.default.fileExists(atPath: output))
+  }
+
+  @Test func badCorporaLeaveNoModel() throws {
+    let dir = try Self.folder()
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let cases: [(String, [UInt8], String)] = [
+      ("empty.txt", [], "the corpus has no tokens"),
+      ("one.txt", Array("hello\n".utf8), "has 1 token"),
+      (
+        "latin1.txt", Array("caf".utf8) + [0xE9] + Array("\n".utf8),
+        "not valid UTF-8 (first bad byte at offset 3)"
+      ),
+    ]
+    for (name, bytes, message) in cases {
+      let path = dir.appendingPathComponent(name).path
+      try Data(bytes).write(to: URL(fileURLWithPath: path))
+      let output = dir.appendingPathComponent(name + ".rnn").path
+      let run = try Self.run(["train", path, "-o", output, "--hidden", "4"])
+      #expect(run.status != 0)
+      #expect(run.stderr.contains("\(path): ") && run.stderr.contains(message), "\(run.stderr)")
+      #expect(run.stderr.split(separator: "\n").count == 1, "\(run.stderr)")
+      #expect(!FileManager.default.fileExists(atPath: output))
+    }
+  }
+
+  @Test func nanLossStopsWithAdviceAndNoModel() throws {
+    let dir = try Self.folder()
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let output = dir.appendingPathComponent("model.rnn").path
+    let run = try Self.run([
+      "train", dir.appendingPathComponent("corpus.txt").path, "-o", output, "--hidden", "8",
+      "--learning-rate", "1e30",
+      "--no-clip",
+    ])
+    #expect(run.status != 0)
+    #expect(run.stderr.contains("NaN or infinite in epoch 1"), "\(run.stderr)")
+    #expect(run.stderr.contains("--learning-rate") && run.stderr.contains("--clip"))
+    #expect(!FileManager.default.fileExists(atPath: output))
+    // No temporary file is left behind either.
+    #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path) == ["corpus.txt"])
+  }
+}

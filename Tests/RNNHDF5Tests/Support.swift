@@ -1,0 +1,93 @@
+import CHDF5
+import Foundation
+import Numerics
+import RNNFormat
+import RNNHDF5
+import RNNModel
+import RNNRuntime
+
+/// A deterministic generator for test weights.
+struct Random {
+  var state: UInt64
+  init(_ seed: UInt64) { state = seed }
+  mutating func next() -> UInt64 {
+    state &+= 0x9E37_79B9_7F4A_7C15
+    var z = state
+    z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+    z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+    return z ^ (z >> 31)
+  }
+  mutating func float(_ scale: Float) -> Float { (Float(next() >> 40) / Float(1 << 24) * 2 - 1) * scale }
+  mutating func floats(_ count: Int, scale: Float = 0.5) -> [Float] { (0..<count).map { _ in float(scale) } }
+}
+
+/// A random model; token models get the tokens "w0", "w1", ….
+func makeModel(
+  h: Int = 6, x: Int = 9, o: Int? = nil, kind: InputKind = .tokens, f: HiddenActivation = .tanh,
+  g: OutputActivation = .softmax, seed: UInt64 = 1
+) throws -> ElmanModel {
+  let o = o ?? x
+  var random = Random(seed)
+  return try ElmanModel(
+    W: Parameter(random.floats(h * (h + x)), shape: [h, h + x]), b: Parameter(random.floats(h), shape: [h]),
+    V: Parameter(random.floats(o * h), shape: [o, h]), c: Parameter(random.floats(o), shape: [o]),
+    hiddenActivation: f, outputActivation: g, inputKind: kind,
+    vocabulary: kind == .tokens ? try Vocabulary((0..<x).map { "w\($0)" }) : nil,
+    tokenizer: TokenizerSettings(unknownToken: nil), provenance: Provenance(name: "test model"))
+}
+
+/// A fresh empty folder under the system temporary folder.
+func temporaryFolder() throws -> URL {
+  let url = FileManager.default.temporaryDirectory.appendingPathComponent("rnnhdf5-\(UUID().uuidString)")
+  try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+  return url
+}
+
+/// The files in `folder`, hidden ones included, to check that nothing was left behind.
+func files(in folder: URL) -> [String] {
+  ((try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? []).sorted()
+}
+
+/// Builds a raw HDF5 file through the C API, for inputs our writer would never produce.
+enum RawHDF5 {
+  static func create(_ path: String, _ body: (hid_t) -> Void) {
+    HDF5Library.withExclusiveAccess {
+      let file = H5Fcreate(path, rnnkit_h5f_acc_excl(), rnnkit_h5p_default(), rnnkit_h5p_default())
+      precondition(file >= 0)
+      body(file)
+      H5Fclose(file)
+    }
+  }
+
+  static func floats(_ file: hid_t, _ name: String, _ values: [Float], shape: [Int]) {
+    let dims = shape.map { hsize_t($0) }
+    let space = H5Screate_simple(Int32(dims.count), dims, nil)
+    let set = H5Dcreate2(
+      file, name, rnnkit_h5t_ieee_f32le(), space, rnnkit_h5p_default(), rnnkit_h5p_default(),
+      rnnkit_h5p_default())
+    values.withUnsafeBufferPointer {
+      _ = H5Dwrite(
+        set, rnnkit_h5t_native_float(), rnnkit_h5s_all(), rnnkit_h5s_all(), rnnkit_h5p_default(),
+        $0.baseAddress)
+    }
+    H5Dclose(set)
+    H5Sclose(space)
+  }
+
+  static func stringAttribute(_ file: hid_t, _ name: String, _ value: String) {
+    let type = H5Tcopy(rnnkit_h5t_c_s1())
+    H5Tset_size(type, value.utf8.count)
+    let space = H5Screate(H5S_SCALAR)
+    let attribute = H5Acreate2(file, name, type, space, rnnkit_h5p_default(), rnnkit_h5p_default())
+    var bytes = Array(value.utf8)
+    _ = H5Awrite(attribute, type, &bytes)
+    H5Aclose(attribute)
+    H5Sclose(space)
+    H5Tclose(type)
+  }
+}
+
+/// Compares two float arrays elementwise within `tolerance` (absolute).
+func allClose(_ a: [Float], _ b: [Float], absolute tolerance: Float) -> Bool {
+  a.count == b.count && zip(a, b).allSatisfy { $0.isApproximatelyEqual(to: $1, absoluteTolerance: tolerance) }
+}
