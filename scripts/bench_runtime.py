@@ -224,6 +224,7 @@ def main():
     parser.add_argument("--sizes", default="small,large")
     parser.add_argument("--threads", default="1,2")
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--tasks", default="a,b,c", help="which of the tasks a, b and c to run")
     parser.add_argument("--rounds", type=int, default=1,
                         help="repeat the whole comparison; ratios are taken within each round, then the median")
     parser.add_argument("--out", default=None, help="write all results as JSON here")
@@ -256,8 +257,11 @@ def main():
             x, h = SIZES[size]
             flops = 2.0 * x * h
             for threads in thread_counts:
+                tasks = args.tasks.split(",")
+                swift_tasks = ",".join(t for t in tasks if t in ("a", "b")) + (",c,c16" if "c" in tasks else "")
                 for r in swift_bench(args.bench, ["run", "--size", size, "--dir", args.dir, "--repeats",
-                                                  str(args.repeats)], threads, rnnkit_env):
+                                                  str(args.repeats), "--tasks", swift_tasks.strip(",")],
+                                     threads, rnnkit_env):
                     results.append(dict(r, round=round_index))
                     print(json.dumps(results[-1]), file=sys.stderr)
                 score = ort_session(blobs[size][0], threads)
@@ -269,6 +273,8 @@ def main():
                      lambda: sum(numpy_generate(wt, prompt))),
                 ]
                 for task, tokens, ort_fn, np_fn in work:
+                    if task not in tasks:
+                        continue
                     repeats = max(1, args.repeats // 2) if task == "b" else args.repeats
                     for impl, fn in (("onnxruntime", ort_fn), ("numpy", np_fn)):
                         with threadpool_limits(limits=threads):

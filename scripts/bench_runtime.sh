@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runtime benchmark: RNNKit vs ONNX Runtime vs numpy on the same weights and work, in one run.
 #
-#   scripts/bench_runtime.sh [--sizes small,large] [--threads 1,2] [--repeats 5] [--rounds 1]
+#   scripts/bench_runtime.sh [--sizes small,large] [--threads 1,2] [--repeats 5] [--rounds 1] [--tasks a,b,c]
 #
 # Builds Benchmarks/ in release, writes the models and weights to bench-out/ (once per size), then
 # runs scripts/bench_runtime.py, which installs its Python dependencies when missing, prints a
@@ -13,13 +13,15 @@ SIZES=small,large
 THREADS=1,2
 REPEATS=5
 ROUNDS=1
+TASKS=a,b,c
 while [ $# -gt 0 ]; do
   case "$1" in
     --sizes) SIZES=$2; shift 2 ;;
     --threads) THREADS=$2; shift 2 ;;
     --repeats) REPEATS=$2; shift 2 ;;
     --rounds) ROUNDS=$2; shift 2 ;;
-    *) echo "usage: $0 [--sizes small,large] [--threads 1,2] [--repeats N] [--rounds N]" >&2; exit 2 ;;
+    --tasks) TASKS=$2; shift 2 ;;
+    *) echo "usage: $0 [--sizes small,large] [--threads 1,2] [--repeats N] [--rounds N] [--tasks a,b,c]" >&2; exit 2 ;;
   esac
 done
 bash scripts/bootstrap.sh
@@ -45,4 +47,4 @@ if [ -z "${OPENBLAS_CORETYPE:-}" ]; then
   fi
 fi
 exec python3 scripts/bench_runtime.py --bench "$BENCH" --dir bench-out --sizes "$SIZES" --threads "$THREADS" \
-  --repeats "$REPEATS" --rounds "$ROUNDS" --out bench-out/results.json
+  --repeats "$REPEATS" --rounds "$ROUNDS" --tasks "$TASKS" --out bench-out/results.json
