@@ -153,7 +153,8 @@ import Testing
     let text = models.folder.appendingPathComponent("text.txt")
     try Data("The cat sat on the mat. A dog ran.".utf8).write(to: text)
     let runtime = try InferenceModel(models.token)
-    let expected = try runtime.score(tokens: try runtime.encode("The cat sat on the mat. A dog ran."))
+    // The command scores lines as a batch; one line is a batch of one.
+    let expected = try runtime.score(batch: [try runtime.encode("The cat sat on the mat. A dog ran.")])[0]
     let result = try CLI.run(["score", models.tokenPath, text.path, "--json"])
     #expect(result.status == 0, "\(result.stderr)")
     let object = try Self.json(result.stdout)
@@ -192,7 +193,7 @@ import Testing
       (["forward", models.tokenPath, "--ids", "1,x"], "--ids: \"x\" at position 1 is not an integer"),
       (["forward", models.tokenPath, "--text", " "], "lm.rnn: the input is empty"),
       (["predict", models.tokenPath, ""], "lm.rnn: the input is empty"),
-      (["score", models.tokenPath, text.path], "short.txt: has 1 token(s); scoring needs at least 2"),
+      (["score", models.tokenPath, text.path], "short.txt: no line has the 2 tokens that scoring needs"),
       (
         ["score", models.tokenPath, models.folder.appendingPathComponent("none.txt").path],
         "none.txt: cannot read"
