@@ -23,8 +23,11 @@ let package = Package(
     .systemLibrary(
       name: "CBLAS", pkgConfig: "openblas",
       providers: [.apt(["libopenblas-dev"])]),
+    // Vector kernels BLAS lacks (activations, log-sum-exp, argmax, f16 matrix-vector), in C because
+    // Swift loops do not vectorise float reductions; AVX2/AVX-512 bodies are chosen at run time.
+    .target(name: "CKernels"),
     // Forward pass, prediction, generation, scoring.
-    .target(name: "RNNRuntime", dependencies: ["RNNModel", "CBLAS"]),
+    .target(name: "RNNRuntime", dependencies: ["RNNModel", "CBLAS", "CKernels"]),
     // C interop: libhdf5 (Debian libhdf5-dev).
     .systemLibrary(
       name: "CHDF5", pkgConfig: "hdf5",

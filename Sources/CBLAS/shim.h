@@ -1,5 +1,4 @@
 #ifndef RNNKIT_CBLAS_SHIM_H
 #define RNNKIT_CBLAS_SHIM_H
 #include <cblas.h>
-#include "kernels.h"
 #endif

@@ -1,4 +1,5 @@
 import CBLAS
+import CKernels
 
 #if canImport(Glibc)
   import Glibc

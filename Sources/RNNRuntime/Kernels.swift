@@ -1,8 +1,9 @@
 import CBLAS
+import CKernels
 import Dispatch
 import RNNModel
 
-// Every call into C (OpenBLAS and the kernels in CBLAS/kernels.h) passes through this file.
+// Every call into C (OpenBLAS, and the kernels in CKernels) passes through this file.
 enum Kernels {
   /// The threads OpenBLAS uses (OPENBLAS_NUM_THREADS); the runtime's own parallel loops use as many.
   static var threadCount: Int { max(1, Int(openblas_get_num_threads())) }
