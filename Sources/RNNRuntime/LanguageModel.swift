@@ -207,7 +207,7 @@ extension InferenceModel {
     let maximum = candidates.map { Double(z[$0]) }.max() ?? 0
     let weights = candidates.map { _exp((Double(z[$0]) - maximum) / temperature) }
     let total = weights.reduce(0, +)
-    var u = generator.nextDouble() * total
+    var u = generator.nextUnit() * total
     for (i, w) in weights.enumerated() {
       u -= w
       if u < 0 { return candidates[i] }
@@ -301,21 +301,6 @@ extension InferenceModel {
   /// Floats in one block of logits while scoring (128 MiB). Large blocks matter more than cache
   /// residency: every matrix product re-packs all of V, which at 50,000×1,024 is 205 MB.
   static var scoreBlockFloats: Int { 1 << 25 }
-}
-
-/// A small, fast, seedable generator (SplitMix64), so sampling is reproducible everywhere.
-struct SplitMix64 {
-  var state: UInt64
-  init(seed: UInt64) { state = seed }
-  mutating func next() -> UInt64 {
-    state &+= 0x9E37_79B9_7F4A_7C15
-    var z = state
-    z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-    z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-    return z ^ (z >> 31)
-  }
-  /// Uniform in [0, 1).
-  mutating func nextDouble() -> Double { Double(next() >> 11) * 0x1p-53 }
 }
 
 #if canImport(Glibc)

@@ -421,18 +421,9 @@ struct H5pyInteropTests {
   }
 }
 
-/// A deterministic generator for test weights.
-private struct SplitMix64 {
-  var state: UInt64
-  init(seed: UInt64) { state = seed }
-  mutating func next() -> UInt64 {
-    state &+= 0x9E37_79B9_7F4A_7C15
-    var z = state
-    z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-    z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-    return z ^ (z >> 31)
-  }
-  mutating func floats(_ count: Int, scale: Float = 0.5) -> [Float] {
+extension SplitMix64 {
+  /// Test weights uniform in [-scale, scale).
+  fileprivate mutating func floats(_ count: Int, scale: Float = 0.5) -> [Float] {
     (0..<count).map { _ in (Float(next() >> 40) / Float(1 << 24) * 2 - 1) * scale }
   }
 }

@@ -131,7 +131,7 @@ struct Convert: ParsableCommand {
   func compare(_ a: ElmanModel, _ b: ElmanModel) throws -> (Double, Int) {
     let left = try InferenceModel(a)
     let right = try InferenceModel(b)
-    var generator = SplitMix(seed: 0x5EED)
+    var generator = SplitMix64(seed: 0x5EED)
     var largest = 0.0
     let lengths = [1, 2, 5, 9, 16]
     for length in lengths {
@@ -142,7 +142,9 @@ struct Convert: ParsableCommand {
         l = try left.forward(tokens: tokens)
         r = try right.forward(tokens: tokens)
       } else {
-        let vectors = (0..<length).map { _ in (0..<a.inputSize).map { _ in generator.nextFloat() * 2 - 1 } }
+        let vectors = (0..<length).map { _ in
+          (0..<a.inputSize).map { _ in Float(generator.nextUnit()) * 2 - 1 }
+        }
         l = try left.forward(vectors: vectors)
         r = try right.forward(vectors: vectors)
       }
@@ -213,18 +215,4 @@ final class BackgroundScan: @unchecked Sendable {
     done.signal()
     return result
   }
-}
-
-/// A small deterministic generator for the verification inputs.
-struct SplitMix {
-  var state: UInt64
-  init(seed: UInt64) { state = seed }
-  mutating func next() -> UInt64 {
-    state &+= 0x9E37_79B9_7F4A_7C15
-    var z = state
-    z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-    z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-    return z ^ (z >> 31)
-  }
-  mutating func nextFloat() -> Float { Float(next() >> 40) / Float(1 << 24) }
 }

@@ -1,7 +1,7 @@
 /// A small seeded random number generator (SplitMix64, Steele, Lea and Flood 2014).
 ///
-/// Training draws every random number from it, so the same seed gives the same model on every
-/// platform: the sequence depends only on 64-bit integer arithmetic.
+/// Training, sampling and the tools draw every random number from it, so the same seed gives the
+/// same model or text on every platform: the sequence depends only on 64-bit integer arithmetic.
 public struct SplitMix64: RandomNumberGenerator, Sendable {
   private var state: UInt64
 
