@@ -71,7 +71,7 @@ public enum FormatSelectionError: Error, Sendable, CustomStringConvertible {
 /// The registry of every format RNNKit reads and writes.
 public enum ModelFormats {
   /// Every format, in detection order.
-  public static let all: [any ModelFileFormat] = [RNNFileFormat()] + hdf5Formats
+  public static let all: [any ModelFileFormat] = [RNNFileFormat()] + hdf5Formats + [SafetensorsFormat()]
 
   /// The format called `name`.
   public static func named(_ name: String) throws -> any ModelFileFormat {

@@ -12,7 +12,7 @@ struct RNNKitCommand: ParsableCommand {
     commandName: "rnnkit",
     abstract: "Inspect, convert, validate, run and train simple (Elman) recurrent networks.",
     discussion: """
-      Formats: rnn (native), hdf5 (plain layout), keras-h5, keras-weights, keras.
+      Formats: rnn (native), hdf5 (plain layout), keras-h5, keras-weights, keras, safetensors.
       Every command that reads a model accepts every format `convert` reads.
       See docs/CLI.md for a guide.
       """,

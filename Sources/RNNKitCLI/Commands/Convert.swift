@@ -10,7 +10,8 @@ import RNNKit
 
 struct Convert: ParsableCommand {
   static let configuration = CommandConfiguration(
-    abstract: "Convert a model between rnn, hdf5, keras-h5, keras-weights and keras (read only).",
+    abstract:
+      "Convert a model between rnn, hdf5, keras-h5, keras-weights, keras (read only) and safetensors.",
     discussion: """
       The input format is detected from the content first and the file name second; the output \
       format comes from --to or the output file name (.rnn, .h5/.hdf5 for the plain layout, \

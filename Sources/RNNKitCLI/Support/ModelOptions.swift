@@ -7,7 +7,7 @@ import RNNKit
 struct ReadingOptions: ParsableArguments {
   @Option(
     name: .customLong("from"),
-    help: "The input format (rnn, hdf5, keras-h5, keras-weights, keras); detected by default.")
+    help: "The input format (rnn, hdf5, keras-h5, keras-weights, keras, safetensors); detected by default.")
   var format: String?
 
   @Option(help: "The hidden activation f, for files that do not store it.")
