@@ -9,7 +9,10 @@ let package = Package(
   targets: [
     .executableTarget(
       name: "FuzzReader",
-      dependencies: [.product(name: "RNNModel", package: "RNNKit")])
+      dependencies: [.product(name: "RNNModel", package: "RNNKit")]),
+    .executableTarget(
+      name: "FuzzSafetensors",
+      dependencies: [.product(name: "RNNKit", package: "RNNKit")]),
   ],
   swiftLanguageModes: [.v6]
 )

@@ -1,15 +1,25 @@
 #!/usr/bin/env bash
-# Builds the libFuzzer target for the .rnn reader and runs it, seeded with the golden files.
-# Usage: scripts/fuzz.sh [SECONDS] (default 600). Crashes land in Fuzz/artifacts/; add each one,
-# once fixed, to Fuzz/regressions/, which the unit tests replay.
+# Builds a libFuzzer target and runs it.
+# Usage: scripts/fuzz.sh [SECONDS] [TARGET]   (default 600 s, FuzzReader)
+#   FuzzReader       the .rnn reader, seeded with Fixtures/*.rnn
+#   FuzzSafetensors  the safetensors reader, seeded with the cuisine model exported as safetensors
+# Crashes land in Fuzz/artifacts/; add each one, once fixed, to Fuzz/regressions/, which the unit
+# tests replay.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-600}
+target=${2:-FuzzReader}
 bash scripts/bootstrap.sh
-mkdir -p Fuzz/corpus Fuzz/artifacts
-cp -n Fixtures/*.rnn Fuzz/corpus/ 2>/dev/null || true
-cp -n Fuzz/regressions/* Fuzz/corpus/ 2>/dev/null || true
-(cd Fuzz && swift build -c release --sanitize fuzzer --product FuzzReader)
-bin="$(cd Fuzz && swift build -c release --sanitize fuzzer --show-bin-path)/FuzzReader"
-SWIFT_BACKTRACE=enable=no "$bin" Fuzz/corpus -max_total_time="$seconds" -max_len=8192 \
+corpus="Fuzz/corpus/$target"
+mkdir -p "$corpus" Fuzz/artifacts
+(cd Fuzz && swift build -c release --sanitize fuzzer --product "$target")
+bin="$(cd Fuzz && swift build -c release --sanitize fuzzer --show-bin-path)/$target"
+if [ "$target" = FuzzReader ]; then
+  cp -n Fixtures/*.rnn "$corpus"/ 2>/dev/null || true
+  cp -n Fuzz/regressions/* "$corpus"/ 2>/dev/null || true
+else
+  swift build -c release --product rnnkit -q
+  "$(swift build -c release --show-bin-path)/rnnkit" convert Fixtures/cuisine.rnn "$corpus/cuisine.safetensors" --force
+fi
+SWIFT_BACKTRACE=enable=no "$bin" "$corpus" -max_total_time="$seconds" -max_len=200000 \
   -artifact_prefix=Fuzz/artifacts/ -print_final_stats=1
