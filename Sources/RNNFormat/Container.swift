@@ -1,5 +1,3 @@
-import Dispatch
-
 /// One entry of the tensor table.
 public struct TensorEntry: Equatable, Sendable {
   public var name: String
@@ -333,19 +331,8 @@ public struct Container: Sendable {
   /// Recomputes every tensor's checksum and returns the names of those that do not match, in table
   /// order. Tensors are hashed on all cores, so verification runs at memory bandwidth.
   public func corruptTensors() -> [String] {
-    storage.adviseSequential()
-    // Each iteration writes its own slot, so sharing the buffer across threads is safe.
-    nonisolated(unsafe) let results = UnsafeMutableBufferPointer<Bool>.allocate(capacity: tensors.count)
-    defer { results.deallocate() }
-    results.initialize(repeating: true)
-    // Largest first, so the big tensors start at once and small ones fill in around them.
-    let tensors = self.tensors
-    let order = tensors.indices.sorted { tensors[$0].byteCount > tensors[$1].byteCount }
-    DispatchQueue.concurrentPerform(iterations: order.count) { slot in
-      let index = order[slot]
-      results[index] = checksum(of: tensors[index]) == tensors[index].checksum
-    }
-    return tensors.indices.filter { !results[$0] }.map { tensors[$0].name }
+    let matches = concurrentMap { checksum(of: $0) == $0.checksum }
+    return zip(tensors, matches).filter { !$0.1 }.map(\.0.name)
   }
 
   /// The XXH64 of a tensor's bytes as they are now.

@@ -14,20 +14,26 @@ extension Container {
   /// Hashes every tensor and counts its non-finite values in the same pass, chunk by chunk while
   /// the chunk is in cache, on all cores. This is `rnnkit validate`'s whole read of the data.
   public func scan() -> [TensorScan] {
+    concurrentMap { Self.scan($0, in: storage.bytes) }
+  }
+
+  /// `transform` of every tensor, in table order, computed on all cores; the largest tensors start
+  /// first so the small ones fill in around them.
+  func concurrentMap<T: Sendable>(_ transform: @Sendable (TensorEntry) -> T) -> [T] {
     storage.adviseSequential()
     let tensors = self.tensors
-    // Each iteration writes its own slot, so sharing the buffer across threads is safe.
-    nonisolated(unsafe) let results = UnsafeMutableBufferPointer<TensorScan>.allocate(capacity: tensors.count)
+    // Each iteration initializes its own slot, so sharing the buffer across threads is safe.
+    nonisolated(unsafe) let results = UnsafeMutableBufferPointer<T>.allocate(capacity: tensors.count)
     defer { results.deallocate() }
     let order = tensors.indices.sorted { tensors[$0].byteCount > tensors[$1].byteCount }
     withExtendedLifetime(storage) {
       DispatchQueue.concurrentPerform(iterations: order.count) { slot in
         let index = order[slot]
-        (results.baseAddress! + index).initialize(to: Self.scan(tensors[index], in: storage.bytes))
+        (results.baseAddress! + index).initialize(to: transform(tensors[index]))
       }
     }
     let out = Array(results)
-    results.baseAddress!.deinitialize(count: tensors.count)
+    results.baseAddress?.deinitialize(count: tensors.count)
     return out
   }
 
@@ -41,20 +47,32 @@ extension Container {
       let end = min(start + chunk, bytes.count)
       let part = UnsafeRawBufferPointer(rebasing: bytes[start..<end])
       hasher.update(part)
-      nonFinite += countNonFinite(part, dtype: entry.dtype.known)
+      nonFinite += FloatCodec.countNonFinite(part, dtype: entry.dtype.known)
       start = end
     }
     let computed = hasher.digest()
     var nan = 0
-    if nonFinite > 0 { nan = countNaN(bytes, dtype: entry.dtype.known) }
+    if nonFinite > 0 { nan = FloatCodec.countNaN(bytes, dtype: entry.dtype.known) }
     return TensorScan(
       name: entry.name, checksumMatches: computed == entry.checksum, computedChecksum: computed,
       nanCount: nan, infCount: nonFinite - nan)
   }
+}
 
+extension FloatCodec {
   /// Values whose exponent is all ones, counted branch-free so the loop vectorises:
   /// (exponent + 1) >> width is 1 exactly for an all-ones exponent.
-  private static func countNonFinite(_ raw: UnsafeRawBufferPointer, dtype: DType?) -> Int {
+  public static func countNonFinite(_ raw: UnsafeRawBufferPointer, dtype: DType?) -> Int {
+    // The 32-bit lane counters cannot wrap within a 64 MiB chunk.
+    let chunk = 1 << 26
+    guard raw.count <= chunk else {
+      return stride(from: 0, to: raw.count, by: chunk).reduce(0) { total, start in
+        total
+          + countNonFinite(
+            UnsafeRawBufferPointer(rebasing: raw[start..<min(start + chunk, raw.count)]), dtype: dtype)
+      }
+    }
+
     switch dtype {
     case .f32:
       let words = raw.bindMemory(to: UInt32.self)
@@ -81,7 +99,8 @@ extension Container {
     }
   }
 
-  private static func countNaN(_ raw: UnsafeRawBufferPointer, dtype: DType?) -> Int {
+  /// Values that are NaN (the slow pass, run only when ``countNonFinite(_:dtype:)`` found some).
+  public static func countNaN(_ raw: UnsafeRawBufferPointer, dtype: DType?) -> Int {
     guard let dtype, dtype.isFloatingPoint else { return 0 }
     var nan = 0
     let count = raw.count / dtype.size

@@ -84,28 +84,17 @@ public struct Parameter: Sendable {
     return TensorSource(name: name, dtype: dtype, shape: shape, payload: .floats(floats()))
   }
 
-  /// Counts of NaN and infinite values.
+  /// Counts of NaN and infinite values, read in the stored dtype (a view is not converted).
   public func nonFiniteCounts() -> (nan: Int, inf: Int) {
-    withFloats { buffer in
-      // A branch-free count of all-ones exponents vectorises; only a tensor that has some pays for
-      // telling NaN from Inf.
-      let bits = UnsafeRawBufferPointer(buffer).bindMemory(to: UInt32.self)
-      var nonFinite: UInt32 = 0
-      // (exponent + 1) >> 8 is 1 exactly when the exponent is all ones. 32-bit lanes cannot
-      // overflow for any tensor under 2^32 elements; larger ones are counted in chunks.
-      var start = 0
-      var total = 0
-      while start < bits.count {
-        let end = min(start + (1 << 30), bits.count)
-        nonFinite = 0
-        for word in bits[start..<end] { nonFinite &+= (((word >> 23) & 0xFF) &+ 1) >> 8 }
-        total += Int(nonFinite)
-        start = end
-      }
-      guard total > 0 else { return (0, 0) }
-      var nan = 0
-      for v in buffer where v.isNaN { nan += 1 }
-      return (nan, total - nan)
+    func count(_ raw: UnsafeRawBufferPointer, _ dtype: DType) -> (nan: Int, inf: Int) {
+      let nonFinite = FloatCodec.countNonFinite(raw, dtype: dtype)
+      guard nonFinite > 0 else { return (0, 0) }
+      let nan = FloatCodec.countNaN(raw, dtype: dtype)
+      return (nan, nonFinite - nan)
+    }
+    switch storage {
+    case .floats(let values): return values.withUnsafeBytes { count($0, .f32) }
+    case .view(let view): return withExtendedLifetime(view.storage) { count(view.bytes, dtype) }
     }
   }
 

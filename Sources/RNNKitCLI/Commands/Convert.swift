@@ -107,17 +107,6 @@ struct Convert: ParsableCommand {
     )
   }
 
-  /// Whether any value is NaN or infinite: the largest exponent field is all ones.
-  static func mayHaveNonFinite(_ parameter: Parameter) -> Bool {
-    parameter.withFloats { floats in
-      floats.withMemoryRebound(to: UInt32.self) { bits in
-        var largest: UInt32 = 0
-        for b in bits { largest = max(largest, b & 0x7F80_0000) }
-        return largest == 0x7F80_0000
-      }
-    }
-  }
-
   /// f32 output is exact up to summation order; half-precision outputs lose about 3 decimal digits.
   static func tolerance(dtype: DType, format: String) -> Double {
     switch dtype {
@@ -202,9 +191,7 @@ final class BackgroundScan: @unchecked Sendable {
 
   init(_ model: ElmanModel) {
     let thread = Thread { [self] in
-      // A fast scan first (it vectorizes); the counting pass runs only when something is there.
-      let suspicious = [model.W, model.b, model.V, model.c].contains(where: Convert.mayHaveNonFinite)
-      result = suspicious ? model.nonFiniteWeights() : []
+      result = model.nonFiniteWeights()
       done.signal()
     }
     thread.start()

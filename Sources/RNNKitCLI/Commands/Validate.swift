@@ -26,9 +26,7 @@ struct Validate: ParsableCommand {
   /// Every problem found, in file order. Structural errors stop the search, since nothing after
   /// them can be trusted.
   func findProblems() throws -> [String] {
-    let isRNN =
-      try input.format.map { $0 == "rnn" } ?? !ModelSource.needsIsolation(path: file, format: nil)
-      && ModelFormats.detect(path: file) is RNNFileFormat
+    let isRNN = try ModelSource.isNativeRNN(path: file, format: input.format)
     let model: ElmanModel
     var problems: [String] = []
     var nonFinite: [ModelError] = []

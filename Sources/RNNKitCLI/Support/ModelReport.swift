@@ -14,9 +14,7 @@ struct LoadedFile {
     -> LoadedFile
   {
     let size = (try? ByteStorage(mapping: path).count) ?? 0
-    let isRNN =
-      try name.map { $0 == "rnn" } ?? !ModelSource.needsIsolation(path: path, format: nil)
-      && ModelFormats.detect(path: path) is RNNFileFormat
+    let isRNN = try ModelSource.isNativeRNN(path: path, format: name)
     if isRNN {
       let container = try Container.open(path: path, options: options.readOptions)
       do {

@@ -25,6 +25,13 @@ enum ModelSource {
     return Loaded(model: try chosen.read(path: path, options: options), format: chosen.name)
   }
 
+  /// Whether `path` is an `.rnn` file (or `format` says so), decided without touching libhdf5, so
+  /// `inspect` and `validate` can show the container itself.
+  static func isNativeRNN(path: String, format: String?) throws -> Bool {
+    if let format { return format == "rnn" }
+    return try !needsIsolation(path: path, format: nil) && ModelFormats.detect(path: path) is RNNFileFormat
+  }
+
   /// Whether reading `path` would go through libhdf5: decided from the name given with `--from`, or
   /// from the first bytes, which this process reads without libhdf5.
   static func needsIsolation(path: String, format: String?) throws -> Bool {
