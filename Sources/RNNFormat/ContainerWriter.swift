@@ -88,20 +88,11 @@ public enum ContainerWriter {
 
   private static func writeFile(
     metadata: Metadata, tensors: [TensorSource], path: String, overwrite: Bool, durable: Bool
-  )
-    throws
-  {
-    if !overwrite && System.exists(path) { throw FormatError.destinationExists(path) }
+  ) throws {
     let plan = try Plan(metadata: metadata, tensors: tensors)
-    let directory = System.directoryName(path)
-    let base = path.split(separator: "/").last.map(String.init) ?? "model"
-    let temporary = "\(directory)/.\(base).tmp-\(System.processID)-\(UInt32.random(in: 0...UInt32.max))"
-    let fd = try System.openExclusive(temporary)
-    var committed = false
-    defer {
-      if !committed { System.remove(temporary) }
-    }
-    do {
+    try AtomicFile.write(to: path, overwrite: overwrite, durable: durable) { temporary in
+      let fd = try System.openExclusive(temporary)
+      defer { System.close(fd) }
       // Placeholder head; the real one is written once every checksum is known.
       let placeholder = [UInt8](repeating: 0, count: plan.dataOffset)
       try placeholder.withUnsafeBytes { raw in try System.writeAll(fd, raw) }
@@ -125,19 +116,7 @@ public enum ContainerWriter {
       }
       let head = plan.headBytes(checksums: checksums, major: Layout.majorVersion, minor: Layout.minorVersion)
       try head.withUnsafeBytes { raw in try System.pwriteAll(fd, raw, at: 0) }
-      if durable { try System.sync(fd) }
-      System.close(fd)
-    } catch {
-      System.close(fd)
-      throw error
     }
-    if overwrite {
-      try System.rename(temporary, path)
-    } else {
-      try System.renameNoReplace(temporary, path)
-    }
-    committed = true
-    if durable { System.syncDirectory(of: path) }
   }
 
   /// Feeds the payload's bytes in the target dtype, in chunks of at most 1 MiB.

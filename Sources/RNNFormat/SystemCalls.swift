@@ -92,7 +92,11 @@ enum System {
     }
   }
 
-  static func sync(_ fd: Int32) throws(FormatError) {
+  /// Opens `path` and fsyncs it.
+  static func syncFile(_ path: String) throws(FormatError) {
+    let fd = open(path, O_RDONLY | O_CLOEXEC)
+    if fd < 0 { throw failure("opening for fsync") }
+    defer { close(fd) }
     try check("fsync", fsync(fd))
   }
 

@@ -1,5 +1,7 @@
-// The operating-system calls of the bridge (sizes, temporary files, fsync, rename). HDF5 calls
-// live in HDF5Calls.swift.
+// The operating-system calls of the bridge (file sizes; atomic writes through RNNFormat's
+// AtomicFile). HDF5 calls live in HDF5Calls.swift.
+import RNNFormat
+
 #if canImport(Glibc)
   import Glibc
 #elseif canImport(Musl)
@@ -25,70 +27,19 @@ enum FileSystem {
 
   static func exists(_ path: String) -> Bool { access(path, F_OK) == 0 }
 
-  /// A fresh name in the folder of `path` for a temporary file.
-  static func temporaryPath(for path: String) -> String {
-    let directory: String
-    if let slash = path.lastIndex(of: "/") {
-      directory = slash == path.startIndex ? "/" : String(path[..<slash])
-    } else {
-      directory = "."
-    }
-    let base = path.split(separator: "/").last.map(String.init) ?? "model"
-    return "\(directory)/.\(base).tmp-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-  }
-
-  static func remove(_ path: String) { _ = unlink(path) }
-
-  /// Writes a file atomically: `body` fills a temporary file in the same folder, which is then
-  /// fsynced and renamed to `path`. On any failure the temporary file is removed and `path` is
-  /// untouched. Without `overwrite`, an existing `path` is an error (checked again at the rename).
+  /// Writes a file atomically through RNNFormat's ``AtomicFile``: `body` fills a temporary file in
+  /// the same folder, which is fsynced and renamed to `path`. On any failure `path` is untouched.
   static func writeAtomically(
     to path: String, overwrite: Bool, _ body: (String) throws(HDF5Error) -> Void
   ) throws(HDF5Error) {
-    if !overwrite && exists(path) { throw HDF5Error(path: path, reason: .destinationExists) }
-    let temporary = temporaryPath(for: path)
-    var committed = false
-    defer { if !committed { remove(temporary) } }
-    try body(temporary)
-    try sync(temporary, reportAs: path)
-    if overwrite {
-      guard rename(temporary, path) == 0 else {
-        throw HDF5Error(path: path, reason: .library(operation: "renaming into place", detail: message()))
-      }
-    } else {
-      // link + unlink: fails instead of replacing a file that appeared meanwhile.
-      guard link(temporary, path) == 0 else {
-        if errno == EEXIST { throw HDF5Error(path: path, reason: .destinationExists) }
-        throw HDF5Error(path: path, reason: .library(operation: "linking into place", detail: message()))
-      }
-      remove(temporary)
-    }
-    committed = true
-    syncDirectory(of: path)
-  }
-
-  private static func sync(_ file: String, reportAs path: String) throws(HDF5Error) {
-    let fd = open(file, O_RDONLY | O_CLOEXEC)
-    guard fd >= 0 else {
-      throw HDF5Error(path: path, reason: .library(operation: "opening for fsync", detail: message()))
-    }
-    defer { close(fd) }
-    guard fsync(fd) == 0 else {
-      throw HDF5Error(path: path, reason: .library(operation: "fsync", detail: message()))
-    }
-  }
-
-  private static func syncDirectory(of path: String) {
-    let directory: String
-    if let slash = path.lastIndex(of: "/") {
-      directory = slash == path.startIndex ? "/" : String(path[..<slash])
-    } else {
-      directory = "."
-    }
-    let fd = open(directory, O_RDONLY | O_CLOEXEC)
-    if fd >= 0 {
-      _ = fsync(fd)
-      close(fd)
+    do {
+      try AtomicFile.write(to: path, overwrite: overwrite) { temporary in try body(temporary) }
+    } catch let error as HDF5Error {
+      throw error
+    } catch FormatError.destinationExists {
+      throw HDF5Error(path: path, reason: .destinationExists)
+    } catch {
+      throw HDF5Error(path: path, reason: .library(operation: "writing the file", detail: "\(error)"))
     }
   }
 }

@@ -271,39 +271,25 @@ public struct SafetensorsFormat: ModelFileFormat {
   }
 }
 
-/// Writes a header followed by tensors, packed, through a temporary file and a rename.
+/// Writes a header followed by the tensors, packed, atomically.
 enum RawFileWriter {
   static func write(prefix: [UInt8], tensors: [TensorSource], to path: String, overwrite: Bool) throws {
-    if !overwrite && FileManager.default.fileExists(atPath: path) {
-      throw SafetensorsError(path: path, part: "output", reason: "already exists; pass --force to replace it")
-    }
-    let url = URL(fileURLWithPath: path)
-    let temporary = url.deletingLastPathComponent()
-      .appendingPathComponent(
-        ".\(url.lastPathComponent).tmp-\(ProcessInfo.processInfo.processIdentifier)-\(UUID().uuidString)")
-    guard FileManager.default.createFile(atPath: temporary.path, contents: nil) else {
-      throw SafetensorsError(path: path, part: "output", reason: "cannot create a file in its folder")
-    }
-    var moved = false
-    defer { if !moved { try? FileManager.default.removeItem(at: temporary) } }
-    let handle = try FileHandle(forWritingTo: temporary)
-    try handle.write(contentsOf: prefix)
-    for tensor in tensors {
-      guard case .floats(let values) = tensor.payload, let dtype = tensor.dtype.known else { continue }
-      let encoded = values.withUnsafeBufferPointer { FloatCodec.encode($0, as: dtype) }
-      try handle.write(contentsOf: encoded)
-    }
-    try handle.synchronize()
-    try handle.close()
-    if overwrite {
-      guard rename(temporary.path, path) == 0 else {
-        throw SafetensorsError(
-          path: path, part: "output", reason: "renaming into place failed (errno \(errno))")
+    do {
+      try AtomicFile.write(to: path, overwrite: overwrite) { temporary in
+        guard FileManager.default.createFile(atPath: temporary, contents: nil),
+          let handle = FileHandle(forWritingAtPath: temporary)
+        else {
+          throw SafetensorsError(path: path, part: "output", reason: "cannot create a file in its folder")
+        }
+        defer { try? handle.close() }
+        try handle.write(contentsOf: prefix)
+        for tensor in tensors {
+          guard case .floats(let values) = tensor.payload, let dtype = tensor.dtype.known else { continue }
+          try handle.write(contentsOf: values.withUnsafeBufferPointer { FloatCodec.encode($0, as: dtype) })
+        }
       }
-      moved = true
-    } else {
-      // A hard link never replaces a file that appeared meanwhile; the temporary name is then removed.
-      try FileManager.default.linkItem(at: temporary, to: url)
+    } catch FormatError.destinationExists {
+      throw SafetensorsError(path: path, part: "output", reason: "already exists; pass --force to replace it")
     }
   }
 }

@@ -70,37 +70,27 @@ struct Convert: ParsableCommand {
     // written, which reads them too.
     let scan = BackgroundScan(model)
 
-    // Write next to the output, verify there, and only then rename into place.
-    let temporary = temporaryPath(for: output)
-    defer { unlink(temporary) }
-    try outputFormat.write(model, to: temporary, options: ExportOptions(dtype: dtype, overwrite: false))
-    for problem in scan.problems() {
-      FileHandle.standardError.write(Data("warning: \(input): \(problem)\n".utf8))
-    }
-
+    // Write next to the output, verify there, and only then put it in place.
     var report = ""
-    if verify {
-      let written = try ModelFormats.readBack(path: temporary, format: outputFormat, like: model)
-      let (difference, count) = try compare(model, written)
-      let tolerance = Self.tolerance(dtype: dtype ?? model.W.dtype, format: outputFormat.name)
-      report = "; verify: largest difference \(difference) over \(count) sequences (tolerance \(tolerance))"
-      guard difference <= tolerance else {
-        throw CLIError(
-          "\(output): verification failed: the largest output difference \(difference) exceeds \(tolerance); nothing was written"
-        )
+    do {
+      try AtomicFile.write(to: output, overwrite: force) { temporary in
+        try outputFormat.write(model, to: temporary, options: ExportOptions(dtype: dtype, overwrite: false))
+        for problem in scan.problems() {
+          FileHandle.standardError.write(Data("warning: \(input): \(problem)\n".utf8))
+        }
+        guard verify else { return }
+        let written = try ModelFormats.readBack(path: temporary, format: outputFormat, like: model)
+        let (difference, count) = try compare(model, written)
+        let tolerance = Self.tolerance(dtype: dtype ?? model.W.dtype, format: outputFormat.name)
+        report = "; verify: largest difference \(difference) over \(count) sequences (tolerance \(tolerance))"
+        guard difference <= tolerance else {
+          throw CLIError(
+            "\(output): verification failed: the largest output difference \(difference) exceeds \(tolerance); nothing was written"
+          )
+        }
       }
-    }
-
-    if force {
-      guard rename(temporary, output) == 0 else {
-        throw CLIError("\(output): renaming into place failed: \(String(cString: strerror(errno)))")
-      }
-    } else {
-      guard link(temporary, output) == 0 else {
-        let reason =
-          errno == EEXIST ? "already exists; pass --force to replace it" : String(cString: strerror(errno))
-        throw CLIError("\(output): \(reason)")
-      }
+    } catch FormatError.destinationExists {
+      throw CLIError("\(output): already exists; pass --force to replace it")
     }
     print(
       "\(input) (\(loaded.format)) -> \(output) (\(outputFormat.name)): H \(model.hiddenSize), X \(model.inputSize), O \(model.outputSize)\(report)"
@@ -164,7 +154,7 @@ struct Convert: ParsableCommand {
     let child = try ModelSource.runChild(arguments, reading: input) { pid in
       // A child killed mid-write may leave its hidden temporary file; remove it.
       let folder = outputURL.deletingLastPathComponent().path
-      let prefix = ".\(outputURL.lastPathComponent).convert-\(pid)-"
+      let prefix = ".\(outputURL.lastPathComponent).tmp-\(pid)-"
       // The HDF5 writer's own temporary file is named after that one, with one more leading dot.
       for name in (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []
       where name.hasPrefix(prefix) || name.hasPrefix("." + prefix) {
@@ -176,11 +166,6 @@ struct Convert: ParsableCommand {
     if child.status != 0 { throw ExitCode(child.status) }
   }
 
-  private func temporaryPath(for path: String) -> String {
-    let url = URL(fileURLWithPath: path)
-    let folder = url.deletingLastPathComponent().path
-    return "\(folder)/.\(url.lastPathComponent).convert-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-  }
 }
 
 /// Looks for NaN and infinite weights on a background thread.
