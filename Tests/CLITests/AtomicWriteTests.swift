@@ -19,6 +19,8 @@ import Testing
       inputKind: .dense)
     try model.write(to: source)
 
+    // Kills that landed before the output was in place; at 5 ms even process start is not over.
+    var interrupted = 0
     for (index, delay) in [0.005, 0.02, 0.05, 0.1, 0.2, 0.4].enumerated() {
       for format in ["rnn", "hdf5"] {
         let output = folder.appendingPathComponent("out\(index).\(format == "rnn" ? "rnn" : "h5")").path
@@ -31,12 +33,14 @@ import Testing
         Thread.sleep(forTimeInterval: delay)
         kill(process.processIdentifier, SIGKILL)
         process.waitUntilExit()
+        if !FileManager.default.fileExists(atPath: output) { interrupted += 1 }
         if FileManager.default.fileExists(atPath: output) {
           let check = try CLI.run(["validate", output])
           #expect(check.status == 0, "a killed convert left an invalid \(output): \(check.stdout)")
         }
       }
     }
+    #expect(interrupted > 0, "no kill interrupted a conversion, so the test proved nothing")
     // Whatever was killed left only hidden temporary files, never a visible partial output.
     let visible = try FileManager.default.contentsOfDirectory(atPath: folder.path).filter {
       !$0.hasPrefix(".")
