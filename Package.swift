@@ -5,8 +5,9 @@ let package = Package(
   name: "RNNKit",
   products: [
     .library(name: "RNNKit", targets: ["RNNKit"]),
-    // The reader alone (container and model), with no C dependencies, for tools that only load files.
-    .library(name: "RNNModel", targets: ["RNNModel"]),
+    // The readers and writers written in Swift (container, model, .rnn, safetensors), with no C
+    // dependencies, for tools that only load files.
+    .library(name: "RNNModel", targets: ["RNNModel", "RNNFileFormats"]),
     .executable(name: "rnnkit", targets: ["RNNKitCLI"]),
   ],
   dependencies: [
@@ -19,6 +20,9 @@ let package = Package(
     .target(name: "RNNFormat"),
     // The Elman model, its schema on top of the container, vocabulary and tokenizer settings.
     .target(name: "RNNModel", dependencies: ["RNNFormat"]),
+    // The formats whose parsers are RNNKit's own Swift: `.rnn` and safetensors. No C, so they read
+    // in-process and fuzz without OpenBLAS or libhdf5.
+    .target(name: "RNNFileFormats", dependencies: ["RNNFormat", "RNNModel"]),
     // C interop: OpenBLAS (Debian libopenblas-dev).
     .systemLibrary(
       name: "CBLAS", pkgConfig: "openblas",
@@ -36,13 +40,15 @@ let package = Package(
     .target(
       name: "RNNHDF5",
       dependencies: [
-        "RNNModel", "CHDF5",
+        "RNNModel", "RNNFileFormats", "CHDF5",
         .product(name: "ZIPFoundation", package: "ZIPFoundation"),
       ]),
     // Backpropagation through time with SGD.
     .target(name: "RNNTraining", dependencies: ["RNNModel", "RNNRuntime", "CBLAS"]),
     // The embeddable library: re-exports the model and runtime, and knows every file format.
-    .target(name: "RNNKit", dependencies: ["RNNFormat", "RNNModel", "RNNRuntime", "RNNHDF5", "RNNTraining"]),
+    .target(
+      name: "RNNKit",
+      dependencies: ["RNNFormat", "RNNModel", "RNNFileFormats", "RNNRuntime", "RNNHDF5", "RNNTraining"]),
     .executableTarget(
       name: "RNNKitCLI",
       dependencies: [
@@ -57,6 +63,9 @@ let package = Package(
     .testTarget(
       name: "RNNModelTests",
       dependencies: ["RNNModel", .product(name: "Numerics", package: "swift-numerics")]),
+    .testTarget(
+      name: "RNNFileFormatsTests",
+      dependencies: ["RNNFileFormats", .product(name: "Numerics", package: "swift-numerics")]),
     .testTarget(
       name: "RNNRuntimeTests",
       dependencies: ["RNNRuntime", "RNNModel", .product(name: "Numerics", package: "swift-numerics")]),

@@ -12,7 +12,7 @@ let package = Package(
       dependencies: [.product(name: "RNNModel", package: "RNNKit")]),
     .executableTarget(
       name: "FuzzSafetensors",
-      dependencies: [.product(name: "RNNKit", package: "RNNKit")]),
+      dependencies: [.product(name: "RNNModel", package: "RNNKit")]),
   ],
   swiftLanguageModes: [.v6]
 )

@@ -1,49 +1,49 @@
 /// A cursor over untrusted bytes. Every read checks the remaining length first, with arithmetic
 /// that cannot overflow, and throws ``FormatError/truncated(part:needed:available:)`` instead of
 /// trapping.
-struct ByteReader {
-  let bytes: UnsafeRawBufferPointer
-  private(set) var offset: Int
+package struct ByteReader {
+  package let bytes: UnsafeRawBufferPointer
+  package private(set) var offset: Int
 
-  init(_ bytes: UnsafeRawBufferPointer, offset: Int = 0) {
+  package init(_ bytes: UnsafeRawBufferPointer, offset: Int = 0) {
     self.bytes = bytes
     self.offset = offset
   }
 
-  var remaining: Int { bytes.count - offset }
+  package var remaining: Int { bytes.count - offset }
 
-  mutating func require(_ count: Int, _ part: @autoclosure () -> String) throws(FormatError) {
+  package mutating func require(_ count: Int, _ part: @autoclosure () -> String) throws(FormatError) {
     guard count >= 0, count <= remaining else {
       throw .truncated(part: part(), needed: count, available: remaining)
     }
   }
 
-  mutating func u8(_ part: @autoclosure () -> String) throws(FormatError) -> UInt8 {
+  package mutating func u8(_ part: @autoclosure () -> String) throws(FormatError) -> UInt8 {
     try require(1, part())
     defer { offset += 1 }
     return bytes[offset]
   }
 
-  mutating func u16(_ part: @autoclosure () -> String) throws(FormatError) -> UInt16 {
+  package mutating func u16(_ part: @autoclosure () -> String) throws(FormatError) -> UInt16 {
     try require(2, part())
     defer { offset += 2 }
     return UInt16(littleEndian: bytes.loadUnaligned(fromByteOffset: offset, as: UInt16.self))
   }
 
-  mutating func u32(_ part: @autoclosure () -> String) throws(FormatError) -> UInt32 {
+  package mutating func u32(_ part: @autoclosure () -> String) throws(FormatError) -> UInt32 {
     try require(4, part())
     defer { offset += 4 }
     return UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: offset, as: UInt32.self))
   }
 
-  mutating func u64(_ part: @autoclosure () -> String) throws(FormatError) -> UInt64 {
+  package mutating func u64(_ part: @autoclosure () -> String) throws(FormatError) -> UInt64 {
     try require(8, part())
     defer { offset += 8 }
     return UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: offset, as: UInt64.self))
   }
 
   /// A u64 that must fit in `Int` and not exceed `limit`.
-  mutating func count(_ part: @autoclosure () -> String, limit: Int) throws(FormatError) -> Int {
+  package mutating func count(_ part: @autoclosure () -> String, limit: Int) throws(FormatError) -> Int {
     let name = part()
     let value = try u64(name)
     guard value <= UInt64(limit) else { throw .limitExceeded(part: name, value: value, limit: limit) }
@@ -51,7 +51,7 @@ struct ByteReader {
   }
 
   /// A u32 length that must not exceed `limit`.
-  mutating func length32(_ part: @autoclosure () -> String, limit: Int) throws(FormatError) -> Int {
+  package mutating func length32(_ part: @autoclosure () -> String, limit: Int) throws(FormatError) -> Int {
     let name = part()
     let value = try u32(name)
     guard UInt64(value) <= UInt64(limit) else {
@@ -60,7 +60,7 @@ struct ByteReader {
     return Int(value)
   }
 
-  mutating func slice(_ count: Int, _ part: @autoclosure () -> String) throws(FormatError)
+  package mutating func slice(_ count: Int, _ part: @autoclosure () -> String) throws(FormatError)
     -> UnsafeRawBufferPointer
   {
     try require(count, part())
@@ -69,7 +69,7 @@ struct ByteReader {
   }
 
   /// A u32-length-prefixed UTF-8 string.
-  mutating func string(_ part: @autoclosure () -> String, limit: Int) throws(FormatError) -> String {
+  package mutating func string(_ part: @autoclosure () -> String, limit: Int) throws(FormatError) -> String {
     let name = part()
     let length = try length32("\(name) length", limit: limit)
     let raw = try slice(length, name)

@@ -14,9 +14,14 @@ public final class ByteStorage: @unchecked Sendable {
   }
 
   /// Maps the whole file at `path` read-only.
-  public init(mapping path: String) throws(FormatError) {
+  public convenience init(mapping path: String) throws(FormatError) {
     let fd = try System.openForReading(path)
     defer { System.close(fd) }
+    try self.init(mappingDescriptor: fd)
+  }
+
+  /// Maps the whole of the open regular file (or memfd) `fd` read-only; the caller still owns `fd`.
+  public init(mappingDescriptor fd: Int32) throws(FormatError) {
     let size = try System.fileSize(fd)
     if size == 0 {
       base = UnsafeRawPointer(UnsafeMutableRawPointer.allocate(byteCount: 1, alignment: 64))

@@ -93,30 +93,40 @@ public enum ContainerWriter {
     try AtomicFile.write(to: path, overwrite: overwrite, durable: durable) { temporary in
       let fd = try System.openExclusive(temporary)
       defer { System.close(fd) }
-      // Placeholder head; the real one is written once every checksum is known.
-      let placeholder = [UInt8](repeating: 0, count: plan.dataOffset)
-      try placeholder.withUnsafeBytes { raw in try System.writeAll(fd, raw) }
-      var checksums: [UInt64] = []
-      var position = plan.dataOffset
-      let zeros = [UInt8](repeating: 0, count: Layout.alignment)
-      for (index, source) in tensors.enumerated() {
-        let padding = plan.offsets[index] - position
-        if padding > 0 {
-          try zeros.withUnsafeBytes { raw in
-            try System.writeAll(fd, UnsafeRawBufferPointer(rebasing: raw[0..<padding]))
-          }
-        }
-        var hasher = XXH64()
-        try forEachChunk(of: source) { chunk in
-          hasher.update(chunk)
-          try System.writeAll(fd, chunk)
-        }
-        checksums.append(hasher.digest())
-        position = plan.offsets[index] + source.byteCount
-      }
-      let head = plan.headBytes(checksums: checksums, major: Layout.majorVersion, minor: Layout.minorVersion)
-      try head.withUnsafeBytes { raw in try System.pwriteAll(fd, raw, at: 0) }
+      try writeContents(plan: plan, tensors: tensors, to: fd)
     }
+  }
+
+  /// Writes a container into `fd`, an empty file the caller owns (a memfd, for example), from its
+  /// current position. Not atomic: the caller decides what a partial file means.
+  public static func write(metadata: Metadata, tensors: [TensorSource], toDescriptor fd: Int32) throws {
+    try writeContents(plan: Plan(metadata: metadata, tensors: tensors), tensors: tensors, to: fd)
+  }
+
+  private static func writeContents(plan: Plan, tensors: [TensorSource], to fd: Int32) throws {
+    // Placeholder head; the real one is written once every checksum is known.
+    let placeholder = [UInt8](repeating: 0, count: plan.dataOffset)
+    try placeholder.withUnsafeBytes { raw in try System.writeAll(fd, raw) }
+    var checksums: [UInt64] = []
+    var position = plan.dataOffset
+    let zeros = [UInt8](repeating: 0, count: Layout.alignment)
+    for (index, source) in tensors.enumerated() {
+      let padding = plan.offsets[index] - position
+      if padding > 0 {
+        try zeros.withUnsafeBytes { raw in
+          try System.writeAll(fd, UnsafeRawBufferPointer(rebasing: raw[0..<padding]))
+        }
+      }
+      var hasher = XXH64()
+      try forEachChunk(of: source) { chunk in
+        hasher.update(chunk)
+        try System.writeAll(fd, chunk)
+      }
+      checksums.append(hasher.digest())
+      position = plan.offsets[index] + source.byteCount
+    }
+    let head = plan.headBytes(checksums: checksums, major: Layout.majorVersion, minor: Layout.minorVersion)
+    try head.withUnsafeBytes { raw in try System.pwriteAll(fd, raw, at: 0) }
   }
 
   /// Feeds the payload's bytes in the target dtype, in chunks of at most 1 MiB.

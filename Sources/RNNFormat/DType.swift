@@ -2,7 +2,7 @@
 ///
 /// Raw values are the codes stored in the tensor table (docs/FORMAT.md, "Dtypes").
 /// A reader preserves tensors of codes it does not know as opaque bytes.
-public enum DType: UInt8, Sendable, CaseIterable, CustomStringConvertible {
+public enum DType: UInt8, Sendable, CaseIterable, Codable, CustomStringConvertible {
   case f32 = 0
   case f16 = 1
   case bf16 = 2

@@ -62,7 +62,7 @@ public enum FormatError: Error, Equatable, Sendable, CustomStringConvertible {
     case .missingTensor(let name): return "no tensor named \"\(name)\""
     case .unsupportedDType(let tensor, let dtype):
       return "tensor \"\(tensor)\" has dtype \(dtype), which cannot be read as floats"
-    case .destinationExists(let path): return "\(path) already exists; pass --force to overwrite it"
+    case .destinationExists(let path): return "\(path) already exists"
     case .system(let operation, let errno, let message):
       return "\(operation) failed: \(message) (errno \(errno))"
     }

@@ -27,7 +27,7 @@ public enum Layout {
 ///
 /// The defaults accept every model RNNKit can usefully run and reject headers that only an attacker
 /// would write. Raise them for unusual files; lower them for untrusted input in small processes.
-public struct ReadOptions: Sendable {
+public struct ReadOptions: Sendable, Codable {
   /// Verify every tensor checksum. Skipping saves one pass over the data.
   public var verifyChecksums: Bool = true
   /// Verify the header checksum. It costs microseconds; only a fuzzer has reason to skip it.

@@ -1,7 +1,9 @@
+import RNNModel
+
 /// Why an HDF5 or Keras file cannot be read or written. Renders as one line naming the file, the
 /// part (dataset, attribute, layer or zip member) and the reason, for example
 /// `model.h5: /layers/dense/vars/0 has shape [16, 30], expected [16, 17]`.
-public struct HDF5Error: Error, Sendable, CustomStringConvertible {
+public struct HDF5Error: Error, Sendable, CustomStringConvertible, ModelInputRequest {
   /// The file.
   public var path: String
   /// The dataset, attribute, group, layer or zip member at fault; nil for the file as a whole.
@@ -22,13 +24,23 @@ public struct HDF5Error: Error, Sendable, CustomStringConvertible {
     /// A value is malformed.
     case invalid(String)
     /// The caller must supply something the file does not store (activations, a vocabulary).
-    case needsOption(String)
+    case needsInput(ModelInput, String)
     /// The output file exists and overwriting was not requested.
     case destinationExists
     /// The requested dtype cannot be written in this format.
     case unsupportedDType(String)
   }
 
+  /// What the caller can supply to get past this error, if anything.
+  public var requestedInput: ModelInput? {
+    switch reason {
+    case .needsInput(let input, _): return input
+    case .destinationExists: return .overwrite
+    default: return nil
+    }
+  }
+
+  /// Creates an error about `part` of the file at `path`.
   public init(path: String, part: String? = nil, reason: Reason) {
     self.path = path
     self.part = part
@@ -50,10 +62,10 @@ public struct HDF5Error: Error, Sendable, CustomStringConvertible {
       return "\(subject): unsupported architecture: \(reason)"
     case .invalid(let reason):
       return "\(subject): \(reason)"
-    case .needsOption(let reason):
+    case .needsInput(_, let reason):
       return "\(subject): \(reason)"
     case .destinationExists:
-      return "\(subject) already exists; pass --force to replace it"
+      return "\(subject) already exists"
     case .unsupportedDType(let reason):
       return "\(subject): \(reason)"
     }

@@ -252,14 +252,14 @@ enum KerasMapping {
     guard let fName else {
       throw fail(
         nil,
-        .needsOption(
-          "\(activationSource) stores no activations; pass --hidden-activation (Keras default: tanh)"))
+        .needsInput(
+          .hiddenActivation, "\(activationSource) stores no activations (Keras's default f is tanh)"))
     }
     guard let gName else {
       throw fail(
         nil,
-        .needsOption(
-          "\(activationSource) stores no activations; pass --output-activation (such as softmax or linear)"))
+        .needsInput(
+          .outputActivation, "\(activationSource) stores no activations (g is often softmax or linear)"))
     }
     guard let f = HiddenActivation(name: fName) else {
       throw fail(
@@ -282,8 +282,9 @@ enum KerasMapping {
       guard let tokens = options.vocabulary else {
         throw fail(
           nil,
-          .needsOption(
-            "the model has an Embedding layer and Keras files store no vocabulary; pass --vocab FILE (one token per line, in id order)"
+          .needsInput(
+            .vocabulary,
+            "the model has an Embedding layer and Keras files store no vocabulary (one token per line, in id order)"
           ))
       }
       let vocabPath = options.vocabularyPath ?? "vocabulary"
@@ -298,7 +299,7 @@ enum KerasMapping {
       if vocabulary?.id(of: "<unk>") == nil { tokenizer.unknownToken = nil }
     } else if options.vocabulary != nil {
       throw fail(
-        nil, .invalid("--vocab was given but the model has no Embedding layer (it takes dense inputs)"))
+        nil, .invalid("a vocabulary was given but the model has no Embedding layer (it takes dense inputs)"))
     }
 
     let dtype = w.recurrentKernel.dtype

@@ -66,7 +66,7 @@ public enum PlainHDF5 {
     } else {
       guard let name = try string(Key.hiddenActivation) else {
         throw reader.fail(
-          "attribute \"\(Key.hiddenActivation)\"", .needsOption("is missing; pass --hidden-activation"))
+          "attribute \"\(Key.hiddenActivation)\"", .needsInput(.hiddenActivation, "is missing"))
       }
       guard let value = HiddenActivation(name: name) else {
         throw reader.fail(
@@ -83,7 +83,7 @@ public enum PlainHDF5 {
     } else {
       guard let name = try string(Key.outputActivation) else {
         throw reader.fail(
-          "attribute \"\(Key.outputActivation)\"", .needsOption("is missing; pass --output-activation"))
+          "attribute \"\(Key.outputActivation)\"", .needsInput(.outputActivation, "is missing"))
       }
       guard let value = OutputActivation(name: name) else {
         throw reader.fail(
@@ -111,7 +111,7 @@ public enum PlainHDF5 {
     var vocabulary: Vocabulary?
     if kind == .tokens {
       guard let tokens else {
-        throw reader.fail("/vocab", .needsOption("is missing for a token model; pass --vocab"))
+        throw reader.fail("/vocab", .needsInput(.vocabulary, "is missing for a token model"))
       }
       guard tokens.count == x else {
         throw reader.fail(

@@ -1,3 +1,4 @@
+@_exported import RNNFileFormats
 @_exported import RNNFormat
 @_exported import RNNHDF5
 @_exported import RNNModel

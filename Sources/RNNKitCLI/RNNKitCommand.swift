@@ -5,7 +5,12 @@ import RNNKit
 struct RNNKitCommand: ParsableCommand {
   static func main() {
     BLASRestart.restartIfUseful()
-    main(nil)
+    do {
+      var command = try parseAsRoot()
+      try command.run()
+    } catch {
+      exit(withError: Advice.adding(to: error))
+    }
   }
 
   static let configuration = CommandConfiguration(

@@ -174,6 +174,12 @@ extension ElmanModel {
       durable: durable)
   }
 
+  /// Writes the model as `.rnn` into `fd`, an empty file the caller owns (not atomic).
+  public func write(toDescriptor fd: Int32, dtype: DType? = nil) throws {
+    try ContainerWriter.write(
+      metadata: containerMetadata, tensors: containerTensors(dtype: dtype), toDescriptor: fd)
+  }
+
   /// The `.rnn` bytes of the model.
   public func encoded(dtype: DType? = nil) throws -> [UInt8] {
     try ContainerWriter.encode(metadata: containerMetadata, tensors: containerTensors(dtype: dtype))

@@ -64,35 +64,29 @@ public enum LanguageModelTrainer {
     }
     let existing = model.tokenizer
     if let level = settings.level, level != existing.level {
-      throw .incompatibleModel(
-        path: base.path,
-        reason:
-          "its tokenizer is \(existing.level.rawValue)-level, not \(level.rawValue)-level; drop --tokenizer or train a new model"
-      )
+      throw .conflictsWithBaseModel(
+        path: base.path, parameter: .tokenizer,
+        reason: "its tokenizer is \(existing.level.rawValue)-level, not \(level.rawValue)-level")
     }
     if let lowercase = settings.lowercase, lowercase != existing.lowercase {
-      throw .incompatibleModel(
-        path: base.path,
+      throw .conflictsWithBaseModel(
+        path: base.path, parameter: .lowercase,
         reason:
-          "its tokenizer \(existing.lowercase ? "lower-cases" : "keeps case"), unlike the options asked; drop --lowercase or train a new model"
-      )
+          "its tokenizer \(existing.lowercase ? "lower-cases" : "keeps case"), unlike the settings asked")
     }
     if let hidden = settings.hiddenSize, hidden != model.hiddenSize {
-      throw .incompatibleModel(
-        path: base.path,
-        reason: "has hidden size \(model.hiddenSize), not \(hidden); drop --hidden to continue it")
+      throw .conflictsWithBaseModel(
+        path: base.path, parameter: .hiddenSize, reason: "has hidden size \(model.hiddenSize), not \(hidden)")
     }
     if let f = settings.hiddenActivation, f != model.hiddenActivation {
-      throw .incompatibleModel(
-        path: base.path,
-        reason:
-          "its hidden activation is \(model.hiddenActivation.rawValue), not \(f.rawValue); drop the option to continue it"
-      )
+      throw .conflictsWithBaseModel(
+        path: base.path, parameter: .hiddenActivation,
+        reason: "its hidden activation is \(model.hiddenActivation.rawValue), not \(f.rawValue)")
     }
     if settings.minCount != nil {
-      throw .incompatibleModel(
-        path: base.path,
-        reason: "--min-count shapes a new vocabulary; a continued model keeps its own, so drop it")
+      throw .conflictsWithBaseModel(
+        path: base.path, parameter: .minCount,
+        reason: "a minimum count shapes a new vocabulary, and a continued model keeps its own")
     }
     return existing
   }
@@ -102,10 +96,10 @@ public enum LanguageModelTrainer {
     let (width, o1) = hidden.addingReportingOverflow(vocabulary)
     let (w, o2) = hidden.multipliedReportingOverflow(by: width)
     guard !o1, !o2, w <= Trainer.maximumElements else {
-      throw .invalidOption(
-        name: "--hidden", value: "\(hidden)",
+      throw .invalidParameter(
+        .hiddenSize, value: "\(hidden)",
         reason:
-          "W would have \(hidden)×(\(hidden)+\(vocabulary)) weights, more than \(Trainer.maximumElements); use a smaller --hidden or a larger --min-count"
+          "W would have \(hidden)×(\(hidden)+\(vocabulary)) weights, more than \(Trainer.maximumElements); use a smaller hidden size or a larger minimum count"
       )
     }
   }
@@ -124,8 +118,7 @@ public enum LanguageModelTrainer {
     if let hidden = settings.hiddenSize { options.hiddenSize = hidden }
     if let f = settings.hiddenActivation { options.hiddenActivation = f }
     if let minCount = settings.minCount, minCount < 1 {
-      throw .invalidOption(
-        name: "--min-count", value: "\(minCount)", reason: "the minimum count must be at least 1")
+      throw .invalidParameter(.minCount, value: "\(minCount)", reason: "the minimum count must be at least 1")
     }
     try options.validate()
     let tokenizer = try tokenizer(settings: settings, base: base)

@@ -43,28 +43,27 @@ public struct TrainingOptions: Sendable {
   /// Throws for options out of range.
   public func validate() throws(TrainingError) {
     guard hiddenSize > 0 else {
-      throw .invalidOption(
-        name: "--hidden", value: "\(hiddenSize)", reason: "the hidden size must be at least 1")
+      throw .invalidParameter(
+        .hiddenSize, value: "\(hiddenSize)", reason: "the hidden size must be at least 1")
     }
     guard hiddenSize <= 65_536 else {
-      throw .invalidOption(
-        name: "--hidden", value: "\(hiddenSize)", reason: "the hidden size must be at most 65536")
+      throw .invalidParameter(
+        .hiddenSize, value: "\(hiddenSize)", reason: "the hidden size must be at most 65536")
     }
     guard epochs > 0 else {
-      throw .invalidOption(name: "--epochs", value: "\(epochs)", reason: "train for at least 1 epoch")
+      throw .invalidParameter(.epochs, value: "\(epochs)", reason: "train for at least 1 epoch")
     }
     guard learningRate > 0, learningRate.isFinite else {
-      throw .invalidOption(
-        name: "--learning-rate", value: "\(learningRate)",
+      throw .invalidParameter(
+        .learningRate, value: "\(learningRate)",
         reason: "the learning rate must be a positive number")
     }
     if let clip, !(clip > 0 && clip.isFinite) {
-      throw .invalidOption(
-        name: "--clip", value: "\(clip)", reason: "the clipping norm must be a positive number")
+      throw .invalidParameter(.clip, value: "\(clip)", reason: "the clipping norm must be a positive number")
     }
     guard bpttLength > 0, bpttLength <= 1_000_000 else {
-      throw .invalidOption(
-        name: "--bptt-length", value: "\(bpttLength)",
+      throw .invalidParameter(
+        .bpttLength, value: "\(bpttLength)",
         reason: "the BPTT window must be between 1 and 1000000 steps")
     }
   }
@@ -122,8 +121,8 @@ public enum Trainer {
     let (cached, overflow) = (window + 1).multipliedReportingOverflow(
       by: network.outputSize + 2 * network.hiddenSize)
     guard !overflow, cached <= maximumElements else {
-      throw .invalidOption(
-        name: "--bptt-length", value: "\(options.bpttLength)",
+      throw .invalidParameter(
+        .bpttLength, value: "\(options.bpttLength)",
         reason:
           "a window this long with \(network.outputSize) outputs needs more than \(maximumElements) cached values; use a shorter window"
       )

@@ -26,6 +26,9 @@ enum CLI {
 
   static func fixture(_ name: String) -> String { fixtures.appendingPathComponent(name).path }
 
+  /// The repository root.
+  static var root: URL { fixtures.deletingLastPathComponent() }
+
   @discardableResult
   /// Runs `rnnkit arguments…`. Unless `blasRestart` is set, the binary keeps the OpenBLAS kernels it
   /// loaded with, the same ones as the test process, so its numbers can be compared exactly.

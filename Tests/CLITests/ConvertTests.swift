@@ -113,7 +113,7 @@ import Testing
       "\(result.stderr)")
     let validate = try CLI.run(["validate", path("nan.h5")])
     #expect(validate.status != 0)
-    #expect(validate.stdout.contains("NaN"), "\(validate.stdout)")
+    #expect(validate.stderr.contains("NaN"), "\(validate.stderr)")
   }
 
   @Test func otherCommandsReadEveryFormat() throws {

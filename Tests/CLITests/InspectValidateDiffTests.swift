@@ -94,7 +94,7 @@ import Testing
     try Data(bytes).write(to: URL(fileURLWithPath: path))
     let result = try CLI.run(["validate", path])
     #expect(result.status == 1)
-    let lines = result.stdout.split(separator: "\n")
+    let lines = result.stderr.split(separator: "\n")
     #expect(lines.count == 2)
     #expect(lines[0].hasPrefix("\(path): tensor \"W\" checksum mismatch"))
     #expect(lines[1].hasPrefix("\(path): tensor \"c\" checksum mismatch"))
@@ -112,7 +112,7 @@ import Testing
     let result = try CLI.run(["validate", path])
     #expect(result.status == 1)
     #expect(
-      result.stdout
+      result.stderr
         == "\(path): W has 1 NaN and 1 infinite values\n\(path): c has 1 NaN and 0 infinite values\n")
   }
 

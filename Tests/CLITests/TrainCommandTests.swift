@@ -180,7 +180,7 @@ import Testing
     #expect(
       try Self.run(["train", corpus, "-o", first, "--hidden", "8", "--epochs", "2", "--lowercase"]).status
         == 0)
-    let more = try Self.run(["train", corpus, "-o", second, "--from", first, "--epochs", "2"])
+    let more = try Self.run(["train", corpus, "-o", second, "--start-from", first, "--epochs", "2"])
     #expect(more.status == 0, "\(more.stderr)")
     let (a, b) = (try ElmanModel.load(path: first), try ElmanModel.load(path: second))
     #expect(b.vocabulary?.tokens == a.vocabulary?.tokens)
@@ -188,7 +188,8 @@ import Testing
     #expect(b.W.floats() != a.W.floats())
 
     let mismatch = try Self.run([
-      "train", corpus, "-o", dir.appendingPathComponent("third.rnn").path, "--from", first, "--tokenizer",
+      "train", corpus, "-o", dir.appendingPathComponent("third.rnn").path, "--start-from", first,
+      "--tokenizer",
       "char",
     ])
     #expect(mismatch.status != 0)

@@ -58,7 +58,8 @@ import Testing
     let path = folder.appendingPathComponent("m.h5").path
     try Keras.writeLegacy(model, to: path)
     let missing = #expect(throws: HDF5Error.self) { try Keras.readLegacy(path: path) }
-    #expect(missing?.description.contains("pass --vocab FILE") == true)
+    #expect(missing?.requestedInput == .vocabulary)
+    #expect(missing?.description.contains("store no vocabulary") == true)
     let short = #expect(throws: HDF5Error.self) {
       try Keras.readLegacy(
         path: path, options: KerasImportOptions(vocabulary: ["a", "b"], vocabularyPath: "v.txt"))
@@ -84,10 +85,9 @@ import Testing
     let path = folder.appendingPathComponent("m.weights.h5").path
     try Keras.writeWeights(makeModel(o: 2, kind: .dense), to: path)
     let error = #expect(throws: HDF5Error.self) { try Keras.readWeights(path: path) }
+    #expect(error?.requestedInput == .hiddenActivation)
     #expect(
-      error?.description
-        == "\(path): a .weights.h5 file stores no activations; pass --hidden-activation (Keras default: tanh)"
-    )
+      error?.description == "\(path): a .weights.h5 file stores no activations (Keras's default f is tanh)")
   }
 
   @Test func snakeCaseMatchesKeras() {

@@ -145,22 +145,28 @@ import Testing
   }
 
   @Test(arguments: [
-    (LanguageModelSettings(hiddenSize: 0), TrainingOptions(), "--hidden"),
-    (LanguageModelSettings(hiddenSize: -3), TrainingOptions(), "--hidden"),
-    (LanguageModelSettings(hiddenSize: 4), TrainingOptions(learningRate: 0), "--learning-rate"),
-    (LanguageModelSettings(hiddenSize: 4), TrainingOptions(learningRate: -0.1), "--learning-rate"),
-    (LanguageModelSettings(hiddenSize: 4), TrainingOptions(learningRate: .nan), "--learning-rate"),
-    (LanguageModelSettings(hiddenSize: 4), TrainingOptions(epochs: 0), "--epochs"),
-    (LanguageModelSettings(hiddenSize: 4), TrainingOptions(clip: 0), "--clip"),
-    (LanguageModelSettings(hiddenSize: 4), TrainingOptions(bpttLength: 0), "--bptt-length"),
-    (LanguageModelSettings(minCount: 0, hiddenSize: 4), TrainingOptions(), "--min-count"),
+    (LanguageModelSettings(hiddenSize: 0), TrainingOptions(), TrainingParameter.hiddenSize),
+    (LanguageModelSettings(hiddenSize: -3), TrainingOptions(), TrainingParameter.hiddenSize),
+    (LanguageModelSettings(hiddenSize: 4), TrainingOptions(learningRate: 0), TrainingParameter.learningRate),
+    (
+      LanguageModelSettings(hiddenSize: 4), TrainingOptions(learningRate: -0.1),
+      TrainingParameter.learningRate
+    ),
+    (
+      LanguageModelSettings(hiddenSize: 4), TrainingOptions(learningRate: .nan),
+      TrainingParameter.learningRate
+    ),
+    (LanguageModelSettings(hiddenSize: 4), TrainingOptions(epochs: 0), TrainingParameter.epochs),
+    (LanguageModelSettings(hiddenSize: 4), TrainingOptions(clip: 0), TrainingParameter.clip),
+    (LanguageModelSettings(hiddenSize: 4), TrainingOptions(bpttLength: 0), TrainingParameter.bpttLength),
+    (LanguageModelSettings(minCount: 0, hiddenSize: 4), TrainingOptions(), TrainingParameter.minCount),
   ])
-  func invalidOptions(settings: LanguageModelSettings, options: TrainingOptions, option: String) {
+  func invalidOptions(settings: LanguageModelSettings, options: TrainingOptions, option: TrainingParameter) {
     do {
       _ = try Self.train(settings: settings, options: options)
       Issue.record("accepted a bad \(option)")
     } catch {
-      guard case .invalidOption(let name, _, _) = error else {
+      guard case .invalidParameter(let name, _, _) = error else {
         Issue.record("unexpected \(error)")
         return
       }
@@ -180,7 +186,7 @@ import Testing
       #expect(epoch == 1)
       let message = "\(error)"
       #expect(
-        message.contains("epoch 1") && message.contains("--learning-rate") && message.contains("--clip"))
+        message.contains("epoch 1") && message.contains("learning rate") && message.contains("clipping"))
     }
   }
 
@@ -190,7 +196,7 @@ import Testing
       (LanguageModelSettings(level: .char), Self.text, "char-level"),
       (LanguageModelSettings(lowercase: true), Self.text, "lower"),
       (LanguageModelSettings(hiddenSize: 16), Self.text, "hidden size 8"),
-      (LanguageModelSettings(minCount: 2), Self.text, "--min-count"),
+      (LanguageModelSettings(minCount: 2), Self.text, "minimum count"),
       (LanguageModelSettings(), "zebras graze quietly near rivers\nwolves howl at night", "does not fit"),
     ]
     for (settings, text, fragment) in cases {
@@ -198,7 +204,10 @@ import Testing
         _ = try Self.train(text, settings: settings, base: base)
         Issue.record("accepted \(settings) for \(text)")
       } catch {
-        guard case .incompatibleModel(let path, _) = error else {
+        let path: String
+        switch error {
+        case .incompatibleModel(let base, _), .conflictsWithBaseModel(let base, _, _): path = base
+        default:
           Issue.record("unexpected \(error)")
           continue
         }
@@ -256,11 +265,11 @@ import Testing
         settings: LanguageModelSettings(hiddenSize: 60_000), options: TrainingOptions(epochs: 1))
       Issue.record("accepted a hidden size whose W needs 3.6e9 weights")
     } catch {
-      guard case .invalidOption(let name, _, _) = error else {
+      guard case .invalidParameter(let name, _, _) = error else {
         Issue.record("unexpected \(error)")
         return
       }
-      #expect(name == "--hidden")
+      #expect(name == .hiddenSize)
     }
   }
 }

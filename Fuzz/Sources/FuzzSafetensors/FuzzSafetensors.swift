@@ -1,5 +1,5 @@
 import Foundation
-import RNNKit
+import RNNFileFormats
 
 /// Feeds arbitrary bytes to the safetensors reader (through a file, since it maps paths).
 /// Whatever loads must write back and load again; whatever fails must fail in one line.

@@ -45,10 +45,6 @@ struct Convert: ParsableCommand {
   var verify = false
 
   func run() throws {
-    if !source.reading.trustInput, try ModelSource.needsIsolation(path: input, format: source.format) {
-      try convertInChild()
-      return
-    }
     let outputFormat = try ModelFormats.forOutput(path: output, name: to)
     let dtype = try dtype.map { name in
       guard let value = DType(name: name), value.isFloatingPoint else {
@@ -79,7 +75,8 @@ struct Convert: ParsableCommand {
           FileHandle.standardError.write(Data("warning: \(input): \(problem)\n".utf8))
         }
         guard verify else { return }
-        let written = try ModelFormats.readBack(path: temporary, format: outputFormat, like: model)
+        let written = try outputFormat.read(
+          path: temporary, options: ImportOptions(restoring: model, in: outputFormat))
         let (difference, count) = try compare(model, written)
         let tolerance = Self.tolerance(dtype: dtype ?? model.W.dtype, format: outputFormat.name)
         report = "; verify: largest difference \(difference) over \(count) sequences (tolerance \(tolerance))"
@@ -145,27 +142,6 @@ struct Convert: ParsableCommand {
     guard stat(path, &info) == 0 else { return nil }
     return (UInt64(info.st_dev), UInt64(info.st_ino))
   }
-
-  /// Runs this same conversion in a child `rnnkit` that reads the input in-process, so that a libhdf5
-  /// crash or hang becomes an error here. The child writes the output directly (no scratch copy).
-  private func convertInChild() throws {
-    let arguments = Array(CommandLine.arguments.dropFirst()) + ["--trust-input"]
-    let outputURL = URL(fileURLWithPath: output)
-    let child = try ModelSource.runChild(arguments, reading: input) { pid in
-      // A child killed mid-write may leave its hidden temporary file; remove it.
-      let folder = outputURL.deletingLastPathComponent().path
-      let prefix = ".\(outputURL.lastPathComponent).tmp-\(pid)-"
-      // The HDF5 writer's own temporary file is named after that one, with one more leading dot.
-      for name in (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []
-      where name.hasPrefix(prefix) || name.hasPrefix("." + prefix) {
-        try? FileManager.default.removeItem(atPath: folder + "/" + name)
-      }
-    }
-    FileHandle.standardOutput.write(Data(child.stdout.utf8))
-    FileHandle.standardError.write(Data(child.stderr.utf8))
-    if child.status != 0 { throw ExitCode(child.status) }
-  }
-
 }
 
 /// Looks for NaN and infinite weights on a background thread.

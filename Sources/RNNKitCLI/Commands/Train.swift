@@ -66,9 +66,17 @@ struct Train: ParsableCommand {
   var backend: String = "portable"
 
   @Option(
-    name: .customLong("from"),
-    help: ArgumentHelp("Continue training this model instead of starting a new one.", valueName: "model"))
+    name: .customLong("start-from"),
+    help: ArgumentHelp(
+      "Continue training this model (any readable format) instead of starting a new one.", valueName: "model")
+  )
   var base: String?
+
+  @Flag(
+    help:
+      "Read the --start-from model inside this process, even when its reader is a C library (trusted files only)."
+  )
+  var trustInput = false
 
   @Option(help: "The model's name (default: the output file's name).")
   var name: String?
@@ -105,8 +113,8 @@ struct Train: ParsableCommand {
       seed: seed,
       backend: chosenBackend)
     if let hidden, hidden <= 0 {
-      throw TrainingError.invalidOption(
-        name: "--hidden", value: "\(hidden)", reason: "the hidden size must be at least 1")
+      throw TrainingError.invalidParameter(
+        .hiddenSize, value: "\(hidden)", reason: "the hidden size must be at least 1")
     }
     try options.validate()
 
@@ -118,7 +126,7 @@ struct Train: ParsableCommand {
     do {
       format = try ModelFormats.forOutput(path: output, name: nil)
     } catch {
-      let known = ModelFormats.all.flatMap(\.extensions).joined(separator: ", ")
+      let known = ModelFormats.writable.flatMap(\.extensions).joined(separator: ", ")
       throw CLIError("\(output): cannot tell the output format from the file name; end it in one of \(known)")
     }
     if let created, !isISO8601Date(created) {
@@ -130,7 +138,11 @@ struct Train: ParsableCommand {
     }
 
     let text = try Corpus.readText(path: corpus)
-    let baseModel = try base.map { path in BaseModel(model: try ModelFormats.read(path: path), path: path) }
+    let baseModel = try base.map { path in
+      BaseModel(
+        model: try ModelFormats.read(path: path, isolation: IsolationPolicy(isolate: !trustInput)), path: path
+      )
+    }
     let provenance = Provenance(
       name: name ?? baseModel?.model.provenance.name ?? modelName(output),
       description: "Trained by rnnkit train on \(fileName(corpus)) for \(epochs) epochs"

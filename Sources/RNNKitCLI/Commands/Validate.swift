@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import RNNKit
 
 struct Validate: ParsableCommand {
@@ -19,7 +20,8 @@ struct Validate: ParsableCommand {
       print("\(file): OK")
       return
     }
-    for problem in problems { print("\(file): \(problem)") }
+    // Problems are diagnostics: they go to stderr, like every other error.
+    for problem in problems { FileHandle.standardError.write(Data("\(file): \(problem)\n".utf8)) }
     throw ExitCode(1)
   }
 
@@ -74,7 +76,7 @@ struct Validate: ParsableCommand {
       } catch let error as ModelFileError {
         return [error.error.description]
       } catch {
-        let message = "\(error)"
+        let message = "\(Advice.adding(to: error))"
         return [message.hasPrefix("\(file): ") ? String(message.dropFirst(file.count + 2)) : message]
       }
     }

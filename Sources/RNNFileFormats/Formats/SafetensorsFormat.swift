@@ -3,10 +3,15 @@ import RNNFormat
 import RNNModel
 
 /// What can be wrong with a safetensors file, as one line: `file: part: reason`.
-public struct SafetensorsError: Error, Sendable, CustomStringConvertible {
+public struct SafetensorsError: Error, Sendable, CustomStringConvertible, ModelInputRequest {
+  /// The file.
   public var path: String
+  /// The header field or tensor at fault.
   public var part: String
+  /// Why, in words.
   public var reason: String
+  /// What the caller can supply to get past this error, if anything.
+  public var requestedInput: ModelInput?
   public var description: String { displaySafe("\(path): \(part): \(reason)") }
 }
 
@@ -18,9 +23,14 @@ public struct SafetensorsError: Error, Sendable, CustomStringConvertible {
 /// vocabulary as a JSON array under `rnnkit.vocabulary`. Files from elsewhere that hold W, b, V and
 /// c read too, with the activations and vocabulary from the command-line flags.
 public struct SafetensorsFormat: ModelFileFormat {
+  /// Creates the format.
   public init() {}
   public var name: String { "safetensors" }
+  public var summary: String { "safetensors (Hugging Face): W, b, V, c, with the rest in __metadata__" }
   public var extensions: [String] { [".safetensors"] }
+  public var capabilities: FormatCapabilities { [.read, .write, .storesVocabulary, .storesActivations] }
+  public var writableDTypes: [DType] { [.f32, .f16, .bf16, .f64] }
+  public var readIsolation: ReadIsolation { .inProcess }
 
   /// The largest header accepted (the reference implementation's own limit is 100 MB).
   static let maxHeaderBytes = 100_000_000
@@ -28,7 +38,7 @@ public struct SafetensorsFormat: ModelFileFormat {
   static let maxNesting = 16
   static let vocabularyKey = "rnnkit.vocabulary"
 
-  public func sniff(path: String, prefix: [UInt8]) -> Bool {
+  public func recognizes(path: String, prefix: [UInt8]) -> Bool {
     guard prefix.count >= 9 else { return false }
     let length = prefix[0..<8].enumerated().reduce(UInt64(0)) { $0 | UInt64($1.element) << (8 * $1.offset) }
     return length >= 2 && length <= UInt64(Self.maxHeaderBytes) && prefix[8] == UInt8(ascii: "{")
@@ -136,24 +146,27 @@ public struct SafetensorsFormat: ModelFileFormat {
       return Parameter(try view.floats(), shape: entry.shape, dtype: entry.dtype)
     }
 
-    func activation<T>(_ key: String, _ override: T?, _ parse: (String) -> T?, flag: String) throws -> T {
+    func activation<T>(_ key: String, _ override: T?, _ parse: (String) -> T?, input: ModelInput) throws -> T
+    {
       if let override { return override }
       guard let name = metadata[key] else {
-        throw fail("__metadata__", "has no \(key); pass --\(flag)")
+        var error = fail("__metadata__", "has no \(key)")
+        error.requestedInput = input
+        throw error
       }
       guard let value = parse(name) else { throw fail("__metadata__", "\(key) \"\(name)\" is not known") }
       return value
     }
     let f = try activation(
       Schema.hiddenActivation, options.hiddenActivation, HiddenActivation.init(name:),
-      flag: "hidden-activation")
+      input: .hiddenActivation)
     let g = try activation(
       Schema.outputActivation, options.outputActivation, OutputActivation.init(name:),
-      flag: "output-activation")
+      input: .outputActivation)
 
     var tokens: [String]?
-    if let path = options.vocabularyPath {
-      tokens = try readVocabularyFile(path)
+    if let supplied = try options.suppliedVocabulary() {
+      tokens = supplied
     } else if let json = metadata[Self.vocabularyKey] {
       guard let list = try? JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String] else {
         throw fail("__metadata__", "\(Self.vocabularyKey) is not a JSON array of strings")
@@ -289,7 +302,8 @@ enum RawFileWriter {
         }
       }
     } catch FormatError.destinationExists {
-      throw SafetensorsError(path: path, part: "output", reason: "already exists; pass --force to replace it")
+      throw SafetensorsError(
+        path: path, part: "output", reason: "already exists", requestedInput: .overwrite)
     }
   }
 }

@@ -3,11 +3,16 @@ import RNNModel
 
 /// The native `.rnn` container (docs/FORMAT.md).
 public struct RNNFileFormat: ModelFileFormat {
+  /// Creates the format.
   public init() {}
   public var name: String { "rnn" }
+  public var summary: String { "RNNKit's native container (.rnn): memory-mapped, checksummed" }
   public var extensions: [String] { [".rnn"] }
+  public var capabilities: FormatCapabilities { [.read, .write, .storesVocabulary, .storesActivations] }
+  public var writableDTypes: [DType] { [.f32, .f16, .bf16, .f64] }
+  public var readIsolation: ReadIsolation { .inProcess }
 
-  public func sniff(path: String, prefix: [UInt8]) -> Bool {
+  public func recognizes(path: String, prefix: [UInt8]) -> Bool {
     prefix.starts(with: Layout.magic)
   }
 
