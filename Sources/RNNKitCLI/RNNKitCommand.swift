@@ -17,7 +17,8 @@ struct RNNKitCommand: ParsableCommand {
     commandName: "rnnkit",
     abstract: "Inspect, convert, validate, run and train simple (Elman) recurrent networks.",
     discussion: """
-      Formats: rnn (native), hdf5 (plain layout), keras-h5, keras-weights, keras, safetensors.
+      Formats:
+      \(FormatHelp.table)
       Every command that reads a model accepts every format `convert` reads.
       See docs/CLI.md for a guide.
       """,

@@ -75,7 +75,6 @@ import Testing
       (["convert", path("empty.h5"), path("o1.rnn")], "empty.h5"),
       (["convert", path("half.h5"), path("o2.rnn")], "half.h5"),
       (["convert", path("cut.rnn"), path("o3.h5")], "cut.rnn"),
-      (["convert", CLI.fixture("token-f32.rnn"), path("o4.h5"), "--dtype", "i32"], "--dtype"),
       (["convert", CLI.fixture("token-f32.rnn"), path("o5.h5"), "--dtype", "bf16"], "bf16"),
       (["convert", CLI.fixture("token-f32.rnn"), path("o6.keras")], "keras"),
       (["convert", path("half.h5"), path("o7.rnn"), "--vocab", path("short.txt")], "half.h5"),
@@ -87,6 +86,10 @@ import Testing
       #expect(lines.count == 1, "one line: \(result.stderr)")
       #expect(result.stderr.contains(mention), "\(result.stderr)")
     }
+    // A dtype that is no float is a usage error, refused before any work.
+    let usage = try CLI.run(["convert", CLI.fixture("token-f32.rnn"), path("o4.h5"), "--dtype", "i32"])
+    #expect(usage.status == 64, "\(usage.stderr)")
+    #expect(usage.stderr.hasPrefix("Error: The value 'i32' is invalid for '--dtype"), "\(usage.stderr)")
     #expect(listing == ["cut.rnn", "empty.h5", "half.h5", "short.txt"])
   }
 

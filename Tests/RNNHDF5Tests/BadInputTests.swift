@@ -91,7 +91,8 @@ import Testing
       RawHDF5.floats(file, "c", [0, 0, 0], shape: [3])
     }
     let error = #expect(throws: HDF5Error.self) { try PlainHDF5.read(path: path("noact.h5")) }
-    #expect(error?.description.contains("pass --hidden-activation") == true)
+    #expect(error?.requestedInput == .hiddenActivation)
+    #expect(error?.description.contains("is missing") == true)
     let model = try PlainHDF5.read(
       path: path("noact.h5"), hiddenActivation: .tanh, outputActivation: .sigmoid)
     #expect(model.outputActivation == .sigmoid)

@@ -194,7 +194,7 @@ import Testing
     let base = BaseModel(model: try Self.train().model, path: "base.rnn")
     let cases: [(LanguageModelSettings, String, String)] = [
       (LanguageModelSettings(level: .char), Self.text, "char-level"),
-      (LanguageModelSettings(lowercase: true), Self.text, "lower"),
+      (LanguageModelSettings(lowercase: true), Self.text, "keeps case"),
       (LanguageModelSettings(hiddenSize: 16), Self.text, "hidden size 8"),
       (LanguageModelSettings(minCount: 2), Self.text, "minimum count"),
       (LanguageModelSettings(), "zebras graze quietly near rivers\nwolves howl at night", "does not fit"),

@@ -2,22 +2,14 @@ import ArgumentParser
 import Foundation
 import RNNKit
 
-#if canImport(Glibc)
-  import Glibc
-#elseif canImport(Darwin)
-  import Darwin
-#endif
-
 struct Convert: ParsableCommand {
   static let configuration = CommandConfiguration(
-    abstract:
-      "Convert a model between rnn, hdf5, keras-h5, keras-weights, keras (read only) and safetensors.",
+    abstract: "Convert a model between any two formats RNNKit reads and writes.",
     discussion: """
-      The input format is detected from the content first and the file name second; the output \
-      format comes from --to or the output file name (.rnn, .h5/.hdf5 for the plain layout, \
-      .weights.h5). Keras files store no vocabulary (pass --vocab) and .weights.h5 files no \
-      activations (pass --hidden-activation and --output-activation).
-      The output is written to a temporary file next to it and renamed into place only when \
+      The input format is detected from the content; the output format comes from --to or the \
+      output file name. Formats that store no vocabulary take --vocab, and formats that store no \
+      activations take --hidden-activation and --output-activation (see `rnnkit --help`).
+      The output is written once, to a temporary file in its folder, and put in place only when \
       everything, including --verify, succeeded. The input is never overwritten.
       """)
 
@@ -29,14 +21,12 @@ struct Convert: ParsableCommand {
 
   @OptionGroup var source: ModelInputOptions
 
-  @Option(help: "The output format (rnn, hdf5, keras-h5, keras-weights); from the file name by default.")
-  var to: String?
+  @Option(help: ArgumentHelp("The output format; from the file name by default.", valueName: "format"))
+  var to: OutputFormatName?
 
   @Option(
-    help:
-      "The dtype of W, b, V and c in the output (f32, f16, bf16 for .rnn, f64). Default: f32 for HDF5, as stored for .rnn."
-  )
-  var dtype: String?
+    help: "The dtype of W, b, V and c in the output. Default: as stored, or f32 where the format decides.")
+  var dtype: FloatDType?
 
   @Flag(help: "Replace an existing output file.")
   var force = false
@@ -45,123 +35,37 @@ struct Convert: ParsableCommand {
   var verify = false
 
   func run() throws {
-    let outputFormat = try ModelFormats.forOutput(path: output, name: to)
-    let dtype = try dtype.map { name in
-      guard let value = DType(name: name), value.isFloatingPoint else {
-        throw CLIError("--dtype \(name) is not a float dtype; choose f32, f16, bf16 or f64")
-      }
-      return value
+    let report = try ModelConversion.convert(
+      input: input, output: output,
+      options: ConversionOptions(
+        inputFormat: source.format, outputFormat: to?.name, importOptions: source.importOptions(),
+        dtype: dtype?.dtype, overwrite: force, verify: verify,
+        isolation: IsolationPolicy(isolate: !source.reading.trustInput)))
+    for problem in report.warnings {
+      FileHandle.standardError.write(Data("warning: \(displaySafe(input)): \(problem)\n".utf8))
     }
-
-    if let inputID = fileID(input), let outputID = fileID(output), inputID == outputID {
-      throw CLIError("\(output): is the input file; refusing to overwrite it")
-    }
-    if !force && FileManager.default.fileExists(atPath: output) {
-      throw CLIError("\(output): already exists; pass --force to replace it")
-    }
-
-    let loaded = try source.read(input)
-    let model = loaded.model
-    // The NaN/Inf scan reads every weight once; it runs on another core while the output is
-    // written, which reads them too.
-    let scan = BackgroundScan(model)
-
-    // Write next to the output, verify there, and only then put it in place.
-    var report = ""
-    do {
-      try AtomicFile.write(to: output, overwrite: force) { temporary in
-        try outputFormat.write(model, to: temporary, options: ExportOptions(dtype: dtype, overwrite: false))
-        for problem in scan.problems() {
-          FileHandle.standardError.write(Data("warning: \(input): \(problem)\n".utf8))
-        }
-        guard verify else { return }
-        let written = try outputFormat.read(
-          path: temporary, options: ImportOptions(restoring: model, in: outputFormat))
-        let (difference, count) = try compare(model, written)
-        let tolerance = Self.tolerance(dtype: dtype ?? model.W.dtype, format: outputFormat.name)
-        report = "; verify: largest difference \(difference) over \(count) sequences (tolerance \(tolerance))"
-        guard difference <= tolerance else {
-          throw CLIError(
-            "\(output): verification failed: the largest output difference \(difference) exceeds \(tolerance); nothing was written"
-          )
-        }
-      }
-    } catch FormatError.destinationExists {
-      throw CLIError("\(output): already exists; pass --force to replace it")
-    }
+    let model = report.model
+    let check =
+      report.verification.map {
+        "; verify: largest difference \($0.largestDifference) over \($0.sequences) sequences (tolerance \($0.tolerance))"
+      } ?? ""
     print(
-      "\(input) (\(loaded.format)) -> \(output) (\(outputFormat.name)): H \(model.hiddenSize), X \(model.inputSize), O \(model.outputSize)\(report)"
+      "\(input) (\(report.inputFormat)) -> \(output) (\(report.outputFormat)): H \(model.hiddenSize), X \(model.inputSize), O \(model.outputSize)\(check)"
     )
-  }
-
-  /// f32 output is exact up to summation order; half-precision outputs lose about 3 decimal digits.
-  static func tolerance(dtype: DType, format: String) -> Double {
-    switch dtype {
-    case .f16: return 1e-2
-    case .bf16: return 5e-2
-    default: return 1e-5
-    }
-  }
-
-  /// Runs both models on the same sequences and returns the largest difference of any output
-  /// (relative above 1, absolute below).
-  func compare(_ a: ElmanModel, _ b: ElmanModel) throws -> (Double, Int) {
-    let left = try InferenceModel(a)
-    let right = try InferenceModel(b)
-    var generator = SplitMix64(seed: 0x5EED)
-    var largest = 0.0
-    let lengths = [1, 2, 5, 9, 16]
-    for length in lengths {
-      let l: ForwardResult
-      let r: ForwardResult
-      if a.inputKind == .tokens {
-        let tokens = (0..<length).map { _ in Int(generator.next() % UInt64(a.inputSize)) }
-        l = try left.forward(tokens: tokens)
-        r = try right.forward(tokens: tokens)
-      } else {
-        let vectors = (0..<length).map { _ in
-          (0..<a.inputSize).map { _ in Float(generator.nextUnit()) * 2 - 1 }
-        }
-        l = try left.forward(vectors: vectors)
-        r = try right.forward(vectors: vectors)
-      }
-      for (x, y) in zip(l.outputs.joined(), r.outputs.joined()) {
-        if x.isNaN || y.isNaN || x.isInfinite || y.isInfinite {
-          // Non-finite outputs must agree exactly (NaN with NaN, +inf with +inf).
-          if !(x.isNaN && y.isNaN) && x != y { largest = .infinity }
-          continue
-        }
-        largest = max(largest, abs(Double(x) - Double(y)) / max(1, abs(Double(x))))
-      }
-    }
-    return (largest, lengths.count)
-  }
-
-  private func fileID(_ path: String) -> (UInt64, UInt64)? {
-    var info = stat()
-    guard stat(path, &info) == 0 else { return nil }
-    return (UInt64(info.st_dev), UInt64(info.st_ino))
   }
 }
 
-/// Looks for NaN and infinite weights on a background thread.
-final class BackgroundScan: @unchecked Sendable {
-  // `result` is written once by the thread before it signals, and read only after waiting.
-  private var result: [ModelError] = []
-  private let done = DispatchSemaphore(value: 0)
+/// A floating-point dtype name for `--dtype`.
+struct FloatDType: ExpressibleByArgument, CaseIterable {
+  let dtype: DType
 
-  init(_ model: ElmanModel) {
-    let thread = Thread { [self] in
-      result = model.nonFiniteWeights()
-      done.signal()
-    }
-    thread.start()
+  init?(argument: String) {
+    guard let value = DType(name: argument), value.isFloatingPoint else { return nil }
+    dtype = value
   }
 
-  /// The problems found, waiting for the scan to finish.
-  func problems() -> [ModelError] {
-    done.wait()
-    done.signal()
-    return result
-  }
+  private init(_ dtype: DType) { self.dtype = dtype }
+  static var allCases: [FloatDType] { DType.allCases.filter(\.isFloatingPoint).map(FloatDType.init) }
+  static var allValueStrings: [String] { allCases.map(\.dtype.description) }
+  var defaultValueDescription: String { dtype.description }
 }

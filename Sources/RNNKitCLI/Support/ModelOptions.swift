@@ -7,8 +7,10 @@ import RNNKit
 struct ReadingOptions: ParsableArguments {
   @Option(
     name: .customLong("from"),
-    help: "The input format (rnn, hdf5, keras-h5, keras-weights, keras, safetensors); detected by default.")
-  var format: String?
+    help: ArgumentHelp("The input format; detected from the content by default.", valueName: "format"))
+  var inputFormat: InputFormatName?
+
+  var format: String? { inputFormat?.name }
 
   @Option(help: "The hidden activation f, for files that do not store it.")
   var hiddenActivation: String?

@@ -1,0 +1,154 @@
+import Foundation
+import RNNFileFormats
+import RNNFormat
+import RNNModel
+
+/// How to convert a model.
+public struct ConversionOptions: Sendable {
+  /// The input format's name; nil detects it.
+  public var inputFormat: String?
+  /// The output format's name; nil takes it from the output file name.
+  public var outputFormat: String?
+  /// What the input format may lack (activations, vocabulary) and the `.rnn` read options.
+  public var importOptions: ImportOptions
+  /// The dtype of W, b, V and c in the output; nil keeps each parameter's own.
+  public var dtype: DType?
+  /// Replace an existing output file (never the input, and never anything but a regular file).
+  public var overwrite: Bool
+  /// Check the written file by a forward pass before putting it in place.
+  public var verify: Bool
+  /// How the input is read.
+  public var isolation: IsolationPolicy
+
+  /// Creates conversion options; the defaults detect both formats and isolate the input.
+  public init(
+    inputFormat: String? = nil, outputFormat: String? = nil, importOptions: ImportOptions = ImportOptions(),
+    dtype: DType? = nil, overwrite: Bool = false, verify: Bool = false,
+    isolation: IsolationPolicy = IsolationPolicy()
+  ) {
+    self.inputFormat = inputFormat
+    self.outputFormat = outputFormat
+    self.importOptions = importOptions
+    self.dtype = dtype
+    self.overwrite = overwrite
+    self.verify = verify
+    self.isolation = isolation
+  }
+}
+
+/// What a conversion did.
+public struct ConversionReport: Sendable {
+  /// The input format's name.
+  public var inputFormat: String
+  /// The output format's name.
+  public var outputFormat: String
+  /// The model converted.
+  public var model: ElmanModel
+  /// The forward-pass check, when asked for.
+  public var verification: VerificationReport?
+  /// Problems worth a warning that did not stop the conversion (non-finite weights).
+  public var warnings: [ModelError]
+}
+
+/// Why a conversion was refused.
+public enum ConversionError: Error, Sendable, CustomStringConvertible, ModelInputRequest {
+  /// The output is the input file.
+  case outputIsInput(String)
+  /// The output exists and overwriting was not asked for.
+  case outputExists(String)
+  /// The output format cannot store this dtype.
+  case unsupportedDType(format: String, dtype: DType, allowed: [DType])
+  /// The written file does not compute what the source computes.
+  case verificationFailed(output: String, report: VerificationReport)
+
+  public var requestedInput: ModelInput? {
+    if case .outputExists = self { return .overwrite }
+    return nil
+  }
+
+  public var description: String {
+    switch self {
+    case .outputIsInput(let path): return "\(displaySafe(path)): is the input file; refusing to overwrite it"
+    case .outputExists(let path): return "\(displaySafe(path)): already exists"
+    case .unsupportedDType(let format, let dtype, let allowed):
+      return
+        "the \(format) format cannot store \(dtype); it stores \(allowed.map(\.description).joined(separator: ", "))"
+    case .verificationFailed(let output, let report):
+      return
+        "\(displaySafe(output)): verification failed: the largest output difference \(report.largestDifference) exceeds \(report.tolerance); nothing was written"
+    }
+  }
+}
+
+/// Converts a model file to another format: read (isolated where the format asks), write once,
+/// atomically, optionally verified by a forward pass before the file is put in place.
+public enum ModelConversion {
+  /// Converts `input` to `output`.
+  public static func convert(input: String, output: String, options: ConversionOptions) throws
+    -> ConversionReport
+  {
+    let format = try ModelFormats.forOutput(path: output, name: options.outputFormat)
+    if let dtype = options.dtype, !format.writableDTypes.contains(dtype) {
+      throw ConversionError.unsupportedDType(
+        format: format.name, dtype: dtype, allowed: format.writableDTypes)
+    }
+    if let a = fileIdentity(input), let b = fileIdentity(output), a == b {
+      throw ConversionError.outputIsInput(output)
+    }
+    if !options.overwrite && FileManager.default.fileExists(atPath: output) {
+      throw ConversionError.outputExists(output)
+    }
+    let loaded = try ModelFormats.load(
+      path: input, format: options.inputFormat, options: options.importOptions, isolation: options.isolation)
+    let model = loaded.model
+    // The NaN/Inf scan reads every weight once, on another core while the output is written.
+    let scan = BackgroundScan(model)
+    var verification: VerificationReport?
+    do {
+      try AtomicFile.write(to: output, overwrite: options.overwrite) { temporary in
+        try format.write(model, to: temporary, options: ExportOptions(dtype: options.dtype, overwrite: false))
+        guard options.verify else { return }
+        let written = try format.read(path: temporary, options: ImportOptions(restoring: model, in: format))
+        let report = try ModelVerification.compare(
+          source: model, result: written,
+          tolerance: ModelVerification.tolerance(for: options.dtype ?? model.W.dtype))
+        verification = report
+        guard report.passed else { throw ConversionError.verificationFailed(output: output, report: report) }
+      }
+    } catch FormatError.destinationExists {
+      throw ConversionError.outputExists(output)
+    }
+    return ConversionReport(
+      inputFormat: loaded.format.name, outputFormat: format.name, model: model, verification: verification,
+      warnings: scan.problems())
+  }
+
+  static func fileIdentity(_ path: String) -> [Int]? {
+    guard let attributes = try? FileManager.default.attributesOfItem(atPath: path),
+      let device = attributes[.systemNumber] as? Int, let inode = attributes[.systemFileNumber] as? Int
+    else { return nil }
+    return [device, inode]
+  }
+}
+
+/// Looks for NaN and infinite weights on a background thread.
+final class BackgroundScan: @unchecked Sendable {
+  // `result` is written once by the thread before it signals, and read only after waiting.
+  private var result: [ModelError] = []
+  private let done = DispatchSemaphore(value: 0)
+
+  init(_ model: ElmanModel) {
+    let thread = Thread { [self] in
+      result = model.nonFiniteWeights()
+      done.signal()
+    }
+    thread.start()
+  }
+
+  /// The problems found, waiting for the scan to finish.
+  func problems() -> [ModelError] {
+    done.wait()
+    done.signal()
+    return result
+  }
+}

@@ -1,0 +1,63 @@
+import RNNModel
+import RNNRuntime
+
+/// The result of running two models on the same inputs.
+public struct VerificationReport: Sendable, Codable, Equatable {
+  /// The largest output difference: relative where the value is above 1, absolute below.
+  public var largestDifference: Double
+  /// How many input sequences were compared.
+  public var sequences: Int
+  /// The difference allowed.
+  public var tolerance: Double
+  /// Whether ``largestDifference`` is within ``tolerance``.
+  public var passed: Bool { largestDifference <= tolerance }
+}
+
+/// Checks a conversion by a forward pass: the source and the result run on the same sequences and
+/// their outputs are compared. This is what `rnnkit convert --verify` reports.
+public enum ModelVerification {
+  /// The tolerance for a result stored in `dtype`: f32 and f64 are exact up to summation order,
+  /// half-precision formats lose about 3 decimal digits (f16) or 2 (bf16).
+  public static func tolerance(for dtype: DType) -> Double {
+    switch dtype {
+    case .f16: return 1e-2
+    case .bf16: return 5e-2
+    default: return 1e-5
+    }
+  }
+
+  /// Runs `source` and `result` on the same seeded sequences (lengths 1 to 16) and compares every
+  /// output. Non-finite outputs must agree exactly (NaN with NaN, +inf with +inf).
+  public static func compare(source: ElmanModel, result: ElmanModel, tolerance: Double) throws
+    -> VerificationReport
+  {
+    let left = try InferenceModel(source)
+    let right = try InferenceModel(result)
+    var generator = SplitMix64(seed: 0x5EED)
+    var largest = 0.0
+    let lengths = [1, 2, 5, 9, 16]
+    for length in lengths {
+      let l: ForwardResult
+      let r: ForwardResult
+      if source.inputKind == .tokens {
+        let tokens = (0..<length).map { _ in Int(generator.next() % UInt64(source.inputSize)) }
+        l = try left.forward(tokens: tokens)
+        r = try right.forward(tokens: tokens)
+      } else {
+        let vectors = (0..<length).map { _ in
+          (0..<source.inputSize).map { _ in Float(generator.nextUnit()) * 2 - 1 }
+        }
+        l = try left.forward(vectors: vectors)
+        r = try right.forward(vectors: vectors)
+      }
+      for (x, y) in zip(l.outputs.joined(), r.outputs.joined()) {
+        if !x.isFinite || !y.isFinite {
+          if !(x.isNaN && y.isNaN) && x != y { largest = .infinity }
+          continue
+        }
+        largest = max(largest, abs(Double(x) - Double(y)) / max(1, abs(Double(x))))
+      }
+    }
+    return VerificationReport(largestDifference: largest, sequences: lengths.count, tolerance: tolerance)
+  }
+}
