@@ -77,6 +77,8 @@ let package = Package(
       dependencies: ["RNNTraining", "RNNRuntime", .product(name: "Numerics", package: "swift-numerics")]),
     // End-to-end tests of the built `rnnkit` binary.
     .testTarget(name: "CLITests", dependencies: ["RNNKit", "RNNKitCLI"]),
+    // The RNNKit library as an embedder calls it: safe reading, conversion, validation.
+    .testTarget(name: "RNNKitTests", dependencies: ["RNNKit", "RNNKitCLI"]),
     // Interop with real third-party clients (h5py, Keras, numpy, onnxruntime, safetensors).
     .testTarget(
       name: "InteropTests",

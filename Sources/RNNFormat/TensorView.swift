@@ -42,6 +42,31 @@ public struct TensorView: Sendable {
     return withExtendedLifetime(storage) { FloatCodec.decode(bytes, dtype: dtype, count: entry.elementCount) }
   }
 
+  /// Every element as a Double, for any numeric dtype: exact for the float dtypes, u8, u32 and
+  /// i32; i64 values beyond 2^53 round. Opaque dtypes throw.
+  public func numericValues() throws -> [Double] {
+    let count = entry.elementCount
+    return try withExtendedLifetime(storage) { () throws -> [Double] in
+      let raw = bytes
+      switch entry.dtype.known {
+      case .u8: return raw.map(Double.init)
+      case .u32:
+        return (0..<count).map {
+          Double(UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: $0 * 4, as: UInt32.self)))
+        }
+      case .i32:
+        return (0..<count).map {
+          Double(Int32(littleEndian: raw.loadUnaligned(fromByteOffset: $0 * 4, as: Int32.self)))
+        }
+      case .i64:
+        return (0..<count).map {
+          Double(Int64(littleEndian: raw.loadUnaligned(fromByteOffset: $0 * 8, as: Int64.self)))
+        }
+      default: return try doubles()
+      }
+    }
+  }
+
   /// The tensor converted to `[Double]`, exact for every float dtype.
   public func doubles() throws -> [Double] {
     guard let dtype = entry.dtype.known, dtype.isFloatingPoint else {

@@ -94,12 +94,8 @@ struct Inspect: ParsableCommand {
     } else if let container = loaded.container, let view = try? container.tensor(named: name) {
       if view.dtype.known?.isFloatingPoint == true {
         floats = try view.floats()
-      } else if view.dtype.known == .u8 {
-        floats = view.bytes.map { Float($0) }
-      } else if view.dtype.known == .u32 {
-        floats = (0..<view.elementCount).map {
-          Float(UInt32(littleEndian: view.bytes.loadUnaligned(fromByteOffset: $0 * 4, as: UInt32.self)))
-        }
+      } else if view.dtype.known != nil, let values = try? view.numericValues() {
+        floats = values.map { Float($0) }
       } else {
         throw CLIError("\(file): tensor \"\(name)\" has dtype \(view.dtype), which inspect cannot print")
       }

@@ -38,30 +38,14 @@ struct Score: ParsableCommand {
     guard let text = String(data: data, encoding: .utf8) else {
       throw CLIError("\(file): not valid UTF-8 text")
     }
-    let lines = continuous ? [Substring(text)] : text.split(whereSeparator: \.isNewline)
-    var sequences: [[Int]] = []
-    var tokenCount = 0
-    for (index, line) in lines.enumerated() {
-      let ids: [Int]
-      do {
-        ids = try runtime.encode(String(line))
-      } catch {
-        throw CLIError("\(file)\(continuous ? "" : " line \(index + 1)"): \(error)")
-      }
-      tokenCount += ids.count
-      // A line of one token has nothing to predict.
-      if ids.count >= 2 { sequences.append(ids) }
+    let scored: TextScore
+    do {
+      scored = try runtime.score(text: text, perLine: !continuous)
+    } catch {
+      throw CLIError("\(file): \(error)")
     }
-    guard !sequences.isEmpty else {
-      throw CLIError(
-        "\(file): no \(continuous ? "text" : "line") has the 2 tokens that scoring needs (one is given, one predicted)"
-      )
-    }
-    let scores = try RuntimeCommand.run(model) { () throws(RuntimeError) in
-      try runtime.score(batch: sequences)
-    }
-    let result = ScoreResult(logProbabilities: scores.flatMap(\.logProbabilities))
-    let tokens = (count: tokenCount, sequences: sequences.count)
+    let result = scored.result
+    let tokens = (count: scored.tokens, sequences: scored.sequences)
     if json {
       print(
         JSON.object([
