@@ -26,59 +26,20 @@ struct Diff: ParsableCommand {
   @Flag(help: "Print JSON instead of text.")
   var json = false
 
-  struct TensorDiff {
-    var name: String
-    var shapes: ([Int], [Int])
-    var maxAbsolute: Double
-    var maxRelative: Double
-    var within: Bool
-  }
-
   func run() throws {
     guard tolerance >= 0, tolerance.isFinite else {
       throw CLIError("--tolerance must be a finite number ≥ 0")
     }
     let left = try input.load(a)
     let right = try input.load(b)
-
-    var tensors: [TensorDiff] = []
-    let pairs: [(String, Parameter, Parameter)] = [
-      ("W", left.W, right.W), ("b", left.b, right.b), ("V", left.V, right.V), ("c", left.c, right.c),
-    ]
-    for (name, x, y) in pairs { tensors.append(compare(name, x.floats(), x.shape, y.floats(), y.shape)) }
-
-    var metadataLines: [String] = []
-    var counted = 0
-    let ma = left.containerMetadata
-    let mb = right.containerMetadata
-    for key in ma.keys + mb.keys.filter({ ma[$0] == nil }) where ma[key] != mb[key] {
-      let provenance = key.hasPrefix("general.")
-      if !provenance { counted += 1 }
-      let va = ma[key].map { "\"\($0)\"" } ?? "(absent)"
-      let vb = mb[key].map { "\"\($0)\"" } ?? "(absent)"
-      metadataLines.append("\(key): \(va) vs \(vb)" + (provenance ? " (provenance, not counted)" : ""))
+    let difference = ModelDifference(left, right, tolerance: tolerance)
+    let tensors = difference.tensors
+    let metadataLines = difference.metadata.map { entry in
+      "\(entry.key): \(entry.a.map { "\"\($0)\"" } ?? "(absent)") vs \(entry.b.map { "\"\($0)\"" } ?? "(absent)")"
+        + (entry.isProvenance ? " (provenance, not counted)" : "")
     }
-
-    var vocabularyLines: [String] = []
-    switch (left.vocabulary, right.vocabulary) {
-    case (nil, nil): break
-    case (.some(let va), nil): vocabularyLines.append("only \(a) has a vocabulary (\(va.count) tokens)")
-    case (nil, .some(let vb)): vocabularyLines.append("only \(b) has a vocabulary (\(vb.count) tokens)")
-    case (.some(let va), .some(let vb)):
-      if va.count != vb.count { vocabularyLines.append("sizes differ: \(va.count) vs \(vb.count)") }
-      var shown = 0
-      var differing = 0
-      for id in 0..<min(va.count, vb.count) where va[id] != vb[id] {
-        differing += 1
-        if shown < 10 {
-          vocabularyLines.append("id \(id): \"\(Text.quoted(va[id]))\" vs \"\(Text.quoted(vb[id]))\"")
-          shown += 1
-        }
-      }
-      if differing > shown { vocabularyLines.append("… \(differing - shown) more ids differ") }
-    }
-
-    let equal = tensors.allSatisfy(\.within) && counted == 0 && vocabularyLines.isEmpty
+    let vocabularyLines = difference.vocabulary
+    let equal = difference.isEqual
     if json {
       let report = JSON.object([
         ("a", .string(a)), ("b", .string(b)), ("tolerance", .number(tolerance)), ("equal", .bool(equal)),
@@ -89,7 +50,7 @@ struct Diff: ParsableCommand {
               .object([
                 ("name", .string(t.name)), ("shape_a", .array(t.shapes.0.map(JSON.int))),
                 ("shape_b", .array(t.shapes.1.map(JSON.int))), ("max_abs", .number(t.maxAbsolute)),
-                ("max_rel", .number(t.maxRelative)), ("within_tolerance", .bool(t.within)),
+                ("max_rel", .number(t.maxRelative)), ("within_tolerance", .bool(t.withinTolerance)),
               ])
             })
         ),
@@ -103,7 +64,7 @@ struct Diff: ParsableCommand {
         let shape = t.shapes.0 == t.shapes.1 ? "\(t.shapes.0)" : "\(t.shapes.0) vs \(t.shapes.1)"
         rows.append([
           t.name, shape, Text.number(t.maxAbsolute), Text.number(t.maxRelative),
-          t.within ? "ok" : "DIFFERENT",
+          t.withinTolerance ? "ok" : "DIFFERENT",
         ])
       }
       print("Tensors (tolerance \(Text.number(tolerance)))")
@@ -115,28 +76,5 @@ struct Diff: ParsableCommand {
       print(equal ? "equal within \(Text.number(tolerance))" : "different")
     }
     if !equal { throw ExitCode(1) }
-  }
-
-  func compare(_ name: String, _ x: [Float], _ xs: [Int], _ y: [Float], _ ys: [Int]) -> TensorDiff {
-    guard xs == ys else {
-      return TensorDiff(
-        name: name, shapes: (xs, ys), maxAbsolute: .infinity, maxRelative: .infinity, within: false)
-    }
-    var maxAbs = 0.0
-    var maxRel = 0.0
-    var within = true
-    for i in 0..<x.count {
-      let u = Double(x[i])
-      let v = Double(y[i])
-      if u.isNaN && v.isNaN { continue }
-      if u == v { continue }
-      let d = abs(u - v)
-      let scale = max(abs(u), abs(v))
-      let r = scale > 0 ? d / scale : 0
-      if !(d <= maxAbs) { maxAbs = d }
-      if !(r <= maxRel) { maxRel = r }
-      if !(d <= tolerance || d <= tolerance * scale) { within = false }
-    }
-    return TensorDiff(name: name, shapes: (xs, ys), maxAbsolute: maxAbs, maxRelative: maxRel, within: within)
   }
 }
