@@ -9,6 +9,8 @@ let package = Package(
     // dependencies, for tools that only load files.
     .library(name: "RNNModel", targets: ["RNNModel", "RNNFileFormats"]),
     .executable(name: "rnnkit", targets: ["RNNKitCLI"]),
+    // librnnkit.so: the C interface declared in include/rnnkit.h.
+    .library(name: "rnnkit-c", type: .dynamic, targets: ["RNNKitC"]),
   ],
   dependencies: [
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -49,6 +51,10 @@ let package = Package(
     .target(
       name: "RNNKit",
       dependencies: ["RNNFormat", "RNNModel", "RNNFileFormats", "RNNRuntime", "RNNHDF5", "RNNTraining"]),
+    // The hand-written C header, as a module the C layer implements.
+    .systemLibrary(name: "CRNNKitABI"),
+    // The C interface: @_cdecl functions over RNNKit, no logic of their own.
+    .target(name: "RNNKitC", dependencies: ["RNNKit", "CRNNKitABI"]),
     .executableTarget(
       name: "RNNKitCLI",
       dependencies: [

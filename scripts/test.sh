@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what is missing, then runs every test: the Swift suites (unit, end-to-end tests of the
-# rnnkit binary, and interop tests with h5py, Keras, numpy and onnxruntime) and the format lint.
+# rnnkit binary, and interop tests with h5py, Keras, numpy and onnxruntime), the format lint, and
+# the Python package's pytest suite over the C library.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/bootstrap.sh --python
@@ -13,3 +14,9 @@ echo "== swift build"
 swift build --build-tests
 echo "== swift test"
 swift test --skip-build
+echo "== python package (over librnnkit.so, installed into a scratch prefix)"
+prefix=$(mktemp -d "${TMPDIR:-/tmp}/rnnkit-prefix.XXXXXX")
+trap 'rm -rf "$prefix"' EXIT
+RNNKIT_BIN_DIR=$(swift build --show-bin-path) bash scripts/install.sh "$prefix" >/dev/null
+python3 -m pip install -q --disable-pip-version-check --no-build-isolation ./python
+PKG_CONFIG_PATH="$prefix/lib/pkgconfig" RNNKIT_EXECUTABLE="$prefix/bin/rnnkit" python3 -m pytest -q python/tests

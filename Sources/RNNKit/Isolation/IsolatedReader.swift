@@ -185,7 +185,10 @@ enum IsolatedReader {
   }
 
   static func locateExecutable(_ policy: IsolationPolicy) throws(IsolationError) -> String {
-    if let path = policy.executable ?? ProcessInfo.processInfo.environment["RNNKIT_EXECUTABLE"] {
+    let fromEnvironment = ProcessInfo.processInfo.environment["RNNKIT_EXECUTABLE"].flatMap {
+      $0.isEmpty ? nil : $0
+    }
+    if let path = policy.executable ?? fromEnvironment {
       guard ProcessCalls.isExecutable(path) else {
         throw .readerUnavailable("\(path) is not an executable")
       }
