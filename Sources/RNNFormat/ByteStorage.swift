@@ -34,6 +34,24 @@ public final class ByteStorage: @unchecked Sendable {
     release = .unmap(size)
   }
 
+  /// Reads the whole file at `path` into memory aligned to 64 bytes: slower to open than a
+  /// mapping, but immune to another process truncating the file while it is in use.
+  public init(reading path: String) throws(FormatError) {
+    let fd = try System.openForReading(path)
+    defer { System.close(fd) }
+    let size = try System.fileSize(fd)
+    let pointer = UnsafeMutableRawPointer.allocate(byteCount: max(size, 1), alignment: 64)
+    do {
+      try System.readAll(fd, into: UnsafeMutableRawBufferPointer(start: pointer, count: size))
+    } catch {
+      pointer.deallocate()
+      throw error
+    }
+    base = UnsafeRawPointer(pointer)
+    count = size
+    release = .deallocate
+  }
+
   /// Copies `bytes` into storage aligned to 64 bytes.
   public init(copying bytes: UnsafeRawBufferPointer) {
     let pointer = UnsafeMutableRawPointer.allocate(byteCount: max(bytes.count, 1), alignment: 64)

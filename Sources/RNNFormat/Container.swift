@@ -47,7 +47,7 @@ public struct Container: Sendable {
     -> Container
   {
     do {
-      let storage = try ByteStorage(mapping: path)
+      let storage = try options.memoryMap ? ByteStorage(mapping: path) : ByteStorage(reading: path)
       return try Container(storage: storage, options: options)
     } catch {
       throw ContainerError(path: path, error: error)

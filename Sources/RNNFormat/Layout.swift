@@ -32,6 +32,10 @@ public struct ReadOptions: Sendable, Codable {
   public var verifyChecksums: Bool = true
   /// Verify the header checksum. It costs microseconds; only a fuzzer has reason to skip it.
   public var verifyHeaderChecksum: Bool = true
+  /// Map the file (zero-copy) rather than read it into memory. A mapped file that another process
+  /// truncates in place while it is in use faults (SIGBUS) on the next access (docs/FORMAT.md,
+  /// "Concurrency"); reading it costs a copy and is immune.
+  public var memoryMap: Bool = true
   /// The largest header accepted, in bytes.
   public var maxHeaderBytes: Int = 64 << 20
   /// The most metadata entries accepted.

@@ -76,6 +76,20 @@ enum System {
     }
   }
 
+  /// Fills `buffer` from the start of `fd`; a file that shrank meanwhile is an error.
+  static func readAll(_ fd: Int32, into buffer: UnsafeMutableRawBufferPointer) throws(FormatError) {
+    var done = 0
+    while done < buffer.count {
+      let count = pread(fd, buffer.baseAddress! + done, buffer.count - done, off_t(done))
+      if count < 0 {
+        if errno == EINTR { continue }
+        throw failure("read")
+      }
+      if count == 0 { throw .truncated(part: "file", needed: buffer.count, available: done) }
+      done += count
+    }
+  }
+
   static func pwriteAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer, at offset: Int) throws(FormatError) {
     guard var base = bytes.baseAddress else { return }
     var remaining = bytes.count

@@ -37,3 +37,26 @@ import Testing
     }
   }
 }
+
+/// With `memoryMap` off the model lives in memory: truncating the file afterwards cannot affect it
+/// (a mapping would fault with SIGBUS on the lost pages).
+@Suite struct UnmappedReadTests {
+  @Test func aReadModelSurvivesTheFileBeingTruncated() throws {
+    let folder = FileManager.default.temporaryDirectory.appendingPathComponent(
+      "rnnkit-nommap-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: folder) }
+    let path = folder.appendingPathComponent("m.rnn").path
+    try FileManager.default.copyItem(atPath: GoldenFixtures.path("token-f32.rnn"), toPath: path)
+    var options = ReadOptions()
+    options.memoryMap = false
+    let model = try ElmanModel.load(path: path, options: options)
+    let before = model.W.floats()
+    // Truncate in place, as a careless writer would.
+    let handle = try #require(FileHandle(forWritingAtPath: path))
+    try handle.truncate(atOffset: 0)
+    try handle.close()
+    #expect(model.W.floats() == before)
+    #expect(model.vocabulary?.tokens.count == model.inputSize)
+  }
+}

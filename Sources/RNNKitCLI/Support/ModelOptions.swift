@@ -24,9 +24,16 @@ struct ReadingOptions: ParsableArguments {
   )
   var trustInput = false
 
+  @Flag(
+    help:
+      "Read .rnn files into memory instead of mapping them, so that another process truncating the file cannot fault this one."
+  )
+  var noMmap = false
+
   func importOptions(vocabularyPath: String?, verify: Bool) throws -> ImportOptions {
-    var options = ImportOptions(
-      vocabularyPath: vocabularyPath, readOptions: ReadOptions(verifyChecksums: verify))
+    var readOptions = ReadOptions(verifyChecksums: verify)
+    readOptions.memoryMap = !noMmap
+    var options = ImportOptions(vocabularyPath: vocabularyPath, readOptions: readOptions)
     if let name = hiddenActivation {
       guard let f = HiddenActivation(name: name) else {
         throw CLIError(
