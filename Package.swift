@@ -75,12 +75,20 @@ let package = Package(
     .testTarget(
       name: "RNNTrainingTests",
       dependencies: ["RNNTraining", "RNNRuntime", .product(name: "Numerics", package: "swift-numerics")]),
-    // End-to-end tests of the built `rnnkit` binary.
-    .testTarget(name: "CLITests", dependencies: ["RNNKit", "RNNKitCLI"]),
-    // Interop with real third-party clients (h5py, Keras, numpy, onnxruntime, safetensors).
+    // Running child processes (the `rnnkit` binary, Python clients) for the tests; Foundation only.
+    .target(name: "TestSupport", path: "Tests/TestSupport"),
+    // End-to-end tests of the built `rnnkit` binary, and in-process tests of its argument parsing.
+    .testTarget(
+      name: "CLITests",
+      dependencies: [
+        "RNNKit", "RNNKitCLI", "TestSupport",
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
+      ]),
+    // Interop with real third-party clients (h5py, Keras, numpy, onnxruntime, safetensors); every
+    // test that needs Python lives here.
     .testTarget(
       name: "InteropTests",
-      dependencies: ["RNNKit", .product(name: "Numerics", package: "swift-numerics")]),
+      dependencies: ["RNNKit", "TestSupport", .product(name: "Numerics", package: "swift-numerics")]),
   ],
   swiftLanguageModes: [.v6]
 )
