@@ -69,20 +69,27 @@ public enum ChildProcess {
 
 /// Runs `body` on a thread of its own (blocking reads must not occupy the shared dispatch pool);
 /// `wait()` returns its result.
-private final class Background<Value: Sendable>: @unchecked Sendable {
+public final class Background<Value: Sendable>: @unchecked Sendable {
   private let finished = DispatchSemaphore(value: 0)
   // Written once by the thread before `finished` is signalled, read only after waiting for it.
   private var value: Value?
 
-  init(_ body: @escaping @Sendable () -> Value) {
+  public init(_ body: @escaping @Sendable () -> Value) {
     Thread.detachNewThread { [self] in
       value = body()
       finished.signal()
     }
   }
 
-  func wait() -> Value {
+  /// Waits for `body` to return.
+  public func wait() -> Value {
     finished.wait()
+    return value!
+  }
+
+  /// Waits at most `seconds` for `body` to return; nil if it has not (it then keeps running).
+  public func wait(seconds: Double) -> Value? {
+    guard finished.wait(timeout: .now() + seconds) == .success else { return nil }
     return value!
   }
 }
