@@ -9,7 +9,7 @@ import Testing
   static let mebibyte = 1 << 20
   static let shell = URL(fileURLWithPath: "/bin/sh")
 
-  /// Runs `body` and returns its result, or records a deadlock when it has not returned after two
+  /// Runs `body` and returns its result, or throws `Deadlock` when it has not returned after two
   /// minutes (each case takes seconds). Swift Testing's time limit cannot end a blocked read, so
   /// without this a deadlock would hang the whole run instead of failing this test.
   static func unlessItHangs<T: Sendable>(_ body: @escaping @Sendable () throws -> T) throws -> T {
