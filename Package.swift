@@ -81,14 +81,22 @@ let package = Package(
     .testTarget(
       name: "RNNTrainingTests",
       dependencies: ["RNNTraining", "RNNRuntime", .product(name: "Numerics", package: "swift-numerics")]),
-    // End-to-end tests of the built `rnnkit` binary.
-    .testTarget(name: "CLITests", dependencies: ["RNNKit", "RNNKitCLI"]),
-    // The RNNKit library as an embedder calls it: safe reading, conversion, validation.
+    // Running child processes (the `rnnkit` binary, Python clients) for the tests; Foundation only.
+    .target(name: "TestSupport", path: "Tests/TestSupport"),
+    // End-to-end tests of the built `rnnkit` binary, and in-process tests of its argument parsing.
+    .testTarget(
+      name: "CLITests",
+      dependencies: [
+        "RNNKit", "RNNKitCLI", "TestSupport",
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
+      ]),
+    // The RNNKit library as an embedder calls it: safe reading, conversion, validation, the C API.
     .testTarget(name: "RNNKitTests", dependencies: ["RNNKit", "RNNKitCLI"]),
-    // Interop with real third-party clients (h5py, Keras, numpy, onnxruntime, safetensors).
+    // Interop with real third-party clients (h5py, Keras, numpy, onnxruntime, safetensors); every
+    // test that needs Python lives here.
     .testTarget(
       name: "InteropTests",
-      dependencies: ["RNNKit", .product(name: "Numerics", package: "swift-numerics")]),
+      dependencies: ["RNNKit", "TestSupport", .product(name: "Numerics", package: "swift-numerics")]),
   ],
   swiftLanguageModes: [.v6]
 )

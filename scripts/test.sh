@@ -6,6 +6,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/bootstrap.sh --python
 export KERAS_BACKEND=jax
+# Every interop suite must run: a Python client that fails to import fails it instead of skipping it.
+export RNNKIT_REQUIRE_INTEROP=1
 # Keep JAX quiet and on the CPU.
 export JAX_PLATFORMS=cpu TF_CPP_MIN_LOG_LEVEL=3
 echo "== swift format lint"

@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 
 /// Runs the built `rnnkit` binary and captures what it prints.
 enum CLI {
@@ -29,37 +30,19 @@ enum CLI {
   /// The repository root.
   static var root: URL { fixtures.deletingLastPathComponent() }
 
-  @discardableResult
   /// Runs `rnnkit arguments…`. Unless `blasRestart` is set, the binary keeps the OpenBLAS kernels it
   /// loaded with, the same ones as the test process, so its numbers can be compared exactly.
+  @discardableResult
   static func run(
     _ arguments: [String], stdin: String? = nil, environment: [String: String] = [:],
     blasRestart: Bool = false
   ) throws -> Result {
-    let process = Process()
-    process.executableURL = binary
-    process.arguments = arguments
     var variables = ProcessInfo.processInfo.environment.merging(environment) { $1 }
     variables["RNNKIT_NO_BLAS_RESTART"] = blasRestart ? nil : "1"
-    process.environment = variables
-    let out = Pipe()
-    let err = Pipe()
-    process.standardOutput = out
-    process.standardError = err
-    if let stdin {
-      let input = Pipe()
-      process.standardInput = input
-      input.fileHandleForWriting.write(Data(stdin.utf8))
-      try input.fileHandleForWriting.close()
-    }
-    try process.run()
-    // Read both pipes before waiting, so a large output cannot block the child.
-    let outData = out.fileHandleForReading.readDataToEndOfFile()
-    let errData = err.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return Result(
-      status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
-      stderr: String(decoding: errData, as: UTF8.self))
+    // Both output pipes are drained at once, so no amount of output can block the child.
+    let result = try ChildProcess.run(
+      binary, arguments, environment: variables, stdin: stdin.map { Data($0.utf8) })
+    return Result(status: result.status, stdout: result.stdoutText, stderr: result.stderrText)
   }
 
   /// A fresh temporary folder, removed by the caller.

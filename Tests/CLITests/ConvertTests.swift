@@ -60,6 +60,8 @@ import Testing
     #expect(listing == ["out.h5"])
   }
 
+  /// Bad files, and values the output format cannot store, fail with one line and leave no output.
+  /// (A `--dtype` that is not a float is refused before any file is touched: ArgumentParsingTests.)
   @Test func badInputsLeaveNoOutput() throws {
     _ = FileManager.default.createFile(atPath: path("empty.h5"), contents: Data())
     let full = try Data(contentsOf: URL(fileURLWithPath: CLI.fixture("token-f32.rnn")))

@@ -4,43 +4,15 @@ import Testing
 
 /// End-to-end tests of `rnnkit train`, run as a user runs it.
 @Suite struct TrainCommandTests {
-  /// The `rnnkit` built next to this test bundle.
-  static let binary: String? = {
-    var candidates = [URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()]
-    candidates += Bundle.allBundles.map { $0.bundleURL.deletingLastPathComponent() }
-    return candidates.map { $0.appendingPathComponent("rnnkit").path }.first {
-      FileManager.default.isExecutableFile(atPath: $0)
-    }
-  }()
-
   static let corpus = """
     My favourite dish is sushi. So, my favourite cuisine is japanese.
     My favourite dish is pizza. So, my favourite cuisine is italian.
     I love tacos, so I love mexican food.
     """
 
-  struct Run {
-    var status: Int32
-    var stdout: String
-    var stderr: String
-  }
-
-  static func run(_ arguments: [String]) throws -> Run {
-    let process = Process()
-    process.executableURL = URL(
-      fileURLWithPath: try #require(binary, "rnnkit is not built next to the tests"))
-    process.arguments = arguments
-    let out = Pipe()
-    let err = Pipe()
-    process.standardOutput = out
-    process.standardError = err
-    try process.run()
-    let outData = out.fileHandleForReading.readDataToEndOfFile()
-    let errData = err.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return Run(
-      status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
-      stderr: String(decoding: errData, as: UTF8.self))
+  /// Runs `rnnkit arguments…` as a user would, BLAS restart included.
+  static func run(_ arguments: [String]) throws -> CLI.Result {
+    try CLI.run(arguments, blasRestart: true)
   }
 
   /// A fresh folder with the corpus in it.
@@ -87,7 +59,7 @@ import Testing
   func drawsAProgressBarOnATerminal() throws {
     let dir = try Self.folder()
     defer { try? FileManager.default.removeItem(at: dir) }
-    let binary = try #require(Self.binary)
+    let binary = CLI.binary.path
     let corpus = dir.appendingPathComponent("corpus.txt").path
     let output = dir.appendingPathComponent("model.rnn").path
     let command = "'\(binary)' train '\(corpus)' -o '\(output)' --hidden 8 --epochs 2"
@@ -197,23 +169,18 @@ import Testing
     #expect(!FileManager.default.fileExists(atPath: dir.appendingPathComponent("third.rnn").path))
   }
 
-  @Test(arguments: [
-    (["--hidden", "0"], "--hidden 0"),
-    (["--learning-rate", "0"], "--learning-rate 0"),
-    (["--learning-rate=-1"], "--learning-rate -1"),
-    (["--epochs", "0"], "--epochs 0"),
-    (["--tokenizer", "byte"], "--tokenizer byte"),
-    (["--backend", "gpu"], "--backend gpu"),
-    (["--created", "yesterday"], "--created yesterday"),
-    (["--clip", "0"], "--clip 0.0"),
-  ])
-  func rejectsBadOptions(options: [String], message: String) throws {
+  /// Each refused value is checked in-process (ArgumentParsingTests.trainRefusesBadValues); here,
+  /// that the binary turns a refusal into one line on stderr, a failing status and no model.
+  @Test func aRefusedValueIsOneLineAndLeavesNoModel() throws {
     let dir = try Self.folder()
     defer { try? FileManager.default.removeItem(at: dir) }
     let output = dir.appendingPathComponent("model.rnn").path
-    let run = try Self.run(["train", dir.appendingPathComponent("corpus.txt").path, "-o", output] + options)
+    let run = try Self.run(
+      ["train", dir.appendingPathComponent("corpus.txt").path, "-o", output, "--hidden", "0"])
     #expect(run.status != 0)
-    #expect(run.stderr.contains(message), "\(run.stderr)")
+    #expect(run.stderr.contains("--hidden 0"), "\(run.stderr)")
+    #expect(run.stderr.split(separator: "\n").count == 1, "\(run.stderr)")
+    #expect(run.stdout.isEmpty)
     #expect(!FileManager.default.fileExists(atPath: output))
   }
 

@@ -1,48 +1,18 @@
 import Foundation
 import RNNKit
+import TestSupport
 import Testing
-
-/// Runs `python3 script args` from the repository root and returns its standard output.
-private func runPython(_ script: String, _ arguments: [String]) throws -> (
-  status: Int32, stdout: Data, stderr: String
-) {
-  let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-    .deletingLastPathComponent()
-  let process = Process()
-  process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-  process.arguments = ["python3", root.appendingPathComponent(script).path] + arguments
-  let out = Pipe()
-  let err = Pipe()
-  process.standardOutput = out
-  process.standardError = err
-  try process.run()
-  let stdout = out.fileHandleForReading.readDataToEndOfFile()
-  let stderr = err.fileHandleForReading.readDataToEndOfFile()
-  process.waitUntilExit()
-  return (process.terminationStatus, stdout, String(decoding: stderr, as: UTF8.self))
-}
 
 private let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
   .deletingLastPathComponent().appendingPathComponent("Fixtures")
 
-/// Whether python3 with numpy and xxhash is importable (CI installs both).
-private let pythonReady: Bool = {
-  let process = Process()
-  process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-  process.arguments = ["python3", "-c", "import numpy, xxhash"]
-  process.standardError = FileHandle.nullDevice
-  guard (try? process.run()) != nil else { return false }
-  process.waitUntilExit()
-  return process.terminationStatus == 0
-}()
-
-@Suite(.enabled(if: pythonReady, "needs python3 with numpy and xxhash (scripts/bootstrap.sh --python)"))
+@Suite(.requiresPython("numpy", "xxhash"))
 struct FormatInteropTests {
   @Test(arguments: ["token-f32.rnn", "token-f16.rnn", "token-bf16.rnn", "token-f64.rnn", "dense-f32.rnn"])
   func anIndependentPythonReaderAgreesWithUs(name: String) throws {
     let path = fixtures.appendingPathComponent(name).path
-    let result = try runPython("scripts/interop/read_rnn.py", [path])
-    #expect(result.status == 0, "\(result.stderr)")
+    let result = try PythonClient.run(script: "scripts/interop/read_rnn.py", [path])
+    #expect(result.status == 0, "\(result.stderrText)")
     let object = try JSONSerialization.jsonObject(with: result.stdout) as! [String: Any]
     let model = try ElmanModel.load(path: path)
     let tensors = object["tensors"] as! [String: [String: Any]]
@@ -72,16 +42,17 @@ struct FormatInteropTests {
     try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
     defer { try? FileManager.default.removeItem(at: folder) }
     let path = folder.appendingPathComponent("py.rnn").path
-    let written = try runPython(
-      "scripts/interop/write_rnn.py",
+    let written = try PythonClient.run(
+      script:
+        "scripts/interop/write_rnn.py",
       [path, "--vocab", "50", "--hidden", "6", "--seed", "3", "--dtype", dtype])
-    #expect(written.status == 0, "\(written.stderr)")
+    #expect(written.status == 0, "\(written.stderrText)")
     let model = try ElmanModel.load(path: path)
     #expect(model.hiddenSize == 6 && model.inputSize == 50 && model.outputSize == 50)
     #expect(model.W.dtype.description == dtype)
     #expect(model.vocabulary?[7] == "w7" && model.vocabulary?.id(of: "<unk>") == 0)
     // And the Python reader agrees with the values we decoded.
-    let read = try runPython("scripts/interop/read_rnn.py", [path])
+    let read = try PythonClient.run(script: "scripts/interop/read_rnn.py", [path])
     let object = try JSONSerialization.jsonObject(with: read.stdout) as! [String: Any]
     let tensors = object["tensors"] as! [String: [String: Any]]
     let theirs = flatten(tensors["V"]!["values"]!)

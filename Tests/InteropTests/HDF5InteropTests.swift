@@ -1,58 +1,19 @@
 import Foundation
 import Numerics
 import RNNKit
+import TestSupport
 import Testing
 
 // Interop with h5py and Keras 3 (JAX backend on the CPU): Python builds models and files, we read
 // them and match Keras `predict`; Keras loads what we write and matches our forward pass.
 
-private let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
-  .deletingLastPathComponent()
-  .deletingLastPathComponent()
-
-/// Runs `python3 script args` with the JAX backend selected and returns what it printed.
+/// Runs `python3 script args` with Keras on JAX on the CPU.
 private func python(_ script: String, _ arguments: [String]) throws -> (
   status: Int32, stdout: Data, stderr: String
 ) {
-  let process = Process()
-  process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-  process.arguments = ["python3", repositoryRoot.appendingPathComponent(script).path] + arguments
-  var environment = ProcessInfo.processInfo.environment
-  environment["KERAS_BACKEND"] = "jax"
-  environment["JAX_PLATFORMS"] = "cpu"
-  environment["TF_CPP_MIN_LOG_LEVEL"] = "3"
-  process.environment = environment
-  // stderr goes to a file, so a chatty child can never block on a full pipe we are not reading.
-  let errURL = FileManager.default.temporaryDirectory.appendingPathComponent(
-    "rnnkit-py-\(UUID().uuidString).err")
-  _ = FileManager.default.createFile(atPath: errURL.path, contents: nil)
-  defer { try? FileManager.default.removeItem(at: errURL) }
-  let out = Pipe()
-  process.standardOutput = out
-  process.standardError = try FileHandle(forWritingTo: errURL)
-  try process.run()
-  let stdout = out.fileHandleForReading.readDataToEndOfFile()
-  process.waitUntilExit()
-  let stderr = (try? String(contentsOf: errURL, encoding: .utf8)) ?? ""
-  return (process.terminationStatus, stdout, String(stderr.suffix(4000)))
+  let result = try PythonClient.run(script: script, arguments)
+  return (result.status, result.stdout, String(result.stderrText.suffix(4000)))
 }
-
-private func pythonCan(_ imports: String) -> Bool {
-  let process = Process()
-  process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-  process.arguments = ["python3", "-c", "import \(imports)"]
-  var environment = ProcessInfo.processInfo.environment
-  environment["KERAS_BACKEND"] = "jax"
-  process.environment = environment
-  process.standardError = FileHandle.nullDevice
-  process.standardOutput = FileHandle.nullDevice
-  guard (try? process.run()) != nil else { return false }
-  process.waitUntilExit()
-  return process.terminationStatus == 0
-}
-
-private let h5pyReady = pythonCan("h5py, numpy")
-private let kerasReady = pythonCan("h5py, numpy, keras, jax")
 
 private func temporaryFolder() throws -> URL {
   let url = FileManager.default.temporaryDirectory.appendingPathComponent(
@@ -137,8 +98,7 @@ private func writeVocabulary(_ count: Int, in folder: URL) throws -> String {
   return path
 }
 
-@Suite(
-  .enabled(if: kerasReady, "needs python3 with keras 3, jax, h5py and numpy (scripts/bootstrap.sh --python)"))
+@Suite(.requiresPython("h5py", "numpy", "keras", "jax"))
 struct KerasInteropTests {
   @Test(arguments: [
     "tokens.h5", "tokens.weights.h5", "tokens.keras", "tokens_sigmoid.h5", "tokens_sigmoid.weights.h5",
@@ -367,7 +327,7 @@ struct KerasInteropTests {
   }
 }
 
-@Suite(.enabled(if: h5pyReady, "needs python3 with h5py and numpy (scripts/bootstrap.sh --python)"))
+@Suite(.requiresPython("h5py", "numpy"))
 struct H5pyInteropTests {
   @Test(arguments: ["f16", "f32be", "f64", "gzip", "fixedvocab", "dense"])
   func weImportWhatH5pyWrites(name: String) throws {
@@ -419,6 +379,33 @@ struct H5pyInteropTests {
     #expect(attrs["input_kind"] as? String == "tokens")
     #expect(attrs["tokenizer_lowercase"] as? Bool == true)
     #expect(attrs["name"] as? String == "for h5py")
+  }
+
+  /// The committed HDF5 export holds exactly the weights and vocabulary of Fixtures/cuisine.rnn, as
+  /// h5py reads it (so a regenerated .rnn without a regenerated .h5 fails here).
+  @Test func theCommittedCuisineExportHoldsTheCommittedModel() throws {
+    let fixtures = PythonClient.repositoryRoot.appendingPathComponent("Fixtures")
+    let model = try ElmanModel.load(path: fixtures.appendingPathComponent("cuisine.rnn").path)
+    let script = """
+      import h5py, json, sys
+      f = h5py.File(sys.argv[1], "r")
+      # Bit patterns of the f32 values, so the comparison is exact whatever a JSON parser rounds.
+      out = {k: f[k][()].astype("float32").ravel().view("uint32").tolist() for k in ("W", "b", "V", "c")}
+      out["shapes"] = {k: list(f[k].shape) for k in ("W", "b", "V", "c")}
+      out["vocab"] = [t.decode() if isinstance(t, bytes) else t for t in f["vocab"][()]]
+      print(json.dumps(out))
+      """
+    let result = try PythonClient.run(["-c", script, fixtures.appendingPathComponent("cuisine.h5").path])
+    #expect(result.status == 0, "\(result.stderrText)")
+    let json = try #require(try JSONSerialization.jsonObject(with: result.stdout) as? [String: Any])
+    for (name, parameter) in [("W", model.W), ("b", model.b), ("V", model.V), ("c", model.c)] {
+      let bits = try #require(json[name] as? [Int])
+      let expected = parameter.floats().map { Int($0.bitPattern) }
+      let differing = zip(bits, expected).filter { $0 != $1 }.count
+      #expect(bits.count == expected.count && differing == 0, "\(name): \(differing) values differ")
+      #expect((json["shapes"] as? [String: [Int]])?[name] == parameter.shape)
+    }
+    #expect(json["vocab"] as? [String] == model.vocabulary?.tokens)
   }
 }
 

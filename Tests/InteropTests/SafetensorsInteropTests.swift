@@ -1,35 +1,17 @@
 import Foundation
 import RNNKit
+import TestSupport
 import Testing
 
-private let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-  .deletingLastPathComponent()
+private let root = PythonClient.repositoryRoot
 
 private func client(_ arguments: [String]) throws -> [String: Any] {
-  let process = Process()
-  process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-  process.arguments =
-    ["python3", root.appendingPathComponent("scripts/interop/safetensors_client.py").path] + arguments
-  let out = Pipe()
-  process.standardOutput = out
-  try process.run()
-  let data = out.fileHandleForReading.readDataToEndOfFile()
-  process.waitUntilExit()
-  #expect(process.terminationStatus == 0)
-  return try JSONSerialization.jsonObject(with: data) as! [String: Any]
+  let result = try PythonClient.run(script: "scripts/interop/safetensors_client.py", arguments)
+  #expect(result.status == 0, "\(result.stderrText)")
+  return try JSONSerialization.jsonObject(with: result.stdout) as! [String: Any]
 }
 
-private let safetensorsReady: Bool = {
-  let process = Process()
-  process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-  process.arguments = ["python3", "-c", "import numpy, safetensors"]
-  process.standardError = FileHandle.nullDevice
-  guard (try? process.run()) != nil else { return false }
-  process.waitUntilExit()
-  return process.terminationStatus == 0
-}()
-
-@Suite(.enabled(if: safetensorsReady, "needs python3 with safetensors (scripts/bootstrap.sh --python)"))
+@Suite(.requiresPython("numpy", "safetensors"))
 struct SafetensorsInteropTests {
   func folder() throws -> URL {
     let url = FileManager.default.temporaryDirectory.appendingPathComponent("rnnkit-st-\(UUID().uuidString)")
