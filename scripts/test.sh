@@ -16,6 +16,8 @@ echo "== swift build"
 swift build --build-tests
 echo "== swift test"
 swift test --skip-build
+echo "== documentation (DocC; a broken link or any other DocC warning fails)"
+swift package generate-documentation --target RNNKit --warnings-as-errors >/dev/null
 echo "== python package (over librnnkit.so, installed into a scratch prefix)"
 prefix=$(mktemp -d "${TMPDIR:-/tmp}/rnnkit-prefix.XXXXXX")
 trap 'rm -rf "$prefix"' EXIT

@@ -67,6 +67,7 @@ public struct ExportOptions: Sendable, Codable {
 
 /// What a format can do and what it keeps.
 public struct FormatCapabilities: OptionSet, Sendable, Hashable {
+  /// The bits.
   public let rawValue: Int
   /// Creates a set from its raw bits.
   public init(rawValue: Int) { self.rawValue = rawValue }

@@ -4,7 +4,9 @@
 /// Tensor views hold a reference, so the mapping stays valid for as long as any view does.
 public final class ByteStorage: @unchecked Sendable {
   // Immutable after init; the bytes are never written, so sharing across threads is safe.
+  /// The first byte.
   public let base: UnsafeRawPointer
+  /// How many bytes there are.
   public let count: Int
   private let release: Release
 

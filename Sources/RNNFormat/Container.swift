@@ -1,10 +1,13 @@
 /// One entry of the tensor table.
 public struct TensorEntry: Equatable, Sendable {
   public var name: String
+  /// The element type as stored, possibly one this build does not know.
   public var dtype: DTypeCode
+  /// The extent of each dimension, outermost first.
   public var shape: [Int]
   /// Absolute offset of the first byte in the file.
   public var offset: Int
+  /// The length of the data in bytes.
   public var byteCount: Int
   /// XXH64 of the tensor's bytes.
   public var checksum: UInt64
@@ -30,10 +33,15 @@ public struct TensorEntry: Equatable, Sendable {
 /// Opening validates the whole preamble, header and layout before any tensor byte is read. With
 /// ``ReadOptions/verifyChecksums`` it then verifies the header and every tensor checksum.
 public struct Container: Sendable {
+  /// The format's major version from the preamble.
   public let majorVersion: UInt16
+  /// The format's minor version from the preamble.
   public let minorVersion: UInt16
+  /// The typed metadata, in file order.
   public let metadata: Metadata
+  /// The tensor table, in file order.
   public let tensors: [TensorEntry]
+  /// The bytes of the whole file.
   public let storage: ByteStorage
   /// Offset of the data section.
   public let dataOffset: Int

@@ -11,10 +11,14 @@ public enum TensorPayload: Sendable {
 /// One tensor to write: its table entry and where its bytes come from.
 public struct TensorSource: Sendable {
   public var name: String
+  /// The element type to record.
   public var dtype: DTypeCode
+  /// The extent of each dimension, outermost first.
   public var shape: [Int]
+  /// Where the bytes come from.
   public var payload: TensorPayload
 
+  /// A tensor of any dtype code, kept as given (unknown codes are written back opaque).
   public init(name: String, dtype: DTypeCode, shape: [Int], payload: TensorPayload) {
     self.name = name
     self.dtype = dtype
@@ -22,6 +26,7 @@ public struct TensorSource: Sendable {
     self.payload = payload
   }
 
+  /// A tensor of a dtype this build knows.
   public init(name: String, dtype: DType, shape: [Int], payload: TensorPayload) {
     self.init(name: name, dtype: DTypeCode(dtype), shape: shape, payload: payload)
   }

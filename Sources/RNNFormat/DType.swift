@@ -62,7 +62,9 @@ public enum DType: UInt8, Sendable, CaseIterable, Codable, CustomStringConvertib
 /// A tensor's dtype code as stored: known, or a code from a newer minor version kept opaque.
 public struct DTypeCode: Hashable, Sendable, CustomStringConvertible {
   public var rawValue: UInt8
+  /// The code as stored in a file.
   public init(_ raw: UInt8) { rawValue = raw }
+  /// The code of a known dtype.
   public init(_ dtype: DType) { rawValue = dtype.rawValue }
   /// The known dtype, or nil for a code this reader does not know.
   public var known: DType? { DType(rawValue: rawValue) }

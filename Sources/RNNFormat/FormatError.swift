@@ -76,6 +76,7 @@ public struct ContainerError: Error, Sendable, CustomStringConvertible {
   /// What went wrong.
   public var error: FormatError
 
+  /// Wraps `error` with the file it came from.
   public init(path: String, error: FormatError) {
     self.path = path
     self.error = error

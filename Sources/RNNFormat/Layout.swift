@@ -51,6 +51,7 @@ public struct ReadOptions: Sendable, Codable {
   /// The most elements of a string-array value.
   public var maxArrayCount: Int = 1 << 20
 
+  /// Options with the default limits.
   public init(verifyChecksums: Bool = true, verifyHeaderChecksum: Bool = true) {
     self.verifyChecksums = verifyChecksums
     self.verifyHeaderChecksum = verifyHeaderChecksum

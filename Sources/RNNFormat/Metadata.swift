@@ -46,14 +46,17 @@ public enum MetadataValue: Equatable, Sendable, CustomStringConvertible {
     }
   }
 
+  /// The string, when the value is one.
   public var stringValue: String? {
     if case .string(let s) = self { return s }
     return nil
   }
+  /// The integer, when the value is one.
   public var intValue: Int64? {
     if case .int(let i) = self { return i }
     return nil
   }
+  /// The number, when the value is a float or an integer.
   public var floatValue: Double? {
     switch self {
     case .float(let d): return d
@@ -61,10 +64,12 @@ public enum MetadataValue: Equatable, Sendable, CustomStringConvertible {
     default: return nil
     }
   }
+  /// The Boolean, when the value is one.
   public var boolValue: Bool? {
     if case .bool(let b) = self { return b }
     return nil
   }
+  /// The strings, when the value is a string array.
   public var stringArrayValue: [String]? {
     if case .stringArray(let a) = self { return a }
     return nil
@@ -75,12 +80,15 @@ public enum MetadataValue: Equatable, Sendable, CustomStringConvertible {
 public struct Metadata: Equatable, Sendable, Sequence {
   public private(set) var entries: [(key: String, value: MetadataValue)] = []
 
+  /// Empty metadata.
   public init() {}
 
+  /// Metadata holding `entries`, in this order.
   public init(_ entries: [(String, MetadataValue)]) {
     for (k, v) in entries { self[k] = v }
   }
 
+  /// The value of `key`; setting nil removes it, setting a new key appends it.
   public subscript(key: String) -> MetadataValue? {
     get { entries.first(where: { $0.key == key })?.value }
     set {
@@ -92,13 +100,17 @@ public struct Metadata: Equatable, Sendable, Sequence {
     }
   }
 
+  /// The keys, in order.
   public var keys: [String] { entries.map(\.key) }
+  /// How many entries there are.
   public var count: Int { entries.count }
 
+  /// The entries, in order.
   public func makeIterator() -> IndexingIterator<[(key: String, value: MetadataValue)]> {
     entries.makeIterator()
   }
 
+  /// Equal when the same keys hold the same values in the same order.
   public static func == (lhs: Metadata, rhs: Metadata) -> Bool {
     lhs.entries.count == rhs.entries.count
       && zip(lhs.entries, rhs.entries).allSatisfy { $0.key == $1.key && $0.value == $1.value }

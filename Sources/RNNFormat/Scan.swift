@@ -4,9 +4,13 @@ import Dispatch
 /// how many values are NaN or infinite.
 public struct TensorScan: Equatable, Sendable {
   public var name: String
+  /// Whether the computed checksum equals the stored one.
   public var checksumMatches: Bool
+  /// The XXH64 of the tensor's bytes as read.
   public var computedChecksum: UInt64
+  /// How many elements are NaN (float tensors only).
   public var nanCount: Int
+  /// How many elements are infinite (float tensors only).
   public var infCount: Int
 }
 

@@ -1,16 +1,22 @@
 /// A read-only view of one tensor's bytes inside a container. Copying the view does not copy data.
 public struct TensorView: Sendable {
+  /// The tensor's table entry.
   public let entry: TensorEntry
+  /// The bytes it views; kept alive by the view.
   public let storage: ByteStorage
 
+  /// A view of `entry`'s bytes in `storage`; the caller has checked the range.
   public init(entry: TensorEntry, storage: ByteStorage) {
     self.entry = entry
     self.storage = storage
   }
 
   public var name: String { entry.name }
+  /// The extent of each dimension, outermost first.
   public var shape: [Int] { entry.shape }
+  /// The element type as stored.
   public var dtype: DTypeCode { entry.dtype }
+  /// The product of the shape.
   public var elementCount: Int { entry.elementCount }
 
   /// The raw little-endian bytes. Valid while `storage` is alive; keep the view alive around uses.

@@ -19,6 +19,7 @@ public struct XXH64: Sendable {
   private var pendingCount = 0
   private let seed: UInt64
 
+  /// A hasher with `seed` (RNNKit files use 0).
   public init(seed: UInt64 = 0) {
     self.seed = seed
     v1 = seed &+ Self.p1 &+ Self.p2

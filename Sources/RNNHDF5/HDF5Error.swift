@@ -8,8 +8,10 @@ public struct HDF5Error: Error, Sendable, CustomStringConvertible, ModelInputReq
   public var path: String
   /// The dataset, attribute, group, layer or zip member at fault; nil for the file as a whole.
   public var part: String?
+  /// What is wrong.
   public var reason: Reason
 
+  /// The kinds of problem, each rendered as one line.
   public enum Reason: Sendable, Equatable {
     /// libhdf5 refused an operation; `detail` is the innermost message of its error stack.
     case library(operation: String, detail: String)

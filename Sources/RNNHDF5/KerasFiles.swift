@@ -6,8 +6,11 @@ import ZIPFoundation
 /// Keras 3 files holding an optional Embedding, one SimpleRNN and one Dense layer: legacy
 /// full-model `.h5`, `.weights.h5` and `.keras` archives.
 public enum Keras {
+  /// The registry name of Keras full-model HDF5 files.
   public static let legacyFormatName = "keras-h5"
+  /// The registry name of Keras 3 weight files.
   public static let weightsFormatName = "keras-weights"
+  /// The registry name of Keras 3 archives.
   public static let archiveFormatName = "keras"
 
   // MARK: Import

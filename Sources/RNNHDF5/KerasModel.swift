@@ -14,6 +14,7 @@ public struct KerasImportOptions: Sendable {
   /// Where the tokens came from, for messages.
   public var vocabularyPath: String?
 
+  /// Options for reading Keras files; everything is optional.
   public init(
     hiddenActivation: HiddenActivation? = nil, outputActivation: OutputActivation? = nil,
     vocabulary: [String]? = nil, vocabularyPath: String? = nil

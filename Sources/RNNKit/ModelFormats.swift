@@ -39,7 +39,7 @@ public enum FormatSelectionError: Error, Sendable, CustomStringConvertible, Mode
 
 /// The registry of every format RNNKit reads and writes: the one list of formats. Help texts, the
 /// values `--from` and `--to` accept, detection, isolation and reading back after a write all come
-/// from here and from what each ``ModelFileFormat`` declares.
+/// from here and from what each `ModelFileFormat` declares.
 public enum ModelFormats {
   /// Every format. Detection asks them in this order.
   public static let all: [any ModelFileFormat] = [

@@ -5,15 +5,19 @@ import RNNKit
 // Written once, at first use, and never again.
 nonisolated(unsafe) private let versionString = strdup(rnnkitVersion)!
 
+/// Implements `rnnkit_version`; see include/rnnkit.h for the contract.
 @_cdecl("rnnkit_version")
 public func cVersion() -> UnsafePointer<CChar> { UnsafePointer(versionString) }
 
+/// Implements `rnnkit_last_error`; see include/rnnkit.h for the contract.
 @_cdecl("rnnkit_last_error")
 public func cLastError() -> UnsafePointer<CChar> { LastError.current.cString }
 
+/// Implements `rnnkit_string_free`; see include/rnnkit.h for the contract.
 @_cdecl("rnnkit_string_free")
 public func cStringFree(_ string: UnsafeMutablePointer<CChar>?) { free(string) }
 
+/// Implements `rnnkit_open_options_init`; see include/rnnkit.h for the contract.
 @_cdecl("rnnkit_open_options_init")
 public func cOpenOptionsInit(_ options: UnsafeMutablePointer<rnnkit_open_options>?) {
   options?.pointee = rnnkit_open_options(
@@ -68,6 +72,7 @@ func isolatedReaderExecutable() -> String? {
   return nil
 }
 
+/// Implements `rnnkit_model_open`; see include/rnnkit.h for the contract.
 @_cdecl("rnnkit_model_open")
 public func cModelOpen(
   _ path: UnsafePointer<CChar>?, _ options: UnsafePointer<rnnkit_open_options>?,
@@ -83,50 +88,60 @@ public func cModelOpen(
   }
 }
 
+/// Implements `rnnkit_model_close`; see include/rnnkit.h for the contract.
 @_cdecl("rnnkit_model_close")
 public func cModelClose(_ model: OpaquePointer?) {
   guard let model else { return }
   Unmanaged<ModelHandle>.fromOpaque(UnsafeRawPointer(model)).release()
 }
 
+/// Implements `rnnkit_model_hidden_size`; see include/rnnkit.h for the contract.
 @_cdecl("rnnkit_model_hidden_size")
 public func cHiddenSize(_ model: OpaquePointer?) -> Int64 {
   Int64(ModelHandle.from(model)?.model.hiddenSize ?? 0)
 }
 
+/// Implements `rnnkit_model_input_size`; see include/rnnkit.h for the contract.
 @_cdecl("rnnkit_model_input_size")
 public func cInputSize(_ model: OpaquePointer?) -> Int64 {
   Int64(ModelHandle.from(model)?.model.inputSize ?? 0)
 }
 
+/// Implements `rnnkit_model_output_size`; see include/rnnkit.h for the contract.
 @_cdecl("rnnkit_model_output_size")
 public func cOutputSize(_ model: OpaquePointer?) -> Int64 {
   Int64(ModelHandle.from(model)?.model.outputSize ?? 0)
 }
 
+/// Implements `rnnkit_model_takes_tokens`; see include/rnnkit.h for the contract.
 @_cdecl("rnnkit_model_takes_tokens")
 public func cTakesTokens(_ model: OpaquePointer?) -> Int32 {
   ModelHandle.from(model)?.model.inputKind == .tokens ? 1 : 0
 }
 
+/// Implements `rnnkit_model_hidden_activation`; see include/rnnkit.h for the contract.
 @_cdecl("rnnkit_model_hidden_activation")
 public func cHiddenActivation(_ model: OpaquePointer?) -> UnsafePointer<CChar>? {
   ModelHandle.from(model).map { UnsafePointer($0.hiddenActivation) }
 }
 
+/// Implements `rnnkit_model_output_activation`; see include/rnnkit.h for the contract.
 @_cdecl("rnnkit_model_output_activation")
 public func cOutputActivation(_ model: OpaquePointer?) -> UnsafePointer<CChar>? {
   ModelHandle.from(model).map { UnsafePointer($0.outputActivation) }
 }
 
+/// Implements `rnnkit_model_format`; see include/rnnkit.h for the contract.
 @_cdecl("rnnkit_model_format")
 public func cFormat(_ model: OpaquePointer?) -> UnsafePointer<CChar>? {
   ModelHandle.from(model).map { UnsafePointer($0.formatName) }
 }
 
+/// Implements `rnnkit_model_metadata_count`; see include/rnnkit.h for the contract.
 @_cdecl("rnnkit_model_metadata_count")
 public func cMetadataCount(_ model: OpaquePointer?) -> Int { ModelHandle.from(model)?.metadata.count ?? 0 }
 
+/// Implements `rnnkit_model_metadata`; see include/rnnkit.h for the contract.
 @_cdecl("rnnkit_model_metadata")
 public func cMetadata(
   _ model: OpaquePointer?, _ index: Int, _ key: UnsafeMutablePointer<UnsafePointer<CChar>?>?,
@@ -142,11 +157,13 @@ public func cMetadata(
   }
 }
 
+/// Implements `rnnkit_model_vocabulary_size`; see include/rnnkit.h for the contract.
 @_cdecl("rnnkit_model_vocabulary_size")
 public func cVocabularySize(_ model: OpaquePointer?) -> Int64 {
   Int64(ModelHandle.from(model)?.model.vocabulary?.count ?? 0)
 }
 
+/// Implements `rnnkit_model_token`; see include/rnnkit.h for the contract.
 @_cdecl("rnnkit_model_token")
 public func cToken(
   _ model: OpaquePointer?, _ id: Int64, _ token: UnsafeMutablePointer<UnsafePointer<CChar>?>?
@@ -163,6 +180,7 @@ public func cToken(
   }
 }
 
+/// Implements `rnnkit_model_token_id`; see include/rnnkit.h for the contract.
 @_cdecl("rnnkit_model_token_id")
 public func cTokenID(_ model: OpaquePointer?, _ token: UnsafePointer<CChar>?) -> Int64 {
   guard let handle = ModelHandle.from(model), let token, let vocabulary = handle.model.vocabulary,
@@ -171,6 +189,7 @@ public func cTokenID(_ model: OpaquePointer?, _ token: UnsafePointer<CChar>?) ->
   return Int64(id)
 }
 
+/// Implements `rnnkit_model_tensor`; see include/rnnkit.h for the contract.
 @_cdecl("rnnkit_model_tensor")
 public func cTensor(
   _ model: OpaquePointer?, _ name: UnsafePointer<CChar>?, _ view: UnsafeMutablePointer<rnnkit_tensor_view>?
@@ -187,6 +206,7 @@ public func cTensor(
   }
 }
 
+/// Implements `rnnkit_model_score_text`; see include/rnnkit.h for the contract.
 @_cdecl("rnnkit_model_score_text")
 public func cScoreText(
   _ model: OpaquePointer?, _ text: UnsafePointer<CChar>?, _ crossEntropy: UnsafeMutablePointer<Double>?,
@@ -201,6 +221,7 @@ public func cScoreText(
   }
 }
 
+/// Implements `rnnkit_convert_options_init`; see include/rnnkit.h for the contract.
 @_cdecl("rnnkit_convert_options_init")
 public func cConvertOptionsInit(_ options: UnsafeMutablePointer<rnnkit_convert_options>?) {
   guard let options else { return }
@@ -210,6 +231,7 @@ public func cConvertOptionsInit(_ options: UnsafeMutablePointer<rnnkit_convert_o
     input: input, output_format: nil, dtype: nil, overwrite: 0, verify: 1)
 }
 
+/// Implements `rnnkit_convert`; see include/rnnkit.h for the contract.
 @_cdecl("rnnkit_convert")
 public func cConvert(
   _ input: UnsafePointer<CChar>?, _ output: UnsafePointer<CChar>?,

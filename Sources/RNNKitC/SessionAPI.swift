@@ -2,6 +2,7 @@ import CRNNKitABI
 import Foundation
 import RNNKit
 
+/// Implements `rnnkit_session_create`; see include/rnnkit.h for the contract.
 @_cdecl("rnnkit_session_create")
 public func cSessionCreate(_ model: OpaquePointer?, _ session: UnsafeMutablePointer<OpaquePointer?>?)
   -> rnnkit_status
@@ -14,12 +15,14 @@ public func cSessionCreate(_ model: OpaquePointer?, _ session: UnsafeMutablePoin
   }
 }
 
+/// Implements `rnnkit_session_free`; see include/rnnkit.h for the contract.
 @_cdecl("rnnkit_session_free")
 public func cSessionFree(_ session: OpaquePointer?) {
   guard let session else { return }
   Unmanaged<SessionHandle>.fromOpaque(UnsafeRawPointer(session)).release()
 }
 
+/// Implements `rnnkit_session_reset`; see include/rnnkit.h for the contract.
 @_cdecl("rnnkit_session_reset")
 public func cSessionReset(_ session: OpaquePointer?) { SessionHandle.from(session)?.session.reset() }
 
@@ -29,6 +32,7 @@ private func copy(_ values: [Float], to destination: UnsafeMutablePointer<Float>
   values.withUnsafeBufferPointer { destination.update(from: $0.baseAddress!, count: $0.count) }
 }
 
+/// Implements `rnnkit_session_step_token`; see include/rnnkit.h for the contract.
 @_cdecl("rnnkit_session_step_token")
 public func cStepToken(_ session: OpaquePointer?, _ id: Int64, _ output: UnsafeMutablePointer<Float>?)
   -> rnnkit_status
@@ -43,6 +47,7 @@ public func cStepToken(_ session: OpaquePointer?, _ id: Int64, _ output: UnsafeM
   }
 }
 
+/// Implements `rnnkit_session_step_vector`; see include/rnnkit.h for the contract.
 @_cdecl("rnnkit_session_step_vector")
 public func cStepVector(
   _ session: OpaquePointer?, _ input: UnsafePointer<Float>?, _ output: UnsafeMutablePointer<Float>?
@@ -56,6 +61,7 @@ public func cStepVector(
   }
 }
 
+/// Implements `rnnkit_session_hidden`; see include/rnnkit.h for the contract.
 @_cdecl("rnnkit_session_hidden")
 public func cSessionHidden(_ session: OpaquePointer?, _ hidden: UnsafeMutablePointer<Float>?) -> rnnkit_status
 {
@@ -67,6 +73,7 @@ public func cSessionHidden(_ session: OpaquePointer?, _ hidden: UnsafeMutablePoi
   }
 }
 
+/// Implements `rnnkit_session_forward_tokens`; see include/rnnkit.h for the contract.
 @_cdecl("rnnkit_session_forward_tokens")
 public func cForwardTokens(
   _ session: OpaquePointer?, _ ids: UnsafePointer<Int64>?, _ count: Int,
@@ -90,6 +97,7 @@ public func cForwardTokens(
   }
 }
 
+/// Implements `rnnkit_session_predict`; see include/rnnkit.h for the contract.
 @_cdecl("rnnkit_session_predict")
 public func cPredict(
   _ session: OpaquePointer?, _ text: UnsafePointer<CChar>?, _ k: Int, _ ids: UnsafeMutablePointer<Int64>?,
@@ -111,11 +119,13 @@ public func cPredict(
   }
 }
 
+/// Implements `rnnkit_generate_options_init`; see include/rnnkit.h for the contract.
 @_cdecl("rnnkit_generate_options_init")
 public func cGenerateOptionsInit(_ options: UnsafeMutablePointer<rnnkit_generate_options>?) {
   options?.pointee = rnnkit_generate_options(max_tokens: 20, temperature: 0, top_k: 0, seed: 0)
 }
 
+/// Implements `rnnkit_session_generate`; see include/rnnkit.h for the contract.
 @_cdecl("rnnkit_session_generate")
 public func cGenerate(
   _ session: OpaquePointer?, _ prompt: UnsafePointer<CChar>?,

@@ -6,13 +6,19 @@
 
 /// Summary statistics of a tensor's values, computed in double precision over finite values.
 public struct TensorStatistics: Equatable, Sendable {
+  /// How many values there are.
   public var count: Int
+  /// The smallest finite value.
   public var min: Double
+  /// The largest finite value.
   public var max: Double
+  /// The mean of the finite values.
   public var mean: Double
   /// Population standard deviation.
   public var standardDeviation: Double
+  /// How many values are NaN.
   public var nanCount: Int
+  /// How many values are infinite.
   public var infCount: Int
 
   /// Computes the statistics in one pass (Welford's update keeps the variance exact enough for

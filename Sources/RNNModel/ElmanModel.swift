@@ -11,6 +11,7 @@ public struct Provenance: Equatable, Sendable {
   /// An ISO 8601 date.
   public var created: String?
 
+  /// Builds and validates a model: shapes, activations and the vocabulary must agree.
   public init(
     name: String? = nil, description: String? = nil, sourceFormat: String? = nil,
     converterVersion: String? = nil, created: String? = nil
@@ -30,16 +31,25 @@ public struct Provenance: Equatable, Sendable {
 /// and `c` has O. All matrices are row-major. Every importer produces this value, every exporter
 /// and the runtime consume it.
 public struct ElmanModel: Sendable {
+  /// W = [W_h \| W_x], H × (H + X).
   public var W: Parameter
+  /// The hidden bias b, of H.
   public var b: Parameter
+  /// The output weights V, O × H.
   public var V: Parameter
+  /// The output bias c, of O.
   public var c: Parameter
+  /// The hidden activation f.
   public var hiddenActivation: HiddenActivation
+  /// The output activation g.
   public var outputActivation: OutputActivation
+  /// Whether x_t is a one-hot token or a dense vector.
   public var inputKind: InputKind
   /// The tokens, in id order; nil for dense models.
   public var vocabulary: Vocabulary?
+  /// How text becomes tokens for this model.
   public var tokenizer: TokenizerSettings
+  /// Where the model came from: name, source format, converter, date.
   public var provenance: Provenance
   /// Metadata keys this version does not interpret, kept for round trips.
   public var extraMetadata: Metadata
@@ -53,6 +63,7 @@ public struct ElmanModel: Sendable {
   /// O, the output size.
   public var outputSize: Int { c.count }
 
+  /// Builds and validates a model: shapes, activations and the vocabulary must agree.
   /// Builds and validates a model.
   public init(
     W: Parameter, b: Parameter, V: Parameter, c: Parameter,

@@ -58,8 +58,11 @@ public enum ModelError: Error, Equatable, Sendable, CustomStringConvertible {
 
 /// A ``ModelError`` with the file it came from, rendered as `file: reason`.
 public struct ModelFileError: Error, Sendable, CustomStringConvertible {
+  /// The file.
   public var path: String
+  /// What is wrong with it.
   public var error: ModelError
+  /// Wraps `error` with the file it came from.
   public init(path: String, error: ModelError) {
     self.path = path
     self.error = error

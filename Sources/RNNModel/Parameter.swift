@@ -5,6 +5,7 @@ import RNNFormat
 /// A parameter remembers the dtype it is stored in, so a model read from an f16 file is written
 /// back as f16, byte for byte.
 public struct Parameter: Sendable {
+  /// Where a parameter's values live.
   public enum Storage: Sendable {
     /// A tensor inside a mapped container (f32, f16, bf16 or f64).
     case view(TensorView)
@@ -12,9 +13,11 @@ public struct Parameter: Sendable {
     case floats([Float])
   }
 
+  /// The extent of each dimension, outermost first.
   public var shape: [Int]
   /// The dtype this parameter is written as.
   public var dtype: DType
+  /// The values: a view into a file, or floats in memory.
   public var storage: Storage
 
   /// Wraps floats in memory. `values.count` must equal the product of `shape`.
@@ -35,6 +38,7 @@ public struct Parameter: Sendable {
     self.storage = .view(view)
   }
 
+  /// The number of values, the product of the shape.
   public var count: Int { shape.reduce(1, *) }
 
   /// The values as `[Float]` (a copy).

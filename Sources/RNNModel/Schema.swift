@@ -2,18 +2,31 @@ import RNNFormat
 
 /// The Elman schema on top of the container (docs/FORMAT.md, "The Elman schema").
 public enum Schema {
+  /// The metadata key naming the architecture ("elman").
   public static let architecture = "rnn.architecture"
+  /// The metadata key of f.
   public static let hiddenActivation = "rnn.hidden_activation"
+  /// The metadata key of g.
   public static let outputActivation = "rnn.output_activation"
+  /// The metadata key of the input kind (tokens or dense).
   public static let inputKind = "rnn.input_kind"
+  /// The metadata key of the tokenizer level (word or char).
   public static let tokenizerLevel = "tokenizer.level"
+  /// The metadata key of whether text is lower-cased.
   public static let tokenizerLowercase = "tokenizer.lowercase"
+  /// The metadata key of whether punctuation is split off words.
   public static let tokenizerSplitPunctuation = "tokenizer.split_punctuation"
+  /// The metadata key of the unknown token.
   public static let tokenizerUnknownToken = "tokenizer.unknown_token"
+  /// The provenance key of the model's name.
   public static let name = "general.name"
+  /// The provenance key of the model's description.
   public static let description = "general.description"
+  /// The provenance key of the format the model was converted from.
   public static let sourceFormat = "general.source_format"
+  /// The provenance key of the RNNKit version that wrote the file.
   public static let converterVersion = "general.converter_version"
+  /// The provenance key of the creation date (ISO 8601).
   public static let created = "general.created"
 
   /// The keys this version interprets, in the order they are written.

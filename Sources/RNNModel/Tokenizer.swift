@@ -1,5 +1,6 @@
 /// How text becomes tokens: stored in the model's metadata (`tokenizer.*` keys).
 public struct TokenizerSettings: Equatable, Sendable {
+  /// What a token is.
   public enum Level: String, CaseIterable, Sendable {
     /// Words separated by white space.
     case word
@@ -7,6 +8,7 @@ public struct TokenizerSettings: Equatable, Sendable {
     case char
   }
 
+  /// Words or characters.
   public var level: Level
   /// Lower-case text before looking tokens up.
   public var lowercase: Bool
@@ -15,6 +17,7 @@ public struct TokenizerSettings: Equatable, Sendable {
   /// The token that unknown words map to; nil when unknown words are an error.
   public var unknownToken: String?
 
+  /// Tokenizer settings; the defaults split words and punctuation and keep case.
   public init(
     level: Level = .word, lowercase: Bool = true, splitPunctuation: Bool = true,
     unknownToken: String? = "<unk>"
@@ -28,8 +31,11 @@ public struct TokenizerSettings: Equatable, Sendable {
 
 /// Splits text into token strings and joins them back, following ``TokenizerSettings``.
 public struct Tokenizer: Sendable {
+  /// How this tokenizer splits text.
   public var settings: TokenizerSettings
+  /// Tokenizer settings; the defaults split words and punctuation and keep case.
 
+  /// A tokenizer with `settings`.
   public init(settings: TokenizerSettings) {
     self.settings = settings
   }

@@ -9,6 +9,7 @@ import Synchronization
 public struct Vocabulary: Sendable {
   private let offsets: Blob
   private let bytes: Blob
+  /// How many tokens there are.
   public let count: Int
   private let index: LazyIndex
 

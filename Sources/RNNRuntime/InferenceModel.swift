@@ -8,6 +8,7 @@ public struct ForwardResult: Sendable, Equatable {
   /// y_1 … y_T, each of the output size O, after the output activation g.
   public var outputs: [[Float]]
 
+  /// A result of h_t and y_t for each step.
   public init(hidden: [[Float]], outputs: [[Float]]) {
     self.hidden = hidden
     self.outputs = outputs

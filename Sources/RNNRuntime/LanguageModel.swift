@@ -9,6 +9,7 @@ public struct TokenProbability: Sendable, Equatable {
   /// softmax(z)[id] for softmax and identity outputs; y[id] (independent) for sigmoid outputs.
   public var probability: Float
 
+  /// A token and its probability.
   public init(id: Int, token: String?, probability: Float) {
     self.id = id
     self.token = token
@@ -29,6 +30,7 @@ public struct GenerationOptions: Sendable, Equatable {
   /// Ids that end generation when produced (they are included in the result).
   public var stopTokens: Set<Int>
 
+  /// Generation options; the defaults are greedy, 32 tokens, seed 0.
   public init(
     maxTokens: Int = 32, temperature: Double = 0, topK: Int? = nil, seed: UInt64 = 0,
     stopTokens: Set<Int> = []
@@ -53,7 +55,9 @@ public struct ScoreResult: Sendable, Equatable {
   }
   /// exp(cross-entropy).
   public var perplexity: Double { _exp(crossEntropy) }
+  /// Generation options; the defaults are greedy, 32 tokens, seed 0.
 
+  /// A result from per-token log-probabilities in nats.
   public init(logProbabilities: [Double]) {
     self.logProbabilities = logProbabilities
   }

@@ -3,13 +3,18 @@ import RNNModel
 /// What the user asked for about the model and its vocabulary. Nil means the default for a new
 /// model, or the value of the model training continues from.
 public struct LanguageModelSettings: Sendable {
+  /// The tokenizer level of a new model; nil keeps the default or the base model's.
   public var level: TokenizerSettings.Level?
+  /// Whether a new model lower-cases text; nil keeps the default or the base model's.
   public var lowercase: Bool?
   /// Tokens seen fewer times become `<unk>` (new models only).
   public var minCount: Int?
+  /// H of a new model; nil keeps the default or the base model's.
   public var hiddenSize: Int?
+  /// f of a new model; nil keeps the default or the base model's.
   public var hiddenActivation: HiddenActivation?
 
+  /// Settings for a language model; nil fields keep defaults.
   public init(
     level: TokenizerSettings.Level? = nil, lowercase: Bool? = nil, minCount: Int? = nil,
     hiddenSize: Int? = nil,
@@ -25,8 +30,11 @@ public struct LanguageModelSettings: Sendable {
 
 /// A model training continues from, and the file it came from (for messages).
 public struct BaseModel: Sendable {
+  /// The model to continue training.
   public var model: ElmanModel
+  /// Settings for a language model; nil fields keep defaults.
   public var path: String
+  /// A model to continue, read from `path`.
   public init(model: ElmanModel, path: String) {
     self.model = model
     self.path = path

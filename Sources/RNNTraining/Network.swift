@@ -28,9 +28,13 @@ public struct ElmanNetwork<T: TrainingScalar>: Sendable {
   public var hiddenActivation: HiddenActivation
   /// g, which also chooses the loss.
   public var outputActivation: OutputActivation
+  /// W = [W_h \| W_x], row-major, H × (H + X).
   public var W: [T]
+  /// The hidden bias, of H.
   public var b: [T]
+  /// The output weights, row-major, O × H.
   public var V: [T]
+  /// The output bias, of O.
   public var c: [T]
 
   /// Wraps weights; the counts must match H, X and O.
@@ -132,9 +136,13 @@ public struct ElmanNetwork<T: TrainingScalar>: Sendable {
 
 /// Gradients of the loss with respect to each parameter, in the parameters' layouts.
 public struct Gradients<T: TrainingScalar>: Sendable {
+  /// The hidden bias, of H.
   public var W: [T]
+  /// The output weights, row-major, O × H.
   public var b: [T]
+  /// The output bias, of O.
   public var V: [T]
+  /// The output bias, of O.
   public var c: [T]
 
   /// The Euclidean norm over all four tensors, accumulated in double precision.

@@ -19,8 +19,11 @@ public protocol TrainingScalar: BinaryFloatingPoint, SIMDScalar, Sendable, Codab
 }
 
 extension Float: TrainingScalar {
+  /// e^x.
   public static func exponential(_ x: Float) -> Float { expf(x) }
+  /// The natural logarithm.
   public static func logarithm(_ x: Float) -> Float { logf(x) }
+  /// C = αA·B + βC, row-major, through BLAS or the portable loop.
   public static func gemm(
     transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int,
     b: UnsafePointer<Float>, ldb: Int, beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int
@@ -32,9 +35,13 @@ extension Float: TrainingScalar {
   }
 }
 
+/// e^x.
 extension Double: TrainingScalar {
+  /// The natural logarithm.
   public static func exponential(_ x: Double) -> Double { exp(x) }
+  /// C = αA·B + βC, row-major, through BLAS or the portable loop.
   public static func logarithm(_ x: Double) -> Double { log(x) }
+  /// C = αA·B + βC, row-major, through BLAS or the portable loop.
   public static func gemm(
     transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, a: UnsafePointer<Double>, lda: Int,
     b: UnsafePointer<Double>, ldb: Int, beta: Double, c: UnsafeMutablePointer<Double>, ldc: Int

@@ -25,6 +25,7 @@ public struct TrainingOptions: Sendable {
   /// How the output layer's products are computed; `.portable` keeps runs identical across machines.
   public var backend: TrainingBackend
 
+  /// Training options; the defaults train 20 epochs at η 0.05, clipping at 5, BPTT 32.
   public init(
     hiddenSize: Int = 64, epochs: Int = 20, learningRate: Double = 0.05, clip: Double? = 5,
     bpttLength: Int = 32, seed: UInt64 = 0, hiddenActivation: HiddenActivation = .tanh,
@@ -71,10 +72,13 @@ public struct TrainingOptions: Sendable {
 
 /// Where training stands, reported after every window.
 public struct TrainingProgress: Sendable {
+  /// The epoch, from 1.
   public var epoch: Int
+  /// How many epochs there are in all.
   public var epochs: Int
   /// Predicted tokens so far in this epoch.
   public var tokensDone: Int
+  /// How many tokens an epoch has.
   public var tokensInEpoch: Int
   /// The mean loss per token so far in this epoch.
   public var meanLoss: Double
@@ -82,6 +86,7 @@ public struct TrainingProgress: Sendable {
 
 /// The summary of one epoch.
 public struct EpochReport: Sendable {
+  /// The epoch, from 1.
   public var epoch: Int
   /// The mean loss per predicted token (cross-entropy for softmax models).
   public var meanLoss: Double
@@ -89,10 +94,13 @@ public struct EpochReport: Sendable {
   public var perplexity: Double?
   /// Predicted tokens.
   public var tokens: Int
+  /// The wall time the epoch took.
   public var seconds: Double
   /// How many updates had their gradient scaled down by clipping.
   public var clippedUpdates: Int
+  /// How many parameter updates the epoch made.
   public var updates: Int
+  /// Training speed over the epoch.
   public var tokensPerSecond: Double { seconds > 0 ? Double(tokens) / seconds : 0 }
 }
 

@@ -4,7 +4,7 @@ import RNNFormat
 import RNNModel
 
 /// How a read treats its input. The default isolates every format whose reader is a C library
-/// RNNKit does not own (``ReadIsolation/childProcess``), and every file that RNNKit's own readers
+/// RNNKit does not own (`ReadIsolation.childProcess`), and every file that RNNKit's own readers
 /// do not positively recognise.
 public struct IsolationPolicy: Sendable {
   /// Read in a child process where the format asks for it. False trusts the input: everything is
