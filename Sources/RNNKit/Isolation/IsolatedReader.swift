@@ -109,7 +109,7 @@ enum IsolatedReader {
 
     let model = try ProcessCalls.anonymousFile()
     defer { ProcessCalls.close(model) }
-    let input = try ProcessCalls.pipe()
+    let input = try ProcessCalls.socketPair()
     let reply = try ProcessCalls.pipe()
     let diagnostics = try ProcessCalls.pipe()
     var environment = ProcessInfo.processInfo.environment
@@ -118,14 +118,14 @@ enum IsolatedReader {
     do {
       pid = try ProcessCalls.spawn(
         [executable, subcommand], environment: environment,
-        descriptors: [input.read, diagnostics.write, diagnostics.write, model, reply.write])
+        descriptors: [input.child, diagnostics.write, diagnostics.write, model, reply.write])
     } catch {
-      for fd in [input.read, input.write, reply.read, reply.write, diagnostics.read, diagnostics.write] {
+      for fd in [input.child, input.parent, reply.read, reply.write, diagnostics.read, diagnostics.write] {
         ProcessCalls.close(fd)
       }
       throw error
     }
-    for fd in [input.read, reply.write, diagnostics.write] { ProcessCalls.close(fd) }
+    for fd in [input.child, reply.write, diagnostics.write] { ProcessCalls.close(fd) }
     let replyBytes = ProcessCalls.Drain(reply.read, limit: replyLimit)
     // libhdf5 may print; keep it from blocking the child, and drop it.
     let printed = ProcessCalls.Drain(diagnostics.read, limit: 1 << 16)
@@ -133,9 +133,10 @@ enum IsolatedReader {
       ProcessCalls.close(reply.read)
       ProcessCalls.close(diagnostics.read)
     }
-    try? ProcessCalls.writeAll(input.write, Array(request) + [UInt8(ascii: "\n")])
+    // A child that died early is reported by its status below, not by a failed send.
+    try? ProcessCalls.send(input.parent, Array(request) + [UInt8(ascii: "\n")])
     let status = ProcessCalls.wait(pid, seconds: seconds)
-    ProcessCalls.close(input.write)
+    ProcessCalls.close(input.parent)
     _ = printed.bytes()
     guard let status else { throw IsolationError.timedOut(path: path, seconds: seconds) }
     let signal = status & 0x7f

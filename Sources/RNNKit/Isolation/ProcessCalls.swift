@@ -28,6 +28,31 @@ enum ProcessCalls {
     return (fds[0], fds[1])
   }
 
+  /// A connected pair of stream sockets whose ends close on exec. The isolated reader's request
+  /// channel is one, because writing to a socket can refuse SIGPIPE (``send(_:_:)``), where
+  /// writing to a pipe whose reader died would kill the writing process.
+  static func socketPair() throws(IsolationError) -> (parent: Int32, child: Int32) {
+    var fds: [Int32] = [0, 0]
+    try check("socketpair", socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0, &fds))
+    for fd in fds { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
+    return (fds[0], fds[1])
+  }
+
+  /// Sends all of `bytes` on a socket, without SIGPIPE when the peer has gone.
+  static func send(_ fd: Int32, _ bytes: [UInt8]) throws(IsolationError) {
+    var offset = 0
+    while offset < bytes.count {
+      let sent = bytes.withUnsafeBytes {
+        Glibc.send(fd, $0.baseAddress! + offset, $0.count - offset, Int32(MSG_NOSIGNAL))
+      }
+      if sent < 0 {
+        if errno == EINTR { continue }
+        try check("send", -1)
+      }
+      offset += sent
+    }
+  }
+
   /// An anonymous file in memory (or, where memfd is missing, an unnamed temporary file): nothing
   /// is left behind when every descriptor to it closes, even after a kill -9.
   static func anonymousFile() throws(IsolationError) -> Int32 {
@@ -112,6 +137,8 @@ enum ProcessCalls {
     }
   }
 
+  /// Writes all of `bytes` to `fd` (the child's reply pipe: if the parent is gone, SIGPIPE ending
+  /// the child is the right outcome).
   static func writeAll(_ fd: Int32, _ bytes: [UInt8]) throws(IsolationError) {
     var offset = 0
     while offset < bytes.count {
