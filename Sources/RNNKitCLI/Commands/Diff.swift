@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import RNNKit
 
 struct Diff: ParsableCommand {
@@ -26,6 +27,12 @@ struct Diff: ParsableCommand {
   @Flag(help: "Print JSON instead of text.")
   var json = false
 
+  @Option(help: "Also write an HTML page with both models side by side and heatmaps of B − A.")
+  var report: String?
+
+  @Flag(help: "With --report, replace an existing file.")
+  var force = false
+
   struct TensorDiff {
     var name: String
     var shapes: ([Int], [Int])
@@ -38,8 +45,15 @@ struct Diff: ParsableCommand {
     guard tolerance >= 0, tolerance.isFinite else {
       throw CLIError("--tolerance must be a finite number ≥ 0")
     }
-    let left = try input.load(a)
-    let right = try input.load(b)
+    if let report {
+      try refuseToOverwriteInput(report, inputs: [a, b])
+      if !force && FileManager.default.fileExists(atPath: report) {
+        throw CLIError("\(report): already exists; pass --force to replace it")
+      }
+    }
+    let leftFile = try input.read(a)
+    let rightFile = try input.read(b)
+    let (left, right) = (leftFile.model, rightFile.model)
 
     var tensors: [TensorDiff] = []
     let pairs: [(String, Parameter, Parameter)] = [
@@ -79,6 +93,13 @@ struct Diff: ParsableCommand {
     }
 
     let equal = tensors.allSatisfy(\.within) && counted == 0 && vocabularyLines.isEmpty
+    if let report {
+      let verified = !input.noVerify
+      let html = try ModelReport.diffHTML(
+        ReportSubject(model: left, path: a, format: leftFile.format, checksumsVerified: verified),
+        ReportSubject(model: right, path: b, format: rightFile.format, checksumsVerified: verified))
+      try Report.write(html, to: report, force: force)
+    }
     if json {
       let report = JSON.object([
         ("a", .string(a)), ("b", .string(b)), ("tolerance", .number(tolerance)), ("equal", .bool(equal)),
