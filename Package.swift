@@ -66,6 +66,8 @@ let package = Package(
     .testTarget(
       name: "RNNTrainingTests",
       dependencies: ["RNNTraining", "RNNRuntime", .product(name: "Numerics", package: "swift-numerics")]),
+    // The library's own parts: the report builder.
+    .testTarget(name: "RNNKitTests", dependencies: ["RNNKit"]),
     // End-to-end tests of the built `rnnkit` binary.
     .testTarget(name: "CLITests", dependencies: ["RNNKit", "RNNKitCLI"]),
     // Interop with real third-party clients (h5py, Keras, numpy, onnxruntime, safetensors).

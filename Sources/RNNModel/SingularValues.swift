@@ -9,7 +9,7 @@ public struct SingularValueSpectrum: Equatable, Sendable {
     /// Every value: the eigenvalues of AᵀA by Householder tridiagonalisation and implicit QL.
     case complete
     /// The largest values only: Lanczos iteration on AᵀA (never formed) with full
-    /// reorthogonalisation, keeping the values that agree between the last two checkpoints.
+    /// reorthogonalisation, keeping those whose error bound (residual norm) is below 1e-8·σ₁².
     case lanczos(steps: Int)
   }
 
@@ -38,7 +38,7 @@ public struct SingularValueSpectrum: Equatable, Sendable {
       method = .complete
     } else {
       let k = max(1, min(largest, columns))
-      let steps = min(columns, 3 * k + 20)
+      let steps = min(columns, 4 * k + 40)
       values = Self.lanczos(a, rows: rows, columns: columns, k: k, steps: steps, seed: seed)
       method = .lanczos(steps: steps)
     }
@@ -94,6 +94,7 @@ public struct SingularValueSpectrum: Equatable, Sendable {
 
     var q = normalised(randomVector()) ?? [Double](repeating: 1 / Double(n).squareRoot(), count: n)
     let scale = a.reduce(0) { max($0, abs($1)) }
+    var residual = 0.0
     for step in 0..<steps {
       basis.append(q)
       // w = Aᵀ(A q)
@@ -117,8 +118,11 @@ public struct SingularValueSpectrum: Equatable, Sendable {
       }
       alphas.append(dot(q, w))
       orthogonalise(&w)
-      guard step + 1 < steps else { break }
       let beta = dot(w, w).squareRoot()
+      guard step + 1 < steps else {
+        residual = beta
+        break
+      }
       if beta > 1e-12 * max(scale * scale, .leastNormalMagnitude) * Double(n), let next = normalised(w) {
         betas.append(beta)
         q = next
@@ -131,18 +135,17 @@ public struct SingularValueSpectrum: Equatable, Sendable {
         q = next
       }
     }
-    // Ritz values now and at an earlier checkpoint; keep the leading ones that agree.
+    // A Ritz value θ with eigenvector s of T is within β·|s_last| of an eigenvalue of AᵀA (β the
+    // norm of the last residual); keep the leading values whose bound is below 1e-8·θ₁.
     let m = alphas.count
-    let now = SymmetricEigenvalues.tridiagonal(diagonal: alphas, offDiagonal: Array(betas.prefix(m - 1)))
-    let earlier = max(1, m - 10)
-    let before = SymmetricEigenvalues.tridiagonal(
-      diagonal: Array(alphas.prefix(earlier)), offDiagonal: Array(betas.prefix(earlier - 1)))
+    let ritz = SymmetricEigenvalues.tridiagonalWithLastComponents(
+      diagonal: alphas, offDiagonal: Array(betas.prefix(m - 1)))
+    let top = max(ritz.first?.value ?? 0, .leastNormalMagnitude)
     var values: [Double] = []
-    let top = now.first ?? 0
-    for i in 0..<min(k, now.count) {
+    for (value, last) in ritz.prefix(k) {
       // All of them when the basis spans the whole space (the values are then exact).
-      guard m == n || (i < before.count && abs(now[i] - before[i]) <= 1e-10 * max(top, 1e-300)) else { break }
-      values.append(now[i] > 0 ? now[i].squareRoot() : 0)
+      guard m == n || residual * abs(last) <= 1e-8 * top else { break }
+      values.append(value > 0 ? value.squareRoot() : 0)
     }
     return values
   }
@@ -220,10 +223,21 @@ public enum SymmetricEigenvalues {
   /// The eigenvalues of the symmetric tridiagonal matrix with `diagonal` (n) and `offDiagonal`
   /// (n − 1), largest first, by the implicit QL method with Wilkinson shifts.
   public static func tridiagonal(diagonal: [Double], offDiagonal: [Double]) -> [Double] {
+    tridiagonalWithLastComponents(diagonal: diagonal, offDiagonal: offDiagonal).map(\.value)
+  }
+
+  /// The eigenvalues of a symmetric tridiagonal matrix, largest first, each with the last
+  /// component of its unit eigenvector (what Lanczos needs for its error bounds).
+  static func tridiagonalWithLastComponents(diagonal: [Double], offDiagonal: [Double]) -> [(
+    value: Double, last: Double
+  )] {
     let n = diagonal.count
     precondition(offDiagonal.count == max(0, n - 1), "the off-diagonal needs n − 1 entries")
     var d = diagonal
     var e = offDiagonal + [0]
+    // The last row of the accumulated rotations: the eigenvectors' last components.
+    var z = [Double](repeating: 0, count: n)
+    if n > 0 { z[n - 1] = 1 }
     for l in 0..<n {
       var iterations = 0
       while true {
@@ -264,6 +278,9 @@ public enum SymmetricEigenvalues {
           p = s * r
           d[i + 1] = g + p
           g = c * r - b
+          let zi = z[i + 1]
+          z[i + 1] = s * z[i] + c * zi
+          z[i] = c * z[i] - s * zi
           i -= 1
         }
         if deflated { continue }
@@ -272,7 +289,7 @@ public enum SymmetricEigenvalues {
         e[m] = 0
       }
     }
-    return d.sorted(by: >)
+    return zip(d, z).map { (value: $0, last: $1) }.sorted { $0.value > $1.value }
   }
 
   private static func hypot(_ x: Double, _ y: Double) -> Double {

@@ -38,61 +38,15 @@ public struct ActivationStatistics: Sendable {
     maxDistance: Int = 100, endPoints wantedEndPoints: Int = 8, probes: Int = 4
   ) throws(RuntimeError) -> ActivationStatistics {
     let ids = Array(allIDs.prefix(maxTokens))
-    let h = model.hiddenSize
-    let width = h + model.inputSize
-    let f = model.hiddenActivation
+    let trace = try Trace(model: model, inference: inference, ids: ids)
+    let (h, steps) = (trace.hiddenSize, trace.steps)
 
-    // Hidden states from the runtime: states[t] is h_t, states[0] = h_0 = 0.
-    var session = InferenceSession(model: inference)
-    var states: [[Float]] = [session.hidden]
-    var nonFiniteStep: Int?
-    for id in ids {
-      do {
-        try session.advance(token: id)
-      } catch .nonFiniteHidden(let step, _) {
-        nonFiniteStep = step + 1
-        break
-      }
-      states.append(session.hidden)
-    }
-    let steps = states.count - 1
-
-    // W_h and its transpose (so that both W_h·v and vᵀ·W_h are sums of rows), W_x's columns, b.
-    var recurrent = [Float](repeating: 0, count: h * h)
-    var transposed = [Float](repeating: 0, count: h * h)
-    var inputColumns = [Float](repeating: 0, count: steps * h)
-    model.W.withFloats { w in
-      for i in 0..<h {
-        for j in 0..<h {
-          recurrent[i * h + j] = w[i * width + j]
-          transposed[j * h + i] = w[i * width + j]
-        }
-        for t in 0..<steps { inputColumns[t * h + i] = w[i * width + h + ids[t]] }
-      }
-    }
-    let bias = model.b.floats()
-
-    // f′(a_t) for every step, and the per-unit tallies.
-    var derivatives = [Float](repeating: 0, count: steps * h)
     var saturated = [Int](repeating: 0, count: h)
     var magnitude = [Double](repeating: 0, count: h)
-    var a = [Float](repeating: 0, count: h)
-    transposed.withUnsafeBufferPointer { wT in
-      for t in stride(from: 1, through: steps, by: 1) {
-        let previous = states[t - 1]
-        for i in 0..<h { a[i] = bias[i] + inputColumns[(t - 1) * h + i] }
-        for j in 0..<h where previous[j] != 0 {
-          let c = previous[j]
-          let row = wT.baseAddress! + j * h
-          for i in 0..<h { a[i] += c * row[i] }
-        }
-        let current = states[t]
-        for i in 0..<h {
-          let d = f.derivative(x: Double(a[i]), y: Double(current[i]))
-          derivatives[(t - 1) * h + i] = Float(d)
-          if abs(d) < saturationThreshold { saturated[i] += 1 }
-          magnitude[i] += Double(abs(current[i]))
-        }
+    for t in stride(from: 1, through: steps, by: 1) {
+      for i in 0..<h {
+        if abs(trace.derivatives[(t - 1) * h + i]) < Float(saturationThreshold) { saturated[i] += 1 }
+        magnitude[i] += Double(abs(trace.states[t][i]))
       }
     }
 
@@ -109,36 +63,16 @@ public struct ActivationStatistics: Sendable {
       }
       endPointCount = ends.count
       var generator = SplitMix64(seed: 0xACE)
-      var g = [Float](repeating: 0, count: h)
-      var next = [Float](repeating: 0, count: h)
-      recurrent.withUnsafeBufferPointer { wh in
-        for end in ends {
-          for _ in 0..<probes {
-            // A random unit vector u.
-            var norm = 0.0
-            for i in 0..<h {
-              g[i] = Float(generator.nextUnit() - 0.5)
-              norm += Double(g[i] * g[i])
-            }
-            let scale = Float(1 / max(norm.squareRoot(), 1e-30))
-            for i in 0..<h { g[i] *= scale }
-            for d in 1...distance {
-              // gᵀ ← (g ⊙ f′(a_t))ᵀ · W_h, with t = end − d + 1.
-              let t = end - d + 1
-              for i in 0..<h { next[i] = 0 }
-              for i in 0..<h {
-                let c = g[i] * derivatives[(t - 1) * h + i]
-                if c == 0 { continue }
-                let row = wh.baseAddress! + i * h
-                for j in 0..<h { next[j] += c * row[j] }
-              }
-              swap(&g, &next)
-              var n2 = 0.0
-              for i in 0..<h { n2 += Double(g[i]) * Double(g[i]) }
-              let n = n2.squareRoot()
-              sums[d - 1] += n
-              range[d - 1] = (min(range[d - 1].0, n), max(range[d - 1].1, n))
-            }
+      for end in ends {
+        for _ in 0..<probes {
+          // A random unit vector u.
+          var u = (0..<h).map { _ in Float(generator.nextUnit() - 0.5) }
+          let norm = u.reduce(0) { $0 + Double($1 * $1) }.squareRoot()
+          u = u.map { $0 / Float(max(norm, 1e-30)) }
+          trace.carryBack(u, from: end, distance: distance) { d, g in
+            let n = g.reduce(0) { $0 + Double($1) * Double($1) }.squareRoot()
+            sums[d - 1] += n
+            range[d - 1] = (min(range[d - 1].0, n), max(range[d - 1].1, n))
           }
         }
       }
@@ -149,8 +83,101 @@ public struct ActivationStatistics: Sendable {
       saturation: saturated.map { steps > 0 ? Double($0) / Double(steps) : 0 },
       meanMagnitude: magnitude.map { steps > 0 ? $0 / Double(steps) : 0 },
       gradientNorms: sums.map { $0 / samples }, gradientRange: range, endPoints: endPointCount,
-      probes: probes,
-      nonFiniteStep: nonFiniteStep)
+      probes: probes, nonFiniteStep: trace.nonFiniteStep)
+  }
+
+  /// One run of a token sequence: h_t from the runtime, and f′(a_t) recomputed from them.
+  struct Trace {
+    let hiddenSize: Int
+    /// states[t] is h_t; states[0] = h_0 = 0.
+    private(set) var states: [[Float]]
+    /// Row t − 1 holds f′(a_t).
+    private(set) var derivatives: [Float]
+    /// W_h, row-major.
+    private(set) var recurrent: [Float]
+    /// The step at which the hidden state became non-finite, which ended the run.
+    private(set) var nonFiniteStep: Int?
+
+    var steps: Int { states.count - 1 }
+
+    init(model: ElmanModel, inference: InferenceModel, ids: [Int]) throws(RuntimeError) {
+      let h = model.hiddenSize
+      let width = h + model.inputSize
+      hiddenSize = h
+      var session = InferenceSession(model: inference)
+      var states = [session.hidden]
+      for id in ids {
+        do {
+          try session.advance(token: id)
+        } catch .nonFiniteHidden(let step, _) {
+          nonFiniteStep = step + 1
+          break
+        }
+        states.append(session.hidden)
+      }
+      self.states = states
+      let steps = states.count - 1
+
+      // W_h and its transpose (so that both W_h·v and vᵀ·W_h are sums of rows), W_x's columns, b.
+      var recurrent = [Float](repeating: 0, count: h * h)
+      var transposed = [Float](repeating: 0, count: h * h)
+      var inputColumns = [Float](repeating: 0, count: steps * h)
+      model.W.withFloats { w in
+        for i in 0..<h {
+          for j in 0..<h {
+            recurrent[i * h + j] = w[i * width + j]
+            transposed[j * h + i] = w[i * width + j]
+          }
+          for t in 0..<steps { inputColumns[t * h + i] = w[i * width + h + ids[t]] }
+        }
+      }
+      self.recurrent = recurrent
+      let bias = model.b.floats()
+      let f = model.hiddenActivation
+
+      // a_t = W_h·h_{t−1} + W_x·x_t + b, then f′(a_t).
+      var derivatives = [Float](repeating: 0, count: steps * h)
+      var a = [Float](repeating: 0, count: h)
+      transposed.withUnsafeBufferPointer { wT in
+        for t in stride(from: 1, through: steps, by: 1) {
+          let previous = states[t - 1]
+          for i in 0..<h { a[i] = bias[i] + inputColumns[(t - 1) * h + i] }
+          for j in 0..<h where previous[j] != 0 {
+            let c = previous[j]
+            let row = wT.baseAddress! + j * h
+            for i in 0..<h { a[i] += c * row[i] }
+          }
+          let current = states[t]
+          for i in 0..<h {
+            derivatives[(t - 1) * h + i] = Float(f.derivative(x: Double(a[i]), y: Double(current[i])))
+          }
+        }
+      }
+      self.derivatives = derivatives
+    }
+
+    /// Carries uᵀ back from h_end: calls `visit(d, uᵀ·∂h_end/∂h_{end−d})` for d = 1 … `distance`.
+    /// Each step is gᵀ ← (g ⊙ f′(a_t))ᵀ·W_h with t = end − d + 1.
+    func carryBack(_ u: [Float], from end: Int, distance: Int, _ visit: (Int, [Float]) -> Void) {
+      precondition(end <= steps && distance <= end && u.count == hiddenSize, "outside the run")
+      let h = hiddenSize
+      var g = u
+      var next = [Float](repeating: 0, count: h)
+      recurrent.withUnsafeBufferPointer { wh in
+        for d in stride(from: 1, through: distance, by: 1) {
+          let t = end - d + 1
+          for i in 0..<h { next[i] = 0 }
+          for i in 0..<h {
+            let c = g[i] * derivatives[(t - 1) * h + i]
+            if c == 0 { continue }
+            let row = wh.baseAddress! + i * h
+            for j in 0..<h { next[j] += c * row[j] }
+          }
+          swap(&g, &next)
+          visit(d, g)
+        }
+      }
+    }
   }
 
   // MARK: Reading and pictures

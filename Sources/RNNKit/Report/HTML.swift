@@ -157,23 +157,24 @@ enum HTML {
   static let script = """
     (function () {
       'use strict';
-      function range(start, size, total) {
-        var end = Math.min(start + size, total) - 1;
+      // Cell k of n covers source indices floor(k·N/n) … floor((k+1)·N/n) − 1.
+      function range(k, cells, total) {
+        var start = Math.floor(k * total / cells), end = Math.floor((k + 1) * total / cells) - 1;
         return end > start ? start + '–' + end : String(start);
       }
       document.querySelectorAll('svg.heatmap').forEach(function (svg) {
         var out = document.getElementById(svg.id + '-probe');
         if (!out) { return; }
         var d = svg.dataset;
-        var rows = +d.cellRows, cols = +d.cellCols, br = +d.blockRows, bc = +d.blockCols;
+        var rows = +d.cellRows, cols = +d.cellCols;
         svg.addEventListener('mousemove', function (event) {
           var box = svg.getBoundingClientRect();
           var c = Math.min(cols - 1, Math.floor((event.clientX - box.left) / box.width * cols));
           var r = Math.min(rows - 1, Math.floor((event.clientY - box.top) / box.height * rows));
           if (c < 0 || r < 0) { return; }
           var level = event.target.getAttribute('data-range') || '';
-          out.textContent = 'rows ' + range(r * br, br, +d.sourceRows) + ', columns ' +
-            range(c * bc, bc, +d.sourceCols) + (level ? ': ' + level : '');
+          out.textContent = 'rows ' + range(r, rows, +d.sourceRows) + ', columns ' +
+            range(c, cols, +d.sourceCols) + (level ? ': ' + level : '');
         });
         svg.addEventListener('mouseleave', function () { out.textContent = ''; });
       });

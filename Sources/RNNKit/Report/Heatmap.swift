@@ -1,8 +1,8 @@
 /// A matrix reduced to at most `maxCells`×`maxCells` cells, and its picture on a diverging colour
 /// scale centred at 0.
 ///
-/// Each cell stands for a block of `blockRows`×`blockColumns` values (blocks at the bottom and right
-/// edges may be smaller). A cell holding a NaN or an infinite value is drawn black.
+/// Cell k of n covers source rows (or columns) ⌊k·N/n⌋ up to ⌊(k+1)·N/n⌋, so blocks differ in size
+/// by at most one row or column. A cell holding a NaN or an infinite value is drawn black.
 struct HeatmapGrid {
   enum Pooling {
     /// The block's mean: what the weights look like from afar.
@@ -13,8 +13,6 @@ struct HeatmapGrid {
 
   let sourceRows: Int
   let sourceColumns: Int
-  let blockRows: Int
-  let blockColumns: Int
   /// Cells down.
   let rows: Int
   /// Cells across.
@@ -23,18 +21,36 @@ struct HeatmapGrid {
   /// Row-major cell values; NaN for a cell with a non-finite value.
   private(set) var values: [Double]
 
-  var isPooled: Bool { blockRows > 1 || blockColumns > 1 }
+  /// The first source index of cell `k` of `cells` over `total` indices.
+  static func start(_ k: Int, cells: Int, total: Int) -> Int { k * total / cells }
+
+  /// The smallest and largest block height and width.
+  var blockRows: ClosedRange<Int> { Self.blockSizes(total: sourceRows, cells: rows) }
+  var blockColumns: ClosedRange<Int> { Self.blockSizes(total: sourceColumns, cells: columns) }
+
+  static func blockSizes(total: Int, cells: Int) -> ClosedRange<Int> {
+    total % cells == 0 ? (total / cells)...(total / cells) : (total / cells)...(total / cells + 1)
+  }
+
+  var isPooled: Bool { rows < sourceRows || columns < sourceColumns }
   var nonFiniteCells: Int { values.reduce(0) { $0 + ($1.isNaN ? 1 : 0) } }
 
   private init(rows: Int, columns: Int, maxCells: Int, pooling: Pooling) {
     sourceRows = rows
     sourceColumns = columns
-    blockRows = max(1, (rows + maxCells - 1) / maxCells)
-    blockColumns = max(1, (columns + maxCells - 1) / maxCells)
-    self.rows = (rows + blockRows - 1) / blockRows
-    self.columns = (columns + blockColumns - 1) / blockColumns
+    self.rows = max(1, min(rows, maxCells))
+    self.columns = max(1, min(columns, maxCells))
     self.pooling = pooling
     values = [Double](repeating: 0, count: self.rows * self.columns)
+  }
+
+  /// The cell of every source index.
+  private static func cellIndex(total: Int, cells: Int) -> [Int] {
+    var out = [Int](repeating: 0, count: total)
+    for k in 0..<cells {
+      for i in start(k, cells: cells, total: total)..<start(k + 1, cells: cells, total: total) { out[i] = k }
+    }
+    return out
   }
 
   /// Block means of the `rows`×`columns` part of a row-major matrix with rows of `stride` values,
@@ -46,22 +62,25 @@ struct HeatmapGrid {
     self.init(rows: rows, columns: columns, maxCells: maxCells, pooling: .mean)
     precondition(
       matrix.count >= rows * stride && columnOffset + columns <= stride, "the block is outside the matrix")
-    let (cellRows, cellColumns, br, bc) = (self.rows, self.columns, blockRows, blockColumns)
+    let (cellRows, cellColumns) = (self.rows, self.columns)
+    let rowCell = Self.cellIndex(total: rows, cells: cellRows)
+    let columnStart = (0...cellColumns).map { Self.start($0, cells: cellColumns, total: columns) }
     values.withUnsafeMutableBufferPointer { sums in
       for r in 0..<rows {
         let row = matrix.baseAddress! + r * stride + columnOffset
-        let cellRow = (r / br) * cellColumns
+        let cellRow = rowCell[r] * cellColumns
         for c in 0..<cellColumns {
           // A NaN or infinity makes the sum non-finite, which marks the cell.
           var sum = 0.0
-          for j in (c * bc)..<min((c + 1) * bc, columns) { sum += Double(row[j]) }
+          for j in columnStart[c]..<columnStart[c + 1] { sum += Double(row[j]) }
           sums[cellRow + c] += sum
         }
       }
       for cr in 0..<cellRows {
-        let height = min(br, rows - cr * br)
+        let height =
+          Self.start(cr + 1, cells: cellRows, total: rows) - Self.start(cr, cells: cellRows, total: rows)
         for c in 0..<cellColumns {
-          let width = min(bc, columns - c * bc)
+          let width = columnStart[c + 1] - columnStart[c]
           let sum = sums[cr * cellColumns + c]
           sums[cr * cellColumns + c] = sum.isFinite ? sum / Double(height * width) : .nan
         }
@@ -72,25 +91,26 @@ struct HeatmapGrid {
   /// b − a, pooled by the largest magnitude; NaN against NaN and equal infinities count as equal.
   init(
     differenceOf a: UnsafeBufferPointer<Float>, _ b: UnsafeBufferPointer<Float>, stride: Int,
-    columnOffset: Int,
-    rows: Int, columns: Int, maxCells: Int
+    columnOffset: Int, rows: Int, columns: Int, maxCells: Int
   ) {
     self.init(rows: rows, columns: columns, maxCells: maxCells, pooling: .largestMagnitude)
     precondition(
       a.count >= rows * stride && b.count >= rows * stride && columnOffset + columns <= stride,
       "the block is outside the matrix")
-    let (cellColumns, br, bc) = (self.columns, blockRows, blockColumns)
+    let cellColumns = self.columns
+    let rowCell = Self.cellIndex(total: rows, cells: self.rows)
+    let columnCell = Self.cellIndex(total: columns, cells: cellColumns)
     values.withUnsafeMutableBufferPointer { cells in
       for r in 0..<rows {
         let rowA = a.baseAddress! + r * stride + columnOffset
         let rowB = b.baseAddress! + r * stride + columnOffset
-        let cellRow = (r / br) * cellColumns
+        let cellRow = rowCell[r] * cellColumns
         for j in 0..<columns {
           let x = rowA[j]
           let y = rowB[j]
           if x == y || (x.isNaN && y.isNaN) { continue }
           let d = Double(y) - Double(x)
-          let index = cellRow + j / bc
+          let index = cellRow + columnCell[j]
           let current = cells[index]
           if current.isNaN { continue }
           if !d.isFinite {
@@ -189,8 +209,8 @@ struct HeatmapGrid {
       "<svg class=\"heatmap\" id=\"\(HTML.escape(id))\" role=\"img\" aria-label=\"\(HTML.escape(label))\""
       + " width=\"\(HTML.coordinate(width))\" height=\"\(HTML.coordinate(height))\" viewBox=\"0 0 \(columns) \(rows)\""
       + " preserveAspectRatio=\"none\" shape-rendering=\"crispEdges\""
-      + " data-cell-rows=\"\(rows)\" data-cell-cols=\"\(columns)\" data-block-rows=\"\(blockRows)\""
-      + " data-block-cols=\"\(blockColumns)\" data-source-rows=\"\(sourceRows)\" data-source-cols=\"\(sourceColumns)\">"
+      + " data-cell-rows=\"\(rows)\" data-cell-cols=\"\(columns)\""
+      + " data-source-rows=\"\(sourceRows)\" data-source-cols=\"\(sourceColumns)\">"
     out +=
       "<rect width=\"\(columns)\" height=\"\(rows)\" fill=\"\(Self.colour(level: 0))\" data-range=\"\(HTML.escape(Self.levelRange(0, limit: limit, pooling: pooling)))\"/>"
     out += "<g fill=\"none\" transform=\"translate(0 0.5)\">"
@@ -229,7 +249,12 @@ struct HeatmapGrid {
       return pooling == .mean
         ? "\(size); one cell per value." : "\(size); one cell per value, showing the difference."
     }
+    func sizes(_ range: ClosedRange<Int>) -> String {
+      range.lowerBound == range.upperBound
+        ? HTML.integer(range.lowerBound)
+        : "\(HTML.integer(range.lowerBound))–\(HTML.integer(range.upperBound))"
+    }
     return
-      "\(size), shown as \(HTML.integer(rows))×\(HTML.integer(columns)) cells: block size \(HTML.integer(blockRows))×\(HTML.integer(blockColumns)) (rows×columns; edge blocks may be smaller), each cell \(what) of its block. Cells are drawn square."
+      "\(size), shown as \(HTML.integer(rows))×\(HTML.integer(columns)) cells: block size \(sizes(blockRows))×\(sizes(blockColumns)) (rows×columns), each cell \(what) of its block. Cells are drawn square."
   }
 }
