@@ -9,7 +9,8 @@ needs nothing from PyPI. Checks, and prints as JSON on standard output:
   itself (the report must be self-contained: no network, no CDN);
 - every heatmap (`svg.heatmap`) has a non-empty bounding box, and there are at least
   --min-heatmaps of them;
-- every chart SVG (`svg.chart`) has a non-empty bounding box.
+- every chart SVG (`svg.chart`) has a non-empty bounding box;
+- pointing at the first heatmap makes the page name the block under the pointer.
 
 With --png it saves a screenshot (the whole page, or --clip-height pixels from --clip-top down).
 Exits 0 when every check passes, 1 when one fails, 2 when Chromium cannot be run.
@@ -156,6 +157,16 @@ CHECK_SCRIPT = """
 """
 
 
+POINT_SCRIPT = """
+(() => {
+  const svg = document.querySelector('svg.heatmap');
+  svg.scrollIntoView({block: 'center'});
+  const box = svg.getBoundingClientRect();
+  return JSON.stringify({x: box.left + box.width / 2, y: box.top + box.height / 2, probe: svg.id + '-probe'});
+})()
+"""
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("report")
@@ -201,6 +212,26 @@ def main():
                 "result"
             ]["value"]
         )
+        # Point at the middle of the first heatmap, as a person would, and read what the page says.
+        hover = None
+        if result["heatmaps"]:
+            box = json.loads(
+                browser.send("Runtime.evaluate", {"expression": POINT_SCRIPT, "returnByValue": True}, session=session)[
+                    "result"
+                ]["value"]
+            )
+            browser.send(
+                "Input.dispatchMouseEvent", {"type": "mouseMoved", "x": box["x"], "y": box["y"]}, session=session
+            )
+            hover = browser.send(
+                "Runtime.evaluate",
+                {"expression": "document.getElementById(" + json.dumps(box["probe"]) + ").textContent", "returnByValue": True},
+                session=session,
+            )["result"]["value"]
+            if not hover.startswith("rows "):
+                failures.append(f"pointing at a heatmap shows {hover!r}, not the block under the pointer")
+            browser.send("Runtime.evaluate", {"expression": "window.scrollTo(0, 0)"}, session=session)
+
         # Events that arrived after the load (a late script error, say) are collected by one more
         # round trip.
         browser.send("Runtime.evaluate", {"expression": "1"}, session=session)
@@ -260,6 +291,7 @@ def main():
                 "sections": result["sections"],
                 "heatmaps": result["heatmaps"],
                 "charts": len(result["charts"]),
+                "hover": hover,
                 "page_height": result["height"],
                 "console_errors": console_errors,
                 "requests": requests,

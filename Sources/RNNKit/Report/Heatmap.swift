@@ -160,8 +160,8 @@ struct HeatmapGrid {
   static let nonFiniteColour = "#111111"
 
   /// What a level covers, for the hover text.
-  static func levelRange(_ level: Int, limit: Double, pooling: Pooling) -> String {
-    let what = pooling == .mean ? "mean" : "largest difference"
+  static func levelRange(_ level: Int, limit: Double, pooling: Pooling, pooled: Bool) -> String {
+    let what = pooling == .mean ? (pooled ? "mean" : "value") : (pooled ? "largest difference" : "difference")
     let step = limit / Double(steps)
     let lo = (Double(level) - 0.5) * step
     let hi = (Double(level) + 0.5) * step
@@ -212,13 +212,14 @@ struct HeatmapGrid {
       + " data-cell-rows=\"\(rows)\" data-cell-cols=\"\(columns)\""
       + " data-source-rows=\"\(sourceRows)\" data-source-cols=\"\(sourceColumns)\">"
     out +=
-      "<rect width=\"\(columns)\" height=\"\(rows)\" fill=\"\(Self.colour(level: 0))\" data-range=\"\(HTML.escape(Self.levelRange(0, limit: limit, pooling: pooling)))\"/>"
+      "<rect width=\"\(columns)\" height=\"\(rows)\" fill=\"\(Self.colour(level: 0))\" data-range=\"\(HTML.escape(Self.levelRange(0, limit: limit, pooling: pooling, pooled: isPooled)))\"/>"
     out += "<g fill=\"none\" transform=\"translate(0 0.5)\">"
     for b in 0...levelCount where !paths[b].isEmpty {
       let colour = b == nonFinite ? Self.nonFiniteColour : Self.colour(level: b - Self.steps)
       let range =
         b == nonFinite
-        ? "contains NaN or Inf" : Self.levelRange(b - Self.steps, limit: limit, pooling: pooling)
+        ? "contains NaN or Inf"
+        : Self.levelRange(b - Self.steps, limit: limit, pooling: pooling, pooled: isPooled)
       out += "<path stroke=\"\(colour)\" data-range=\"\(HTML.escape(range))\" d=\"\(paths[b])\"/>"
     }
     return out + "</g></svg>"
