@@ -20,33 +20,39 @@ public struct TensorHistogram: Equatable, Sendable {
   /// (for two tensors drawn side by side) loses no value.
   public init(_ values: UnsafeBufferPointer<Float>, bins: Int, range: ClosedRange<Double>? = nil) {
     precondition(bins > 0, "a histogram needs at least one bin")
-    var lo = Float.infinity
-    var hi = -Float.infinity
-    var nan = 0
-    var positive = 0
-    var negative = 0
-    for v in values {
-      if v.isNaN {
-        nan += 1
-      } else if v.isInfinite {
-        if v > 0 { positive += 1 } else { negative += 1 }
-      } else {
+    if let range {
+      lowerBound = range.lowerBound
+      upperBound = range.upperBound
+    } else {
+      var lo = Float.infinity
+      var hi = -Float.infinity
+      for v in values where v.isFinite {
         lo = Swift.min(lo, v)
         hi = Swift.max(hi, v)
       }
+      lowerBound = lo <= hi ? Double(lo) : 0
+      upperBound = lo <= hi ? Double(hi) : 0
     }
-    lowerBound = range?.lowerBound ?? (lo <= hi ? Double(lo) : 0)
-    upperBound = range?.upperBound ?? (lo <= hi ? Double(hi) : 0)
-    nanCount = nan
-    positiveInfinityCount = positive
-    negativeInfinityCount = negative
+    var nan = 0
+    var positive = 0
+    var negative = 0
     var counts = [Int](repeating: 0, count: bins)
     let span = upperBound - lowerBound
     let scale = span > 0 ? Double(bins) / span : 0
     let base = lowerBound
     let last = bins - 1
     counts.withUnsafeMutableBufferPointer { counts in
-      for v in values where v.isFinite {
+      for v in values {
+        guard v.isFinite else {
+          if v.isNaN {
+            nan += 1
+          } else if v > 0 {
+            positive += 1
+          } else {
+            negative += 1
+          }
+          continue
+        }
         let position = (Double(v) - base) * scale
         // Clamp in floating point first: an outlier far outside a given range must not overflow Int.
         let bin = position <= 0 ? 0 : (position >= Double(last) ? last : Int(position))
@@ -54,6 +60,9 @@ public struct TensorHistogram: Equatable, Sendable {
       }
     }
     self.counts = counts
+    nanCount = nan
+    positiveInfinityCount = positive
+    negativeInfinityCount = negative
   }
 
   /// The counts as a one-line sparkline of block characters, one per bin: a blank bin is a space,

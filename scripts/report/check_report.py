@@ -12,7 +12,8 @@ needs nothing from PyPI. Checks, and prints as JSON on standard output:
 - every chart SVG (`svg.chart`) has a non-empty bounding box;
 - pointing at the first heatmap makes the page name the block under the pointer.
 
-With --png it saves a screenshot (the whole page, or --clip-height pixels from --clip-top down).
+With --png it saves a screenshot (the whole page, or --clip-height pixels from --clip-top or from
+the top of the --clip-from element down).
 Exits 0 when every check passes, 1 when one fails, 2 when Chromium cannot be run.
 
 Usage: check_report.py REPORT.html [--png OUT.png] [--min-heatmaps N] [--max-bytes B]
@@ -176,6 +177,7 @@ def main():
     parser.add_argument("--width", type=int, default=1200)
     parser.add_argument("--clip-height", type=int, default=0, help="screenshot only PX pixels of height (0: all)")
     parser.add_argument("--clip-top", type=int, default=0, help="the screenshot starts this far down the page")
+    parser.add_argument("--clip-from", help="the screenshot starts at the top of this CSS selector's element")
     parser.add_argument("--timeout", type=float, default=120)
     args = parser.parse_args()
 
@@ -265,7 +267,19 @@ def main():
                     failures.append(f"{kind[:-1]} {box['id']!r} has an empty bounding box {box}")
 
         if args.png:
-            top = min(max(args.clip_top, 0), result["height"] - 1)
+            top = args.clip_top
+            if args.clip_from:
+                top = browser.send(
+                    "Runtime.evaluate",
+                    {
+                        "expression": "Math.round(document.querySelector("
+                        + json.dumps(args.clip_from)
+                        + ").getBoundingClientRect().top + window.scrollY)",
+                        "returnByValue": True,
+                    },
+                    session=session,
+                )["result"]["value"]
+            top = min(max(top, 0), result["height"] - 1)
             left = result["height"] - top
             height = left if args.clip_height <= 0 else min(args.clip_height, left)
             shot = browser.send(

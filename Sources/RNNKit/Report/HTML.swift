@@ -129,9 +129,10 @@ enum HTML {
     table.grid th { background: var(--panel); font-weight: 600; }
     table.grid td.n { text-align: right; font-variant-numeric: tabular-nums; }
     .cards { display: grid; grid-template-columns: repeat(auto-fit, minmax(320px, 1fr)); gap: 8px 32px; }
-    .figures { display: flex; flex-wrap: wrap; gap: 20px 28px; align-items: flex-start; }
-    figure { margin: 0; }
-    figcaption { font-size: 12.5px; max-width: 520px; margin-top: 4px; }
+    .figures { display: flex; flex-wrap: wrap; gap: 20px 20px; align-items: flex-start; }
+    /* A table, so the caption wraps to the picture's width (at least 300 px). */
+    figure { margin: 0; display: table; width: 300px; }
+    figcaption { display: table-caption; caption-side: bottom; font-size: 12.5px; margin-top: 4px; }
     figcaption b { color: var(--ink); }
     svg { display: block; }
     svg text { font: 11px system-ui, "DejaVu Sans", sans-serif; fill: var(--muted); }

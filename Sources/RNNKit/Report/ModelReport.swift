@@ -221,7 +221,7 @@ public enum ModelReport {
       }
       out += heatmapFigure(
         grid, id: "heatmap-\(part.name)", title: "\(part.name) (\(part.rows)×\(part.columns))", part: part,
-        limit: grid.colourLimit, maxSide: 400)
+        limit: grid.colourLimit, maxSide: 330)
     }
     return out + "</div>"
   }
@@ -298,7 +298,7 @@ public enum ModelReport {
       text += " Largest singular value σ₁ = <b>\(HTML.number(sigma))</b>"
       if sigma < 1 && model.hiddenActivation.derivativeAtMostOne {
         text +=
-          ": since |f′| ≤ 1 for \(HTML.escape(model.hiddenActivation.rawValue)), every step shrinks ∂h by at least σ₁, so gradients vanish at least as fast as σ₁ᵗ."
+          ": since |f′| ≤ 1 for \(HTML.escape(model.hiddenActivation.rawValue)), ‖∂h<sub>T</sub>/∂h<sub>t</sub>‖ ≤ σ₁<sup>T−t</sup>: gradients vanish at least geometrically."
       } else {
         text += "; ρ ≤ σ₁ always, and only ρ governs the long-run growth."
       }
