@@ -192,6 +192,36 @@ private func drawnCells(_ svg: String) -> [Int: String] {
     #expect(html.contains("id=\"saturation\"") && html.contains("id=\"gradient-norms\""))
   }
 
+  @Test func nonFiniteWeightsAreShownNotHidden() throws {
+    var m = try model(h: 4, x: 5)
+    var w = m.W.floats()
+    w[1] = .nan  // in W_h
+    w[4 + 2] = .infinity  // in W_x
+    m.W = Parameter(w, shape: m.W.shape)
+    var c = m.c.floats()
+    c[0] = -.infinity
+    m.c = Parameter(c, shape: m.c.shape)
+    let html = try ModelReport.html(for: subject(m), options: ReportOptions(sampleText: "t0 t1 t2 t3"))
+    #expect(html.contains("1 black cells hold NaN or Inf") && html.contains(HeatmapGrid.nonFiniteColour))
+    #expect(html.contains("<span class=\"bad\">NaN 1, +Inf 1, −Inf 0</span>"))
+    #expect(html.contains("<span class=\"bad\">NaN 0, +Inf 0, −Inf 1</span>"))
+    #expect(html.contains("W_h has NaN or infinite values; its spectrum is undefined."))
+    // The NaN reaches h at the first step that uses h_{t−1}.
+    #expect(html.contains("The hidden state became NaN or infinite at step"))
+  }
+
+  @Test func extremeValuesDoNotTrap() throws {
+    var m = try model(h: 3, x: 4, scale: 1e-30)
+    var w = m.W.floats()
+    w[0] = 3e38
+    w[1] = -3e38
+    w[5] = .leastNonzeroMagnitude
+    m.W = Parameter(w, shape: m.W.shape)
+    m.V = Parameter(m.V.floats().map { $0 * 1e38 }, shape: m.V.shape)
+    let html = try ModelReport.html(for: subject(m), options: ReportOptions(sampleText: "t0 t1 t2 t3 t0"))
+    #expect(html.contains("id=\"heatmap-W_h\"") && html.contains("id=\"spectrum\""))
+  }
+
   @Test func writingRefusesToReplaceAFile() throws {
     let folder = FileManager.default.temporaryDirectory.appendingPathComponent(
       "rnnkit-report-\(UUID().uuidString)")

@@ -185,7 +185,13 @@ public struct ActivationStatistics: Sendable {
   /// The first distance at which the mean gradient norm leaves [10⁻³, 10³], with a sentence.
   var gradientReading: (text: String, healthy: Bool) {
     guard !gradientNorms.isEmpty else { return ("Too few tokens to follow a gradient back.", true) }
-    if let d = gradientNorms.firstIndex(where: { !($0 >= 1e-3) }) {
+    if let d = gradientNorms.firstIndex(where: { !$0.isFinite }) {
+      return (
+        "The gradient is NaN or infinite \(d + 1) step\(d == 0 ? "" : "s") back: the weights or the hidden states hold non-finite values.",
+        false
+      )
+    }
+    if let d = gradientNorms.firstIndex(where: { $0 < 1e-3 }) {
       return (
         "Vanishing gradients: after \(d + 1) step\(d == 0 ? "" : "s") back the mean norm is below 10⁻³, so what the model saw more than about \(d + 1) tokens ago barely changes its training signal.",
         false
@@ -257,13 +263,15 @@ public struct ActivationStatistics: Sendable {
       y: Plot.Axis(lower: lower, upper: upper, logarithmic: true, label: "‖uᵀ ∂h_T/∂h_t‖"))
     var content = g.reference(y: 1, label: "1", color: "#5b6475")
     // The band between the smallest and largest norm, then the mean.
-    let top = gradientRange.enumerated().map { (Double($0 + 1), max($1.1, lower)) }
-    let bottom = gradientRange.enumerated().reversed().map { (Double($0 + 1), max($1.0, lower)) }
-    let band = (top + bottom).map { "\(HTML.coordinate(g.px($0.0))),\(HTML.coordinate(g.py($0.1)))" }
-    content += "<polygon fill=\"#2b5fab\" fill-opacity=\"0.15\" points=\"\(band.joined(separator: " "))\"/>"
+    if gradientRange.allSatisfy({ $0.0.isFinite && $0.1.isFinite }) {
+      let top = gradientRange.enumerated().map { (Double($0 + 1), max($1.1, lower)) }
+      let bottom = gradientRange.enumerated().reversed().map { (Double($0 + 1), max($1.0, lower)) }
+      let band = (top + bottom).map { "\(HTML.coordinate(g.px($0.0))),\(HTML.coordinate(g.py($0.1)))" }
+      content += "<polygon fill=\"#2b5fab\" fill-opacity=\"0.15\" points=\"\(band.joined(separator: " "))\"/>"
+    }
     content += g.line(
-      [(0, 1)] + gradientNorms.enumerated().map { (Double($0 + 1), max($1, lower)) }, color: "#2b5fab",
-      width: 2)
+      [(0, 1)] + gradientNorms.enumerated().map { $1.isFinite ? (Double($0 + 1), max($1, lower)) : nil },
+      color: "#2b5fab", width: 2)
     out += "<figure>" + g.svg(id: "gradient-norms", label: "gradient norm against distance", content: content)
     out +=
       "<figcaption>Mean of ‖uᵀ·∂h<sub>T</sub>/∂h<sub>t</sub>‖ for random unit vectors u (\(probes) per end point) at \(endPoints) end points T spread over the sample; the band spans the smallest to the largest. This estimates ‖∂h<sub>T</sub>/∂h<sub>t</sub>‖<sub>F</sub>/√H.</figcaption></figure>"

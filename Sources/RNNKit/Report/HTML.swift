@@ -57,6 +57,8 @@ enum HTML {
 
   /// A coordinate in an SVG: at most two decimals, no trailing zeros.
   static func coordinate(_ value: Double) -> String {
+    // Callers draw finite data only; a stray non-finite value must not trap the whole report.
+    guard value.isFinite, abs(value) < 1e12 else { return "0" }
     let hundredths = Int((value * 100).rounded())
     let sign = hundredths < 0 ? "-" : ""
     let whole = abs(hundredths) / 100

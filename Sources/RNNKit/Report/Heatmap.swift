@@ -181,8 +181,9 @@ struct HeatmapGrid {
     var cursorY = [Int](repeating: 0, count: levelCount + 1)
     func bucket(_ v: Double) -> Int {
       guard v.isFinite else { return nonFinite }
-      let level = Int((v / limit * Double(Self.steps)).rounded())
-      return min(max(level, -Self.steps), Self.steps) + Self.steps
+      // Clamp before converting: v / limit can exceed any Int when the limit is tiny.
+      let t = min(max(v / limit, -1), 1)
+      return Int((t * Double(Self.steps)).rounded()) + Self.steps
     }
     for r in 0..<rows {
       var c = 0

@@ -82,7 +82,9 @@ struct VocabularySection {
       p = e.map { $0 / sum }
     }
     let vocabulary = inference.outputVocabulary
-    return p.indices.sorted { p[$0] > p[$1] || (p[$0] == p[$1] && $0 < $1) }.prefix(top).map {
+    // NaN ranks last, so the order stays total.
+    let key = p.map { $0.isNaN ? -Double.infinity : $0 }
+    return p.indices.sorted { key[$0] > key[$1] || (key[$0] == key[$1] && $0 < $1) }.prefix(top).map {
       TokenProbability(id: $0, token: vocabulary?[$0], probability: Float(p[$0]))
     }
   }
