@@ -6,8 +6,11 @@ public struct TensorHistogram: Equatable, Sendable {
   public var upperBound: Double
   /// Finite values per bin, left to right.
   public var counts: [Int]
+  /// NaN values, which no bin holds.
   public var nanCount: Int
+  /// +Inf values, which no bin holds.
   public var positiveInfinityCount: Int
+  /// −Inf values, which no bin holds.
   public var negativeInfinityCount: Int
 
   /// The width of one bin (0 when every finite value is the same).

@@ -15,6 +15,7 @@ public struct SingularValueSpectrum: Equatable, Sendable {
 
   /// The singular values, largest first.
   public var values: [Double]
+  /// How they were computed, which says whether they are all of them.
   public var method: Method
   /// The number of columns of the matrix: how many singular values it has in all.
   public var dimension: Int

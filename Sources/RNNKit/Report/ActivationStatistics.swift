@@ -8,29 +8,30 @@ import Foundation
 /// are recomputed here from the runtime's states. Products of Jacobians are never formed: random
 /// unit vectors u are carried backwards instead, and ‖uᵀ·∂h_T/∂h_t‖ averaged over u estimates
 /// ‖∂h_T/∂h_t‖_F / √H, the root-mean-square of its singular values.
-public struct ActivationStatistics: Sendable {
+struct ActivationStatistics: Sendable {
   /// A unit counts as saturated at a step when |f′(a)| is below this: its gradient is cut tenfold.
-  public static let saturationThreshold = 0.1
+  static let saturationThreshold = 0.1
 
   /// How many tokens were run.
-  public var tokens: Int
+  var tokens: Int
   /// Words of the text that are not in the vocabulary and were left out (no unknown token).
-  public var skippedWords: Int
+  var skippedWords: Int
   /// Whether the text was longer than the limit and cut.
-  public var truncated: Bool
+  var truncated: Bool
   /// Per hidden unit: the fraction of steps at which |f′(a)| < ``saturationThreshold``.
-  public var saturation: [Double]
+  var saturation: [Double]
   /// Per hidden unit: the mean of |h_t|.
-  public var meanMagnitude: [Double]
+  var meanMagnitude: [Double]
   /// Index d − 1: the mean of ‖uᵀ·∂h_T/∂h_{T−d}‖ over end points T and probes u.
-  public var gradientNorms: [Double]
+  var gradientNorms: [Double]
   /// Index d − 1: the smallest and largest of those norms.
-  public var gradientRange: [(Double, Double)]
-  /// How many end points T and probes u were averaged.
-  public var endPoints: Int
-  public var probes: Int
+  var gradientRange: [(Double, Double)]
+  /// How many end points T were averaged.
+  var endPoints: Int
+  /// How many random vectors u were carried back from each end point.
+  var probes: Int
   /// The step at which the hidden state became non-finite, which ended the run.
-  public var nonFiniteStep: Int?
+  var nonFiniteStep: Int?
 
   /// Runs `ids` (at most `maxTokens` of them) through the model.
   static func compute(

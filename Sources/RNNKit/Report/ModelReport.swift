@@ -2,6 +2,7 @@ import Foundation
 
 /// A model and the file it was read from, as a report describes it.
 public struct ReportSubject: Sendable {
+  /// The model to describe.
   public var model: ElmanModel
   /// The file as the user named it; shown on the page (escaped).
   public var path: String
@@ -10,6 +11,7 @@ public struct ReportSubject: Sendable {
   /// Whether the tensor checksums of an `.rnn` file were verified when it was read.
   public var checksumsVerified: Bool
 
+  /// Describes `model`, read from `path` in `format`.
   public init(model: ElmanModel, path: String, format: String, checksumsVerified: Bool) {
     self.model = model
     self.path = path
@@ -40,6 +42,7 @@ public struct ReportOptions: Sendable {
   /// At most this many tokens are listed.
   public var maxListedTokens: Int
 
+  /// The defaults make a complete report of any model; sample text is optional.
   public init(
     prompts: [String] = [], topTokens: Int = 5, sampleText: String? = nil, sampleName: String = "sample",
     maxSampleTokens: Int = 2_000, maxHeatmapCells: Int = 256, histogramBins: Int = 64,
@@ -68,6 +71,7 @@ public enum ReportError: Error, CustomStringConvertible, Sendable {
   /// The runtime refused the model.
   case runtime(RuntimeError)
 
+  /// One line naming the part and the reason; file text made safe to print.
   public var description: String {
     switch self {
     case .prompt(let prompt, let reason): return displaySafe("prompt \"\(prompt)\": \(reason)")
