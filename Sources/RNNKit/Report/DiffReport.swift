@@ -30,7 +30,7 @@ extension ModelReport {
       distributionsSection([a.model, b.model], options: options))
     body += section(
       "spectrum", "Spectrum of W_h (A blue, B red)",
-      spectrumSection([a.model, b.model], names: cards.map(\.title), options: options))
+      spectrumSection([a.model, b.model], options: options))
     body += section("vocabulary", "Vocabulary", vocabularyDifferences(a.model, b.model))
     return HTML.page(
       title: "\(displaySafe(cards[0].title)) vs \(displaySafe(cards[1].title)) — RNNKit diff", body: body)

@@ -119,7 +119,7 @@ public enum ModelReport {
     body += section("weights", "Weights", weightsSection(model, options: options))
     body += section("distributions", "Value distributions", distributionsSection([model], options: options))
     body += section(
-      "spectrum", "Spectrum of W_h", spectrumSection([model], names: [card.title], options: options))
+      "spectrum", "Spectrum of W_h", spectrumSection([model], options: options))
     if let text = options.sampleText {
       let statistics = try activationStatistics(model, inference: inference, text: text, options: options)
       body += section(
@@ -272,7 +272,7 @@ public enum ModelReport {
   }
 
   /// The singular values of each model's W_h, its spectral radius and the reading.
-  static func spectrumSection(_ models: [ElmanModel], names: [String], options: ReportOptions) -> String {
+  static func spectrumSection(_ models: [ElmanModel], options: ReportOptions) -> String {
     var series: [(values: [Double], colour: String, name: String)] = []
     var notes: [String] = []
     for (i, model) in models.enumerated() {
