@@ -92,7 +92,7 @@ let package = Package(
         "RNNKit", "RNNKitCLI", "TestSupport",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ]),
-    // The RNNKit library as an embedder calls it: safe reading, conversion, validation, the C API.
+    // The RNNKit library as an embedder calls it: safe reading, conversion, validation, the C API, the report builder.
     .testTarget(name: "RNNKitTests", dependencies: ["RNNKit", "RNNKitCLI"]),
     // Interop with real third-party clients (h5py, Keras, numpy, onnxruntime, safetensors); every
     // test that needs Python lives here.

@@ -2,7 +2,11 @@
 # Installs what RNNKit needs on a fresh Debian machine (run as root). Idempotent.
 set -euo pipefail
 need_apt=()
-for pkg in libhdf5-dev libopenblas-dev pkg-config zip unzip gcc libasan8; do
+packages=(libhdf5-dev libopenblas-dev pkg-config zip unzip gcc libasan8)
+# Test mode: the report tests render pages in Debian's headless Chromium (driven over the DevTools
+# pipe from Python's standard library, so no PyPI package is needed for it).
+if [ "${1:-}" = "--python" ]; then packages+=(chromium); fi
+for pkg in "${packages[@]}"; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need_apt+=("$pkg")
 done
 if [ ${#need_apt[@]} -gt 0 ]; then

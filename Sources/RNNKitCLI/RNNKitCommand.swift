@@ -25,6 +25,6 @@ struct RNNKitCommand: ParsableCommand {
     version: rnnkitVersion,
     subcommands: [
       Inspect.self, Validate.self, Diff.self, Convert.self, Forward.self, Predict.self, Generate.self,
-      Score.self, Train.self, ReadIsolated.self,
+      Score.self, Train.self, Report.self, ReadIsolated.self,
     ])
 }

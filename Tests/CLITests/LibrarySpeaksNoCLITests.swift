@@ -9,8 +9,9 @@ import Testing
     let enumerator = FileManager.default.enumerator(at: sources, includingPropertiesForKeys: nil)
     var checked = 0
     var offenders: [String] = []
-    // A flag inside a string literal: a quote, anything but a quote, then --word.
-    let flag = try Regex(#""[^"\n]*--[a-z][a-z-]+"#)
+    // A flag inside a string literal: a quote, anything but a quote, then --word after a space, a
+    // quote or a backtick. CSS custom properties (`var(--ink)`) are not flags.
+    let flag = try Regex(#""[^"\n]*[\s"'`]--[a-z][a-z-]+"#)
     while let url = enumerator?.nextObject() as? URL {
       guard url.pathExtension == "swift", !url.path.contains("/RNNKitCLI/") else { continue }
       checked += 1

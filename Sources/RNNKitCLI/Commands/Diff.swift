@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import RNNKit
 
 struct Diff: ParsableCommand {
@@ -26,12 +27,25 @@ struct Diff: ParsableCommand {
   @Flag(help: "Print JSON instead of text.")
   var json = false
 
+  @Option(help: "Also write an HTML page with both models side by side and heatmaps of B − A.")
+  var report: String?
+
+  @Flag(help: "With --report, replace an existing file.")
+  var force = false
+
   func run() throws {
     guard tolerance >= 0, tolerance.isFinite else {
       throw CLIError("--tolerance must be a finite number ≥ 0")
     }
-    let left = try input.load(a)
-    let right = try input.load(b)
+    if let report {
+      try refuseToOverwriteInput(report, inputs: [a, b])
+      if !force && FileManager.default.fileExists(atPath: report) {
+        throw CLIError("\(report): already exists; pass --force to replace it")
+      }
+    }
+    let leftFile = try input.read(a)
+    let rightFile = try input.read(b)
+    let (left, right) = (leftFile.model, rightFile.model)
     let difference = ModelDifference(left, right, tolerance: tolerance)
     let tensors = difference.tensors
     let metadataLines = difference.metadata.map { entry in
@@ -40,6 +54,13 @@ struct Diff: ParsableCommand {
     }
     let vocabularyLines = difference.vocabulary
     let equal = difference.isEqual
+    if let report {
+      let verified = !input.noVerify
+      let html = try ModelReport.diffHTML(
+        ReportSubject(model: left, path: a, format: leftFile.format, checksumsVerified: verified),
+        ReportSubject(model: right, path: b, format: rightFile.format, checksumsVerified: verified))
+      try Report.write(html, to: report, force: force)
+    }
     if json {
       let report = JSON.object([
         ("a", .string(a)), ("b", .string(b)), ("tolerance", .number(tolerance)), ("equal", .bool(equal)),

@@ -54,27 +54,32 @@ struct Inspect: ParsableCommand {
     var offset: Int?
     var checksum: UInt64?
     var stats: TensorStatistics?
+    var histogram: TensorHistogram?
   }
+
+  /// Bins of the one-line histogram `--stats` prints per tensor.
+  static let sparklineBins = 24
 
   func rows(_ loaded: LoadedFile) -> [TensorRow] {
     if let container = loaded.container {
       return container.tensors.map { entry in
-        var stats: TensorStatistics?
+        var summary: (TensorStatistics, TensorHistogram)?
         if self.stats, entry.dtype.known?.isFloatingPoint == true {
-          stats = try? TensorView(entry: entry, storage: container.storage).withFloats {
-            TensorStatistics($0)
+          summary = try? TensorView(entry: entry, storage: container.storage).withFloats {
+            (TensorStatistics($0), TensorHistogram($0, bins: Self.sparklineBins))
           }
         }
         return TensorRow(
           name: entry.name, dtype: entry.dtype.description, shape: entry.shape, bytes: entry.byteCount,
-          offset: entry.offset, checksum: entry.checksum, stats: stats)
+          offset: entry.offset, checksum: entry.checksum, stats: summary?.0, histogram: summary?.1)
       }
     }
     return loaded.parameters.map { name, parameter in
       TensorRow(
         name: name, dtype: parameter.dtype.description, shape: parameter.shape,
         bytes: parameter.count * parameter.dtype.size, offset: nil, checksum: nil,
-        stats: stats ? parameter.statistics() : nil)
+        stats: stats ? parameter.statistics() : nil,
+        histogram: stats ? parameter.histogram(bins: Self.sparklineBins) : nil)
     }
   }
 
@@ -175,13 +180,15 @@ struct Inspect: ParsableCommand {
     if stats {
       out.append("")
       out.append("Statistics")
-      var statRows: [[String]] = [["name", "min", "max", "mean", "std", "NaN", "Inf"]]
+      var statRows: [[String]] = [
+        ["name", "min", "max", "mean", "std", "NaN", "Inf", "histogram (min to max)"]
+      ]
       for row in tensorRows {
         guard let s = row.stats else { continue }
         statRows.append([
           row.name, Text.number(s.min), Text.number(s.max), Text.number(s.mean),
           Text.number(s.standardDeviation),
-          "\(s.nanCount)", "\(s.infCount)",
+          "\(s.nanCount)", "\(s.infCount)", row.histogram.map { "[" + $0.sparkline + "]" } ?? "",
         ])
       }
       out.append(Text.table(statRows))
