@@ -1,25 +1,13 @@
 import Foundation
 import RNNKit
+import TestSupport
 import Testing
 
-private let root = CLI.fixtures.deletingLastPathComponent()
-
-/// Runs `python3 script args` from the repository root.
+/// Runs `python3 script args` from the repository root through the shared runner, which reads
+/// both pipes at once.
 private func python(_ script: String, _ arguments: [String]) throws -> CLI.Result {
-  let process = Process()
-  process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-  process.arguments = ["python3", root.appendingPathComponent(script).path] + arguments
-  let out = Pipe()
-  let err = Pipe()
-  process.standardOutput = out
-  process.standardError = err
-  try process.run()
-  let stdout = out.fileHandleForReading.readDataToEndOfFile()
-  let stderr = err.fileHandleForReading.readDataToEndOfFile()
-  process.waitUntilExit()
-  return CLI.Result(
-    status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
-    stderr: String(decoding: stderr, as: UTF8.self))
+  let result = try PythonClient.run(script: script, arguments)
+  return CLI.Result(status: result.status, stdout: result.stdoutText, stderr: result.stderrText)
 }
 
 /// The cuisine model with one weight of W_x changed by 0.5.

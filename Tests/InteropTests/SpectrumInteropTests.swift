@@ -1,5 +1,6 @@
 import Foundation
 import RNNKit
+import TestSupport
 import Testing
 
 private let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
@@ -10,22 +11,12 @@ private let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().d
 private func python(_ script: String, _ arguments: [String]) throws -> (
   status: Int32, stdout: Data, stderr: String
 ) {
-  let process = Process()
-  process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-  process.arguments = ["python3", root.appendingPathComponent(script).path] + arguments
-  let out = Pipe()
-  let err = Pipe()
-  process.standardOutput = out
-  process.standardError = err
-  try process.run()
-  let stdout = out.fileHandleForReading.readDataToEndOfFile()
-  let stderr = err.fileHandleForReading.readDataToEndOfFile()
-  process.waitUntilExit()
-  return (process.terminationStatus, stdout, String(decoding: stderr, as: UTF8.self))
+  let result = try PythonClient.run(script: script, arguments)
+  return (result.status, result.stdout, result.stderrText)
 }
 
 /// The report's portable singular values and spectral radius against numpy's LAPACK.
-@Suite struct SpectrumInteropTests {
+@Suite(.requiresPython("numpy")) struct SpectrumInteropTests {
   func numpy(_ path: String) throws -> (sigma: [Double], rho: Double) {
     let result = try python("scripts/report/numpy_spectrum.py", [path])
     try #require(result.status == 0, "numpy_spectrum.py failed: \(result.stderr)")
