@@ -2,7 +2,8 @@
 """numpy as a test client for RNNKit's .npz format (docs/NUMPY.md).
 
 read FILE                   numpy.load(FILE, allow_pickle=False); prints JSON: every array's dtype,
-                            shape and values (floats as float64, strings as strings), and the
+                            shape and values (floats as float64 in hexadecimal, float.hex(); strings
+                            as strings), and the
                             metadata entry parsed as JSON.
 write FILE MODE [OPTIONS]   writes a model with numpy alone and prints its arrays as JSON.
     MODE savez | savez_compressed
@@ -12,6 +13,7 @@ write FILE MODE [OPTIONS]   writes a model with numpy alone and prints its array
     --big-endian            store W, b, V and c big-endian ('>f4', ...)
     --fortran               store W and V in Fortran (column-major) order
     --vocab-bytes           store the vocabulary as vocab_offsets (<i8) and vocab_bytes (|u1)
+save-object FILE            np.savez of W as an object array (pickled), which RNNKit must refuse.
 save-npy FILE DESCR SHAPE   np.save of np.arange(prod(SHAPE)) as DESCR in SHAPE ("2,3"); prints nothing.
 seeds DIR                   writes .npy files of every kind RNNKit reads, as a fuzzing corpus.
 """
@@ -24,8 +26,9 @@ import numpy as np
 def dump_array(value):
     if value.dtype.kind == "U":
         return {"dtype": value.dtype.str, "shape": list(value.shape), "values": value.ravel().tolist()}
+    # Hexadecimal floats, so the values reach the test exactly (JSON decimals may not).
     return {"dtype": value.dtype.str, "shape": list(value.shape),
-            "values": value.astype(np.float64).ravel().tolist()}
+            "values": [float(v).hex() for v in value.astype(np.float64).ravel()]}
 
 
 def read(path):
@@ -102,6 +105,8 @@ if command == "read":
     read(sys.argv[2])
 elif command == "write":
     write(sys.argv[2], sys.argv[3], sys.argv[4:])
+elif command == "save-object":
+    np.savez(sys.argv[2], W=np.array([{"a": 1}, None], dtype=object), b=np.zeros(2, np.float32))
 elif command == "save-npy":
     save_npy(sys.argv[2], sys.argv[3], sys.argv[4])
 elif command == "seeds":

@@ -103,6 +103,11 @@ public struct NumPyFormat: ModelFileFormat {
       return try Parameter(view: view)
     }
 
+    // The arrays first: what is wrong with the file comes before what the caller might supply.
+    let W = try parameter("W")
+    let b = try parameter("b")
+    let V = try parameter("V")
+    let c = try parameter("c")
     let metadata = try readMetadata(array(Self.metadataKey), fail: fail)
     var tokens: [String]? = try options.suppliedVocabulary()
     if tokens == nil { tokens = try readVocabulary(array: array, fail: fail) }
@@ -147,7 +152,7 @@ public struct NumPyFormat: ModelFileFormat {
 
     do {
       return try ElmanModel(
-        W: parameter("W"), b: parameter("b"), V: parameter("V"), c: parameter("c"), hiddenActivation: f,
+        W: W, b: b, V: V, c: c, hiddenActivation: f,
         outputActivation: g, inputKind: tokens == nil ? .dense : .tokens,
         vocabulary: tokens.map(Vocabulary.init),
         tokenizer: tokenizer,
@@ -156,7 +161,7 @@ public struct NumPyFormat: ModelFileFormat {
           sourceFormat: name, converterVersion: metadata.strings[Schema.converterVersion],
           created: metadata.strings[Schema.created]),
         extraMetadata: metadata.extra)
-    } catch let error as ModelError {
+    } catch {
       throw ModelFileError(path: path, error: error)
     }
   }
