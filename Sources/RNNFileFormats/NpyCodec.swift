@@ -207,7 +207,7 @@ private struct HeaderParser {
   }
 
   func fail(_ reason: String) -> NpyError {
-    NpyError(part: "header", reason: "\(reason) at byte \(position)")
+    NpyError(part: "header", reason: "byte \(position): \(reason)")
   }
 
   var peek: UInt8? { position < text.count ? text[position] : nil }

@@ -123,7 +123,9 @@ public struct NumPyFormat: ModelFileFormat {
     {
       if let override { return override }
       guard let name = metadata.strings[key] else {
-        throw fail("\(Self.metadataKey).npy", "has no \(key)", input)
+        throw metadata.isStored
+          ? fail("\(Self.metadataKey).npy", "has no \(key)", input)
+          : fail("archive", "has no \(Self.metadataKey).npy to give \(key)", input)
       }
       guard let value = parse(name) else {
         throw fail("\(Self.metadataKey).npy", "\(key) \"\(name)\" is not known")
@@ -168,6 +170,8 @@ public struct NumPyFormat: ModelFileFormat {
 
   /// The metadata entry's values, by type, and the keys the schema does not interpret.
   struct StoredMetadata {
+    /// Whether the archive has a metadata entry at all.
+    var isStored = false
     var strings: [String: String] = [:]
     var bools: [String: Bool] = [:]
     var extra = Metadata()
@@ -230,7 +234,7 @@ public struct NumPyFormat: ModelFileFormat {
     guard depth <= 2, let object = try? JSONDecoder().decode([String: JSONValue].self, from: json) else {
       throw fail(part, "is not a JSON object of strings, numbers, booleans and lists of strings", nil)
     }
-    var metadata = StoredMetadata()
+    var metadata = StoredMetadata(isStored: true)
     for (key, value) in object.sorted(by: { $0.key < $1.key }) {
       let known = Schema.knownKeys.contains(key)
       switch value {
