@@ -85,6 +85,23 @@ import Testing
     #expect(try NumPyFormat().read(path: again, options: ImportOptions()).W.doubles() == doubles)
   }
 
+  @Test func extraMetadataSurvives() throws {
+    var model = try cuisine()
+    model.extraMetadata["x.count"] = .int(-42)
+    model.extraMetadata["x.rate"] = .float(0.125)
+    model.extraMetadata["x.flag"] = .bool(true)
+    model.extraMetadata["x.note"] = .string("café \"quoted\" / slash")
+    model.extraMetadata["x.list"] = .stringArray(["a", "b"])
+    let folder = try temporaryFolder()
+    defer { try? FileManager.default.removeItem(at: folder) }
+    let path = folder.appendingPathComponent("m.npz").path
+    try NumPyFormat().write(model, to: path, options: ExportOptions())
+    let back = try NumPyFormat().read(path: path, options: ImportOptions())
+    for key in ["x.count", "x.rate", "x.flag", "x.note", "x.list"] {
+      #expect(back.extraMetadata[key] == model.extraMetadata[key], "\(key)")
+    }
+  }
+
   @Test func aDenseInputWithAVocabularyOfItsSizeIsATokenModel() throws {
     let folder = try temporaryFolder()
     defer { try? FileManager.default.removeItem(at: folder) }
