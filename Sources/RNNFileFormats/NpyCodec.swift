@@ -348,7 +348,10 @@ private struct HeaderParser {
 public enum NpyCodec {
   /// The array's data as little-endian bytes in row-major (C) order: big-endian elements are
   /// byte-swapped and a Fortran-order array is transposed, exactly.
+  /// `header` must be the one ``NpyHeader/parse(_:)`` returned for `bytes`.
   public static func canonicalData(_ bytes: UnsafeRawBufferPointer, header: NpyHeader) -> [UInt8] {
+    // A mismatched header traps here rather than reading past `bytes`.
+    precondition(header.dataOffset >= 0 && header.dataByteCount <= bytes.count - header.dataOffset)
     let data = UnsafeRawBufferPointer(
       rebasing: bytes[header.dataOffset..<(header.dataOffset + header.dataByteCount)])
     var out = [UInt8](data)
