@@ -2,9 +2,9 @@
 """numpy as a test client for RNNKit's .npz format (docs/NUMPY.md).
 
 read FILE                   numpy.load(FILE, allow_pickle=False); prints JSON: every array's dtype,
-                            shape and values (floats as float64 in hexadecimal, float.hex(); strings
-                            as strings), and the
-                            metadata entry parsed as JSON.
+                            shape and values (floats as float64 in hexadecimal, float.hex();
+                            strings as strings), and the metadata entry parsed as JSON. Exit
+                            status 3 when numpy refuses the file.
 write FILE MODE [OPTIONS]   writes a model with numpy alone and prints its arrays as JSON.
     MODE savez | savez_compressed
     --tokens                a one-hot token model (X = vocabulary size) with a <U vocabulary and
@@ -102,7 +102,11 @@ def seeds(folder):
 
 command = sys.argv[1]
 if command == "read":
-    read(sys.argv[2])
+    try:
+        read(sys.argv[2])
+    except Exception as error:  # numpy refused the file: say so apart from any other failure
+        print(f"numpy refused: {type(error).__name__}: {error}", file=sys.stderr)
+        sys.exit(3)
 elif command == "write":
     write(sys.argv[2], sys.argv[3], sys.argv[4:])
 elif command == "save-object":
