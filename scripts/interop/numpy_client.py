@@ -16,6 +16,8 @@ write FILE MODE [OPTIONS]   writes a model with numpy alone and prints its array
 save-object FILE            np.savez of W as an object array (pickled), which RNNKit must refuse.
 save-npy FILE DESCR SHAPE   np.save of np.arange(prod(SHAPE)) as DESCR in SHAPE ("2,3"); prints nothing.
 seeds DIR                   writes .npy files of every kind RNNKit reads, as a fuzzing corpus.
+npz-seeds DIR               the same, each after every FuzzNpz selector byte, plus vocabularies and
+                            metadata.
 """
 import json
 import sys
@@ -100,6 +102,28 @@ def seeds(folder):
         n += 1
 
 
+def npz_seeds(folder):
+    import os
+    import tempfile
+    os.makedirs(folder, exist_ok=True)
+    with tempfile.TemporaryDirectory() as scratch:
+        seeds(scratch)
+        arrays = [open(os.path.join(scratch, name), "rb").read() for name in sorted(os.listdir(scratch))]
+    def npy(array):
+        import io
+        buffer = io.BytesIO()
+        np.save(buffer, array)
+        return buffer.getvalue()
+    arrays += [npy(np.array(["x", "y", "z"])), npy(np.array(["x", "y", "z"], dtype=">U1")),
+               npy(np.array(json.dumps({"rnn.hidden_activation": "relu", "tokenizer.level": "char",
+                                        "x.list": ["a"], "x.n": 3, "x.f": 0.5}))),
+               npy(np.array([0, 1, 2, 3], dtype="<i8")), npy(np.array([0, 1, 2, 3], dtype=">u4"))]
+    for n, array in enumerate(arrays):
+        for selector in range(4):
+            with open(os.path.join(folder, f"seed{n}-{selector}"), "wb") as f:
+                f.write(bytes([selector]) + array)
+
+
 command = sys.argv[1]
 if command == "read":
     try:
@@ -115,5 +139,7 @@ elif command == "save-npy":
     save_npy(sys.argv[2], sys.argv[3], sys.argv[4])
 elif command == "seeds":
     seeds(sys.argv[2])
+elif command == "npz-seeds":
+    npz_seeds(sys.argv[2])
 else:
     sys.exit(f"unknown command {command}")
