@@ -16,6 +16,15 @@ let package = Package(
     .executableTarget(
       name: "FuzzTokenizer",
       dependencies: [.product(name: "RNNModel", package: "RNNKit")]),
+    .executableTarget(
+      name: "FuzzZip",
+      dependencies: [.product(name: "RNNModel", package: "RNNKit")]),
+    .executableTarget(
+      name: "FuzzNpy",
+      dependencies: [.product(name: "RNNModel", package: "RNNKit")]),
+    .executableTarget(
+      name: "FuzzNpz",
+      dependencies: [.product(name: "RNNModel", package: "RNNKit")]),
   ],
   swiftLanguageModes: [.v6]
 )

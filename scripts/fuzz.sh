@@ -3,6 +3,9 @@
 # Usage: scripts/fuzz.sh [SECONDS] [TARGET]   (default 600 s, FuzzReader)
 #   FuzzReader       the .rnn reader, seeded with Fixtures/*.rnn
 #   FuzzSafetensors  the safetensors reader, seeded with the cuisine model exported as safetensors
+#   FuzzZip          the zip reader and writer, seeded with small archives from Python's zipfile
+#   FuzzNpy          the .npy header parser and decoders, seeded with arrays from numpy.save
+#   FuzzNpz          the .npz reader, one hostile entry in a valid archive, seeded likewise
 # Crashes land in Fuzz/artifacts/; add each one, once fixed, to Fuzz/regressions/, which the unit
 # tests replay.
 set -euo pipefail
@@ -17,6 +20,12 @@ bin="$(cd Fuzz && swift build -c release --sanitize fuzzer --show-bin-path)/$tar
 if [ "$target" = FuzzReader ]; then
   cp -n Fixtures/*.rnn "$corpus"/ 2>/dev/null || true
   cp -n Fuzz/regressions/* "$corpus"/ 2>/dev/null || true
+elif [ "$target" = FuzzZip ]; then
+  python3 scripts/fuzz_seeds.py zip "$corpus"
+elif [ "$target" = FuzzNpy ]; then
+  python3 scripts/interop/numpy_client.py seeds "$corpus"
+elif [ "$target" = FuzzNpz ]; then
+  python3 scripts/interop/numpy_client.py npz-seeds "$corpus"
 else
   swift build -c release --product rnnkit -q
   "$(swift build -c release --show-bin-path)/rnnkit" convert Fixtures/cuisine.rnn "$corpus/cuisine.safetensors" --force

@@ -43,7 +43,8 @@ public enum FormatSelectionError: Error, Sendable, CustomStringConvertible, Mode
 public enum ModelFormats {
   /// Every format. Detection asks them in this order.
   public static let all: [any ModelFileFormat] = [
-    RNNFileFormat(), SafetensorsFormat(), KerasWeightsFormat(), KerasArchiveFormat(), PlainHDF5Format(),
+    RNNFileFormat(), SafetensorsFormat(), NumPyFormat(), KerasWeightsFormat(), KerasArchiveFormat(),
+    PlainHDF5Format(),
     KerasLegacyFormat(),
   ]
 
