@@ -56,7 +56,8 @@ struct Convert: ParsableCommand {
     if let inputID = fileID(input), let outputID = fileID(output), inputID == outputID {
       throw CLIError("\(output): is the input file; refusing to overwrite it")
     }
-    if !force && FileManager.default.fileExists(atPath: output) {
+    // Before any work: a link, a device, a FIFO or a socket is never replaced, even with --force.
+    do { try AtomicFile.checkDestination(output, overwrite: force) } catch .destinationExists {
       throw CLIError("\(output): already exists; pass --force to replace it")
     }
 
@@ -66,17 +67,26 @@ struct Convert: ParsableCommand {
     // written, which reads them too.
     let scan = BackgroundScan(model)
 
-    // Write next to the output, verify there, and only then put it in place.
+    // Write next to the output, verify there, and only then put it in place. The format writer's
+    // own atomic write of `output` joins this one: one temporary file, one fsync.
     var report = ""
     do {
       try AtomicFile.write(to: output, overwrite: force) { temporary in
-        try outputFormat.write(model, to: temporary, options: ExportOptions(dtype: dtype, overwrite: false))
+        try outputFormat.write(model, to: output, options: ExportOptions(dtype: dtype, overwrite: force))
         for problem in scan.problems() {
           FileHandle.standardError.write(Data("warning: \(input): \(problem)\n".utf8))
         }
         guard verify else { return }
-        let written = try outputFormat.read(
-          path: temporary, options: ImportOptions(restoring: model, in: outputFormat))
+        // The writer may have named the temporary file (HDF5 does); read it by that name then.
+        let temporary = AtomicFile.temporaryPath(of: output) ?? temporary
+        let written: ElmanModel
+        do {
+          written = try outputFormat.read(
+            path: temporary, options: ImportOptions(restoring: model, in: outputFormat))
+        } catch {
+          // The reader names the path it was given, a temporary one the user never saw.
+          throw CLIError("\(error)".replacingOccurrences(of: temporary, with: output))
+        }
         let (difference, count) = try compare(model, written)
         let tolerance = Self.tolerance(dtype: dtype ?? model.W.dtype, format: outputFormat.name)
         report = "; verify: largest difference \(difference) over \(count) sequences (tolerance \(tolerance))"
@@ -88,6 +98,8 @@ struct Convert: ParsableCommand {
       }
     } catch FormatError.destinationExists {
       throw CLIError("\(output): already exists; pass --force to replace it")
+    } catch let error as FormatError {
+      throw ContainerError(path: output, error: error)
     }
     print(
       "\(input) (\(loaded.format)) -> \(output) (\(outputFormat.name)): H \(model.hiddenSize), X \(model.inputSize), O \(model.outputSize)\(report)"
