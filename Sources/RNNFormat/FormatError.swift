@@ -66,8 +66,9 @@ public enum FormatError: Error, Equatable, Sendable, CustomStringConvertible {
     case .unsupportedDType(let tensor, let dtype):
       return "tensor \"\(tensor)\" has dtype \(dtype), which cannot be read as floats"
     case .destinationExists(let path): return "\(path) already exists"
-    case .notRegularFile(let path, let kind):
-      return "\(path) is a \(kind), not a regular file; refusing to replace it"
+    case .notRegularFile(_, let kind):
+      // Every writer's error adds the path (ContainerError, HDF5Error, ...).
+      return "is a \(kind), not a regular file; refusing to replace it"
     case .system(let operation, let errno, let message):
       return "\(operation) failed: \(message) (errno \(errno))"
     }

@@ -59,7 +59,7 @@ struct Convert: ParsableCommand {
     // Before any work: a link, a device, a FIFO or a socket is never replaced, even with --force.
     do { try AtomicFile.checkDestination(output, overwrite: force) } catch .destinationExists {
       throw CLIError("\(output): already exists; pass --force to replace it")
-    }
+    } catch { throw ContainerError(path: output, error: error) }
 
     let loaded = try source.read(input)
     let model = loaded.model
