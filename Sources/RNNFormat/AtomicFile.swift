@@ -1,7 +1,8 @@
 /// Writes files so that their path only ever names a complete file: every writer in RNNKit (the
 /// `.rnn` writer, the HDF5 and safetensors exporters, `rnnkit convert`) goes through here.
 ///
-/// One output gets one temporary file and one fsync, however many writers take part: a write to a
+/// One output gets one temporary file and one fsync of it (and one of its folder), however many
+/// writers take part: a write to a
 /// path that an enclosing ``write(to:overwrite:durable:temporary:_:)`` is already writing joins
 /// that scope, so `rnnkit convert` can wrap an atomic format writer to check its result before it
 /// is put in place without a second temporary file.
@@ -33,17 +34,16 @@ public enum AtomicFile {
     to path: String, overwrite: Bool, durable: Bool = true, temporary: Temporary = .anonymous,
     _ body: (String) throws -> Void
   ) throws {
-    if let scope = scopes[path] {
-      if temporary == .named { try scope.file.giveName() }
-      try body(scope.file.path)
+    if let file = scopes[path] {
+      if temporary == .named { try file.giveName() }
+      try body(file.path)
       return
     }
     try checkDestination(path, overwrite: overwrite)
     let file = try TemporaryFile(for: path, named: temporary == .named)
     defer { file.discard() }
-    let scope = Scope(file: file)
     var inner = scopes
-    inner[path] = scope
+    inner[path] = file
     try $scopes.withValue(inner) { try body(file.path) }
     if durable { try System.syncDescriptor(file.fd) }
     // A special file or a link may have appeared while `body` ran; rename would replace it.
@@ -56,7 +56,7 @@ public enum AtomicFile {
   /// task, nil outside one. A writer that joined the write may have given an anonymous temporary
   /// file a name, and only that name works for readers that resolve paths (libhdf5).
   public static func temporaryPath(of destination: String) -> String? {
-    scopes[destination]?.file.path
+    scopes[destination]?.path
   }
 
   /// Checks that a write to `path` may go ahead: nothing is there, or, with `overwrite`, a regular
@@ -72,17 +72,12 @@ public enum AtomicFile {
     if !overwrite { throw .destinationExists(path) }
   }
 
-  /// The writes in progress on this task, by destination.
-  @TaskLocal static var scopes: [String: Scope] = [:]
-
-  /// One write in progress. Only the thread that runs the write's body uses it.
-  final class Scope: @unchecked Sendable {
-    let file: TemporaryFile
-    init(file: TemporaryFile) { self.file = file }
-  }
+  /// The temporary files of the writes in progress on this task, by destination.
+  @TaskLocal static var scopes: [String: TemporaryFile] = [:]
 
   /// The temporary file of one write: an open descriptor and, when it has one, its hidden name.
-  final class TemporaryFile {
+  /// Only the thread that runs the write's body uses it.
+  final class TemporaryFile: @unchecked Sendable {
     let fd: Int32
     private let folder: String
     private let base: String
