@@ -4,6 +4,11 @@
 # the same conversion. The model is generated into a temporary folder (never committed).
 #
 # Usage: scripts/bench_convert.sh [runs]     (default 5 runs; prints the median and the best)
+#        RNNKIT_BEFORE=/path/to/other/rnnkit scripts/bench_convert.sh [runs]
+# With RNNKIT_BEFORE, that binary (an older build, say) runs the same conversions in the same
+# session. Contestants take turns within each run, so a change of machine load hits them alike.
+# Every time is also given as a ratio to `cp` + `sync` of the same bytes, the floor for a tool that
+# makes its output durable, as rnnkit does.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${1:-5}
@@ -39,8 +44,10 @@ seconds() {
   echo "$end - $start" | bc -l
 }
 
-# Median and minimum of the numbers on stdin.
-summary() { sort -n | awk '{a[NR]=$1} END {printf "median %.3f s  best %.3f s\n", a[int((NR+1)/2)], a[1]}'; }
+# One conversion each way (the .rnn input is made once, below).
+cp_sync_once() { cp "$WORK/model.h5" "$WORK/copy1" && sync "$WORK/copy1"; rm -f "$WORK/copy1"; }
+to_rnn() { "$1" convert "$WORK/model.h5" "$WORK/out.rnn" "${@:2}"; rm -f "$WORK/out.rnn"; }
+to_h5() { "$1" convert "$WORK/input.rnn" "$WORK/out.h5"; rm -f "$WORK/out.h5"; }
 
 cp_round_trip() { cp "$WORK/model.h5" "$WORK/copy1"; cp "$WORK/copy1" "$WORK/copy2"; rm -f "$WORK/copy1" "$WORK/copy2"; }
 cp_sync_round_trip() {
@@ -48,15 +55,9 @@ cp_sync_round_trip() {
   cp "$WORK/copy1" "$WORK/copy2" && sync "$WORK/copy2"
   rm -f "$WORK/copy1" "$WORK/copy2"
 }
-rnnkit_round_trip() {
-  "$RNNKIT" convert "$WORK/model.h5" "$WORK/out.rnn"
-  "$RNNKIT" convert "$WORK/out.rnn" "$WORK/back.h5"
-  rm -f "$WORK/out.rnn" "$WORK/back.h5"
-}
-# The same without the child process that shields rnnkit from libhdf5 crashes (docs/CLI.md).
-rnnkit_trusted_round_trip() {
-  "$RNNKIT" convert "$WORK/model.h5" "$WORK/out.rnn" --trust-input
-  "$RNNKIT" convert "$WORK/out.rnn" "$WORK/back.h5"
+round_trip() {
+  "$1" convert "$WORK/model.h5" "$WORK/out.rnn" "${@:2}"
+  "$1" convert "$WORK/out.rnn" "$WORK/back.h5"
   rm -f "$WORK/out.rnn" "$WORK/back.h5"
 }
 script_round_trip() {
@@ -69,8 +70,59 @@ script_round_trip() {
 python3 scripts/bench_convert_h5py.py to-rnn "$WORK/model.h5" "$WORK/check.rnn"
 "$RNNKIT" validate "$WORK/check.rnn" >/dev/null
 rm -f "$WORK/check.rnn"
+"$RNNKIT" convert "$WORK/model.h5" "$WORK/input.rnn" >/dev/null
 
-cat "$WORK/model.h5" >/dev/null  # warm the page cache for every contestant alike
-for name in cp_round_trip cp_sync_round_trip rnnkit_round_trip rnnkit_trusted_round_trip script_round_trip; do
-  for _ in $(seq "$RUNS"); do seconds "$name"; done | summary | sed "s/^/$(printf '%-20s' "$name") /"
+# name|command; "floor" rows are the ones the others are divided by.
+ONE_WAY=(
+  "cp + sync|cp_sync_once"
+  "h5 -> rnn|to_rnn $RNNKIT"
+  "h5 -> rnn --trust-input|to_rnn $RNNKIT --trust-input"
+  "rnn -> h5|to_h5 $RNNKIT"
+)
+ROUND_TRIP=(
+  "cp + sync twice|cp_sync_round_trip"
+  "cp twice|cp_round_trip"
+  "convert twice|round_trip $RNNKIT"
+  "convert twice --trust-input|round_trip $RNNKIT --trust-input"
+  "h5py script twice|script_round_trip"
+)
+if [[ -n "${RNNKIT_BEFORE:-}" ]]; then
+  ONE_WAY+=(
+    "before: h5 -> rnn|to_rnn $RNNKIT_BEFORE"
+    "before: h5 -> rnn --trust-input|to_rnn $RNNKIT_BEFORE --trust-input"
+    "before: rnn -> h5|to_h5 $RNNKIT_BEFORE"
+  )
+  ROUND_TRIP+=(
+    "before: convert twice|round_trip $RNNKIT_BEFORE"
+    "before: convert twice --trust-input|round_trip $RNNKIT_BEFORE --trust-input"
+  )
+fi
+
+TIMES="$WORK/times"
+cat "$WORK/model.h5" "$WORK/input.rnn" >/dev/null  # warm the page cache for every contestant alike
+for _ in $(seq "$RUNS"); do
+  for entry in "${ONE_WAY[@]}" "${ROUND_TRIP[@]}"; do
+    # Untimed: `cp` without `sync` leaves dirty pages whose writeback would slow the next contestant.
+    sync
+    # shellcheck disable=SC2086  # the command is a function name and its words
+    echo "${entry%%|*}|$(seconds ${entry#*|})" >>"$TIMES"
+  done
 done
+
+# Median and best of each contestant, and the median's ratio to the first row of its table.
+report() {
+  local floor=""
+  for entry in "$@"; do
+    local name=${entry%%|*}
+    local stats
+    stats=$(awk -F'|' -v name="$name" '$1 == name {print $2}' "$TIMES" | sort -n \
+      | awk '{a[NR]=$1} END {printf "%.3f %.3f", a[int((NR+1)/2)], a[1]}')
+    local median=${stats% *} best=${stats#* }
+    [[ -z "$floor" ]] && floor=$median
+    printf '%-38s median %.3f s  best %.3f s  %.2fx\n' "$name" "$median" "$best" "$(echo "$median / $floor" | bc -l)"
+  done
+}
+echo "one conversion (ratio to cp + sync of the same file):"
+report "${ONE_WAY[@]}"
+echo "round trip h5 -> rnn -> h5 (ratio to cp + sync twice):"
+report "${ROUND_TRIP[@]}"

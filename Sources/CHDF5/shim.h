@@ -10,7 +10,7 @@ static inline hid_t rnnkit_h5s_all(void) { return H5S_ALL; }
 static inline hid_t rnnkit_h5e_default(void) { return H5E_DEFAULT; }
 static inline size_t rnnkit_h5t_variable(void) { return H5T_VARIABLE; }
 static inline unsigned rnnkit_h5f_acc_rdonly(void) { return H5F_ACC_RDONLY; }
-static inline unsigned rnnkit_h5f_acc_excl(void) { return H5F_ACC_EXCL; }
+static inline unsigned rnnkit_h5f_acc_trunc(void) { return H5F_ACC_TRUNC; }
 static inline unsigned rnnkit_h5f_acc_rdwr(void) { return H5F_ACC_RDWR; }
 static inline unsigned rnnkit_h5f_obj_all(void) { return H5F_OBJ_ALL; }
 static inline hid_t rnnkit_h5p_file_access(void) { return H5P_FILE_ACCESS; }

@@ -114,8 +114,9 @@ public protocol ModelFileFormat: Sendable {
   func recognizes(path: String, prefix: [UInt8]) -> Bool
   /// Reads a model.
   func read(path: String, options: ImportOptions) throws -> ElmanModel
-  /// Writes a model to `path`, which the caller has made atomic (it is a temporary file, or a
-  /// path the caller owns). Formats that cannot be written throw.
+  /// Writes a model to `path` atomically, through `AtomicFile.write(to: path, ...)`: inside a
+  /// caller's own atomic write of `path` (as `rnnkit convert` does, to check the result before it
+  /// is put in place) that joins the caller's temporary file. Formats that cannot be written throw.
   func write(_ model: ElmanModel, to path: String, options: ExportOptions) throws
 }
 

@@ -1,31 +1,149 @@
 /// Writes files so that their path only ever names a complete file: every writer in RNNKit (the
 /// `.rnn` writer, the HDF5 and safetensors exporters, `rnnkit convert`) goes through here.
+///
+/// One output gets one temporary file and one fsync of it (and one of its folder), however many
+/// writers take part: a write to a
+/// path that an enclosing ``write(to:overwrite:durable:temporary:_:)`` is already writing joins
+/// that scope, so `rnnkit convert` can wrap an atomic format writer to check its result before it
+/// is put in place without a second temporary file.
 public enum AtomicFile {
-  /// Calls `body` with a fresh temporary path in the folder of `path`; `body` creates and fills that
-  /// file. Then the file is fsynced (when `durable`) and renamed to `path`, or, without `overwrite`,
-  /// hard-linked there, which fails instead of replacing a file that appeared meanwhile. On any
-  /// failure, or if `body` throws, the temporary file is removed and `path` is untouched.
+  /// How the temporary file is reached while it is written.
+  public enum Temporary: Sendable {
+    /// A file with no name where the system has them (Linux `O_TMPFILE`), which a kill leaves
+    /// nothing of; elsewhere a hidden name in the folder of the output. The body gets a path such
+    /// as `/proc/self/fd/N`.
+    case anonymous
+    /// A hidden name in the folder of the output, for writers that resolve the path they are
+    /// given (libhdf5 fails on `/proc/self/fd/N`).
+    case named
+  }
+
+  /// Calls `body` with the path of an empty temporary file in the folder of `path`; `body` opens it
+  /// with create-or-truncate semantics (never `O_EXCL`: the file exists) and fills it. Then the file
+  /// is fsynced (when `durable`) and put in place: renamed over `path`, or, without `overwrite`,
+  /// linked there, which fails instead of replacing a file that appeared meanwhile. On any failure,
+  /// or if `body` throws, the temporary file is removed and `path` is untouched.
   ///
-  /// - Throws: ``FormatError/destinationExists(_:)`` when `path` exists and `overwrite` is false,
-  ///   ``FormatError/system(operation:errno:message:)`` for a failed system call, and whatever
-  ///   `body` throws.
+  /// Inside the `body` of a write to `path`, another write to `path` calls its own `body` with the
+  /// same temporary file at once, and the outer write alone syncs and commits it (its `overwrite`
+  /// and `durable` apply).
+  ///
+  /// - Throws: what ``checkDestination(_:overwrite:)`` throws, for a failed system call
+  ///   ``FormatError/system(operation:errno:message:)``, and whatever `body` throws.
   public static func write(
-    to path: String, overwrite: Bool, durable: Bool = true, _ body: (String) throws -> Void
+    to path: String, overwrite: Bool, durable: Bool = true, temporary: Temporary = .anonymous,
+    _ body: (String) throws -> Void
   ) throws {
-    if !overwrite && System.exists(path) { throw FormatError.destinationExists(path) }
-    let base = path.split(separator: "/").last.map(String.init) ?? "file"
-    let temporary =
-      "\(System.directoryName(path))/.\(base).tmp-\(System.processID)-\(UInt32.random(in: 0...UInt32.max))"
-    var committed = false
-    defer { if !committed { System.remove(temporary) } }
-    try body(temporary)
-    if durable { try System.syncFile(temporary) }
-    if overwrite {
-      try System.rename(temporary, path)
-    } else {
-      try System.renameNoReplace(temporary, path)
+    if let file = scopes[path] {
+      if temporary == .named { try file.giveName() }
+      try body(file.path)
+      return
     }
-    committed = true
+    try checkDestination(path, overwrite: overwrite)
+    let file = try TemporaryFile(for: path, named: temporary == .named)
+    defer { file.discard() }
+    var inner = scopes
+    inner[path] = file
+    try $scopes.withValue(inner) { try body(file.path) }
+    if durable { try System.syncDescriptor(file.fd) }
+    // A special file or a link may have appeared while `body` ran; rename would replace it.
+    if overwrite { try checkDestination(path, overwrite: true) }
+    try file.commit(to: path, overwrite: overwrite)
     if durable { System.syncDirectory(of: path) }
+  }
+
+  /// The path that reaches the temporary file of the write to `destination` in progress on this
+  /// task, nil outside one. A writer that joined the write may have given an anonymous temporary
+  /// file a name, and only that name works for readers that resolve paths (libhdf5).
+  public static func temporaryPath(of destination: String) -> String? {
+    scopes[destination]?.path
+  }
+
+  /// Checks that a write to `path` may go ahead: nothing is there, or, with `overwrite`, a regular
+  /// file. A symbolic link is never replaced (nor followed), and neither is a device, a FIFO, a
+  /// socket or a folder, because putting a regular file in their place breaks what they are for.
+  ///
+  /// - Throws: ``FormatError/notRegularFile(_:kind:)`` when `path` names anything but a regular
+  ///   file, even with `overwrite`, and ``FormatError/destinationExists(_:)`` when `path` exists
+  ///   and `overwrite` is false.
+  public static func checkDestination(_ path: String, overwrite: Bool) throws(FormatError) {
+    guard let kind = try System.fileKind(path) else { return }
+    guard kind == .regular else { throw .notRegularFile(path, kind: kind.rawValue) }
+    if !overwrite { throw .destinationExists(path) }
+  }
+
+  /// The temporary files of the writes in progress on this task, by destination.
+  @TaskLocal static var scopes: [String: TemporaryFile] = [:]
+
+  /// The temporary file of one write: an open descriptor and, when it has one, its hidden name.
+  /// Only the thread that runs the write's body uses it.
+  final class TemporaryFile: @unchecked Sendable {
+    let fd: Int32
+    private let folder: String
+    private let base: String
+    private(set) var name: String?
+    /// Whether `name` has been moved into place (so it must not be removed).
+    private var committed = false
+
+    init(for destination: String, named: Bool) throws(FormatError) {
+      folder = System.directoryName(destination)
+      base = destination.split(separator: "/").last.map(String.init) ?? "file"
+      if !named, let fd = try System.openAnonymous(inFolder: folder) {
+        self.fd = fd
+        name = nil
+      } else {
+        (fd, name) = try Self.createNamed(folder: folder, base: base)
+      }
+    }
+
+    /// The path `body` writes through.
+    var path: String { name ?? System.descriptorPath(fd) }
+
+    /// A fresh hidden name next to the destination: `.BASE.tmp-PID-RANDOM`.
+    private static func hiddenName(folder: String, base: String) -> String {
+      "\(folder)/.\(base).tmp-\(System.processID)-\(UInt32.random(in: 0...UInt32.max))"
+    }
+
+    private static func createNamed(folder: String, base: String) throws(FormatError) -> (Int32, String) {
+      while true {
+        let candidate = hiddenName(folder: folder, base: base)
+        if let fd = try System.createExclusive(candidate) { return (fd, candidate) }
+      }
+    }
+
+    /// Links an anonymous file to a hidden name, for a writer that needs one.
+    func giveName() throws(FormatError) {
+      guard name == nil else { return }
+      while true {
+        let candidate = Self.hiddenName(folder: folder, base: base)
+        if try System.linkDescriptor(fd, to: candidate) {
+          name = candidate
+          return
+        }
+      }
+    }
+
+    func commit(to destination: String, overwrite: Bool) throws(FormatError) {
+      if !overwrite, name == nil {
+        guard try System.linkDescriptor(fd, to: destination) else { throw .destinationExists(destination) }
+        committed = true
+        return
+      }
+      // rename replaces atomically, but only a name can be renamed.
+      try giveName()
+      guard let name else { return }
+      if overwrite {
+        try System.rename(name, destination)
+      } else {
+        try System.renameNoReplace(name, destination)
+      }
+      committed = true
+    }
+
+    /// Closes the file, and removes its hidden name unless it was put in place.
+    func discard() {
+      if !committed, let name { System.remove(name) }
+      System.close(fd)
+    }
   }
 }

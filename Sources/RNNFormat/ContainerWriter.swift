@@ -96,7 +96,7 @@ public enum ContainerWriter {
   ) throws {
     let plan = try Plan(metadata: metadata, tensors: tensors)
     try AtomicFile.write(to: path, overwrite: overwrite, durable: durable) { temporary in
-      let fd = try System.openExclusive(temporary)
+      let fd = try System.openTruncating(temporary)
       defer { System.close(fd) }
       try writeContents(plan: plan, tensors: tensors, to: fd)
     }

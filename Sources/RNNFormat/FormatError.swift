@@ -33,6 +33,9 @@ public enum FormatError: Error, Equatable, Sendable, CustomStringConvertible {
   case unsupportedDType(tensor: String, dtype: String)
   /// The destination exists and overwriting was not allowed.
   case destinationExists(String)
+  /// The destination is a symbolic link, a device, a FIFO, a socket or a folder, which a write never
+  /// replaces; `kind` names it in words.
+  case notRegularFile(String, kind: String)
   /// An operating-system call failed.
   case system(operation: String, errno: Int32, message: String)
 
@@ -63,6 +66,9 @@ public enum FormatError: Error, Equatable, Sendable, CustomStringConvertible {
     case .unsupportedDType(let tensor, let dtype):
       return "tensor \"\(tensor)\" has dtype \(dtype), which cannot be read as floats"
     case .destinationExists(let path): return "\(path) already exists"
+    case .notRegularFile(_, let kind):
+      // Every writer's error adds the path (ContainerError, HDF5Error, ...).
+      return "is a \(kind), not a regular file; refusing to replace it"
     case .system(let operation, let errno, let message):
       return "\(operation) failed: \(message) (errno \(errno))"
     }

@@ -1,5 +1,6 @@
 // Every operating-system call of the container module goes through this file, and each failing
-// return code becomes a FormatError in `check`.
+// return code becomes a FormatError in `check`. The writers of other modules (RNNFileFormats) open
+// and fill their files through the `package` calls here.
 #if canImport(Glibc)
   import Glibc
 #elseif canImport(Musl)
@@ -8,7 +9,7 @@
   import Darwin
 #endif
 
-enum System {
+package enum System {
   static func errorMessage(_ code: Int32) -> String {
     String(cString: strerror(code))
   }
@@ -30,10 +31,93 @@ enum System {
     return fd
   }
 
-  static func openExclusive(_ path: String, mode: mode_t = 0o644) throws(FormatError) -> Int32 {
-    let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode)
-    if fd < 0 { throw failure("creating \(path)") }
+  /// Opens `path` for writing, creating it or emptying it: writers get an existing temporary file
+  /// from ``AtomicFile`` (on Linux `/proc/self/fd/N`), so they must not ask for `O_EXCL`.
+  package static func openTruncating(_ path: String, mode: mode_t = 0o644) throws(FormatError) -> Int32 {
+    let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode)
+    if fd < 0 { throw failure("opening the file for writing") }
     return fd
+  }
+
+  /// Creates `path` for reading and writing; nil if it exists.
+  static func createExclusive(_ path: String, mode: mode_t = 0o644) throws(FormatError) -> Int32? {
+    let fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, mode)
+    if fd >= 0 { return fd }
+    if errno == EEXIST { return nil }
+    throw failure("creating a temporary file")
+  }
+
+  #if os(Linux)
+    /// `O_TMPFILE`, which Glibc only declares under `_GNU_SOURCE`: `__O_TMPFILE | O_DIRECTORY`, with
+    /// the `__O_TMPFILE` bit of every architecture Swift runs on (x86, Arm, PowerPC, s390x).
+    static let temporaryFileFlag: Int32 = 0o20000000 | O_DIRECTORY
+  #endif
+
+  /// Opens a file with no name in `folder` for reading and writing (Linux `O_TMPFILE`); nil where
+  /// the system or the file system has no such files, or `/proc` is missing to reach them by path.
+  static func openAnonymous(inFolder folder: String, mode: mode_t = 0o644) throws(FormatError) -> Int32? {
+    #if os(Linux)
+      let fd = open(folder, temporaryFileFlag | O_RDWR | O_CLOEXEC, mode)
+      if fd < 0 {
+        // Old kernels see only O_DIRECTORY (EISDIR); file systems without support say so.
+        if errno == EOPNOTSUPP || errno == EISDIR || errno == EINVAL { return nil }
+        throw failure("creating a temporary file")
+      }
+      if access(descriptorPath(fd), F_OK) != 0 {
+        close(fd)
+        return nil
+      }
+      return fd
+    #else
+      return nil
+    #endif
+  }
+
+  /// A path that opens the file behind `fd`, for writers that take paths.
+  static func descriptorPath(_ fd: Int32) -> String { "/proc/self/fd/\(fd)" }
+
+  /// Gives the file behind `fd` (an anonymous one, too) the name `path`; false if `path` exists,
+  /// whatever it is (a link there is not followed).
+  static func linkDescriptor(_ fd: Int32, to path: String) throws(FormatError) -> Bool {
+    #if os(Linux)
+      if linkat(AT_FDCWD, descriptorPath(fd), AT_FDCWD, path, AT_SYMLINK_FOLLOW) == 0 { return true }
+      if errno == EEXIST { return false }
+      throw failure("linking into place")
+    #else
+      throw FormatError.system(
+        operation: "linking a file with no name", errno: ENOSYS, message: errorMessage(ENOSYS))
+    #endif
+  }
+
+  /// What is at `path`, not following a symbolic link; nil if nothing is.
+  static func fileKind(_ path: String) throws(FormatError) -> FileKind? {
+    var info = stat()
+    if lstat(path, &info) != 0 {
+      if errno == ENOENT { return nil }
+      throw failure("checking the destination")
+    }
+    switch info.st_mode & S_IFMT {
+    case S_IFREG: return .regular
+    case S_IFLNK: return .symbolicLink
+    case S_IFDIR: return .folder
+    case S_IFCHR: return .characterDevice
+    case S_IFBLK: return .blockDevice
+    case S_IFIFO: return .fifo
+    case S_IFSOCK: return .socket
+    default: return .other
+    }
+  }
+
+  /// Kinds of directory entry, named for messages.
+  enum FileKind: String {
+    case regular = "regular file"
+    case symbolicLink = "symbolic link"
+    case folder = "folder"
+    case characterDevice = "character device"
+    case blockDevice = "block device"
+    case fifo = "FIFO"
+    case socket = "socket"
+    case other = "special file"
   }
 
   static func fileSize(_ fd: Int32) throws(FormatError) -> Int {
@@ -62,7 +146,7 @@ enum System {
     #endif
   }
 
-  static func writeAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer) throws(FormatError) {
+  package static func writeAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer) throws(FormatError) {
     guard var base = bytes.baseAddress else { return }
     var remaining = bytes.count
     while remaining > 0 {
@@ -106,15 +190,11 @@ enum System {
     }
   }
 
-  /// Opens `path` and fsyncs it.
-  static func syncFile(_ path: String) throws(FormatError) {
-    let fd = open(path, O_RDONLY | O_CLOEXEC)
-    if fd < 0 { throw failure("opening for fsync") }
-    defer { close(fd) }
+  static func syncDescriptor(_ fd: Int32) throws(FormatError) {
     try check("fsync", fsync(fd))
   }
 
-  static func close(_ fd: Int32) {
+  package static func close(_ fd: Int32) {
     #if canImport(Glibc)
       _ = Glibc.close(fd)
     #elseif canImport(Musl)
@@ -152,10 +232,6 @@ enum System {
 
   static func remove(_ path: String) {
     _ = unlink(path)
-  }
-
-  static func exists(_ path: String) -> Bool {
-    access(path, F_OK) == 0
   }
 
   static func syncDirectory(of path: String) {

@@ -29,15 +29,21 @@ enum FileSystem {
 
   /// Writes a file atomically through RNNFormat's ``AtomicFile``: `body` fills a temporary file in
   /// the same folder, which is fsynced and renamed to `path`. On any failure `path` is untouched.
+  /// The temporary file has a name: libhdf5 resolves the path it creates, and `/proc/self/fd/N` of
+  /// a file without one does not resolve.
   static func writeAtomically(
     to path: String, overwrite: Bool, _ body: (String) throws(HDF5Error) -> Void
   ) throws(HDF5Error) {
     do {
-      try AtomicFile.write(to: path, overwrite: overwrite) { temporary in try body(temporary) }
+      try AtomicFile.write(to: path, overwrite: overwrite, temporary: .named) { temporary in
+        try body(temporary)
+      }
     } catch let error as HDF5Error {
       throw error
     } catch FormatError.destinationExists {
       throw HDF5Error(path: path, reason: .destinationExists)
+    } catch let error as FormatError {
+      throw HDF5Error(path: path, reason: .invalid(error.description))
     } catch {
       throw HDF5Error(path: path, reason: .library(operation: "writing the file", detail: "\(error)"))
     }

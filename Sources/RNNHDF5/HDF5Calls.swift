@@ -136,7 +136,8 @@ struct H5Location {
     return H5Location(object: H5Object(id, .file), path: "/")
   }
 
-  /// Creates a new file; fails if `filePath` exists. Large datasets start on 64-byte boundaries.
+  /// Creates a file, emptying `filePath` if it exists (it is a temporary file that ``AtomicFile``
+  /// made). Large datasets start on 64-byte boundaries.
   static func createFile(_ filePath: String) throws(H5Failure) -> H5Location {
     let fapl = H5Object(
       try H5Library.checkID(H5Pcreate(rnnkit_h5p_file_access()), "creating file access properties"),
@@ -144,7 +145,7 @@ struct H5Location {
     try H5Library.check(H5Pset_alignment(fapl.id, 4096, 64), "setting the alignment")
     let fcpl = try untimed(rnnkit_h5p_file_create())
     let id = try H5Library.checkID(
-      H5Fcreate(filePath, rnnkit_h5f_acc_excl(), fcpl.id, fapl.id), "creating the file")
+      H5Fcreate(filePath, rnnkit_h5f_acc_trunc(), fcpl.id, fapl.id), "creating the file")
     return H5Location(object: H5Object(id, .file), path: "/")
   }
 

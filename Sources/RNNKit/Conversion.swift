@@ -36,18 +36,47 @@ public struct ConversionOptions: Sendable {
   }
 }
 
+/// The parts of ``ConversionOptions`` a child process receives when the input must be isolated.
+struct ConversionRequest: Codable {
+  var inputFormat: String?
+  var outputFormat: String?
+  var importOptions: ImportOptions
+  var dtype: DType?
+  var overwrite: Bool
+  var verify: Bool
+
+  init(_ options: ConversionOptions) {
+    inputFormat = options.inputFormat
+    outputFormat = options.outputFormat
+    importOptions = options.importOptions
+    dtype = options.dtype
+    overwrite = options.overwrite
+    verify = options.verify
+  }
+
+  func options(isolation: IsolationPolicy) -> ConversionOptions {
+    ConversionOptions(
+      inputFormat: inputFormat, outputFormat: outputFormat, importOptions: importOptions, dtype: dtype,
+      overwrite: overwrite, verify: verify, isolation: isolation)
+  }
+}
+
 /// What a conversion did.
-public struct ConversionReport: Sendable {
+public struct ConversionReport: Sendable, Codable {
   /// The input format's name.
   public var inputFormat: String
   /// The output format's name.
   public var outputFormat: String
-  /// The model converted.
-  public var model: ElmanModel
+  /// H of the model converted.
+  public var hiddenSize: Int
+  /// X of the model converted.
+  public var inputSize: Int
+  /// O of the model converted.
+  public var outputSize: Int
   /// The forward-pass check, when asked for.
   public var verification: VerificationReport?
-  /// Problems worth a warning that did not stop the conversion (non-finite weights).
-  public var warnings: [ModelError]
+  /// Problems worth a warning that did not stop the conversion (non-finite weights), one line each.
+  public var warnings: [String]
 }
 
 /// Why a conversion was refused.
@@ -60,6 +89,8 @@ public enum ConversionError: Error, Sendable, CustomStringConvertible, ModelInpu
   case unsupportedDType(format: String, dtype: DType, allowed: [DType])
   /// The written file does not compute what the source computes.
   case verificationFailed(output: String, report: VerificationReport)
+  /// The written file could not be read back for verification.
+  case unreadableResult(output: String, reason: String)
 
   public var requestedInput: ModelInput? {
     if case .outputExists = self { return .overwrite }
@@ -73,6 +104,8 @@ public enum ConversionError: Error, Sendable, CustomStringConvertible, ModelInpu
     case .unsupportedDType(let format, let dtype, let allowed):
       return
         "the \(format) format cannot store \(dtype); it stores \(allowed.map(\.description).joined(separator: ", "))"
+    case .unreadableResult(let output, let reason):
+      return "\(displaySafe(output)): the written file cannot be read back: \(reason); nothing was written"
     case .verificationFailed(let output, let report):
       return
         "\(displaySafe(output)): verification failed: the largest output difference \(report.largestDifference) exceeds \(report.tolerance); nothing was written"
@@ -95,8 +128,20 @@ public enum ModelConversion {
     if let a = fileIdentity(input), let b = fileIdentity(output), a == b {
       throw ConversionError.outputIsInput(output)
     }
-    if !options.overwrite && FileManager.default.fileExists(atPath: output) {
+    // Before any work: an existing file without overwrite, or anything but a regular file at all.
+    do {
+      try AtomicFile.checkDestination(output, overwrite: options.overwrite)
+    } catch .destinationExists {
       throw ConversionError.outputExists(output)
+    } catch {
+      throw ContainerError(path: output, error: error)
+    }
+    if try ModelFormats.formatInProcess(
+      path: input, format: options.inputFormat, isolation: options.isolation)
+      == nil
+    {
+      return try IsolatedReader.convert(
+        input: input, output: output, request: ConversionRequest(options), policy: options.isolation)
     }
     let loaded = try ModelFormats.load(
       path: input, format: options.inputFormat, options: options.importOptions, isolation: options.isolation)
@@ -106,9 +151,20 @@ public enum ModelConversion {
     var verification: VerificationReport?
     do {
       try AtomicFile.write(to: output, overwrite: options.overwrite) { temporary in
-        try format.write(model, to: temporary, options: ExportOptions(dtype: options.dtype, overwrite: false))
+        // The format writer's own atomic write of `output` joins this one: one temporary file.
+        try format.write(
+          model, to: output, options: ExportOptions(dtype: options.dtype, overwrite: options.overwrite))
         guard options.verify else { return }
-        let written = try format.read(path: temporary, options: ImportOptions(restoring: model, in: format))
+        // The writer may have named the temporary file (HDF5 does); read it by that name then.
+        let written: ElmanModel
+        let current = AtomicFile.temporaryPath(of: output) ?? temporary
+        do {
+          written = try format.read(path: current, options: ImportOptions(restoring: model, in: format))
+        } catch {
+          // The reader names the temporary path, which the user never sees.
+          throw ConversionError.unreadableResult(
+            output: output, reason: "\(error)".replacingOccurrences(of: current, with: output))
+        }
         let report = try ModelVerification.compare(
           source: model, result: written,
           tolerance: ModelVerification.tolerance(for: options.dtype ?? model.W.dtype))
@@ -117,10 +173,13 @@ public enum ModelConversion {
       }
     } catch FormatError.destinationExists {
       throw ConversionError.outputExists(output)
+    } catch let error as FormatError {
+      throw ContainerError(path: output, error: error)
     }
     return ConversionReport(
-      inputFormat: loaded.format.name, outputFormat: format.name, model: model, verification: verification,
-      warnings: scan.problems())
+      inputFormat: loaded.format.name, outputFormat: format.name, hiddenSize: model.hiddenSize,
+      inputSize: model.inputSize, outputSize: model.outputSize, verification: verification,
+      warnings: scan.problems().map(\.description))
   }
 
   static func fileIdentity(_ path: String) -> [Int]? {

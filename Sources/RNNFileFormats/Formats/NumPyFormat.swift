@@ -370,13 +370,10 @@ public struct NumPyFormat: ModelFileFormat {
 
     do {
       try AtomicFile.write(to: path, overwrite: options.overwrite) { temporary in
-        guard FileManager.default.createFile(atPath: temporary, contents: nil),
-          let handle = FileHandle(forWritingAtPath: temporary)
-        else {
-          throw NumPyError(path: path, part: "output", reason: "cannot create a file in its folder")
-        }
-        defer { try? handle.close() }
-        var writer = ZipWriter { try handle.write(contentsOf: Data($0)) }
+        // The temporary file exists (it may have no name): open it, never create it.
+        let fd = try System.openTruncating(temporary)
+        defer { System.close(fd) }
+        var writer = ZipWriter { bytes in try bytes.withUnsafeBytes { try System.writeAll(fd, $0) } }
         // Stored, with each array's data 64-byte aligned (the .npy header is a multiple of 64), so
         // the arrays can be mapped in place.
         for (key, bytes) in entries {

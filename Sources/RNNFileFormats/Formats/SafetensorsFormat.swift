@@ -289,21 +289,20 @@ enum RawFileWriter {
   static func write(prefix: [UInt8], tensors: [TensorSource], to path: String, overwrite: Bool) throws {
     do {
       try AtomicFile.write(to: path, overwrite: overwrite) { temporary in
-        guard FileManager.default.createFile(atPath: temporary, contents: nil),
-          let handle = FileHandle(forWritingAtPath: temporary)
-        else {
-          throw SafetensorsError(path: path, part: "output", reason: "cannot create a file in its folder")
-        }
-        defer { try? handle.close() }
-        try handle.write(contentsOf: prefix)
+        let fd = try System.openTruncating(temporary)
+        defer { System.close(fd) }
+        try prefix.withUnsafeBytes { try System.writeAll(fd, $0) }
         for tensor in tensors {
           guard case .floats(let values) = tensor.payload, let dtype = tensor.dtype.known else { continue }
-          try handle.write(contentsOf: values.withUnsafeBufferPointer { FloatCodec.encode($0, as: dtype) })
+          let bytes = values.withUnsafeBufferPointer { FloatCodec.encode($0, as: dtype) }
+          try bytes.withUnsafeBytes { try System.writeAll(fd, $0) }
         }
       }
     } catch FormatError.destinationExists {
       throw SafetensorsError(
         path: path, part: "output", reason: "already exists", requestedInput: .overwrite)
+    } catch let error as FormatError {
+      throw SafetensorsError(path: path, part: "output", reason: error.description)
     }
   }
 }

@@ -75,20 +75,29 @@ public struct RelayedReadError: Error, Sendable, Codable, CustomStringConvertibl
 /// Reads a model in a child `rnnkit` process with a time and memory limit. The child maps
 /// nothing back into this process but an anonymous file holding the model as `.rnn`, which this
 /// process checks with its own reader; a crash, a hang or an exhausted limit there becomes an
-/// error here, and the child dies when this process does.
+/// error here, and the child dies when this process does. A conversion whose input must be
+/// isolated runs wholly in the child, which writes the output itself: the model then crosses no
+/// process boundary at all.
 enum IsolatedReader {
+  /// What the child is asked to do.
+  enum Job: Codable {
+    /// Read `path` and hand the model back as `.rnn` bytes on descriptor 3.
+    case read(path: String, format: String?, options: ImportOptions)
+    /// Convert `input` to `output` in the child, input trusted there.
+    case convert(input: String, output: String, request: ConversionRequest)
+  }
+
   /// The request, one JSON line on the child's standard input, which then stays open as its
   /// lifeline.
   struct Request: Codable {
-    var path: String
-    var format: String?
-    var options: ImportOptions
+    var job: Job
     var addressSpaceLimit: Int
   }
 
   /// The reply, as JSON on descriptor 4.
   struct Reply: Codable {
     var format: String?
+    var conversion: ConversionReport?
     var error: RelayedReadError?
   }
 
@@ -100,15 +109,42 @@ enum IsolatedReader {
   static func read(path: String, format: String?, options: ImportOptions, policy: IsolationPolicy) throws
     -> LoadedModel
   {
-    let executable = try locateExecutable(policy)
-    let size = ProcessCalls.fileSize(path)
-    let addressSpace = policy.addressSpaceLimit ?? (2 << 30) + 4 * size
-    let seconds = policy.timeLimit ?? defaultTimeLimit(size: size)
-    let request = try JSONEncoder().encode(
-      Request(path: path, format: format, options: options, addressSpaceLimit: addressSpace))
-
     let model = try ProcessCalls.anonymousFile()
     defer { ProcessCalls.close(model) }
+    let answer = try run(
+      .read(path: path, format: format, options: options), file: path, model: model, policy: policy)
+    guard let name = answer.format, let chosen = try? ModelFormats.named(name) else {
+      throw IsolationError.protocolViolation("\(path): the reply names no known format")
+    }
+    // The child's bytes go through the same reader as any .rnn file.
+    let storage = try ByteStorage(mappingDescriptor: model)
+    let container = try Container(storage: storage, options: ReadOptions(verifyChecksums: false))
+    var loaded = try ElmanModel(container: container)
+    loaded.provenance.sourceFormat = chosen.name
+    return LoadedModel(model: loaded, format: chosen)
+  }
+
+  static func convert(input: String, output: String, request: ConversionRequest, policy: IsolationPolicy)
+    throws
+    -> ConversionReport
+  {
+    let answer = try run(
+      .convert(input: input, output: output, request: request), file: input, model: nil, policy: policy)
+    guard let report = answer.conversion else {
+      throw IsolationError.protocolViolation("\(input): the reply holds no conversion report")
+    }
+    return report
+  }
+
+  /// Runs `job` in a child and returns its successful reply; `model`, when given, becomes the
+  /// child's descriptor 3.
+  static func run(_ job: Job, file: String, model: Int32?, policy: IsolationPolicy) throws -> Reply {
+    let executable = try locateExecutable(policy)
+    let size = ProcessCalls.fileSize(file)
+    let addressSpace = policy.addressSpaceLimit ?? (2 << 30) + 4 * size
+    let seconds = policy.timeLimit ?? defaultTimeLimit(size: size)
+    let request = try JSONEncoder().encode(Request(job: job, addressSpaceLimit: addressSpace))
+
     let input = try ProcessCalls.socketPair()
     let reply = try ProcessCalls.pipe()
     let diagnostics = try ProcessCalls.pipe()
@@ -118,7 +154,9 @@ enum IsolatedReader {
     do {
       pid = try ProcessCalls.spawn(
         [executable, subcommand], environment: environment,
-        descriptors: [input.child, diagnostics.write, diagnostics.write, model, reply.write])
+        descriptors: [
+          input.child, diagnostics.write, diagnostics.write, model ?? diagnostics.write, reply.write,
+        ])
     } catch {
       for fd in [input.child, input.parent, reply.read, reply.write, diagnostics.read, diagnostics.write] {
         ProcessCalls.close(fd)
@@ -138,28 +176,20 @@ enum IsolatedReader {
     let status = ProcessCalls.wait(pid, seconds: seconds)
     ProcessCalls.close(input.parent)
     _ = printed.bytes()
-    guard let status else { throw IsolationError.timedOut(path: path, seconds: seconds) }
+    guard let status else { throw IsolationError.timedOut(path: file, seconds: seconds) }
     let signal = status & 0x7f
     if signal != 0 {
-      throw IsolationError.crashed(path: path, signal: signal, addressSpaceLimit: addressSpace)
+      throw IsolationError.crashed(path: file, signal: signal, addressSpaceLimit: addressSpace)
     }
     guard let answer = try? JSONDecoder().decode(Reply.self, from: Data(replyBytes.bytes())) else {
-      throw IsolationError.protocolViolation("\(path): no reply (exit status \((status >> 8) & 0xff))")
+      throw IsolationError.protocolViolation("\(file): no reply (exit status \((status >> 8) & 0xff))")
     }
     if let error = answer.error { throw error }
-    guard let name = answer.format, let chosen = try? ModelFormats.named(name) else {
-      throw IsolationError.protocolViolation("\(path): the reply names no known format")
-    }
-    // The child's bytes go through the same reader as any .rnn file.
-    let storage = try ByteStorage(mappingDescriptor: model)
-    let container = try Container(storage: storage, options: ReadOptions(verifyChecksums: false))
-    var loaded = try ElmanModel(container: container)
-    loaded.provenance.sourceFormat = chosen.name
-    return LoadedModel(model: loaded, format: chosen)
+    return answer
   }
 
-  /// The child side: reads the request on standard input, the model into descriptor 3 and the
-  /// reply onto descriptor 4. Returns the exit status.
+  /// The child side: reads the request on standard input, does the job, and writes the reply onto
+  /// descriptor 4 (and, for a read, the model onto descriptor 3). Returns the exit status.
   static func serve() -> Int32 {
     let request: Request
     do {
@@ -172,10 +202,15 @@ enum IsolatedReader {
     var reply = Reply()
     do {
       try ProcessCalls.limitAddressSpace(request.addressSpaceLimit)
-      let loaded = try ModelFormats.load(
-        path: request.path, format: request.format, options: request.options, isolation: .trusted)
-      try loaded.model.write(toDescriptor: 3)
-      reply.format = loaded.format.name
+      switch request.job {
+      case .read(let path, let format, let options):
+        let loaded = try ModelFormats.load(path: path, format: format, options: options, isolation: .trusted)
+        try loaded.model.write(toDescriptor: 3)
+        reply.format = loaded.format.name
+      case .convert(let input, let output, let conversion):
+        reply.conversion = try ModelConversion.convert(
+          input: input, output: output, options: conversion.options(isolation: .trusted))
+      }
     } catch {
       reply.error = RelayedReadError(
         message: "\(error)", requestedInput: (error as? any ModelInputRequest)?.requestedInput)
@@ -234,22 +269,26 @@ extension ModelFormats {
     path: String, format: String? = nil, options: ImportOptions = ImportOptions(),
     isolation: IsolationPolicy = IsolationPolicy()
   ) throws -> LoadedModel {
-    let chosen: (any ModelFileFormat)?
+    guard let chosen = try formatInProcess(path: path, format: format, isolation: isolation) else {
+      return try IsolatedReader.read(path: path, format: format, options: options, policy: isolation)
+    }
+    return LoadedModel(model: try chosen.read(path: path, options: options), format: chosen)
+  }
+
+  /// The format to read `path` with in this process, or nil when, under `isolation`, the read must
+  /// happen in an isolated child: a C-library format, or content no in-process format recognises.
+  static func formatInProcess(path: String, format: String?, isolation: IsolationPolicy) throws
+    -> (any ModelFileFormat)?
+  {
     if let format {
       let named = try named(format)
       guard named.isReadable else {
         throw FormatSelectionError.unsupported(format: named.name, operation: "read")
       }
-      chosen = named.readIsolation == .inProcess || !isolation.isolate ? named : nil
-    } else if let recognised = try detectInProcess(path: path) {
-      chosen = recognised
-    } else {
-      chosen = isolation.isolate ? nil : try detect(path: path)
+      return named.readIsolation == .inProcess || !isolation.isolate ? named : nil
     }
-    guard let chosen else {
-      return try IsolatedReader.read(path: path, format: format, options: options, policy: isolation)
-    }
-    return LoadedModel(model: try chosen.read(path: path, options: options), format: chosen)
+    if let recognised = try detectInProcess(path: path) { return recognised }
+    return isolation.isolate ? nil : try detect(path: path)
   }
 
   /// Reads the model at `path`; see ``load(path:format:options:isolation:)``.

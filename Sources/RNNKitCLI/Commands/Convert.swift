@@ -44,13 +44,12 @@ struct Convert: ParsableCommand {
     for problem in report.warnings {
       FileHandle.standardError.write(Data("warning: \(displaySafe(input)): \(problem)\n".utf8))
     }
-    let model = report.model
     let check =
       report.verification.map {
         "; verify: largest difference \($0.largestDifference) over \($0.sequences) sequences (tolerance \($0.tolerance))"
       } ?? ""
     print(
-      "\(input) (\(report.inputFormat)) -> \(output) (\(report.outputFormat)): H \(model.hiddenSize), X \(model.inputSize), O \(model.outputSize)\(check)"
+      "\(input) (\(report.inputFormat)) -> \(output) (\(report.outputFormat)): H \(report.hiddenSize), X \(report.inputSize), O \(report.outputSize)\(check)"
     )
   }
 }
