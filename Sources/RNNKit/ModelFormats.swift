@@ -45,6 +45,7 @@ public enum ModelFormats {
   public static let all: [any ModelFileFormat] = [
     RNNFileFormat(), SafetensorsFormat(), KerasWeightsFormat(), KerasArchiveFormat(), PlainHDF5Format(),
     KerasLegacyFormat(),
+    ONNXFormat(),
   ]
 
   /// The formats RNNKit reads.
