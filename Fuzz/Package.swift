@@ -13,6 +13,9 @@ let package = Package(
     .executableTarget(
       name: "FuzzSafetensors",
       dependencies: [.product(name: "RNNModel", package: "RNNKit")]),
+    .executableTarget(
+      name: "FuzzONNX",
+      dependencies: [.product(name: "RNNModel", package: "RNNKit")]),
   ],
   swiftLanguageModes: [.v6]
 )

@@ -3,6 +3,8 @@
 # Usage: scripts/fuzz.sh [SECONDS] [TARGET]   (default 600 s, FuzzReader)
 #   FuzzReader       the .rnn reader, seeded with Fixtures/*.rnn
 #   FuzzSafetensors  the safetensors reader, seeded with the cuisine model exported as safetensors
+#   FuzzONNX         the ONNX reader (protobuf decoder and graph matcher), seeded with the token
+#                    and dense fixtures exported as ONNX
 # Crashes land in Fuzz/artifacts/; add each one, once fixed, to Fuzz/regressions/, which the unit
 # tests replay.
 set -euo pipefail
@@ -17,6 +19,12 @@ bin="$(cd Fuzz && swift build -c release --sanitize fuzzer --show-bin-path)/$tar
 if [ "$target" = FuzzReader ]; then
   cp -n Fixtures/*.rnn "$corpus"/ 2>/dev/null || true
   cp -n Fuzz/regressions/* "$corpus"/ 2>/dev/null || true
+elif [ "$target" = FuzzONNX ]; then
+  swift build -c release --product rnnkit -q
+  rnnkit="$(swift build -c release --show-bin-path)/rnnkit"
+  "$rnnkit" convert Fixtures/token-f32.rnn "$corpus/token.onnx" --force
+  "$rnnkit" convert Fixtures/dense-f32.rnn "$corpus/dense.onnx" --force
+  cp -n Fuzz/regressions-onnx/* "$corpus"/ 2>/dev/null || true
 else
   swift build -c release --product rnnkit -q
   "$(swift build -c release --show-bin-path)/rnnkit" convert Fixtures/cuisine.rnn "$corpus/cuisine.safetensors" --force
