@@ -27,6 +27,11 @@ struct ONNXImport {
   private var used = Set<Int>()
   private var opset: Int64 = 0
 
+  /// The most entries W_x may have when it is folded from W and an embedding table (1 GiB of f32).
+  static let maxComposedWeights = 1 << 28
+  /// The most multiply-adds that folding may take.
+  static let maxCompositionWork = 1 << 33
+
   /// Operators that only move, add or drop axes or change nothing, allowed between the parts.
   private static let layoutOperators: Set<String> = ["Transpose", "Squeeze", "Unsqueeze", "Identity"]
   /// Operators allowed in the subgraph that computes the shape of a zero initial state.
@@ -320,7 +325,8 @@ struct ONNXImport {
       let b = try floats(bName, part + " B")
       guard b.shape == [1, 2 * h] else { throw fail(rnn, "B has shape \(b.shape), expected [1, \(2 * h)]") }
       for i in 0..<h { bias[i] = b.values[i] + b.values[h + i] }
-      biasDType = b.dtype
+      // The stored dtype holds b exactly only when nothing was added to it.
+      biasDType = b.values[h...].allSatisfy { $0 == 0 } ? b.dtype : .f32
     }
     if let lengths = input(4) {
       throw fail(rnn, "takes sequence_lens (\"\(lengths)\"); RNNKit runs whole sequences")
@@ -336,11 +342,27 @@ struct ONNXImport {
       x = d
       wx = w.values
     case .table(let table, let rows):
-      // W_x = W · Eᵀ: column v of W_x is W applied to row v of the table.
+      // W_x = W · Eᵀ: column v of W_x is W applied to row v of the table. The result can be far
+      // larger than the file (H × tokens from H × D and tokens × D), so it is capped.
       x = rows
+      let (outputs, overflow) = h.multipliedReportingOverflow(by: rows)
+      let (work, workOverflow) = outputs.multipliedReportingOverflow(by: d)
+      guard !overflow, !workOverflow, outputs <= Self.maxComposedWeights, work <= Self.maxCompositionWork
+      else {
+        throw fail(rnn, "W (\(h) × \(d)) times a \(rows)-row table is too large to fold into W_x")
+      }
       wx = [Double](repeating: 0, count: h * rows)
+      let isIdentity =
+        h == d
+        && (0..<h).allSatisfy { row in
+          (0..<d).allSatisfy { w.values[row * d + $0] == (row == $0 ? 1 : 0) }
+        }
       for row in 0..<h {
         for token in 0..<rows {
+          if isIdentity {
+            wx[row * rows + token] = table[token * d + row]
+            continue
+          }
           var sum = 0.0
           for k in 0..<d { sum += w.values[row * d + k] * table[token * d + k] }
           wx[row * rows + token] = sum

@@ -23,6 +23,17 @@ struct ONNXLimits: Sendable {
   var maxStringBytes = 64 << 20
   /// Entries of `metadata_props` or `opset_import`.
   var maxModelEntries = 4_096
+  /// Graphs, nodes, attributes, tensors and value infos in the whole model, subgraphs included, so
+  /// the memory decoded messages take stays bounded whatever the nesting.
+  var maxMessages = 1_000_000
+}
+
+/// Counts one decoded message against the model-wide budget.
+func spend(_ budget: inout Int, _ part: String) throws(ProtobufError) {
+  budget -= 1
+  guard budget >= 0 else {
+    throw ProtobufError(part: part, reason: "the model holds more than \(ONNXLimits().maxMessages) messages")
+  }
 }
 
 /// ONNX tensor element types RNNKit reads or writes (TensorProto.DataType).
@@ -143,6 +154,7 @@ extension ONNXModel {
       throw ProtobufError(part: "model", reason: "\(bytes.count) bytes is over protobuf's 2 GiB limit")
     }
     var reader = ProtobufReader(bytes, part: "model")
+    var budget = limits.maxMessages
     var sawGraph = false
     while let (field, wire) = try reader.field() {
       switch (field, wire) {
@@ -154,7 +166,8 @@ extension ONNXModel {
         guard !sawGraph else { throw reader.fail("has two graphs", field: field) }
         sawGraph = true
         graph = try ONNXGraph(
-          decoding: reader.bytes(limit: Int.max, field: field), part: "graph", depth: 1, limits: limits)
+          decoding: reader.bytes(limit: Int.max, field: field), part: "graph", depth: 1, limits: limits,
+          budget: &budget)
       case (8, .lengthDelimited):
         guard opsets.count < limits.maxModelEntries else {
           throw reader.fail("has more than \(limits.maxModelEntries) opset_import entries", field: field)
@@ -199,9 +212,12 @@ extension ONNXModel {
 }
 
 extension ONNXGraph {
-  init(decoding bytes: UnsafeRawBufferPointer, part: String, depth: Int, limits: ONNXLimits)
+  init(
+    decoding bytes: UnsafeRawBufferPointer, part: String, depth: Int, limits: ONNXLimits, budget: inout Int
+  )
     throws(ProtobufError)
   {
+    try spend(&budget, part)
     guard depth <= limits.maxGraphNesting else {
       throw ProtobufError(part: part, reason: "graphs nest deeper than \(limits.maxGraphNesting) levels")
     }
@@ -218,26 +234,26 @@ extension ONNXGraph {
         nodes.append(
           try ONNXNode(
             decoding: reader.bytes(limit: Int.max, field: field), part: "\(part).node[\(nodes.count)]",
-            depth: depth, limits: limits))
+            depth: depth, limits: limits, budget: &budget))
       case (2, .lengthDelimited): name = try reader.string(limit: limits.maxStringBytes, field: field)
       case (5, .lengthDelimited):
         try check(initializers.count, "initializers", field: field)
         initializers.append(
           try ONNXTensor(
             decoding: reader.bytes(limit: Int.max, field: field),
-            part: "\(part).initializer[\(initializers.count)]", limits: limits))
+            part: "\(part).initializer[\(initializers.count)]", limits: limits, budget: &budget))
       case (11, .lengthDelimited):
         try check(inputs.count, "inputs", field: field)
         inputs.append(
           try ONNXValueInfo(
             decoding: reader.bytes(limit: Int.max, field: field), part: "\(part).input[\(inputs.count)]",
-            limits: limits))
+            limits: limits, budget: &budget))
       case (12, .lengthDelimited):
         try check(outputs.count, "outputs", field: field)
         outputs.append(
           try ONNXValueInfo(
             decoding: reader.bytes(limit: Int.max, field: field), part: "\(part).output[\(outputs.count)]",
-            limits: limits))
+            limits: limits, budget: &budget))
       case (15, .lengthDelimited):
         sparseInitializerCount += 1
         try reader.skip(wire, field: field)
@@ -250,9 +266,12 @@ extension ONNXGraph {
 }
 
 extension ONNXNode {
-  init(decoding bytes: UnsafeRawBufferPointer, part: String, depth: Int, limits: ONNXLimits)
+  init(
+    decoding bytes: UnsafeRawBufferPointer, part: String, depth: Int, limits: ONNXLimits, budget: inout Int
+  )
     throws(ProtobufError)
   {
+    try spend(&budget, part)
     var reader = ProtobufReader(bytes, part: part)
     while let (field, wire) = try reader.field() {
       switch (field, wire) {
@@ -272,7 +291,7 @@ extension ONNXNode {
         attributes.append(
           try ONNXAttribute(
             decoding: reader.bytes(limit: Int.max, field: field),
-            part: "\(part).attribute[\(attributes.count)]", depth: depth, limits: limits))
+            part: "\(part).attribute[\(attributes.count)]", depth: depth, limits: limits, budget: &budget))
       case (1, _), (2, _), (3, _), (4, _), (5, _), (7, _):
         throw reader.fail("has wire type \(wire.rawValue)", field: field)
       default: try reader.skip(wire, field: field)
@@ -282,9 +301,12 @@ extension ONNXNode {
 }
 
 extension ONNXAttribute {
-  init(decoding bytes: UnsafeRawBufferPointer, part: String, depth: Int, limits: ONNXLimits)
+  init(
+    decoding bytes: UnsafeRawBufferPointer, part: String, depth: Int, limits: ONNXLimits, budget: inout Int
+  )
     throws(ProtobufError)
   {
+    try spend(&budget, part)
     var reader = ProtobufReader(bytes, part: part)
     let cap = limits.maxAttributeValues
     while let (field, wire) = try reader.field() {
@@ -296,7 +318,8 @@ extension ONNXAttribute {
       case (4, .lengthDelimited): s = Array(try reader.bytes(limit: limits.maxStringBytes, field: field))
       case (5, .lengthDelimited):
         t = try ONNXTensor(
-          decoding: reader.bytes(limit: Int.max, field: field), part: "\(part).t", limits: limits)
+          decoding: reader.bytes(limit: Int.max, field: field), part: "\(part).t", limits: limits,
+          budget: &budget)
       case (6, .lengthDelimited), (11, .lengthDelimited):
         guard graphs.count < limits.maxNodeEntries else {
           throw reader.fail("has more than \(limits.maxNodeEntries) graphs", field: field)
@@ -304,7 +327,7 @@ extension ONNXAttribute {
         graphs.append(
           try ONNXGraph(
             decoding: reader.bytes(limit: Int.max, field: field), part: "\(part).g[\(graphs.count)]",
-            depth: depth + 1, limits: limits))
+            depth: depth + 1, limits: limits, budget: &budget))
       case (7, _): try reader.appendFloats(wire, to: &floats, limit: cap, field: field)
       case (8, _): try reader.appendInt64s(wire, to: &ints, limit: cap, field: field)
       case (9, .lengthDelimited):
@@ -317,7 +340,7 @@ extension ONNXAttribute {
         tensors.append(
           try ONNXTensor(
             decoding: reader.bytes(limit: Int.max, field: field), part: "\(part).tensors[\(tensors.count)]",
-            limits: limits))
+            limits: limits, budget: &budget))
       case (1, _), (20, _), (2, _), (3, _), (4, _), (5, _), (6, _), (9, _), (10, _), (11, _):
         throw reader.fail("has wire type \(wire.rawValue)", field: field)
       default: try reader.skip(wire, field: field)
@@ -327,7 +350,10 @@ extension ONNXAttribute {
 }
 
 extension ONNXTensor {
-  init(decoding bytes: UnsafeRawBufferPointer, part: String, limits: ONNXLimits) throws(ProtobufError) {
+  init(decoding bytes: UnsafeRawBufferPointer, part: String, limits: ONNXLimits, budget: inout Int)
+    throws(ProtobufError)
+  {
+    try spend(&budget, part)
     var reader = ProtobufReader(bytes, part: part)
     let cap = limits.maxTensorValues
     while let (field, wire) = try reader.field() {
@@ -357,7 +383,10 @@ extension ONNXTensor {
 }
 
 extension ONNXValueInfo {
-  init(decoding bytes: UnsafeRawBufferPointer, part: String, limits: ONNXLimits) throws(ProtobufError) {
+  init(decoding bytes: UnsafeRawBufferPointer, part: String, limits: ONNXLimits, budget: inout Int)
+    throws(ProtobufError)
+  {
+    try spend(&budget, part)
     var reader = ProtobufReader(bytes, part: part)
     while let (field, wire) = try reader.field() {
       switch (field, wire) {
