@@ -181,6 +181,24 @@ import Testing
     }
   }
 
+  /// Graphs outside the family fail in one line that names the node.
+  @Test(arguments: [
+    ("bidirectional", "(RNN): direction is bidirectional"), ("stacked", "(RNN): is a second RNN node"),
+    ("lstm", "(LSTM): no RNN node"),
+  ])
+  func torchGraphsOutsideTheFamilyAreRefused(kind: String, reason: String) throws {
+    let dir = try folder()
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let path = dir.appendingPathComponent("\(kind).onnx").path
+    _ = try client(["refused", path, kind])
+    #expect {
+      _ = try ONNXFormat().read(path: path, options: ImportOptions())
+    } throws: { error in
+      let message = "\(error)"
+      return message.contains(reason) && message.contains("node ") && !message.contains("\n")
+    }
+  }
+
   /// External data (written by onnx itself) is refused in one line, without opening the data file.
   @Test func externalDataIsRefused() throws {
     let dir = try folder()

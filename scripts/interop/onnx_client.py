@@ -10,6 +10,7 @@ torch MODEL KIND NONLINEARITY HEAD
                     dense input (dense), and nn.Linear with softmax, sigmoid or no head activation
                     (HEAD softmax|sigmoid|none); exports it with torch.onnx.export (the TorchScript
                     exporter) and prints JSON with the inputs and torch's own "hidden" and "output".
+refused MODEL KIND  exports a graph outside the family (KIND bidirectional, stacked or lstm).
 external MODEL      writes a copy of MODEL with its initializers in external data next to it.
 """
 import json
@@ -90,6 +91,30 @@ def torch_export(path, kind, nonlinearity, head):
     }))
 
 
+def refused(path, kind):
+    import torch
+
+    torch.manual_seed(7)
+
+    class Model(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            if kind == "lstm":
+                self.rnn = torch.nn.LSTM(3, 4, batch_first=True)
+            else:
+                self.rnn = torch.nn.RNN(3, 4, batch_first=True, bidirectional=kind == "bidirectional",
+                                        num_layers=2 if kind == "stacked" else 1)
+            self.linear = torch.nn.Linear(8 if kind == "bidirectional" else 4, 2)
+
+        def forward(self, x):
+            states, _ = self.rnn(x)
+            return self.linear(states)
+
+    torch.onnx.export(Model().eval(), (torch.randn(2, 5, 3),), path, input_names=["inputs"],
+                      output_names=["output"], opset_version=17, dynamo=False)
+    print(json.dumps({"ok": True}))
+
+
 def external(source, path):
     model = onnx.load(source)
     onnx.save_model(model, path, save_as_external_data=True, all_tensors_to_one_file=True,
@@ -102,6 +127,8 @@ if mode == "run":
     run(sys.argv[2], sys.argv[3])
 elif mode == "torch":
     torch_export(sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5])
+elif mode == "refused":
+    refused(sys.argv[2], sys.argv[3])
 elif mode == "external":
     external(sys.argv[2], sys.argv[3])
 else:

@@ -282,7 +282,11 @@ struct ONNXImport {
   mutating func elmanModel() throws -> ElmanModel {
     let rnnNodes = graph.nodes.indices.filter { graph.nodes[$0].opType == "RNN" }
     guard let rnn = rnnNodes.first else {
-      let first = graph.nodes.indices.first { !used.contains($0) }
+      // Name the recurrence the graph has instead, if any, else its first node.
+      let recurrent: Set<String> = ["LSTM", "GRU", "Scan", "Loop"]
+      let first =
+        graph.nodes.indices.first { recurrent.contains(graph.nodes[$0].opType) }
+        ?? graph.nodes.indices.first { !used.contains($0) }
       throw fail(first.map(describe) ?? "graph", "no RNN node: this is not an Elman RNN graph")
     }
     guard rnnNodes.count == 1 else { throw fail(rnnNodes[1], "is a second RNN node; RNNKit reads one layer") }
