@@ -88,6 +88,8 @@ import Testing
     (.tokens, .tanh, .softmax), (.tokens, .relu, .sigmoid), (.tokens, .sigmoid, .identity),
     (.tokens, .identity, .softmax), (.dense, .tanh, .identity), (.dense, .relu, .softmax),
     (.dense, .softsign, .sigmoid), (.dense, .softplus, .softmax), (.dense, .elu, .identity),
+    // silu runs as a Scan.
+    (.tokens, .silu, .softmax), (.dense, .silu, .sigmoid),
   ]
 
   /// onnxruntime runs our file and agrees with our forward pass within 1e-5 (relu 1e-4 relative,

@@ -17,7 +17,7 @@ public struct ONNXError: Error, Sendable, CustomStringConvertible, ModelInputReq
 }
 
 /// ONNX models (`.onnx`): a protobuf ModelProto whose graph runs the Elman network with the
-/// standard `RNN` operator (docs/ONNX.md).
+/// standard `RNN` operator, or a `Scan` for silu, which that operator lacks (docs/ONNX.md).
 ///
 /// RNNKit writes opset 17 graphs with inputs `tokens` (or `inputs`) and `initial_hidden` and
 /// outputs `hidden`, `output` and `final_hidden`, with the vocabulary, tokenizer settings and

@@ -7,7 +7,7 @@ import RNNModel
 /// The recurrence is the standard `RNN` operator. Token models gather rows of the table E = W_xᵀ
 /// (one row per token) and feed them to the RNN with W = I: a gather costs H per step where a
 /// one-hot product would cost H·X, and the identity product is exact, so W_x and b read back
-/// bit for bit.
+/// bit for bit. An f the operator lacks (silu) is written as a `Scan` whose body is one step.
 enum ONNXExport {
   static let opset: Int64 = 17
   static let irVersion: Int64 = 8
@@ -27,18 +27,11 @@ enum ONNXExport {
   }
 
   static func model(for model: ElmanModel) throws(ONNXExportError) -> ONNXModel {
-    guard let activation = rnnActivation(model.hiddenActivation) else {
-      throw ONNXExportError(
-        reason:
-          "the ONNX RNN operator has no \(model.hiddenActivation.rawValue) activation; "
-          + "RNNKit exports only f = tanh, relu, sigmoid, identity, softsign, softplus or elu")
-    }
+    let activation = rnnActivation(model.hiddenActivation)
     let h = model.hiddenSize
     let x = model.inputSize
-    let o = model.outputSize
     let w = model.W.floats()
     let b = model.b.floats()
-    let v = model.V.floats()
     let columns = h + x
     var graph = ONNXGraph()
     graph.name = "elman"
@@ -46,6 +39,12 @@ enum ONNXExport {
     func node(_ op: String, _ inputs: [String], _ outputs: [String], _ attributes: [ONNXAttribute] = []) {
       nodes.append(
         ONNXNode(inputs: inputs, outputs: outputs, name: outputs[0], opType: op, attributes: attributes))
+    }
+
+    guard let activation else {
+      // f has no RNN operator activation (silu): a Scan whose body is one step.
+      scanRecurrence(model, graph: &graph, node: node)
+      return try finish(model, graph: graph, nodes: nodes)
     }
 
     // R = W_h, the recurrent block.
@@ -115,7 +114,22 @@ enum ONNXExport {
     node("Transpose", ["hidden_time_major"], ["hidden"], [ints("perm", [1, 0, 2])])
     node("Squeeze", ["rnn_y_h", "axis_0"], ["final_hidden"])
 
-    // The head: hidden · Vᵀ + c, then g.
+    return try finish(model, graph: graph, nodes: nodes)
+  }
+
+  /// Adds the head (hidden · Vᵀ + c, then g), the outputs and the model fields.
+  private static func finish(_ model: ElmanModel, graph: ONNXGraph, nodes: [ONNXNode])
+    throws(ONNXExportError) -> ONNXModel
+  {
+    var graph = graph
+    var nodes = nodes
+    func node(_ op: String, _ inputs: [String], _ outputs: [String], _ attributes: [ONNXAttribute] = []) {
+      nodes.append(
+        ONNXNode(inputs: inputs, outputs: outputs, name: outputs[0], opType: op, attributes: attributes))
+    }
+    let h = model.hiddenSize
+    let o = model.outputSize
+    let v = model.V.floats()
     var vt = [Float](repeating: 0, count: h * o)
     for row in 0..<o { for column in 0..<h { vt[column * o + row] = v[row * h + column] } }
     graph.initializers += [
@@ -151,6 +165,80 @@ enum ONNXExport {
     result.graph = graph
     result.metadata = try metadata(for: model)
     return result
+  }
+
+  /// The recurrence as a `Scan`, for an f the RNN operator lacks (silu). The input projection
+  /// (rows of E = W_xᵀ gathered by token, or a MatMul by W_xᵀ) plus b runs for all steps at once;
+  /// the body adds h_{t-1}·W_hᵀ and applies f. Scan walks axis 1, so no transposes are needed.
+  private static func scanRecurrence(
+    _ model: ElmanModel, graph: inout ONNXGraph,
+    node: (String, [String], [String], [ONNXAttribute]) -> Void
+  ) {
+    let h = model.hiddenSize
+    let x = model.inputSize
+    let columns = h + x
+    let w = model.W.floats()
+    var recurrentT = [Float](repeating: 0, count: h * h)
+    for row in 0..<h { for column in 0..<h { recurrentT[column * h + row] = w[row * columns + column] } }
+    var inputT = [Float](repeating: 0, count: x * h)
+    for row in 0..<h { for column in 0..<x { inputT[column * h + row] = w[row * columns + h + column] } }
+    let float = ONNXDataType.float.rawValue
+    let batch: [ONNXDimension] = [.parameter("batch"), .value(Int64(h))]
+    graph.initializers += [
+      floatTensor("scan.recurrent", [h, h], recurrentT), floatTensor("scan.bias", [h], model.b.floats()),
+      floatTensor("initial_hidden", [1, h], [Float](repeating: 0, count: h)),
+      int64Tensor("hidden_size", [1], [Int64(h)]),
+    ]
+    let source: String
+    if model.inputKind == .tokens {
+      source = "tokens"
+      graph.initializers.append(floatTensor("embedding", [x, h], inputT))
+      graph.inputs.append(
+        ONNXValueInfo(
+          name: source, elementType: ONNXDataType.int64.rawValue,
+          shape: [.parameter("batch"), .parameter("time")]))
+      node("Gather", ["embedding", source], ["projection"], [int("axis", 0)])
+    } else {
+      source = "inputs"
+      graph.initializers.append(floatTensor("scan.input", [x, h], inputT))
+      graph.inputs.append(
+        ONNXValueInfo(
+          name: source, elementType: float,
+          shape: [.parameter("batch"), .parameter("time"), .value(Int64(x))]))
+      node("MatMul", [source, "scan.input"], ["projection"], [])
+    }
+    node("Add", ["projection", "scan.bias"], ["scan_input"], [])
+    graph.inputs.append(ONNXValueInfo(name: "initial_hidden", elementType: float, shape: batch))
+    node("Shape", [source], ["batch_size"], [int("start", 0), int("end", 1)])
+    node("Concat", ["batch_size", "hidden_size"], ["initial_shape"], [int("axis", 0)])
+    node("Expand", ["initial_hidden", "initial_shape"], ["initial_batch"], [])
+
+    var body = ONNXGraph()
+    body.name = "step"
+    body.inputs = [
+      ONNXValueInfo(name: "state_in", elementType: float, shape: batch),
+      ONNXValueInfo(name: "step_in", elementType: float, shape: batch),
+    ]
+    body.outputs = [
+      ONNXValueInfo(name: "state_out", elementType: float, shape: batch),
+      ONNXValueInfo(name: "step_out", elementType: float, shape: batch),
+    ]
+    body.nodes = [
+      ONNXNode(
+        inputs: ["state_in", "scan.recurrent"], outputs: ["recurrent"], name: "recurrent", opType: "MatMul"),
+      ONNXNode(
+        inputs: ["recurrent", "step_in"], outputs: ["preactivation"], name: "preactivation", opType: "Add"),
+      // silu(z) = z · sigmoid(z)
+      ONNXNode(inputs: ["preactivation"], outputs: ["gate"], name: "gate", opType: "Sigmoid"),
+      ONNXNode(inputs: ["preactivation", "gate"], outputs: ["state_out"], name: "state_out", opType: "Mul"),
+      ONNXNode(inputs: ["state_out"], outputs: ["step_out"], name: "step_out", opType: "Identity"),
+    ]
+    node(
+      "Scan", ["initial_batch", "scan_input"], ["final_hidden", "hidden"],
+      [
+        ONNXAttribute(name: "body", type: ONNXAttribute.Kind.graph.rawValue, graphs: [body]),
+        int("num_scan_inputs", 1), ints("scan_input_axes", [1]), ints("scan_output_axes", [1]),
+      ])
   }
 
   /// The `.rnn` metadata keys as strings, and the vocabulary as a JSON array.

@@ -11,7 +11,7 @@ struct ONNXImportFailure: Error {
 
 /// Reads an Elman network out of a decoded ONNX graph (docs/ONNX.md, "What is read"): one
 /// forward `RNN` node fed by a graph input, a Gather from an embedding table or a OneHot, followed
-/// by MatMul or Gemm, Add, and optionally Softmax or Sigmoid. Every node must take part in that
+/// by MatMul or Gemm, Add, and optionally Softmax or Sigmoid; or the `Scan` RNNKit writes for silu. Every node must take part in that
 /// pattern, in the zero initial state or in moving axes to a graph output; the first that does not
 /// is named in the error.
 struct ONNXImport {
@@ -279,8 +279,33 @@ struct ONNXImport {
 
   // MARK: The pattern
 
+  /// The recurrence found in the graph, in the Elman model's terms.
+  private struct Recurrence {
+    var h: Int
+    var x: Int
+    /// W_h, H×H row-major.
+    var recurrent: [Double]
+    /// W_x, H×X row-major.
+    var input: [Double]
+    var bias: [Double]
+    var biasDType: DType
+    var weightDType: DType
+    var f: HiddenActivation
+    var source: InputSource
+    /// The hidden states for every step, with their rank.
+    var states: String
+    var statesRank: Int
+    /// The final state, if the graph outputs it, with its rank.
+    var final: String?
+    var finalRank: Int
+  }
+
   mutating func elmanModel() throws -> ElmanModel {
     let rnnNodes = graph.nodes.indices.filter { graph.nodes[$0].opType == "RNN" }
+    let scanNodes = graph.nodes.indices.filter { graph.nodes[$0].opType == "Scan" }
+    if rnnNodes.isEmpty, scanNodes.count == 1 {
+      return try build(scanRecurrence(scanNodes[0]))
+    }
     guard let rnn = rnnNodes.first else {
       // Name the recurrence the graph has instead, if any, else its first node.
       let recurrent: Set<String> = ["LSTM", "GRU", "Scan", "Loop"]
@@ -373,22 +398,31 @@ struct ONNXImport {
         }
       }
     }
-    let columns = h + x
-    var big = [Float](repeating: 0, count: h * columns)
-    for row in 0..<h {
-      for k in 0..<h { big[row * columns + k] = Float(r.values[row * h + k]) }
-      for k in 0..<x { big[row * columns + h + k] = Float(wx[row * x + k]) }
-    }
-
-    // The outputs: hidden states to the head and to graph outputs, the final state to outputs.
-    let rank = 4
     guard let y = node.outputs.first, !y.isEmpty else {
       throw fail(rnn, "does not output Y, the hidden states")
     }
-    let head = try outputHead(from: y, rank: rank, hiddenSize: h)
-    if node.outputs.count > 1, !node.outputs[1].isEmpty {
-      try markLayoutToOutputs(node.outputs[1], rank: 3)
+    return try build(
+      Recurrence(
+        h: h, x: x, recurrent: r.values, input: wx, bias: bias, biasDType: biasDType,
+        weightDType: source.isExact && w.dtype == r.dtype ? w.dtype : .f32, f: f, source: source, states: y,
+        statesRank: 4, final: node.outputs.count > 1 && !node.outputs[1].isEmpty ? node.outputs[1] : nil,
+        finalRank: 3))
+  }
+
+  /// The model from a recurrence: follows its outputs to the head and the graph outputs, checks
+  /// that every node took part, and adds what the graph does not say.
+  private mutating func build(_ recurrence: Recurrence) throws -> ElmanModel {
+    let (h, x, source) = (recurrence.h, recurrence.x, recurrence.source)
+    let columns = h + x
+    var big = [Float](repeating: 0, count: h * columns)
+    for row in 0..<h {
+      for k in 0..<h { big[row * columns + k] = Float(recurrence.recurrent[row * h + k]) }
+      for k in 0..<x { big[row * columns + h + k] = Float(recurrence.input[row * x + k]) }
     }
+
+    // The outputs: hidden states to the head and to graph outputs, the final state to outputs.
+    let head = try outputHead(from: recurrence.states, rank: recurrence.statesRank, hiddenSize: h)
+    if let final = recurrence.final { try markLayoutToOutputs(final, rank: recurrence.finalRank) }
     if let unused = graph.nodes.indices.first(where: { !used.contains($0) }) {
       throw fail(
         unused, "does not fit an Elman RNN graph (input, RNN, MatMul or Gemm, Add, Softmax or Sigmoid)")
@@ -427,18 +461,181 @@ struct ONNXImport {
     tokenizer.unknownToken =
       metadata[Schema.tokenizerUnknownToken] ?? (tokens?.contains("<unk>") == true ? "<unk>" : nil)
 
-    let exact = source.isExact && w.dtype == r.dtype
     return try ElmanModel(
-      W: Parameter(big, shape: [h, columns], dtype: exact ? w.dtype : .f32),
-      b: Parameter(bias.map(Float.init), shape: [h], dtype: biasDType),
+      W: Parameter(big, shape: [h, columns], dtype: recurrence.weightDType),
+      b: Parameter(recurrence.bias.map(Float.init), shape: [h], dtype: recurrence.biasDType),
       V: Parameter(head.v, shape: [head.o, h], dtype: head.dtype),
       c: Parameter(head.c, shape: [head.o], dtype: head.dtype),
-      hiddenActivation: options.hiddenActivation ?? f, outputActivation: options.outputActivation ?? head.g,
+      hiddenActivation: options.hiddenActivation ?? recurrence.f,
+      outputActivation: options.outputActivation ?? head.g,
       inputKind: kind, vocabulary: kind == .tokens ? tokens.map(Vocabulary.init) : nil, tokenizer: tokenizer,
       provenance: Provenance(
         name: metadata[Schema.name], description: metadata[Schema.description],
         sourceFormat: metadata[Schema.sourceFormat] ?? formatName,
         converterVersion: metadata[Schema.converterVersion], created: metadata[Schema.created]))
+  }
+
+  // MARK: Scan
+
+  /// A `Scan` with one state and one scanned input whose body is one Elman step:
+  /// f(MatMul(state, W_hᵀ) + input), where the scanned input is a Gather of W_xᵀ rows or a MatMul
+  /// by W_xᵀ, plus b. This is the form RNNKit writes for an f the RNN operator lacks (silu).
+  private mutating func scanRecurrence(_ scan: Int) throws(ONNXImportFailure) -> Recurrence {
+    used.insert(scan)
+    let node = graph.nodes[scan]
+    guard int(scan, "num_scan_inputs") == 1, node.inputs.count == 2, node.outputs.count == 2,
+      !node.inputs[0].isEmpty, !node.inputs[1].isEmpty
+    else { throw fail(scan, "needs one state and one scanned input, with one output each") }
+    for name in ["scan_input_directions", "scan_output_directions"]
+    where ints(scan, name)?.contains(where: { $0 != 0 }) == true {
+      throw fail(scan, "runs backwards; RNNKit reads forward recurrences only")
+    }
+    for name in ["scan_input_axes", "scan_output_axes"] {
+      guard let axes = ints(scan, name) else { continue }
+      guard axes.count == 1, axes[0] == 0 || axes[0] == 1 else {
+        throw fail(scan, "\(name) \(axes) does not scan over batch or time")
+      }
+    }
+    guard let body = node.attribute("body")?.graphs.first, body.inputs.count == 2, body.outputs.count == 2,
+      body.initializers.isEmpty
+    else { throw fail(scan, "body must take the state and one step and return the state and one output") }
+    var bodyProducer: [String: Int] = [:]
+    for (index, step) in body.nodes.enumerated() {
+      for output in step.outputs { bodyProducer[output] = index }
+    }
+    var bodyUsed = Set<Int>()
+    func bodyFail(_ index: Int?, _ reason: String) -> ONNXImportFailure {
+      guard let index else { return fail(scan, "body " + reason) }
+      let step = body.nodes[index]
+      let label = step.name.isEmpty ? "" : " \"\(step.name)\""
+      return fail(scan, "body node \(index)\(label) (\(step.opType)) " + reason)
+    }
+    func producing(_ name: String, _ op: String) -> Int? {
+      guard let index = bodyProducer[name], body.nodes[index].opType == op else { return nil }
+      return index
+    }
+    let stateIn = body.inputs[0].name
+    let stepIn = body.inputs[1].name
+    let stateOut = body.outputs[0].name
+    if body.outputs[1].name != stateOut {
+      guard let copy = producing(body.outputs[1].name, "Identity"), body.nodes[copy].inputs == [stateOut]
+      else {
+        throw bodyFail(bodyProducer[body.outputs[1].name], "does not output the new state")
+      }
+      bodyUsed.insert(copy)
+    }
+    guard let activation = bodyProducer[stateOut] else { throw bodyFail(nil, "computes no new state") }
+    bodyUsed.insert(activation)
+    let step = body.nodes[activation]
+    let f: HiddenActivation
+    var z = step.inputs.first ?? ""
+    switch step.opType {
+    case "Mul":
+      guard step.inputs.count == 2,
+        let gate = step.inputs.indices.first(where: { i in
+          producing(step.inputs[i], "Sigmoid").map { body.nodes[$0].inputs == [step.inputs[1 - i]] } ?? false
+        })
+      else { throw bodyFail(activation, "is not z · sigmoid(z)") }
+      bodyUsed.insert(bodyProducer[step.inputs[gate]]!)
+      z = step.inputs[1 - gate]
+      f = .silu
+    case "Tanh": f = .tanh
+    case "Relu": f = .relu
+    case "Sigmoid": f = .sigmoid
+    case "Softsign": f = .softsign
+    case "Softplus": f = .softplus
+    case "Identity": f = .identity
+    case "Elu" where (step.attribute("alpha")?.f ?? 1) == 1: f = .elu
+    default: throw bodyFail(activation, "is not an activation of the Elman model")
+    }
+    guard let add = producing(z, "Add"), body.nodes[add].inputs.count == 2,
+      body.nodes[add].inputs.contains(stepIn),
+      let product = body.nodes[add].inputs.first(where: { $0 != stepIn }).flatMap({ producing($0, "MatMul") }
+      ),
+      body.nodes[product].inputs.count == 2, body.nodes[product].inputs[0] == stateIn
+    else { throw bodyFail(bodyProducer[z], "is not state · W_hᵀ + input") }
+    bodyUsed.formUnion([add, product])
+    if let stray = body.nodes.indices.first(where: { !bodyUsed.contains($0) }) {
+      throw bodyFail(stray, "does not fit an Elman step")
+    }
+    let recurrentT = try floats(body.nodes[product].inputs[1], describe(scan) + " body W_hᵀ")
+    guard recurrentT.shape.count == 2, recurrentT.shape[0] == recurrentT.shape[1], recurrentT.shape[0] > 0
+    else {
+      throw fail(scan, "body W_hᵀ has shape \(recurrentT.shape), expected [H, H]")
+    }
+    let h = recurrentT.shape[0]
+    var recurrent = [Double](repeating: 0, count: h * h)
+    for row in 0..<h {
+      for column in 0..<h { recurrent[row * h + column] = recurrentT.values[column * h + row] }
+    }
+
+    // The scanned input: (Gather of E = W_xᵀ rows, or MatMul by W_xᵀ) + b.
+    var current = node.inputs[1]
+    var bias = [Double](repeating: 0, count: h)
+    var biasDType = recurrentT.dtype
+    if let index = producingNode(current, "Add") {
+      let inputs = graph.nodes[index].inputs
+      guard inputs.count == 2,
+        let constant = inputs.first(where: { constants[$0] != nil && producer[$0] == nil })
+      else { throw fail(index, "does not add a constant bias to the scanned input") }
+      let b = try floats(constant, describe(index) + " bias")
+      guard b.values.count == h, b.shape.last == h else {
+        throw fail(index, "bias has shape \(b.shape), expected [\(h)]")
+      }
+      bias = b.values
+      biasDType = b.dtype
+      used.insert(index)
+      current = inputs.first { $0 != constant } ?? ""
+    }
+    guard let index = producer[current] else {
+      throw fail(scan, "scanned input \"\(current)\" is not a projection of a graph input")
+    }
+    let projection = graph.nodes[index]
+    let x: Int
+    var input: [Double]
+    let source: InputSource
+    let weights: (values: [Double], shape: [Int], dtype: DType)
+    switch projection.opType {
+    case "Gather":
+      guard projection.inputs.count == 2, (int(index, "axis") ?? 0) == 0 else {
+        throw fail(index, "must gather rows (axis 0) of a table")
+      }
+      weights = try floats(projection.inputs[0], describe(index) + " table")
+      // A token model whose W_x is the table itself: no product to fold, as with one-hot input.
+      guard try tokenIndices(projection.inputs[1]) == 2 else {
+        throw fail(index, "token indices must be [batch, time]")
+      }
+      source = .oneHot
+    case "MatMul":
+      guard projection.inputs.count == 2, let info = graphInputs[projection.inputs[0]],
+        constants[projection.inputs[0]] == nil, info.elementType == ONNXDataType.float.rawValue
+      else { throw fail(index, "must multiply a float32 graph input by W_xᵀ") }
+      guard try declaredRank(projection.inputs[0]) == 3 else {
+        throw fail(index, "input must be [batch, time, X]")
+      }
+      weights = try floats(projection.inputs[1], describe(index) + " W_xᵀ")
+      source = .dense
+    default: throw fail(index, "feeds the Scan; expected a Gather or a MatMul")
+    }
+    guard weights.shape.count == 2, weights.shape[1] == h, weights.shape[0] > 0 else {
+      throw fail(index, "W_xᵀ has shape \(weights.shape), expected [X, \(h)]")
+    }
+    used.insert(index)
+    x = weights.shape[0]
+    input = [Double](repeating: 0, count: h * x)
+    for row in 0..<h { for column in 0..<x { input[row * x + column] = weights.values[column * h + row] } }
+    try markInitialState(node.inputs[0], scan)
+    return Recurrence(
+      h: h, x: x, recurrent: recurrent, input: input, bias: bias, biasDType: biasDType,
+      weightDType: weights.dtype == recurrentT.dtype ? weights.dtype : .f32, f: f, source: source,
+      states: node.outputs[1], statesRank: 3, final: node.outputs[0].isEmpty ? nil : node.outputs[0],
+      finalRank: 2)
+  }
+
+  /// The node of type `op` that writes `name`, if that is how `name` is made.
+  private func producingNode(_ name: String, _ op: String) -> Int? {
+    guard let index = producer[name], graph.nodes[index].opType == op else { return nil }
+    return index
   }
 
   private func hiddenActivation(_ rnn: Int) throws(ONNXImportFailure) -> HiddenActivation {
