@@ -10,10 +10,10 @@ struct ONNXImportFailure: Error {
 }
 
 /// Reads an Elman network out of a decoded ONNX graph (docs/ONNX.md, "What is read"): one
-/// forward `RNN` node fed by a graph input, a Gather from an embedding table or a OneHot, followed
-/// by MatMul or Gemm, Add, and optionally Softmax or Sigmoid; or the `Scan` RNNKit writes for silu. Every node must take part in that
-/// pattern, in the zero initial state or in moving axes to a graph output; the first that does not
-/// is named in the error.
+/// forward `RNN` node (or the `Scan` RNNKit writes for silu) fed by a graph input, a Gather from an
+/// embedding table or a OneHot, followed by MatMul or Gemm, Add, and optionally Softmax or
+/// Sigmoid. Every node must take part in that pattern, in the zero initial state or in moving axes
+/// to a graph output; the first that does not is named in the error.
 struct ONNXImport {
   private let model: ONNXModel
   private let options: ImportOptions
