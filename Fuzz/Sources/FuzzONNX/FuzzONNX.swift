@@ -7,7 +7,7 @@ import RNNFileFormats
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzONNX(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
   let path = scratch + "/input.onnx"
-  FileManager.default.createFile(atPath: path, contents: Data(bytes: data, count: size))
+  _ = FileManager.default.createFile(atPath: path, contents: Data(bytes: data, count: size))
   do {
     let model = try ONNXFormat().read(path: path, options: ImportOptions())
     let out = scratch + "/out.onnx"
