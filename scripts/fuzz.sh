@@ -4,7 +4,7 @@
 #   FuzzReader       the .rnn reader, seeded with Fixtures/*.rnn
 #   FuzzSafetensors  the safetensors reader, seeded with the cuisine model exported as safetensors
 #   FuzzONNX         the ONNX reader (protobuf decoder and graph matcher), seeded with the token
-#                    and dense fixtures exported as ONNX
+#                    and dense fixtures exported as ONNX, with their own f and with silu (a Scan)
 # Crashes land in Fuzz/artifacts/; add each one, once fixed, to Fuzz/regressions/, which the unit
 # tests replay.
 set -euo pipefail
@@ -24,6 +24,9 @@ elif [ "$target" = FuzzONNX ]; then
   rnnkit="$(swift build -c release --show-bin-path)/rnnkit"
   "$rnnkit" convert Fixtures/token-f32.rnn "$corpus/token.onnx" --force
   "$rnnkit" convert Fixtures/dense-f32.rnn "$corpus/dense.onnx" --force
+  # silu is written as a Scan, so these seed the Scan matcher.
+  "$rnnkit" convert Fixtures/token-f32.rnn "$corpus/token-silu.onnx" --hidden-activation silu --force
+  "$rnnkit" convert Fixtures/dense-f32.rnn "$corpus/dense-silu.onnx" --hidden-activation silu --force
   cp -n Fuzz/regressions-onnx/* "$corpus"/ 2>/dev/null || true
 else
   swift build -c release --product rnnkit -q
