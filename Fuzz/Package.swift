@@ -25,6 +25,9 @@ let package = Package(
     .executableTarget(
       name: "FuzzNpz",
       dependencies: [.product(name: "RNNModel", package: "RNNKit")]),
+    .executableTarget(
+      name: "FuzzONNX",
+      dependencies: [.product(name: "RNNModel", package: "RNNKit")]),
   ],
   swiftLanguageModes: [.v6]
 )

@@ -6,6 +6,8 @@
 #   FuzzZip          the zip reader and writer, seeded with small archives from Python's zipfile
 #   FuzzNpy          the .npy header parser and decoders, seeded with arrays from numpy.save
 #   FuzzNpz          the .npz reader, one hostile entry in a valid archive, seeded likewise
+#   FuzzONNX         the ONNX reader (protobuf decoder and graph matcher), seeded with the token
+#                    and dense fixtures exported as ONNX, with their own f and with silu (a Scan)
 # Crashes land in Fuzz/artifacts/; add each one, once fixed, to Fuzz/regressions/, which the unit
 # tests replay.
 set -euo pipefail
@@ -26,6 +28,15 @@ elif [ "$target" = FuzzNpy ]; then
   python3 scripts/interop/numpy_client.py seeds "$corpus"
 elif [ "$target" = FuzzNpz ]; then
   python3 scripts/interop/numpy_client.py npz-seeds "$corpus"
+elif [ "$target" = FuzzONNX ]; then
+  swift build -c release --product rnnkit -q
+  rnnkit="$(swift build -c release --show-bin-path)/rnnkit"
+  "$rnnkit" convert Fixtures/token-f32.rnn "$corpus/token.onnx" --force
+  "$rnnkit" convert Fixtures/dense-f32.rnn "$corpus/dense.onnx" --force
+  # silu is written as a Scan, so these seed the Scan matcher.
+  "$rnnkit" convert Fixtures/token-f32.rnn "$corpus/token-silu.onnx" --hidden-activation silu --force
+  "$rnnkit" convert Fixtures/dense-f32.rnn "$corpus/dense-silu.onnx" --hidden-activation silu --force
+  cp -n Fuzz/regressions-onnx/* "$corpus"/ 2>/dev/null || true
 else
   swift build -c release --product rnnkit -q
   "$(swift build -c release --show-bin-path)/rnnkit" convert Fixtures/cuisine.rnn "$corpus/cuisine.safetensors" --force
