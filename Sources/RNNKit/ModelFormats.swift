@@ -44,7 +44,7 @@ public enum ModelFormats {
   /// Every format. Detection asks them in this order.
   public static let all: [any ModelFileFormat] = [
     RNNFileFormat(), SafetensorsFormat(), KerasWeightsFormat(), KerasArchiveFormat(), PlainHDF5Format(),
-    KerasLegacyFormat(),
+    KerasLegacyFormat(), PyTorchFormat(), TorchSafetensorsFormat(),
   ]
 
   /// The formats RNNKit reads.
