@@ -16,6 +16,9 @@ let package = Package(
     .executableTarget(
       name: "FuzzZip",
       dependencies: [.product(name: "RNNModel", package: "RNNKit")]),
+    .executableTarget(
+      name: "FuzzPickle",
+      dependencies: [.product(name: "RNNModel", package: "RNNKit")]),
   ],
   swiftLanguageModes: [.v6]
 )

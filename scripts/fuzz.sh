@@ -4,6 +4,7 @@
 #   FuzzReader       the .rnn reader, seeded with Fixtures/*.rnn
 #   FuzzSafetensors  the safetensors reader, seeded with the cuisine model exported as safetensors
 #   FuzzZip          the zip reader and writer, seeded with small archives from Python's zipfile
+#   FuzzPickle       the PyTorch unpickler and state-dict mapping, seeded with torch.save pickles
 # Crashes land in Fuzz/artifacts/; add each one, once fixed, to Fuzz/regressions/, which the unit
 # tests replay.
 set -euo pipefail
@@ -20,6 +21,8 @@ if [ "$target" = FuzzReader ]; then
   cp -n Fuzz/regressions/* "$corpus"/ 2>/dev/null || true
 elif [ "$target" = FuzzZip ]; then
   python3 scripts/fuzz_seeds.py zip "$corpus"
+elif [ "$target" = FuzzPickle ]; then
+  python3 scripts/fuzz_seeds.py pickle "$corpus"
 else
   swift build -c release --product rnnkit -q
   "$(swift build -c release --show-bin-path)/rnnkit" convert Fixtures/cuisine.rnn "$corpus/cuisine.safetensors" --force

@@ -160,11 +160,14 @@ struct TorchArchive {
       }
       return tensors
     }
-    if let direct = Self.tensors(in: root), !direct.isEmpty { return direct }
+    // A state dict at the top level, unless it only holds a checkpoint's loose tensors (a loss).
+    let direct = Self.tensors(in: root) ?? []
+    if TorchStateDict.holdsRNN(direct.map(\.0)) { return direct }
     let withRNN = dictKeys.filter { TorchStateDict.holdsRNN(Self.tensors(in: root[$0]!)!.map(\.0)) }
     if let usual = Self.checkpointKeys.first(where: withRNN.contains) {
       return Self.tensors(in: root[usual]!)!
     }
+    if withRNN.isEmpty, !direct.isEmpty { return direct }
     guard withRNN.count == 1 else {
       throw fail(
         "checkpoint",
