@@ -67,7 +67,7 @@ private func worstError(_ a: [[Float]], _ b: [[Float]]) -> Float {
     let inputs = floats(made["inputs"])
     let expected = floats(made["outputs"])
     let options = ImportOptions(hiddenActivation: .tanh, outputActivation: .identity)
-    for file in ["state.pt", "checkpoint.pt", "state.safetensors"] {
+    for file in ["state.pt", "checkpoint.pt", "state.safetensors", "strided.pt"] {
       let path = dir.appendingPathComponent(file).path
       let format = try ModelFormats.detect(path: path)
       #expect(format.name == (file.hasSuffix(".pt") ? "pytorch" : "torch-safetensors"))

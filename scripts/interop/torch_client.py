@@ -5,7 +5,7 @@ make DIR NONLINEARITY [embedding]
     Builds a seeded model (nn.Embedding when asked, nn.RNN with batch_first=True, nn.Linear) as
     modules `embed`, `body.recurrent` and `head`, and writes DIR/state.pt (its state_dict),
     DIR/checkpoint.pt (a training checkpoint with optimizer state), DIR/state.safetensors
-    (safetensors.torch). Prints sizes, an input sequence and torch's outputs for it.
+    (safetensors.torch) and DIR/strided.pt (the output weights as a transposed view). Prints sizes, an input sequence and torch's outputs for it.
 run FILE NONLINEARITY X H O
     Loads FILE with torch.load(weights_only=True) (or safetensors.torch.load_file for
     .safetensors) into nn.RNN(X, H, nonlinearity, batch_first=True) as `rnn` and nn.Linear(H, O)
@@ -54,6 +54,11 @@ def make(folder, nonlinearity, embedding):
     torch.save(state, os.path.join(folder, "state.pt"))
     torch.save({"epoch": 1, "loss": torch.tensor(0.5), "model_state_dict": state,
                 "optimizer_state_dict": optimizer.state_dict()}, os.path.join(folder, "checkpoint.pt"))
+    # The same state dict with the output weights as a transposed (non-contiguous) view.
+    strided = dict(state)
+    strided["head.weight"] = state["head.weight"].t().contiguous().t()
+    assert not strided["head.weight"].is_contiguous()
+    torch.save(strided, os.path.join(folder, "strided.pt"))
     from safetensors.torch import save_file
     save_file({k: v.contiguous() for k, v in state.items()}, os.path.join(folder, "state.safetensors"))
     with torch.no_grad():
