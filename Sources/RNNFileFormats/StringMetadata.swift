@@ -30,14 +30,15 @@ struct StringMetadata {
 
   init(_ values: [String: String]) { self.values = values }
 
-  /// The activation under `key`, unless `override` supplies it; `fail` builds the error.
+  /// The activation under `key`, unless `override` supplies it; `fail` builds the error from the
+  /// key, the whole reason, and what the caller could supply.
   func activation<T>(
     _ key: String, _ override: T?, _ parse: (String) -> T?, input: ModelInput,
     fail: (String, String, ModelInput?) -> any Error
   ) throws -> T {
     if let override { return override }
-    guard let name = values[key] else { throw fail(key, "is not stored", input) }
-    guard let value = parse(name) else { throw fail(key, "\"\(name)\" is not known", nil) }
+    guard let name = values[key] else { throw fail(key, "has no \(key)", input) }
+    guard let value = parse(name) else { throw fail(key, "\(key) \"\(name)\" is not known", nil) }
     return value
   }
 
@@ -46,7 +47,7 @@ struct StringMetadata {
     if let supplied = try options.suppliedVocabulary() { return supplied }
     guard let json = values[Self.vocabularyKey] else { return nil }
     guard let list = try? JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String] else {
-      throw fail(Self.vocabularyKey, "is not a JSON array of strings", nil)
+      throw fail(Self.vocabularyKey, "\(Self.vocabularyKey) is not a JSON array of strings", nil)
     }
     return list
   }

@@ -49,7 +49,7 @@ public struct SafetensorsFormat: ModelFileFormat {
     let file = try SafetensorsFile(path: path)
     let metadata = StringMetadata(file.metadata)
     let fail = { (key: String, reason: String, input: ModelInput?) -> any Error in
-      file.fail("__metadata__", "\(key) \(reason)", input)
+      file.fail("__metadata__", reason, input)
     }
     let f = try metadata.activation(
       Schema.hiddenActivation, options.hiddenActivation, HiddenActivation.init(name:),

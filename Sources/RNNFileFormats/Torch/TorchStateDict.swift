@@ -226,10 +226,8 @@ enum TorchStateDict {
 
     let metadataFail = { (key: String, reason: String, input: ModelInput?) -> any Error in
       PyTorchError(
-        path: path, part: "activation",
-        reason: reason == "is not stored"
-          ? "\(key) is not stored in a PyTorch state dict" : "\(key) \(reason)",
-        requestedInput: input)
+        path: path, part: "metadata",
+        reason: input == nil ? reason : "\(key) is not stored in a PyTorch state dict", requestedInput: input)
     }
     let f = try metadata.activation(
       Schema.hiddenActivation, options.hiddenActivation, HiddenActivation.init(name:),
