@@ -190,13 +190,18 @@ import Testing
     // The stack past its cap.
     let tall = try pickleRefusal([0x80, 2] + [UInt8](repeating: 0x4E, count: 100_001) + [0x2E])
     #expect(tall.contains("stack grows past"))
-    // A tensor reaching past its 64-element storage.
-    let past = try pickleRefusal(
+    // A tensor reaching past its 64-element storage (offset 1, 8×8), and an expanded view
+    // (100 elements with stride 0).
+    func tensor(_ offsetSizeStride: String) -> [UInt8] {
       [0x80, 2]
         + bytes(
-          "}(X\u{10}\0\0\0rnn.weight_ih_l0ctorch._utils\n_rebuild_tensor_v2\n((X\u{7}\0\0\0storagectorch\nFloatStorage\nX\u{1}\0\0\u{0}0X\u{3}\0\0\0cpuK@tQK\u{0}K\u{9}K\u{8}\u{86}K\u{8}K\u{1}\u{86}\u{89}}tRu."
-        ))
+          "}(X\u{10}\0\0\0rnn.weight_ih_l0ctorch._utils\n_rebuild_tensor_v2\n((X\u{7}\0\0\0storagectorch\nFloatStorage\nX\u{1}\0\0\u{0}0X\u{3}\0\0\0cpuK@tQ"
+            + offsetSizeStride + "\u{89}}tRu.")
+    }
+    let past = try pickleRefusal(tensor("K\u{1}K\u{8}K\u{8}\u{86}K\u{8}K\u{1}\u{86}"))
     #expect(past.contains("reaches past the 64 elements"))
+    let expanded = try pickleRefusal(tensor("K\u{0}Kd\u{85}K\u{0}\u{85}"))
+    #expect(expanded.contains("an expanded view"))
     // An opcode state dicts do not use (INST, protocol 0).
     #expect(try pickleRefusal([0x80, 2] + bytes("iposix\nsystem\n.")).contains("not one a state dict uses"))
   }

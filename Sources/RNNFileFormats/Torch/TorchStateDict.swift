@@ -39,6 +39,9 @@ struct StateDictTensor {
 /// modules `rnn` (`nn.RNN(X, H, nonlinearity=f)`) and `fc` (`nn.Linear(H, O)`).
 enum TorchStateDict {
   static let rnnSuffix = "weight_ih_l0"
+  /// The most weights an embedding may fold into (1 GiB of f32), and the most multiply-adds.
+  static let maxFoldedElements = 1 << 28
+  static let maxFoldingWork = 1 << 37
 
   /// Whether `keys` include the input weights of an `nn.RNN`, `nn.LSTM` or `nn.GRU` layer.
   static func holdsRNN<S: Sequence<String>>(_ keys: S) -> Bool {
@@ -190,8 +193,17 @@ enum TorchStateDict {
     var wx = inputParameter.floats()
     var columns = x
     if let embedding = embeddingCandidates.first, let table = tensors[embedding + "weight"] {
-      let e = try table.load().floats()
       let n = table.shape[0]
+      // The folded matrix is H×N, which the file's own sizes do not bound: cap it and the work.
+      let (elements, o1) = h.multipliedReportingOverflow(by: n)
+      let (work, o2) = elements.multipliedReportingOverflow(by: x)
+      guard !o1, !o2, elements <= maxFoldedElements, work <= maxFoldingWork else {
+        throw fail(
+          "\"\(embedding)weight\"",
+          "folding a [\(n), \(x)] embedding into [\(h), \(x)] input weights is over the limit of \(maxFoldedElements) weights"
+        )
+      }
+      let e = try table.load().floats()
       var folded = [Float](repeating: 0, count: h * n)
       wx.withUnsafeBufferPointer { w in
         e.withUnsafeBufferPointer { e in

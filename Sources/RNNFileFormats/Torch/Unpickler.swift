@@ -523,6 +523,13 @@ struct Unpickler {
           last = sum
         }
       }
+      // More elements than the storage holds means overlapping strides (an expanded view): a
+      // gather would allocate without bound, and no saved weight needs it.
+      guard count <= storage.count else {
+        throw .invalid(
+          "a tensor of size \(shape) has more elements than the \(storage.count) of storage \"\(storage.key)\" (an expanded view)"
+        )
+      }
       guard count == 0 || last < storage.count else {
         throw .invalid(
           "a tensor of size \(shape), stride \(stride) at offset \(offset) reaches past the \(storage.count) elements of storage \"\(storage.key)\""
