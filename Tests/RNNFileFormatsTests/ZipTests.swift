@@ -192,6 +192,9 @@ import Testing
     // Declaring fewer bytes than the stream produces stops the inflater at the declared size.
     bytes[cursor + 24..<cursor + 28] = [5, 0, 0, 0]
     #expect(refusal(bytes)?.contains("more than the declared 5 bytes") == true)
+    // Declaring more than the stream produces is caught at its end.
+    bytes[cursor + 24..<cursor + 28] = [20, 0, 0, 0]
+    #expect(refusal(bytes)?.contains("ends after 14 of 20 bytes") == true)
   }
 
   @Test func everyTruncationAndFlipFailsInOneLine() throws {
