@@ -164,6 +164,33 @@ private func worstError(_ a: [[Float]], _ b: [[Float]]) -> Float {
     }
   }
 
+  @Test func protocolsParametersHalfModulesAndTorchScript() throws {
+    let dir = try folder()
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let made = try torchClient(["variants", dir.path])
+    let inputs = floats(made["inputs"])
+    let options = ImportOptions(hiddenActivation: .tanh, outputActivation: .identity)
+    for (file, key) in [
+      ("protocol4.pt", "outputs"), ("protocol5.pt", "outputs"), ("parameters.pt", "outputs"),
+      ("half.pt", "half"),
+    ] {
+      let model = try PyTorchFormat().read(path: dir.appendingPathComponent(file).path, options: options)
+      #expect(model.W.dtype == (file == "half.pt" ? .f16 : .f32))
+      // Tolerance: 1e-5 relative (the f16 file against torch on the same f16-rounded weights).
+      #expect(
+        worstError(try InferenceModel(model).forward(vectors: inputs).outputs, floats(made[key])) < 1e-5,
+        "\(file)")
+    }
+    for (file, expected) in [("module.pt", "save model.state_dict() instead"), ("script.pt", "TorchScript")] {
+      do {
+        _ = try PyTorchFormat().read(path: dir.appendingPathComponent(file).path, options: options)
+        Issue.record("\(file) was read")
+      } catch {
+        #expect("\(error)".contains(expected) && !"\(error)".contains("\n"), "\(error)")
+      }
+    }
+  }
+
   @Test func codeInAPickleIsNeverRun() throws {
     let dir = try folder()
     defer { try? FileManager.default.removeItem(at: dir) }

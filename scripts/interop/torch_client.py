@@ -10,6 +10,11 @@ run FILE NONLINEARITY X H O
     Loads FILE with torch.load(weights_only=True) (or safetensors.torch.load_file for
     .safetensors) into nn.RNN(X, H, nonlinearity, batch_first=True) as `rnn` and nn.Linear(H, O)
     as `fc` with load_state_dict(strict=True); prints the keys, an input and the outputs.
+variants DIR
+    Writes one nn.RNN(3, 4) + nn.Linear(4, 2) state dict (prefixes rnn., fc.) as DIR/protocol4.pt,
+    DIR/protocol5.pt, DIR/parameters.pt (nn.Parameter values), DIR/half.pt (float16), and the
+    model as DIR/module.pt (torch.save(model)) and DIR/script.pt (torch.jit.save). Prints an
+    input and the outputs of the float32 model and of the float16-rounded one.
 gadget FILE CANARY eval|system
     Writes a torch.save file whose pickle would create CANARY through builtins.eval or os.system.
 """
@@ -86,6 +91,29 @@ def run(path, nonlinearity, x, h, o):
     print(json.dumps({"keys": sorted(state.keys()), "inputs": inputs[0].tolist(), "outputs": outputs.tolist()}))
 
 
+def variants(folder):
+    torch.manual_seed(11)
+    rnn = torch.nn.RNN(3, 4, batch_first=True)
+    fc = torch.nn.Linear(4, 2)
+    state = {"rnn." + k: v for k, v in rnn.state_dict().items()}
+    state.update({"fc." + k: v for k, v in fc.state_dict().items()})
+    torch.save(state, os.path.join(folder, "protocol4.pt"), pickle_protocol=4)
+    torch.save(state, os.path.join(folder, "protocol5.pt"), pickle_protocol=5)
+    parameters = {"rnn." + k: v for k, v in rnn.named_parameters()}
+    parameters.update({"fc." + k: v for k, v in fc.named_parameters()})
+    torch.save(parameters, os.path.join(folder, "parameters.pt"))
+    torch.save({k: v.half() for k, v in state.items()}, os.path.join(folder, "half.pt"))
+    torch.save(rnn, os.path.join(folder, "module.pt"))
+    torch.jit.save(torch.jit.script(fc), os.path.join(folder, "script.pt"))
+    inputs = torch.randn(1, 5, 3)
+    with torch.no_grad():
+        outputs = fc(rnn(inputs)[0])[0]
+        rnn.load_state_dict({k[4:]: v.half().float() for k, v in state.items() if k.startswith("rnn.")})
+        fc.load_state_dict({k[3:]: v.half().float() for k, v in state.items() if k.startswith("fc.")})
+        rounded = fc(rnn(inputs)[0])[0]
+    print(json.dumps({"inputs": inputs[0].tolist(), "outputs": outputs.tolist(), "half": rounded.tolist()}))
+
+
 class Gadget:
     def __init__(self, canary, kind):
         self.canary, self.kind = canary, kind
@@ -107,6 +135,8 @@ if __name__ == "__main__":
         make(sys.argv[2], sys.argv[3], len(sys.argv) > 4 and sys.argv[4] == "embedding")
     elif mode == "run":
         run(sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6]))
+    elif mode == "variants":
+        variants(sys.argv[2])
     elif mode == "gadget":
         gadget(sys.argv[2], sys.argv[3], sys.argv[4])
     else:

@@ -50,14 +50,14 @@ struct TorchArchive {
     let pickles = zip.entries.map(\.name).filter { name in
       name.hasSuffix("/data.pkl") && name.split(separator: "/", omittingEmptySubsequences: false).count == 2
     }
+    if zip.entries.contains(where: { $0.name.hasSuffix("/constants.pkl") || $0.name.contains("/code/") }) {
+      throw PyTorchError(
+        path: path, part: "archive",
+        reason:
+          "is a TorchScript archive (torch.jit.save), which is not read; save the model's state_dict() instead"
+      )
+    }
     guard pickles.count == 1 else {
-      if zip.entries.contains(where: { $0.name.hasSuffix("constants.pkl") || $0.name.contains("/code/") }) {
-        throw PyTorchError(
-          path: path, part: "archive",
-          reason:
-            "is a TorchScript archive (torch.jit.save), which is not read; save the model's state_dict() instead"
-        )
-      }
       throw PyTorchError(
         path: path, part: "archive",
         reason: pickles.isEmpty ? "has no <name>/data.pkl entry" : "has \(pickles.count) data.pkl entries")
