@@ -28,6 +28,9 @@ let package = Package(
     .executableTarget(
       name: "FuzzONNX",
       dependencies: [.product(name: "RNNModel", package: "RNNKit")]),
+    .executableTarget(
+      name: "FuzzPickle",
+      dependencies: [.product(name: "RNNModel", package: "RNNKit")]),
   ],
   swiftLanguageModes: [.v6]
 )

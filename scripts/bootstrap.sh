@@ -17,7 +17,7 @@ if [ ${#need_apt[@]} -gt 0 ]; then
 fi
 if [ "${1:-}" = "--python" ]; then
   PY=${PYTHON:-python3}
-  if ! KERAS_BACKEND=jax "$PY" -c "import h5py, keras, jax, onnxruntime, onnx, safetensors, numpy, xxhash, pytest" >/dev/null 2>&1; then
+  if ! KERAS_BACKEND=jax "$PY" -c "import h5py, keras, jax, onnxruntime, onnx, safetensors, numpy, xxhash, pytest, torch" >/dev/null 2>&1; then
     echo "bootstrap: installing Python test clients"
     "$PY" -m pip install -q --disable-pip-version-check -r "$(dirname "$0")/requirements.txt"
   fi

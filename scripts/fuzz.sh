@@ -8,6 +8,7 @@
 #   FuzzNpz          the .npz reader, one hostile entry in a valid archive, seeded likewise
 #   FuzzONNX         the ONNX reader (protobuf decoder and graph matcher), seeded with the token
 #                    and dense fixtures exported as ONNX, with their own f and with silu (a Scan)
+#   FuzzPickle       the PyTorch unpickler and state-dict mapping, seeded with torch.save pickles
 # Crashes land in Fuzz/artifacts/; add each one, once fixed, to Fuzz/regressions/, which the unit
 # tests replay.
 set -euo pipefail
@@ -37,6 +38,8 @@ elif [ "$target" = FuzzONNX ]; then
   "$rnnkit" convert Fixtures/token-f32.rnn "$corpus/token-silu.onnx" --hidden-activation silu --force
   "$rnnkit" convert Fixtures/dense-f32.rnn "$corpus/dense-silu.onnx" --hidden-activation silu --force
   cp -n Fuzz/regressions-onnx/* "$corpus"/ 2>/dev/null || true
+elif [ "$target" = FuzzPickle ]; then
+  python3 scripts/fuzz_seeds.py pickle "$corpus"
 else
   swift build -c release --product rnnkit -q
   "$(swift build -c release --show-bin-path)/rnnkit" convert Fixtures/cuisine.rnn "$corpus/cuisine.safetensors" --force

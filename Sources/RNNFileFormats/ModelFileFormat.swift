@@ -14,18 +14,27 @@ public struct ImportOptions: Sendable, Codable {
   public var outputActivation: OutputActivation?
   /// Limits and checksum verification for `.rnn` input.
   public var readOptions: ReadOptions
+  /// The module prefix of the recurrent layer to read from a PyTorch state dict that holds several,
+  /// such as `encoder.rnn` (a trailing `.` is optional; the empty string is the top level).
+  public var modulePrefix: String?
+  /// The top-level key of a PyTorch training checkpoint that holds the state dict, such as
+  /// `model_state_dict`; found automatically when nil.
+  public var stateDictKey: String?
 
   /// Creates import options; every field is optional.
   public init(
     vocabularyPath: String? = nil, vocabularyTokens: [String]? = nil,
     hiddenActivation: HiddenActivation? = nil,
-    outputActivation: OutputActivation? = nil, readOptions: ReadOptions = ReadOptions()
+    outputActivation: OutputActivation? = nil, readOptions: ReadOptions = ReadOptions(),
+    modulePrefix: String? = nil, stateDictKey: String? = nil
   ) {
     self.vocabularyPath = vocabularyPath
     self.vocabularyTokens = vocabularyTokens
     self.hiddenActivation = hiddenActivation
     self.outputActivation = outputActivation
     self.readOptions = readOptions
+    self.modulePrefix = modulePrefix
+    self.stateDictKey = stateDictKey
   }
 }
 

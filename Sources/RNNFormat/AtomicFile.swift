@@ -52,6 +52,20 @@ public enum AtomicFile {
     if durable { System.syncDirectory(of: path) }
   }
 
+  /// Writes `path` atomically from a stream of bytes: `body` gets a function that appends bytes to
+  /// the temporary file. For writers that produce bytes themselves (zip archives, protobuf).
+  public static func write(
+    to path: String, overwrite: Bool,
+    streaming body: (@escaping (UnsafeRawBufferPointer) throws -> Void) throws -> Void
+  ) throws {
+    try write(to: path, overwrite: overwrite) { temporary in
+      // The temporary file exists (it may have no name): open it, never create it.
+      let fd = try System.openTruncating(temporary)
+      defer { System.close(fd) }
+      try body { bytes in try System.writeAll(fd, bytes) }
+    }
+  }
+
   /// The path that reaches the temporary file of the write to `destination` in progress on this
   /// task, nil outside one. A writer that joined the write may have given an anonymous temporary
   /// file a name, and only that name works for readers that resolve paths (libhdf5).

@@ -43,9 +43,9 @@ public enum FormatSelectionError: Error, Sendable, CustomStringConvertible, Mode
 public enum ModelFormats {
   /// Every format. Detection asks them in this order.
   public static let all: [any ModelFileFormat] = [
-    RNNFileFormat(), SafetensorsFormat(), NumPyFormat(), ONNXFormat(), KerasWeightsFormat(),
-    KerasArchiveFormat(),
-    PlainHDF5Format(), KerasLegacyFormat(),
+    RNNFileFormat(), SafetensorsFormat(), TorchSafetensorsFormat(), NumPyFormat(), ONNXFormat(),
+    PyTorchFormat(),
+    KerasWeightsFormat(), KerasArchiveFormat(), PlainHDF5Format(), KerasLegacyFormat(),
   ]
 
   /// The formats RNNKit reads.

@@ -14,6 +14,10 @@ public enum ModelInput: String, Sendable, Codable, CaseIterable {
   case outputFormat
   /// Permission to replace an existing file.
   case overwrite
+  /// The module prefix of the recurrent layer, when a PyTorch state dict holds several.
+  case modulePrefix
+  /// The key of a training checkpoint that holds the state dict.
+  case stateDictKey
 }
 
 /// An error that a caller can resolve by supplying a ``ModelInput``.

@@ -68,6 +68,43 @@ import Testing
       ])
   }
 
+  /// Python's zipfile with force_zip64: zip64 extra fields in the local headers.
+  static let pythonZip64 = Data(
+    base64Encoded:
+      "UEsDBC0AAAAIAAAAIQA2f5Dl//////////8HABQAYmlnL29uZQEAEADwAAAAAAAAABEAAAAAAAAAq8osMDNRSM0rKapUqBoBbABQSwMELQAAAAAAAAAhAGkRH7b//////////wcAFABiaWcvdHdvAQAQAAYAAAAAAAAABgAAAAAAAABzZWNvbmRQSwECLQMtAAAACAAAACEANn+Q5REAAADwAAAABwAAAAAAAAAAAAAAgAEAAAAAYmlnL29uZVBLAQItAy0AAAAAAAAAIQBpER+2BgAAAAYAAAAHAAAAAAAAAAAAAACAAUoAAABiaWcvdHdvUEsFBgAAAAACAAIAagAAAIkAAAAAAA=="
+  )!
+
+  @Test func readsZip64Fields() throws {
+    let python = try archive([UInt8](Self.pythonZip64))
+    let one = try python.content(of: #require(python.entry(named: "big/one")))
+    #expect(Array(one.bytes) == Array(String(repeating: "zip64 entry ", count: 20).utf8))
+    let two = try python.content(of: #require(python.entry(named: "big/two")))
+    #expect(Array(two.bytes) == Array("second".utf8))
+    // A central directory entry whose sizes and offset are all in its zip64 extra field.
+    let data = Array("payload".utf8)
+    let name = Array("z".utf8)
+    var bytes: [UInt8] = []
+    func put<T: FixedWidthInteger>(_ value: T) { withUnsafeBytes(of: value.littleEndian) { bytes += $0 } }
+    put(UInt32(0x0403_4b50)); put(UInt16(45)); put(UInt16(0)); put(UInt16(0)); put(UInt32(0))
+    put(CRC32.checksum(data.withUnsafeBytes { $0 }))
+    put(UInt32(data.count)); put(UInt32(data.count)); put(UInt16(name.count)); put(UInt16(0))
+    bytes += name + data
+    let directory = bytes.count
+    put(UInt32(0x0201_4b50)); put(UInt16(45)); put(UInt16(45)); put(UInt16(0)); put(UInt16(0)); put(UInt32(0))
+    put(CRC32.checksum(data.withUnsafeBytes { $0 }))
+    put(UInt32.max); put(UInt32.max); put(UInt16(name.count)); put(UInt16(28)); put(UInt16(0)); put(UInt16(0))
+    put(UInt16(0)); put(UInt32(0)); put(UInt32.max)
+    bytes += name
+    put(UInt16(1)); put(UInt16(24)); put(UInt64(data.count)); put(UInt64(data.count)); put(UInt64(0))
+    let size = bytes.count - directory
+    put(UInt32(0x0605_4b50)); put(UInt16(0)); put(UInt16(0)); put(UInt16(1)); put(UInt16(1))
+    put(UInt32(size)); put(UInt32(directory)); put(UInt16(0))
+    let zip = try archive(bytes)
+    let entry = try #require(zip.entry(named: "z"))
+    let content = try zip.content(of: entry)
+    #expect(entry.compressedSize == data.count && Array(content.bytes) == data)
+  }
+
   @Test func writerRefusesBadNames() throws {
     var writer = ZipWriter { _ in }
     for name in ["../x", "/abs", "a/../b", "a\\b", "C:x", ""] {
@@ -155,6 +192,9 @@ import Testing
     // Declaring fewer bytes than the stream produces stops the inflater at the declared size.
     bytes[cursor + 24..<cursor + 28] = [5, 0, 0, 0]
     #expect(refusal(bytes)?.contains("more than the declared 5 bytes") == true)
+    // Declaring more than the stream produces is caught at its end.
+    bytes[cursor + 24..<cursor + 28] = [20, 0, 0, 0]
+    #expect(refusal(bytes)?.contains("ends after 14 of 20 bytes") == true)
   }
 
   @Test func everyTruncationAndFlipFailsInOneLine() throws {

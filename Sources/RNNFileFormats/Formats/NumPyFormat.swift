@@ -230,7 +230,7 @@ public struct NumPyFormat: ModelFileFormat {
         part, "must be one <U string or a 1-D |u1 array of UTF-8, not \(header.descr) \(header.shape)", nil)
     }
     let json = Data(text.utf8)
-    let depth = json.withUnsafeBytes { SafetensorsFormat.nestingDepth($0) }
+    let depth = json.withUnsafeBytes { SafetensorsFile.nestingDepth($0) }
     guard depth <= 2, let object = try? JSONDecoder().decode([String: JSONValue].self, from: json) else {
       throw fail(part, "is not a JSON object of strings, numbers, booleans and lists of strings", nil)
     }
@@ -369,11 +369,8 @@ public struct NumPyFormat: ModelFileFormat {
     entries.append((Self.metadataKey, NpyCodec.encode(strings: [try metadataJSON(model)], shape: [])))
 
     do {
-      try AtomicFile.write(to: path, overwrite: options.overwrite) { temporary in
-        // The temporary file exists (it may have no name): open it, never create it.
-        let fd = try System.openTruncating(temporary)
-        defer { System.close(fd) }
-        var writer = ZipWriter { bytes in try bytes.withUnsafeBytes { try System.writeAll(fd, $0) } }
+      try AtomicFile.write(to: path, overwrite: options.overwrite) { emit in
+        var writer = ZipWriter { bytes in try bytes.withUnsafeBytes { try emit($0) } }
         // Stored, with each array's data 64-byte aligned (the .npy header is a multiple of 64), so
         // the arrays can be mapped in place.
         for (key, bytes) in entries {

@@ -84,11 +84,8 @@ public struct ONNXFormat: ModelFileFormat {
       throw ONNXError(path: path, part: "model", reason: error.reason)
     }
     do {
-      try AtomicFile.write(to: path, overwrite: options.overwrite) { temporary in
-        // The temporary file exists (it may have no name): open it, never create it.
-        let fd = try System.openTruncating(temporary)
-        defer { System.close(fd) }
-        try bytes.withUnsafeBytes { try System.writeAll(fd, $0) }
+      try AtomicFile.write(to: path, overwrite: options.overwrite) { emit in
+        try bytes.withUnsafeBytes { try emit($0) }
       }
     } catch FormatError.destinationExists {
       throw ONNXError(path: path, part: "output", reason: "already exists", requestedInput: .overwrite)

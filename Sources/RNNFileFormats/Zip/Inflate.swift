@@ -1,3 +1,5 @@
+import RNNFormat
+
 /// A pure-Swift DEFLATE decoder (RFC 1951) with a hard bound on its output: it never writes more
 /// than the size it is given, and fails instead of producing more.
 enum Inflate {
@@ -5,27 +7,22 @@ enum Inflate {
   /// match per 2 bits), so a declared size beyond this ratio is a lie that would only waste memory.
   static let maximumRatio = 1032
 
-  /// Decodes the raw DEFLATE stream `input`, which must produce exactly `expectedSize` bytes.
-  static func decode(_ input: UnsafeRawBufferPointer, expectedSize: Int) throws(ZipError) -> [UInt8] {
-    var failure: ZipError?
-    let output = [UInt8](unsafeUninitializedCapacity: expectedSize) { buffer, initialized in
-      var decoder = Decoder(input: input, output: buffer)
-      do throws(ZipError) {
-        try decoder.run()
-        guard decoder.produced == expectedSize else {
-          throw ZipError(
-            part: "deflate stream", reason: "ends after \(decoder.produced) of \(expectedSize) bytes")
-        }
-        guard decoder.consumedWholeStream else {
-          throw ZipError(part: "deflate stream", reason: "has bytes after its last block")
-        }
-      } catch {
-        failure = error
-      }
-      initialized = decoder.produced
+  /// Decodes the raw DEFLATE stream `input`, which must produce exactly `expectedSize` bytes, into
+  /// 64-byte aligned storage. Memory grows with the output actually produced, never past
+  /// `expectedSize`, so a size declared but not delivered costs nothing.
+  static func decode(_ input: UnsafeRawBufferPointer, expectedSize: Int) throws(ZipError) -> ByteStorage {
+    var decoder = Decoder(input: input, limit: expectedSize)
+    defer { decoder.output.deallocate() }
+    try decoder.run()
+    guard decoder.produced == expectedSize else {
+      throw ZipError(
+        part: "deflate stream", reason: "ends after \(decoder.produced) of \(expectedSize) bytes")
     }
-    if let failure { throw failure }
-    return output
+    guard decoder.consumedWholeStream else {
+      throw ZipError(part: "deflate stream", reason: "has bytes after its last block")
+    }
+    return ByteStorage(
+      copying: UnsafeRawBufferPointer(start: decoder.output.baseAddress, count: decoder.produced))
   }
 
   /// A canonical Huffman code as a lookup table indexed by the next `bits` input bits (least
@@ -97,7 +94,9 @@ enum Inflate {
 
   struct Decoder {
     let input: UnsafeRawBufferPointer
-    let output: UnsafeMutableBufferPointer<UInt8>
+    /// The bytes produced so far, in a buffer that grows up to `limit`.
+    var output: UnsafeMutableBufferPointer<UInt8>
+    let limit: Int
     var produced = 0
     var position = 0
     var bitBuffer: UInt64 = 0
@@ -105,9 +104,26 @@ enum Inflate {
     /// Zero bytes fed past the end of the input; consuming any of them means the stream is truncated.
     var padding = 0
 
-    init(input: UnsafeRawBufferPointer, output: UnsafeMutableBufferPointer<UInt8>) {
+    init(input: UnsafeRawBufferPointer, limit: Int) {
       self.input = input
-      self.output = output
+      self.limit = limit
+      output = .allocate(capacity: max(1, min(limit, max(1 << 16, input.count * 4))))
+    }
+
+    /// Makes room for `count` more bytes, or fails when they would pass the declared size.
+    mutating func reserve(_ count: Int) throws(ZipError) {
+      guard count <= limit - produced else {
+        throw ZipError(part: "deflate stream", reason: "inflates to more than the declared \(limit) bytes")
+      }
+      guard produced + count > output.count else { return }
+      var capacity = output.count
+      while capacity < produced + count { capacity = min(limit, capacity * 2) }
+      let grown = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: capacity)
+      if produced > 0 {
+        grown.baseAddress!.update(from: output.baseAddress!, count: produced)
+      }
+      output.deallocate()
+      output = grown
     }
 
     var consumedWholeStream: Bool { bitCount - padding * 8 < 8 && position == input.count }
@@ -151,10 +167,7 @@ enum Inflate {
     }
 
     mutating func emit(_ byte: UInt8) throws(ZipError) {
-      guard produced < output.count else {
-        throw ZipError(
-          part: "deflate stream", reason: "inflates to more than the declared \(output.count) bytes")
-      }
+      if produced == output.count { try reserve(1) }
       output[produced] = byte
       produced += 1
     }
@@ -189,10 +202,7 @@ enum Inflate {
       guard length <= input.count - position else {
         throw ZipError(part: "deflate stream", reason: "is truncated")
       }
-      guard length <= output.count - produced else {
-        throw ZipError(
-          part: "deflate stream", reason: "inflates to more than the declared \(output.count) bytes")
-      }
+      try reserve(length)
       for k in 0..<length { output[produced + k] = input[position + k] }
       produced += length
       position += length
@@ -262,10 +272,7 @@ enum Inflate {
         guard distance <= produced else {
           throw ZipError(part: "deflate stream", reason: "refers \(distance) bytes back, before its start")
         }
-        guard length <= output.count - produced else {
-          throw ZipError(
-            part: "deflate stream", reason: "inflates to more than the declared \(output.count) bytes")
-        }
+        try reserve(length)
         // Byte by byte: the source may overlap the bytes being written.
         for k in 0..<length { output[produced + k] = output[produced + k - distance] }
         produced += length

@@ -170,13 +170,13 @@ public struct ZipArchive: Sendable {
       }
       let compressed = UnsafeRawBufferPointer(
         rebasing: storage.bytes[entry.dataOffset..<(entry.dataOffset + entry.compressedSize)])
-      let inflated: [UInt8]
+      let inflated: ByteStorage
       do {
         inflated = try Inflate.decode(compressed, expectedSize: entry.uncompressedSize)
       } catch {
         throw ZipError(part: "\(part): \(error.part)", reason: error.reason)
       }
-      content = ZipContent(storage: ByteStorage(copying: inflated), range: 0..<inflated.count)
+      content = ZipContent(storage: inflated, range: 0..<inflated.count)
     }
     let crc = CRC32.checksum(content.bytes)
     guard crc == entry.crc32 else {

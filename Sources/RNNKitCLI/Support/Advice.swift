@@ -12,6 +12,8 @@ enum Advice {
     case .inputFormat: return "--from"
     case .outputFormat: return "--to"
     case .overwrite: return "--force"
+    case .modulePrefix: return "--prefix"
+    case .stateDictKey: return "--key"
     }
   }
 

@@ -18,6 +18,20 @@ struct ReadingOptions: ParsableArguments {
   @Option(help: "The output activation g, for files that do not store it.")
   var outputActivation: String?
 
+  @Option(
+    name: .customLong("prefix"),
+    help: ArgumentHelp(
+      "The module prefix of the nn.RNN to read from a PyTorch state dict that holds several (such as encoder.rnn).",
+      valueName: "prefix"))
+  var modulePrefix: String?
+
+  @Option(
+    name: .customLong("key"),
+    help: ArgumentHelp(
+      "The key of a PyTorch training checkpoint that holds the state dict (found automatically by default).",
+      valueName: "key"))
+  var stateDictKey: String?
+
   @Flag(
     help:
       "Read HDF5 and Keras files inside this process: faster, but libhdf5 can crash on a damaged file (use only on trusted files)."
@@ -33,7 +47,9 @@ struct ReadingOptions: ParsableArguments {
   func importOptions(vocabularyPath: String?, verify: Bool) throws -> ImportOptions {
     var readOptions = ReadOptions(verifyChecksums: verify)
     readOptions.memoryMap = !noMmap
-    var options = ImportOptions(vocabularyPath: vocabularyPath, readOptions: readOptions)
+    var options = ImportOptions(
+      vocabularyPath: vocabularyPath, readOptions: readOptions, modulePrefix: modulePrefix,
+      stateDictKey: stateDictKey)
     if let name = hiddenActivation {
       guard let f = HiddenActivation(name: name) else {
         throw CLIError(
