@@ -17,7 +17,12 @@ swift build --build-tests
 echo "== swift test"
 swift test --skip-build
 echo "== documentation (DocC; a broken link or any other DocC warning fails)"
-swift package generate-documentation --target RNNKit --warnings-as-errors >/dev/null
+docc_log=$(mktemp)
+if ! swift package generate-documentation --target RNNKit --warnings-as-errors >"$docc_log" 2>&1; then
+  grep -E "(error|warning): " "$docc_log"
+  exit 1
+fi
+rm -f "$docc_log"
 echo "== python package (over librnnkit.so, installed into a scratch prefix)"
 prefix=$(mktemp -d "${TMPDIR:-/tmp}/rnnkit-prefix.XXXXXX")
 trap 'rm -rf "$prefix"' EXIT

@@ -133,10 +133,10 @@ public enum ModelReport {
     return HTML.page(title: "\(displaySafe(card.title)) — RNNKit report", body: body)
   }
 
-  /// Writes `html` to `path` through ``AtomicFile``: the path names either the old file or the
+  /// Writes `html` to `path` through `AtomicFile`: the path names either the old file or the
   /// complete new one, never a partial page.
   ///
-  /// - Throws: ``FormatError/destinationExists(_:)`` when `path` exists and `overwrite` is false,
+  /// - Throws: `FormatError.destinationExists` when `path` exists and `overwrite` is false,
   ///   and the errors of creating or renaming the file.
   public static func write(_ html: String, to path: String, overwrite: Bool) throws {
     try AtomicFile.write(to: path, overwrite: overwrite) { temporary in
