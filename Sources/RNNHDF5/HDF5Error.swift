@@ -27,6 +27,9 @@ public struct HDF5Error: Error, Sendable, CustomStringConvertible {
     case destinationExists
     /// The requested dtype cannot be written in this format.
     case unsupportedDType(String)
+    /// The object leads outside the file (an external, soft or user-defined link, external raw
+    /// storage, a virtual dataset); the bridge reads only the file it was given.
+    case outsideFile(String)
   }
 
   public init(path: String, part: String? = nil, reason: Reason) {
@@ -56,13 +59,16 @@ public struct HDF5Error: Error, Sendable, CustomStringConvertible {
       return "\(subject) already exists; pass --force to replace it"
     case .unsupportedDType(let reason):
       return "\(subject): \(reason)"
+    case .outsideFile(let reason):
+      return "\(subject) \(reason)"
     }
   }
 }
 
 extension H5Failure {
   func error(path: String, part: String? = nil) -> HDF5Error {
-    HDF5Error(path: path, part: part, reason: .library(operation: operation, detail: detail))
+    if let refusal { return HDF5Error(path: path, part: refusal.part, reason: .outsideFile(refusal.reason)) }
+    return HDF5Error(path: path, part: part, reason: .library(operation: operation, detail: detail))
   }
 }
 

@@ -106,7 +106,11 @@ struct H5Reader {
     throws(HDF5Error) -> TensorView?
   {
     do {
-      guard let location = try dataset.inPlaceLocation(), location.offset % 64 == 0 else { return nil }
+      // The offset is only meaningful in the mapped file: a dataset anywhere else (which opening
+      // already refuses) must never be read at its offset in this one.
+      guard try H5Library.fileNumber(of: dataset.object.id, dataset.path) == root.fileNumber(),
+        let location = try dataset.inPlaceLocation(), location.offset % 64 == 0
+      else { return nil }
       let shape = try checkedShape(dataset, expected: expected, describe: describe)
       var count = 1
       for dim in shape {

@@ -85,3 +85,39 @@ enum RawHDF5 {
 func allClose(_ a: [Float], _ b: [Float], absolute tolerance: Float) -> Bool {
   a.count == b.count && zip(a, b).allSatisfy { $0.isApproximatelyEqual(to: $1, absoluteTolerance: tolerance) }
 }
+
+/// The repository's root folder, for its scripts.
+let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+  .deletingLastPathComponent()
+
+/// Why a Python helper failed; a missing module fails the test rather than skipping it.
+struct PythonFailure: Error, CustomStringConvertible {
+  var description: String
+}
+
+/// Runs `python3 scripts/<script> arguments…` and returns what it printed; throws when it fails.
+@discardableResult
+func python(_ script: String, _ arguments: [String]) throws -> String {
+  let process = Process()
+  process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+  process.arguments =
+    ["python3", repositoryRoot.appendingPathComponent("scripts/" + script).path] + arguments
+  // stderr goes to a file, so a chatty script can never block on a pipe nobody reads.
+  let errPath = FileManager.default.temporaryDirectory.appendingPathComponent(
+    "rnnhdf5-py-\(UUID().uuidString)")
+  _ = FileManager.default.createFile(atPath: errPath.path, contents: nil)
+  defer { try? FileManager.default.removeItem(at: errPath) }
+  let out = Pipe()
+  process.standardOutput = out
+  process.standardError = try FileHandle(forWritingTo: errPath)
+  try process.run()
+  let stdout = out.fileHandleForReading.readDataToEndOfFile()
+  process.waitUntilExit()
+  let stderr = (try? Data(contentsOf: errPath)) ?? Data()
+  guard process.terminationStatus == 0 else {
+    throw PythonFailure(
+      description: "python3 \(script) \(arguments.joined(separator: " ")) failed: "
+        + String(decoding: stderr, as: UTF8.self))
+  }
+  return String(decoding: stdout, as: UTF8.self)
+}
