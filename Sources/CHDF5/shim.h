@@ -48,6 +48,60 @@ static inline void rnnkit_h5e_innermost(char *buffer, size_t size) {
   H5Ewalk2(H5E_DEFAULT, H5E_WALK_UPWARD, rnnkit_h5e_walk_callback, data);
 }
 
+// File image callbacks that make the core driver use the caller's buffer in place, read-only,
+// instead of copying it (what the high-level H5LTopen_file_image does with DONT_COPY): every
+// "allocation" of an image of at most the buffer's size returns the buffer itself, copies onto
+// itself are no-ops, and nothing is freed. The caller keeps the buffer alive until the file and
+// every property list holding it are closed.
+typedef struct {
+  void *buffer;
+  size_t size;
+} rnnkit_image_t;
+
+static inline void *rnnkit_image_malloc(size_t size, H5FD_file_image_op_t op, void *udata) {
+  (void)op;
+  rnnkit_image_t *image = (rnnkit_image_t *)udata;
+  return size <= image->size ? image->buffer : NULL;
+}
+
+static inline void *rnnkit_image_memcpy(void *dest, const void *src, size_t size, H5FD_file_image_op_t op,
+                                        void *udata) {
+  (void)size;
+  (void)op;
+  (void)udata;
+  return dest == src ? dest : NULL;
+}
+
+static inline void *rnnkit_image_realloc(void *ptr, size_t size, H5FD_file_image_op_t op, void *udata) {
+  (void)ptr;
+  (void)size;
+  (void)op;
+  (void)udata;
+  return NULL;
+}
+
+static inline herr_t rnnkit_image_free(void *ptr, H5FD_file_image_op_t op, void *udata) {
+  (void)ptr;
+  (void)op;
+  (void)udata;
+  return 0;
+}
+
+static inline void *rnnkit_image_udata_copy(void *udata) { return udata; }
+static inline herr_t rnnkit_image_udata_free(void *udata) {
+  (void)udata;
+  return 0;
+}
+
+static inline herr_t rnnkit_set_image_in_place(hid_t fapl, rnnkit_image_t *image) {
+  H5FD_file_image_callbacks_t callbacks = {rnnkit_image_malloc,    rnnkit_image_memcpy,
+                                           rnnkit_image_realloc,   rnnkit_image_free,
+                                           rnnkit_image_udata_copy, rnnkit_image_udata_free,
+                                           image};
+  if (H5Pset_file_image_callbacks(fapl, &callbacks) < 0) return -1;
+  return H5Pset_file_image(fapl, image->buffer, image->size);
+}
+
 // Turns off HDF5's printing of error stacks to stderr; the bridge reports errors itself.
 static inline void rnnkit_h5e_silence(void) { H5Eset_auto2(H5E_DEFAULT, NULL, NULL); }
 

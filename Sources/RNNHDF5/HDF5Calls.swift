@@ -147,15 +147,15 @@ struct H5Location {
     return H5Location(object: H5Object(id, .file), path: "/")
   }
 
-  /// Opens an HDF5 file held in memory (a `.keras` member) with the core driver, without copying
-  /// it to disk.
-  static func openImage(_ bytes: UnsafeMutableRawBufferPointer) throws(H5Failure) -> H5Location {
+  /// Opens an HDF5 file held in memory (a `.keras` member) with the core driver, read-only and in
+  /// place: libhdf5 neither copies the bytes nor writes them to disk. `image` (and the bytes it
+  /// points to) must stay alive until the returned file is closed.
+  static func openImage(_ image: UnsafeMutablePointer<rnnkit_image_t>) throws(H5Failure) -> H5Location {
     let fapl = H5Object(
       try H5Library.checkID(H5Pcreate(rnnkit_h5p_file_access()), "creating file access properties"),
       .propertyList)
     try H5Library.check(H5Pset_fapl_core(fapl.id, 1 << 20, false), "selecting the in-memory driver")
-    try H5Library.check(
-      H5Pset_file_image(fapl.id, bytes.baseAddress, bytes.count), "attaching the in-memory file image")
+    try H5Library.check(rnnkit_set_image_in_place(fapl.id, image), "attaching the in-memory file image")
     let id = try H5Library.checkID(
       H5Fopen("in-memory.h5", rnnkit_h5f_acc_rdonly(), fapl.id), "opening the file as HDF5")
     return H5Location(object: H5Object(id, .file), path: "/")

@@ -1,3 +1,4 @@
+import CHDF5
 import RNNFormat
 import RNNModel
 
@@ -80,19 +81,23 @@ enum HDF5File {
     }
   }
 
-  /// Opens an HDF5 file held in memory; `name` is how messages refer to it.
+  /// Opens an HDF5 file held in memory, in place (libhdf5 makes no copy of it); `name` is how
+  /// messages refer to it. `bytes` must not change while `body` runs.
   static func withImage<R>(
-    _ bytes: [UInt8], name: String, _ body: (H5Reader) throws(HDF5Error) -> R
+    _ bytes: UnsafeMutableRawBufferPointer, name: String, _ body: (H5Reader) throws(HDF5Error) -> R
   ) throws(HDF5Error) -> R {
-    guard !bytes.isEmpty else { throw HDF5Error(path: name, reason: .invalid("is empty (0 bytes)")) }
-    var image = bytes
+    guard let base = bytes.baseAddress, bytes.count > 0 else {
+      throw HDF5Error(path: name, reason: .invalid("is empty (0 bytes)"))
+    }
+    let image = UnsafeMutablePointer<rnnkit_image_t>.allocate(capacity: 1)
+    image.initialize(to: rnnkit_image_t(buffer: base, size: bytes.count))
+    defer { image.deallocate() }
     do {
-      return try image.withUnsafeMutableBytes { raw in
-        try H5Library.serialized {
-          let root: H5Location
-          do { root = try H5Location.openImage(raw) } catch { throw hdf5Error(error, path: name) }
-          return try body(H5Reader(path: name, root: root, fileSize: raw.count, mapping: nil))
-        }
+      return try H5Library.serialized {
+        // Every identifier, the file included, is closed before `image` is deallocated.
+        let root: H5Location
+        do { root = try H5Location.openImage(image) } catch { throw hdf5Error(error, path: name) }
+        return try body(H5Reader(path: name, root: root, fileSize: bytes.count, mapping: nil))
       }
     } catch let error as HDF5Error {
       throw error

@@ -56,6 +56,23 @@ struct H5Reader {
   func floats(_ dataset: H5Dataset, expected: [Int?]? = nil, describe: String? = nil) throws(HDF5Error) -> (
     values: [Float], shape: [Int], dtype: DType
   ) {
+    let (shape, dtype, count) = try floatLayout(dataset, expected: expected, describe: describe)
+    do {
+      let values = try [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
+        if count > 0 { try dataset.readFloats(into: buffer) }
+        initialized = count
+      }
+      return (values, shape, dtype)
+    } catch {
+      throw hdf5Error(error, path: path, part: dataset.path)
+    }
+  }
+
+  /// The shape, dtype and element count of a float dataset, with its size claim checked against
+  /// the file; reads no data.
+  func floatLayout(_ dataset: H5Dataset, expected: [Int?]? = nil, describe: String? = nil) throws(HDF5Error)
+    -> (shape: [Int], dtype: DType, count: Int)
+  {
     let part = dataset.path
     let shape = try checkedShape(dataset, expected: expected, describe: describe)
     do {
@@ -76,11 +93,7 @@ struct H5Reader {
       let (bytes, overflow) = count.multipliedReportingOverflow(by: dtype.size)
       guard !overflow else { throw fail(part, .invalid("its shape \(shape) overflows")) }
       try checkClaim(dataset, bytes: bytes)
-      let values = try [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
-        if count > 0 { try dataset.readFloats(into: buffer) }
-        initialized = count
-      }
-      return (values, shape, dtype)
+      return (shape, dtype, count)
     } catch {
       throw hdf5Error(error, path: path, part: part)
     }

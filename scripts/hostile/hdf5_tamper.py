@@ -8,14 +8,21 @@ Usage: python3 hdf5_tamper.py COMMAND ARGS...
   external-link FILE DATASET TARGET DATASET becomes a link to /W in the HDF5 file TARGET
   soft-link FILE DATASET TARGET     DATASET becomes a soft link to /hop, an external link to TARGET
   virtual FILE DATASET TARGET       DATASET becomes a virtual dataset mapping /W of TARGET
-  archive OUT.keras CONFIG WEIGHTS  a .keras archive: metadata.json, CONFIG as config.json and
-                                    WEIGHTS as model.weights.h5, the order Keras writes them in
+  archive OUT.keras CONFIG WEIGHTS [PAD]
+                                    a .keras archive: metadata.json, CONFIG as config.json and
+                                    WEIGHTS as model.weights.h5 (followed by PAD zero bytes, which
+                                    deflate to almost nothing), the order Keras writes them in
+  append ARCHIVE NAME FILE           appends FILE as member NAME, even when NAME is already there
+  wide-embedding OUT N INNER H O    a gzip-compressed Keras 3 weights file with an Embedding [N,
+                                    INNER], a SimpleRNN with kernel [INNER, H] and a Dense [H, O]:
+                                    a few KB that fold into an H x (H + N) matrix
 
 Every command edits FILE in place and keeps the dataset's shape and dtype, so only the storage
 differs from what RNNKit wrote. DATASET may also name a group, for the link commands.
 """
 import json
 import sys
+import warnings
 import zipfile
 
 import h5py
@@ -70,11 +77,39 @@ def main(argv):
 
         replace(path, name, make)
     elif command == "archive":
-        out, config, weights = args
-        with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
+        out, config, weights = args[:3]
+        pad = int(args[3]) if len(args) > 3 else 0
+        with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as z:
             z.writestr("metadata.json", json.dumps({"keras_version": "3.0.0"}))
             z.write(config, "config.json")
-            z.write(weights, "model.weights.h5")
+            with z.open("model.weights.h5", "w") as member, open(weights, "rb") as source:
+                member.write(source.read())
+                zeros = bytes(1 << 20)
+                while pad > 0:
+                    member.write(zeros[: min(pad, len(zeros))])
+                    pad -= min(pad, len(zeros))
+    elif command == "append":
+        archive, name, source = args
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # "Duplicate name" is the point.
+            with zipfile.ZipFile(archive, "a", zipfile.ZIP_DEFLATED) as z:
+                z.write(source, name)
+    elif command == "wide-embedding":
+        out, n, inner, h, o = args[0], *(int(a) for a in args[1:])
+        rng = np.random.default_rng(1)
+
+        def var(f, group, index, shape):
+            values = np.zeros(shape, dtype="<f4")
+            values.flat[: min(values.size, 64)] = rng.normal(size=min(values.size, 64))
+            f.create_dataset(f"layers/{group}/vars/{index}", data=values, compression="gzip", chunks=True)
+
+        with h5py.File(out, "w") as f:
+            var(f, "embedding", 0, (n, inner))
+            var(f, "simple_rnn/cell", 0, (inner, h))
+            var(f, "simple_rnn/cell", 1, (h, h))
+            var(f, "simple_rnn/cell", 2, (h,))
+            var(f, "dense", 0, (h, o))
+            var(f, "dense", 1, (o,))
     else:
         sys.exit(f"unknown command {command}")
 
