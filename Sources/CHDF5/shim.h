@@ -2,6 +2,8 @@
 #define RNNKIT_CHDF5_SHIM_H
 #include <hdf5.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 // Swift cannot import HDF5's function-like macros (they call H5open and read globals), so each one
 // the bridge needs has a getter here.
@@ -100,6 +102,55 @@ static inline herr_t rnnkit_set_image_in_place(hid_t fapl, rnnkit_image_t *image
                                            image};
   if (H5Pset_file_image_callbacks(fapl, &callbacks) < 0) return -1;
   return H5Pset_file_image(fapl, image->buffer, image->size);
+}
+
+// File image callbacks for a new in-memory file that the core driver grows: the allocation is
+// ordinary malloc/realloc, recorded in `image`, so that once the file is flushed the caller can
+// write its bytes to disk itself, without a copy.
+static inline void *rnnkit_grow_malloc(size_t size, H5FD_file_image_op_t op, void *udata) {
+  rnnkit_image_t *image = (rnnkit_image_t *)udata;
+  void *memory = malloc(size);
+  if (memory && (op == H5FD_FILE_IMAGE_OP_FILE_OPEN || op == H5FD_FILE_IMAGE_OP_FILE_RESIZE)) {
+    image->buffer = memory;
+    image->size = size;
+  }
+  return memory;
+}
+
+static inline void *rnnkit_grow_memcpy(void *dest, const void *src, size_t size, H5FD_file_image_op_t op,
+                                       void *udata) {
+  (void)op;
+  (void)udata;
+  return memcpy(dest, src, size);
+}
+
+static inline void *rnnkit_grow_realloc(void *ptr, size_t size, H5FD_file_image_op_t op, void *udata) {
+  rnnkit_image_t *image = (rnnkit_image_t *)udata;
+  void *memory = realloc(ptr, size);
+  if (memory && op == H5FD_FILE_IMAGE_OP_FILE_RESIZE) {
+    image->buffer = memory;
+    image->size = size;
+  }
+  return memory;
+}
+
+static inline herr_t rnnkit_grow_free(void *ptr, H5FD_file_image_op_t op, void *udata) {
+  (void)op;
+  rnnkit_image_t *image = (rnnkit_image_t *)udata;
+  if (ptr == image->buffer) {
+    image->buffer = NULL;
+    image->size = 0;
+  }
+  free(ptr);
+  return 0;
+}
+
+static inline herr_t rnnkit_set_growable_image(hid_t fapl, rnnkit_image_t *image) {
+  H5FD_file_image_callbacks_t callbacks = {rnnkit_grow_malloc,      rnnkit_grow_memcpy,
+                                           rnnkit_grow_realloc,     rnnkit_grow_free,
+                                           rnnkit_image_udata_copy, rnnkit_image_udata_free,
+                                           image};
+  return H5Pset_file_image_callbacks(fapl, &callbacks);
 }
 
 // Turns off HDF5's printing of error stacks to stderr; the bridge reports errors itself.

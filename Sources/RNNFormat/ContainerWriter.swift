@@ -61,6 +61,28 @@ public enum ContainerWriter {
     }
   }
 
+  /// Writes `prefix` followed by the tensors' bytes packed back to back (no alignment, no
+  /// checksums), atomically: the layout of foreign formats such as safetensors, with the same
+  /// streaming and error handling as `.rnn` files.
+  public static func writeRaw(prefix: [UInt8], tensors: [TensorSource], to path: String, overwrite: Bool)
+    throws(ContainerError)
+  {
+    do {
+      try AtomicFile.write(to: path, overwrite: overwrite) { temporary in
+        let fd = try System.openExclusive(temporary)
+        defer { System.close(fd) }
+        try prefix.withUnsafeBytes { raw in try System.writeAll(fd, raw) }
+        for source in tensors {
+          try forEachChunk(of: source) { chunk in try System.writeAll(fd, chunk) }
+        }
+      }
+    } catch let error as FormatError {
+      throw ContainerError(path: path, error: error)
+    } catch {
+      throw ContainerError(path: path, error: .invalidField(part: "write", reason: "\(error)"))
+    }
+  }
+
   /// Encodes a container in memory. `major` and `minor` exist so tests can build files of other versions.
   public static func encode(
     metadata: Metadata, tensors: [TensorSource], major: UInt16 = Layout.majorVersion,

@@ -27,6 +27,39 @@ enum FileSystem {
 
   static func exists(_ path: String) -> Bool { access(path, F_OK) == 0 }
 
+  /// Creates `file` (which must not exist) holding `bytes` followed by `zeros` zero bytes. Errors
+  /// name `path`, the file the caller asked for.
+  static func writeNew(_ file: String, _ bytes: UnsafeRawBufferPointer, zeros: Int, path: String)
+    throws(HDF5Error)
+  {
+    func failure(_ operation: String) -> HDF5Error {
+      let code = errno
+      return HDF5Error(
+        path: path,
+        reason: .library(operation: operation, detail: "\(String(cString: strerror(code))) (errno \(code))"))
+    }
+    let fd = open(file, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+    guard fd >= 0 else { throw failure("creating the file") }
+    var closed = false
+    defer { if !closed { _ = close(fd) } }
+    func writeAll(_ chunk: UnsafeRawBufferPointer) throws(HDF5Error) {
+      var done = 0
+      while done < chunk.count {
+        let written = write(fd, chunk.baseAddress! + done, chunk.count - done)
+        if written < 0 {
+          if errno == EINTR { continue }
+          throw failure("writing the file")
+        }
+        done += written
+      }
+    }
+    try writeAll(bytes)
+    // Extending a file reads back as zeros.
+    if zeros > 0, ftruncate(fd, off_t(bytes.count + zeros)) != 0 { throw failure("writing the file") }
+    closed = true
+    guard close(fd) == 0 else { throw failure("closing the file") }
+  }
+
   /// Writes a file atomically through RNNFormat's ``AtomicFile``: `body` fills a temporary file in
   /// the same folder, which is fsynced and renamed to `path`. On any failure `path` is untouched.
   static func writeAtomically(

@@ -56,11 +56,30 @@ enum H5Library {
   }
 
   static func failure(_ operation: String) -> H5Failure {
-    var buffer = [CChar](repeating: 0, count: 512)
+    var buffer = [CChar](repeating: 0, count: 1024)
     buffer.withUnsafeMutableBufferPointer { rnnkit_h5e_innermost($0.baseAddress, $0.count) }
     H5Eclear2(rnnkit_h5e_default())
     let detail = buffer.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
-    return H5Failure(operation: operation, detail: detail)
+    return H5Failure(operation: operation, detail: oneLine(detail))
+  }
+
+  /// libhdf5's description of an error as one line. Its I/O errors span lines and list a time
+  /// stamp, the file name, buffer addresses and sizes; what a user can act on is the system's
+  /// message and errno, so those replace the rest.
+  static func oneLine(_ text: String) -> String {
+    if let message = text.range(of: "error message = '"),
+      let end = text[message.upperBound...].firstIndex(of: "'"),
+      let number = text.range(of: "errno = ")
+    {
+      let digits = text[number.upperBound...].prefix { $0.isNumber }
+      let head = text.prefix { $0 != ":" }
+      let function = text.hasSuffix(")") ? text[(text.lastIndex(of: "(") ?? text.endIndex)...] : ""
+      return "\(head): \(text[message.upperBound..<end]) (errno \(digits)) \(function)"
+        .trimmingCharacters(in: .whitespaces)
+    }
+    return text.split(whereSeparator: { $0.isNewline || $0 == "\t" }).map {
+      $0.trimmingCharacters(in: .whitespaces)
+    }.joined(separator: " ")
   }
 
   @discardableResult
@@ -161,16 +180,30 @@ struct H5Location {
     return H5Location(object: H5Object(id, .file), path: "/")
   }
 
-  /// Creates a new file; fails if `filePath` exists. Large datasets start on 64-byte boundaries.
-  static func createFile(_ filePath: String) throws(H5Failure) -> H5Location {
+  /// Creates a new file in memory, which the core driver grows with malloc and realloc and
+  /// records in `image`: libhdf5 never writes to disk, the caller writes the flushed bytes.
+  /// (libhdf5 1.10 cannot survive a failed write: the flush that failed leaves its cache in a state
+  /// that makes every later flush fail, H5Fclose included, whose failure leaves a torn-down file
+  /// behind its identifier, freed again at exit: a crash on a full disk.) Large datasets start on
+  /// 64-byte boundaries. `image` must stay alive until the file is closed.
+  static func createInMemory(_ image: UnsafeMutablePointer<rnnkit_image_t>) throws(H5Failure) -> H5Location {
     let fapl = H5Object(
       try H5Library.checkID(H5Pcreate(rnnkit_h5p_file_access()), "creating file access properties"),
       .propertyList)
+    try H5Library.check(H5Pset_fapl_core(fapl.id, 1 << 20, false), "selecting the in-memory driver")
+    try H5Library.check(rnnkit_set_growable_image(fapl.id, image), "setting the memory callbacks")
     try H5Library.check(H5Pset_alignment(fapl.id, 4096, 64), "setting the alignment")
     let fcpl = try untimed(rnnkit_h5p_file_create())
     let id = try H5Library.checkID(
-      H5Fcreate(filePath, rnnkit_h5f_acc_excl(), fcpl.id, fapl.id), "creating the file")
+      H5Fcreate("rnnkit-output.h5", rnnkit_h5f_acc_excl(), fcpl.id, fapl.id), "creating the file")
     return H5Location(object: H5Object(id, .file), path: "/")
+  }
+
+  /// The size of the file as written so far (its end of allocation), after a flush.
+  func imageSize() throws(H5Failure) -> Int {
+    let size = H5Fget_file_image(id, nil, 0)
+    guard size >= 0 else { throw H5Library.failure("measuring the file") }
+    return size
   }
 
   /// A creation property list that records no modification times, so that exporting the same

@@ -106,24 +106,54 @@ enum HDF5File {
     }
   }
 
-  /// Creates `path` atomically: `body` fills the root group of a temporary file, which is flushed,
-  /// closed, fsynced and renamed into place.
+  /// Creates `path` atomically: `body` fills the root group of a file built in memory, which is
+  /// flushed and written to a temporary file, fsynced and renamed into place. libhdf5 does no disk
+  /// I/O, so a full disk is an error of the final write, here, and never reaches libhdf5.
   static func create(path: String, overwrite: Bool, _ body: (H5Location) throws(HDF5Error) -> Void)
     throws(HDF5Error)
   {
+    let image = UnsafeMutablePointer<rnnkit_image_t>.allocate(capacity: 1)
+    image.initialize(to: rnnkit_image_t(buffer: nil, size: 0))
+    defer { image.deallocate() }
     try FileSystem.writeAtomically(to: path, overwrite: overwrite) { temporary throws(HDF5Error) in
       do {
         try H5Library.serialized {
+          // Closing the file (when `root` is released, inside this region) frees the memory.
           let root: H5Location
-          do { root = try H5Location.createFile(temporary) } catch { throw hdf5Error(error, path: path) }
-          try body(root)
-          do { try root.flush() } catch { throw hdf5Error(error, path: path) }
+          let size: Int
+          do {
+            root = try H5Location.createInMemory(image)
+            try body(root)
+            try root.flush()
+            size = try root.imageSize()
+          } catch {
+            throw hdf5Error(error, path: path)
+          }
+          // The file's allocation can end before its last address when the end was reserved but
+          // never written; those bytes are zeros.
+          let stored = image.pointee.buffer == nil ? 0 : min(size, image.pointee.size)
+          let bytes = UnsafeMutableRawBufferPointer(start: image.pointee.buffer, count: stored)
+          markClosed(bytes)
+          try FileSystem.writeNew(temporary, UnsafeRawBufferPointer(bytes), zeros: size - stored, path: path)
+          withExtendedLifetime(root) {}
         }
       } catch let error as HDF5Error {
         throw error
       } catch {
         throw HDF5Error(path: path, reason: .invalid("\(error)"))
       }
+    }
+  }
+
+  /// Clears the superblock's file consistency flags, which say the file is open for writing
+  /// while it is (as H5Fget_file_image does in the copy it returns): the bytes are then those
+  /// libhdf5 leaves after closing the file.
+  static func markClosed(_ image: UnsafeMutableRawBufferPointer) {
+    guard image.count >= 24, image.prefix(8).elementsEqual(HDF5Library.signature) else { return }
+    switch image[8] {
+    case 0, 1: image[20..<24].initializeMemory(as: UInt8.self, repeating: 0)
+    case 2, 3: image[11] = 0
+    default: break
     }
   }
 

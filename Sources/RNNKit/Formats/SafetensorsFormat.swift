@@ -267,29 +267,14 @@ public struct SafetensorsFormat: ModelFileFormat {
     let payload = zip(names, parameters).map { name, parameter in
       TensorSource(name: name, dtype: dtype, shape: parameter.shape, payload: .floats(parameter.floats()))
     }
-    try RawFileWriter.write(prefix: prefix, tensors: payload, to: path, overwrite: options.overwrite)
-  }
-}
-
-/// Writes a header followed by the tensors, packed, atomically.
-enum RawFileWriter {
-  static func write(prefix: [UInt8], tensors: [TensorSource], to path: String, overwrite: Bool) throws {
     do {
-      try AtomicFile.write(to: path, overwrite: overwrite) { temporary in
-        guard FileManager.default.createFile(atPath: temporary, contents: nil),
-          let handle = FileHandle(forWritingAtPath: temporary)
-        else {
-          throw SafetensorsError(path: path, part: "output", reason: "cannot create a file in its folder")
-        }
-        defer { try? handle.close() }
-        try handle.write(contentsOf: prefix)
-        for tensor in tensors {
-          guard case .floats(let values) = tensor.payload, let dtype = tensor.dtype.known else { continue }
-          try handle.write(contentsOf: values.withUnsafeBufferPointer { FloatCodec.encode($0, as: dtype) })
-        }
+      try ContainerWriter.writeRaw(prefix: prefix, tensors: payload, to: path, overwrite: options.overwrite)
+    } catch {
+      if case .destinationExists = error.error {
+        throw SafetensorsError(
+          path: path, part: "output", reason: "already exists; pass --force to replace it")
       }
-    } catch FormatError.destinationExists {
-      throw SafetensorsError(path: path, part: "output", reason: "already exists; pass --force to replace it")
+      throw error
     }
   }
 }
