@@ -157,6 +157,37 @@ enum HDF5File {
     }
   }
 
+  /// What every HDF5 writer checks before it writes: the model's own check (an HDF5 file is read
+  /// back through the same model and, by `rnnkit`, through a scratch `.rnn`); and, with
+  /// `strings`, that no string the plain layout stores (tokens, attribute names and values) holds
+  /// a NUL, which HDF5's C strings would cut short.
+  static func checkWritable(_ model: ElmanModel, path: String, strings: Bool) throws(HDF5Error) {
+    do { try model.checkWritable() } catch { throw HDF5Error(path: path, reason: .invalid("\(error)")) }
+    guard strings else { return }
+    func check(_ text: String, _ part: @autoclosure () -> String) throws(HDF5Error) {
+      if text.utf8.contains(0) {
+        throw HDF5Error(
+          path: path, part: part(), reason: .invalid("contains a NUL byte, which HDF5 strings cannot hold"))
+      }
+    }
+    if let vocabulary = model.vocabulary {
+      for id in 0..<vocabulary.count { try check(vocabulary[id], "token \(id)") }
+    }
+    try check(model.tokenizer.unknownToken ?? "", "the unknown token")
+    let p = model.provenance
+    for text in [p.name, p.description, p.sourceFormat, p.converterVersion, p.created] {
+      try check(text ?? "", "the provenance")
+    }
+    for (key, value) in model.extraMetadata {
+      try check(key, "metadata key \"\(key.prefix(64))\"")
+      switch value {
+      case .string(let text): try check(text, "metadata \"\(key.prefix(64))\"")
+      case .stringArray(let items): for item in items { try check(item, "metadata \"\(key.prefix(64))\"") }
+      default: continue
+      }
+    }
+  }
+
   /// The dtypes HDF5 files can hold for weights.
   static func checkWritable(_ dtype: DType, path: String) throws(HDF5Error) -> DType {
     switch dtype {

@@ -302,6 +302,8 @@ public enum Keras {
     throws(HDF5Error)
   {
     let target = try HDF5File.checkWritable(dtype ?? .f32, path: path)
+    // Keras files hold no vocabulary or metadata strings, only the weights and the config.
+    try HDF5File.checkWritable(model, path: path, strings: false)
     let t = exportTensors(model)
     let h = model.hiddenSize
     try HDF5File.create(path: path, overwrite: overwrite) { root throws(HDF5Error) in
@@ -396,6 +398,8 @@ public enum Keras {
     throws(HDF5Error)
   {
     let target = try HDF5File.checkWritable(dtype ?? .f32, path: path)
+    // Keras files hold no vocabulary or metadata strings, only the weights and the config.
+    try HDF5File.checkWritable(model, path: path, strings: false)
     let t = exportTensors(model)
     let h = model.hiddenSize
     let kerasVersion = "3.0.0"

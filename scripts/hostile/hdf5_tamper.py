@@ -12,6 +12,7 @@ Usage: python3 hdf5_tamper.py COMMAND ARGS...
                                     a .keras archive: metadata.json, CONFIG as config.json and
                                     WEIGHTS as model.weights.h5 (followed by PAD zero bytes, which
                                     deflate to almost nothing), the order Keras writes them in
+  long-attribute FILE LENGTH        adds a root attribute whose name is LENGTH bytes long
   append ARCHIVE NAME FILE           appends FILE as member NAME, even when NAME is already there
   wide-embedding OUT N INNER H O    a gzip-compressed Keras 3 weights file with an Embedding [N,
                                     INNER], a SimpleRNN with kernel [INNER, H] and a Dense [H, O]:
@@ -88,6 +89,10 @@ def main(argv):
                 while pad > 0:
                     member.write(zeros[: min(pad, len(zeros))])
                     pad -= min(pad, len(zeros))
+    elif command == "long-attribute":
+        path, length = args[0], int(args[1])
+        with h5py.File(path, "r+") as f:
+            f.attrs["k" * length] = "long"
     elif command == "append":
         archive, name, source = args
         with warnings.catch_warnings():

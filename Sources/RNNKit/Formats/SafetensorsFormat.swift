@@ -231,6 +231,9 @@ public struct SafetensorsFormat: ModelFileFormat {
   // MARK: Writing
 
   public func write(_ model: ElmanModel, to path: String, options: ExportOptions) throws {
+    do { try model.checkWritable() } catch {
+      throw SafetensorsError(path: path, part: "model", reason: error.description)
+    }
     let dtype = options.dtype ?? .f32
     let names = ["W", "b", "V", "c"]
     let parameters = [model.W, model.b, model.V, model.c]
@@ -260,6 +263,13 @@ public struct SafetensorsFormat: ModelFileFormat {
     }
     header["__metadata__"] = metadata
     var headerBytes = [UInt8](try JSONSerialization.data(withJSONObject: header, options: [.sortedKeys]))
+    // Readers (this one and the reference implementation) refuse larger headers.
+    guard headerBytes.count + 7 <= Self.maxHeaderBytes else {
+      throw SafetensorsError(
+        path: path, part: "header",
+        reason:
+          "would be \(headerBytes.count) bytes, over the limit of \(Self.maxHeaderBytes) that readers accept")
+    }
     // Pad with spaces so the data starts 8-byte aligned, as the reference writer does.
     while (8 + headerBytes.count) % 8 != 0 { headerBytes.append(UInt8(ascii: " ")) }
     var prefix = withUnsafeBytes(of: UInt64(headerBytes.count).littleEndian) { [UInt8]($0) }
