@@ -24,7 +24,7 @@ public struct SafetensorsFormat: ModelFileFormat {
 
   /// The largest header accepted (the reference implementation's own limit is 100 MB).
   static let maxHeaderBytes = 100_000_000
-  /// Deeper JSON nesting than this is rejected before parsing, so a hostile header cannot exhaust the stack.
+  /// Deeper JSON nesting than this is rejected while parsing (a valid header nests 3 levels).
   static let maxNesting = 16
   static let vocabularyKey = "rnnkit.vocabulary"
 
@@ -59,12 +59,14 @@ public struct SafetensorsFormat: ModelFileFormat {
       throw fail("header", "needs \(headerLength) bytes, only \(bytes.count - 8) available")
     }
     let headerBytes = UnsafeRawBufferPointer(rebasing: bytes[8..<(8 + headerLength)])
-    guard Self.nestingDepth(headerBytes) <= Self.maxNesting else {
-      throw fail("header", "JSON nests deeper than \(Self.maxNesting) levels")
+    // As the reference implementation reads it: UTF-8 JSON, integers exact (usize).
+    let header: JSONValue
+    do {
+      header = try JSONParser.parse(headerBytes, maxDepth: Self.maxNesting)
+    } catch {
+      throw fail("header", "is not valid JSON: \(error)")
     }
-    guard let object = try? JSONSerialization.jsonObject(with: Data(headerBytes)) as? [String: Any] else {
-      throw fail("header", "is not a JSON object")
-    }
+    guard let object = header.object else { throw fail("header", "is not a JSON object") }
     let dataStart = 8 + headerLength
     let dataLength = bytes.count - dataStart
 
@@ -72,15 +74,18 @@ public struct SafetensorsFormat: ModelFileFormat {
     var entries: [String: (dtype: DType, shape: [Int], begin: Int, end: Int)] = [:]
     for (name, value) in object {
       if name == "__metadata__" {
-        guard let strings = value as? [String: String] else {
-          throw fail("__metadata__", "must map strings to strings")
+        if value.isNull { continue }
+        guard let members = value.object else { throw fail("__metadata__", "must map strings to strings") }
+        for (key, item) in members {
+          guard let text = item.string else {
+            throw fail("__metadata__", "\"\(key)\" is not a string; metadata maps strings to strings")
+          }
+          metadata[key] = text
         }
-        metadata = strings
         continue
       }
-      guard let info = value as? [String: Any], let dtypeName = info["dtype"] as? String,
-        let shapeValues = info["shape"] as? [Any], let offsetValues = info["data_offsets"] as? [Any],
-        offsetValues.count == 2
+      guard let dtypeName = value["dtype"]?.string, let shapeValues = value["shape"]?.array,
+        let offsetValues = value["data_offsets"]?.array, offsetValues.count == 2
       else { throw fail("tensor \"\(name)\"", "needs dtype, shape and data_offsets [begin, end]") }
       guard let dtype = Self.dtype(dtypeName) else {
         throw fail("tensor \"\(name)\"", "dtype \(dtypeName) is not F32, F16, BF16 or F64")
@@ -92,10 +97,10 @@ public struct SafetensorsFormat: ModelFileFormat {
       var elements = 1
       for dim in shapeValues {
         guard let n = Self.integer(dim) else {
-          throw fail("tensor \"\(name)\"", "shape has a non-integer entry")
+          throw fail("tensor \"\(name)\"", "shape has an entry that is not a non-negative integer")
         }
         let (product, overflow) = elements.multipliedReportingOverflow(by: n)
-        guard !overflow else { throw fail("tensor \"\(name)\"", "shape \(shapeValues) overflows") }
+        guard !overflow else { throw fail("tensor \"\(name)\"", "shape \(Self.text(shapeValues)) overflows") }
         elements = product
         shape.append(n)
       }
@@ -103,7 +108,8 @@ public struct SafetensorsFormat: ModelFileFormat {
         end <= dataLength
       else {
         throw fail(
-          "tensor \"\(name)\"", "data_offsets \(offsetValues) are not within the \(dataLength)-byte data")
+          "tensor \"\(name)\"",
+          "data_offsets \(Self.text(offsetValues)) are not within the \(dataLength)-byte data")
       }
       let (expected, overflow) = elements.multipliedReportingOverflow(by: dtype.size)
       guard !overflow, expected == end - begin else {
@@ -155,7 +161,9 @@ public struct SafetensorsFormat: ModelFileFormat {
     if let path = options.vocabularyPath {
       tokens = try readVocabularyFile(path)
     } else if let json = metadata[Self.vocabularyKey] {
-      guard let list = try? JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String] else {
+      guard let items = (try? JSONParser.parse(json, maxDepth: 1))?.array,
+        case let list = items.compactMap(\.string), list.count == items.count
+      else {
         throw fail("__metadata__", "\(Self.vocabularyKey) is not a JSON array of strings")
       }
       tokens = list
@@ -192,40 +200,19 @@ public struct SafetensorsFormat: ModelFileFormat {
     }
   }
 
-  static func integer(_ value: Any) -> Int? {
-    guard let number = value as? NSNumber, let int = Int(exactly: number.doubleValue), int >= 0 else {
-      return nil
-    }
+  /// A non-negative integer written as one (no fraction, no exponent), exactly.
+  static func integer(_ value: JSONValue) -> Int? {
+    guard let int = value.integer, int >= 0 else { return nil }
     return int
   }
 
-  /// The deepest nesting of `[` and `{` outside strings.
-  static func nestingDepth(_ bytes: UnsafeRawBufferPointer) -> Int {
-    var depth = 0
-    var deepest = 0
-    var inString = false
-    var escaped = false
-    for byte in bytes {
-      if inString {
-        if escaped {
-          escaped = false
-        } else if byte == UInt8(ascii: "\\") {
-          escaped = true
-        } else if byte == UInt8(ascii: "\"") {
-          inString = false
-        }
-        continue
-      }
-      switch byte {
-      case UInt8(ascii: "\""): inString = true
-      case UInt8(ascii: "["), UInt8(ascii: "{"):
-        depth += 1
-        deepest = max(deepest, depth)
-      case UInt8(ascii: "]"), UInt8(ascii: "}"): depth -= 1
-      default: break
-      }
-    }
-    return deepest
+  /// A list of JSON numbers as written, for messages.
+  static func text(_ values: [JSONValue]) -> String {
+    "["
+      + values.map { value in
+        if case .number(let text) = value { return text }
+        return value.string.map { "\"\($0)\"" } ?? "…"
+      }.joined(separator: ", ") + "]"
   }
 
   // MARK: Writing
