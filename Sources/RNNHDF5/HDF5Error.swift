@@ -1,3 +1,5 @@
+import RNNFormat
+
 /// Why an HDF5 or Keras file cannot be read or written. Renders as one line naming the file, the
 /// part (dataset, attribute, layer or zip member) and the reason, for example
 /// `model.h5: /layers/dense/vars/0 has shape [16, 30], expected [16, 17]`.
@@ -38,7 +40,12 @@ public struct HDF5Error: Error, Sendable, CustomStringConvertible {
     self.reason = reason
   }
 
-  public var description: String {
+  /// The line, with control characters escaped (``displaySafe``): names and values read from a
+  /// file (layer names, attribute names and values, dataset paths, link targets, zip member
+  /// names) can hold line breaks and terminal escapes.
+  public var description: String { displaySafe(message) }
+
+  private var message: String {
     let subject = part.map { "\(path): \($0)" } ?? path
     switch reason {
     case .library(let operation, let detail):

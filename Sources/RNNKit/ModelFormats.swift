@@ -57,7 +57,9 @@ public enum FormatSelectionError: Error, Sendable, CustomStringConvertible {
   case undetectable(path: String)
   case unreadable(path: String, reason: String)
 
-  public var description: String {
+  public var description: String { displaySafe(message) }
+
+  private var message: String {
     switch self {
     case .unknownFormat(let name, let known):
       return "unknown format \"\(name)\"; known formats: \(known.joined(separator: ", "))"

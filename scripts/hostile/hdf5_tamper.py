@@ -13,6 +13,9 @@ Usage: python3 hdf5_tamper.py COMMAND ARGS...
                                     WEIGHTS as model.weights.h5 (followed by PAD zero bytes, which
                                     deflate to almost nothing), the order Keras writes them in
   long-attribute FILE LENGTH        adds a root attribute whose name is LENGTH bytes long
+  set-strings FILE OBJECT NAME VALUE...
+                                    sets attribute NAME of OBJECT to VALUE (one string) or to the
+                                    list of VALUEs, as variable-length UTF-8 strings
   append ARCHIVE NAME FILE           appends FILE as member NAME, even when NAME is already there
   wide-embedding OUT N INNER H O    a gzip-compressed Keras 3 weights file with an Embedding [N,
                                     INNER], a SimpleRNN with kernel [INNER, H] and a Dense [H, O]:
@@ -93,6 +96,11 @@ def main(argv):
         path, length = args[0], int(args[1])
         with h5py.File(path, "r+") as f:
             f.attrs["k" * length] = "long"
+    elif command == "set-strings":
+        path, target, name, values = args[0], args[1], args[2], args[3:]
+        with h5py.File(path, "r+") as f:
+            kind = h5py.string_dtype("utf-8")
+            f[target].attrs.create(name, values[0] if len(values) == 1 else values, dtype=kind)
     elif command == "append":
         archive, name, source = args
         with warnings.catch_warnings():

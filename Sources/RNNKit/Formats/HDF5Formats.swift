@@ -15,7 +15,7 @@ extension ModelFormats {
 public struct VocabularyFileError: Error, Sendable, CustomStringConvertible {
   public var path: String
   public var reason: String
-  public var description: String { "\(path): \(reason)" }
+  public var description: String { displaySafe("\(path): \(reason)") }
 }
 
 /// Reads a vocabulary file: one token per line, in id order, UTF-8. A final newline is optional
