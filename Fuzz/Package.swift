@@ -13,6 +13,12 @@ let package = Package(
     .executableTarget(
       name: "FuzzSafetensors",
       dependencies: [.product(name: "RNNKit", package: "RNNKit")]),
+    .executableTarget(
+      name: "FuzzKerasConfig",
+      dependencies: [.product(name: "KerasConfig", package: "RNNKit")]),
+    .executableTarget(
+      name: "FuzzVocabulary",
+      dependencies: [.product(name: "RNNModel", package: "RNNKit")]),
   ],
   swiftLanguageModes: [.v6]
 )

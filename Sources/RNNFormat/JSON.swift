@@ -59,6 +59,9 @@ public struct JSONObject: Sendable, Sequence {
 
   public var count: Int { keys.count }
 
+  /// An empty object.
+  public init() {}
+
   public subscript(key: String) -> JSONValue? { values[key] }
 
   /// Adds a member; false when the key is already there.

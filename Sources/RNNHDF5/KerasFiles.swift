@@ -1,4 +1,5 @@
 import Foundation
+import KerasConfig
 import RNNFormat
 import RNNModel
 import ZIPFoundation
@@ -109,7 +110,7 @@ public enum Keras {
     let configBytes = try members.extract("config.json", limit: options.maxConfigBytes)
     defer { configBytes.deallocate() }
     let arch = try KerasArchitecture.parse(
-      json: String(decoding: configBytes, as: UTF8.self), path: path, part: "config.json")
+      json: UnsafeRawBufferPointer(configBytes), path: path, part: "config.json")
     // A weights file for these layers needs about this much; a member claiming more is refused
     // before a byte of it is inflated.
     let limit = min(options.maxArchiveMemberBytes, arch.weightsFileBound ?? .max)

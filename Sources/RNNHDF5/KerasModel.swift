@@ -1,4 +1,5 @@
 import Foundation
+import KerasConfig
 import RNNFormat
 import RNNModel
 
@@ -32,191 +33,41 @@ public struct KerasImportOptions: Sendable {
   }
 }
 
-/// One layer of a Keras model as its config describes it.
-struct KerasLayer {
-  enum Kind: Equatable { case input, embedding, simpleRNN, dense }
-  var kind: Kind
-  /// The layer's `name` in the config (the group name in legacy files).
-  var name: String
-  /// The group name under `/layers` in Keras 3 weight files.
-  var weightsPath: String
-  var units: Int?
-  var inputDim: Int?
-  /// The size of the last axis of the layer's input (its kernel's rows), from `build_config`.
-  var inputFeatures: Int?
-  var activation: String?
-  var useBias = true
-}
-
-/// The Embedding → SimpleRNN → Dense stack RNNKit understands.
-struct KerasArchitecture {
-  var modelName: String?
-  var embedding: KerasLayer?
-  var rnn: KerasLayer
-  var dense: KerasLayer
-  /// The feature count of a dense-input model's InputLayer (`batch_shape`).
-  var inputFeatures: Int?
-
-  /// The most bytes a Keras weights file for these layers can take: every weight as f64, with up
-  /// to four optimizer slots of the same shape beside it, plus 1 MiB of HDF5 structure. Nil when
-  /// the config leaves a dimension out.
-  var weightsFileBound: Int? {
-    guard let h = rnn.units, let o = dense.units else { return nil }
-    var parameters: [Int] = [h * h, h, h * o, o]
-    if let embedding {
-      guard let n = embedding.inputDim, let e = embedding.units else { return nil }
-      parameters += [n * e, e * h]
-    } else {
-      guard let x = rnn.inputFeatures ?? inputFeatures else { return nil }
-      parameters.append(x * h)
-    }
-    // Every dimension is at most 2^31 (checked when parsed), so each product fits; the sum is
-    // checked.
-    var total = 1 << 20
-    for count in parameters {
-      let (bytes, o1) = count.multipliedReportingOverflow(by: 8 * 5)
-      let (sum, o2) = total.addingReportingOverflow(bytes)
-      if o1 || o2 { return nil }
-      total = sum
-    }
-    return total
-  }
-
-  /// Reads a Keras `model_config` / `config.json` document and checks the architecture.
+extension KerasArchitecture {
+  /// Parses a config read from `path`, where it is `part`; errors name both.
   static func parse(json text: String, path: String, part: String) throws(HDF5Error) -> KerasArchitecture {
-    func fail(_ reason: HDF5Error.Reason, layer: String? = nil) -> HDF5Error {
-      HDF5Error(path: path, part: layer.map { "layer \"\($0)\"" } ?? part, reason: reason)
+    var copy = text
+    let result = copy.withUTF8 { utf8 in
+      Result { () throws(KerasConfigError) in try parse(json: UnsafeRawBufferPointer(utf8)) }
     }
-    guard let data = text.data(using: .utf8),
-      let root = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any]
-    else { throw fail(.invalid("is not a JSON object")) }
-    let className = root["class_name"] as? String ?? "?"
-    guard ["Sequential", "Functional", "Model"].contains(className) else {
-      throw fail(
-        .unsupportedArchitecture("the model is a \(className); expected a Sequential or Functional model"))
-    }
-    guard let config = root["config"] as? [String: Any], let layers = config["layers"] as? [[String: Any]]
-    else {
-      throw fail(.invalid("has no config.layers list"))
-    }
-    var used: [String: Int] = [:]
-    var parsed: [KerasLayer] = []
-    var recurrent: [String] = []
-    var inputFeatures: Int?
-    for layer in layers {
-      let cls = layer["class_name"] as? String ?? "?"
-      let conf = layer["config"] as? [String: Any] ?? [:]
-      let name = conf["name"] as? String ?? layer["name"] as? String ?? cls
-      // Keras 3 weight files name layer groups after the class, numbered on repeats.
-      let snake = snakeCase(cls)
-      let count = used[snake, default: -1] + 1
-      used[snake] = count
-      let weightsPath = count == 0 ? snake : "\(snake)_\(count)"
-      func activation() -> String? {
-        if let a = conf["activation"] as? String { return a }
-        if let a = conf["activation"] as? [String: Any] {
-          return (a["config"] as? [String: Any])?["name"] as? String ?? a["class_name"] as? String
-        }
-        return nil
-      }
-      // The last axis of the layer's input, as Keras 3 records it.
-      let built = lastDimension((layer["build_config"] as? [String: Any])?["input_shape"])
-      switch cls {
-      case "InputLayer":
-        inputFeatures = lastDimension(conf["batch_shape"] ?? conf["batch_input_shape"])
-        continue
-      case "Embedding":
-        if conf["mask_zero"] as? Bool == true {
-          throw fail(
-            .unsupportedArchitecture(
-              "mask_zero=true changes the recurrence; only mask_zero=false is supported"), layer: name)
-        }
-        parsed.append(
-          KerasLayer(
-            kind: .embedding, name: name, weightsPath: weightsPath, units: dimension(conf["output_dim"]),
-            inputDim: dimension(conf["input_dim"])))
-      case "SimpleRNN":
-        recurrent.append(name)
-        if conf["go_backwards"] as? Bool == true {
-          throw fail(.unsupportedArchitecture("go_backwards=true is not supported"), layer: name)
-        }
-        parsed.append(
-          KerasLayer(
-            kind: .simpleRNN, name: name, weightsPath: weightsPath, units: dimension(conf["units"]),
-            inputFeatures: built, activation: activation() ?? "tanh",
-            useBias: conf["use_bias"] as? Bool ?? true))
-      case "Dense":
-        parsed.append(
-          KerasLayer(
-            kind: .dense, name: name, weightsPath: weightsPath, units: dimension(conf["units"]),
-            inputFeatures: built, activation: activation() ?? "linear",
-            useBias: conf["use_bias"] as? Bool ?? true))
-      case "LSTM", "GRU", "ConvLSTM1D", "ConvLSTM2D", "ConvLSTM3D", "CuDNNLSTM", "CuDNNGRU":
-        throw fail(
-          .unsupportedArchitecture("layer type \(cls) is not supported; RNNKit supports only SimpleRNN"),
-          layer: name)
-      case "Bidirectional":
-        throw fail(.unsupportedArchitecture("bidirectional recurrent layers are not supported"), layer: name)
-      case "RNN":
-        throw fail(
-          .unsupportedArchitecture("generic RNN layers with custom cells are not supported; use SimpleRNN"),
-          layer: name)
-      default:
-        throw fail(
-          .unsupportedArchitecture(
-            "unknown layer type \(cls); supported: InputLayer, Embedding, SimpleRNN, Dense"),
-          layer: name)
-      }
-    }
-    if recurrent.count > 1 {
-      throw fail(
-        .unsupportedArchitecture(
-          "stacked recurrent layers (\(recurrent.joined(separator: ", "))) are not supported"))
-    }
-    let kinds = parsed.map(\.kind)
-    guard kinds == [.simpleRNN, .dense] || kinds == [.embedding, .simpleRNN, .dense] else {
-      throw fail(
-        .unsupportedArchitecture(
-          "expected an optional Embedding, one SimpleRNN and one Dense layer in that order; found "
-            + (parsed.isEmpty
-              ? "no layers" : parsed.map { "\($0.name) (\($0.kind))" }.joined(separator: ", "))))
-    }
-    return KerasArchitecture(
-      modelName: config["name"] as? String, embedding: kinds.count == 3 ? parsed[0] : nil,
-      rnn: parsed[kinds.count - 2], dense: parsed[kinds.count - 1], inputFeatures: inputFeatures)
+    return try mapped(result, path: path, part: part)
   }
 
-  /// A layer dimension: an integer in 1...2^31, or nil for anything else (absent, null, negative,
-  /// fractional, huge), so sizes computed from dimensions cannot overflow.
-  static func dimension(_ value: Any?) -> Int? {
-    guard let int = value as? Int, int >= 1, int <= 1 << 31 else { return nil }
-    return int
+  /// Parses config bytes read from `path`, where they are `part`; errors name both.
+  static func parse(json bytes: UnsafeRawBufferPointer, path: String, part: String) throws(HDF5Error)
+    -> KerasArchitecture
+  {
+    try mapped(Result { () throws(KerasConfigError) in try parse(json: bytes) }, path: path, part: part)
   }
 
-  /// The last entry of a shape list such as `[null, null, 7]`, when it is a dimension.
-  static func lastDimension(_ value: Any?) -> Int? {
-    dimension((value as? [Any])?.last)
-  }
-
-  /// Keras's `to_snake_case` for class names.
-  static func snakeCase(_ name: String) -> String {
-    var result = ""
-    let chars = Array(name)
-    for (i, ch) in chars.enumerated() {
-      if ch.isUppercase, i > 0 {
-        let previous = chars[i - 1]
-        let nextIsLower = i + 1 < chars.count && chars[i + 1].isLowercase
-        if previous.isLowercase || previous.isNumber || (previous.isUppercase && nextIsLower) {
-          result += "_"
-        }
+  private static func mapped(
+    _ result: Result<KerasArchitecture, KerasConfigError>, path: String, part: String
+  )
+    throws(HDF5Error) -> KerasArchitecture
+  {
+    do {
+      return try result.get()
+    } catch {
+      let location = error.layer.map { "layer \"\($0)\"" } ?? part
+      switch error.reason {
+      case .invalid(let reason): throw HDF5Error(path: path, part: location, reason: .invalid(reason))
+      case .unsupportedArchitecture(let reason):
+        throw HDF5Error(path: path, part: location, reason: .unsupportedArchitecture(reason))
       }
-      result += ch.lowercased()
     }
-    return result
   }
 }
 
-/// A weight read from a file: values, shape, dtype and where it came from.
 /// A weight in a file: its shape, dtype and where it is, known at once; its values, read only
 /// when the mapping needs them (after every cheap check passed).
 struct KerasTensor {

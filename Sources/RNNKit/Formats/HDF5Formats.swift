@@ -11,37 +11,6 @@ extension ModelFormats {
   ]
 }
 
-/// Errors about the vocabulary file given with `--vocab`.
-public struct VocabularyFileError: Error, Sendable, CustomStringConvertible {
-  public var path: String
-  public var reason: String
-  public var description: String { displaySafe("\(path): \(reason)") }
-}
-
-/// Reads a vocabulary file: one token per line, in id order, UTF-8. A final newline is optional
-/// and a trailing carriage return on a line is dropped.
-public func readVocabularyFile(_ path: String) throws -> [String] {
-  // FileHandle rather than FileManager, so process substitutions and pipes work too.
-  guard let handle = FileHandle(forReadingAtPath: path), let data = try? handle.readToEnd() ?? Data() else {
-    throw VocabularyFileError(path: path, reason: "cannot be read")
-  }
-  try? handle.close()
-  guard let text = String(data: data, encoding: .utf8) else {
-    throw VocabularyFileError(path: path, reason: "is not valid UTF-8")
-  }
-  var lines = text.split(separator: "\n", omittingEmptySubsequences: false).map { line in
-    line.hasSuffix("\r") ? String(line.dropLast()) : String(line)
-  }
-  if lines.last == "" { lines.removeLast() }
-  guard !lines.isEmpty else {
-    throw VocabularyFileError(path: path, reason: "is empty; it needs one token per line")
-  }
-  if let empty = lines.firstIndex(of: "") {
-    throw VocabularyFileError(path: path, reason: "line \(empty + 1) is empty; every line must hold a token")
-  }
-  return lines
-}
-
 private func hdf5Kind(_ prefix: [UInt8], _ path: String) -> HDF5FileKind? {
   guard HDF5Library.hasSignature(prefix) else { return nil }
   return HDF5Library.kind(path: path)
@@ -50,7 +19,8 @@ private func hdf5Kind(_ prefix: [UInt8], _ path: String) -> HDF5FileKind? {
 private func kerasOptions(_ options: ImportOptions) throws -> KerasImportOptions {
   KerasImportOptions(
     hiddenActivation: options.hiddenActivation, outputActivation: options.outputActivation,
-    vocabulary: try options.vocabularyPath.map(readVocabularyFile), vocabularyPath: options.vocabularyPath)
+    vocabulary: try options.vocabularyPath.map { try readVocabularyFile($0) },
+    vocabularyPath: options.vocabularyPath)
 }
 
 /// The plain HDF5 layout (docs/HDF5.md).
@@ -62,7 +32,7 @@ public struct PlainHDF5Format: ModelFileFormat {
   public func read(path: String, options: ImportOptions) throws -> ElmanModel {
     try PlainHDF5.read(
       path: path, hiddenActivation: options.hiddenActivation, outputActivation: options.outputActivation,
-      vocabulary: try options.vocabularyPath.map(readVocabularyFile))
+      vocabulary: try options.vocabularyPath.map { try readVocabularyFile($0) })
   }
   public func write(_ model: ElmanModel, to path: String, options: ExportOptions) throws {
     try PlainHDF5.write(model, to: path, dtype: options.dtype, overwrite: options.overwrite)
