@@ -90,7 +90,7 @@ enum HDF5File {
       throw HDF5Error(path: name, reason: .invalid("is empty (0 bytes)"))
     }
     let image = UnsafeMutablePointer<rnnkit_image_t>.allocate(capacity: 1)
-    image.initialize(to: rnnkit_image_t(buffer: base, size: bytes.count))
+    image.initialize(to: rnnkit_image_t(buffer: base, size: bytes.count, capacity: 0))
     defer { image.deallocate() }
     do {
       return try H5Library.serialized {
@@ -113,7 +113,7 @@ enum HDF5File {
     throws(HDF5Error)
   {
     let image = UnsafeMutablePointer<rnnkit_image_t>.allocate(capacity: 1)
-    image.initialize(to: rnnkit_image_t(buffer: nil, size: 0))
+    image.initialize(to: rnnkit_image_t(buffer: nil, size: 0, capacity: 0))
     defer { image.deallocate() }
     try FileSystem.writeAtomically(to: path, overwrite: overwrite) { temporary throws(HDF5Error) in
       do {
