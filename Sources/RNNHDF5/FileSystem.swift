@@ -45,7 +45,9 @@ enum FileSystem {
     func writeAll(_ chunk: UnsafeRawBufferPointer) throws(HDF5Error) {
       var done = 0
       while done < chunk.count {
-        let written = write(fd, chunk.baseAddress! + done, chunk.count - done)
+        // 1 MiB at a time: one write of hundreds of megabytes ran several times slower than the
+        // same bytes in 1 MiB writes (2.1 s against 0.45 s for 416 MB on the development machine).
+        let written = write(fd, chunk.baseAddress! + done, min(chunk.count - done, 1 << 20))
         if written < 0 {
           if errno == EINTR { continue }
           throw failure("writing the file")
