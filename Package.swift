@@ -8,6 +8,8 @@ let package = Package(
     // The readers and writers written in Swift (container, model, .rnn, safetensors), with no C
     // dependencies, for tools that only load files.
     .library(name: "RNNModel", targets: ["RNNModel", "RNNFileFormats"]),
+    // The Keras config reader alone, with no C dependencies, for the fuzzer.
+    .library(name: "KerasConfig", targets: ["KerasConfig"]),
     .executable(name: "rnnkit", targets: ["RNNKitCLI"]),
     // librnnkit.so: the C interface declared in include/rnnkit.h.
     .library(name: "rnnkit-c", type: .dynamic, targets: ["RNNKitC"]),
@@ -40,11 +42,13 @@ let package = Package(
     .systemLibrary(
       name: "CHDF5", pkgConfig: "hdf5",
       providers: [.apt(["libhdf5-dev"])]),
+    // What a Keras model config says about the layers: pure Swift, fuzzed on its own.
+    .target(name: "KerasConfig", dependencies: ["RNNFormat"]),
     // HDF5 plain layout and Keras files.
     .target(
       name: "RNNHDF5",
       dependencies: [
-        "RNNModel", "RNNFileFormats", "CHDF5",
+        "RNNModel", "RNNFileFormats", "CHDF5", "KerasConfig",
         .product(name: "ZIPFoundation", package: "ZIPFoundation"),
       ]),
     // Backpropagation through time with SGD.
@@ -79,7 +83,10 @@ let package = Package(
       dependencies: ["RNNRuntime", "RNNModel", .product(name: "Numerics", package: "swift-numerics")]),
     .testTarget(
       name: "RNNHDF5Tests",
-      dependencies: ["RNNHDF5", "CHDF5", "RNNRuntime", .product(name: "Numerics", package: "swift-numerics")]),
+      dependencies: [
+        "RNNHDF5", "CHDF5", "KerasConfig", "RNNRuntime",
+        .product(name: "Numerics", package: "swift-numerics"),
+      ]),
     .testTarget(
       name: "RNNTrainingTests",
       dependencies: ["RNNTraining", "RNNRuntime", .product(name: "Numerics", package: "swift-numerics")]),

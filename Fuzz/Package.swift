@@ -30,6 +30,11 @@ let package = Package(
       dependencies: [.product(name: "RNNModel", package: "RNNKit")]),
     .executableTarget(
       name: "FuzzPickle",
+    .executableTarget(
+      name: "FuzzKerasConfig",
+      dependencies: [.product(name: "KerasConfig", package: "RNNKit")]),
+    .executableTarget(
+      name: "FuzzVocabulary",
       dependencies: [.product(name: "RNNModel", package: "RNNKit")]),
   ],
   swiftLanguageModes: [.v6]

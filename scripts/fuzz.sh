@@ -9,8 +9,10 @@
 #   FuzzONNX         the ONNX reader (protobuf decoder and graph matcher), seeded with the token
 #                    and dense fixtures exported as ONNX, with their own f and with silu (a Scan)
 #   FuzzPickle       the PyTorch unpickler and state-dict mapping, seeded with torch.save pickles
-# Crashes land in Fuzz/artifacts/; add each one, once fixed, to Fuzz/regressions/, which the unit
-# tests replay.
+#   FuzzKerasConfig  the Keras config reader (JSON and layer walker), seeded with Fuzz/regressions/keras-config
+#   FuzzVocabulary   readVocabularyFile, seeded with Fuzz/regressions/vocabulary
+# Crashes land in Fuzz/artifacts/; add each one, once fixed, to Fuzz/regressions/ (the .rnn reader)
+# or its keras-config/ and vocabulary/ folders, which the unit tests replay.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-600}
@@ -22,7 +24,7 @@ mkdir -p "$corpus" Fuzz/artifacts
 bin="$(cd Fuzz && swift build -c release --sanitize fuzzer --show-bin-path)/$target"
 if [ "$target" = FuzzReader ]; then
   cp -n Fixtures/*.rnn "$corpus"/ 2>/dev/null || true
-  cp -n Fuzz/regressions/* "$corpus"/ 2>/dev/null || true
+  find Fuzz/regressions -maxdepth 1 -type f ! -name '*.md' -exec cp -n {} "$corpus"/ \;
 elif [ "$target" = FuzzZip ]; then
   python3 scripts/fuzz_seeds.py zip "$corpus"
 elif [ "$target" = FuzzNpy ]; then
@@ -40,6 +42,10 @@ elif [ "$target" = FuzzONNX ]; then
   cp -n Fuzz/regressions-onnx/* "$corpus"/ 2>/dev/null || true
 elif [ "$target" = FuzzPickle ]; then
   python3 scripts/fuzz_seeds.py pickle "$corpus"
+elif [ "$target" = FuzzKerasConfig ]; then
+  cp -n Fuzz/regressions/keras-config/* "$corpus"/
+elif [ "$target" = FuzzVocabulary ]; then
+  cp -n Fuzz/regressions/vocabulary/* "$corpus"/
 else
   swift build -c release --product rnnkit -q
   "$(swift build -c release --show-bin-path)/rnnkit" convert Fixtures/cuisine.rnn "$corpus/cuisine.safetensors" --force

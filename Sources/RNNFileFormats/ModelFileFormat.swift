@@ -135,3 +135,11 @@ extension ModelFileFormat {
   /// Whether the format can be written.
   public var isWritable: Bool { capabilities.contains(.write) }
 }
+
+extension ElmanModel {
+  /// ``ElmanModel/checkWritable(limits:)`` with the output file named in the error: every writer
+  /// here calls it first, so no format writes a file RNNKit cannot read back.
+  func checkWritable(to path: String) throws(ModelFileError) {
+    do { try checkWritable() } catch { throw ModelFileError(path: path, error: error) }
+  }
+}

@@ -57,12 +57,15 @@ struct SafetensorsFile {
       throw fail("header", "needs \(headerLength) bytes, only \(bytes.count - 8) available")
     }
     let headerBytes = UnsafeRawBufferPointer(rebasing: bytes[8..<(8 + headerLength)])
-    guard Self.nestingDepth(headerBytes) <= Self.maxNesting else {
-      throw fail("header", "JSON nests deeper than \(Self.maxNesting) levels")
+    // As the reference implementation reads it: UTF-8 JSON, integers exact (usize), nesting
+    // capped while parsing.
+    let header: JSONValue
+    do {
+      header = try JSONParser.parse(headerBytes, maxDepth: Self.maxNesting)
+    } catch {
+      throw fail("header", "is not valid JSON: \(error)")
     }
-    guard let object = try? JSONSerialization.jsonObject(with: Data(headerBytes)) as? [String: Any] else {
-      throw fail("header", "is not a JSON object")
-    }
+    guard let object = header.object else { throw fail("header", "is not a JSON object") }
     let dataStart = 8 + headerLength
     let dataLength = bytes.count - dataStart
 
@@ -70,15 +73,18 @@ struct SafetensorsFile {
     var entries: [String: Entry] = [:]
     for (name, value) in object {
       if name == "__metadata__" {
-        guard let strings = value as? [String: String] else {
-          throw fail("__metadata__", "must map strings to strings")
+        if value.isNull { continue }
+        guard let members = value.object else { throw fail("__metadata__", "must map strings to strings") }
+        for (key, item) in members {
+          guard let text = item.string else {
+            throw fail("__metadata__", "\"\(key)\" is not a string; metadata maps strings to strings")
+          }
+          metadata[key] = text
         }
-        metadata = strings
         continue
       }
-      guard let info = value as? [String: Any], let dtypeName = info["dtype"] as? String,
-        let shapeValues = info["shape"] as? [Any], let offsetValues = info["data_offsets"] as? [Any],
-        offsetValues.count == 2
+      guard let dtypeName = value["dtype"]?.string, let shapeValues = value["shape"]?.array,
+        let offsetValues = value["data_offsets"]?.array, offsetValues.count == 2
       else { throw fail("tensor \"\(name)\"", "needs dtype, shape and data_offsets [begin, end]") }
       guard let dtype = Self.dtype(dtypeName) else {
         throw fail("tensor \"\(name)\"", "dtype \(dtypeName) is not F32, F16, BF16 or F64")
@@ -90,10 +96,10 @@ struct SafetensorsFile {
       var elements = 1
       for dim in shapeValues {
         guard let n = Self.integer(dim) else {
-          throw fail("tensor \"\(name)\"", "shape has a non-integer entry")
+          throw fail("tensor \"\(name)\"", "shape has an entry that is not a non-negative integer")
         }
         let (product, overflow) = elements.multipliedReportingOverflow(by: n)
-        guard !overflow else { throw fail("tensor \"\(name)\"", "shape \(shapeValues) overflows") }
+        guard !overflow else { throw fail("tensor \"\(name)\"", "shape \(Self.text(shapeValues)) overflows") }
         elements = product
         shape.append(n)
       }
@@ -101,7 +107,8 @@ struct SafetensorsFile {
         end <= dataLength
       else {
         throw fail(
-          "tensor \"\(name)\"", "data_offsets \(offsetValues) are not within the \(dataLength)-byte data")
+          "tensor \"\(name)\"",
+          "data_offsets \(Self.text(offsetValues)) are not within the \(dataLength)-byte data")
       }
       let (expected, overflow) = elements.multipliedReportingOverflow(by: dtype.size)
       guard !overflow, expected == end - begin else {
@@ -150,40 +157,18 @@ struct SafetensorsFile {
 
   static func dtypeName(_ dtype: DType) -> String { dtype == .bf16 ? "BF16" : dtype.description.uppercased() }
 
-  static func integer(_ value: Any) -> Int? {
-    guard let number = value as? NSNumber, let int = Int(exactly: number.doubleValue), int >= 0 else {
-      return nil
-    }
+  static func integer(_ value: JSONValue) -> Int? {
+    guard let int = value.integer, int >= 0 else { return nil }
     return int
   }
 
-  /// The deepest nesting of `[` and `{` outside strings.
-  static func nestingDepth(_ bytes: UnsafeRawBufferPointer) -> Int {
-    var depth = 0
-    var deepest = 0
-    var inString = false
-    var escaped = false
-    for byte in bytes {
-      if inString {
-        if escaped {
-          escaped = false
-        } else if byte == UInt8(ascii: "\\") {
-          escaped = true
-        } else if byte == UInt8(ascii: "\"") {
-          inString = false
-        }
-        continue
-      }
-      switch byte {
-      case UInt8(ascii: "\""): inString = true
-      case UInt8(ascii: "["), UInt8(ascii: "{"):
-        depth += 1
-        deepest = max(deepest, depth)
-      case UInt8(ascii: "]"), UInt8(ascii: "}"): depth -= 1
-      default: break
-      }
-    }
-    return deepest
+  /// A list of JSON numbers as written, for messages.
+  static func text(_ values: [JSONValue]) -> String {
+    "["
+      + values.map { value in
+        if case .number(let text) = value { return text }
+        return value.string.map { "\"\($0)\"" } ?? "…"
+      }.joined(separator: ", ") + "]"
   }
 
   /// Writes `tensors` (name, shape, values) in `dtype` with `metadata`, atomically, as the

@@ -66,6 +66,77 @@ public enum ContainerWriter {
     }
   }
 
+  /// Writes `prefix` followed by the tensors' bytes packed back to back (no alignment, no
+  /// checksums), atomically: the layout of foreign formats such as safetensors, with the same
+  /// streaming and error handling as `.rnn` files.
+  public static func writeRaw(prefix: [UInt8], tensors: [TensorSource], to path: String, overwrite: Bool)
+    throws(ContainerError)
+  {
+    do {
+      try AtomicFile.write(to: path, overwrite: overwrite) { emit in
+        try prefix.withUnsafeBytes { raw in try emit(raw) }
+        for source in tensors {
+          try forEachChunk(of: source) { chunk in try emit(chunk) }
+        }
+      }
+    } catch let error as FormatError {
+      throw ContainerError(path: path, error: error)
+    } catch {
+      throw ContainerError(path: path, error: .invalidField(part: "write", reason: "\(error)"))
+    }
+  }
+
+  /// Checks that the container a writer is about to produce is one the reader accepts under
+  /// `limits`: every count, length, rank and the header size within its caps, keys and tensor
+  /// names non-empty and unique. Writing something a reader then refuses would turn a
+  /// conversion's success into a later failure, so every writer calls this first.
+  public static func check(
+    metadata: Metadata, tensors: [(name: String, shape: [Int])], limits: ReadOptions = ReadOptions()
+  ) throws(FormatError) {
+    func within(_ part: @autoclosure () -> String, _ value: Int, _ limit: Int) throws(FormatError) {
+      if value > limit { throw .limitExceeded(part: part(), value: UInt64(value), limit: limit) }
+    }
+    try within("metadata count", metadata.count, limits.maxMetadataEntries)
+    // The header's size, counted as Plan lays it out; overflow cannot happen below the caps.
+    var header = 4 + 4
+    for (key, value) in metadata {
+      let name = shortened(key)
+      if key.isEmpty { throw .invalidField(part: "metadata key", reason: "is empty") }
+      try within("metadata key \"\(name)\" length", key.utf8.count, limits.maxNameBytes)
+      let length: Int
+      switch value {
+      case .string(let text): length = text.utf8.count
+      case .int, .float: length = 8
+      case .bool: length = 1
+      case .stringArray(let items):
+        try within("metadata \"\(name)\" element count", items.count, limits.maxArrayCount)
+        length = items.reduce(4) { $0 + 4 + $1.utf8.count }
+      case .opaque(let tag, let bytes):
+        if tag == 0 {
+          throw .invalidField(part: "metadata \"\(name)\"", reason: "type tag 0 is not a valid type")
+        }
+        length = bytes.count
+      }
+      try within("metadata \"\(name)\" value length", length, limits.maxValueBytes)
+      header += 4 + key.utf8.count + 1 + 8 + length
+    }
+    try within("tensor count", tensors.count, limits.maxTensors)
+    var seen = Set<String>()
+    for (name, shape) in tensors {
+      if name.isEmpty { throw .invalidField(part: "tensor name", reason: "is empty") }
+      try within("tensor \"\(shortened(name))\" name length", name.utf8.count, limits.maxNameBytes)
+      guard seen.insert(name).inserted else { throw .duplicate(part: "tensor name", name: shortened(name)) }
+      try within("tensor \"\(shortened(name))\" rank", shape.count, limits.maxRank)
+      header += 4 + name.utf8.count + 2 + 8 * shape.count + 24
+    }
+    try within("header length", header, limits.maxHeaderBytes)
+  }
+
+  /// A name for messages: at most 64 characters of it.
+  static func shortened(_ name: String) -> String {
+    name.count <= 64 ? name : name.prefix(64) + "…"
+  }
+
   /// Encodes a container in memory. `major` and `minor` exist so tests can build files of other versions.
   public static func encode(
     metadata: Metadata, tensors: [TensorSource], major: UInt16 = Layout.majorVersion,
@@ -94,6 +165,7 @@ public enum ContainerWriter {
   private static func writeFile(
     metadata: Metadata, tensors: [TensorSource], path: String, overwrite: Bool, durable: Bool
   ) throws {
+    try check(metadata: metadata, tensors: tensors.map { ($0.name, $0.shape) })
     let plan = try Plan(metadata: metadata, tensors: tensors)
     try AtomicFile.write(to: path, overwrite: overwrite, durable: durable) { temporary in
       let fd = try System.openTruncating(temporary)

@@ -27,10 +27,46 @@ enum FileSystem {
 
   static func exists(_ path: String) -> Bool { access(path, F_OK) == 0 }
 
-  /// Writes a file atomically through RNNFormat's ``AtomicFile``: `body` fills a temporary file in
-  /// the same folder, which is fsynced and renamed to `path`. On any failure `path` is untouched.
-  /// The temporary file has a name: libhdf5 resolves the path it creates, and `/proc/self/fd/N` of
-  /// a file without one does not resolve.
+  /// Fills `file` (the atomic write's temporary file, which exists and may have no name) with
+  /// `bytes` followed by `zeros` zero bytes. Errors name `path`, the file the caller asked for.
+  static func writeNew(_ file: String, _ bytes: UnsafeRawBufferPointer, zeros: Int, path: String)
+    throws(HDF5Error)
+  {
+    func failure(_ operation: String) -> HDF5Error {
+      let code = errno
+      return HDF5Error(
+        path: path,
+        reason: .library(operation: operation, detail: "\(String(cString: strerror(code))) (errno \(code))"))
+    }
+    let fd = open(file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+    guard fd >= 0 else { throw failure("opening the file") }
+    var closed = false
+    defer { if !closed { _ = close(fd) } }
+    func writeAll(_ chunk: UnsafeRawBufferPointer) throws(HDF5Error) {
+      var done = 0
+      while done < chunk.count {
+        // 1 MiB at a time: one write of hundreds of megabytes ran several times slower than the
+        // same bytes in 1 MiB writes (2.1 s against 0.45 s for 416 MB on the development machine).
+        let written = write(fd, chunk.baseAddress! + done, min(chunk.count - done, 1 << 20))
+        if written < 0 {
+          if errno == EINTR { continue }
+          throw failure("writing the file")
+        }
+        done += written
+      }
+    }
+    try writeAll(bytes)
+    // Extending a file reads back as zeros.
+    if zeros > 0, ftruncate(fd, off_t(bytes.count + zeros)) != 0 { throw failure("writing the file") }
+    closed = true
+    guard close(fd) == 0 else { throw failure("closing the file") }
+  }
+
+  /// Writes a file atomically through RNNFormat's `AtomicFile`: `body` fills a temporary file in
+  /// the same folder, which is fsynced and put in place at `path`. On any failure `path` is
+  /// untouched. libhdf5 builds the file in memory, but the temporary file still gets a name: reading
+  /// it back (`convert --verify`) goes through libhdf5, which resolves the path it opens, and
+  /// `/proc/self/fd/N` of a file without a name does not resolve.
   static func writeAtomically(
     to path: String, overwrite: Bool, _ body: (String) throws(HDF5Error) -> Void
   ) throws(HDF5Error) {

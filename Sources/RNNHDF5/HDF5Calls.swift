@@ -9,10 +9,25 @@ import CHDF5
 import Foundation
 import RNNFormat
 
-/// A failed HDF5 call: what was attempted and HDF5's innermost explanation.
+/// A failed HDF5 call: what was attempted and HDF5's innermost explanation; or, when `refusal` is
+/// set, an object the bridge refuses to touch (a link or storage that leads outside the file).
 struct H5Failure: Error, CustomStringConvertible {
   var operation: String
   var detail: String
+  /// The object at fault and why the bridge will not read it.
+  var refusal: (part: String, reason: String)?
+
+  init(operation: String, detail: String) {
+    self.operation = operation
+    self.detail = detail
+  }
+
+  /// The bridge refuses `part` for `reason`; no HDF5 call failed.
+  init(refusing part: String, _ reason: String) {
+    self.init(operation: "opening \(part)", detail: reason)
+    refusal = (part, reason)
+  }
+
   var description: String { detail.isEmpty ? "\(operation) failed" : "\(operation) failed: \(detail)" }
 }
 
@@ -21,6 +36,9 @@ enum H5Library {
   private static let initialized: Bool = {
     _ = H5open()
     rnnkit_h5e_silence()
+    // A dataset naming an unknown filter makes libhdf5 search its plugin folders and load shared
+    // libraries from there; a model file must never make this process load code.
+    _ = H5PLset_loading_state(0)
     return true
   }()
 
@@ -38,11 +56,30 @@ enum H5Library {
   }
 
   static func failure(_ operation: String) -> H5Failure {
-    var buffer = [CChar](repeating: 0, count: 512)
+    var buffer = [CChar](repeating: 0, count: 1024)
     buffer.withUnsafeMutableBufferPointer { rnnkit_h5e_innermost($0.baseAddress, $0.count) }
     H5Eclear2(rnnkit_h5e_default())
     let detail = buffer.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
-    return H5Failure(operation: operation, detail: detail)
+    return H5Failure(operation: operation, detail: oneLine(detail))
+  }
+
+  /// libhdf5's description of an error as one line. Its I/O errors span lines and list a time
+  /// stamp, the file name, buffer addresses and sizes; what a user can act on is the system's
+  /// message and errno, so those replace the rest.
+  static func oneLine(_ text: String) -> String {
+    if let message = text.range(of: "error message = '"),
+      let end = text[message.upperBound...].firstIndex(of: "'"),
+      let number = text.range(of: "errno = ")
+    {
+      let digits = text[number.upperBound...].prefix { $0.isNumber }
+      let head = text.prefix { $0 != ":" }
+      let function = text.hasSuffix(")") ? text[(text.lastIndex(of: "(") ?? text.endIndex)...] : ""
+      return "\(head): \(text[message.upperBound..<end]) (errno \(digits)) \(function)"
+        .trimmingCharacters(in: .whitespaces)
+    }
+    return text.split(whereSeparator: { $0.isNewline || $0 == "\t" }).map {
+      $0.trimmingCharacters(in: .whitespaces)
+    }.joined(separator: " ")
   }
 
   @discardableResult
@@ -54,6 +91,13 @@ enum H5Library {
   static func checkID(_ id: hid_t, _ operation: @autoclosure () -> String) throws(H5Failure) -> hid_t {
     if id < 0 { throw failure(operation()) }
     return id
+  }
+
+  /// The number of the open file that holds object `id`.
+  static func fileNumber(of id: hid_t, _ path: String) throws(H5Failure) -> UInt {
+    var info = H5O_info_t()
+    try check(H5Oget_info2(id, &info, UInt32(H5O_INFO_BASIC)), "reading the object header of \(path)")
+    return UInt(info.fileno)
   }
 }
 
@@ -122,31 +166,44 @@ struct H5Location {
     return H5Location(object: H5Object(id, .file), path: "/")
   }
 
-  /// Opens an HDF5 file held in memory (a `.keras` member) with the core driver, without copying
-  /// it to disk.
-  static func openImage(_ bytes: UnsafeMutableRawBufferPointer) throws(H5Failure) -> H5Location {
+  /// Opens an HDF5 file held in memory (a `.keras` member) with the core driver, read-only and in
+  /// place: libhdf5 neither copies the bytes nor writes them to disk. `image` (and the bytes it
+  /// points to) must stay alive until the returned file is closed.
+  static func openImage(_ image: UnsafeMutablePointer<rnnkit_image_t>) throws(H5Failure) -> H5Location {
     let fapl = H5Object(
       try H5Library.checkID(H5Pcreate(rnnkit_h5p_file_access()), "creating file access properties"),
       .propertyList)
     try H5Library.check(H5Pset_fapl_core(fapl.id, 1 << 20, false), "selecting the in-memory driver")
-    try H5Library.check(
-      H5Pset_file_image(fapl.id, bytes.baseAddress, bytes.count), "attaching the in-memory file image")
+    try H5Library.check(rnnkit_set_image_in_place(fapl.id, image), "attaching the in-memory file image")
     let id = try H5Library.checkID(
       H5Fopen("in-memory.h5", rnnkit_h5f_acc_rdonly(), fapl.id), "opening the file as HDF5")
     return H5Location(object: H5Object(id, .file), path: "/")
   }
 
-  /// Creates a file, emptying `filePath` if it exists (it is a temporary file that ``AtomicFile``
-  /// made). Large datasets start on 64-byte boundaries.
-  static func createFile(_ filePath: String) throws(H5Failure) -> H5Location {
+  /// Creates a new file in memory, which the core driver grows with malloc and realloc and
+  /// records in `image`: libhdf5 never writes to disk, the caller writes the flushed bytes.
+  /// (libhdf5 1.10 cannot survive a failed write: the flush that failed leaves its cache in a state
+  /// that makes every later flush fail, H5Fclose included, whose failure leaves a torn-down file
+  /// behind its identifier, freed again at exit: a crash on a full disk.) Large datasets start on
+  /// 64-byte boundaries. `image` must stay alive until the file is closed.
+  static func createInMemory(_ image: UnsafeMutablePointer<rnnkit_image_t>) throws(H5Failure) -> H5Location {
     let fapl = H5Object(
       try H5Library.checkID(H5Pcreate(rnnkit_h5p_file_access()), "creating file access properties"),
       .propertyList)
+    try H5Library.check(H5Pset_fapl_core(fapl.id, 1 << 20, false), "selecting the in-memory driver")
+    try H5Library.check(rnnkit_set_growable_image(fapl.id, image), "setting the memory callbacks")
     try H5Library.check(H5Pset_alignment(fapl.id, 4096, 64), "setting the alignment")
     let fcpl = try untimed(rnnkit_h5p_file_create())
     let id = try H5Library.checkID(
-      H5Fcreate(filePath, rnnkit_h5f_acc_trunc(), fcpl.id, fapl.id), "creating the file")
+      H5Fcreate("rnnkit-output.h5", rnnkit_h5f_acc_trunc(), fcpl.id, fapl.id), "creating the file")
     return H5Location(object: H5Object(id, .file), path: "/")
+  }
+
+  /// The size of the file as written so far (its end of allocation), after a flush.
+  func imageSize() throws(H5Failure) -> Int {
+    let size = H5Fget_file_image(id, nil, 0)
+    guard size >= 0 else { throw H5Library.failure("measuring the file") }
+    return size
   }
 
   /// A creation property list that records no modification times, so that exporting the same
@@ -164,24 +221,101 @@ struct H5Location {
   // MARK: Links and objects
 
   /// Whether `name` (a path relative to this location, possibly with several components) exists.
+  /// Walks it one link at a time and stops at the first link that is not a hard link (reporting
+  /// that it exists): libhdf5 would follow it, possibly into another file, and whoever opens the
+  /// name next refuses it with the reason.
   func exists(_ name: String) -> Bool {
-    var prefix = ""
+    var prefix = name.hasPrefix("/") ? "/" : ""
     for component in name.split(separator: "/") {
-      prefix += prefix.isEmpty ? String(component) : "/" + component
+      prefix += prefix.isEmpty || prefix == "/" ? String(component) : "/" + component
       // H5Lexists fails rather than returning false when an intermediate link is missing, so walk.
       guard H5Lexists(id, prefix, rnnkit_h5p_default()) > 0 else {
         H5Eclear2(rnnkit_h5e_default())
         return false
       }
+      var info = H5L_info_t()
+      guard H5Lget_info(id, prefix, &info, rnnkit_h5p_default()) >= 0, info.type == H5L_TYPE_HARD else {
+        H5Eclear2(rnnkit_h5e_default())
+        return true
+      }
     }
-    return !prefix.isEmpty
+    return !prefix.isEmpty && prefix != "/"
+  }
+
+  /// `name` with every link on its path checked to be a hard link, rebuilt from the checked
+  /// components so that libhdf5 resolves exactly what was checked. Soft links, external links
+  /// (which open another file) and user-defined links are refused: the bridge reads only the file
+  /// it was given.
+  func hardLinkPath(_ name: String) throws(H5Failure) -> String {
+    var prefix = name.hasPrefix("/") ? "/" : ""
+    let components = name.split(separator: "/")
+    guard !components.isEmpty else { throw H5Failure(refusing: child(name), "is an empty name") }
+    for component in components {
+      // "." names the group itself in libhdf5; no file of ours needs it, so the walk stays simple.
+      guard component != "." else { throw H5Failure(refusing: child(name), "has a \".\" component") }
+      prefix += prefix.isEmpty || prefix == "/" ? String(component) : "/" + component
+      var info = H5L_info_t()
+      try H5Library.check(
+        H5Lget_info(id, prefix, &info, rnnkit_h5p_default()), "opening \(child(prefix))")
+      switch info.type {
+      case H5L_TYPE_HARD:
+        continue
+      case H5L_TYPE_EXTERNAL:
+        throw H5Failure(
+          refusing: child(prefix),
+          "is an external link to \(externalTarget(prefix, size: info.u.val_size)); links into other files are not followed"
+        )
+      case H5L_TYPE_SOFT:
+        throw H5Failure(
+          refusing: child(prefix),
+          "is a soft link to \"\(linkValue(prefix, size: info.u.val_size))\"; only hard links are followed")
+      default:
+        throw H5Failure(
+          refusing: child(prefix),
+          "is a user-defined link (type \(info.type.rawValue)); only hard links are followed")
+      }
+    }
+    return prefix
+  }
+
+  /// The raw value of a soft or external link, at most 4 KiB of it, followed by two NUL bytes:
+  /// the file's value need not be terminated, and the unpacking below runs strlen on it.
+  private func linkBytes(_ name: String, size: Int) -> [UInt8]? {
+    guard size > 0, size <= 4096 else { return nil }
+    var buffer = [UInt8](repeating: 0, count: size + 2)
+    guard H5Lget_val(id, name, &buffer, size, rnnkit_h5p_default()) >= 0 else {
+      H5Eclear2(rnnkit_h5e_default())
+      return nil
+    }
+    return buffer
+  }
+
+  private func linkValue(_ name: String, size: Int) -> String {
+    guard let bytes = linkBytes(name, size: size) else { return "?" }
+    return String(decoding: bytes.prefix { $0 != 0 }, as: UTF8.self)
+  }
+
+  /// `file "name" object "path"` for an external link.
+  private func externalTarget(_ name: String, size: Int) -> String {
+    guard var bytes = linkBytes(name, size: size) else { return "another file" }
+    var flags: UInt32 = 0
+    var file: UnsafePointer<CChar>?
+    var object: UnsafePointer<CChar>?
+    let unpacked = bytes.withUnsafeMutableBytes { raw in
+      H5Lunpack_elink_val(raw.baseAddress, size, &flags, &file, &object) >= 0
+        ? "\"\(file.map { String(cString: $0) } ?? "?")\" object \"\(object.map { String(cString: $0) } ?? "?")\""
+        : nil
+    }
+    if unpacked == nil { H5Eclear2(rnnkit_h5e_default()) }
+    return unpacked.map { "file " + $0 } ?? "another file"
   }
 
   enum ObjectKind { case group, dataset, other }
 
   func kind(of name: String) throws(H5Failure) -> ObjectKind {
+    let checked = try hardLinkPath(name)
     let object = H5Object(
-      try H5Library.checkID(H5Oopen(id, name, rnnkit_h5p_default()), "opening \(child(name))"), .object)
+      try H5Library.checkID(H5Oopen(id, checked, rnnkit_h5p_default()), "opening \(child(name))"), .object)
     switch H5Iget_type(object.id) {
     case H5I_GROUP: return .group
     case H5I_DATASET: return .dataset
@@ -190,7 +324,9 @@ struct H5Location {
   }
 
   func group(_ name: String) throws(H5Failure) -> H5Location {
-    let gid = try H5Library.checkID(H5Gopen2(id, name, rnnkit_h5p_default()), "opening group \(child(name))")
+    let checked = try hardLinkPath(name)
+    let gid = try H5Library.checkID(
+      H5Gopen2(id, checked, rnnkit_h5p_default()), "opening group \(child(name))")
     return H5Location(object: H5Object(gid, .group), path: child(name))
   }
 
@@ -202,10 +338,21 @@ struct H5Location {
     return H5Location(object: H5Object(gid, .group), path: child(name))
   }
 
+  /// Opens a dataset whose data lives in this file: external raw storage (data in other files,
+  /// any path the file names) and virtual datasets (data mapped from other datasets, usually in
+  /// other files) are refused before anything is read.
   func dataset(_ name: String) throws(H5Failure) -> H5Dataset {
+    let checked = try hardLinkPath(name)
     let did = try H5Library.checkID(
-      H5Dopen2(id, name, rnnkit_h5p_default()), "opening dataset \(child(name))")
-    return H5Dataset(object: H5Object(did, .dataset), path: child(name))
+      H5Dopen2(id, checked, rnnkit_h5p_default()), "opening dataset \(child(name))")
+    let dataset = H5Dataset(object: H5Object(did, .dataset), path: child(name))
+    try dataset.requireInternalStorage()
+    return dataset
+  }
+
+  /// The number libhdf5 gives the open file this object is in.
+  func fileNumber() throws(H5Failure) -> UInt {
+    try H5Library.fileNumber(of: id, path)
   }
 
   /// The names of the links in this group, in name order.
@@ -601,6 +748,33 @@ struct H5Dataset {
     let filters = H5Pget_nfilters(plist.id)
     guard filters >= 0 else { throw H5Library.failure("reading the filters of \(path)") }
     return filters > 0
+  }
+
+  /// Refuses external raw storage and virtual datasets: both make libhdf5 read other files.
+  func requireInternalStorage() throws(H5Failure) {
+    let plist = H5Object(
+      try H5Library.checkID(H5Dget_create_plist(object.id), "reading the creation properties of \(path)"),
+      .propertyList)
+    let layout = H5Pget_layout(plist.id)
+    guard layout != H5D_LAYOUT_ERROR else { throw H5Library.failure("reading the layout of \(path)") }
+    if layout == H5D_VIRTUAL {
+      throw H5Failure(
+        refusing: path, "is a virtual dataset, whose data comes from other datasets; it is not read")
+    }
+    let external = H5Pget_external_count(plist.id)
+    guard external >= 0 else { throw H5Library.failure("reading the storage of \(path)") }
+    if external > 0 {
+      var name = [CChar](repeating: 0, count: 1024)
+      var offset: off_t = 0
+      var size: hsize_t = 0
+      let named = H5Pget_external(plist.id, 0, name.count, &name, &offset, &size) >= 0
+      if !named { H5Eclear2(rnnkit_h5e_default()) }
+      let file =
+        named ? String(decoding: name.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self) : "?"
+      throw H5Failure(
+        refusing: path,
+        "stores its data in the external file \"\(file)\"; data outside the given file is not read")
+    }
   }
 
   /// Where the data sits in the file when it can be used in place: a contiguous, unfiltered,

@@ -1,3 +1,4 @@
+import RNNFormat
 import RNNModel
 
 /// Why an HDF5 or Keras file cannot be read or written. Renders as one line naming the file, the
@@ -31,6 +32,9 @@ public struct HDF5Error: Error, Sendable, CustomStringConvertible, ModelInputReq
     case destinationExists
     /// The requested dtype cannot be written in this format.
     case unsupportedDType(String)
+    /// The object leads outside the file (an external, soft or user-defined link, external raw
+    /// storage, a virtual dataset); the bridge reads only the file it was given.
+    case outsideFile(String)
   }
 
   /// What the caller can supply to get past this error, if anything.
@@ -49,7 +53,12 @@ public struct HDF5Error: Error, Sendable, CustomStringConvertible, ModelInputReq
     self.reason = reason
   }
 
-  public var description: String {
+  /// The line, with control characters escaped (``displaySafe``): names and values read from a
+  /// file (layer names, attribute names and values, dataset paths, link targets, zip member
+  /// names) can hold line breaks and terminal escapes.
+  public var description: String { displaySafe(message) }
+
+  private var message: String {
     let subject = part.map { "\(path): \($0)" } ?? path
     switch reason {
     case .library(let operation, let detail):
@@ -70,13 +79,16 @@ public struct HDF5Error: Error, Sendable, CustomStringConvertible, ModelInputReq
       return "\(subject) already exists"
     case .unsupportedDType(let reason):
       return "\(subject): \(reason)"
+    case .outsideFile(let reason):
+      return "\(subject) \(reason)"
     }
   }
 }
 
 extension H5Failure {
   func error(path: String, part: String? = nil) -> HDF5Error {
-    HDF5Error(path: path, part: part, reason: .library(operation: operation, detail: detail))
+    if let refusal { return HDF5Error(path: path, part: refusal.part, reason: .outsideFile(refusal.reason)) }
+    return HDF5Error(path: path, part: part, reason: .library(operation: operation, detail: detail))
   }
 }
 

@@ -1,3 +1,4 @@
+import CHDF5
 import RNNFormat
 import RNNModel
 
@@ -80,19 +81,23 @@ enum HDF5File {
     }
   }
 
-  /// Opens an HDF5 file held in memory; `name` is how messages refer to it.
+  /// Opens an HDF5 file held in memory, in place (libhdf5 makes no copy of it); `name` is how
+  /// messages refer to it. `bytes` must not change while `body` runs.
   static func withImage<R>(
-    _ bytes: [UInt8], name: String, _ body: (H5Reader) throws(HDF5Error) -> R
+    _ bytes: UnsafeMutableRawBufferPointer, name: String, _ body: (H5Reader) throws(HDF5Error) -> R
   ) throws(HDF5Error) -> R {
-    guard !bytes.isEmpty else { throw HDF5Error(path: name, reason: .invalid("is empty (0 bytes)")) }
-    var image = bytes
+    guard let base = bytes.baseAddress, bytes.count > 0 else {
+      throw HDF5Error(path: name, reason: .invalid("is empty (0 bytes)"))
+    }
+    let image = UnsafeMutablePointer<rnnkit_image_t>.allocate(capacity: 1)
+    image.initialize(to: rnnkit_image_t(buffer: base, size: bytes.count, capacity: 0))
+    defer { image.deallocate() }
     do {
-      return try image.withUnsafeMutableBytes { raw in
-        try H5Library.serialized {
-          let root: H5Location
-          do { root = try H5Location.openImage(raw) } catch { throw hdf5Error(error, path: name) }
-          return try body(H5Reader(path: name, root: root, fileSize: raw.count, mapping: nil))
-        }
+      return try H5Library.serialized {
+        // Every identifier, the file included, is closed before `image` is deallocated.
+        let root: H5Location
+        do { root = try H5Location.openImage(image) } catch { throw hdf5Error(error, path: name) }
+        return try body(H5Reader(path: name, root: root, fileSize: bytes.count, mapping: nil))
       }
     } catch let error as HDF5Error {
       throw error
@@ -101,23 +106,84 @@ enum HDF5File {
     }
   }
 
-  /// Creates `path` atomically: `body` fills the root group of a temporary file, which is flushed,
-  /// closed, fsynced and renamed into place.
+  /// Creates `path` atomically: `body` fills the root group of a file built in memory, which is
+  /// flushed and written to a temporary file, fsynced and renamed into place. libhdf5 does no disk
+  /// I/O, so a full disk is an error of the final write, here, and never reaches libhdf5.
   static func create(path: String, overwrite: Bool, _ body: (H5Location) throws(HDF5Error) -> Void)
     throws(HDF5Error)
   {
+    let image = UnsafeMutablePointer<rnnkit_image_t>.allocate(capacity: 1)
+    image.initialize(to: rnnkit_image_t(buffer: nil, size: 0, capacity: 0))
+    defer { image.deallocate() }
     try FileSystem.writeAtomically(to: path, overwrite: overwrite) { temporary throws(HDF5Error) in
       do {
         try H5Library.serialized {
+          // Closing the file (when `root` is released, inside this region) frees the memory.
           let root: H5Location
-          do { root = try H5Location.createFile(temporary) } catch { throw hdf5Error(error, path: path) }
-          try body(root)
-          do { try root.flush() } catch { throw hdf5Error(error, path: path) }
+          let size: Int
+          do {
+            root = try H5Location.createInMemory(image)
+            try body(root)
+            try root.flush()
+            size = try root.imageSize()
+          } catch {
+            throw hdf5Error(error, path: path)
+          }
+          // The file's allocation can end before its last address when the end was reserved but
+          // never written; those bytes are zeros.
+          let stored = image.pointee.buffer == nil ? 0 : min(size, image.pointee.size)
+          let bytes = UnsafeMutableRawBufferPointer(start: image.pointee.buffer, count: stored)
+          markClosed(bytes)
+          try FileSystem.writeNew(temporary, UnsafeRawBufferPointer(bytes), zeros: size - stored, path: path)
+          withExtendedLifetime(root) {}
         }
       } catch let error as HDF5Error {
         throw error
       } catch {
         throw HDF5Error(path: path, reason: .invalid("\(error)"))
+      }
+    }
+  }
+
+  /// Clears the superblock's file consistency flags, which say the file is open for writing
+  /// while it is (as H5Fget_file_image does in the copy it returns): the bytes are then those
+  /// libhdf5 leaves after closing the file.
+  static func markClosed(_ image: UnsafeMutableRawBufferPointer) {
+    guard image.count >= 24, image.prefix(8).elementsEqual(HDF5Library.signature) else { return }
+    switch image[8] {
+    case 0, 1: image[20..<24].initializeMemory(as: UInt8.self, repeating: 0)
+    case 2, 3: image[11] = 0
+    default: break
+    }
+  }
+
+  /// What every HDF5 writer checks before it writes: the model's own check (an HDF5 file is read
+  /// back through the same model and, by `rnnkit`, through a scratch `.rnn`); and, with
+  /// `strings`, that no string the plain layout stores (tokens, attribute names and values) holds
+  /// a NUL, which HDF5's C strings would cut short.
+  static func checkWritable(_ model: ElmanModel, path: String, strings: Bool) throws(HDF5Error) {
+    do { try model.checkWritable() } catch { throw HDF5Error(path: path, reason: .invalid("\(error)")) }
+    guard strings else { return }
+    func check(_ text: String, _ part: @autoclosure () -> String) throws(HDF5Error) {
+      if text.utf8.contains(0) {
+        throw HDF5Error(
+          path: path, part: part(), reason: .invalid("contains a NUL byte, which HDF5 strings cannot hold"))
+      }
+    }
+    if let vocabulary = model.vocabulary {
+      for id in 0..<vocabulary.count { try check(vocabulary[id], "token \(id)") }
+    }
+    try check(model.tokenizer.unknownToken ?? "", "the unknown token")
+    let p = model.provenance
+    for text in [p.name, p.description, p.sourceFormat, p.converterVersion, p.created] {
+      try check(text ?? "", "the provenance")
+    }
+    for (key, value) in model.extraMetadata {
+      try check(key, "metadata key \"\(key.prefix(64))\"")
+      switch value {
+      case .string(let text): try check(text, "metadata \"\(key.prefix(64))\"")
+      case .stringArray(let items): for item in items { try check(item, "metadata \"\(key.prefix(64))\"") }
+      default: continue
       }
     }
   }

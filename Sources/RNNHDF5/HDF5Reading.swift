@@ -56,6 +56,23 @@ struct H5Reader {
   func floats(_ dataset: H5Dataset, expected: [Int?]? = nil, describe: String? = nil) throws(HDF5Error) -> (
     values: [Float], shape: [Int], dtype: DType
   ) {
+    let (shape, dtype, count) = try floatLayout(dataset, expected: expected, describe: describe)
+    do {
+      let values = try [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
+        if count > 0 { try dataset.readFloats(into: buffer) }
+        initialized = count
+      }
+      return (values, shape, dtype)
+    } catch {
+      throw hdf5Error(error, path: path, part: dataset.path)
+    }
+  }
+
+  /// The shape, dtype and element count of a float dataset, with its size claim checked against
+  /// the file; reads no data.
+  func floatLayout(_ dataset: H5Dataset, expected: [Int?]? = nil, describe: String? = nil) throws(HDF5Error)
+    -> (shape: [Int], dtype: DType, count: Int)
+  {
     let part = dataset.path
     let shape = try checkedShape(dataset, expected: expected, describe: describe)
     do {
@@ -76,11 +93,7 @@ struct H5Reader {
       let (bytes, overflow) = count.multipliedReportingOverflow(by: dtype.size)
       guard !overflow else { throw fail(part, .invalid("its shape \(shape) overflows")) }
       try checkClaim(dataset, bytes: bytes)
-      let values = try [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
-        if count > 0 { try dataset.readFloats(into: buffer) }
-        initialized = count
-      }
-      return (values, shape, dtype)
+      return (shape, dtype, count)
     } catch {
       throw hdf5Error(error, path: path, part: part)
     }
@@ -106,7 +119,11 @@ struct H5Reader {
     throws(HDF5Error) -> TensorView?
   {
     do {
-      guard let location = try dataset.inPlaceLocation(), location.offset % 64 == 0 else { return nil }
+      // The offset is only meaningful in the mapped file: a dataset anywhere else (which opening
+      // already refuses) must never be read at its offset in this one.
+      guard try H5Library.fileNumber(of: dataset.object.id, dataset.path) == root.fileNumber(),
+        let location = try dataset.inPlaceLocation(), location.offset % 64 == 0
+      else { return nil }
       let shape = try checkedShape(dataset, expected: expected, describe: describe)
       var count = 1
       for dim in shape {

@@ -1,4 +1,5 @@
 import Foundation
+import KerasConfig
 import RNNFormat
 import RNNModel
 import ZIPFoundation
@@ -24,6 +25,11 @@ public enum Keras {
       guard let configText = try reader.stringAttribute("model_config") else {
         throw reader.fail("attribute \"model_config\" of /", .missing)
       }
+      guard configText.utf8.count <= options.maxConfigBytes else {
+        throw reader.fail(
+          "attribute \"model_config\" of /",
+          .invalid("has \(configText.utf8.count) bytes, over the limit of \(options.maxConfigBytes)"))
+      }
       let arch = try KerasArchitecture.parse(json: configText, path: path, part: "attribute \"model_config\"")
       let weightsRoot = try reader.group("model_weights")
       let layerNames = try reader.stringArrayAttribute("layer_names", of: weightsRoot)
@@ -48,9 +54,7 @@ public enum Keras {
           if let colon = short.firstIndex(of: ":") { short = String(short[..<colon]) }
           let key = wanted.contains(short) ? short : (index < wanted.count ? wanted[index] : short)
           guard wanted.contains(key) else { continue }
-          let set = try reader.floats(reader.dataset(name, in: group))
-          result[key] = KerasTensor(
-            values: set.values, shape: set.shape, dtype: set.dtype, part: group.child(name))
+          result[key] = try reader.kerasTensor(reader.dataset(name, in: group))
         }
         for key in wanted where result[key] == nil && !optional.contains(key) {
           throw reader.fail(
@@ -72,7 +76,8 @@ public enum Keras {
       return try KerasMapping.model(
         weights: weights, hidden: arch.rnn.activation, output: arch.dense.activation, options: options,
         path: path,
-        format: legacyFormatName, modelName: arch.modelName, activationSource: "the model config")
+        format: legacyFormatName, modelName: arch.modelName, activationSource: "the model config",
+        declared: arch)
     }
   }
 
@@ -90,7 +95,9 @@ public enum Keras {
   }
 
   /// Reads a `.keras` archive: `config.json` for the layers and activations, `model.weights.h5`
-  /// for the weights.
+  /// for the weights. The weights member is inflated once, into one buffer that libhdf5 reads in
+  /// place, and only when its size fits what the config's layers can need (and
+  /// ``KerasImportOptions/maxArchiveMemberBytes``).
   public static func readArchive(path: String, options: KerasImportOptions = KerasImportOptions())
     throws(HDF5Error) -> ElmanModel
   {
@@ -102,49 +109,23 @@ public enum Keras {
     } catch {
       throw HDF5Error(path: path, reason: .invalid("is not a readable zip archive (\(error))"))
     }
-    func member(_ name: String) throws(HDF5Error) -> [UInt8] {
-      guard let entry = archive[name] else { throw HDF5Error(path: path, part: name, reason: .missing) }
-      // Never allocate what the directory merely claims: deflate cannot expand more than ~1032:1.
-      let claimed = entry.uncompressedSize
-      let limit = UInt64(size).multipliedReportingOverflow(by: UInt64(H5Reader.maximumCompressionRatio))
-      guard limit.overflow || claimed <= limit.partialValue, claimed < UInt64(Int.max) else {
-        throw HDF5Error(
-          path: path, part: name, reason: .invalid("claims \(claimed) bytes, more than the archive can hold"))
-      }
-      var bytes: [UInt8] = []
-      bytes.reserveCapacity(Int(claimed))
-      do {
-        let checksum = try archive.extract(entry, skipCRC32: false) { chunk in
-          guard UInt64(bytes.count + chunk.count) <= claimed else { throw CocoaError(.fileReadCorruptFile) }
-          bytes += chunk
-        }
-        // This form of extract computes the CRC-32 but leaves the comparison to the caller.
-        guard checksum == entry.checksum else {
-          throw HDF5Error(path: path, part: name, reason: .invalid("is corrupt (CRC-32 mismatch)"))
-        }
-      } catch let error as HDF5Error {
-        throw error
-      } catch {
-        throw HDF5Error(path: path, part: name, reason: .invalid("is corrupt (\(error))"))
-      }
-      guard UInt64(bytes.count) == claimed else {
-        throw HDF5Error(
-          path: path, part: name, reason: .invalid("has \(bytes.count) bytes, expected \(claimed)"))
-      }
-      return bytes
-    }
-    let configBytes = try member("config.json")
+    let members = try ArchiveMembers(archive, path: path, size: size, limit: options.maxArchiveMembers)
+    let configBytes = try members.extract("config.json", limit: options.maxConfigBytes)
+    defer { configBytes.deallocate() }
     let arch = try KerasArchitecture.parse(
-      json: String(decoding: configBytes, as: UTF8.self), path: path, part: "config.json")
-    let image = try member("model.weights.h5")
-    let weights = try HDF5File.withImage(image, name: "\(path): model.weights.h5") {
-      reader throws(HDF5Error) in
-      try weightsFileTensors(reader, architecture: arch)
+      json: UnsafeRawBufferPointer(configBytes), path: path, part: "config.json")
+    // A weights file for these layers needs about this much; a member claiming more is refused
+    // before a byte of it is inflated.
+    let limit = min(options.maxArchiveMemberBytes, arch.weightsFileBound ?? .max)
+    let image = try members.extract(
+      "model.weights.h5", limit: limit, reason: "for the layers config.json declares")
+    defer { image.deallocate() }
+    return try HDF5File.withImage(image, name: "\(path): model.weights.h5") { reader throws(HDF5Error) in
+      try KerasMapping.model(
+        weights: weightsFileTensors(reader, architecture: arch), hidden: arch.rnn.activation,
+        output: arch.dense.activation, options: options, path: path, format: archiveFormatName,
+        modelName: arch.modelName, activationSource: "config.json", declared: arch)
     }
-    return try KerasMapping.model(
-      weights: weights, hidden: arch.rnn.activation, output: arch.dense.activation, options: options,
-      path: path,
-      format: archiveFormatName, modelName: arch.modelName, activationSource: "config.json")
   }
 
   /// The tensors of a Keras 3 weights file. With an architecture (from `config.json`) the layer
@@ -164,10 +145,7 @@ public enum Keras {
           throw reader.fail(
             varsGroup.path, .invalid("variables are not numbered 0..<\(names.count): \(names.sorted())"))
         }
-        let set = try reader.floats(reader.dataset(String(index), in: varsGroup))
-        tensors.append(
-          KerasTensor(
-            values: set.values, shape: set.shape, dtype: set.dtype, part: varsGroup.child(String(index))))
+        tensors.append(try reader.kerasTensor(reader.dataset(String(index), in: varsGroup)))
       }
       return tensors
     }
@@ -328,6 +306,8 @@ public enum Keras {
     throws(HDF5Error)
   {
     let target = try HDF5File.checkWritable(dtype ?? .f32, path: path)
+    // Keras files hold no vocabulary or metadata strings, only the weights and the config.
+    try HDF5File.checkWritable(model, path: path, strings: false)
     let t = exportTensors(model)
     let h = model.hiddenSize
     try HDF5File.create(path: path, overwrite: overwrite) { root throws(HDF5Error) in
@@ -422,6 +402,8 @@ public enum Keras {
     throws(HDF5Error)
   {
     let target = try HDF5File.checkWritable(dtype ?? .f32, path: path)
+    // Keras files hold no vocabulary or metadata strings, only the weights and the config.
+    try HDF5File.checkWritable(model, path: path, strings: false)
     let t = exportTensors(model)
     let h = model.hiddenSize
     let kerasVersion = "3.0.0"
@@ -473,5 +455,83 @@ public enum Keras {
         "simple_rnn/simple_rnn_cell/kernel", "simple_rnn/simple_rnn_cell/recurrent_kernel",
         "simple_rnn/simple_rnn_cell/bias",
       ], scalar: false)
+  }
+}
+
+/// The members of a `.keras` archive, read the way Keras reads them.
+struct ArchiveMembers {
+  let archive: Archive
+  let path: String
+  /// The archive's size in bytes.
+  let size: Int
+
+  /// Lists the members once. Two members of one name are refused: Keras (Python's zipfile) reads
+  /// the last of them, a reader taking the first would see another model.
+  init(_ archive: Archive, path: String, size: Int, limit: Int) throws(HDF5Error) {
+    self.archive = archive
+    self.path = path
+    self.size = size
+    var names = Set<String>()
+    for entry in archive {
+      guard names.count < limit else {
+        throw HDF5Error(path: path, reason: .invalid("has more than \(limit) members"))
+      }
+      guard names.insert(entry.path).inserted else {
+        throw HDF5Error(
+          path: path, part: entry.path,
+          reason: .invalid("appears twice in the archive; Keras would read the last copy, so it is refused"))
+      }
+    }
+  }
+
+  /// Inflates member `name` into a new buffer the caller deallocates, refusing, before inflating
+  /// anything, a member that claims more than `limit` bytes. The CRC-32 is checked.
+  func extract(_ name: String, limit: Int, reason: String = "") throws(HDF5Error)
+    -> UnsafeMutableRawBufferPointer
+  {
+    guard let entry = archive[name] else { throw HDF5Error(path: path, part: name, reason: .missing) }
+    guard entry.type == .file else {
+      throw HDF5Error(path: path, part: name, reason: .invalid("is a \(entry.type), not a file"))
+    }
+    let claimed = entry.uncompressedSize
+    // Deflate cannot expand more than about 1032:1: a larger claim is corrupt, whatever the limit.
+    let (inflatable, overflow) = UInt64(size).multipliedReportingOverflow(
+      by: UInt64(H5Reader.maximumCompressionRatio))
+    guard overflow || claimed <= inflatable else {
+      throw HDF5Error(
+        path: path, part: name, reason: .invalid("claims \(claimed) bytes, more than the archive can hold"))
+    }
+    guard claimed <= UInt64(limit) else {
+      throw HDF5Error(
+        path: path, part: name,
+        reason: .invalid(
+          "inflates to \(claimed) bytes, over the limit of \(limit)\(reason.isEmpty ? "" : " " + reason)"))
+    }
+    let count = Int(claimed)
+    let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: max(count, 1), alignment: 64)
+    var written = 0
+    do {
+      let checksum = try archive.extract(entry, skipCRC32: false) { chunk in
+        // The central directory's size is a claim like any other: never write past it.
+        guard chunk.count <= count - written else { throw CocoaError(.fileReadCorruptFile) }
+        chunk.copyBytes(
+          to: UnsafeMutableRawBufferPointer(rebasing: buffer[written..<(written + chunk.count)]))
+        written += chunk.count
+      }
+      // This form of extract computes the CRC-32 but leaves the comparison to the caller.
+      guard checksum == entry.checksum else {
+        throw HDF5Error(path: path, part: name, reason: .invalid("is corrupt (CRC-32 mismatch)"))
+      }
+      guard written == count else {
+        throw HDF5Error(path: path, part: name, reason: .invalid("has \(written) bytes, expected \(count)"))
+      }
+    } catch let error as HDF5Error {
+      buffer.deallocate()
+      throw error
+    } catch {
+      buffer.deallocate()
+      throw HDF5Error(path: path, part: name, reason: .invalid("is corrupt (\(error))"))
+    }
+    return UnsafeMutableRawBufferPointer(rebasing: buffer[0..<count])
   }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import KerasConfig
 import RNNFormat
 import RNNModel
 
@@ -13,6 +14,13 @@ public struct KerasImportOptions: Sendable {
   public var vocabulary: [String]?
   /// Where the tokens came from, for messages.
   public var vocabularyPath: String?
+  /// The most bytes a `.keras` archive's weights member may inflate to, whatever its config
+  /// declares. The member is held in memory while it is read.
+  public var maxArchiveMemberBytes: Int = 4 << 30
+  /// The most bytes `config.json` (or a legacy file's `model_config`) may hold.
+  public var maxConfigBytes: Int = 16 << 20
+  /// The most members a `.keras` archive may have (Keras writes three).
+  public var maxArchiveMembers: Int = 4096
 
   /// Options for reading Keras files; everything is optional.
   public init(
@@ -26,149 +34,58 @@ public struct KerasImportOptions: Sendable {
   }
 }
 
-/// One layer of a Keras model as its config describes it.
-struct KerasLayer {
-  enum Kind: Equatable { case input, embedding, simpleRNN, dense }
-  var kind: Kind
-  /// The layer's `name` in the config (the group name in legacy files).
-  var name: String
-  /// The group name under `/layers` in Keras 3 weight files.
-  var weightsPath: String
-  var units: Int?
-  var inputDim: Int?
-  var activation: String?
-  var useBias = true
-}
-
-/// The Embedding → SimpleRNN → Dense stack RNNKit understands.
-struct KerasArchitecture {
-  var modelName: String?
-  var embedding: KerasLayer?
-  var rnn: KerasLayer
-  var dense: KerasLayer
-
-  /// Reads a Keras `model_config` / `config.json` document and checks the architecture.
+extension KerasArchitecture {
+  /// Parses a config read from `path`, where it is `part`; errors name both.
   static func parse(json text: String, path: String, part: String) throws(HDF5Error) -> KerasArchitecture {
-    func fail(_ reason: HDF5Error.Reason, layer: String? = nil) -> HDF5Error {
-      HDF5Error(path: path, part: layer.map { "layer \"\($0)\"" } ?? part, reason: reason)
+    var copy = text
+    let result = copy.withUTF8 { utf8 in
+      Result { () throws(KerasConfigError) in try parse(json: UnsafeRawBufferPointer(utf8)) }
     }
-    guard let data = text.data(using: .utf8),
-      let root = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any]
-    else { throw fail(.invalid("is not a JSON object")) }
-    let className = root["class_name"] as? String ?? "?"
-    guard ["Sequential", "Functional", "Model"].contains(className) else {
-      throw fail(
-        .unsupportedArchitecture("the model is a \(className); expected a Sequential or Functional model"))
-    }
-    guard let config = root["config"] as? [String: Any], let layers = config["layers"] as? [[String: Any]]
-    else {
-      throw fail(.invalid("has no config.layers list"))
-    }
-    var used: [String: Int] = [:]
-    var parsed: [KerasLayer] = []
-    var recurrent: [String] = []
-    for layer in layers {
-      let cls = layer["class_name"] as? String ?? "?"
-      let conf = layer["config"] as? [String: Any] ?? [:]
-      let name = conf["name"] as? String ?? layer["name"] as? String ?? cls
-      // Keras 3 weight files name layer groups after the class, numbered on repeats.
-      let snake = snakeCase(cls)
-      let count = used[snake, default: -1] + 1
-      used[snake] = count
-      let weightsPath = count == 0 ? snake : "\(snake)_\(count)"
-      func activation() -> String? {
-        if let a = conf["activation"] as? String { return a }
-        if let a = conf["activation"] as? [String: Any] {
-          return (a["config"] as? [String: Any])?["name"] as? String ?? a["class_name"] as? String
-        }
-        return nil
-      }
-      switch cls {
-      case "InputLayer":
-        continue
-      case "Embedding":
-        if conf["mask_zero"] as? Bool == true {
-          throw fail(
-            .unsupportedArchitecture(
-              "mask_zero=true changes the recurrence; only mask_zero=false is supported"), layer: name)
-        }
-        parsed.append(
-          KerasLayer(
-            kind: .embedding, name: name, weightsPath: weightsPath, units: conf["output_dim"] as? Int,
-            inputDim: conf["input_dim"] as? Int))
-      case "SimpleRNN":
-        recurrent.append(name)
-        if conf["go_backwards"] as? Bool == true {
-          throw fail(.unsupportedArchitecture("go_backwards=true is not supported"), layer: name)
-        }
-        parsed.append(
-          KerasLayer(
-            kind: .simpleRNN, name: name, weightsPath: weightsPath, units: conf["units"] as? Int,
-            activation: activation() ?? "tanh", useBias: conf["use_bias"] as? Bool ?? true))
-      case "Dense":
-        parsed.append(
-          KerasLayer(
-            kind: .dense, name: name, weightsPath: weightsPath, units: conf["units"] as? Int,
-            activation: activation() ?? "linear", useBias: conf["use_bias"] as? Bool ?? true))
-      case "LSTM", "GRU", "ConvLSTM1D", "ConvLSTM2D", "ConvLSTM3D", "CuDNNLSTM", "CuDNNGRU":
-        throw fail(
-          .unsupportedArchitecture("layer type \(cls) is not supported; RNNKit supports only SimpleRNN"),
-          layer: name)
-      case "Bidirectional":
-        throw fail(.unsupportedArchitecture("bidirectional recurrent layers are not supported"), layer: name)
-      case "RNN":
-        throw fail(
-          .unsupportedArchitecture("generic RNN layers with custom cells are not supported; use SimpleRNN"),
-          layer: name)
-      default:
-        throw fail(
-          .unsupportedArchitecture(
-            "unknown layer type \(cls); supported: InputLayer, Embedding, SimpleRNN, Dense"),
-          layer: name)
-      }
-    }
-    if recurrent.count > 1 {
-      throw fail(
-        .unsupportedArchitecture(
-          "stacked recurrent layers (\(recurrent.joined(separator: ", "))) are not supported"))
-    }
-    let kinds = parsed.map(\.kind)
-    guard kinds == [.simpleRNN, .dense] || kinds == [.embedding, .simpleRNN, .dense] else {
-      throw fail(
-        .unsupportedArchitecture(
-          "expected an optional Embedding, one SimpleRNN and one Dense layer in that order; found "
-            + (parsed.isEmpty
-              ? "no layers" : parsed.map { "\($0.name) (\($0.kind))" }.joined(separator: ", "))))
-    }
-    return KerasArchitecture(
-      modelName: config["name"] as? String, embedding: kinds.count == 3 ? parsed[0] : nil,
-      rnn: parsed[kinds.count - 2], dense: parsed[kinds.count - 1])
+    return try mapped(result, path: path, part: part)
   }
 
-  /// Keras's `to_snake_case` for class names.
-  static func snakeCase(_ name: String) -> String {
-    var result = ""
-    let chars = Array(name)
-    for (i, ch) in chars.enumerated() {
-      if ch.isUppercase, i > 0 {
-        let previous = chars[i - 1]
-        let nextIsLower = i + 1 < chars.count && chars[i + 1].isLowercase
-        if previous.isLowercase || previous.isNumber || (previous.isUppercase && nextIsLower) {
-          result += "_"
-        }
+  /// Parses config bytes read from `path`, where they are `part`; errors name both.
+  static func parse(json bytes: UnsafeRawBufferPointer, path: String, part: String) throws(HDF5Error)
+    -> KerasArchitecture
+  {
+    try mapped(Result { () throws(KerasConfigError) in try parse(json: bytes) }, path: path, part: part)
+  }
+
+  private static func mapped(
+    _ result: Result<KerasArchitecture, KerasConfigError>, path: String, part: String
+  )
+    throws(HDF5Error) -> KerasArchitecture
+  {
+    do {
+      return try result.get()
+    } catch {
+      let location = error.layer.map { "layer \"\($0)\"" } ?? part
+      switch error.reason {
+      case .invalid(let reason): throw HDF5Error(path: path, part: location, reason: .invalid(reason))
+      case .unsupportedArchitecture(let reason):
+        throw HDF5Error(path: path, part: location, reason: .unsupportedArchitecture(reason))
       }
-      result += ch.lowercased()
     }
-    return result
   }
 }
 
-/// A weight read from a file: values, shape, dtype and where it came from.
+/// A weight in a file: its shape, dtype and where it is, known at once; its values, read only
+/// when the mapping needs them (after every cheap check passed).
 struct KerasTensor {
-  var values: [Float]
   var shape: [Int]
   var dtype: DType
   var part: String
+  var load: () throws(HDF5Error) -> [Float]
+}
+
+extension H5Reader {
+  /// The weight in `dataset`, its size claim checked, its values not yet read.
+  func kerasTensor(_ dataset: H5Dataset) throws(HDF5Error) -> KerasTensor {
+    let layout = try floatLayout(dataset)
+    return KerasTensor(shape: layout.shape, dtype: layout.dtype, part: dataset.path) { () throws(HDF5Error) in
+      try floats(dataset).values
+    }
+  }
 }
 
 /// The weights of the three layers, as Keras stores them.
@@ -184,9 +101,12 @@ struct KerasWeights {
 enum KerasMapping {
   /// Builds the Elman model: W = [recurrent_kernelᵀ | kernelᵀ] (or (E·kernel)ᵀ with an Embedding
   /// E), b = bias, V = dense kernelᵀ, c = dense bias.
+  ///
+  /// `declared` is the architecture the file's config describes; the weights' shapes must agree
+  /// with every dimension it gives, as they must for Keras to load the file.
   static func model(
     weights w: KerasWeights, hidden: String?, output: String?, options: KerasImportOptions, path: String,
-    format: String, modelName: String?, activationSource: String
+    format: String, modelName: String?, activationSource: String, declared: KerasArchitecture? = nil
   ) throws(HDF5Error) -> ElmanModel {
     func fail(_ part: String?, _ reason: HDF5Error.Reason) -> HDF5Error {
       HDF5Error(path: path, part: part, reason: reason)
@@ -225,28 +145,38 @@ enum KerasMapping {
     let o = w.denseKernel.shape[1]
     if let bias = w.denseBias { try shape(bias, [o], "[\(o)]") }
 
-    // W_x as [H, X]: the kernel transposed, or the embedding folded in.
+    // Everything cheap is checked before W is built: folding a small embedding into a wide kernel
+    // can make W much larger than the file (a [200000, 1] embedding and a [1, 500] kernel give a
+    // 400 MB W from a 29 KB file), so a missing vocabulary must not cost that first.
     let x: Int
-    var wx: [Float]
     if let e = w.embedding {
       guard e.shape.count == 2, e.shape[1] == inner, e.shape[0] > 0 else {
         throw fail(
           e.part, .wrongShape(found: e.shape, expected: "[N, \(inner)] (output_dim = kernel rows \(inner))"))
       }
       x = e.shape[0]
-      wx = foldEmbedding(e.values, rows: x, inner: inner, kernel: w.kernel.values, hidden: h)
     } else {
       x = inner
-      wx = transpose(w.kernel.values, rows: x, columns: h)
     }
-    var wValues = [Float](repeating: 0, count: h * (h + x))
-    let rT = transpose(w.recurrentKernel.values, rows: h, columns: h)
-    for row in 0..<h {
-      let base = row * (h + x)
-      for j in 0..<h { wValues[base + j] = rT[row * h + j] }
-      for j in 0..<x { wValues[base + h + j] = wx[row * x + j] }
+    if let declared {
+      func agree(_ found: Int, _ wanted: Int?, _ what: String, _ part: String) throws(HDF5Error) {
+        guard let wanted, wanted != found else { return }
+        throw fail(part, .invalid("gives \(what) \(found), but \(activationSource) declares \(wanted)"))
+      }
+      try agree(h, declared.rnn.units, "SimpleRNN units", w.recurrentKernel.part)
+      try agree(o, declared.dense.units, "Dense units", w.denseKernel.part)
+      if let e = w.embedding {
+        try agree(x, declared.embedding?.inputDim, "Embedding input_dim", e.part)
+        try agree(inner, declared.embedding?.units, "Embedding output_dim", e.part)
+      } else {
+        try agree(x, declared.rnn.inputFeatures ?? declared.inputFeatures, "input features", w.kernel.part)
+      }
     }
-    wx = []
+    let (columns, o1) = h.addingReportingOverflow(x)
+    let (count, o2) = h.multipliedReportingOverflow(by: columns)
+    guard !o1, !o2, count < Int.max / 4 else {
+      throw fail(nil, .invalid("W would have \(h) × (\(h) + \(x)) values, which overflows"))
+    }
 
     let fName = options.hiddenActivation?.rawValue ?? hidden
     let gName = options.outputActivation?.rawValue ?? output
@@ -303,17 +233,32 @@ enum KerasMapping {
         nil, .invalid("a vocabulary was given but the model has no Embedding layer (it takes dense inputs)"))
     }
 
+    // W = [recurrent_kernelᵀ | W_x], written in place: W_x is the kernel transposed, or the
+    // embedding folded in.
+    let recurrent = try w.recurrentKernel.load()
+    let kernel = try w.kernel.load()
+    let embedding = try w.embedding?.load()
+    let wValues = [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
+      let out = UnsafeMutableBufferPointer(rebasing: buffer[0..<count])
+      transpose(recurrent, rows: h, columns: h, into: out, stride: columns, offset: 0)
+      if let embedding {
+        foldEmbedding(embedding, rows: x, inner: inner, kernel: kernel, hidden: h, into: out, stride: columns)
+      } else {
+        transpose(kernel, rows: x, columns: h, into: out, stride: columns, offset: h)
+      }
+      initialized = count
+    }
+
     let dtype = w.recurrentKernel.dtype
+    let bias = try w.bias?.load() ?? [Float](repeating: 0, count: h)
+    let denseKernel = try w.denseKernel.load()
+    let denseBias = try w.denseBias?.load() ?? [Float](repeating: 0, count: o)
     do {
       return try ElmanModel(
         W: Parameter(wValues, shape: [h, h + x], dtype: dtype),
-        b: Parameter(
-          w.bias?.values ?? [Float](repeating: 0, count: h), shape: [h], dtype: w.bias?.dtype ?? dtype),
-        V: Parameter(
-          transpose(w.denseKernel.values, rows: h, columns: o), shape: [o, h], dtype: w.denseKernel.dtype),
-        c: Parameter(
-          w.denseBias?.values ?? [Float](repeating: 0, count: o), shape: [o],
-          dtype: w.denseBias?.dtype ?? dtype),
+        b: Parameter(bias, shape: [h], dtype: w.bias?.dtype ?? dtype),
+        V: Parameter(transpose(denseKernel, rows: h, columns: o), shape: [o, h], dtype: w.denseKernel.dtype),
+        c: Parameter(denseBias, shape: [o], dtype: w.denseBias?.dtype ?? dtype),
         hiddenActivation: f, outputActivation: g, inputKind: kind, vocabulary: vocabulary,
         tokenizer: tokenizer,
         provenance: Provenance(name: modelName, sourceFormat: format))
@@ -324,49 +269,79 @@ enum KerasMapping {
 
   /// `values` is [rows, columns] row-major; returns [columns, rows].
   static func transpose(_ values: [Float], rows: Int, columns: Int) -> [Float] {
-    var out = [Float](repeating: 0, count: values.count)
-    values.withUnsafeBufferPointer { src in
-      out.withUnsafeMutableBufferPointer { dst in
-        // Blocked so both sides stay in cache for large matrices.
-        let block = 64
-        var r0 = 0
-        while r0 < rows {
-          var c0 = 0
-          while c0 < columns {
-            for r in r0..<min(r0 + block, rows) {
-              for c in c0..<min(c0 + block, columns) { dst[c * rows + r] = src[r * columns + c] }
-            }
-            c0 += block
-          }
-          r0 += block
-        }
-      }
+    [Float](unsafeUninitializedCapacity: values.count) { buffer, initialized in
+      transpose(values, rows: rows, columns: columns, into: buffer, stride: rows, offset: 0)
+      initialized = values.count
     }
-    return out
   }
 
-  /// (E·K)ᵀ as [H, N], for E [N, inner] and K [inner, H], accumulated in Float as Keras does.
-  static func foldEmbedding(_ e: [Float], rows n: Int, inner: Int, kernel k: [Float], hidden h: Int)
-    -> [Float]
-  {
+  /// Writes `values` ([rows, columns] row-major) transposed into `out`: element (r, c) goes to
+  /// `out[c * stride + offset + r]`, so the result can land in a block of a wider matrix.
+  static func transpose(
+    _ values: [Float], rows: Int, columns: Int, into out: UnsafeMutableBufferPointer<Float>, stride: Int,
+    offset: Int
+  ) {
+    values.withUnsafeBufferPointer { src in
+      transpose(src.baseAddress!, rows: rows, columns: columns, into: out, stride: stride, offset: offset)
+    }
+  }
+
+  private static func transpose(
+    _ src: UnsafePointer<Float>, rows: Int, columns: Int, into out: UnsafeMutableBufferPointer<Float>,
+    stride: Int, offset: Int
+  ) {
+    // Blocked so both sides stay in cache for large matrices.
+    let block = 64
+    var r0 = 0
+    while r0 < rows {
+      var c0 = 0
+      while c0 < columns {
+        for r in r0..<min(r0 + block, rows) {
+          for c in c0..<min(c0 + block, columns) { out[c * stride + offset + r] = src[r * columns + c] }
+        }
+        c0 += block
+      }
+      r0 += block
+    }
+  }
+
+  /// Writes (E·K)ᵀ, [H, N], for E [N, inner] and K [inner, H], into columns H..<H+N of `out` (rows
+  /// of `stride` values), accumulated in Float as Keras does. Works through 64 tokens at a time,
+  /// so the only buffer beside W is 64 rows of the product.
+  static func foldEmbedding(
+    _ e: [Float], rows n: Int, inner: Int, kernel k: [Float], hidden h: Int,
+    into out: UnsafeMutableBufferPointer<Float>, stride: Int
+  ) {
     // RNNKit's own exports use an identity kernel; E·I is E exactly, so skip the N·H·H product.
-    if inner == h && isIdentity(k, size: h) { return transpose(e, rows: n, columns: h) }
-    var product = [Float](repeating: 0, count: n * h)
+    if inner == h && isIdentity(k, size: h) {
+      transpose(e, rows: n, columns: h, into: out, stride: stride, offset: h)
+      return
+    }
+    let block = 64
+    var product = [Float](repeating: 0, count: block * h)
     e.withUnsafeBufferPointer { e in
       k.withUnsafeBufferPointer { k in
         product.withUnsafeMutableBufferPointer { p in
-          for i in 0..<n {
-            let row = p.baseAddress! + i * h
-            for m in 0..<inner {
-              let scale = e[i * inner + m]
-              let krow = k.baseAddress! + m * h
-              for j in 0..<h { row[j] += scale * krow[j] }
+          var first = 0
+          while first < n {
+            let rows = min(block, n - first)
+            p.update(repeating: 0)
+            for i in 0..<rows {
+              let row = p.baseAddress! + i * h
+              for m in 0..<inner {
+                let scale = e[(first + i) * inner + m]
+                let krow = k.baseAddress! + m * h
+                for j in 0..<h { row[j] += scale * krow[j] }
+              }
             }
+            transpose(
+              UnsafePointer(p.baseAddress!), rows: rows, columns: h, into: out, stride: stride,
+              offset: h + first)
+            first += rows
           }
         }
       }
     }
-    return transpose(product, rows: n, columns: h)
   }
 
   static func isIdentity(_ values: [Float], size: Int) -> Bool {

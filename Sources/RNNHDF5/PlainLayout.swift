@@ -212,6 +212,7 @@ public enum PlainHDF5 {
     _ model: ElmanModel, to path: String, dtype: DType? = nil, overwrite: Bool = false
   ) throws(HDF5Error) {
     let target = try HDF5File.checkWritable(dtype ?? .f32, path: path)
+    try HDF5File.checkWritable(model, path: path, strings: true)
     try HDF5File.create(path: path, overwrite: overwrite) { root throws(HDF5Error) in
       do {
         try HDF5File.writeParameter(model.W, name: "W", in: root, dtype: target)

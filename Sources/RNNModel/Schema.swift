@@ -178,10 +178,33 @@ extension ElmanModel {
     return tensors
   }
 
+  /// Checks that the model can be written so that RNNKit reads it back: shapes and vocabulary
+  /// valid, tokens unique, and its `.rnn` form within the reader's caps in `limits`. Every writer
+  /// of every format calls this before it writes, since every format is read through this model
+  /// (and `rnnkit` reads HDF5 through a scratch `.rnn`).
+  public func checkWritable(limits: ReadOptions = ReadOptions()) throws(ModelError) {
+    try validateShapes()
+    try vocabulary?.checkUnique()
+    var tensors: [(name: String, shape: [Int])] = [
+      ("W", W.shape), ("b", b.shape), ("V", V.shape), ("c", c.shape),
+    ]
+    if let vocabulary { tensors += [("vocab.offsets", [vocabulary.count + 1]), ("vocab.bytes", [0])] }
+    tensors += extraTensors.filter { !Schema.knownTensors.contains($0.name) }.map { ($0.name, $0.shape) }
+    do {
+      try ContainerWriter.check(metadata: containerMetadata, tensors: tensors, limits: limits)
+    } catch {
+      throw .container(error)
+    }
+  }
+
   /// Writes the model atomically as `.rnn`.
   public func write(to path: String, dtype: DType? = nil, overwrite: Bool = false, durable: Bool = true)
     throws(ContainerError)
   {
+    do { try checkWritable() } catch {
+      if case .container(let format) = error { throw ContainerError(path: path, error: format) }
+      throw ContainerError(path: path, error: .invalidField(part: "model", reason: error.description))
+    }
     try ContainerWriter.write(
       metadata: containerMetadata, tensors: containerTensors(dtype: dtype), to: path, overwrite: overwrite,
       durable: durable)

@@ -30,6 +30,11 @@ import Testing
     _ = try? Keras.readLegacy(path: plain)
     _ = try? PlainHDF5.read(path: legacy)
     _ = try? PlainHDF5.write(model, to: plain)  // exists
+    // Failures of the final write, after the whole file was built.
+    let nowhere = folder.appendingPathComponent("no such folder").path
+    #expect(throws: HDF5Error.self) { try PlainHDF5.write(model, to: nowhere + "/p.h5") }
+    #expect(throws: HDF5Error.self) { try Keras.writeWeights(model, to: nowhere + "/k.weights.h5") }
+    #expect(throws: HDF5Error.self) { try Keras.writeLegacy(model, to: nowhere + "/k.h5") }
     #expect(HDF5Library.openObjectCount() == before)
     #expect(before == 0)
   }

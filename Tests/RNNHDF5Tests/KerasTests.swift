@@ -5,6 +5,7 @@ import RNNModel
 import RNNRuntime
 import Testing
 
+@testable import KerasConfig
 @testable import RNNHDF5
 
 @Suite struct KerasTests {

@@ -46,7 +46,7 @@ func files(in folder: URL) -> [String] {
 enum RawHDF5 {
   static func create(_ path: String, _ body: (hid_t) -> Void) {
     HDF5Library.withExclusiveAccess {
-      let file = H5Fcreate(path, rnnkit_h5f_acc_excl(), rnnkit_h5p_default(), rnnkit_h5p_default())
+      let file = H5Fcreate(path, rnnkit_h5f_acc_trunc(), rnnkit_h5p_default(), rnnkit_h5p_default())
       precondition(file >= 0)
       body(file)
       H5Fclose(file)
@@ -84,4 +84,40 @@ enum RawHDF5 {
 /// Compares two float arrays elementwise within `tolerance` (absolute).
 func allClose(_ a: [Float], _ b: [Float], absolute tolerance: Float) -> Bool {
   a.count == b.count && zip(a, b).allSatisfy { $0.isApproximatelyEqual(to: $1, absoluteTolerance: tolerance) }
+}
+
+/// The repository's root folder, for its scripts.
+let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+  .deletingLastPathComponent()
+
+/// Why a Python helper failed; a missing module fails the test rather than skipping it.
+struct PythonFailure: Error, CustomStringConvertible {
+  var description: String
+}
+
+/// Runs `python3 scripts/<script> arguments…` and returns what it printed; throws when it fails.
+@discardableResult
+func python(_ script: String, _ arguments: [String]) throws -> String {
+  let process = Process()
+  process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+  process.arguments =
+    ["python3", repositoryRoot.appendingPathComponent("scripts/" + script).path] + arguments
+  // stderr goes to a file, so a chatty script can never block on a pipe nobody reads.
+  let errPath = FileManager.default.temporaryDirectory.appendingPathComponent(
+    "rnnhdf5-py-\(UUID().uuidString)")
+  _ = FileManager.default.createFile(atPath: errPath.path, contents: nil)
+  defer { try? FileManager.default.removeItem(at: errPath) }
+  let out = Pipe()
+  process.standardOutput = out
+  process.standardError = try FileHandle(forWritingTo: errPath)
+  try process.run()
+  let stdout = out.fileHandleForReading.readDataToEndOfFile()
+  process.waitUntilExit()
+  let stderr = (try? Data(contentsOf: errPath)) ?? Data()
+  guard process.terminationStatus == 0 else {
+    throw PythonFailure(
+      description: "python3 \(script) \(arguments.joined(separator: " ")) failed: "
+        + String(decoding: stderr, as: UTF8.self))
+  }
+  return String(decoding: stdout, as: UTF8.self)
 }

@@ -230,8 +230,9 @@ public struct NumPyFormat: ModelFileFormat {
         part, "must be one <U string or a 1-D |u1 array of UTF-8, not \(header.descr) \(header.shape)", nil)
     }
     let json = Data(text.utf8)
-    let depth = json.withUnsafeBytes { SafetensorsFile.nestingDepth($0) }
-    guard depth <= 2, let object = try? JSONDecoder().decode([String: JSONValue].self, from: json) else {
+    // Strict JSON (UTF-8, exact numbers) nested at most 2 deep, before the typed decoding.
+    let strict = json.withUnsafeBytes { (try? JSONParser.parse($0, maxDepth: 2)) != nil }
+    guard strict, let object = try? JSONDecoder().decode([String: JSONValue].self, from: json) else {
       throw fail(part, "is not a JSON object of strings, numbers, booleans and lists of strings", nil)
     }
     var metadata = StoredMetadata(isStored: true)
@@ -331,6 +332,7 @@ public struct NumPyFormat: ModelFileFormat {
   // MARK: Writing
 
   public func write(_ model: ElmanModel, to path: String, options: ExportOptions) throws {
+    try model.checkWritable(to: path)
     var entries: [(String, [UInt8])] = []
     for (key, parameter) in [("W", model.W), ("b", model.b), ("V", model.V), ("c", model.c)] {
       let dtype = options.dtype ?? (writableDTypes.contains(parameter.dtype) ? parameter.dtype : .f32)

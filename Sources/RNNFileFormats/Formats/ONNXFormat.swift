@@ -73,6 +73,7 @@ public struct ONNXFormat: ModelFileFormat {
   }
 
   public func write(_ model: ElmanModel, to path: String, options: ExportOptions) throws {
+    try model.checkWritable(to: path)
     if let dtype = options.dtype, dtype != .f32 {
       throw ONNXError(
         path: path, part: "dtype", reason: "RNNKit writes ONNX weights as f32 only, not \(dtype)")

@@ -42,6 +42,7 @@ public struct PyTorchFormat: ModelFileFormat {
   }
 
   public func write(_ model: ElmanModel, to path: String, options: ExportOptions) throws {
+    try model.checkWritable(to: path)
     let dtype = options.dtype ?? .f32
     let storageClass: String
     switch dtype {

@@ -72,6 +72,7 @@ public struct SafetensorsFormat: ModelFileFormat {
   // MARK: Writing
 
   public func write(_ model: ElmanModel, to path: String, options: ExportOptions) throws {
+    try model.checkWritable(to: path)
     let tensors = [("W", model.W), ("b", model.b), ("V", model.V), ("c", model.c)].map { name, parameter in
       (name: name, shape: parameter.shape, values: parameter.floats())
     }

@@ -37,6 +37,7 @@ public struct TorchSafetensorsFormat: ModelFileFormat {
   }
 
   public func write(_ model: ElmanModel, to path: String, options: ExportOptions) throws {
+    try model.checkWritable(to: path)
     try SafetensorsFile.write(
       try TorchStateDict.tensors(of: model, path: path), dtype: options.dtype ?? .f32,
       metadata: try StringMetadata(describing: model).values, to: path, overwrite: options.overwrite)

@@ -84,7 +84,7 @@ struct TorchArchive {
   func metadata() throws -> StringMetadata {
     guard let entry = zip.entry(named: folder + Self.metadataEntry) else { return StringMetadata([:]) }
     let bytes = try content(entry).bytes
-    guard SafetensorsFile.nestingDepth(bytes) <= 2,
+    guard (try? JSONParser.parse(bytes, maxDepth: 2)) != nil,
       let object = try? JSONSerialization.jsonObject(with: Data(bytes)) as? [String: String]
     else {
       throw fail(folder + Self.metadataEntry, "is not a JSON object of strings")

@@ -68,10 +68,19 @@ enum ProcessCalls {
   static func spawn(_ arguments: [String], environment: [String: String], descriptors: [Int32])
     throws(IsolationError) -> pid_t
   {
+    // The mapping runs in order in the child: a source numbered below the targets could be
+    // overwritten by an earlier target before it is copied. Copies above every target cannot be.
+    var high: [Int32] = []
+    defer { for fd in high { close(fd) } }
+    for fd in descriptors {
+      let copy = fcntl(fd, F_DUPFD_CLOEXEC, Int32(descriptors.count))
+      try check("duplicating a descriptor", copy)
+      high.append(copy)
+    }
     var actions = posix_spawn_file_actions_t()
     posix_spawn_file_actions_init(&actions)
     defer { posix_spawn_file_actions_destroy(&actions) }
-    for (target, source) in descriptors.enumerated() {
+    for (target, source) in high.enumerated() {
       posix_spawn_file_actions_adddup2(&actions, source, Int32(target))
     }
     let argv = arguments.map { strdup($0) } + [nil]
