@@ -14,6 +14,13 @@ public struct ImportOptions: Sendable, Codable {
   public var outputActivation: OutputActivation?
   /// Limits and checksum verification for `.rnn` input.
   public var readOptions: ReadOptions
+  /// Overrides whether text is lower-cased before lookup (formats such as Keras store no tokenizer,
+  /// so without this a token with a capital letter could never be typed).
+  public var lowercase: Bool?
+  /// Overrides the tokenizer level (words or characters).
+  public var tokenizerLevel: TokenizerSettings.Level?
+  /// Overrides the token that unknown words map to.
+  public var unknownToken: String?
 
   /// Creates import options; every field is optional.
   public init(
@@ -34,6 +41,16 @@ extension ImportOptions {
   public func suppliedVocabulary() throws -> [String]? {
     if let vocabularyPath { return try readVocabularyFile(vocabularyPath) }
     return vocabularyTokens
+  }
+
+  /// `model` with the tokenizer settings these options override; every format's read gets them
+  /// applied, whatever the format stores.
+  public func applyingTokenizerSettings(to model: ElmanModel) -> ElmanModel {
+    var model = model
+    if let lowercase { model.tokenizer.lowercase = lowercase }
+    if let tokenizerLevel { model.tokenizer.level = tokenizerLevel }
+    if let unknownToken { model.tokenizer.unknownToken = unknownToken }
+    return model
   }
 
   /// Where the supplied vocabulary came from, for messages.

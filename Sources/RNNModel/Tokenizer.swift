@@ -1,6 +1,6 @@
 /// How text becomes tokens: stored in the model's metadata (`tokenizer.*` keys).
 public struct TokenizerSettings: Equatable, Sendable {
-  public enum Level: String, CaseIterable, Sendable {
+  public enum Level: String, CaseIterable, Sendable, Codable {
     /// Words separated by white space.
     case word
     /// Single characters (extended grapheme clusters).

@@ -23,7 +23,7 @@ import Testing
 
   @Test func inspectJSONIsParseableAndComplete() throws {
     let result = try CLI.run([
-      "inspect", CLI.fixture("token-f16.rnn"), "--json", "--stats", "--vocab", "--tensor", "b",
+      "inspect", CLI.fixture("token-f16.rnn"), "--json", "--stats", "--tokens", "--tensor", "b",
     ])
     #expect(result.status == 0)
     let object = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as! [String: Any]
@@ -128,7 +128,7 @@ import Testing
     try Data(bytes[0..<700]).write(to: URL(fileURLWithPath: truncated))
     let cases: [(String, String)] = [
       (empty, "the file is empty"), (text, "not an .rnn file"), (truncated, "truncated"),
-      (folder.appendingPathComponent("missing.rnn").path, "No such file"),
+      (folder.appendingPathComponent("missing.rnn").path, "no such file"),
     ]
     for command in ["inspect", "validate", "diff"] {
       for (path, reason) in cases {

@@ -246,9 +246,12 @@ extension ModelFormats {
       chosen = isolation.isolate ? nil : try detect(path: path)
     }
     guard let chosen else {
-      return try IsolatedReader.read(path: path, format: format, options: options, policy: isolation)
+      var loaded = try IsolatedReader.read(path: path, format: format, options: options, policy: isolation)
+      loaded.model = options.applyingTokenizerSettings(to: loaded.model)
+      return loaded
     }
-    return LoadedModel(model: try chosen.read(path: path, options: options), format: chosen)
+    let model = try chosen.read(path: path, options: options)
+    return LoadedModel(model: options.applyingTokenizerSettings(to: model), format: chosen)
   }
 
   /// Reads the model at `path`; see ``load(path:format:options:isolation:)``.

@@ -12,13 +12,13 @@ struct Diff: ParsableCommand {
       conversion changes them by design.
       """)
 
-  @Argument(help: "The first model.")
+  @Argument(help: "The first model.", completion: .file())
   var a: String
 
-  @Argument(help: "The second model.")
+  @Argument(help: "The second model.", completion: .file())
   var b: String
 
-  @Option(help: "The tolerance T (default 0: exact).")
+  @Option(parsing: .unconditional, help: "The tolerance T; 0 is exact.")
   var tolerance: Double = 0
 
   @OptionGroup var input: ModelInputOptions
@@ -26,10 +26,13 @@ struct Diff: ParsableCommand {
   @Flag(help: "Print JSON instead of text.")
   var json = false
 
-  func run() throws {
+  func validate() throws {
     guard tolerance >= 0, tolerance.isFinite else {
-      throw CLIError("--tolerance must be a finite number ≥ 0")
+      throw ValidationError("--tolerance must be a finite number ≥ 0, not \(tolerance)")
     }
+  }
+
+  func run() throws {
     let left = try input.load(a)
     let right = try input.load(b)
     let difference = ModelDifference(left, right, tolerance: tolerance)

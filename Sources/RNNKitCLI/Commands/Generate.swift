@@ -10,22 +10,22 @@ struct Generate: ParsableCommand {
       model give the same text. Prints the prompt's tokens followed by the new ones.
       """)
 
-  @Argument(help: "The model file.")
+  @Argument(help: "The model file (- reads standard input).", completion: .file())
   var model: String
 
   @Argument(help: "The prompt text.")
   var prompt: String
 
-  @Option(help: "How many tokens to generate.")
+  @Option(parsing: .unconditional, help: "How many tokens to generate.")
   var maxTokens = 20
 
-  @Option(help: "Sampling temperature; 0 is greedy.")
+  @Option(parsing: .unconditional, help: "Sampling temperature; 0 is greedy.")
   var temperature = 1.0
 
-  @Option(help: "Sample among the K most likely tokens only.")
+  @Option(parsing: .unconditional, help: "Sample among the K most likely tokens only.")
   var topK: Int?
 
-  @Option(help: "The seed of the sampler.")
+  @Option(parsing: .unconditional, help: "The seed of the sampler.")
   var seed: UInt64 = 0
 
   @Flag(help: "Print JSON: {\"prompt\": [ids], \"generated\": [ids], \"text\": \"…\"}.")
@@ -33,17 +33,19 @@ struct Generate: ParsableCommand {
 
   @OptionGroup var input: ModelInputOptions
 
+  @OptionGroup var unknownWords: UnknownWords
+
   func validate() throws {
-    guard maxTokens >= 0 else { throw ValidationError("--max-tokens must be 0 or more") }
+    guard maxTokens >= 0 else { throw ValidationError("--max-tokens must be 0 or more, not \(maxTokens)") }
     guard temperature >= 0, temperature.isFinite else {
-      throw ValidationError("--temperature must be 0 or more")
+      throw ValidationError("--temperature must be a finite number, 0 or more, not \(temperature)")
     }
-    if let topK, topK < 1 { throw ValidationError("--top-k must be at least 1") }
+    if let topK, topK < 1 { throw ValidationError("--top-k must be at least 1, not \(topK)") }
   }
 
   func run() throws {
     let runtime = try RuntimeCommand.prepare(model, input: input)
-    let tokens = try RuntimeCommand.encode(prompt, runtime: runtime, path: model)
+    let tokens = try RuntimeCommand.encode(prompt, runtime: runtime, path: model, strict: unknownWords.strict)
     let options = GenerationOptions(maxTokens: maxTokens, temperature: temperature, topK: topK, seed: seed)
     let (generated, text) = try RuntimeCommand.run(model) { () throws(RuntimeError) in
       let generated = try runtime.generate(prompt: tokens, options: options)

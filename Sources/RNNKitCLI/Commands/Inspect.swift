@@ -12,7 +12,7 @@ struct Inspect: ParsableCommand {
   @Argument(help: "The model file.")
   var file: String
 
-  @OptionGroup var input: InspectInputOptions
+  @OptionGroup var input: ReadingOptions
 
   @Flag(help: "Print JSON (stable key order) instead of text.")
   var json = false
@@ -28,7 +28,13 @@ struct Inspect: ParsableCommand {
   var allValues = false
 
   @Flag(help: "List every token with its id.")
-  var vocab = false
+  var tokens = false
+
+  func validate() throws {
+    if allValues && tensor == nil {
+      throw ValidationError("--all prints every value of a --tensor; name one")
+    }
+  }
 
   func run() throws {
     var options = try input.importOptions()
@@ -145,7 +151,7 @@ struct Inspect: ParsableCommand {
       out.append("")
       let first = (0..<min(10, vocabulary.count)).map { "\(Text.quoted(vocabulary[$0]))" }
       out.append("Vocabulary: \(vocabulary.count) tokens")
-      if vocab {
+      if tokens {
         out.append(Text.table((0..<vocabulary.count).map { ["\($0)", Text.quoted(vocabulary[$0])] }))
       } else {
         out.append("  first: " + first.joined(separator: " ") + (vocabulary.count > 10 ? " …" : ""))
@@ -287,7 +293,7 @@ struct Inspect: ParsableCommand {
       ))
     if let vocabulary = model.vocabulary {
       var v: [(String, JSON)] = [("size", .int(vocabulary.count))]
-      if vocab {
+      if tokens {
         v.append(("tokens", .array(vocabulary.tokens.map(JSON.string))))
       } else {
         v.append(("first", .array((0..<min(10, vocabulary.count)).map { .string(vocabulary[$0]) })))

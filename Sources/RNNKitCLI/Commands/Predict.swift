@@ -9,13 +9,13 @@ struct Predict: ParsableCommand {
       sigmoid outputs themselves for sigmoid models.
       """)
 
-  @Argument(help: "The model file.")
+  @Argument(help: "The model file (- reads standard input).", completion: .file())
   var model: String
 
   @Argument(help: "The text so far.")
   var text: String
 
-  @Option(help: "How many tokens to list.")
+  @Option(parsing: .unconditional, help: "How many tokens to list.")
   var top = 10
 
   @Flag(help: "Print JSON: {\"tokens\": [ids], \"predictions\": [{\"token\", \"id\", \"probability\"}]}.")
@@ -23,13 +23,15 @@ struct Predict: ParsableCommand {
 
   @OptionGroup var input: ModelInputOptions
 
+  @OptionGroup var unknownWords: UnknownWords
+
   func validate() throws {
-    guard top >= 1 else { throw ValidationError("--top must be at least 1") }
+    guard top >= 1 else { throw ValidationError("--top must be at least 1, not \(top)") }
   }
 
   func run() throws {
     let runtime = try RuntimeCommand.prepare(model, input: input)
-    let tokens = try RuntimeCommand.encode(text, runtime: runtime, path: model)
+    let tokens = try RuntimeCommand.encode(text, runtime: runtime, path: model, strict: unknownWords.strict)
     let predictions = try RuntimeCommand.run(model) { () throws(RuntimeError) in
       try runtime.predictNext(tokens: tokens, topK: top)
     }

@@ -13,6 +13,8 @@ struct LoadedFile {
   static func load(_ path: String, format name: String?, options: ImportOptions, isolate: Bool) throws
     -> LoadedFile
   {
+    try InputPath.check(path)
+    let path = try InputPath.resolve(path, format: name)
     let size = (try? ByteStorage(mapping: path).count) ?? 0
     let isRNN = try ModelSource.isNativeRNN(path: path, format: name)
     if isRNN {
@@ -21,6 +23,7 @@ struct LoadedFile {
         var model = try ElmanModel(container: container)
         if let f = options.hiddenActivation { model.hiddenActivation = f }
         if let g = options.outputActivation { model.outputActivation = g }
+        model = options.applyingTokenizerSettings(to: model)
         return LoadedFile(path: path, format: "rnn", fileSize: size, container: container, model: model)
       } catch {
         throw ModelFileError(path: path, error: error)
