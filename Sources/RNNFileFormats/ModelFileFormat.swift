@@ -21,6 +21,10 @@ public struct ImportOptions: Sendable, Codable {
   public var tokenizerLevel: TokenizerSettings.Level?
   /// Overrides the token that unknown words map to.
   public var unknownToken: String?
+  /// Stand in for what the file does not store and nothing supplied (activations tanh and softmax,
+  /// tokens named by their ids), so tools that check or describe structure can read any file. A
+  /// model read this way is for looking at, not for running.
+  public var standIns: Bool = false
 
   /// Creates import options; every field is optional.
   public init(

@@ -13,6 +13,8 @@ public struct KerasImportOptions: Sendable {
   public var vocabulary: [String]?
   /// Where the tokens came from, for messages.
   public var vocabularyPath: String?
+  /// Stand in for missing activations (tanh, softmax) and vocabulary (tokens named by their ids).
+  public var standIns = false
 
   public init(
     hiddenActivation: HiddenActivation? = nil, outputActivation: OutputActivation? = nil,
@@ -247,8 +249,8 @@ enum KerasMapping {
     }
     wx = []
 
-    let fName = options.hiddenActivation?.rawValue ?? hidden
-    let gName = options.outputActivation?.rawValue ?? output
+    let fName = options.hiddenActivation?.rawValue ?? hidden ?? (options.standIns ? "tanh" : nil)
+    let gName = options.outputActivation?.rawValue ?? output ?? (options.standIns ? "softmax" : nil)
     guard let fName else {
       throw fail(
         nil,
@@ -279,7 +281,7 @@ enum KerasMapping {
     var tokenizer = TokenizerSettings()
     let kind: InputKind = w.embedding == nil ? .dense : .tokens
     if kind == .tokens {
-      guard let tokens = options.vocabulary else {
+      guard let tokens = options.vocabulary ?? (options.standIns ? (0..<x).map { "<\($0)>" } : nil) else {
         throw fail(
           nil,
           .needsInput(

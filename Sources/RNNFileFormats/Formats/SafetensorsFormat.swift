@@ -146,10 +146,12 @@ public struct SafetensorsFormat: ModelFileFormat {
       return Parameter(try view.floats(), shape: entry.shape, dtype: entry.dtype)
     }
 
-    func activation<T>(_ key: String, _ override: T?, _ parse: (String) -> T?, input: ModelInput) throws -> T
-    {
+    func activation<T>(
+      _ key: String, _ override: T?, _ parse: (String) -> T?, input: ModelInput, standIn: T
+    ) throws -> T {
       if let override { return override }
       guard let name = metadata[key] else {
+        if options.standIns { return standIn }
         var error = fail("__metadata__", "has no \(key)")
         error.requestedInput = input
         throw error
@@ -159,10 +161,10 @@ public struct SafetensorsFormat: ModelFileFormat {
     }
     let f = try activation(
       Schema.hiddenActivation, options.hiddenActivation, HiddenActivation.init(name:),
-      input: .hiddenActivation)
+      input: .hiddenActivation, standIn: HiddenActivation.tanh)
     let g = try activation(
       Schema.outputActivation, options.outputActivation, OutputActivation.init(name:),
-      input: .outputActivation)
+      input: .outputActivation, standIn: OutputActivation.softmax)
 
     var tokens: [String]?
     if let supplied = try options.suppliedVocabulary() {

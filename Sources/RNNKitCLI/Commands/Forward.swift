@@ -156,7 +156,7 @@ enum RuntimeCommand {
   }
 
   static func number(_ value: Float) -> JSON {
-    guard value.isFinite else { return .null }
+    guard value.isFinite else { return .number(Double(value)) }
     return .number(Double("\(value)") ?? Double(value))
   }
 
