@@ -8,9 +8,13 @@ struct Convert: ParsableCommand {
     discussion: """
       The input format is detected from the content; the output format comes from --to or the \
       output file name. Formats that store no vocabulary take --vocab, and formats that store no \
-      activations take --hidden-activation and --output-activation (see `rnnkit --help`).
+      activations take --hidden-activation and --output-activation (see `rnnkit --help`). \
       The output is written once, to a temporary file in its folder, and put in place only when \
       everything, including --verify, succeeded. The input is never overwritten.
+
+      Examples:
+        rnnkit convert Fixtures/cuisine.rnn cuisine.safetensors --verify
+        rnnkit convert Fixtures/cuisine.h5 - --to rnn > cuisine.rnn
       """)
 
   @Argument(help: "The model to read (- reads standard input; give --from).", completion: .file())
@@ -28,11 +32,11 @@ struct Convert: ParsableCommand {
 
   @OptionGroup var source: ModelInputOptions
 
-  @Option(help: ArgumentHelp("The output format; from the file name by default.", valueName: "format"))
+  @Option(help: ArgumentHelp("The output format (default: from the file name).", valueName: "format"))
   var to: OutputFormatName?
 
   @Option(
-    help: "The dtype of W, b, V and c in the output. Default: as stored, or f32 where the format decides.")
+    help: "The dtype of W, b, V and c in the output (default: as stored, or f32 where the format decides).")
   var dtype: FloatDType?
 
   @Flag(help: "Replace an existing output file.")

@@ -5,11 +5,13 @@ struct Diff: ParsableCommand {
   static let configuration = CommandConfiguration(
     abstract: "Compare two models tensor by tensor, then their metadata and vocabularies.",
     discussion: """
-      Works across formats (for example an .rnn file against its HDF5 export). Two values are equal
-      within T when |a − b| ≤ T or |a − b| ≤ T·max(|a|, |b|); NaN equals NaN. Exits 0 when every
-      tensor is equal within T and the activations, tokenizer, vocabulary and non-provenance metadata
-      match. Provenance keys (general.*) are reported but do not count as differences, since a
+      Works across formats (for example an .rnn file against its HDF5 export). Two values are equal \
+      within T when |a − b| ≤ T or |a − b| ≤ T·max(|a|, |b|); NaN equals NaN. Exits 0 when every \
+      tensor is equal within T and the activations, tokenizer, vocabulary and non-provenance metadata \
+      match. Provenance keys (general.*) are reported but do not count as differences, since a \
       conversion changes them by design.
+
+      Example: rnnkit diff Fixtures/cuisine.rnn Fixtures/cuisine.h5 --tolerance 1e-6
       """)
 
   @Argument(help: "The first model.", completion: .file())

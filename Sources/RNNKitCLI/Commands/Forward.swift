@@ -6,10 +6,12 @@ struct Forward: ParsableCommand {
   static let configuration = CommandConfiguration(
     abstract: "Run the forward pass and print h_t and y_t for every step.",
     discussion: """
-      Give the input as token ids (--ids 3,1,4), as text (--text "…", split by the model's tokenizer) or
-      as a JSON file (--inputs FILE.json) holding a list of token ids or a list of float vectors.
-      --json prints {"tokens": [ids], "hidden": [[h] per step], "output": [[y] per step]}; "tokens" is
+      Give the input as token ids (--ids 3,1,4), as text (--text "…", split by the model's tokenizer) or \
+      as a JSON file (--inputs FILE.json) holding a list of token ids or a list of float vectors. \
+      --json prints {"tokens": [ids], "hidden": [[h] per step], "output": [[y] per step]}; "tokens" is \
       left out for dense inputs.
+
+      Example: rnnkit forward Fixtures/cuisine.rnn --text "my favourite dish is" --json
       """)
 
   @Argument(help: "The model file (- reads standard input).", completion: .file())

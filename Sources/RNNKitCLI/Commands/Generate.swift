@@ -5,9 +5,11 @@ struct Generate: ParsableCommand {
   static let configuration = CommandConfiguration(
     abstract: "Continue a prompt with tokens drawn from the model.",
     discussion: """
-      Each token is drawn from softmax(z / temperature), among the --top-k most likely when given.
-      --temperature 0 (or --top-k 1) always takes the most likely token. The same seed, prompt and
+      Each token is drawn from softmax(z / temperature), among the --top-k most likely when given. \
+      --temperature 0 (or --top-k 1) always takes the most likely token. The same seed, prompt and \
       model give the same text. Prints the prompt's tokens followed by the new ones.
+
+      Example: rnnkit generate Fixtures/cuisine.rnn 'My favourite dish is pizza.' --max-tokens 12 --seed 1
       """)
 
   @Argument(help: "The model file (- reads standard input).", completion: .file())

@@ -5,8 +5,12 @@ struct Inspect: ParsableCommand {
   static let configuration = CommandConfiguration(
     abstract: "Show a model file's version, metadata, tensors, sizes, activations and vocabulary.",
     discussion: """
-      Reads every format `convert` reads. For .rnn files the tensor table includes offsets and
+      Reads every format `convert` reads. For .rnn files the tensor table includes offsets and \
       checksums. --stats adds per-tensor statistics and the spectral radius of W_h.
+
+      Examples:
+        rnnkit inspect Fixtures/cuisine.rnn --stats
+        rnnkit inspect Fixtures/cuisine.h5 --tensor V --json
       """)
 
   @Argument(help: "The model file.")

@@ -5,8 +5,10 @@ struct Predict: ParsableCommand {
   static let configuration = CommandConfiguration(
     abstract: "Print the next-token distribution after a text: token, id and probability, best first.",
     discussion: """
-      The probabilities are softmax(V·h_T + c) for models with a softmax or identity output, and the
+      The probabilities are softmax(V·h_T + c) for models with a softmax or identity output, and the \
       sigmoid outputs themselves for sigmoid models.
+
+      Example: rnnkit predict Fixtures/cuisine.rnn 'My favourite dish is sushi. So, my favourite cuisine is' --top 5
       """)
 
   @Argument(help: "The model file (- reads standard input).", completion: .file())

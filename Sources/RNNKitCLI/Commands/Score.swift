@@ -6,11 +6,13 @@ struct Score: ParsableCommand {
   static let configuration = CommandConfiguration(
     abstract: "Print the cross-entropy and perplexity of a text file under the model.",
     discussion: """
-      Each non-empty line is one sequence, as in `rnnkit train`: the hidden state starts at zero on
-      every line, and every token after a line's first is predicted from the ones before it on that
-      line. --continuous scores the whole file as one sequence instead. Cross-entropy is in nats per
-      predicted token (bits in parentheses), over all lines.
+      Each non-empty line is one sequence, as in `rnnkit train`: the hidden state starts at zero on \
+      every line, and every token after a line's first is predicted from the ones before it on that \
+      line. --continuous scores the whole file as one sequence instead. Cross-entropy is in nats per \
+      predicted token (bits in parentheses), over all lines. \
       --json adds the log-probability of every predicted token, in file order.
+
+      Example: rnnkit score Fixtures/cuisine.rnn Fixtures/corpus/cuisine.txt
       """)
 
   @Argument(help: "The model file.", completion: .file())

@@ -17,7 +17,7 @@ struct Train: ParsableCommand {
       window of --bptt-length steps. Each update is W := W - η·∂Loss/∂W, with the gradient scaled \
       down to norm --clip when it is larger. The same seed and options give the same model.
 
-      Example: rnnkit train Fixtures/corpus/cuisine.txt --output cuisine.rnn --lowercase --epochs 120 --learning-rate 0.1 --clip 1
+      Example: rnnkit train Fixtures/corpus/cuisine.txt -o cuisine.rnn --lowercase --epochs 120 --learning-rate 0.1 --clip 1
       """)
 
   @Argument(
@@ -86,7 +86,7 @@ struct Train: ParsableCommand {
   var name: String?
 
   @Option(
-    help: "An ISO 8601 date to record as the creation date (left out by default, so runs are reproducible).")
+    help: "An ISO 8601 date to record as the creation date (default: none, so runs are reproducible).")
   var created: String?
 
   @Flag(help: "Replace an existing output file.")

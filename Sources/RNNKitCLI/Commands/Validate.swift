@@ -8,6 +8,8 @@ struct Validate: ParsableCommand {
     discussion: """
       Exits 0 when the file passes every check. Otherwise prints one line per problem on stderr and \
       exits 1.
+
+      Example: rnnkit validate Fixtures/cuisine.rnn
       """)
 
   @Argument(help: "The model file.", completion: .file())

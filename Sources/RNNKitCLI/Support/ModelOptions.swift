@@ -7,7 +7,7 @@ import RNNKit
 struct ReadingOptions: ParsableArguments {
   @Option(
     name: .customLong("from"),
-    help: ArgumentHelp("The input format; detected from the content by default.", valueName: "format"))
+    help: ArgumentHelp("The input format (default: detected from the content).", valueName: "format"))
   var inputFormat: InputFormatName?
 
   var format: String? { inputFormat?.name }
