@@ -13,7 +13,7 @@ struct Inspect: ParsableCommand {
         rnnkit inspect Fixtures/cuisine.h5 --tensor V --json
       """)
 
-  @Argument(help: "The model file.")
+  @Argument(help: "The model file (- reads standard input).", completion: .file())
   var file: String
 
   @OptionGroup var input: ReadingOptions
