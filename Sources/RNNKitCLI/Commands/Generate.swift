@@ -30,6 +30,9 @@ struct Generate: ParsableCommand {
   @Option(parsing: .unconditional, help: "The seed of the sampler.")
   var seed: UInt64 = 0
 
+  @Option(help: "Stop once the generated text contains this string (it ends the text).")
+  var stop: String?
+
   @Flag(help: "Print JSON: {\"prompt\": [ids], \"generated\": [ids], \"text\": \"…\"}.")
   var json = false
 
@@ -49,9 +52,25 @@ struct Generate: ParsableCommand {
     let runtime = try RuntimeCommand.prepare(model, input: input)
     let tokens = try RuntimeCommand.encode(prompt, runtime: runtime, path: model, strict: unknownWords.strict)
     let options = GenerationOptions(maxTokens: maxTokens, temperature: temperature, topK: topK, seed: seed)
-    let (generated, text) = try RuntimeCommand.run(model) { () throws(RuntimeError) in
+    var (generated, text) = try RuntimeCommand.run(model) { () throws(RuntimeError) in
       let generated = try runtime.generate(prompt: tokens, options: options)
       return (generated, try runtime.decode(tokens + generated))
+    }
+    if let stop, !stop.isEmpty {
+      // Tokens after the first that completes `stop` are dropped; each token depends only on the
+      // ones before it, so this is what stopping there would have produced.
+      let promptText = try RuntimeCommand.run(model) { () throws(RuntimeError) in try runtime.decode(tokens) }
+      for count in 1...max(generated.count, 1) where count <= generated.count {
+        let partial = try RuntimeCommand.run(model) { () throws(RuntimeError) in
+          try runtime.decode(tokens + generated[..<count])
+        }
+        let continuation = partial.dropFirst(promptText.count)
+        if let range = continuation.range(of: stop) {
+          generated = Array(generated[..<count])
+          text = String(partial[..<range.upperBound])
+          break
+        }
+      }
     }
     if json {
       print(
