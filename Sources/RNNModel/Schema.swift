@@ -10,6 +10,7 @@ public enum Schema {
   public static let tokenizerLowercase = "tokenizer.lowercase"
   public static let tokenizerSplitPunctuation = "tokenizer.split_punctuation"
   public static let tokenizerUnknownToken = "tokenizer.unknown_token"
+  public static let tokenizerEndOfSequence = "tokenizer.end_of_sequence"
   public static let name = "general.name"
   public static let description = "general.description"
   public static let sourceFormat = "general.source_format"
@@ -19,7 +20,8 @@ public enum Schema {
   /// The keys this version interprets, in the order they are written.
   public static let knownKeys: [String] = [
     architecture, hiddenActivation, outputActivation, inputKind, tokenizerLevel, tokenizerLowercase,
-    tokenizerSplitPunctuation, tokenizerUnknownToken, name, description, sourceFormat, converterVersion,
+    tokenizerSplitPunctuation, tokenizerUnknownToken, tokenizerEndOfSequence, name, description, sourceFormat,
+    converterVersion,
     created,
   ]
   /// The tensors this version interprets, in the order they are written.
@@ -106,7 +108,8 @@ extension ElmanModel {
         level: level,
         lowercase: try bool(Schema.tokenizerLowercase, default: false),
         splitPunctuation: try bool(Schema.tokenizerSplitPunctuation, default: false),
-        unknownToken: try string(Schema.tokenizerUnknownToken, required: false))
+        unknownToken: try string(Schema.tokenizerUnknownToken, required: false),
+        endOfSequence: try string(Schema.tokenizerEndOfSequence, required: false))
       vocabulary = try Vocabulary(offsets: tensor("vocab.offsets"), bytes: tensor("vocab.bytes"))
     } else {
       for name in ["vocab.offsets", "vocab.bytes"] where container.entry(named: name) != nil {
@@ -144,6 +147,7 @@ extension ElmanModel {
       meta[Schema.tokenizerLowercase] = .bool(tokenizer.lowercase)
       meta[Schema.tokenizerSplitPunctuation] = .bool(tokenizer.splitPunctuation)
       if let unknown = tokenizer.unknownToken { meta[Schema.tokenizerUnknownToken] = .string(unknown) }
+      if let end = tokenizer.endOfSequence { meta[Schema.tokenizerEndOfSequence] = .string(end) }
     }
     meta[Schema.name] = provenance.name.map(MetadataValue.string)
     meta[Schema.description] = provenance.description.map(MetadataValue.string)

@@ -14,15 +14,19 @@ public struct TokenizerSettings: Equatable, Sendable {
   public var splitPunctuation: Bool
   /// The token that unknown words map to; nil when unknown words are an error.
   public var unknownToken: String?
+  /// The token that ends each line in training, so generation can stop; nil when the model has none.
+  /// Text never splits into it, and joining leaves it out.
+  public var endOfSequence: String?
 
   public init(
     level: Level = .word, lowercase: Bool = true, splitPunctuation: Bool = true,
-    unknownToken: String? = "<unk>"
+    unknownToken: String? = "<unk>", endOfSequence: String? = nil
   ) {
     self.level = level
     self.lowercase = lowercase
     self.splitPunctuation = splitPunctuation
     self.unknownToken = unknownToken
+    self.endOfSequence = endOfSequence
   }
 }
 
@@ -63,6 +67,7 @@ public struct Tokenizer: Sendable {
   /// Joins tokens into text: characters are concatenated; words are separated by spaces, with no
   /// space before closing punctuation.
   public func join(_ tokens: [String]) -> String {
+    let tokens = settings.endOfSequence.map { end in tokens.filter { $0 != end } } ?? tokens
     switch settings.level {
     case .char:
       return tokens.joined()

@@ -42,25 +42,3 @@ import Testing
     #expect(function("train").contains("___backend=('portable' 'blas')"))
   }
 }
-
-/// `generate --stop STRING` ends the text at the first occurrence of STRING in what it generated.
-@Suite struct GenerationStopTests {
-  @Test func generationStopsAtTheStopString() throws {
-    let model = CLI.fixture("cuisine.rnn")
-    let prompt = "my favourite dish is pizza."
-    let free = try CLI.run(["generate", model, prompt, "--max-tokens", "20", "--temperature", "0", "--json"])
-    let stopped = try CLI.run([
-      "generate", model, prompt, "--max-tokens", "20", "--temperature", "0", "--stop", ".", "--json",
-    ])
-    #expect(free.status == 0 && stopped.status == 0, "\(stopped.stderr)")
-    func field(_ text: String, _ key: String) throws -> Any? {
-      try (JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any])?[key]
-    }
-    let all = try #require(try field(free.stdout, "generated") as? [Int])
-    let cut = try #require(try field(stopped.stdout, "generated") as? [Int])
-    let text = try #require(try field(stopped.stdout, "text") as? String)
-    // A prefix of the free run, ending at the first generated ".".
-    #expect(cut.count < all.count && Array(all.prefix(cut.count)) == cut)
-    #expect(text.hasSuffix(".") && text.dropFirst(prompt.count).filter { $0 == "." }.count == 1, "\(text)")
-  }
-}

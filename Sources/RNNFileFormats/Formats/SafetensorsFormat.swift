@@ -184,6 +184,7 @@ public struct SafetensorsFormat: ModelFileFormat {
     tokenizer.splitPunctuation = metadata[Schema.tokenizerSplitPunctuation] == "true"
     tokenizer.unknownToken =
       metadata[Schema.tokenizerUnknownToken] ?? (tokens?.contains("<unk>") == true ? "<unk>" : nil)
+    tokenizer.endOfSequence = metadata[Schema.tokenizerEndOfSequence]
 
     do {
       return try ElmanModel(

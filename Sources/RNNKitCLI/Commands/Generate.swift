@@ -7,7 +7,9 @@ struct Generate: ParsableCommand {
     discussion: """
       Each token is drawn from softmax(z / temperature), among the --top-k most likely when given. \
       --temperature 0 (or --top-k 1) always takes the most likely token. The same seed, prompt and \
-      model give the same text. Prints the prompt's tokens followed by the new ones.
+      model give the same text. Prints the prompt's tokens followed by the new ones. Generation stops \
+      at the model's end-of-sequence token (`rnnkit train` adds one unless --no-eos), at --stop or \
+      after --max-tokens.
 
       Example: rnnkit generate Fixtures/cuisine.rnn 'My favourite dish is pizza.' --max-tokens 12 --seed 1
       """)
@@ -51,7 +53,13 @@ struct Generate: ParsableCommand {
   func run() throws {
     let runtime = try RuntimeCommand.prepare(model, input: input)
     let tokens = try RuntimeCommand.encode(prompt, runtime: runtime, path: model, strict: unknownWords.strict)
-    let options = GenerationOptions(maxTokens: maxTokens, temperature: temperature, topK: topK, seed: seed)
+    // A model trained with an end-of-sequence token stops there.
+    let stopTokens = Set(
+      [runtime.model.tokenizer.endOfSequence].compactMap { $0 }.compactMap {
+        runtime.model.vocabulary?.id(of: $0)
+      })
+    let options = GenerationOptions(
+      maxTokens: maxTokens, temperature: temperature, topK: topK, seed: seed, stopTokens: stopTokens)
     var (generated, text) = try RuntimeCommand.run(model) { () throws(RuntimeError) in
       let generated = try runtime.generate(prompt: tokens, options: options)
       return (generated, try runtime.decode(tokens + generated))

@@ -57,6 +57,13 @@ struct Train: ParsableCommand {
   @Flag(help: "Lower-case the text before tokenizing (stored in the model).")
   var lowercase = false
 
+  @Flag(
+    inversion: .prefixedNo,
+    help: "End every line with the token \(Train.endOfSequence), where `rnnkit generate` stops (new models).")
+  var eos = true
+
+  static let endOfSequence = "</s>"
+
   @Option(parsing: .unconditional, help: "Tokens seen fewer times become <unk> (default: 1).")
   var minCount: Int?
 
@@ -131,6 +138,7 @@ struct Train: ParsableCommand {
     var settings = LanguageModelSettings(minCount: minCount, hiddenSize: hidden)
     if let tokenizer { settings.level = tokenizer }
     if lowercase { settings.lowercase = true }
+    if eos { settings.endOfSequence = Self.endOfSequence }
     if let hiddenActivation { settings.hiddenActivation = hiddenActivation }
     let options = trainingOptions
 
