@@ -147,5 +147,11 @@ import Testing
     #expect(train.status == 0, "\(train.stderr)")
     #expect(try object(train.stdout)["epochs"] as? Int == 1)
     #expect(train.stderr.contains("epoch 1/1"))
+    // Training into a format without a vocabulary says so, as convert does.
+    let keras = folder.appendingPathComponent("t.weights.h5").path
+    let lossy = try CLI.run(["train", Self.corpus, "-o", keras, "--epochs", "1", "--hidden", "4"])
+    #expect(
+      lossy.status == 0 && lossy.stderr.contains("stores no vocabulary and no activations"), "\(lossy.stderr)"
+    )
   }
 }

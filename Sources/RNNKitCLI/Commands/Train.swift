@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import RNNKit
 
 #if canImport(Glibc)
@@ -175,6 +176,9 @@ struct Train: ParsableCommand {
       throw error
     }
     try format.write(model, to: output, options: ExportOptions(overwrite: force))
+    if let lost = ExportLoss.warning(model: model, format: format.name, input: output) {
+      FileHandle.standardError.write(Data("warning: \(displaySafe(output)): \(lost)\n".utf8))
+    }
     let last = reports.last!
     let tokensPerSecond =
       Double(reports.reduce(0) { $0 + $1.tokens }) / max(reports.reduce(0) { $0 + $1.seconds }, 1e-9)
