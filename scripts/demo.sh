@@ -34,7 +34,7 @@ say "rnnkit inspect $o/cuisine.rnn"
 say "rnnkit convert $o/cuisine.rnn $o/cuisine.h5 --to hdf5 --force --verify"
 say "rnnkit convert $o/cuisine.h5 $o/cuisine-roundtrip.rnn --to rnn --force --verify"
 say "rnnkit predict $o/cuisine.rnn 'My favourite dish is sushi. So, my favourite cuisine is' --top 5"
-say "rnnkit generate $o/cuisine.rnn 'My favourite dish is pizza.' --max-tokens 8 --seed 1"
+say "rnnkit generate $o/cuisine.rnn 'My favourite dish is pizza.' --max-tokens 20 --seed 1"
 
 echo
 echo "==> demo finished in $((SECONDS - start)) s (training $((trained - start)) s); files in $out"

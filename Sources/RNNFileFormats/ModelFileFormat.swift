@@ -20,6 +20,17 @@ public struct ImportOptions: Sendable, Codable {
   /// The top-level key of a PyTorch training checkpoint that holds the state dict, such as
   /// `model_state_dict`; found automatically when nil.
   public var stateDictKey: String?
+  /// Overrides whether text is lower-cased before lookup (formats such as Keras store no tokenizer,
+  /// so without this a token with a capital letter could never be typed).
+  public var lowercase: Bool?
+  /// Overrides the tokenizer level (words or characters).
+  public var tokenizerLevel: TokenizerSettings.Level?
+  /// Overrides the token that unknown words map to.
+  public var unknownToken: String?
+  /// Stand in for what the file does not store and nothing supplied (activations tanh and softmax,
+  /// tokens named by their ids), so tools that check or describe structure can read any file. A
+  /// model read this way is for looking at, not for running.
+  public var standIns: Bool = false
 
   /// Creates import options; every field is optional.
   public init(
@@ -43,6 +54,16 @@ extension ImportOptions {
   public func suppliedVocabulary() throws -> [String]? {
     if let vocabularyPath { return try readVocabularyFile(vocabularyPath) }
     return vocabularyTokens
+  }
+
+  /// `model` with the tokenizer settings these options override; every format's read gets them
+  /// applied, whatever the format stores.
+  public func applyingTokenizerSettings(to model: ElmanModel) -> ElmanModel {
+    var model = model
+    if let lowercase { model.tokenizer.lowercase = lowercase }
+    if let tokenizerLevel { model.tokenizer.level = tokenizerLevel }
+    if let unknownToken { model.tokenizer.unknownToken = unknownToken }
+    return model
   }
 
   /// Where the supplied vocabulary came from, for messages.

@@ -30,14 +30,18 @@ struct StringMetadata {
 
   init(_ values: [String: String]) { self.values = values }
 
-  /// The activation under `key`, unless `override` supplies it; `fail` builds the error from the
-  /// key, the whole reason, and what the caller could supply.
+  /// The activation under `key`, unless `override` supplies it, or `standIn` when the key is absent
+  /// and one is given; `fail` builds the error from the key, the whole reason, and what the caller
+  /// could supply.
   func activation<T>(
-    _ key: String, _ override: T?, _ parse: (String) -> T?, input: ModelInput,
+    _ key: String, _ override: T?, _ parse: (String) -> T?, input: ModelInput, standIn: T? = nil,
     fail: (String, String, ModelInput?) -> any Error
   ) throws -> T {
     if let override { return override }
-    guard let name = values[key] else { throw fail(key, "has no \(key)", input) }
+    guard let name = values[key] else {
+      if let standIn { return standIn }
+      throw fail(key, "has no \(key)", input)
+    }
     guard let value = parse(name) else { throw fail(key, "\(key) \"\(name)\" is not known", nil) }
     return value
   }
@@ -62,6 +66,7 @@ struct StringMetadata {
     tokenizer.splitPunctuation = values[Schema.tokenizerSplitPunctuation] == "true"
     tokenizer.unknownToken =
       values[Schema.tokenizerUnknownToken] ?? (tokens?.contains("<unk>") == true ? "<unk>" : nil)
+    tokenizer.endOfSequence = values[Schema.tokenizerEndOfSequence]
     return tokenizer
   }
 

@@ -21,6 +21,8 @@ public struct KerasImportOptions: Sendable {
   public var maxConfigBytes: Int = 16 << 20
   /// The most members a `.keras` archive may have (Keras writes three).
   public var maxArchiveMembers: Int = 4096
+  /// Stand in for missing activations (tanh, softmax) and vocabulary (tokens named by their ids).
+  public var standIns = false
 
   /// Options for reading Keras files; everything is optional.
   public init(
@@ -178,8 +180,8 @@ enum KerasMapping {
       throw fail(nil, .invalid("W would have \(h) × (\(h) + \(x)) values, which overflows"))
     }
 
-    let fName = options.hiddenActivation?.rawValue ?? hidden
-    let gName = options.outputActivation?.rawValue ?? output
+    let fName = options.hiddenActivation?.rawValue ?? hidden ?? (options.standIns ? "tanh" : nil)
+    let gName = options.outputActivation?.rawValue ?? output ?? (options.standIns ? "softmax" : nil)
     guard let fName else {
       throw fail(
         nil,
@@ -210,7 +212,7 @@ enum KerasMapping {
     var tokenizer = TokenizerSettings()
     let kind: InputKind = w.embedding == nil ? .dense : .tokens
     if kind == .tokens {
-      guard let tokens = options.vocabulary else {
+      guard let tokens = options.vocabulary ?? (options.standIns ? (0..<x).map { "<\($0)>" } : nil) else {
         throw fail(
           nil,
           .needsInput(

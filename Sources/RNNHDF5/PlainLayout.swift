@@ -16,6 +16,7 @@ public enum PlainHDF5 {
     static let tokenizerLowercase = "tokenizer_lowercase"
     static let tokenizerSplitPunctuation = "tokenizer_split_punctuation"
     static let tokenizerUnknownToken = "tokenizer_unknown_token"
+    static let tokenizerEndOfSequence = "tokenizer_end_of_sequence"
     static let name = "name"
     static let description = "description"
     static let sourceFormat = "source_format"
@@ -23,7 +24,8 @@ public enum PlainHDF5 {
     static let created = "created"
     static let all: Set<String> = [
       hiddenActivation, outputActivation, inputKind, tokenizerLevel, tokenizerLowercase,
-      tokenizerSplitPunctuation, tokenizerUnknownToken, name, description, sourceFormat, converterVersion,
+      tokenizerSplitPunctuation, tokenizerUnknownToken, tokenizerEndOfSequence, name, description,
+      sourceFormat, converterVersion,
       created,
     ]
   }
@@ -137,6 +139,9 @@ public enum PlainHDF5 {
       } else if vocabulary?.id(of: "<unk>") == nil {
         tokenizer.unknownToken = nil
       }
+      if reader.root.hasAttribute(Key.tokenizerEndOfSequence) {
+        tokenizer.endOfSequence = try string(Key.tokenizerEndOfSequence)
+      }
     }
 
     let provenance = Provenance(
@@ -234,6 +239,9 @@ public enum PlainHDF5 {
           try root.writeAttribute(Key.tokenizerSplitPunctuation, bool: t.splitPunctuation)
           if let unknown = t.unknownToken {
             try root.writeAttribute(Key.tokenizerUnknownToken, strings: [unknown], scalar: true)
+          }
+          if let end = t.endOfSequence {
+            try root.writeAttribute(Key.tokenizerEndOfSequence, strings: [end], scalar: true)
           }
         }
         let p = model.provenance

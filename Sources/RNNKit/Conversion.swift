@@ -73,6 +73,12 @@ public struct ConversionReport: Sendable, Codable {
   public var inputSize: Int
   /// O of the model converted.
   public var outputSize: Int
+  /// Whether the model converted has a vocabulary.
+  public var hasVocabulary: Bool
+  /// Its hidden activation f.
+  public var hiddenActivation: HiddenActivation
+  /// Its output activation g.
+  public var outputActivation: OutputActivation
   /// The forward-pass check, when asked for.
   public var verification: VerificationReport?
   /// Problems worth a warning that did not stop the conversion (non-finite weights), one line each.
@@ -178,7 +184,9 @@ public enum ModelConversion {
     }
     return ConversionReport(
       inputFormat: loaded.format.name, outputFormat: format.name, hiddenSize: model.hiddenSize,
-      inputSize: model.inputSize, outputSize: model.outputSize, verification: verification,
+      inputSize: model.inputSize, outputSize: model.outputSize, hasVocabulary: model.vocabulary != nil,
+      hiddenActivation: model.hiddenActivation, outputActivation: model.outputActivation,
+      verification: verification,
       warnings: scan.problems().map(\.description))
   }
 

@@ -28,6 +28,9 @@ public enum ModelValidation {
     }
     if isRNN { return containerProblems(path: path) }
     let model: ElmanModel
+    // Validation checks structure: what the file does not store is not a problem of the file.
+    var options = options
+    options.standIns = true
     do {
       model = try ModelFormats.read(path: path, format: format, options: options, isolation: isolation)
     } catch let error as ModelFileError {

@@ -112,6 +112,9 @@ public struct ElmanModel: Sendable {
       if let unknown = tokenizer.unknownToken, vocabulary.id(of: unknown) == nil {
         throw .vocabulary("the unknown token \"\(unknown)\" is not in the vocabulary")
       }
+      if let end = tokenizer.endOfSequence, vocabulary.id(of: end) == nil {
+        throw .vocabulary("the end-of-sequence token \"\(end)\" is not in the vocabulary")
+      }
     case .dense:
       if vocabulary != nil { throw .vocabulary("a dense-input model must not have a vocabulary") }
     }

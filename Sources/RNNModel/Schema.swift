@@ -18,6 +18,8 @@ public enum Schema {
   public static let tokenizerSplitPunctuation = "tokenizer.split_punctuation"
   /// The metadata key of the unknown token.
   public static let tokenizerUnknownToken = "tokenizer.unknown_token"
+  /// The metadata key of the end-of-sequence token that training appends to each line.
+  public static let tokenizerEndOfSequence = "tokenizer.end_of_sequence"
   /// The provenance key of the model's name.
   public static let name = "general.name"
   /// The provenance key of the model's description.
@@ -32,7 +34,8 @@ public enum Schema {
   /// The keys this version interprets, in the order they are written.
   public static let knownKeys: [String] = [
     architecture, hiddenActivation, outputActivation, inputKind, tokenizerLevel, tokenizerLowercase,
-    tokenizerSplitPunctuation, tokenizerUnknownToken, name, description, sourceFormat, converterVersion,
+    tokenizerSplitPunctuation, tokenizerUnknownToken, tokenizerEndOfSequence, name, description, sourceFormat,
+    converterVersion,
     created,
   ]
   /// The tensors this version interprets, in the order they are written.
@@ -119,7 +122,8 @@ extension ElmanModel {
         level: level,
         lowercase: try bool(Schema.tokenizerLowercase, default: false),
         splitPunctuation: try bool(Schema.tokenizerSplitPunctuation, default: false),
-        unknownToken: try string(Schema.tokenizerUnknownToken, required: false))
+        unknownToken: try string(Schema.tokenizerUnknownToken, required: false),
+        endOfSequence: try string(Schema.tokenizerEndOfSequence, required: false))
       vocabulary = try Vocabulary(offsets: tensor("vocab.offsets"), bytes: tensor("vocab.bytes"))
     } else {
       for name in ["vocab.offsets", "vocab.bytes"] where container.entry(named: name) != nil {
@@ -157,6 +161,7 @@ extension ElmanModel {
       meta[Schema.tokenizerLowercase] = .bool(tokenizer.lowercase)
       meta[Schema.tokenizerSplitPunctuation] = .bool(tokenizer.splitPunctuation)
       if let unknown = tokenizer.unknownToken { meta[Schema.tokenizerUnknownToken] = .string(unknown) }
+      if let end = tokenizer.endOfSequence { meta[Schema.tokenizerEndOfSequence] = .string(end) }
     }
     meta[Schema.name] = provenance.name.map(MetadataValue.string)
     meta[Schema.description] = provenance.description.map(MetadataValue.string)

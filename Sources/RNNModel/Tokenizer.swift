@@ -1,7 +1,7 @@
 /// How text becomes tokens: stored in the model's metadata (`tokenizer.*` keys).
 public struct TokenizerSettings: Equatable, Sendable {
   /// What a token is.
-  public enum Level: String, CaseIterable, Sendable {
+  public enum Level: String, CaseIterable, Sendable, Codable {
     /// Words separated by white space.
     case word
     /// Single characters (extended grapheme clusters).
@@ -16,16 +16,20 @@ public struct TokenizerSettings: Equatable, Sendable {
   public var splitPunctuation: Bool
   /// The token that unknown words map to; nil when unknown words are an error.
   public var unknownToken: String?
+  /// The token that ends each line in training, so generation can stop; nil when the model has none.
+  /// Text never splits into it, and joining leaves it out.
+  public var endOfSequence: String?
 
   /// Tokenizer settings; the defaults split words and punctuation and keep case.
   public init(
     level: Level = .word, lowercase: Bool = true, splitPunctuation: Bool = true,
-    unknownToken: String? = "<unk>"
+    unknownToken: String? = "<unk>", endOfSequence: String? = nil
   ) {
     self.level = level
     self.lowercase = lowercase
     self.splitPunctuation = splitPunctuation
     self.unknownToken = unknownToken
+    self.endOfSequence = endOfSequence
   }
 }
 
@@ -69,6 +73,7 @@ public struct Tokenizer: Sendable {
   /// Joins tokens into text: characters are concatenated; words are separated by spaces, with no
   /// space before closing punctuation.
   public func join(_ tokens: [String]) -> String {
+    let tokens = settings.endOfSequence.map { end in tokens.filter { $0 != end } } ?? tokens
     switch settings.level {
     case .char:
       return tokens.joined()

@@ -13,13 +13,17 @@ public struct LanguageModelSettings: Sendable {
   public var hiddenSize: Int?
   /// f of a new model; nil keeps the default or the base model's.
   public var hiddenActivation: HiddenActivation?
+  /// A token added to the vocabulary and at the end of every line, so generation learns where a
+  /// line ends; nil adds none. A continued model keeps its own.
+  public var endOfSequence: String?
 
   /// Settings for a language model; nil fields keep defaults.
   public init(
     level: TokenizerSettings.Level? = nil, lowercase: Bool? = nil, minCount: Int? = nil,
     hiddenSize: Int? = nil,
-    hiddenActivation: HiddenActivation? = nil
+    hiddenActivation: HiddenActivation? = nil, endOfSequence: String? = nil
   ) {
+    self.endOfSequence = endOfSequence
     self.level = level
     self.lowercase = lowercase
     self.minCount = minCount
@@ -56,7 +60,7 @@ public enum LanguageModelTrainer {
     guard let base else {
       return TokenizerSettings(
         level: settings.level ?? .word, lowercase: settings.lowercase ?? false, splitPunctuation: true,
-        unknownToken: unknownToken)
+        unknownToken: unknownToken, endOfSequence: settings.endOfSequence)
     }
     let model = base.model
     guard model.inputKind == .tokens, let vocabulary = model.vocabulary else {
@@ -139,7 +143,12 @@ public enum LanguageModelTrainer {
       vocabulary = base.model.vocabulary!
       network = ElmanNetwork(model: base.model)
     } else {
-      vocabulary = try corpus.vocabulary(minCount: settings.minCount ?? 1, unknownToken: unknownToken)
+      let words = try corpus.vocabulary(minCount: settings.minCount ?? 1, unknownToken: unknownToken)
+      if let end = tokenizer.endOfSequence, words.id(of: end) == nil {
+        do { vocabulary = try Vocabulary(words.tokens + [end]) } catch { throw .model(error) }
+      } else {
+        vocabulary = words
+      }
       try checkSize(hidden: options.hiddenSize, vocabulary: vocabulary.count)
       var generator = SplitMix64(seed: options.seed)
       network = .random(
@@ -147,7 +156,10 @@ public enum LanguageModelTrainer {
         hiddenActivation: options.hiddenActivation, outputActivation: .softmax, generator: &generator)
     }
     let unknownID = tokenizer.unknownToken.flatMap { vocabulary.id(of: $0) }
-    let (sequences, unknown) = corpus.encode(vocabulary: vocabulary, unknownID: unknownID)
+    var (sequences, unknown) = corpus.encode(vocabulary: vocabulary, unknownID: unknownID)
+    if let end = tokenizer.endOfSequence.flatMap({ vocabulary.id(of: $0) }) {
+      sequences = sequences.map { $0.isEmpty ? $0 : $0 + [end] }
+    }
     if let base, !unknown.isEmpty {
       let examples = unknown.sorted { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }
         .prefix(5).map { "\"\($0.key)\"" }.joined(separator: ", ")

@@ -41,7 +41,7 @@ int main(int argc, char **argv) {
   CHECK(rnnkit_model_open(argv[1], NULL, &model) == RNNKIT_OK);
   CHECK(strcmp(rnnkit_last_error(), "") == 0);
   int64_t H = rnnkit_model_hidden_size(model), X = rnnkit_model_input_size(model), O = rnnkit_model_output_size(model);
-  CHECK(H == 64 && X == 174 && O == 174);
+  CHECK(H == 64 && X == 175 && O == 175);
   CHECK(rnnkit_model_takes_tokens(model) == 1);
   CHECK(strcmp(rnnkit_model_hidden_activation(model), "tanh") == 0);
   CHECK(strcmp(rnnkit_model_output_activation(model), "softmax") == 0);
@@ -56,12 +56,12 @@ int main(int argc, char **argv) {
   }
   CHECK(found_activation);
   CHECK(rnnkit_model_metadata(model, entries, NULL, NULL) == RNNKIT_ERROR_INVALID_ARGUMENT);
-  CHECK(rnnkit_model_vocabulary_size(model) == 174);
+  CHECK(rnnkit_model_vocabulary_size(model) == 175);
   int64_t japanese = rnnkit_model_token_id(model, "japanese");
   CHECK(japanese >= 0);
   const char *token = NULL;
   CHECK(rnnkit_model_token(model, japanese, &token) == RNNKIT_OK && strcmp(token, "japanese") == 0);
-  CHECK(rnnkit_model_token(model, 174, &token) == RNNKIT_ERROR_INVALID_ARGUMENT);
+  CHECK(rnnkit_model_token(model, 175, &token) == RNNKIT_ERROR_INVALID_ARGUMENT);
   CHECK(rnnkit_model_token_id(model, "no-such-token") == -1);
 
   rnnkit_tensor_view w, v;
@@ -92,7 +92,7 @@ int main(int argc, char **argv) {
   for (int64_t i = 0; i < H; i++) largest = fmax(largest, fabs(hiddens[2 * H + i] - hidden_after[i]));
   CHECK(largest <= 1e-6);
   CHECK(rnnkit_session_step_token(session, 100000, NULL) == RNNKIT_ERROR_UNSUPPORTED);
-  float dense[174] = {0};
+  float dense[175] = {0};
   CHECK(rnnkit_session_step_vector(session, dense, NULL) == RNNKIT_ERROR_UNSUPPORTED);
 
   int64_t best[5];

@@ -43,14 +43,14 @@ enum InProcess {
     #expect(defaults.corpus == "c.txt" && defaults.output == "m.rnn")
     #expect(defaults.hidden == nil && defaults.epochs == 20 && defaults.learningRate == 0.05)
     #expect(defaults.clip == 5 && !defaults.noClip && defaults.bpttLength == 32 && defaults.seed == 0)
-    #expect(defaults.backend == "portable" && defaults.base == nil && !defaults.force)
+    #expect(defaults.backend == .portable && defaults.base == nil && !defaults.force)
 
     let given = try InProcess.parse(
       [
-        "train", "c.txt", "--output", "m.rnn", "--hidden", "8", "--learning-rate=-1", "--no-clip",
+        "train", "c.txt", "--output", "m.rnn", "--hidden", "8", "--learning-rate=0.5", "--no-clip",
         "--bptt-length", "4", "--seed", "18446744073709551615", "--start-from", "base.rnn", "--force",
       ], as: Train.self)
-    #expect(given.output == "m.rnn" && given.hidden == 8 && given.learningRate == -1)
+    #expect(given.output == "m.rnn" && given.hidden == 8 && given.learningRate == 0.5)
     #expect(given.noClip && given.bpttLength == 4 && given.seed == .max)
     #expect(given.base == "base.rnn" && given.force)
   }
@@ -60,10 +60,10 @@ enum InProcess {
     (["train", "c.txt", "-o", "m.rnn", "--hidden", "eight"], "The value 'eight' is invalid for '--hidden"),
     (["train", "c.txt", "-o", "m.rnn", "--seed", "-1"], "--seed"),
     (["train", "c.txt", "-o", "m.rnn", "--epoch", "3"], "Unknown option '--epoch'"),
-    (["convert", "a.rnn"], "Missing expected argument '<output>'"),
+    (["convert", "a.rnn"], "give the output once: as the second argument or with -o"),
     (["predict", "m.rnn", "the", "--top", "0"], "--top must be at least 1"),
     (["generate", "m.rnn", "the", "--max-tokens=-1"], "--max-tokens must be 0 or more"),
-    (["generate", "m.rnn", "the", "--temperature=-0.5"], "--temperature must be 0 or more"),
+    (["generate", "m.rnn", "the", "--temperature=-0.5"], "--temperature must be a finite number, 0 or more"),
     (["generate", "m.rnn", "the", "--top-k", "0"], "--top-k must be at least 1"),
     (["forward", "m.rnn"], "give exactly one of --ids, --text and --inputs"),
     (["forward", "m.rnn", "--ids", "1", "--text", "a"], "give exactly one of --ids, --text and --inputs"),
@@ -75,21 +75,26 @@ enum InProcess {
     #expect(refusal.contains(message), "\(arguments): \(refusal)")
   }
 
-  /// Values that `train` checks when it starts, before it reads the corpus: each is named with its
+  /// Values that `train` refuses while parsing, before it reads the corpus: each is named with its
   /// flag (the library reports the parameter, and the CLI maps it to the flag).
   @Test(arguments: [
     (["--hidden", "0"], "--hidden 0"),
+    (["--hidden", "-2"], "--hidden -2"),
     (["--learning-rate", "0"], "--learning-rate 0"),
-    (["--learning-rate=-1"], "--learning-rate -1"),
+    (["--learning-rate", "-1"], "--learning-rate -1"),
     (["--epochs", "0"], "--epochs 0"),
-    (["--tokenizer", "byte"], "--tokenizer byte"),
-    (["--backend", "gpu"], "--backend gpu"),
+    (["--tokenizer", "byte"], "The value 'byte' is invalid for '--tokenizer <tokenizer>'"),
+    (["--backend", "gpu"], "The value 'gpu' is invalid for '--backend <backend>'"),
     (["--created", "yesterday"], "--created yesterday"),
     (["--clip", "0"], "--clip 0.0"),
-    (["--activation", "gelu"], "--activation gelu is not known"),
+    (["--hidden-activation", "gelu"], "The value 'gelu' is invalid for '--hidden-activation"),
   ])
   func trainRefusesBadValues(options: [String], message: String) throws {
     let output = InProcess.nowhere("model.rnn")
+    // Usage errors, refused while parsing (exit 64), before the corpus is looked at.
+    #expect(throws: (any Error).self) {
+      try RNNKitCommand.parseAsRoot(["train", InProcess.nowhere("corpus.txt"), "-o", output] + options)
+    }
     let refusal = try #require(
       InProcess.refusal(["train", InProcess.nowhere("corpus.txt"), "-o", output] + options))
     #expect(refusal.contains(message), "\(refusal)")

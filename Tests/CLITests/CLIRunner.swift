@@ -7,6 +7,8 @@ enum CLI {
     var status: Int32
     var stdout: String
     var stderr: String
+    /// Standard output as bytes, for commands that write a model there.
+    var stdoutData = Data()
   }
 
   /// The `rnnkit` executable next to the test bundle (SwiftPM builds both into the same folder).
@@ -34,15 +36,18 @@ enum CLI {
   /// loaded with, the same ones as the test process, so its numbers can be compared exactly.
   @discardableResult
   static func run(
-    _ arguments: [String], stdin: String? = nil, environment: [String: String] = [:],
+    _ arguments: [String], stdin: String? = nil, stdinFile: String? = nil,
+    environment: [String: String] = [:],
     blasRestart: Bool = false
   ) throws -> Result {
     var variables = ProcessInfo.processInfo.environment.merging(environment) { $1 }
     variables["RNNKIT_NO_BLAS_RESTART"] = blasRestart ? nil : "1"
     // Both output pipes are drained at once, so no amount of output can block the child.
-    let result = try ChildProcess.run(
-      binary, arguments, environment: variables, stdin: stdin.map { Data($0.utf8) })
-    return Result(status: result.status, stdout: result.stdoutText, stderr: result.stderrText)
+    let input =
+      try stdinFile.map { try Data(contentsOf: URL(fileURLWithPath: $0)) } ?? stdin.map { Data($0.utf8) }
+    let result = try ChildProcess.run(binary, arguments, environment: variables, stdin: input)
+    return Result(
+      status: result.status, stdout: result.stdoutText, stderr: result.stderrText, stdoutData: result.stdout)
   }
 
   /// A fresh temporary folder, removed by the caller.

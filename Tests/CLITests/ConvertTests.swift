@@ -78,7 +78,6 @@ import Testing
       (["convert", path("half.h5"), path("o2.rnn")], "half.h5"),
       (["convert", path("cut.rnn"), path("o3.h5")], "cut.rnn"),
       (["convert", CLI.fixture("token-f32.rnn"), path("o5.h5"), "--dtype", "bf16"], "bf16"),
-      (["convert", CLI.fixture("token-f32.rnn"), path("o6.keras")], "keras"),
       (["convert", path("half.h5"), path("o7.rnn"), "--vocab", path("short.txt")], "half.h5"),
     ]
     for (arguments, mention) in cases {
@@ -88,6 +87,9 @@ import Testing
       #expect(lines.count == 1, "one line: \(result.stderr)")
       #expect(result.stderr.contains(mention), "\(result.stderr)")
     }
+    // A read-only format's extension is a usage error naming --to.
+    let readOnly = try CLI.run(["convert", CLI.fixture("token-f32.rnn"), path("o6.keras")])
+    #expect(readOnly.status == 64 && readOnly.stderr.contains("o6.keras") && readOnly.stderr.contains("--to"))
     // A dtype that is no float is a usage error, refused before any work.
     let usage = try CLI.run(["convert", CLI.fixture("token-f32.rnn"), path("o4.h5"), "--dtype", "i32"])
     #expect(usage.status == 64, "\(usage.stderr)")

@@ -197,7 +197,7 @@ import Testing
       (["score", models.tokenPath, text.path], "short.txt: no line has the 2 tokens that scoring needs"),
       (
         ["score", models.tokenPath, models.folder.appendingPathComponent("none.txt").path],
-        "none.txt: cannot read"
+        "none.txt: no such file"
       ),
     ]
     for (arguments, message) in cases {

@@ -87,7 +87,7 @@ def test_score_matches_the_cli(tmp_path, model):
 def test_tensors_are_read_only_views_of_the_mapped_file():
     opened = rnnkit.Model.open(CUISINE)
     W = opened.tensor("W")
-    assert W.shape == (64, 64 + 174) and W.dtype == np.float32
+    assert W.shape == (64, 64 + 175) and W.dtype == np.float32
     assert not W.flags.writeable
     with pytest.raises(ValueError):
         W[0, 0] = 1
@@ -124,7 +124,7 @@ def test_dense_models_run_on_vectors():
 def test_vocabulary_round_trips():
     with rnnkit.Model.open(CUISINE) as opened:
         vocabulary = opened.vocabulary
-        assert len(vocabulary) == 174
+        assert len(vocabulary) == 175
         assert opened.id("japanese") == vocabulary.index("japanese")
         assert opened.id("not-a-token") is None
 

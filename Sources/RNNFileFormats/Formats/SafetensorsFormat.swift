@@ -53,10 +53,10 @@ public struct SafetensorsFormat: ModelFileFormat {
     }
     let f = try metadata.activation(
       Schema.hiddenActivation, options.hiddenActivation, HiddenActivation.init(name:),
-      input: .hiddenActivation, fail: fail)
+      input: .hiddenActivation, standIn: options.standIns ? .tanh : nil, fail: fail)
     let g = try metadata.activation(
       Schema.outputActivation, options.outputActivation, OutputActivation.init(name:),
-      input: .outputActivation, fail: fail)
+      input: .outputActivation, standIn: options.standIns ? .softmax : nil, fail: fail)
     let tokens = try metadata.tokens(options: options, fail: fail)
     do {
       return try ElmanModel(

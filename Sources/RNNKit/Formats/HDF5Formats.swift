@@ -12,9 +12,11 @@ private func hdf5Kind(_ prefix: [UInt8], _ path: String) -> HDF5FileKind? {
 }
 
 private func kerasOptions(_ options: ImportOptions) throws -> KerasImportOptions {
-  KerasImportOptions(
+  var keras = KerasImportOptions(
     hiddenActivation: options.hiddenActivation, outputActivation: options.outputActivation,
     vocabulary: try options.suppliedVocabulary(), vocabularyPath: options.vocabularySource)
+  keras.standIns = options.standIns
+  return keras
 }
 
 /// The plain HDF5 layout (docs/HDF5.md).

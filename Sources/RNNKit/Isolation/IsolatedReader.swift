@@ -270,9 +270,12 @@ extension ModelFormats {
     isolation: IsolationPolicy = IsolationPolicy()
   ) throws -> LoadedModel {
     guard let chosen = try formatInProcess(path: path, format: format, isolation: isolation) else {
-      return try IsolatedReader.read(path: path, format: format, options: options, policy: isolation)
+      var loaded = try IsolatedReader.read(path: path, format: format, options: options, policy: isolation)
+      loaded.model = options.applyingTokenizerSettings(to: loaded.model)
+      return loaded
     }
-    return LoadedModel(model: try chosen.read(path: path, options: options), format: chosen)
+    let model = try chosen.read(path: path, options: options)
+    return LoadedModel(model: options.applyingTokenizerSettings(to: model), format: chosen)
   }
 
   /// The format to read `path` with in this process, or nil when, under `isolation`, the read must

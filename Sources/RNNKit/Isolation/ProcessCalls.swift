@@ -219,3 +219,33 @@ enum ProcessCalls {
 
   static var processID: Int32 { getpid() }
 }
+
+/// Standard input as a file, for readers that need a path.
+package enum StandardInput {
+  /// Copies standard input into an unnamed temporary file, kept open for the life of the process,
+  /// and returns `/proc/PID/fd/N`, a path that names it for this process and for an isolated child.
+  /// The copy is read like any file, under the same caps; nothing is left on disk.
+  package static func spool() throws(IsolationError) -> String {
+    let fd = try ProcessCalls.anonymousFile()
+    var buffer = [UInt8](repeating: 0, count: 1 << 16)
+    while true {
+      let count = buffer.withUnsafeMutableBytes { read(STDIN_FILENO, $0.baseAddress, $0.count) }
+      if count == 0 { break }
+      if count < 0 {
+        let code = errno
+        if code == EINTR { continue }
+        throw .system(operation: "reading standard input", message: String(cString: strerror(code)))
+      }
+      try ProcessCalls.writeAll(fd, Array(buffer[0..<count]))
+    }
+    return "/proc/\(getpid())/fd/\(fd)"
+  }
+}
+
+extension StandardInput {
+  /// Gives the spooled copy at `anonymousPath` the name `path` (a hard link, no copy), for readers
+  /// such as libhdf5 that resolve a file's real path and cannot open `/proc/PID/fd/N`.
+  package static func link(_ anonymousPath: String, to path: String) throws(IsolationError) {
+    try ProcessCalls.check("linkat", linkat(AT_FDCWD, anonymousPath, AT_FDCWD, path, AT_SYMLINK_FOLLOW))
+  }
+}

@@ -8,24 +8,35 @@ struct Convert: ParsableCommand {
     discussion: """
       The input format is detected from the content; the output format comes from --to or the \
       output file name. Formats that store no vocabulary take --vocab, and formats that store no \
-      activations take --hidden-activation and --output-activation (see `rnnkit --help`).
+      activations take --hidden-activation and --output-activation (see `rnnkit --help`). \
       The output is written once, to a temporary file in its folder, and put in place only when \
       everything, including --verify, succeeded. The input is never overwritten.
+
+      Examples:
+        rnnkit convert Fixtures/cuisine.rnn cuisine.safetensors --verify
+        rnnkit convert Fixtures/cuisine.h5 - --to rnn > cuisine.rnn
       """)
 
-  @Argument(help: "The model to read.")
+  @Argument(help: "The model to read (- reads standard input; give --from).", completion: .file())
   var input: String
 
-  @Argument(help: "The file to write.")
-  var output: String
+  @Argument(
+    help: ArgumentHelp("The file to write (- writes standard output; give --to).", valueName: "output"),
+    completion: .file())
+  var outputArgument: String?
+
+  @Option(
+    name: [.short, .customLong("output")], help: "The file to write, instead of the second argument.",
+    completion: .file())
+  var outputOption: String?
 
   @OptionGroup var source: ModelInputOptions
 
-  @Option(help: ArgumentHelp("The output format; from the file name by default.", valueName: "format"))
+  @Option(help: ArgumentHelp("The output format (default: from the file name).", valueName: "format"))
   var to: OutputFormatName?
 
   @Option(
-    help: "The dtype of W, b, V and c in the output. Default: as stored, or f32 where the format decides.")
+    help: "The dtype of W, b, V and c in the output (default: as stored, or f32 where the format decides).")
   var dtype: FloatDType?
 
   @Flag(help: "Replace an existing output file.")
@@ -34,15 +45,74 @@ struct Convert: ParsableCommand {
   @Flag(help: "Run the forward pass of the source and the result on several sequences and compare.")
   var verify = false
 
+  @Flag(help: "Print the report as JSON on standard output (not with an output of -).")
+  var json = false
+
+  var output: String { outputOption ?? outputArgument ?? "" }
+
+  func validate() throws {
+    guard (outputArgument == nil) != (outputOption == nil) else {
+      throw ValidationError("give the output once: as the second argument or with -o")
+    }
+    if input == InputPath.standardStream && source.format == nil {
+      throw ValidationError("reading standard input needs --from FORMAT (one of \(FormatHelp.readableNames))")
+    }
+    if output == InputPath.standardStream {
+      guard to != nil else {
+        throw ValidationError(
+          "writing standard output needs --to FORMAT (one of \(FormatHelp.writableNames))")
+      }
+      if json { throw ValidationError("--json prints on standard output; write the model to a file") }
+    } else if to == nil && (try? ModelFormats.forOutput(path: output, name: nil)) == nil {
+      let known = ModelFormats.writable.flatMap(\.extensions).joined(separator: ", ")
+      throw ValidationError(
+        "\(output): cannot tell the output format from the file name; pass --to FORMAT or end it in one of \(known)"
+      )
+    }
+  }
+
   func run() throws {
+    try InputPath.check(input)
+    try InputPath.checkOutputFolder(output)
+    let toStandardOutput = output == InputPath.standardStream
+    let staging = toStandardOutput ? try StagingFolder() : nil
+    defer { staging?.remove() }
+    let destination = staging.map { $0.path(for: "model") } ?? output
     let report = try ModelConversion.convert(
-      input: input, output: output,
+      input: InputPath.resolve(input, format: source.format), output: destination,
       options: ConversionOptions(
         inputFormat: source.format, outputFormat: to?.name, importOptions: source.importOptions(),
         dtype: dtype?.dtype, overwrite: force, verify: verify,
         isolation: IsolationPolicy(isolate: !source.reading.trustInput)))
     for problem in report.warnings {
       FileHandle.standardError.write(Data("warning: \(displaySafe(input)): \(problem)\n".utf8))
+    }
+    if let lost = ExportLoss.warning(report: report, input: input) {
+      FileHandle.standardError.write(Data("warning: \(displaySafe(output)): \(lost)\n".utf8))
+    }
+    if toStandardOutput {
+      try FileHandle.standardOutput.write(contentsOf: Data(contentsOf: URL(fileURLWithPath: destination)))
+      return
+    }
+    if json {
+      var fields: [(String, JSON)] = [
+        ("input", .string(input)), ("input_format", .string(report.inputFormat)), ("output", .string(output)),
+        ("output_format", .string(report.outputFormat)), ("hidden_size", .int(report.hiddenSize)),
+        ("input_size", .int(report.inputSize)), ("output_size", .int(report.outputSize)),
+        ("warnings", .array(report.warnings.map { .string("\($0)") })),
+      ]
+      fields.append(
+        (
+          "verification",
+          report.verification.map {
+            .object([
+              ("largest_difference", .number($0.largestDifference)), ("sequences", .int($0.sequences)),
+              ("tolerance", .number($0.tolerance)), ("passed", .bool($0.passed)),
+            ])
+          } ?? .null
+        ))
+      print(JSON.object(fields).rendered())
+      return
     }
     let check =
       report.verification.map {

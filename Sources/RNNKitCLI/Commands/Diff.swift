@@ -6,20 +6,22 @@ struct Diff: ParsableCommand {
   static let configuration = CommandConfiguration(
     abstract: "Compare two models tensor by tensor, then their metadata and vocabularies.",
     discussion: """
-      Works across formats (for example an .rnn file against its HDF5 export). Two values are equal
-      within T when |a − b| ≤ T or |a − b| ≤ T·max(|a|, |b|); NaN equals NaN. Exits 0 when every
-      tensor is equal within T and the activations, tokenizer, vocabulary and non-provenance metadata
-      match. Provenance keys (general.*) are reported but do not count as differences, since a
+      Works across formats (for example an .rnn file against its HDF5 export). Two values are equal \
+      within T when |a − b| ≤ T or |a − b| ≤ T·max(|a|, |b|); NaN equals NaN. Exits 0 when every \
+      tensor is equal within T and the activations, tokenizer, vocabulary and non-provenance metadata \
+      match. Provenance keys (general.*) are reported but do not count as differences, since a \
       conversion changes them by design.
+
+      Example: rnnkit diff Fixtures/cuisine.rnn Fixtures/cuisine.h5 --tolerance 1e-6
       """)
 
-  @Argument(help: "The first model.")
+  @Argument(help: "The first model.", completion: .file())
   var a: String
 
-  @Argument(help: "The second model.")
+  @Argument(help: "The second model.", completion: .file())
   var b: String
 
-  @Option(help: "The tolerance T (default 0: exact).")
+  @Option(parsing: .unconditional, help: "The tolerance T; 0 is exact.")
   var tolerance: Double = 0
 
   @OptionGroup var input: ModelInputOptions
@@ -33,10 +35,13 @@ struct Diff: ParsableCommand {
   @Flag(help: "With --report, replace an existing file.")
   var force = false
 
-  func run() throws {
+  func validate() throws {
     guard tolerance >= 0, tolerance.isFinite else {
-      throw CLIError("--tolerance must be a finite number ≥ 0")
+      throw ValidationError("--tolerance must be a finite number ≥ 0, not \(tolerance)")
     }
+  }
+
+  func run() throws {
     if let report {
       try refuseToOverwriteInput(report, inputs: [a, b])
       if !force && FileManager.default.fileExists(atPath: report) {
@@ -55,7 +60,7 @@ struct Diff: ParsableCommand {
     let vocabularyLines = difference.vocabulary
     let equal = difference.isEqual
     if let report {
-      let verified = !input.noVerify
+      let verified = !input.skipChecksums
       let html = try ModelReport.diffHTML(
         ReportSubject(model: left, path: a, format: leftFile.format, checksumsVerified: verified),
         ReportSubject(model: right, path: b, format: rightFile.format, checksumsVerified: verified))

@@ -6,13 +6,15 @@ struct Forward: ParsableCommand {
   static let configuration = CommandConfiguration(
     abstract: "Run the forward pass and print h_t and y_t for every step.",
     discussion: """
-      Give the input as token ids (--ids 3,1,4), as text (--text "…", split by the model's tokenizer) or
-      as a JSON file (--inputs FILE.json) holding a list of token ids or a list of float vectors.
-      --json prints {"tokens": [ids], "hidden": [[h] per step], "output": [[y] per step]}; "tokens" is
+      Give the input as token ids (--ids 3,1,4), as text (--text "…", split by the model's tokenizer) or \
+      as a JSON file (--inputs FILE.json) holding a list of token ids or a list of float vectors. \
+      --json prints {"tokens": [ids], "hidden": [[h] per step], "output": [[y] per step]}; "tokens" is \
       left out for dense inputs.
+
+      Example: rnnkit forward Fixtures/cuisine.rnn --text "my favourite dish is" --json
       """)
 
-  @Argument(help: "The model file.")
+  @Argument(help: "The model file (- reads standard input).", completion: .file())
   var model: String
 
   @Option(help: "Comma-separated token ids, such as 3,1,4.")
@@ -21,7 +23,7 @@ struct Forward: ParsableCommand {
   @Option(help: "Text, split into tokens by the model's tokenizer.")
   var text: String?
 
-  @Option(help: "A JSON file with a list of token ids or a list of float vectors.")
+  @Option(help: "A JSON file with a list of token ids or a list of float vectors.", completion: .file())
   var inputs: String?
 
   @Flag(help: "Print JSON.")
@@ -29,9 +31,14 @@ struct Forward: ParsableCommand {
 
   @OptionGroup var input: ModelInputOptions
 
+  @OptionGroup var unknownWords: UnknownWords
+
   func validate() throws {
     let given = [ids, text, inputs].compactMap { $0 }.count
     guard given == 1 else { throw ValidationError("give exactly one of --ids, --text and --inputs") }
+    if let ids {
+      do { _ = try RuntimeCommand.parseIDs(ids) } catch { throw ValidationError("\(error)") }
+    }
   }
 
   func run() throws {
@@ -41,7 +48,7 @@ struct Forward: ParsableCommand {
     if let ids {
       tokens = try RuntimeCommand.parseIDs(ids)
     } else if let text {
-      tokens = try RuntimeCommand.encode(text, runtime: runtime, path: model)
+      tokens = try RuntimeCommand.encode(text, runtime: runtime, path: model, strict: unknownWords.strict)
     }
     if let tokens {
       result = try RuntimeCommand.run(model) { () throws(RuntimeError) in try runtime.forward(tokens: tokens)
@@ -109,8 +116,9 @@ enum RuntimeCommand {
     }
   }
 
-  static func encode(_ text: String, runtime: InferenceModel, path: String) throws -> [Int] {
-    try run(path) { () throws(RuntimeError) in
+  static func encode(_ text: String, runtime: InferenceModel, path: String, strict: Bool) throws -> [Int] {
+    try UnknownWords.report(in: text, model: runtime.model, strict: strict)
+    return try run(path) { () throws(RuntimeError) in
       let ids = try runtime.encode(text)
       guard !ids.isEmpty else { throw .emptyInput }
       return ids
@@ -124,6 +132,7 @@ enum RuntimeCommand {
 
   /// Reads a JSON list of token ids, or a list of lists of numbers.
   static func readInputs(_ path: String) throws -> Inputs {
+    try InputPath.check(path)
     let data: Data
     do {
       data = try Data(contentsOf: URL(fileURLWithPath: path))
@@ -149,7 +158,7 @@ enum RuntimeCommand {
   }
 
   static func number(_ value: Float) -> JSON {
-    guard value.isFinite else { return .null }
+    guard value.isFinite else { return .number(Double(value)) }
     return .number(Double("\(value)") ?? Double(value))
   }
 

@@ -5,14 +5,18 @@ struct Inspect: ParsableCommand {
   static let configuration = CommandConfiguration(
     abstract: "Show a model file's version, metadata, tensors, sizes, activations and vocabulary.",
     discussion: """
-      Reads every format `convert` reads. For .rnn files the tensor table includes offsets and
+      Reads every format `convert` reads. For .rnn files the tensor table includes offsets and \
       checksums. --stats adds per-tensor statistics and the spectral radius of W_h.
+
+      Examples:
+        rnnkit inspect Fixtures/cuisine.rnn --stats
+        rnnkit inspect Fixtures/cuisine.h5 --tensor V --json
       """)
 
-  @Argument(help: "The model file.")
+  @Argument(help: "The model file (- reads standard input).", completion: .file())
   var file: String
 
-  @OptionGroup var input: InspectInputOptions
+  @OptionGroup var input: ReadingOptions
 
   @Flag(help: "Print JSON (stable key order) instead of text.")
   var json = false
@@ -28,7 +32,13 @@ struct Inspect: ParsableCommand {
   var allValues = false
 
   @Flag(help: "List every token with its id.")
-  var vocab = false
+  var tokens = false
+
+  func validate() throws {
+    if allValues && tensor == nil {
+      throw ValidationError("--all prints every value of a --tensor; name one")
+    }
+  }
 
   func run() throws {
     var options = try input.importOptions()
@@ -132,8 +142,8 @@ struct Inspect: ParsableCommand {
         "\(model.inputSize)" + (model.inputKind == .tokens ? " (one-hot tokens)" : " (dense features)"),
       ],
       ["O (output)", "\(model.outputSize)"],
-      ["f (hidden)", model.hiddenActivation.rawValue],
-      ["g (output)", model.outputActivation.rawValue],
+      ["f (hidden)", Self.describe(model.hiddenActivation.rawValue, loaded, .hiddenActivation)],
+      ["g (output)", Self.describe(model.outputActivation.rawValue, loaded, .outputActivation)],
       ["parameters", "\(model.W.count + model.b.count + model.V.count + model.c.count)"],
     ]
     if model.inputKind == .tokens {
@@ -146,11 +156,14 @@ struct Inspect: ParsableCommand {
     }
     out.append(Text.table(modelRows))
 
-    if let vocabulary = model.vocabulary {
+    if loaded.unknown.contains(.vocabulary) {
+      out.append("")
+      out.append("Vocabulary: unknown (not stored in the file; \(Advice.flag(for: .vocabulary)) supplies it)")
+    } else if let vocabulary = model.vocabulary {
       out.append("")
       let first = (0..<min(10, vocabulary.count)).map { "\(Text.quoted(vocabulary[$0]))" }
       out.append("Vocabulary: \(vocabulary.count) tokens")
-      if vocab {
+      if tokens {
         out.append(Text.table((0..<vocabulary.count).map { ["\($0)", Text.quoted(vocabulary[$0])] }))
       } else {
         out.append("  first: " + first.joined(separator: " ") + (vocabulary.count > 10 ? " …" : ""))
@@ -212,6 +225,21 @@ struct Inspect: ParsableCommand {
     return out.joined(separator: "\n")
   }
 
+  /// A value, or "unknown" when the file does not store it and the model holds a stand-in.
+  static func describe(_ value: String, _ loaded: LoadedFile, _ input: ModelInput) -> String {
+    loaded.unknown.contains(input)
+      ? "unknown (not stored in the file; \(Advice.flag(for: input)) supplies it)" : value
+  }
+
+  /// The indices `render` shows of a summarized tensor: rows (or elements of a vector) and columns.
+  static func corners(_ shape: [Int], edge: Int = 3) -> (rows: [Int], columns: [Int]) {
+    func indices(_ n: Int) -> [Int] { n > 2 * edge ? Array(0..<edge) + Array((n - edge)..<n) : Array(0..<n) }
+    guard shape.count >= 2 else { return (indices(shape.first ?? 0), []) }
+    let columns = shape.last!
+    let rows = shape.reduce(1, *) / max(columns, 1)
+    return (indices(rows), indices(columns))
+  }
+
   /// numpy-style printing: rows of a matrix on their own lines, edges only when summarizing.
   static func render(_ values: [Float], shape: [Int], summarize: Bool) -> String {
     let edge = 3
@@ -249,8 +277,14 @@ struct Inspect: ParsableCommand {
       ("input_size", .int(model.inputSize)),
       ("output_size", .int(model.outputSize)),
       ("input_kind", .string(model.inputKind.rawValue)),
-      ("hidden_activation", .string(model.hiddenActivation.rawValue)),
-      ("output_activation", .string(model.outputActivation.rawValue)),
+      (
+        "hidden_activation",
+        loaded.unknown.contains(.hiddenActivation) ? .null : .string(model.hiddenActivation.rawValue)
+      ),
+      (
+        "output_activation",
+        loaded.unknown.contains(.outputActivation) ? .null : .string(model.outputActivation.rawValue)
+      ),
     ]
     if model.inputKind == .tokens {
       let t = model.tokenizer
@@ -292,9 +326,9 @@ struct Inspect: ParsableCommand {
             return .object(t)
           })
       ))
-    if let vocabulary = model.vocabulary {
+    if let vocabulary = model.vocabulary, !loaded.unknown.contains(.vocabulary) {
       var v: [(String, JSON)] = [("size", .int(vocabulary.count))]
-      if vocab {
+      if tokens {
         v.append(("tokens", .array(vocabulary.tokens.map(JSON.string))))
       } else {
         v.append(("first", .array((0..<min(10, vocabulary.count)).map { .string(vocabulary[$0]) })))
@@ -320,7 +354,19 @@ struct Inspect: ParsableCommand {
       ]
       t.append(("truncated", .bool(values.truncated)))
       if values.truncated {
-        t.append(("first", .floats(values.values.prefix(100))))
+        // The same corners as the text view: the first and last three rows and columns.
+        let summary = Self.corners(values.shape)
+        t.append(("row_indices", .array(summary.rows.map(JSON.int))))
+        t.append(("column_indices", .array(summary.columns.map(JSON.int))))
+        let columns = values.shape.count >= 2 ? values.shape.last! : 0
+        t.append(
+          (
+            "summary",
+            values.shape.count >= 2
+              ? .array(
+                summary.rows.map { r in .floats(summary.columns.map { values.values[r * columns + $0] }) })
+              : .floats(summary.rows.map { values.values[$0] })
+          ))
       } else {
         t.append(("values", .floats(values.values)))
       }

@@ -5,17 +5,19 @@ struct Predict: ParsableCommand {
   static let configuration = CommandConfiguration(
     abstract: "Print the next-token distribution after a text: token, id and probability, best first.",
     discussion: """
-      The probabilities are softmax(V·h_T + c) for models with a softmax or identity output, and the
+      The probabilities are softmax(V·h_T + c) for models with a softmax or identity output, and the \
       sigmoid outputs themselves for sigmoid models.
+
+      Example: rnnkit predict Fixtures/cuisine.rnn 'My favourite dish is sushi. So, my favourite cuisine is' --top 5
       """)
 
-  @Argument(help: "The model file.")
+  @Argument(help: "The model file (- reads standard input).", completion: .file())
   var model: String
 
   @Argument(help: "The text so far.")
   var text: String
 
-  @Option(help: "How many tokens to list.")
+  @Option(parsing: .unconditional, help: "How many tokens to list.")
   var top = 10
 
   @Flag(help: "Print JSON: {\"tokens\": [ids], \"predictions\": [{\"token\", \"id\", \"probability\"}]}.")
@@ -23,13 +25,15 @@ struct Predict: ParsableCommand {
 
   @OptionGroup var input: ModelInputOptions
 
+  @OptionGroup var unknownWords: UnknownWords
+
   func validate() throws {
-    guard top >= 1 else { throw ValidationError("--top must be at least 1") }
+    guard top >= 1 else { throw ValidationError("--top must be at least 1, not \(top)") }
   }
 
   func run() throws {
     let runtime = try RuntimeCommand.prepare(model, input: input)
-    let tokens = try RuntimeCommand.encode(text, runtime: runtime, path: model)
+    let tokens = try RuntimeCommand.encode(text, runtime: runtime, path: model, strict: unknownWords.strict)
     let predictions = try RuntimeCommand.run(model) { () throws(RuntimeError) in
       try runtime.predictNext(tokens: tokens, topK: top)
     }

@@ -55,7 +55,7 @@ struct Report: ParsableCommand {
     }
     let loaded = try input.read(model)
     let subject = ReportSubject(
-      model: loaded.model, path: model, format: loaded.format, checksumsVerified: !input.noVerify)
+      model: loaded.model, path: model, format: loaded.format, checksumsVerified: !input.skipChecksums)
     let html: String
     do {
       html = try ModelReport.html(for: subject, options: options)

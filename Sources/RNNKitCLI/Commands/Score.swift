@@ -6,17 +6,19 @@ struct Score: ParsableCommand {
   static let configuration = CommandConfiguration(
     abstract: "Print the cross-entropy and perplexity of a text file under the model.",
     discussion: """
-      Each non-empty line is one sequence, as in `rnnkit train`: the hidden state starts at zero on
-      every line, and every token after a line's first is predicted from the ones before it on that
-      line. --continuous scores the whole file as one sequence instead. Cross-entropy is in nats per
-      predicted token (bits in parentheses), over all lines.
+      Each non-empty line is one sequence, as in `rnnkit train`: the hidden state starts at zero on \
+      every line, and every token after a line's first is predicted from the ones before it on that \
+      line. --continuous scores the whole file as one sequence instead. Cross-entropy is in nats per \
+      predicted token (bits in parentheses), over all lines. \
       --json adds the log-probability of every predicted token, in file order.
+
+      Example: rnnkit score Fixtures/cuisine.rnn Fixtures/corpus/cuisine.txt
       """)
 
-  @Argument(help: "The model file.")
+  @Argument(help: "The model file.", completion: .file())
   var model: String
 
-  @Argument(help: "A UTF-8 text file.")
+  @Argument(help: "A UTF-8 text file (- reads standard input).", completion: .file())
   var file: String
 
   @Flag(help: "Print JSON.")
@@ -27,17 +29,21 @@ struct Score: ParsableCommand {
 
   @OptionGroup var input: ModelInputOptions
 
+  @OptionGroup var unknownWords: UnknownWords
+
   func run() throws {
+    try InputPath.check(file)
     let runtime = try RuntimeCommand.prepare(model, input: input)
-    let data: Data
+    let text: String
     do {
-      data = try Data(contentsOf: URL(fileURLWithPath: file))
+      text = try Corpus.readText(path: file == InputPath.standardStream ? "/dev/stdin" : file)
     } catch {
-      throw CLIError("\(file): cannot read the file (\(error.localizedDescription))")
+      if case .corpusNotUTF8(_, let offset) = error {
+        throw CLIError("\(file): not valid UTF-8 text (first bad byte at offset \(offset))")
+      }
+      throw CLIError("\(file): cannot read the file (\(error))")
     }
-    guard let text = String(data: data, encoding: .utf8) else {
-      throw CLIError("\(file): not valid UTF-8 text")
-    }
+    try UnknownWords.report(in: text, model: runtime.model, strict: unknownWords.strict)
     let scored: TextScore
     do {
       scored = try runtime.score(text: text, perLine: !continuous)

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import RNNKit
 
 #if canImport(Glibc)
@@ -17,53 +18,64 @@ struct Train: ParsableCommand {
       window of --bptt-length steps. Each update is W := W - η·∂Loss/∂W, with the gradient scaled \
       down to norm --clip when it is larger. The same seed and options give the same model.
 
-      Example: rnnkit train Fixtures/corpus/cuisine.txt --output cuisine.rnn --lowercase --epochs 120 --learning-rate 0.1 --clip 1
+      Example: rnnkit train Fixtures/corpus/cuisine.txt -o cuisine.rnn --lowercase --epochs 120 --learning-rate 0.1 --clip 1
       """)
 
-  @Argument(help: "A UTF-8 text file to learn from.")
+  @Argument(
+    help: "A UTF-8 text file to learn from, one sequence per line (- reads standard input).",
+    completion: .file())
   var corpus: String
 
-  @Option(name: [.short, .long], help: "The model to write (.rnn, or another format's extension).")
+  @Option(
+    name: [.short, .long], help: "The model to write (.rnn, or another format's extension).",
+    completion: .file())
   var output: String
 
-  @Option(help: "The hidden size H of a new model (default 64).")
+  @Option(parsing: .unconditional, help: "The hidden size H of a new model (default: 64).")
   var hidden: Int?
 
-  @Option(help: "Passes over the corpus.")
+  @Option(parsing: .unconditional, help: "Passes over the corpus.")
   var epochs: Int = 20
 
-  @Option(help: "The learning rate η.")
+  @Option(parsing: .unconditional, help: "The learning rate η.")
   var learningRate: Double = 0.05
 
-  @Option(help: "Scale gradients down to this norm when they are larger.")
+  @Option(parsing: .unconditional, help: "Scale gradients down to this norm when they are larger.")
   var clip: Double = 5
 
   @Flag(help: "Turn gradient-norm clipping off.")
   var noClip = false
 
-  @Option(help: "Truncated BPTT: backpropagate through at most this many steps.")
+  @Option(parsing: .unconditional, help: "Truncated BPTT: backpropagate through at most this many steps.")
   var bpttLength: Int = 32
 
-  @Option(help: "Seeds the initial weights and the order of lines.")
+  @Option(parsing: .unconditional, help: "Seeds the initial weights and the order of lines.")
   var seed: UInt64 = 0
 
-  @Option(help: "Tokenize into words (punctuation split off) or characters (default word).")
-  var tokenizer: String?
+  @Option(help: "Tokenize into words (punctuation split off) or characters (default: word).")
+  var tokenizer: TokenizerSettings.Level?
 
   @Flag(help: "Lower-case the text before tokenizing (stored in the model).")
   var lowercase = false
 
-  @Option(help: "Tokens seen fewer times become <unk> (default 1).")
+  @Flag(
+    inversion: .prefixedNo,
+    help: "End every line with the token \(Train.endOfSequence), where `rnnkit generate` stops (new models).")
+  var eos = true
+
+  static let endOfSequence = "</s>"
+
+  @Option(parsing: .unconditional, help: "Tokens seen fewer times become <unk> (default: 1).")
   var minCount: Int?
 
-  @Option(help: "The hidden activation f of a new model (default tanh).")
-  var activation: String?
+  @Option(help: "The hidden activation f of a new model (default: tanh). The output is always softmax.")
+  var hiddenActivation: HiddenActivation?
 
   @Option(
     help:
       "How the output layer is computed: portable (the same bits on any CPU with the same C math library) or blas (OpenBLAS; faster for large vocabularies)."
   )
-  var backend: String = "portable"
+  var backend: TrainingBackend = .portable
 
   @Option(
     name: .customLong("start-from"),
@@ -82,62 +94,65 @@ struct Train: ParsableCommand {
   var name: String?
 
   @Option(
-    help: "An ISO 8601 date to record as the creation date (left out by default, so runs are reproducible).")
+    help: "An ISO 8601 date to record as the creation date (default: none, so runs are reproducible).")
   var created: String?
 
   @Flag(help: "Replace an existing output file.")
   var force = false
 
-  func run() throws {
-    var settings = LanguageModelSettings(minCount: minCount, hiddenSize: hidden)
-    if let tokenizer {
-      guard let level = TokenizerSettings.Level(rawValue: tokenizer) else {
-        throw CLIError("--tokenizer \(tokenizer): choose word or char")
-      }
-      settings.level = level
-    }
-    if lowercase { settings.lowercase = true }
-    if let activation {
-      guard let f = HiddenActivation(name: activation) else {
-        throw CLIError(
-          "--activation \(activation) is not known; choose one of \(HiddenActivation.allCases.map(\.rawValue).joined(separator: ", "))"
-        )
-      }
-      settings.hiddenActivation = f
-    }
-    guard let chosenBackend = TrainingBackend(rawValue: backend) else {
-      throw CLIError("--backend \(backend): choose portable or blas")
-    }
-    let options = TrainingOptions(
-      epochs: epochs, learningRate: learningRate, clip: noClip ? nil : clip, bpttLength: bpttLength,
-      seed: seed,
-      backend: chosenBackend)
-    if let hidden, hidden <= 0 {
-      throw TrainingError.invalidParameter(
-        .hiddenSize, value: "\(hidden)", reason: "the hidden size must be at least 1")
-    }
-    try options.validate()
+  @Flag(help: "Print the result as JSON on standard output (epoch lines stay on standard error).")
+  var json = false
 
-    // Refuse before spending time on training.
-    for input in [corpus] + (base.map { [$0] } ?? []) where sameFile(input, output) {
-      throw CLIError("\(output): is also an input (\(input)); write the model to another file")
+  var trainingOptions: TrainingOptions {
+    TrainingOptions(
+      epochs: epochs, learningRate: learningRate, clip: noClip ? nil : clip, bpttLength: bpttLength,
+      seed: seed, backend: backend)
+  }
+
+  func validate() throws {
+    if let hidden, hidden <= 0 {
+      throw usageError(
+        TrainingError.invalidParameter(
+          .hiddenSize, value: "\(hidden)", reason: "the hidden size must be at least 1"))
     }
-    let format: any ModelFileFormat
-    do {
-      format = try ModelFormats.forOutput(path: output, name: nil)
-    } catch {
+    if let minCount, minCount < 1 {
+      throw usageError(
+        TrainingError.invalidParameter(
+          .minCount, value: "\(minCount)", reason: "the minimum count must be at least 1"))
+    }
+    do { try trainingOptions.validate() } catch { throw usageError(error) }
+    for input in [corpus] + (base.map { [$0] } ?? []) where sameFile(input, output) {
+      throw ValidationError("\(output): is also an input (\(input)); write the model to another file")
+    }
+    if (try? ModelFormats.forOutput(path: output, name: nil)) == nil {
       let known = ModelFormats.writable.flatMap(\.extensions).joined(separator: ", ")
-      throw CLIError("\(output): cannot tell the output format from the file name; end it in one of \(known)")
+      throw ValidationError(
+        "\(output): cannot tell the output format from the file name; end it in one of \(known)")
     }
     if let created, !isISO8601Date(created) {
-      throw CLIError(
+      throw ValidationError(
         "--created \(created): expected an ISO 8601 date such as 2026-01-31 or 2026-01-31T12:00:00Z")
     }
+  }
+
+  func run() throws {
+    var settings = LanguageModelSettings(minCount: minCount, hiddenSize: hidden)
+    if let tokenizer { settings.level = tokenizer }
+    if lowercase { settings.lowercase = true }
+    if eos { settings.endOfSequence = Self.endOfSequence }
+    if let hiddenActivation { settings.hiddenActivation = hiddenActivation }
+    let options = trainingOptions
+
+    // Refuse before spending time on training.
+    try InputPath.check(corpus)
+    try InputPath.check(base)
+    try InputPath.checkOutputFolder(output)
+    let format = try ModelFormats.forOutput(path: output, name: nil)
     if !force && fileExists(output) {
       throw CLIError("\(output) already exists; pass --force to overwrite it")
     }
 
-    let text = try Corpus.readText(path: corpus)
+    let text = try Corpus.readText(path: corpus == InputPath.standardStream ? "/dev/stdin" : corpus)
     let baseModel = try base.map { path in
       BaseModel(
         model: try ModelFormats.read(path: path, isolation: IsolationPolicy(isolate: !trustInput)), path: path
@@ -161,9 +176,23 @@ struct Train: ParsableCommand {
       throw error
     }
     try format.write(model, to: output, options: ExportOptions(overwrite: force))
+    if let lost = ExportLoss.warning(model: model, format: format.name, input: output) {
+      FileHandle.standardError.write(Data("warning: \(displaySafe(output)): \(lost)\n".utf8))
+    }
     let last = reports.last!
     let tokensPerSecond =
       Double(reports.reduce(0) { $0 + $1.tokens }) / max(reports.reduce(0) { $0 + $1.seconds }, 1e-9)
+    if json {
+      print(
+        JSON.object([
+          ("output", .string(output)), ("format", .string(format.name)),
+          ("hidden_size", .int(model.hiddenSize)),
+          ("vocabulary_size", .int(model.vocabulary?.count ?? 0)), ("epochs", .int(reports.count)),
+          ("final_loss", .number(last.meanLoss)), ("perplexity", last.perplexity.map(JSON.number) ?? .null),
+          ("tokens_per_second", .number(tokensPerSecond.rounded())),
+        ]).rendered())
+      return
+    }
     print(
       "wrote \(output): H \(model.hiddenSize), vocabulary \(model.vocabulary?.count ?? 0), \(reports.count) epochs, "
         + "final loss \(fixed(last.meanLoss, 4))"

@@ -8,17 +8,40 @@ struct Validate: ParsableCommand {
     discussion: """
       Exits 0 when the file passes every check. Otherwise prints one line per problem on stderr and \
       exits 1.
+
+      Example: rnnkit validate Fixtures/cuisine.rnn
       """)
 
-  @Argument(help: "The model file.")
+  @Argument(help: "The model file.", completion: .file())
   var file: String
 
-  @OptionGroup var input: ModelInputOptions
+  @OptionGroup var input: ReadingOptions
+
+  @Flag(
+    help: "Print JSON on standard output: {\"file\", \"valid\", \"problems\": [{\"message\", \"needs\"}]}.")
+  var json = false
 
   func run() throws {
+    try InputPath.check(file)
     let problems = try ModelValidation.problems(
-      path: file, format: input.format, options: input.importOptions(),
-      isolation: IsolationPolicy(isolate: !input.reading.trustInput))
+      path: InputPath.resolve(file, format: input.format), format: input.format,
+      options: input.importOptions(),
+      isolation: IsolationPolicy(isolate: !input.trustInput))
+    if json {
+      let entries = problems.map { problem in
+        JSON.object([
+          ("message", .string(problem.message)),
+          ("needs", problem.requestedInput.map { .string(Advice.flag(for: $0)) } ?? .null),
+        ])
+      }
+      print(
+        JSON.object([
+          ("file", .string(file)), ("valid", .bool(problems.isEmpty)), ("problems", .array(entries)),
+        ])
+        .rendered())
+      if !problems.isEmpty { throw ExitCode(1) }
+      return
+    }
     if problems.isEmpty {
       print("\(file): OK")
       return

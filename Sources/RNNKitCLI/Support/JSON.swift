@@ -21,11 +21,12 @@ enum JSON {
     case .bool(let b): out += b ? "true" : "false"
     case .int(let i): out += String(i)
     case .number(let d):
-      // JSON has no NaN or infinity; null keeps the output parseable.
+      // JSON has no NaN or infinity; these are the spellings Python's json module (and
+      // JavaScript's JSON5) read, so +Inf, -Inf and NaN stay distinct.
       if d.isFinite {
         out += d == d.rounded() && abs(d) < 1e15 ? String(format: d) : "\(d)"
       } else {
-        out += "null"
+        out += d.isNaN ? "NaN" : d > 0 ? "Infinity" : "-Infinity"
       }
     case .string(let s): JSON.escape(s, into: &out)
     case .array(let items):

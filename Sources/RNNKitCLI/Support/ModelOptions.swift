@@ -1,22 +1,41 @@
 import ArgumentParser
 import RNNKit
 
-/// How to read a model: its format, what formats without activations need, and whether to trust it.
-/// Shared by ``ModelInputOptions`` and ``InspectInputOptions``, which differ only in how the
-/// vocabulary file is named.
+/// How to read a model: its format, what formats without activations or a vocabulary need, and
+/// whether to trust it. `inspect` and `validate` use these alone; the commands that run a model add
+/// ``ModelInputOptions``.
 struct ReadingOptions: ParsableArguments {
   @Option(
     name: .customLong("from"),
-    help: ArgumentHelp("The input format; detected from the content by default.", valueName: "format"))
+    help: ArgumentHelp("The input format (default: detected from the content).", valueName: "format"))
   var inputFormat: InputFormatName?
 
   var format: String? { inputFormat?.name }
 
   @Option(help: "The hidden activation f, for files that do not store it.")
-  var hiddenActivation: String?
+  var hiddenActivation: HiddenActivation?
 
   @Option(help: "The output activation g, for files that do not store it.")
-  var outputActivation: String?
+  var outputActivation: OutputActivation?
+
+  @Option(
+    help: ArgumentHelp(
+      "A vocabulary file, one token per line in id order, for formats that store none (`rnnkit vocab` writes one).",
+      valueName: "file"),
+    completion: .file())
+  var vocab: String?
+
+  @Flag(
+    inversion: .prefixedNo,
+    help: "Lower-case text before looking tokens up, overriding what the file says (Keras files: on).")
+  var lowercase: Bool?
+
+  @Option(help: "Split text into words or characters, overriding what the file says.")
+  var tokenizer: TokenizerSettings.Level?
+
+  @Option(
+    help: ArgumentHelp("The token unknown words map to, overriding what the file says.", valueName: "token"))
+  var unknownToken: String?
 
   @Option(
     name: .customLong("prefix"),
@@ -44,46 +63,31 @@ struct ReadingOptions: ParsableArguments {
   )
   var noMmap = false
 
-  func importOptions(vocabularyPath: String?, verify: Bool) throws -> ImportOptions {
+  func importOptions(verify: Bool = false) throws -> ImportOptions {
+    try InputPath.check(vocab)
     var readOptions = ReadOptions(verifyChecksums: verify)
     readOptions.memoryMap = !noMmap
     var options = ImportOptions(
-      vocabularyPath: vocabularyPath, readOptions: readOptions, modulePrefix: modulePrefix,
-      stateDictKey: stateDictKey)
-    if let name = hiddenActivation {
-      guard let f = HiddenActivation(name: name) else {
-        throw CLIError(
-          "--hidden-activation \(name) is not known; choose one of \(HiddenActivation.allCases.map(\.rawValue).joined(separator: ", "))"
-        )
-      }
-      options.hiddenActivation = f
-    }
-    if let name = outputActivation {
-      guard let g = OutputActivation(name: name) else {
-        throw CLIError(
-          "--output-activation \(name) is not known; choose one of \(OutputActivation.allCases.map(\.rawValue).joined(separator: ", "))"
-        )
-      }
-      options.outputActivation = g
-    }
+      vocabularyPath: vocab, hiddenActivation: hiddenActivation, outputActivation: outputActivation,
+      readOptions: readOptions, modulePrefix: modulePrefix, stateDictKey: stateDictKey)
+    options.lowercase = lowercase
+    options.tokenizerLevel = tokenizer
+    options.unknownToken = unknownToken
     return options
   }
 }
 
-/// The options every model-reading command shares.
+/// The options every model-running command shares.
 struct ModelInputOptions: ParsableArguments {
   @OptionGroup var reading: ReadingOptions
 
-  @Option(help: "A vocabulary file, one token per line in id order (for Keras files, which carry none).")
-  var vocab: String?
-
   @Flag(help: "Skip checksum verification of .rnn files (faster; use only on trusted files).")
-  var noVerify = false
+  var skipChecksums = false
 
   var format: String? { reading.format }
 
   func importOptions() throws -> ImportOptions {
-    try reading.importOptions(vocabularyPath: vocab, verify: !noVerify)
+    try reading.importOptions(verify: !skipChecksums)
   }
 
   /// Loads the model at `path` in any known format.
@@ -97,23 +101,7 @@ struct ModelInputOptions: ParsableArguments {
   }
 }
 
-/// The options of `inspect`, where `--vocab` lists the tokens, so the vocabulary file is
-/// `--vocab-file`. Inspect reads no tensor data, so there is nothing to verify or skip.
-struct InspectInputOptions: ParsableArguments {
-  @OptionGroup var reading: ReadingOptions
-
-  @Option(help: "A vocabulary file, one token per line in id order (for Keras files, which carry none).")
-  var vocabFile: String?
-
-  var format: String? { reading.format }
-  var trustInput: Bool { reading.trustInput }
-
-  func importOptions() throws -> ImportOptions {
-    try reading.importOptions(vocabularyPath: vocabFile, verify: false)
-  }
-}
-
-/// A one-line error for the user; `rnnkit` prints it and exits 1.
+/// A one-line error about the input for the user; `rnnkit` prints it and exits 1.
 struct CLIError: Error, CustomStringConvertible {
   var description: String
   init(_ description: String) { self.description = description }

@@ -8,11 +8,15 @@ struct LoadedFile {
   /// The container, for `.rnn` files.
   var container: Container?
   var model: ElmanModel
+  /// What the file does not store and nobody supplied: the model holds stand-ins for these.
+  var unknown: Set<ModelInput> = []
 
   /// Loads `path` in any format; `.rnn` files also keep their container for the tensor table.
   static func load(_ path: String, format name: String?, options: ImportOptions, isolate: Bool) throws
     -> LoadedFile
   {
+    try InputPath.check(path)
+    let path = try InputPath.resolve(path, format: name)
     let size = (try? ByteStorage(mapping: path).count) ?? 0
     let isRNN = try ModelSource.isNativeRNN(path: path, format: name)
     if isRNN {
@@ -21,13 +25,33 @@ struct LoadedFile {
         var model = try ElmanModel(container: container)
         if let f = options.hiddenActivation { model.hiddenActivation = f }
         if let g = options.outputActivation { model.outputActivation = g }
+        model = options.applyingTokenizerSettings(to: model)
         return LoadedFile(path: path, format: "rnn", fileSize: size, container: container, model: model)
       } catch {
         throw ModelFileError(path: path, error: error)
       }
     }
-    let loaded = try ModelSource.read(path: path, format: name, options: options, isolate: isolate)
-    return LoadedFile(path: path, format: loaded.format, fileSize: size, container: nil, model: loaded.model)
+    // Describing a file needs no runtime information: what it lacks is shown as unknown.
+    var unknown: Set<ModelInput> = []
+    var options = options
+    while true {
+      do {
+        let loaded = try ModelSource.read(path: path, format: name, options: options, isolate: isolate)
+        return LoadedFile(
+          path: path, format: loaded.format, fileSize: size, container: nil, model: loaded.model,
+          unknown: unknown)
+      } catch {
+        let missing: [ModelInput] = [.hiddenActivation, .outputActivation, .vocabulary]
+        guard let input = Advice.requestedInput(error), missing.contains(input), !unknown.contains(input)
+        else {
+          throw error
+        }
+        unknown.insert(input)
+        if input == .hiddenActivation { options.hiddenActivation = .tanh }
+        if input == .outputActivation { options.outputActivation = .softmax }
+        if input == .vocabulary { options.standIns = true }
+      }
+    }
   }
 
   /// The named tensors of the model, in file order.

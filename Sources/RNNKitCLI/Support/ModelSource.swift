@@ -12,8 +12,10 @@ enum ModelSource {
 
   /// Reads `path` in `format` (nil: detect), isolating C-library readers unless `isolate` is false.
   static func read(path: String, format: String?, options: ImportOptions, isolate: Bool) throws -> Loaded {
+    try InputPath.check(path)
     let loaded = try ModelFormats.load(
-      path: path, format: format, options: options, isolation: IsolationPolicy(isolate: isolate))
+      path: InputPath.resolve(path, format: format), format: format, options: options,
+      isolation: IsolationPolicy(isolate: isolate))
     return Loaded(model: loaded.model, format: loaded.format.name)
   }
 
