@@ -79,7 +79,7 @@ import Testing
     defer { try? FileManager.default.removeItem(at: folder) }
     let output = path("missing-folder/" + name)
     let result = try CLI.run(["convert", CLI.fixture("token-f32.rnn"), output, "--verify", "--force"])
-    expectNamesOnlyTheOutput(result, output, "No such file or directory")
+    expectNamesOnlyTheOutput(result, output, "does not exist")
     #expect(try FileManager.default.contentsOfDirectory(atPath: folder.path).isEmpty)
   }
 }

@@ -38,7 +38,8 @@ import Testing
     python.waitUntilExit()
     #expect(python.terminationStatus == 0)
     let bare = folder.appendingPathComponent("bare.npz").path
-    let refused = try CLI.run(["inspect", bare])
+    // Running needs the activations (inspect and validate stand in for them).
+    let refused = try CLI.run(["convert", bare, folder.appendingPathComponent("bare.rnn").path])
     #expect(refused.status == 1)
     #expect(
       refused.stderr

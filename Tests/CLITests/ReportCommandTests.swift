@@ -104,7 +104,7 @@ private func perturbedCuisine(in folder: URL) throws -> String {
     // The report changes nothing about the verdict: the models differ, so the exit status is 1.
     #expect(different.status == 1 && different.stdout.contains("different"))
     let html = try String(contentsOfFile: out, encoding: .utf8)
-    #expect(html.contains("<td class=\"n\">1 of 11,136</td><td class=\"n\">0.5</td>"))
+    #expect(html.contains("<td class=\"n\">1 of 11,200</td><td class=\"n\">0.5</td>"))
     let again = try CLI.run(["diff", CLI.fixture("cuisine.rnn"), changed, "--report", out])
     #expect(again.status == 1 && again.stderr.contains("already exists; pass --force"))
     let same = try CLI.run([

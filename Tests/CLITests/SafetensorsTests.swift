@@ -100,7 +100,9 @@ import Testing
     // The writer pads with spaces, and so may others: trailing whitespace is part of the format.
     let padded = folder.appendingPathComponent("padded.safetensors").path
     try Data(file(good + "    ", data: [0, 0, 0, 0])).write(to: URL(fileURLWithPath: padded))
-    let result = try CLI.run(["validate", padded, "--from", "safetensors"])
+    let result = try CLI.run([
+      "convert", padded, folder.appendingPathComponent("padded.rnn").path, "--from", "safetensors",
+    ])
     let output = result.stdout + result.stderr
     #expect(result.status == 1 && output.contains("has no rnn.hidden_activation"), "\(output)")
   }

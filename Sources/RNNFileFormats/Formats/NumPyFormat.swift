@@ -151,6 +151,7 @@ public struct NumPyFormat: ModelFileFormat {
     tokenizer.splitPunctuation = metadata.bools[Schema.tokenizerSplitPunctuation] ?? false
     tokenizer.unknownToken =
       metadata.strings[Schema.tokenizerUnknownToken] ?? (tokens?.contains("<unk>") == true ? "<unk>" : nil)
+    tokenizer.endOfSequence = metadata.strings[Schema.tokenizerEndOfSequence]
 
     do {
       return try ElmanModel(

@@ -460,6 +460,7 @@ struct ONNXImport {
     if let value = metadata[Schema.tokenizerSplitPunctuation] { tokenizer.splitPunctuation = value == "true" }
     tokenizer.unknownToken =
       metadata[Schema.tokenizerUnknownToken] ?? (tokens?.contains("<unk>") == true ? "<unk>" : nil)
+    tokenizer.endOfSequence = metadata[Schema.tokenizerEndOfSequence]
 
     return try ElmanModel(
       W: Parameter(big, shape: [h, columns], dtype: recurrence.weightDType),

@@ -72,8 +72,16 @@ struct Convert: ParsableCommand {
   }
 
   func run() throws {
-    try InputPath.check(input)
+    // The output first: a special file there is refused before any work, even reading the input.
     try InputPath.checkOutputFolder(output)
+    if output != InputPath.standardStream {
+      do { try AtomicFile.checkDestination(output, overwrite: force) } catch .notRegularFile(
+        let path, let kind)
+      {
+        throw ContainerError(path: path, error: .notRegularFile(path, kind: kind))
+      } catch {}
+    }
+    try InputPath.check(input)
     let toStandardOutput = output == InputPath.standardStream
     let staging = toStandardOutput ? try StagingFolder() : nil
     defer { staging?.remove() }

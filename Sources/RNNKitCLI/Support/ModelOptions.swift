@@ -47,7 +47,7 @@ struct ReadingOptions: ParsableArguments {
   @Option(
     name: .customLong("key"),
     help: ArgumentHelp(
-      "The key of a PyTorch training checkpoint that holds the state dict (found automatically by default).",
+      "The key of a PyTorch training checkpoint that holds the state dict (default: found automatically).",
       valueName: "key"))
   var stateDictKey: String?
 
