@@ -21,7 +21,7 @@ public enum BLASTuning {
   /// `OPENBLAS_CORETYPE` themselves.
   public static var betterCoreType: String? {
     guard getenv("OPENBLAS_CORETYPE") == nil, coreName.lowercased() == "prescott" else { return nil }
-    switch rk_level() {
+    switch rk_cpu_level() {
     case 2: return "SkylakeX"
     case 1: return "Haswell"
     default: return nil

@@ -374,7 +374,7 @@ public final class InferenceModel: Sendable {
               out.update(from: bias, count: rows)
               Kernels.gemvF32(m: rows, n: h, a: matrix + start * h, x: x.value, beta: 1, y: out)
             case .half(let matrix):
-              Kernels.gemvHalf(m: rows, n: h, a: matrix + start * h, x: x.value, bias: bias, y: out)
+              Kernels.gemvF16(m: rows, n: h, a: matrix + start * h, x: x.value, bias: bias, y: out)
             }
             let i = Kernels.argmax(out, count: rows)
             shared.0.value[t] = (start + i, out[i])
