@@ -3,11 +3,6 @@ import RNNKit
 
 @main
 struct RNNKitCommand: ParsableCommand {
-  static func main() {
-    BLASRestart.restartIfUseful()
-    main(nil)
-  }
-
   static let configuration = CommandConfiguration(
     commandName: "rnnkit",
     abstract: "Inspect, convert, validate, run and train simple (Elman) recurrent networks.",

@@ -1,13 +1,13 @@
-import CBLAS
 import CKernels
 import Dispatch
 import RNNModel
 
-// Every call into C (OpenBLAS, and the kernels in CKernels) passes through this file. The kernels
-// run at the CPU's best instruction-set level, chosen in C.
+// Every call into the kernels of CKernels passes through this file (OpenBLAS's through
+// OpenBLAS.swift). The kernels run at the CPU's best instruction-set level, chosen in C.
 enum Kernels {
   /// The threads OpenBLAS uses (OPENBLAS_NUM_THREADS); the runtime's own parallel loops use as many.
-  static var threadCount: Int { max(1, Int(openblas_get_num_threads())) }
+  /// One when OpenBLAS is missing (nothing that needs it then runs).
+  static var threadCount: Int { (try? OpenBLAS.shared())?.threadCount ?? 1 }
 
   static func code(_ f: HiddenActivation) -> Int32 {
     switch f {
@@ -20,18 +20,6 @@ enum Kernels {
     case .elu: return Int32(RK_ELU)
     case .silu: return Int32(RK_SILU)
     }
-  }
-
-  /// C[m×n] = alpha·A[m×k]·op(B) + beta·C, row-major; `transposeB` means B is stored n×k.
-  static func gemm(
-    m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
-    transposeB: Bool, beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int
-  ) {
-    guard m > 0, n > 0, k > 0 else { return }
-    cblas_sgemm(
-      CblasRowMajor, CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans, blasint(m), blasint(n), blasint(k),
-      1,
-      a, blasint(lda), b, blasint(ldb), beta, c, blasint(ldc))
   }
 
   /// y[m] = A[m×n]·x + beta·y, row-major A with row stride lda. Matrices of a million elements or

@@ -1,4 +1,5 @@
 import RNNModel
+import RNNRuntime
 
 /// What can stop training. Each case renders as one line naming the file or option and the reason.
 public enum TrainingError: Error, Sendable, CustomStringConvertible {
@@ -18,6 +19,8 @@ public enum TrainingError: Error, Sendable, CustomStringConvertible {
   case incompatibleModel(path: String, reason: String)
   /// Building the model failed.
   case model(ModelError)
+  /// The BLAS backend was chosen, and OpenBLAS could not be loaded.
+  case openBLAS(OpenBLASError)
 
   public var description: String {
     switch self {
@@ -36,6 +39,7 @@ public enum TrainingError: Error, Sendable, CustomStringConvertible {
         "the loss became NaN or infinite in epoch \(epoch); no model was written. Try a smaller --learning-rate than \(learningRate) or \(clipAdvice)"
     case .incompatibleModel(let path, let reason): return "\(path): \(reason)"
     case .model(let error): return error.description
+    case .openBLAS(let error): return error.description
     }
   }
 }

@@ -27,18 +27,17 @@ enum CLI {
   static func fixture(_ name: String) -> String { fixtures.appendingPathComponent(name).path }
 
   @discardableResult
-  /// Runs `rnnkit arguments…`. Unless `blasRestart` is set, the binary keeps the OpenBLAS kernels it
-  /// loaded with, the same ones as the test process, so its numbers can be compared exactly.
+  /// Runs `rnnkit arguments…` with this process's environment, changed by `environment` and without
+  /// the variables in `removing`.
   static func run(
     _ arguments: [String], stdin: String? = nil, environment: [String: String] = [:],
-    blasRestart: Bool = false
+    removing: Set<String> = []
   ) throws -> Result {
     let process = Process()
     process.executableURL = binary
     process.arguments = arguments
-    var variables = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-    variables["RNNKIT_NO_BLAS_RESTART"] = blasRestart ? nil : "1"
-    process.environment = variables
+    process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+      .filter { !removing.contains($0.key) }
     let out = Pipe()
     let err = Pipe()
     process.standardOutput = out
