@@ -326,8 +326,8 @@ public final class InferenceModel: Sendable {
         switch weights {
         case .f32(let v):
           if rows == 1 {
-            out.update(from: c.baseAddress!, count: o)
-            Kernels.gemv(m: o, n: h, a: v, lda: h, x: hidden, beta: 1, y: out)
+            if addBias { out.update(from: c.baseAddress!, count: o) }
+            Kernels.gemv(m: o, n: h, a: v, lda: h, x: hidden, beta: addBias ? 1 : 0, y: out)
           } else {
             if addBias { for r in 0..<rows { (out + r * o).update(from: c.baseAddress!, count: o) } }
             blas.sgemm(
@@ -336,7 +336,7 @@ public final class InferenceModel: Sendable {
           }
         case .half(let v):
           if rows == 1 {
-            Kernels.gemvHalf(m: o, n: h, a: v, x: hidden, bias: c.baseAddress!, y: out)
+            Kernels.gemvHalf(m: o, n: h, a: v, x: hidden, bias: addBias ? c.baseAddress! : nil, y: out)
           } else {
             if addBias { for r in 0..<rows { (out + r * o).update(from: c.baseAddress!, count: o) } }
             // Convert a block of V's rows at a time into a small f32 buffer, never all of V.
