@@ -2,7 +2,8 @@
 # Installs what RNNKit needs on a fresh Debian machine (run as root). Idempotent.
 set -euo pipefail
 need_apt=()
-for pkg in libhdf5-dev libopenblas-dev pkg-config zip unzip; do
+# libopenblas0: OpenBLAS is loaded at run time (dlopen), so only the library is needed.
+for pkg in libhdf5-dev libopenblas0 pkg-config zip unzip; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need_apt+=("$pkg")
 done
 if [ ${#need_apt[@]} -gt 0 ]; then

@@ -5,9 +5,9 @@ import RNNModel
 // Every call into the kernels of CKernels passes through this file (OpenBLAS's through
 // OpenBLAS.swift). The kernels run at the CPU's best instruction-set level, chosen in C.
 enum Kernels {
-  /// The threads OpenBLAS uses (OPENBLAS_NUM_THREADS); the runtime's own parallel loops use as many.
-  /// One when OpenBLAS is missing (nothing that needs it then runs).
-  static var threadCount: Int { (try? OpenBLAS.shared())?.threadCount ?? 1 }
+  /// The threads OpenBLAS uses (OPENBLAS_NUM_THREADS, fixed when it loads); the runtime's own
+  /// parallel loops use as many. One when OpenBLAS is missing (nothing that needs it then runs).
+  static let threadCount = (try? OpenBLAS.shared())?.threadCount ?? 1
 
   static func code(_ f: HiddenActivation) -> Int32 {
     switch f {
