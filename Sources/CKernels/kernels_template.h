@@ -7,7 +7,8 @@
 //   RK_ROUND      1 when the level has a rounding instruction (SSE4.1 and later)
 // and a `#pragma clang attribute` that gives every function here the level's target features.
 // Vectors are clang's extended vectors: the compiler emits each level's instructions (FMA where
-// the target has it, from a*b + c) from the same source.
+// the target has it, from a*b + c) from the same source. Only a few primitives (half conversion,
+// rounding, scaling by 2^n, horizontal reductions) differ per level, inside their own functions.
 
 #define RK_INLINE static inline __attribute__((always_inline))
 
@@ -108,6 +109,8 @@ RK_INLINE VF RK_FN(exp)(VF x) {
   y = y * x + RK_FN(splat)(1.6666665459E-1f);
   y = y * x + RK_FN(splat)(5.0000001201E-1f);
   y = y * (x * x) + (x + RK_FN(splat)(1.0f));
+  // y·2^fx: AVX-512 has an instruction for it (fewer registers in the unrolled loops that call
+  // this); elsewhere 2^fx is built in the exponent bits.
 #if RK_W == 16
   y = (VF)_mm512_scalef_ps((__m512)y, (__m512)fx);
 #else

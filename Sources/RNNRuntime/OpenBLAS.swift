@@ -89,7 +89,7 @@ public struct OpenBLAS: Sendable {
     // A process that has OpenBLAS loaded already (linked by the program that embeds RNNKit) keeps
     // the kernels it chose; loading again would only return the same library.
     for name in names {
-      if let handle = dlopen(name, RTLD_NOW | RTLD_NOLOAD) {
+      if let handle = dlopen(name, RTLD_LAZY | RTLD_NOLOAD) {
         return try resolve(handle, library: name, requestedCoreType: nil)
       }
     }
@@ -102,7 +102,11 @@ public struct OpenBLAS: Sendable {
     }
     var firstError: String?
     for name in names {
-      if let handle = dlopen(name, RTLD_NOW | RTLD_LOCAL) {
+      // OpenBLAS's kernel tables hold about 14,000 references to its own functions, each resolved
+      // while it loads. RTLD_DEEPBIND looks them up in OpenBLAS first instead of in every library
+      // the process has loaded (which made `rnnkit score` slower than linking OpenBLAS did), and
+      // RTLD_LAZY binds its calls to other libraries on first use, as linking does.
+      if let handle = dlopen(name, RTLD_LAZY | RTLD_LOCAL | RTLD_DEEPBIND) {
         return try resolve(handle, library: name, requestedCoreType: coreType)
       }
       let message = dlerror().map { String(cString: $0) } ?? "unknown error"
