@@ -255,17 +255,18 @@ RK_INLINE void RK_FN(gemv_body)(const void *A, const int half, long rows, long c
   long r = 0;
   for (; r + 4 <= rows; r += 4) {
     const char *a0 = base + r * stride, *a1 = a0 + stride, *a2 = a1 + stride, *a3 = a2 + stride;
-    const char *ahead = RK_PREFETCH && r + 12 <= rows ? base + (r + 8) * stride : NULL;
+    const int prefetch = RK_PREFETCH && r + 12 <= rows;
     VF s0 = RK_FN(splat)(0.0f), s1 = s0, s2 = s0, s3 = s0;
     // One cache line of each row per pass (16 floats or 32 halves), in vectors of RK_W.
     const long line = 64 / size;
     long k = 0;
     for (; k + line <= cols; k += line) {
-      if (ahead) {
-        __builtin_prefetch(ahead + k * size, 0, 3);
-        __builtin_prefetch(ahead + stride + k * size, 0, 3);
-        __builtin_prefetch(ahead + 2 * stride + k * size, 0, 3);
-        __builtin_prefetch(ahead + 3 * stride + k * size, 0, 3);
+      if (prefetch) {
+        const char *ahead = base + (r + 8) * stride + k * size;
+        __builtin_prefetch(ahead, 0, 3);
+        __builtin_prefetch(ahead + stride, 0, 3);
+        __builtin_prefetch(ahead + 2 * stride, 0, 3);
+        __builtin_prefetch(ahead + 3 * stride, 0, 3);
       }
       for (long j = k; j < k + line; j += RK_W) {
         VF xv = RK_FN(load)(x + j);
@@ -289,10 +290,12 @@ RK_INLINE void RK_FN(gemv_body)(const void *A, const int half, long rows, long c
       t[2] += rk_row_element(a2, k, half) * x[k];
       t[3] += rk_row_element(a3, k, half) * x[k];
     }
-    for (int j = 0; j < 4; j++) {
-      float v = beta == 0.0f ? t[j] : beta * y[r + j] + t[j];
-      y[r + j] = bias ? v + bias[r + j] : v;
-    }
+    // y is read only when beta is not 0 (it may hold anything then).
+    if (beta != 0.0f)
+      for (int j = 0; j < 4; j++) t[j] += beta * y[r + j];
+    if (bias)
+      for (int j = 0; j < 4; j++) t[j] += bias[r + j];
+    for (int j = 0; j < 4; j++) y[r + j] = t[j];
   }
   for (; r < rows; r++) {
     const char *a = base + r * stride;
@@ -301,8 +304,9 @@ RK_INLINE void RK_FN(gemv_body)(const void *A, const int half, long rows, long c
     for (; k + RK_W <= cols; k += RK_W) s = RK_FN(load_row)(a, k, half) * RK_FN(load)(x + k) + s;
     float t = RK_FN(hsum)(s);
     for (; k < cols; k++) t += rk_row_element(a, k, half) * x[k];
-    float v = beta == 0.0f ? t : beta * y[r] + t;
-    y[r] = bias ? v + bias[r] : v;
+    if (beta != 0.0f) t += beta * y[r];
+    if (bias) t += bias[r];
+    y[r] = t;
   }
 }
 
