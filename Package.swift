@@ -29,15 +29,13 @@ let package = Package(
     // The formats whose parsers are RNNKit's own Swift: `.rnn` and safetensors. No C, so they read
     // in-process and fuzz without OpenBLAS or libhdf5.
     .target(name: "RNNFileFormats", dependencies: ["RNNFormat", "RNNModel"]),
-    // C interop: OpenBLAS (Debian libopenblas-dev).
-    .systemLibrary(
-      name: "CBLAS", pkgConfig: "openblas",
-      providers: [.apt(["libopenblas-dev"])]),
-    // Vector kernels BLAS lacks (activations, log-sum-exp, argmax, f16 matrix-vector), in C because
-    // Swift loops do not vectorise float reductions; AVX2/AVX-512 bodies are chosen at run time.
+    // Vector kernels BLAS lacks (activations, log-sum-exp, argmax, matrix-vector products), in C
+    // because Swift loops do not vectorise float reductions; written once, compiled per instruction
+    // set (portable, AVX2, AVX-512), the best one chosen at run time.
     .target(name: "CKernels"),
-    // Forward pass, prediction, generation, scoring.
-    .target(name: "RNNRuntime", dependencies: ["RNNModel", "CBLAS", "CKernels"]),
+    // Forward pass, prediction, generation, scoring. OpenBLAS (Debian libopenblas0) is loaded at run
+    // time with dlopen (OpenBLAS.swift), so nothing links against it.
+    .target(name: "RNNRuntime", dependencies: ["RNNModel", "CKernels"]),
     // C interop: libhdf5 (Debian libhdf5-dev).
     .systemLibrary(
       name: "CHDF5", pkgConfig: "hdf5",
@@ -52,7 +50,7 @@ let package = Package(
         .product(name: "ZIPFoundation", package: "ZIPFoundation"),
       ]),
     // Backpropagation through time with SGD.
-    .target(name: "RNNTraining", dependencies: ["RNNModel", "RNNRuntime", "CBLAS"]),
+    .target(name: "RNNTraining", dependencies: ["RNNModel", "RNNRuntime"]),
     // The embeddable library: re-exports the model and runtime, and knows every file format.
     .target(
       name: "RNNKit",

@@ -9,9 +9,14 @@ they are missing, then runs, for each size and thread count:
   (c) a 64-token prompt, then 64 tokens generated greedily (f32 V; RNNKit also with f16 V),
 plus this machine's sgemm peak and read bandwidth, and prints medians and ratios.
 
-ONNX Runtime runs the fastest formulation we know: a Gather of the input weights (W_x transposed,
-with b folded in) feeding an RNN node whose input weights are the identity, then MatMul + LogSoftmax
-(scoring) or MatMul + ArgMax (generation).
+ONNX Runtime gets its best configuration: memory arena on, ORT_ENABLE_ALL, intra_op_num_threads =
+N, and for each cell the faster of two graphs (timed both, the faster kept) and of sequential and
+parallel execution: a Gather of the input weights (W_x transposed, with b folded in) feeding either
+an RNN node whose input weights are the identity or a Scan whose body is tanh(x_t + h·W_hᵀ), then
+MatMul + LogSoftmax (scoring) or MatMul + ArgMax (generation).
+
+With --bench-before, a second rnnkit-bench build (an older commit) runs in the same rounds, so its
+ratios to ONNX Runtime are taken against the same measurements.
 """
 import argparse
 import importlib.util
@@ -117,28 +122,63 @@ def numpy_generate(wt, prompt):
 # MARK: ONNX Runtime
 
 
-def onnx_graph(wt, mode):
-    """mode 'score': ids [T, B], targets [T, B] -> log p [T, B].
-    mode 'step': ids [T, 1], h0 [1, 1, H] -> next id [1], h [1, 1, H] (the logits of the last step only)."""
+def onnx_graph(wt, mode, recurrence):
+    """mode 'score': ids [T, B], targets [T, B], h0 [B, H] -> log p [T, B].
+    mode 'step': ids [T, 1], h0 [1, 1, H] -> next id [1], h [1, 1, H] (the logits of the last step only).
+    recurrence 'rnn': ONNX's RNN operator; 'scan': a Scan whose body is tanh(x_t + h·W_hᵀ)."""
     import numpy as np
     import onnx
     from onnx import TensorProto, helper, numpy_helper
 
     h = wt["Wh"].shape[0]
-    o = wt["V"].shape[0]
     init = [
         numpy_helper.from_array(wt["E"], "E"),
-        numpy_helper.from_array(np.eye(h, dtype=np.float32)[None], "Wi"),
-        numpy_helper.from_array(wt["Wh"][None], "R"),
         numpy_helper.from_array(np.ascontiguousarray(wt["V"].T), "Vt"),
         numpy_helper.from_array(wt["c"], "c"),
     ]
     nodes = [helper.make_node("Gather", ["E", "ids"], ["x"], axis=0)]
     inputs = [helper.make_tensor_value_info("ids", TensorProto.INT64, ["T", "B"])]
     if mode == "score":
+        inputs.append(helper.make_tensor_value_info("targets", TensorProto.INT64, ["T", "B"]))
+        inputs.append(helper.make_tensor_value_info("h0", TensorProto.FLOAT, ["B", h]))
+    else:
+        inputs.append(helper.make_tensor_value_info("h0", TensorProto.FLOAT, [1, 1, h]))
+    # The recurrence: hs [T, B, H] and, for generation, the last state as [1, 1, H].
+    if recurrence == "rnn":
+        init += [numpy_helper.from_array(np.eye(h, dtype=np.float32)[None], "Wi"),
+                 numpy_helper.from_array(wt["Wh"][None], "R")]
+        if mode == "score":
+            init += [numpy_helper.from_array(np.array([0], np.int64), "axis0"),
+                     numpy_helper.from_array(np.array([1], np.int64), "axis1")]
+            nodes += [helper.make_node("Unsqueeze", ["h0", "axis0"], ["h0r"]),
+                      helper.make_node("RNN", ["x", "Wi", "R", "", "", "h0r"], ["Y", "Yh"], hidden_size=h,
+                                       activations=["Tanh"]),
+                      helper.make_node("Squeeze", ["Y", "axis1"], ["hs"])]
+        else:
+            nodes.append(helper.make_node("RNN", ["x", "Wi", "R", "", "", "h0"], ["Y", "h"], hidden_size=h,
+                                          activations=["Tanh"]))
+    else:
+        init.append(numpy_helper.from_array(np.ascontiguousarray(wt["Wh"].T), "WhT"))
+        body = helper.make_graph(
+            [helper.make_node("MatMul", ["h_in", "WhT"], ["r"]),
+             helper.make_node("Add", ["r", "x_t"], ["a"]),
+             helper.make_node("Tanh", ["a"], ["h_out"]),
+             helper.make_node("Identity", ["h_out"], ["y_t"])],
+            "step",
+            [helper.make_tensor_value_info("h_in", TensorProto.FLOAT, ["B", h]),
+             helper.make_tensor_value_info("x_t", TensorProto.FLOAT, ["B", h])],
+            [helper.make_tensor_value_info("h_out", TensorProto.FLOAT, ["B", h]),
+             helper.make_tensor_value_info("y_t", TensorProto.FLOAT, ["B", h])])
+        if mode == "score":
+            nodes.append(helper.make_node("Scan", ["h0", "x"], ["hT", "hs"], body=body, num_scan_inputs=1))
+        else:
+            init += [numpy_helper.from_array(np.array([1, h], np.int64), "flat"),
+                     numpy_helper.from_array(np.array([1, 1, h], np.int64), "cube")]
+            nodes += [helper.make_node("Reshape", ["h0", "flat"], ["h0f"]),
+                      helper.make_node("Scan", ["h0f", "x"], ["hT", "hs"], body=body, num_scan_inputs=1),
+                      helper.make_node("Reshape", ["hT", "cube"], ["h"])]
+    if mode == "score":
         nodes += [
-            helper.make_node("RNN", ["x", "Wi", "R"], ["Y", "Yh"], hidden_size=h, activations=["Tanh"]),
-            helper.make_node("Squeeze", ["Y", "axis1"], ["hs"]),
             helper.make_node("MatMul", ["hs", "Vt"], ["zv"]),
             helper.make_node("Add", ["zv", "c"], ["z"]),
             helper.make_node("LogSoftmax", ["z"], ["lp"], axis=-1),
@@ -146,40 +186,44 @@ def onnx_graph(wt, mode):
             helper.make_node("GatherElements", ["lp", "tg"], ["picked"], axis=2),
             helper.make_node("Squeeze", ["picked", "axis2"], ["logp"]),
         ]
-        init += [numpy_helper.from_array(np.array([1], np.int64), "axis1"),
-                 numpy_helper.from_array(np.array([2], np.int64), "axis2")]
-        inputs.append(helper.make_tensor_value_info("targets", TensorProto.INT64, ["T", "B"]))
+        init.append(numpy_helper.from_array(np.array([2], np.int64), "axis2"))
         outputs = [helper.make_tensor_value_info("logp", TensorProto.FLOAT, ["T", "B"])]
     else:
         nodes += [
-            helper.make_node("RNN", ["x", "Wi", "R", "", "", "h0"], ["Y", "h"], hidden_size=h, activations=["Tanh"]),
             helper.make_node("Reshape", ["h", "shape"], ["hv"]),
             helper.make_node("MatMul", ["hv", "Vt"], ["zv"]),
             helper.make_node("Add", ["zv", "c"], ["z"]),
             helper.make_node("ArgMax", ["z"], ["next"], axis=1, keepdims=0),
         ]
         init.append(numpy_helper.from_array(np.array([1, h], np.int64), "shape"))
-        inputs.append(helper.make_tensor_value_info("h0", TensorProto.FLOAT, [1, 1, h]))
         outputs = [helper.make_tensor_value_info("next", TensorProto.INT64, [1]),
                    helper.make_tensor_value_info("h", TensorProto.FLOAT, [1, 1, h])]
-    graph = helper.make_graph(nodes, mode, inputs, outputs, init)
+    graph = helper.make_graph(nodes, f"{mode}-{recurrence}", inputs, outputs, init)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     model.ir_version = 8
     onnx.checker.check_model(model)
     return model.SerializeToString()
 
 
-def ort_session(blob, threads):
+def ort_configs(threads):
+    """Every configuration tried for ONNX Runtime: graph x execution mode (parallel needs 2+ threads)."""
+    modes = ["sequential"] + (["parallel"] if threads > 1 else [])
+    return [(recurrence, mode) for recurrence in ("rnn", "scan") for mode in modes]
+
+
+def ort_session(blob, threads, execution):
     import onnxruntime as ort
 
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
-    options.inter_op_num_threads = 1
-    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    if execution == "parallel":
+        options.execution_mode = ort.ExecutionMode.ORT_PARALLEL
+        options.inter_op_num_threads = threads
+    else:
+        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        options.inter_op_num_threads = 1
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    # Give memory back after each run: scoring 32 x 512 tokens at LARGE needs 6.6 GB of
-    # intermediates, which would otherwise stay allocated while RNNKit runs.
-    options.enable_cpu_mem_arena = False
+    options.enable_cpu_mem_arena = True
     return ort.InferenceSession(blob, options, providers=["CPUExecutionProvider"])
 
 
@@ -188,7 +232,8 @@ def ort_score(session, batch):
 
     ids = np.ascontiguousarray(batch.T)  # [T, B]
     targets = np.concatenate([batch[:, 1:], batch[:, :1]], axis=1).T.copy()
-    (logp,) = session.run(None, {"ids": ids, "targets": targets})
+    h0 = np.zeros((batch.shape[0], session.get_inputs()[2].shape[1]), dtype=np.float32)
+    (logp,) = session.run(None, {"ids": ids, "targets": targets, "h0": h0})
     return float(logp[:-1].sum())  # the last row has no target
 
 
@@ -220,6 +265,8 @@ def main():
     saved = {k: os.environ.pop(k) for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE") if k in os.environ}
     parser = argparse.ArgumentParser()
     parser.add_argument("--bench", required=True, help="the rnnkit-bench executable")
+    parser.add_argument("--bench-before", default=None,
+                        help="another rnnkit-bench build (an older commit) to run in the same rounds")
     parser.add_argument("--dir", default="bench-out")
     parser.add_argument("--sizes", default="small,large")
     parser.add_argument("--threads", default="1,2")
@@ -234,8 +281,8 @@ def main():
     import onnxruntime as ort
     from threadpoolctl import threadpool_info, threadpool_limits
 
-    # Debian's OpenBLAS 0.3.21 does not know every recent x86 core and may fall back to its generic
-    # SSE3 ("Prescott") kernels; the caller chooses OPENBLAS_CORETYPE for RNNKit (see bench_runtime.sh).
+    # RNNKit's own OpenBLAS loader picks a kernel set unless OPENBLAS_CORETYPE is given; the caller's
+    # value (if any) goes to the RNNKit runs unchanged.
     rnnkit_env = saved
     results = []
     print(f"onnxruntime {ort.__version__}, numpy {np.__version__}; RNNKit OpenBLAS env {rnnkit_env or 'default'}")
@@ -243,7 +290,15 @@ def main():
         print(f"numpy BLAS: {info.get('internal_api')} {info.get('version')} core {info.get('architecture')}")
     thread_counts = [int(t) for t in args.threads.split(",")]
     data = {size: load(args.dir, size) for size in args.sizes.split(",")}
-    blobs = {size: (onnx_graph(wt, "score"), onnx_graph(wt, "step")) for size, (wt, _, _) in data.items()}
+    blobs = {}
+
+    def blob(size, mode, recurrence):
+        """The serialized graph, built on first use."""
+        if (size, mode, recurrence) not in blobs:
+            blobs[(size, mode, recurrence)] = onnx_graph(data[size][0], mode, recurrence)
+        return blobs[(size, mode, recurrence)]
+
+    benches = [("rnnkit", args.bench)] + ([("rnnkit-before", args.bench_before)] if args.bench_before else [])
     for round_index in range(args.rounds):
         for threads in thread_counts:
             for r in swift_bench(args.bench, ["peak", "--repeats", str(args.repeats)], threads, rnnkit_env):
@@ -259,33 +314,46 @@ def main():
             for threads in thread_counts:
                 tasks = args.tasks.split(",")
                 swift_tasks = ",".join(t for t in tasks if t in ("a", "b")) + (",c,c16" if "c" in tasks else "")
-                for r in swift_bench(args.bench, ["run", "--size", size, "--dir", args.dir, "--repeats",
+                for label, binary in benches:
+                    for r in swift_bench(binary, ["run", "--size", size, "--dir", args.dir, "--repeats",
                                                   str(args.repeats), "--tasks", swift_tasks.strip(",")],
-                                     threads, rnnkit_env):
-                    results.append(dict(r, round=round_index))
-                    print(json.dumps(results[-1]), file=sys.stderr)
-                score = ort_session(blobs[size][0], threads)
-                step = ort_session(blobs[size][1], threads)
+                                         threads, rnnkit_env):
+                        results.append(dict(r, impl=label, round=round_index))
+                        print(json.dumps(results[-1]), file=sys.stderr)
                 work = [
-                    ("a", LENGTH, lambda: ort_score(score, batch[:1]), lambda: numpy_score(wt, batch[:1])),
-                    ("b", SEQUENCES * LENGTH, lambda: ort_score(score, batch), lambda: numpy_score(wt, batch)),
-                    ("c", GENERATED, lambda: sum(ort_generate(step, prompt, h)),
+                    ("a", LENGTH, "score", lambda s: ort_score(s, batch[:1]), lambda: numpy_score(wt, batch[:1])),
+                    ("b", SEQUENCES * LENGTH, "score", lambda s: ort_score(s, batch), lambda: numpy_score(wt, batch)),
+                    ("c", GENERATED, "step", lambda s: sum(ort_generate(s, prompt, h)),
                      lambda: sum(numpy_generate(wt, prompt))),
                 ]
-                for task, tokens, ort_fn, np_fn in work:
+                for task, tokens, mode, ort_fn, np_fn in work:
                     if task not in tasks:
                         continue
                     repeats = max(1, args.repeats // 2) if task == "b" else args.repeats
-                    for impl, fn in (("onnxruntime", ort_fn), ("numpy", np_fn)):
-                        with threadpool_limits(limits=threads):
-                            check = fn()
-                            med, best = timed(repeats, fn)
+
+                    def record(impl, med, best, check, **extra):
                         results.append({"impl": impl, "size": size, "task": task, "dtype": "f32",
                                         "threads": threads, "round": round_index, "median_s": med, "min_s": best,
                                         "tokens": tokens, "tokens_per_s": tokens / med,
-                                        "gflops": flops * tokens / med / 1e9, "check": check})
+                                        "gflops": flops * tokens / med / 1e9, "check": check, **extra})
                         print(json.dumps(results[-1]), file=sys.stderr)
-                del score, step
+
+                    # ONNX Runtime: every configuration in turn (one session alive at a time, since
+                    # the arena keeps what a run allocated), and the fastest is its result.
+                    tried = {}
+                    for recurrence, execution in ort_configs(threads):
+                        session = ort_session(blob(size, mode, recurrence), threads, execution)
+                        check = ort_fn(session)
+                        med, best = timed(repeats, lambda: ort_fn(session))
+                        tried[f"{recurrence}/{execution}"] = (med, best, check)
+                        del session
+                    config = min(tried, key=lambda k: tried[k][0])
+                    record("onnxruntime", *tried[config], config=config,
+                           configs={k: v[0] for k, v in tried.items()})
+                    with threadpool_limits(limits=threads):
+                        check = np_fn()
+                        med, best = timed(repeats, np_fn)
+                    record("numpy", med, best, check)
     report(results)
     if args.out:
         with open(args.out, "w") as f:
@@ -324,9 +392,13 @@ def report(results):
               f"(best {value('best_gflops', impl='numpy', measure='sgemm'):.1f}); read 10 MB "
               f"{value('median_gbps', impl='memory', measure='l3_10MB'):.1f} GB/s, 1 GiB "
               f"{value('median_gbps', impl='memory', measure='memory_1GiB'):.1f} GB/s")
+    before = any(r.get("impl") == "rnnkit-before" for r in results)
     print("\n== tasks: tokens/s (median over rounds); ratios and %peak taken within each round, then the median")
-    print(f"{'size':6} {'task':5} {'thr':>3} {'RNNKit':>9} {'ORT':>9} {'numpy':>9} {'RNNKit/ORT':>10} "
-          f"{'%peak':>6} {'f16 V':>9} {'f16/ORT':>8} {'t/V-read':>9}  checks")
+    header = (f"{'size':6} {'task':5} {'thr':>3} {'RNNKit':>9} {'ORT':>9} {'numpy':>9} {'RNNKit/ORT':>10} "
+              f"{'%peak':>6} {'f16 V':>9} {'f16/ORT':>8} {'t/V-read':>9}")
+    if before:
+        header += f" {'before':>9} {'bef/ORT':>8} {'bef16/ORT':>9}"
+    print(header + f"  {'ORT graph':<16} checks")
     for size in ("tiny", "small", "large"):
         for task in ("a", "b", "c"):
             for t in threads_list:
@@ -336,8 +408,8 @@ def report(results):
                     continue
                 rate = lambda impl, dtype="f32": over_rounds(lambda i: (get(i, impl, dtype) or {}).get("tokens_per_s"))
 
-                def ratio(i, dtype="f32"):
-                    rk, ox = get(i, "rnnkit", dtype), get(i, "onnxruntime")
+                def ratio(i, dtype="f32", impl="rnnkit"):
+                    rk, ox = get(i, impl, dtype), get(i, "onnxruntime")
                     return rk["tokens_per_s"] / ox["tokens_per_s"] if rk and ox else None
 
                 line = (f"{size:6} {task:5} {t:>3} {rate('rnnkit'):>9.0f} {rate('onnxruntime'):>9.0f} "
@@ -360,11 +432,26 @@ def report(results):
                         return (rk["median_s"] / rk["tokens"]) / (x * h * 4 / (bw["median_gbps"] * 1e9))
                     line += (f"{'':>6} {rate('rnnkit', 'f16'):>9.0f} {over_rounds(lambda i: ratio(i, 'f16')):>8.2f} "
                              f"{over_rounds(bound):>8.2f}x")
+                if before:
+                    line += (f" {rate('rnnkit-before'):>9.0f} "
+                             f"{over_rounds(lambda i: ratio(i, impl='rnnkit-before')):>8.2f} ")
+                    line += (f"{over_rounds(lambda i: ratio(i, 'f16', 'rnnkit-before')):>9.2f}" if task == "c"
+                             else f"{'':>9}")
+                configs = sorted({r["config"] for r in results if r.get("impl") == "onnxruntime"
+                                  and r.get("size") == size and r.get("task") == task and r.get("threads") == t})
+                line += f"  {','.join(configs):<16}"
                 checks = [r["check"] for r in results if r.get("size") == size and r.get("task") == task
                           and r.get("threads") == t]
                 same = max(checks) - min(checks) <= 1e-3 * max(1.0, abs(checks[0]))
-                line += f"  {'agree' if same else 'DIFFER ' + str(sorted(set(checks)))}"
+                line += f" {'agree' if same else 'DIFFER ' + str(sorted(set(checks)))}"
                 print(line)
+    ort = [r for r in results if r.get("impl") == "onnxruntime" and r.get("configs")]
+    if ort:
+        print("\n== ONNX Runtime: median s of each configuration tried (round 0)")
+        for r in ort:
+            if r.get("round", 0) == rounds[0]:
+                tried = ", ".join(f"{k} {v:.4f}" for k, v in r["configs"].items())
+                print(f"{r['size']:6} {r['task']:5} {r['threads']:>3}  {tried}")
 
 
 if __name__ == "__main__":

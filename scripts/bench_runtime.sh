@@ -2,10 +2,13 @@
 # Runtime benchmark: RNNKit vs ONNX Runtime vs numpy on the same weights and work, in one run.
 #
 #   scripts/bench_runtime.sh [--sizes small,large] [--threads 1,2] [--repeats 5] [--rounds 1] [--tasks a,b,c]
+#                            [--before DIR]
 #
 # Builds Benchmarks/ in release, writes the models and weights to bench-out/ (once per size), then
 # runs scripts/bench_runtime.py, which installs its Python dependencies when missing, prints a
 # table of medians and ratios, and saves every measurement to bench-out/results.json.
+# --before DIR also builds DIR/Benchmarks (a checkout of an older commit) and runs it in the same
+# rounds, so both builds are compared with the same ONNX Runtime measurements.
 # The machine is shared: run it when nothing else is busy, and compare ratios from one run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,6 +17,7 @@ THREADS=1,2
 REPEATS=5
 ROUNDS=1
 TASKS=a,b,c
+BEFORE=
 while [ $# -gt 0 ]; do
   case "$1" in
     --sizes) SIZES=$2; shift 2 ;;
@@ -21,7 +25,8 @@ while [ $# -gt 0 ]; do
     --repeats) REPEATS=$2; shift 2 ;;
     --rounds) ROUNDS=$2; shift 2 ;;
     --tasks) TASKS=$2; shift 2 ;;
-    *) echo "usage: $0 [--sizes small,large] [--threads 1,2] [--repeats N] [--rounds N] [--tasks a,b,c]" >&2; exit 2 ;;
+    --before) BEFORE=$2; shift 2 ;;
+    *) echo "usage: $0 [--sizes small,large] [--threads 1,2] [--repeats N] [--rounds N] [--tasks a,b,c] [--before DIR]" >&2; exit 2 ;;
   esac
 done
 bash scripts/bootstrap.sh
@@ -34,17 +39,13 @@ for size in ${SIZES//,/ }; do
     "$BENCH" prepare --size "$size" --dir bench-out >/dev/null
   fi
 done
-# Debian's OpenBLAS 0.3.21 falls back to its generic SSE3 kernels ("Prescott") on cores it does not
-# know, which makes sgemm several times slower. Unless the environment already chooses a core type,
-# pick the newest kernel set this CPU can run (numpy and ONNX Runtime are not affected by this).
-if [ -z "${OPENBLAS_CORETYPE:-}" ]; then
-  core=$("$BENCH" core)
-  if [ "$core" = "Prescott" ] || [ "$core" = "Core2" ] || [ "$core" = "Nehalem" ]; then
-    if grep -q avx512f /proc/cpuinfo; then export OPENBLAS_CORETYPE=SkylakeX
-    elif grep -q avx2 /proc/cpuinfo; then export OPENBLAS_CORETYPE=Haswell
-    fi
-    echo "OpenBLAS chose $core; using OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-$core} for RNNKit"
-  fi
+BEFORE_ARGS=()
+if [ -n "$BEFORE" ]; then
+  (cd "$BEFORE/Benchmarks" && swift build -c release >/dev/null)
+  BEFORE_ARGS=(--bench-before "$BEFORE/Benchmarks/.build/release/rnnkit-bench")
 fi
+# RNNKit chooses OpenBLAS's kernel set itself when it loads the library (Sources/RNNRuntime/OpenBLAS.swift);
+# an OPENBLAS_CORETYPE in the environment is passed on to it unchanged.
+echo "RNNKit's OpenBLAS kernel set: $("$BENCH" core)"
 exec python3 scripts/bench_runtime.py --bench "$BENCH" --dir bench-out --sizes "$SIZES" --threads "$THREADS" \
-  --repeats "$REPEATS" --rounds "$ROUNDS" --tasks "$TASKS" --out bench-out/results.json
+  --repeats "$REPEATS" --rounds "$ROUNDS" --tasks "$TASKS" --out bench-out/results.json "${BEFORE_ARGS[@]}"

@@ -2,7 +2,7 @@
 # Installs what RNNKit needs on a fresh Debian machine (run as root). Idempotent.
 set -euo pipefail
 need_apt=()
-packages=(libhdf5-dev libopenblas-dev pkg-config zip unzip gcc libasan8)
+packages=(libhdf5-dev libopenblas0 pkg-config zip unzip gcc libasan8)
 # Test mode: the report tests render pages in Debian's headless Chromium (driven over the DevTools
 # pipe from Python's standard library, so no PyPI package is needed for it).
 if [ "${1:-}" = "--python" ]; then packages+=(chromium); fi

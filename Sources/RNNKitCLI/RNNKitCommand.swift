@@ -4,7 +4,6 @@ import RNNKit
 @main
 struct RNNKitCommand: ParsableCommand {
   static func main() {
-    BLASRestart.restartIfUseful()
     do {
       try CommandSuggestion.refuseMisspelledCommand(Array(CommandLine.arguments.dropFirst()))
       var command = try parseAsRoot()

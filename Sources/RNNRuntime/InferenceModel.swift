@@ -24,8 +24,9 @@ public struct ForwardResult: Sendable, Equatable {
 /// block while it is read, never expanded in memory. bf16 and f64 V are converted to f32 once.
 ///
 /// The instance is immutable and can be shared between threads; each call allocates its own
-/// scratch space. Matrix products use OpenBLAS, whose thread count (`OPENBLAS_NUM_THREADS`) the
-/// runtime's own parallel loops follow too.
+/// scratch space. Matrix products use OpenBLAS (loaded when the first model is prepared, see
+/// ``OpenBLAS``), whose thread count (`OPENBLAS_NUM_THREADS`) the runtime's own parallel loops
+/// follow too.
 public final class InferenceModel: Sendable {
   /// The model this was prepared from.
   public let model: ElmanModel
@@ -45,6 +46,8 @@ public final class InferenceModel: Sendable {
   let bias: [Float]
   let outputBias: [Float]
   let outputWeights: OutputWeights
+  /// The matrix products.
+  let blas: OpenBLAS
 
   enum OutputWeights: Sendable {
     /// f32 V inside a mapped file.
@@ -60,12 +63,18 @@ public final class InferenceModel: Sendable {
     case half(UnsafePointer<UInt16>)
   }
 
-  /// Prepares `model` for inference.
+  /// Prepares `model` for inference; fails with ``RuntimeError/openBLAS(_:)`` when OpenBLAS cannot
+  /// be loaded.
   public init(_ model: ElmanModel) throws(RuntimeError) {
     do {
       try model.validateShapes()
     } catch {
       throw .invalidModel(error.description)
+    }
+    do {
+      blas = try OpenBLAS.shared()
+    } catch {
+      throw .openBLAS(error)
     }
     let h = model.hiddenSize
     let x = model.inputSize
@@ -207,9 +216,9 @@ public final class InferenceModel: Sendable {
     states.rows.withUnsafeMutableBufferPointer { rows in
       inputs.withUnsafeBufferPointer { inputs in
         inputRows.withUnsafeBufferPointer { w in
-          Kernels.gemm(
-            m: total, n: h, k: x, a: inputs.baseAddress!, lda: x, b: w.baseAddress!, ldb: h,
-            transposeB: false, beta: 0, c: rows.baseAddress!, ldc: h)
+          blas.sgemm(
+            m: total, n: h, k: x, a: inputs.baseAddress!, lda: x, b: w.baseAddress!, ldb: h, beta: 0,
+            c: rows.baseAddress!, ldc: h)
         }
         for r in 0..<total {
           let row = rows.baseAddress! + r * h
@@ -276,8 +285,8 @@ public final class InferenceModel: Sendable {
               let (sp, np) = (state.baseAddress!, next.baseAddress!)
               for j in 0..<active { (np + j * h).update(from: base + (offsets[order[j]] + t) * h, count: h) }
               if t > 0 {
-                Kernels.gemm(
-                  m: active, n: h, k: h, a: sp, lda: h, b: wh, ldb: h, transposeB: true, beta: 1, c: np,
+                blas.sgemm(
+                  transposeB: true, m: active, n: h, k: h, a: sp, lda: h, b: wh, ldb: h, beta: 1, c: np,
                   ldc: h)
               } else if let initial {
                 initial.withUnsafeBufferPointer { h0 in
@@ -318,18 +327,17 @@ public final class InferenceModel: Sendable {
         switch weights {
         case .f32(let v):
           if rows == 1 {
-            out.update(from: c.baseAddress!, count: o)
-            Kernels.gemv(m: o, n: h, a: v, lda: h, x: hidden, beta: 1, y: out)
+            if addBias { out.update(from: c.baseAddress!, count: o) }
+            Kernels.gemv(m: o, n: h, a: v, lda: h, x: hidden, beta: addBias ? 1 : 0, y: out)
           } else {
             if addBias { for r in 0..<rows { (out + r * o).update(from: c.baseAddress!, count: o) } }
-            Kernels.gemm(
-              m: rows, n: o, k: h, a: hidden, lda: h, b: v, ldb: h, transposeB: true, beta: addBias ? 1 : 0,
-              c: out,
-              ldc: o)
+            blas.sgemm(
+              transposeB: true, m: rows, n: o, k: h, a: hidden, lda: h, b: v, ldb: h, beta: addBias ? 1 : 0,
+              c: out, ldc: o)
           }
         case .half(let v):
           if rows == 1 {
-            Kernels.gemvHalf(m: o, n: h, a: v, x: hidden, bias: c.baseAddress!, y: out)
+            Kernels.gemvHalf(m: o, n: h, a: v, x: hidden, bias: addBias ? c.baseAddress! : nil, y: out)
           } else {
             if addBias { for r in 0..<rows { (out + r * o).update(from: c.baseAddress!, count: o) } }
             // Convert a block of V's rows at a time into a small f32 buffer, never all of V.
@@ -340,8 +348,8 @@ public final class InferenceModel: Sendable {
             while start < o {
               let count = min(blockRows, o - start)
               Kernels.halfToFloat(v + start * h, block, count: count * h)
-              Kernels.gemm(
-                m: rows, n: count, k: h, a: hidden, lda: h, b: block, ldb: h, transposeB: true,
+              blas.sgemm(
+                transposeB: true, m: rows, n: count, k: h, a: hidden, lda: h, b: block, ldb: h,
                 beta: addBias ? 1 : 0, c: out + start, ldc: o)
               start += count
             }
@@ -375,7 +383,7 @@ public final class InferenceModel: Sendable {
               out.update(from: bias, count: rows)
               Kernels.gemvF32(m: rows, n: h, a: matrix + start * h, x: x.value, beta: 1, y: out)
             case .half(let matrix):
-              Kernels.gemvHalf(m: rows, n: h, a: matrix + start * h, x: x.value, bias: bias, y: out)
+              Kernels.gemvF16(m: rows, n: h, a: matrix + start * h, x: x.value, bias: bias, y: out)
             }
             let i = Kernels.argmax(out, count: rows)
             shared.0.value[t] = (start + i, out[i])

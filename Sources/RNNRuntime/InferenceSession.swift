@@ -74,10 +74,10 @@ public struct InferenceSession: Sendable {
       vector.withUnsafeBufferPointer { v in
         model.inputRows.withUnsafeBufferPointer { w in
           // W_xᵀ is X×H, so W_x·x is (W_xᵀ)ᵀ·x: one row-vector product.
-          Kernels.gemm(
-            m: 1, n: h, k: x, a: v.baseAddress!, lda: x, b: w.baseAddress!, ldb: h, transposeB: false,
-            beta: 1,
-            c: next.baseAddress!, ldc: h)
+          model.blas.sgemm(
+            m: 1, n: h, k: x, a: v.baseAddress!, lda: x, b: w.baseAddress!, ldb: h, beta: 1,
+            c: next.baseAddress!,
+            ldc: h)
         }
       }
     }

@@ -1,15 +1,13 @@
-import CBLAS
 import CKernels
 import Dispatch
 import RNNModel
 
-// Every call into C (OpenBLAS, and the kernels in CKernels) passes through this file.
+// Every call into the kernels of CKernels passes through this file (OpenBLAS's through
+// OpenBLAS.swift). The kernels run at the CPU's best instruction-set level, chosen in C.
 enum Kernels {
-  /// The threads OpenBLAS uses (OPENBLAS_NUM_THREADS); the runtime's own parallel loops use as many.
-  static var threadCount: Int { max(1, Int(openblas_get_num_threads())) }
-
-  /// The instruction-set level of the vector kernels: 0 portable C, 1 AVX2, 2 AVX-512.
-  static let bestLevel = Int(rk_level())
+  /// The threads OpenBLAS uses (OPENBLAS_NUM_THREADS, fixed when it loads); the runtime's own
+  /// parallel loops use as many. One when OpenBLAS is missing (nothing that needs it then runs).
+  static let threadCount = (try? OpenBLAS.shared())?.threadCount ?? 1
 
   static func code(_ f: HiddenActivation) -> Int32 {
     switch f {
@@ -24,18 +22,6 @@ enum Kernels {
     }
   }
 
-  /// C[m×n] = alpha·A[m×k]·op(B) + beta·C, row-major; `transposeB` means B is stored n×k.
-  static func gemm(
-    m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
-    transposeB: Bool, beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int
-  ) {
-    guard m > 0, n > 0, k > 0 else { return }
-    cblas_sgemm(
-      CblasRowMajor, CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans, blasint(m), blasint(n), blasint(k),
-      1,
-      a, blasint(lda), b, blasint(ldb), beta, c, blasint(ldc))
-  }
-
   /// y[m] = A[m×n]·x + beta·y, row-major A with row stride lda. Matrices of a million elements or
   /// more are split by rows across the runtime's threads (each thread's rows then stay in its cache).
   static func gemv(
@@ -45,7 +31,7 @@ enum Kernels {
     guard m > 0, n > 0 else { return }
     let threads = m * n >= 1 << 20 ? min(threadCount, max(1, m / 64)) : 1
     if threads == 1 {
-      rk_gemv_f32(Int32(bestLevel), a, m, n, lda, x, beta, y)
+      rk_gemv_f32(a, m, n, lda, x, beta, y)
       return
     }
     let chunk = ((m + threads - 1) / threads + 3) & ~3
@@ -54,7 +40,7 @@ enum Kernels {
       let start = t * chunk
       let rows = min(chunk, m - start)
       guard rows > 0 else { return }
-      rk_gemv_f32(Int32(bestLevel), aa.value + start * lda, rows, n, lda, xx.value, beta, yy.value + start)
+      rk_gemv_f32(aa.value + start * lda, rows, n, lda, xx.value, beta, yy.value + start)
     }
   }
 
@@ -65,7 +51,7 @@ enum Kernels {
   ) {
     let threads = min(threadCount, max(1, m / 256))
     if threads == 1 {
-      rk_gemv_f16(Int32(bestLevel), a, m, n, n, x, bias, y)
+      rk_gemv_f16(a, m, n, n, x, bias, y)
       return
     }
     // Row blocks that are multiples of 4 keep the four-row kernel on its fast path.
@@ -75,36 +61,29 @@ enum Kernels {
       let start = t * chunk
       let rows = min(chunk, m - start)
       guard rows > 0 else { return }
-      rk_gemv_f16(
-        Int32(bestLevel), aa.value + start * n, rows, n, n, xx.value, bb.value.map { $0 + start },
-        yy.value + start)
+      rk_gemv_f16(aa.value + start * n, rows, n, n, xx.value, bb.value.map { $0 + start }, yy.value + start)
     }
   }
 
   static func halfToFloat(
-    _ source: UnsafePointer<UInt16>, _ destination: UnsafeMutablePointer<Float>, count: Int,
-    level: Int = bestLevel
+    _ source: UnsafePointer<UInt16>, _ destination: UnsafeMutablePointer<Float>, count: Int
   ) {
-    rk_half_to_float_n(Int32(level), source, destination, count)
+    rk_half_to_float_n(source, destination, count)
   }
 
-  static func activate(_ code: Int32, _ x: UnsafeMutablePointer<Float>, count: Int, level: Int = bestLevel) {
-    rk_activation(Int32(level), code, x, count)
+  static func activate(_ code: Int32, _ x: UnsafeMutablePointer<Float>, count: Int) {
+    rk_activation(code, x, count)
   }
 
-  static func softmax(_ x: UnsafeMutablePointer<Float>, count: Int, level: Int = bestLevel) {
-    rk_softmax(Int32(level), x, count)
-  }
+  static func softmax(_ x: UnsafeMutablePointer<Float>, count: Int) { rk_softmax(x, count) }
 
   static func sigmoid(_ x: UnsafeMutablePointer<Float>, count: Int) {
     activate(Int32(RK_SIGMOID), x, count: count)
   }
 
   /// log Σ exp(x + bias); `bias` may be nil.
-  static func logSumExp(
-    _ x: UnsafePointer<Float>, bias: UnsafePointer<Float>? = nil, count: Int, level: Int = bestLevel
-  ) -> Float {
-    rk_logsumexp(Int32(level), x, bias, count)
+  static func logSumExp(_ x: UnsafePointer<Float>, bias: UnsafePointer<Float>? = nil, count: Int) -> Float {
+    rk_logsumexp(x, bias, count)
   }
 
   static func argmax(_ x: UnsafePointer<Float>, count: Int) -> Int { rk_argmax(x, count) }
@@ -113,17 +92,39 @@ enum Kernels {
   /// y = A·x + beta·y (f32 A, row stride n), single-threaded.
   static func gemvF32(
     m: Int, n: Int, a: UnsafePointer<Float>, x: UnsafePointer<Float>, beta: Float = 0,
-    y: UnsafeMutablePointer<Float>, level: Int = bestLevel
+    y: UnsafeMutablePointer<Float>
   ) {
-    rk_gemv_f32(Int32(level), a, m, n, n, x, beta, y)
+    rk_gemv_f32(a, m, n, n, x, beta, y)
   }
 
   /// y = A·x + bias (half A, row stride n; bias may be nil), single-threaded.
-  static func gemvHalf(
+  static func gemvF16(
     m: Int, n: Int, a: UnsafePointer<UInt16>, x: UnsafePointer<Float>, bias: UnsafePointer<Float>? = nil,
-    y: UnsafeMutablePointer<Float>, level: Int = bestLevel
+    y: UnsafeMutablePointer<Float>
   ) {
-    rk_gemv_f16(Int32(level), a, m, n, n, x, bias, y)
+    rk_gemv_f16(a, m, n, n, x, bias, y)
+  }
+
+  /// The instruction-set levels of the kernels (RK_LEVEL_PORTABLE …), lowest first.
+  static let levels = 0..<Int(RK_LEVEL_COUNT)
+
+  /// The best level this CPU supports.
+  static var cpuLevel: Int { Int(rk_cpu_level()) }
+
+  /// The level the kernels run at on this thread.
+  static var currentLevel: Int { Int(rk_level()) }
+
+  /// A level's name, such as "avx2".
+  static func levelName(_ level: Int) -> String { String(cString: rk_level_name(Int32(level))) }
+
+  /// Runs `body` with this thread's kernels at `level` (for tests); false, without running it, when
+  /// the CPU cannot run that level. Kernels that split work across threads use the CPU's level on
+  /// the other threads.
+  static func atLevel(_ level: Int, _ body: () throws -> Void) rethrows -> Bool {
+    guard rk_force_level(Int32(level)) != 0 else { return false }
+    defer { rk_force_level(-1) }
+    try body()
+    return true
   }
 
   /// Runs `body(i)` for i in 0..<count on the runtime's threads.

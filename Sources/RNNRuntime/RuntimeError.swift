@@ -23,6 +23,8 @@ public enum RuntimeError: Error, CustomStringConvertible, Sendable, Equatable {
   case invalidArgument(String)
   /// Weights the runtime cannot prepare.
   case invalidModel(String)
+  /// OpenBLAS, which the runtime's matrix products need, could not be loaded.
+  case openBLAS(OpenBLASError)
 
   public var description: String {
     switch self {
@@ -57,6 +59,8 @@ public enum RuntimeError: Error, CustomStringConvertible, Sendable, Equatable {
       return reason
     case .invalidModel(let reason):
       return reason
+    case .openBLAS(let error):
+      return error.description
     }
   }
 }

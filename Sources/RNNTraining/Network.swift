@@ -1,4 +1,5 @@
 import RNNModel
+import RNNRuntime
 
 /// The weights of an Elman network in memory, in the precision `T`, with the forward pass and
 /// backpropagation through time.
@@ -103,11 +104,13 @@ public struct ElmanNetwork<T: TrainingScalar>: Sendable {
 
   /// The loss and its gradients with respect to W, b, V and c, by backpropagation through time,
   /// and the last hidden state. `initialState` is a constant: no gradient flows into it, as in
-  /// truncated BPTT. `backend` chooses how the output layer's products are computed.
+  /// truncated BPTT. `backend` chooses how the output layer's products are computed; `.blas` fails
+  /// with ``TrainingError/openBLAS(_:)`` when OpenBLAS cannot be loaded.
   public func lossAndGradients(
     inputs: [Int], targets: [Int], initialState: [T]? = nil, backend: TrainingBackend = .portable
-  ) -> (loss: T, gradients: Gradients<T>, finalState: [T]) {
-    let workspace = Workspace<T>(network: self, capacity: max(inputs.count, 1), backend: backend)
+  ) throws(TrainingError) -> (loss: T, gradients: Gradients<T>, finalState: [T]) {
+    let workspace = Workspace<T>(
+      network: self, capacity: max(inputs.count, 1), products: try backend.products())
     let loss = workspace.forward(self, inputs: inputs, targets: targets, initialState: initialState)
     workspace.backward(self, inputs: inputs, targets: targets)
     return (loss, workspace.gradients, workspace.finalState(count: inputs.count))
@@ -166,6 +169,25 @@ public enum TrainingBackend: String, CaseIterable, Sendable {
   /// OpenBLAS matrix products over each window: faster for large vocabularies, but the bits may
   /// differ between machines whose BLAS kernels differ.
   case blas
+
+  /// How a workspace computes the products: `.blas` loads OpenBLAS (once per process).
+  func products() throws(TrainingError) -> Products {
+    switch self {
+    case .portable: return .portable
+    case .blas:
+      do {
+        return .blas(try OpenBLAS.shared())
+      } catch {
+        throw .openBLAS(error)
+      }
+    }
+  }
+}
+
+/// A ``TrainingBackend`` ready to run: the portable loops, or OpenBLAS's table.
+enum Products {
+  case portable
+  case blas(OpenBLAS)
 }
 
 /// The caches of one truncated-BPTT window and the gradient buffers, reused across windows.
@@ -178,7 +200,7 @@ final class Workspace<T: TrainingScalar> {
   let X: Int
   let O: Int
   let capacity: Int
-  let backend: TrainingBackend
+  let products: Products
   /// h_0 … h_n, (capacity + 1) × H.
   var hs: [T]
   /// Pre-activations a_1 … a_n, capacity × H.
@@ -202,12 +224,12 @@ final class Workspace<T: TrainingScalar> {
   var dhNext: [T]
   var da: [T]
 
-  init(network: ElmanNetwork<T>, capacity: Int, backend: TrainingBackend = .portable) {
+  init(network: ElmanNetwork<T>, capacity: Int, products: Products = .portable) {
     H = network.hiddenSize
     X = network.inputSize
     O = network.outputSize
     self.capacity = capacity
-    self.backend = backend
+    self.products = products
     hs = [T](repeating: 0, count: (capacity + 1) * H)
     pre = [T](repeating: 0, count: capacity * H)
     out = [T](repeating: 0, count: capacity * O)
@@ -245,7 +267,7 @@ final class Workspace<T: TrainingScalar> {
     let rowLength = H + X
     let f = net.hiddenActivation
     let g = net.outputActivation
-    let backend = self.backend
+    let products = self.products
     var total: T = 0
     hs.withUnsafeMutableBufferPointer { hs in
       if let initialState {
@@ -279,7 +301,7 @@ final class Workspace<T: TrainingScalar> {
                     for i in 0..<H { h[i] = T(f.apply(Double(a[i]))) }
                   }
                   // The output layer over the window: z_t = V·h_t + c.
-                  switch backend {
+                  switch products {
                   case .portable:
                     for o in 0..<O {
                       let v = V + o * H
@@ -298,9 +320,10 @@ final class Workspace<T: TrainingScalar> {
                         t += 1
                       }
                     }
-                  case .blas:
+                  case .blas(let blas):
                     T.gemm(
-                      transposeA: false, transposeB: true, m: n, n: O, k: H, a: hs + H, lda: H, b: V, ldb: H,
+                      blas, transposeA: false, transposeB: true, m: n, n: O, k: H, a: hs + H, lda: H, b: V,
+                      ldb: H,
                       beta: 0, c: out, ldc: O)
                     for t in 0..<n { axpy(1, c.baseAddress!, out + t * O, O) }
                   }
@@ -365,9 +388,10 @@ final class Workspace<T: TrainingScalar> {
     let O = self.O
     let rowLength = H + self.X
     let f = net.hiddenActivation
-    let backend = self.backend
+    let products = self.products
     // BLAS overwrites ∂V (beta 0), so only the portable loops need it cleared.
-    let cleared = backend == .portable ? [\Workspace.dV] : []
+    var cleared: [ReferenceWritableKeyPath<Workspace, [T]>] = []
+    if case .portable = products { cleared = [\Workspace.dV] }
     for buffer in [\Workspace.dWh, \Workspace.db, \Workspace.dc, \Workspace.dhNext] + cleared {
       self[keyPath: buffer].withUnsafeMutableBufferPointer { $0.update(repeating: 0) }
     }
@@ -402,7 +426,7 @@ final class Workspace<T: TrainingScalar> {
                               for t in 0..<n { dz[t * O + targets[t]] -= 1 }
                               // The output layer over the window: ∂V = Σ_t dz_t h_tᵀ, ∂c = Σ_t dz_t,
                               // ∂h_t = Vᵀ dz_t.
-                              switch backend {
+                              switch products {
                               case .portable:
                                 dHs.update(repeating: 0, count: n * H)
                                 // Four outputs at a time share the passes over h_t and ∂h_t; the
@@ -434,13 +458,14 @@ final class Workspace<T: TrainingScalar> {
                                   }
                                   dc[o] = sum
                                 }
-                              case .blas:
+                              case .blas(let blas):
                                 T.gemm(
-                                  transposeA: true, transposeB: false, m: O, n: H, k: n, a: dz, lda: O,
+                                  blas, transposeA: true, transposeB: false, m: O, n: H, k: n, a: dz, lda: O,
                                   b: hs + H,
                                   ldb: H, beta: 0, c: dV, ldc: H)
                                 T.gemm(
-                                  transposeA: false, transposeB: false, m: n, n: H, k: O, a: dz, lda: O, b: V,
+                                  blas, transposeA: false, transposeB: false, m: n, n: H, k: O, a: dz, lda: O,
+                                  b: V,
                                   ldb: H, beta: 0, c: dHs, ldc: H)
                                 for t in stride(from: n - 1, through: 0, by: -1) {
                                   axpy(1, dz + t * O, dc.baseAddress!, O)

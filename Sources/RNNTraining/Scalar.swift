@@ -1,4 +1,4 @@
-import CBLAS
+import RNNRuntime
 
 #if canImport(Glibc)
   import Glibc
@@ -14,7 +14,8 @@ public protocol TrainingScalar: BinaryFloatingPoint, SIMDScalar, Sendable, Codab
   static func logarithm(_ x: Self) -> Self
   /// C := op(A)·op(B) + beta·C with row-major matrices, by OpenBLAS (m×k times k×n).
   static func gemm(
-    transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, a: UnsafePointer<Self>, lda: Int,
+    _ blas: OpenBLAS, transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, a: UnsafePointer<Self>,
+    lda: Int,
     b: UnsafePointer<Self>, ldb: Int, beta: Self, c: UnsafeMutablePointer<Self>, ldc: Int)
 }
 
@@ -25,13 +26,13 @@ extension Float: TrainingScalar {
   public static func logarithm(_ x: Float) -> Float { logf(x) }
   /// C = αA·B + βC, row-major, through BLAS or the portable loop.
   public static func gemm(
-    transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int,
-    b: UnsafePointer<Float>, ldb: Int, beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int
+    _ blas: OpenBLAS, transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, a: UnsafePointer<Float>,
+    lda: Int, b: UnsafePointer<Float>, ldb: Int, beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int
   ) {
-    cblas_sgemm(
-      CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
-      blasint(m),
-      blasint(n), blasint(k), 1, a, blasint(lda), b, blasint(ldb), beta, c, blasint(ldc))
+    blas.sgemm(
+      transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb,
+      beta: beta,
+      c: c, ldc: ldc)
   }
 }
 
@@ -43,13 +44,13 @@ extension Double: TrainingScalar {
   public static func logarithm(_ x: Double) -> Double { log(x) }
   /// C = αA·B + βC, row-major, through BLAS or the portable loop.
   public static func gemm(
-    transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, a: UnsafePointer<Double>, lda: Int,
-    b: UnsafePointer<Double>, ldb: Int, beta: Double, c: UnsafeMutablePointer<Double>, ldc: Int
+    _ blas: OpenBLAS, transposeA: Bool, transposeB: Bool, m: Int, n: Int, k: Int, a: UnsafePointer<Double>,
+    lda: Int, b: UnsafePointer<Double>, ldb: Int, beta: Double, c: UnsafeMutablePointer<Double>, ldc: Int
   ) {
-    cblas_dgemm(
-      CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
-      blasint(m),
-      blasint(n), blasint(k), 1, a, blasint(lda), b, blasint(ldb), beta, c, blasint(ldc))
+    blas.dgemm(
+      transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb,
+      beta: beta,
+      c: c, ldc: ldc)
   }
 }
 

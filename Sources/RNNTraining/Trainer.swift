@@ -136,7 +136,7 @@ public enum Trainer {
       )
     }
     let workspace = Workspace<Float>(
-      network: network, capacity: window, backend: options.backend)
+      network: network, capacity: window, products: try options.backend.products())
     var generator = SplitMix64(seed: options.seed ^ 0x5EED_0F_0DE5)
     var order = Array(usable.indices)
     var reports: [EpochReport] = []

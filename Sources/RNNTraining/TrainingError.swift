@@ -1,4 +1,5 @@
 import RNNModel
+import RNNRuntime
 
 /// A training setting, named in errors so that each front end can phrase it its own way.
 public enum TrainingParameter: String, Sendable, CaseIterable {
@@ -34,6 +35,8 @@ public enum TrainingError: Error, Sendable, CustomStringConvertible {
   case conflictsWithBaseModel(path: String, parameter: TrainingParameter, reason: String)
   /// Building the model failed.
   case model(ModelError)
+  /// The BLAS backend was chosen, and OpenBLAS could not be loaded.
+  case openBLAS(OpenBLASError)
 
   public var description: String {
     switch self {
@@ -54,6 +57,7 @@ public enum TrainingError: Error, Sendable, CustomStringConvertible {
     case .incompatibleModel(let path, let reason): return "\(path): \(reason)"
     case .conflictsWithBaseModel(let path, _, let reason): return "\(path): \(reason)"
     case .model(let error): return error.description
+    case .openBLAS(let error): return error.description
     }
   }
 }

@@ -32,16 +32,15 @@ enum CLI {
   /// The repository root.
   static var root: URL { fixtures.deletingLastPathComponent() }
 
-  /// Runs `rnnkit arguments…`. Unless `blasRestart` is set, the binary keeps the OpenBLAS kernels it
-  /// loaded with, the same ones as the test process, so its numbers can be compared exactly.
+  /// Runs `rnnkit arguments…` with this process's environment, changed by `environment` and without
+  /// the variables in `removing`.
   @discardableResult
   static func run(
     _ arguments: [String], stdin: String? = nil, stdinFile: String? = nil,
-    environment: [String: String] = [:],
-    blasRestart: Bool = false
+    environment: [String: String] = [:], removing: Set<String> = []
   ) throws -> Result {
-    var variables = ProcessInfo.processInfo.environment.merging(environment) { $1 }
-    variables["RNNKIT_NO_BLAS_RESTART"] = blasRestart ? nil : "1"
+    let variables = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+      .filter { !removing.contains($0.key) }
     // Both output pipes are drained at once, so no amount of output can block the child.
     let input =
       try stdinFile.map { try Data(contentsOf: URL(fileURLWithPath: $0)) } ?? stdin.map { Data($0.utf8) }

@@ -46,7 +46,6 @@ import Testing
       }
       var environment = ProcessInfo.processInfo.environment
       environment["PATH"] = CLI.binary.deletingLastPathComponent().path + ":" + (environment["PATH"] ?? "")
-      environment["RNNKIT_NO_BLAS_RESTART"] = "1"
       let result = try ChildProcess.run(
         URL(fileURLWithPath: "/bin/sh"), ["-c", "cd \"$0\" && " + line, folder.path], environment: environment
       )

@@ -10,9 +10,9 @@ import Testing
     I love tacos, so I love mexican food.
     """
 
-  /// Runs `rnnkit arguments…` as a user would, BLAS restart included.
+  /// Runs `rnnkit arguments…` as a user would.
   static func run(_ arguments: [String]) throws -> CLI.Result {
-    try CLI.run(arguments, blasRestart: true)
+    try CLI.run(arguments)
   }
 
   /// A fresh folder with the corpus in it.

@@ -6,114 +6,203 @@ import Testing
 
 @testable import RNNRuntime
 
-/// The C kernels against double-precision libm, at every instruction-set level this CPU supports
-/// (0 portable C, 1 AVX2, 2 AVX-512), so the fallbacks are checked as well as the fast paths.
+/// Every C kernel at every instruction-set level (portable, AVX2, AVX-512), each forced on the
+/// test's thread, against a scalar float64 reference. A level this CPU cannot run is named in the
+/// output, not silently passed over.
 @Suite struct KernelTests {
-  static let levels = Array(0...Kernels.bestLevel)
+  static let levels = Array(Kernels.levels)
   static let activations = HiddenActivationCase.allCases.flatMap { kind in levels.map { (kind, $0) } }
+
+  /// Runs `body` at `level`, checking that the kernels really run there; prints the level when the
+  /// CPU cannot run it.
+  static func atLevel(_ level: Int, _ what: String, _ body: () throws -> Void) rethrows {
+    let ran = try Kernels.atLevel(level) {
+      #expect(Kernels.currentLevel == level, "the kernels did not switch to level \(level)")
+      try body()
+    }
+    if !ran {
+      print("KernelTests: \(what) NOT run at level \(Kernels.levelName(level)): this CPU cannot run it")
+    }
+  }
+
+  @Test func levelsThisCPUCanRun() {
+    let cpu = Kernels.cpuLevel
+    let run = Self.levels.filter { $0 <= cpu }.map(Kernels.levelName)
+    let skipped = Self.levels.filter { $0 > cpu }.map(Kernels.levelName)
+    print(
+      "KernelTests: levels run: \(run.joined(separator: ", ")); not run (CPU lacks them): "
+        + (skipped.isEmpty ? "none" : skipped.joined(separator: ", ")))
+    #expect(Kernels.currentLevel == cpu, "without forcing, the kernels run at the CPU's level")
+    #expect(!Kernels.atLevel(cpu + 1) {}, "a level above the CPU's must be refused")
+    #expect(Kernels.currentLevel == cpu)
+  }
 
   // Tolerance: float rounding of the result plus a few ulp of approximation (abs 2e-7, rel 4e-6).
   @Test(arguments: activations)
   func activationsAreAccurate(kind: HiddenActivationCase, level: Int) {
-    let inputs: [Float] =
-      stride(from: -20.0, through: 20.0, by: 0.0137).map { Float($0) } + [0, 1e-5, -3e-4, 1e-30]
-    var values = inputs
-    values.withUnsafeMutableBufferPointer {
-      Kernels.activate(Kernels.code(kind.activation), $0.baseAddress!, count: $0.count, level: level)
-    }
-    var failures = 0
-    for (x, y) in zip(inputs, values) {
-      let expected = Reference.activate(kind.activation, Double(x))
-      if !Double(y).isApproximatelyEqual(to: expected, absoluteTolerance: 2e-7, relativeTolerance: 4e-6) {
-        failures += 1
-        if failures < 4 { Issue.record("\(kind)(\(x)) = \(y), expected \(expected) at level \(level)") }
+    Self.atLevel(level, "activation \(kind)") {
+      // Lengths that leave tails after each vector width.
+      let inputs: [Float] =
+        stride(from: -20.0, through: 20.0, by: 0.0137).map { Float($0) } + [
+          0, 1e-5, -3e-4, 1e-30, -0.0, 7.9, -9,
+        ]
+      var values = inputs
+      values.withUnsafeMutableBufferPointer {
+        Kernels.activate(Kernels.code(kind.activation), $0.baseAddress!, count: $0.count)
+      }
+      var failures = 0
+      for (x, y) in zip(inputs, values) {
+        let expected = Reference.activate(kind.activation, Double(x))
+        if !Double(y).isApproximatelyEqual(to: expected, absoluteTolerance: 2e-7, relativeTolerance: 4e-6) {
+          failures += 1
+          if failures < 4 { Issue.record("\(kind)(\(x)) = \(y), expected \(expected) at level \(level)") }
+        }
+      }
+      #expect(failures == 0)
+      var nan: [Float] = [.nan, 1, .nan, 2, 3, 4, 5, 6, 7, .nan, 1, 2, 3, 4, 5, 6, 7, .nan]
+      nan.withUnsafeMutableBufferPointer {
+        Kernels.activate(Kernels.code(kind.activation), $0.baseAddress!, count: $0.count)
+      }
+      if kind != .relu {
+        #expect(nan[0].isNaN && nan[9].isNaN && nan[17].isNaN, "\(kind) must keep NaN at level \(level)")
       }
     }
-    #expect(failures == 0)
-    var nan: [Float] = [.nan, 1, .nan, 2, 3, 4, 5, 6, 7, .nan]
-    nan.withUnsafeMutableBufferPointer {
-      Kernels.activate(Kernels.code(kind.activation), $0.baseAddress!, count: $0.count, level: level)
-    }
-    if kind != .relu { #expect(nan[0].isNaN && nan[9].isNaN, "\(kind) must keep NaN at level \(level)") }
   }
 
-  // Tolerance: abs 1e-5, rel 1e-6 of log Σ exp.
+  // Tolerance: abs 1e-5, rel 1e-6 of log Σ exp (float32 sums of up to 10,007 terms); softmax abs 1e-7,
+  // rel 1e-5 per probability.
   @Test(arguments: levels)
   func logSumExpAndSoftmaxAreStable(level: Int) {
-    var random = TestRandom(UInt64(level) + 1)
-    let rows: [[Float]] = [
-      (0..<1000).map { Float($0) * 0.01 }, [1000, 999, -1000], [-90, -100, -95], [0],
-      (0..<37).map { -Float($0) },
-      random.floats(10_007, scale: 30), [-200, 0, -150, -88, -87.5],
-    ]
-    for row in rows {
-      let bias = random.floats(row.count, scale: 2)
-      for withBias in [false, true] {
-        let z = withBias ? zip(row, bias).map { Double($0) + Double($1) } : row.map(Double.init)
-        let m = z.max()!
-        let expected = m + Foundation.log(z.map { Foundation.exp($0 - m) }.reduce(0, +))
-        let actual = row.withUnsafeBufferPointer { x in
-          bias.withUnsafeBufferPointer { c in
-            Kernels.logSumExp(
-              x.baseAddress!, bias: withBias ? c.baseAddress! : nil, count: x.count, level: level)
+    Self.atLevel(level, "log-sum-exp and softmax") {
+      var random = TestRandom(UInt64(level) + 1)
+      let rows: [[Float]] = [
+        (0..<1000).map { Float($0) * 0.01 }, [1000, 999, -1000], [-90, -100, -95], [0],
+        (0..<37).map { -Float($0) }, (0..<65).map { Float($0 % 7) }, random.floats(15, scale: 3),
+        random.floats(10_007, scale: 30), [-200, 0, -150, -88, -87.5],
+      ]
+      for row in rows {
+        let bias = random.floats(row.count, scale: 2)
+        for withBias in [false, true] {
+          let z = withBias ? zip(row, bias).map { Double($0) + Double($1) } : row.map(Double.init)
+          let m = z.max()!
+          let expected = m + Foundation.log(z.map { Foundation.exp($0 - m) }.reduce(0, +))
+          let actual = row.withUnsafeBufferPointer { x in
+            bias.withUnsafeBufferPointer { c in
+              Kernels.logSumExp(x.baseAddress!, bias: withBias ? c.baseAddress! : nil, count: x.count)
+            }
           }
+          #expect(
+            Double(actual).isApproximatelyEqual(
+              to: expected, absoluteTolerance: 1e-5, relativeTolerance: 1e-6),
+            "level \(level), \(row.count) values, bias \(withBias): \(actual) vs \(expected)")
         }
-        #expect(
-          Double(actual).isApproximatelyEqual(to: expected, absoluteTolerance: 1e-5, relativeTolerance: 1e-6),
-          "level \(level), \(row.count) values, bias \(withBias): \(actual) vs \(expected)")
+        var softmax = row
+        softmax.withUnsafeMutableBufferPointer { Kernels.softmax($0.baseAddress!, count: $0.count) }
+        let reference = Reference.softmax(row.map(Double.init))
+        for (p, q) in zip(softmax, reference) {
+          #expect(
+            Double(p).isApproximatelyEqual(to: q, absoluteTolerance: 1e-7, relativeTolerance: 1e-5),
+            "softmax of \(row.prefix(5)) at level \(level)")
+        }
       }
-      var softmax = row
-      softmax.withUnsafeMutableBufferPointer {
-        Kernels.softmax($0.baseAddress!, count: $0.count, level: level)
-      }
-      let reference = Reference.softmax(row.map(Double.init))
-      for (p, q) in zip(softmax, reference) {
+      // A NaN anywhere gives NaN; a row of -inf gives -inf.
+      for count in [3, 40] {
+        for position in [0, count / 2, count - 1] {
+          var row = [Float](repeating: -.infinity, count: count)
+          row[position] = .nan
+          #expect(row.withUnsafeBufferPointer { Kernels.logSumExp($0.baseAddress!, count: count) }.isNaN)
+          row = [Float](repeating: 1, count: count)
+          row[position] = .nan
+          #expect(row.withUnsafeBufferPointer { Kernels.logSumExp($0.baseAddress!, count: count) }.isNaN)
+        }
+        let negative = [Float](repeating: -.infinity, count: count)
         #expect(
-          Double(p).isApproximatelyEqual(to: q, absoluteTolerance: 1e-7, relativeTolerance: 1e-5),
-          "softmax of \(row.prefix(5)) at level \(level)")
+          negative.withUnsafeBufferPointer { Kernels.logSumExp($0.baseAddress!, count: count) } == -.infinity)
       }
     }
   }
 
-  // Matrix-vector products in f32 and half, with row counts that are not multiples of 4 and
-  // columns that are not multiples of 8; tolerance abs 1e-5, rel 1e-5 against a double sum.
+  // Matrix-vector products in f32 (beta 0 and 0.5) and half (with and without bias), with row counts
+  // that are not multiples of 4 (and ≥ 12, where rows are prefetched) and columns that are not
+  // multiples of any vector width; tolerance abs 1e-5, rel 1e-5 against a float64 sum.
   @Test(arguments: levels)
   func matrixVectorProducts(level: Int) {
-    var random = TestRandom(99)
-    for (m, n) in [(1, 1), (7, 13), (64, 256), (33, 100)] {
-      let a = random.floats(m * n, scale: 1)
-      let x = random.floats(n, scale: 1)
-      let half = a.map { FloatCodec.floatToHalf($0) }
-      let widened = half.map { FloatCodec.halfToFloat($0) }
-      var y = [Float](repeating: .nan, count: m)
-      var yh = [Float](repeating: .nan, count: m)
-      var converted = [Float](repeating: .nan, count: m * n)
-      a.withUnsafeBufferPointer { a in
-        x.withUnsafeBufferPointer { x in
-          y.withUnsafeMutableBufferPointer {
-            Kernels.gemvF32(
-              m: m, n: n, a: a.baseAddress!, x: x.baseAddress!, y: $0.baseAddress!, level: level)
-          }
-          half.withUnsafeBufferPointer { h in
-            yh.withUnsafeMutableBufferPointer {
-              Kernels.gemvHalf(
-                m: m, n: n, a: h.baseAddress!, x: x.baseAddress!, y: $0.baseAddress!, level: level)
+    Self.atLevel(level, "matrix-vector products") {
+      var random = TestRandom(99)
+      for (m, n) in [(1, 1), (7, 13), (64, 256), (33, 100), (13, 67), (50, 1030)] {
+        let a = random.floats(m * n, scale: 1)
+        let x = random.floats(n, scale: 1)
+        let start = random.floats(m, scale: 1)
+        let bias = random.floats(m, scale: 1)
+        let half = a.map { FloatCodec.floatToHalf($0) }
+        let widened = half.map { Self.halfToDouble($0) }
+        var y = [Float](repeating: .nan, count: m)
+        var yBeta = start
+        var yh = [Float](repeating: .nan, count: m)
+        var yhBias = [Float](repeating: .nan, count: m)
+        a.withUnsafeBufferPointer { a in
+          x.withUnsafeBufferPointer { x in
+            y.withUnsafeMutableBufferPointer {
+              Kernels.gemvF32(m: m, n: n, a: a.baseAddress!, x: x.baseAddress!, y: $0.baseAddress!)
             }
-            converted.withUnsafeMutableBufferPointer {
-              Kernels.halfToFloat(h.baseAddress!, $0.baseAddress!, count: m * n, level: level)
+            yBeta.withUnsafeMutableBufferPointer {
+              Kernels.gemvF32(m: m, n: n, a: a.baseAddress!, x: x.baseAddress!, beta: 0.5, y: $0.baseAddress!)
+            }
+            half.withUnsafeBufferPointer { h in
+              yh.withUnsafeMutableBufferPointer {
+                Kernels.gemvF16(m: m, n: n, a: h.baseAddress!, x: x.baseAddress!, y: $0.baseAddress!)
+              }
+              bias.withUnsafeBufferPointer { c in
+                yhBias.withUnsafeMutableBufferPointer {
+                  Kernels.gemvF16(
+                    m: m, n: n, a: h.baseAddress!, x: x.baseAddress!, bias: c.baseAddress!, y: $0.baseAddress!
+                  )
+                }
+              }
             }
           }
         }
+        for r in 0..<m {
+          let exact = (0..<n).map { Double(a[r * n + $0]) * Double(x[$0]) }.reduce(0, +)
+          let exactHalf = (0..<n).map { widened[r * n + $0] * Double(x[$0]) }.reduce(0, +)
+          let checks: [(String, Float, Double)] = [
+            ("f32", y[r], exact), ("f32 beta 0.5", yBeta[r], 0.5 * Double(start[r]) + exact),
+            ("f16", yh[r], exactHalf), ("f16 + bias", yhBias[r], exactHalf + Double(bias[r])),
+          ]
+          for (name, actual, expected) in checks {
+            #expect(
+              Double(actual).isApproximatelyEqual(
+                to: expected, absoluteTolerance: 1e-5, relativeTolerance: 1e-5),
+              "\(name) \(m)×\(n) row \(r) at level \(level): \(actual) vs \(expected)")
+          }
+        }
       }
-      #expect(converted == widened, "half conversion at level \(level)")
-      for r in 0..<m {
-        let exact = (0..<n).map { Double(a[r * n + $0]) * Double(x[$0]) }.reduce(0, +)
-        let exactHalf = (0..<n).map { Double(widened[r * n + $0]) * Double(x[$0]) }.reduce(0, +)
-        #expect(
-          Double(y[r]).isApproximatelyEqual(to: exact, absoluteTolerance: 1e-5, relativeTolerance: 1e-5))
-        #expect(
-          Double(yh[r]).isApproximatelyEqual(to: exactHalf, absoluteTolerance: 1e-5, relativeTolerance: 1e-5))
+    }
+  }
+
+  /// Every one of the 65,536 half values, widened exactly (NaN stays NaN).
+  @Test(arguments: levels)
+  func halfConversionIsExact(level: Int) {
+    Self.atLevel(level, "half conversion") {
+      let all = (0...UInt16.max).map { $0 }
+      var converted = [Float](repeating: 0, count: all.count)
+      all.withUnsafeBufferPointer { source in
+        converted.withUnsafeMutableBufferPointer {
+          Kernels.halfToFloat(source.baseAddress!, $0.baseAddress!, count: source.count)
+        }
       }
+      var failures = 0
+      for (bits, value) in zip(all, converted) {
+        let expected = Self.halfToDouble(bits)
+        let same = expected.isNaN ? value.isNaN : (Double(value) == expected && value.sign == expected.sign)
+        if !same {
+          failures += 1
+          if failures < 4 {
+            Issue.record("half 0x\(String(bits, radix: 16)) → \(value), expected \(expected)")
+          }
+        }
+      }
+      #expect(failures == 0, "at level \(level)")
     }
   }
 
@@ -124,6 +213,19 @@ import Testing
     for bad: Float in [.nan, .infinity, -.infinity] {
       let row: [Float] = [1, 2, bad, 4]
       #expect(!row.withUnsafeBufferPointer { Kernels.allFinite($0.baseAddress!, count: 4) })
+    }
+  }
+
+  /// An IEEE half, decoded in float64 from its fields (independently of the code under test).
+  static func halfToDouble(_ bits: UInt16) -> Double {
+    let sign: Double = bits & 0x8000 != 0 ? -1 : 1
+    let exponent = Int((bits >> 10) & 0x1F)
+    let mantissa = Double(bits & 0x3FF)
+    switch exponent {
+    case 0: return sign * mantissa * 0x1p-24
+    case 31: return mantissa == 0 ? sign * .infinity : .nan
+    default:
+      return sign * (1 + mantissa / 1024) * Double(sign: .plus, exponent: exponent - 15, significand: 1)
     }
   }
 }

@@ -54,9 +54,9 @@ import Testing
   @Test(arguments: cases)
   func analyticGradientsMatchFiniteDifferences(
     f: HiddenActivation, g: OutputActivation, backend: TrainingBackend
-  ) {
+  ) throws {
     let network = Self.network(f, g)
-    let (_, analytic, _) = network.lossAndGradients(
+    let (_, analytic, _) = try network.lossAndGradients(
       inputs: Self.inputs, targets: Self.targets, initialState: Self.initialState, backend: backend)
     let epsilon = 1e-6
     func loss(_ net: ElmanNetwork<Double>) -> Double {

@@ -24,15 +24,7 @@ python3 scripts/benchmarks/make_corpus.py "$work/corpus.txt" --vocab 5000 --toke
 swift build -c release --product rnnkit >/dev/null 2>&1 || { echo "build failed; run swift build -c release" >&2; exit 1; }
 rnnkit="$(swift build -c release --show-bin-path)/rnnkit"
 
-# OpenBLAS 0.3.21 does not recognise some virtual CPUs and falls back to its SSE3 kernels; name the
-# core type from the CPU flags unless the caller did.
-if [ -z "${OPENBLAS_CORETYPE:-}" ]; then
-  if grep -qw avx512f /proc/cpuinfo 2>/dev/null; then
-    export OPENBLAS_CORETYPE=SkylakeX
-  elif grep -qw avx2 /proc/cpuinfo 2>/dev/null; then
-    export OPENBLAS_CORETYPE=Haswell
-  fi
-fi
+# rnnkit picks OpenBLAS's kernel set itself unless OPENBLAS_CORETYPE is set (docs/ARCHITECTURE.md).
 threads="$(nproc)"
 echo "machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg), OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-auto}"
 

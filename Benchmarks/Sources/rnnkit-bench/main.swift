@@ -3,10 +3,9 @@
 //   rnnkit-bench prepare --size small|large --dir DIR    writes the models, raw weights and tokens
 //   rnnkit-bench run --size small|large --dir DIR [--repeats N] [--tasks a,b,c,c16]
 //   rnnkit-bench peak [--repeats N]                      sgemm peak and memory read bandwidth
-//   rnnkit-bench core                                    the OpenBLAS core type in use
+//   rnnkit-bench core                                    the OpenBLAS kernel set RNNKit loads
 //
 // Every result is one JSON line on stdout. Threads follow OPENBLAS_NUM_THREADS.
-import BenchBLAS
 import BenchKernels
 import Dispatch
 import Foundation
@@ -44,7 +43,14 @@ func option(_ name: String) -> String? {
   return arguments[i + 1]
 }
 let repeats = Int(option("repeats") ?? "5") ?? 5
-let threads = Int(openblas_get_num_threads())
+// The OpenBLAS RNNKit loads (and its kernel choice), so the sgemm peak is the runtime's own.
+let blas: OpenBLAS
+do {
+  blas = try OpenBLAS.shared()
+} catch {
+  fail("\(error)")
+}
+let threads = blas.threadCount
 
 struct Generator {
   var state: UInt64
@@ -184,7 +190,7 @@ case "run":
 
 case "core":
   // The OpenBLAS kernel set in use (Debian's 0.3.21 may not know recent cores).
-  print(String(cString: openblas_get_corename()))
+  print(blas.coreName)
 
 case "peak":
   // sgemm: square 4096 (the usual peak figure).
@@ -193,15 +199,12 @@ case "peak":
   let bm = [Float](repeating: 0.25, count: n * n)
   var cm = [Float](repeating: 0, count: n * n)
   let times = measure(repeats) {
-    cblas_sgemm(
-      CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(n), Int32(n), Int32(n), 1, a, Int32(n), bm, Int32(n),
-      0, &cm,
-      Int32(n))
+    blas.sgemm(m: n, n: n, k: n, a: a, lda: n, b: bm, ldb: n, beta: 0, c: &cm, ldc: n)
   }
   let flops = 2 * pow(Double(n), 3)
   emit([
     ("impl", "openblas"), ("measure", "sgemm"), ("threads", threads), ("n", n),
-    ("core", String(cString: openblas_get_corename())),
+    ("core", blas.coreName),
     ("median_gflops", flops / median(times) / 1e9), ("best_gflops", flops / times[0] / 1e9),
     ("runs", times.count),
   ])
