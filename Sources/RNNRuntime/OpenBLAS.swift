@@ -106,7 +106,10 @@ public struct OpenBLAS: Sendable {
       // while it loads. RTLD_DEEPBIND looks them up in OpenBLAS first instead of in every library
       // the process has loaded (which made `rnnkit score` slower than linking OpenBLAS did), and
       // RTLD_LAZY binds its calls to other libraries on first use, as linking does.
-      if let handle = dlopen(name, RTLD_LAZY | RTLD_LOCAL | RTLD_DEEPBIND) {
+      // AddressSanitizer refuses RTLD_DEEPBIND (its interposed malloc would be bypassed), so a host
+      // program built with it (the C API's sanitizer tests) loads OpenBLAS the ordinary way.
+      let sanitized = dlsym(nil, "__asan_init") != nil
+      if let handle = dlopen(name, RTLD_LAZY | RTLD_LOCAL | (sanitized ? 0 : RTLD_DEEPBIND)) {
         return try resolve(handle, library: name, requestedCoreType: coreType)
       }
       let message = dlerror().map { String(cString: $0) } ?? "unknown error"
