@@ -30,6 +30,7 @@ let package = Package(
       dependencies: [.product(name: "RNNModel", package: "RNNKit")]),
     .executableTarget(
       name: "FuzzPickle",
+      dependencies: [.product(name: "RNNModel", package: "RNNKit")]),
     .executableTarget(
       name: "FuzzKerasConfig",
       dependencies: [.product(name: "KerasConfig", package: "RNNKit")]),
