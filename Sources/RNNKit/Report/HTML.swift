@@ -137,7 +137,7 @@ enum HTML {
     figcaption { display: table-caption; caption-side: bottom; font-size: 12.5px; margin-top: 4px; }
     figcaption b { color: var(--ink); }
     svg { display: block; }
-    svg text { font: 11px system-ui, "DejaVu Sans", sans-serif; fill: var(--muted); }
+    svg text { font: 11px system-ui, DejaVu Sans, sans-serif; fill: var(--muted); }
     svg .title { fill: var(--ink); font-weight: 600; }
     .heatmap { border: 1px solid var(--line); image-rendering: pixelated; cursor: crosshair; }
     .probe { font-size: 12px; min-height: 1.45em; color: var(--ink); }
