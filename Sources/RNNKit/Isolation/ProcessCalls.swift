@@ -2,6 +2,7 @@
 // process, its pipes, its limits), and each failing return code becomes an `IsolationError` in
 // `check`.
 import Foundation
+import RNNFormat
 
 #if canImport(Glibc)
   import Glibc
@@ -10,8 +11,6 @@ import Foundation
 #endif
 
 enum ProcessCalls {
-  /// Linux's O_TMPFILE (with O_DIRECTORY), which Glibc exports only under _GNU_SOURCE.
-  static let temporaryFileFlag: Int32 = 0o20_200_000
 
   static func check(_ operation: String, _ result: Int32) throws(IsolationError) {
     if result < 0 {
@@ -53,14 +52,20 @@ enum ProcessCalls {
     }
   }
 
-  /// An anonymous file in memory (or, where memfd is missing, an unnamed temporary file): nothing
-  /// is left behind when every descriptor to it closes, even after a kill -9.
+  /// A file with no name in the temporary folder (`O_TMPFILE`, the same call `AtomicFile` uses):
+  /// nothing is left behind when every descriptor to it closes, even after a kill -9. Where the
+  /// file system lacks it, a named file is unlinked at once, which leaves only a moment's window.
   static func anonymousFile() throws(IsolationError) -> Int32 {
-    let fd = open(NSTemporaryDirectory(), temporaryFileFlag | O_RDWR | O_CLOEXEC, 0o600)
-    if fd < 0 {
-      let code = errno
-      throw .system(operation: "creating an unnamed temporary file", message: String(cString: strerror(code)))
+    let folder = NSTemporaryDirectory()
+    do {
+      if let fd = try System.openAnonymous(inFolder: folder, mode: 0o600) { return fd }
+    } catch {
+      throw .system(operation: "creating an unnamed temporary file", message: error.description)
     }
+    let path = folder + "/.rnnkit-\(processID)-\(UInt64.random(in: 0...UInt64.max))"
+    let fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+    try check("creating a temporary file", fd)
+    unlink(path)
     return fd
   }
 
