@@ -55,7 +55,9 @@ package enum System {
 
   /// Opens a file with no name in `folder` for reading and writing (Linux `O_TMPFILE`); nil where
   /// the system or the file system has no such files, or `/proc` is missing to reach them by path.
-  package static func openAnonymous(inFolder folder: String, mode: mode_t = 0o644) throws(FormatError) -> Int32? {
+  package static func openAnonymous(inFolder folder: String, mode: mode_t = 0o644) throws(FormatError)
+    -> Int32?
+  {
     #if os(Linux)
       let fd = open(folder, temporaryFileFlag | O_RDWR | O_CLOEXEC, mode)
       if fd < 0 {
