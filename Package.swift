@@ -82,7 +82,7 @@ let package = Package(
     .testTarget(
       name: "RNNHDF5Tests",
       dependencies: [
-        "RNNHDF5", "CHDF5", "KerasConfig", "RNNRuntime",
+        "RNNHDF5", "CHDF5", "KerasConfig", "RNNRuntime", "TestSupport",
         .product(name: "Numerics", package: "swift-numerics"),
       ]),
     .testTarget(

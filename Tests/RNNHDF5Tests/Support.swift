@@ -5,6 +5,7 @@ import RNNFormat
 import RNNHDF5
 import RNNModel
 import RNNRuntime
+import TestSupport
 
 /// A deterministic generator for test weights.
 struct Random {
@@ -95,29 +96,15 @@ struct PythonFailure: Error, CustomStringConvertible {
   var description: String
 }
 
-/// Runs `python3 scripts/<script> arguments…` and returns what it printed; throws when it fails.
+/// Runs `python3 scripts/<script> arguments…` through the shared runner and returns what it
+/// printed; throws when it fails, a missing module included, so the test fails rather than skips.
 @discardableResult
 func python(_ script: String, _ arguments: [String]) throws -> String {
-  let process = Process()
-  process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-  process.arguments =
-    ["python3", repositoryRoot.appendingPathComponent("scripts/" + script).path] + arguments
-  // stderr goes to a file, so a chatty script can never block on a pipe nobody reads.
-  let errPath = FileManager.default.temporaryDirectory.appendingPathComponent(
-    "rnnhdf5-py-\(UUID().uuidString)")
-  _ = FileManager.default.createFile(atPath: errPath.path, contents: nil)
-  defer { try? FileManager.default.removeItem(at: errPath) }
-  let out = Pipe()
-  process.standardOutput = out
-  process.standardError = try FileHandle(forWritingTo: errPath)
-  try process.run()
-  let stdout = out.fileHandleForReading.readDataToEndOfFile()
-  process.waitUntilExit()
-  let stderr = (try? Data(contentsOf: errPath)) ?? Data()
-  guard process.terminationStatus == 0 else {
+  let result = try PythonClient.run(script: "scripts/" + script, arguments)
+  guard result.status == 0, result.reason == .exit else {
     throw PythonFailure(
-      description: "python3 \(script) \(arguments.joined(separator: " ")) failed: "
-        + String(decoding: stderr, as: UTF8.self))
+      description:
+        "python3 \(script) \(arguments.joined(separator: " ")) failed: \(result.stderrText.suffix(4000))")
   }
-  return String(decoding: stdout, as: UTF8.self)
+  return result.stdoutText
 }
