@@ -14,6 +14,8 @@ echo "== swift format lint"
 swift format lint --strict --recursive Package.swift Sources Tests
 echo "== swift build"
 swift build --build-tests
+echo "== fuzz targets (built with libFuzzer, so a broken target or manifest fails here; run them with scripts/fuzz.sh)"
+(cd Fuzz && swift build --sanitize fuzzer)
 echo "== swift test"
 swift test --skip-build
 echo "== documentation (DocC; a broken link or any other DocC warning fails)"

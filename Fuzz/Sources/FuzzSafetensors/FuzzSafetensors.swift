@@ -6,7 +6,7 @@ import RNNFileFormats
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzSafetensors(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
   let path = scratch + "/input.safetensors"
-  FileManager.default.createFile(atPath: path, contents: Data(bytes: data, count: size))
+  _ = FileManager.default.createFile(atPath: path, contents: Data(bytes: data, count: size))
   do {
     let model = try SafetensorsFormat().read(
       path: path, options: ImportOptions(hiddenActivation: .tanh, outputActivation: .identity))
