@@ -29,16 +29,6 @@ public enum HDF5Library {
   /// The HDF5 signature, found at offset 0 or at 512, 1024, 2048... when a user block precedes it.
   public static let signature: [UInt8] = [0x89, 0x48, 0x44, 0x46, 0x0D, 0x0A, 0x1A, 0x0A]
 
-  /// Whether `prefix` (the first bytes of a file) carries the HDF5 signature.
-  public static func hasSignature(_ prefix: [UInt8]) -> Bool {
-    var offset = 0
-    while offset + signature.count <= prefix.count {
-      if Array(prefix[offset..<(offset + signature.count)]) == signature { return true }
-      offset = offset == 0 ? 512 : offset * 2
-    }
-    return false
-  }
-
   /// Classifies an HDF5 file by its content; nil when it cannot be opened as HDF5.
   public static func kind(path: String) -> HDF5FileKind? {
     try? HDF5File.withFile(path: path) { reader throws(HDF5Error) in HDF5File.kind(of: reader) }

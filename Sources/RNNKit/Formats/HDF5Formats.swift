@@ -6,7 +6,7 @@ import RNNModel
 // The formats libhdf5 reads. libhdf5 is a C library RNNKit does not own, so each of them reads in
 // isolation (`ReadIsolation.childProcess`), and recognising them opens the file with libhdf5.
 
-/// libhdf5 finds the signature itself, behind a user block of any size.
+/// libhdf5 finds the signature itself, behind a user block of any size, so the prefix is not used.
 private func hdf5Kind(_ prefix: [UInt8], _ path: String) -> HDF5FileKind? {
   HDF5Library.kind(path: path)
 }
