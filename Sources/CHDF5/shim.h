@@ -62,6 +62,10 @@ typedef struct {
   size_t size;
   // Bytes mapped at `buffer` when the grow callbacks below made it.
   size_t capacity;
+  // Memory the caller mapped for the file (the output file itself, mapped shared), used while the
+  // file fits in it; the caller unmaps it.
+  void *reserved;
+  size_t reserved_size;
 } rnnkit_image_t;
 
 static inline void *rnnkit_image_malloc(size_t size, H5FD_file_image_op_t op, void *udata) {
@@ -116,6 +120,15 @@ static inline herr_t rnnkit_set_image_in_place(hid_t fapl, rnnkit_image_t *image
 static inline void *rnnkit_grow_map(rnnkit_image_t *image, size_t size, size_t wanted) {
   size_t step = (size_t)2 << 20;
   if (wanted < size) wanted = size;
+  // Before the first mapping, `capacity` is the caller's estimate of the whole file: reserving it
+  // at once (untouched pages cost nothing) spares the copies and page faults of doubling.
+  if (image->buffer == NULL && wanted < image->capacity) wanted = image->capacity;
+  if (image->buffer == NULL && image->reserved != NULL && size <= image->reserved_size) {
+    image->buffer = image->reserved;
+    image->size = size;
+    image->capacity = image->reserved_size;
+    return image->buffer;
+  }
   if (wanted > SIZE_MAX - step) return NULL;
   size_t capacity = (wanted + step - 1) / step * step;
   void *memory = mmap(NULL, capacity, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -123,7 +136,7 @@ static inline void *rnnkit_grow_map(rnnkit_image_t *image, size_t size, size_t w
   (void)madvise(memory, capacity, MADV_HUGEPAGE);
   if (image->buffer) {
     memcpy(memory, image->buffer, image->size < size ? image->size : size);
-    munmap(image->buffer, image->capacity);
+    if (image->buffer != image->reserved) munmap(image->buffer, image->capacity);
   }
   image->buffer = memory;
   image->size = size;
@@ -168,7 +181,7 @@ static inline herr_t rnnkit_grow_free(void *ptr, H5FD_file_image_op_t op, void *
   (void)op;
   rnnkit_image_t *image = (rnnkit_image_t *)udata;
   if (ptr != NULL && ptr == image->buffer) {
-    munmap(image->buffer, image->capacity);
+    if (image->buffer != image->reserved) munmap(image->buffer, image->capacity);
     image->buffer = NULL;
     image->size = 0;
     image->capacity = 0;

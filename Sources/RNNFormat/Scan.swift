@@ -67,14 +67,21 @@ extension FloatCodec {
   /// Values whose exponent is all ones, counted branch-free so the loop vectorises:
   /// (exponent + 1) >> width is 1 exactly for an all-ones exponent.
   public static func countNonFinite(_ raw: UnsafeRawBufferPointer, dtype: DType?) -> Int {
-    // The 32-bit lane counters cannot wrap within a 64 MiB chunk.
-    let chunk = 1 << 26
+    // Large buffers are counted on all cores, in chunks within which the 32-bit lane counters
+    // cannot wrap (64 MiB would be the limit).
+    let chunk = 1 << 24
     guard raw.count <= chunk else {
-      return stride(from: 0, to: raw.count, by: chunk).reduce(0) { total, start in
-        total
-          + countNonFinite(
-            UnsafeRawBufferPointer(rebasing: raw[start..<min(start + chunk, raw.count)]), dtype: dtype)
+      let count = (raw.count + chunk - 1) / chunk
+      // Each iteration writes its own slot, so sharing the buffer across threads is safe.
+      nonisolated(unsafe) let totals = UnsafeMutableBufferPointer<Int>.allocate(capacity: count)
+      nonisolated(unsafe) let raw = raw
+      defer { totals.deallocate() }
+      DispatchQueue.concurrentPerform(iterations: count) { index in
+        let start = index * chunk
+        let part = UnsafeRawBufferPointer(rebasing: raw[start..<min(start + chunk, raw.count)])
+        (totals.baseAddress! + index).initialize(to: countNonFinite(part, dtype: dtype))
       }
+      return totals.reduce(0, +)
     }
 
     switch dtype {

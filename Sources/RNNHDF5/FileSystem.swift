@@ -62,6 +62,61 @@ enum FileSystem {
     guard close(fd) == 0 else { throw failure("closing the file") }
   }
 
+  /// The temporary file of an atomic write with its disk blocks allocated and mapped shared, so
+  /// that libhdf5's in-memory file is built in the file's own pages. Allocating first means no
+  /// store into the mapping can meet a full disk (which would kill the process with SIGBUS).
+  final class ReservedFile {
+    let fd: Int32
+    let memory: UnsafeMutableRawPointer
+    let size: Int
+    private let path: String
+    private var released = false
+
+    /// Nil when the file system cannot allocate ahead (the caller then builds the file in
+    /// anonymous memory); a full disk or a failed call is an error naming `path`.
+    init?(_ file: String, bytes: Int, path: String) throws(HDF5Error) {
+      self.path = path
+      let fd = open(file, O_RDWR | O_CLOEXEC)
+      guard fd >= 0 else { throw Self.failure("opening the file", errno, path) }
+      let code = posix_fallocate(fd, 0, off_t(bytes))
+      if code == EOPNOTSUPP || code == EINVAL {
+        _ = close(fd)
+        return nil
+      }
+      guard code == 0 else {
+        _ = close(fd)
+        throw Self.failure("allocating the file", code, path)
+      }
+      guard let memory = mmap(nil, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0), memory != MAP_FAILED
+      else {
+        _ = close(fd)
+        return nil
+      }
+      self.fd = fd
+      self.memory = memory
+      self.size = bytes
+    }
+
+    /// Cuts the file to `size`, the end of what libhdf5 built in it.
+    func finish(size: Int) throws(HDF5Error) {
+      guard ftruncate(fd, off_t(size)) == 0 else { throw Self.failure("writing the file", errno, path) }
+    }
+
+    /// Unmaps and closes; called once, after libhdf5 closed the file.
+    func release() {
+      guard !released else { return }
+      released = true
+      munmap(memory, size)
+      _ = close(fd)
+    }
+
+    private static func failure(_ operation: String, _ code: Int32, _ path: String) -> HDF5Error {
+      HDF5Error(
+        path: path,
+        reason: .library(operation: operation, detail: "\(String(cString: strerror(code))) (errno \(code))"))
+    }
+  }
+
   /// Writes a file atomically through RNNFormat's `AtomicFile`: `body` fills a temporary file in
   /// the same folder, which is fsynced and put in place at `path`. On any failure `path` is
   /// untouched. libhdf5 builds the file in memory, but the temporary file still gets a name: reading

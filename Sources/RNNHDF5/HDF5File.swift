@@ -80,7 +80,10 @@ enum HDF5File {
       throw HDF5Error(path: name, reason: .invalid("is empty (0 bytes)"))
     }
     let image = UnsafeMutablePointer<rnnkit_image_t>.allocate(capacity: 1)
-    image.initialize(to: rnnkit_image_t(buffer: base, size: bytes.count, capacity: 0))
+    var inPlace = rnnkit_image_t()
+    inPlace.buffer = base
+    inPlace.size = bytes.count
+    image.initialize(to: inPlace)
     defer { image.deallocate() }
     do {
       return try H5Library.serialized {
@@ -99,15 +102,34 @@ enum HDF5File {
   /// Creates `path` atomically: `body` fills the root group of a file built in memory, which is
   /// flushed and written to a temporary file, fsynced and renamed into place. libhdf5 does no disk
   /// I/O, so a full disk is an error of the final write, here, and never reaches libhdf5.
-  static func create(path: String, overwrite: Bool, _ body: (H5Location) throws(HDF5Error) -> Void)
+  ///
+  /// `reserving` is an estimate of the file's size. When it is given, the temporary file gets its
+  /// disk blocks at once (a full disk fails here, before libhdf5 runs) and is mapped as libhdf5's
+  /// memory, so the bytes are built where they are stored: no second copy of the file in memory
+  /// and no final write. A file that outgrows the estimate moves to anonymous memory and is
+  /// written as before.
+  static func create(
+    path: String, overwrite: Bool, reserving: Int = 0, _ body: (H5Location) throws(HDF5Error) -> Void
+  )
     throws(HDF5Error)
   {
     let image = UnsafeMutablePointer<rnnkit_image_t>.allocate(capacity: 1)
-    image.initialize(to: rnnkit_image_t(buffer: nil, size: 0, capacity: 0))
+    var empty = rnnkit_image_t()
+    empty.capacity = max(0, reserving)
+    image.initialize(to: empty)
     defer { image.deallocate() }
     try FileSystem.writeAtomically(to: path, overwrite: overwrite) { temporary throws(HDF5Error) in
+      let reserved =
+        reserving > 0 ? try FileSystem.ReservedFile(temporary, bytes: reserving, path: path) : nil
+      defer { reserved?.release() }
+      if let reserved {
+        image.pointee.reserved = reserved.memory
+        image.pointee.reserved_size = reserved.size
+      }
       do {
-        try H5Library.serialized {
+        // The size of the file when it was built in the reserved file, which is cut to it once
+        // libhdf5 has closed it (libhdf5 may touch the memory until then).
+        let builtInPlace: Int? = try H5Library.serialized {
           // Closing the file (when `root` is released, inside this region) frees the memory.
           let root: H5Location
           let size: Int
@@ -124,9 +146,14 @@ enum HDF5File {
           let stored = image.pointee.buffer == nil ? 0 : min(size, image.pointee.size)
           let bytes = UnsafeMutableRawBufferPointer(start: image.pointee.buffer, count: stored)
           markClosed(bytes)
+          defer { withExtendedLifetime(root) {} }
+          // In the reserved file, the bytes are in place, and bytes past `stored` were never
+          // written: zeros.
+          if let reserved, image.pointee.buffer == reserved.memory { return size }
           try FileSystem.writeNew(temporary, UnsafeRawBufferPointer(bytes), zeros: size - stored, path: path)
-          withExtendedLifetime(root) {}
+          return nil
         }
+        if let size = builtInPlace, let reserved { try reserved.finish(size: size) }
       } catch let error as HDF5Error {
         throw error
       } catch {
@@ -179,6 +206,29 @@ enum HDF5File {
   }
 
   /// The dtypes HDF5 files can hold for weights.
+  /// A generous estimate of the size of a file holding `model`'s weights as `dtype` and its
+  /// vocabulary: what ``create(path:overwrite:reserving:_:)`` reserves.
+  static func estimatedSize(of model: ElmanModel, dtype: DType) -> Int {
+    // Only an estimate: any overflow gives 0, and the file then grows as it is written.
+    var bytes = 1 << 20
+    for parameter in [model.W, model.b, model.V, model.c] {
+      var product = dtype.size
+      for dim in parameter.shape {
+        let (next, overflow) = product.multipliedReportingOverflow(by: dim)
+        guard !overflow else { return 0 }
+        product = next
+      }
+      let (sum, overflow) = bytes.addingReportingOverflow(product)
+      guard !overflow else { return 0 }
+      bytes = sum
+    }
+    // A variable-length string costs its bytes plus a global-heap object and a reference.
+    for token in model.vocabulary?.tokens ?? [] {
+      bytes = bytes.addingReportingOverflow(token.utf8.count + 48).partialValue
+    }
+    return max(0, bytes)
+  }
+
   static func checkWritable(_ dtype: DType, path: String) throws(HDF5Error) -> DType {
     switch dtype {
     case .f32, .f16, .f64: return dtype

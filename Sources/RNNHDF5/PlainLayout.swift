@@ -218,7 +218,8 @@ public enum PlainHDF5 {
   ) throws(HDF5Error) {
     let target = try HDF5File.checkWritable(dtype ?? .f32, path: path)
     try HDF5File.checkWritable(model, path: path, strings: true)
-    try HDF5File.create(path: path, overwrite: overwrite) { root throws(HDF5Error) in
+    let estimate = HDF5File.estimatedSize(of: model, dtype: target)
+    try HDF5File.create(path: path, overwrite: overwrite, reserving: estimate) { root throws(HDF5Error) in
       do {
         try HDF5File.writeParameter(model.W, name: "W", in: root, dtype: target)
         try HDF5File.writeParameter(model.b, name: "b", in: root, dtype: target)
