@@ -102,36 +102,47 @@ enum HDF5File {
   static func create(path: String, overwrite: Bool, _ body: (H5Location) throws(HDF5Error) -> Void)
     throws(HDF5Error)
   {
+    try FileSystem.writeAtomically(to: path, overwrite: overwrite) { temporary throws(HDF5Error) in
+      try buildImage(path: path, body) { bytes, zeros throws(HDF5Error) in
+        try FileSystem.writeNew(temporary, bytes, zeros: zeros, path: path)
+      }
+    }
+  }
+
+  /// Builds an HDF5 file in memory: `body` fills its root group, then `consume` gets the flushed
+  /// bytes and how many zero bytes follow them (the file's allocation can end before its last
+  /// address when the end was reserved but never written). The bytes are valid only inside
+  /// `consume`; errors name `path`.
+  static func buildImage(
+    path: String, _ body: (H5Location) throws(HDF5Error) -> Void,
+    consume: (UnsafeRawBufferPointer, Int) throws(HDF5Error) -> Void
+  ) throws(HDF5Error) {
     let image = UnsafeMutablePointer<rnnkit_image_t>.allocate(capacity: 1)
     image.initialize(to: rnnkit_image_t(buffer: nil, size: 0, capacity: 0))
     defer { image.deallocate() }
-    try FileSystem.writeAtomically(to: path, overwrite: overwrite) { temporary throws(HDF5Error) in
-      do {
-        try H5Library.serialized {
-          // Closing the file (when `root` is released, inside this region) frees the memory.
-          let root: H5Location
-          let size: Int
-          do {
-            root = try H5Location.createInMemory(image)
-            try body(root)
-            try root.flush()
-            size = try root.imageSize()
-          } catch {
-            throw hdf5Error(error, path: path)
-          }
-          // The file's allocation can end before its last address when the end was reserved but
-          // never written; those bytes are zeros.
-          let stored = image.pointee.buffer == nil ? 0 : min(size, image.pointee.size)
-          let bytes = UnsafeMutableRawBufferPointer(start: image.pointee.buffer, count: stored)
-          markClosed(bytes)
-          try FileSystem.writeNew(temporary, UnsafeRawBufferPointer(bytes), zeros: size - stored, path: path)
-          withExtendedLifetime(root) {}
+    do {
+      try H5Library.serialized {
+        // Closing the file (when `root` is released, inside this region) frees the memory.
+        let root: H5Location
+        let size: Int
+        do {
+          root = try H5Location.createInMemory(image)
+          try body(root)
+          try root.flush()
+          size = try root.imageSize()
+        } catch {
+          throw hdf5Error(error, path: path)
         }
-      } catch let error as HDF5Error {
-        throw error
-      } catch {
-        throw HDF5Error(path: path, reason: .invalid("\(error)"))
+        let stored = image.pointee.buffer == nil ? 0 : min(size, image.pointee.size)
+        let bytes = UnsafeMutableRawBufferPointer(start: image.pointee.buffer, count: stored)
+        markClosed(bytes)
+        try consume(UnsafeRawBufferPointer(bytes), size - stored)
+        withExtendedLifetime(root) {}
       }
+    } catch let error as HDF5Error {
+      throw error
+    } catch {
+      throw HDF5Error(path: path, reason: .invalid("\(error)"))
     }
   }
 
