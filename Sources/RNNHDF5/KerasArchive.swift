@@ -172,13 +172,16 @@ extension Keras {
   /// none (as in archives Keras wrote).
   static func storedStrings(_ members: ArchiveMembers, limit: Int) throws(HDF5Error) -> StringMetadata? {
     guard members.contains(metadataMember) else { return nil }
-    let bytes = try members.extract(metadataMember, limit: limit)
-    defer { bytes.deallocate() }
+    let content = try members.extract(metadataMember, limit: limit)
     func fail(_ reason: String) -> HDF5Error {
       HDF5Error(path: members.path, part: metadataMember, reason: .invalid(reason))
     }
     let value: JSONValue
-    do { value = try JSONParser.parse(UnsafeRawBufferPointer(bytes), maxDepth: 3) } catch {
+    do {
+      value = try withExtendedLifetime(content) { () throws(JSONError) in
+        try JSONParser.parse(content.bytes, maxDepth: 3)
+      }
+    } catch {
       throw fail("is not JSON: \(error)")
     }
     guard let object = value.object else { throw fail("is not a JSON object") }
@@ -253,11 +256,10 @@ struct ArchiveMembers {
   /// Whether the archive has a member called `name`.
   func contains(_ name: String) -> Bool { zip.entry(named: name) != nil }
 
-  /// Copies member `name` into a new 64-byte aligned buffer the caller deallocates, refusing,
-  /// before inflating anything, a member that claims more than `limit` bytes. The CRC-32 is checked.
-  func extract(_ name: String, limit: Int, reason: String = "") throws(HDF5Error)
-    -> UnsafeMutableRawBufferPointer
-  {
+  /// The bytes of member `name`: in place in the mapped archive when stored, inflated once when
+  /// deflated. A member that claims more than `limit` bytes is refused before anything is
+  /// inflated. The CRC-32 is checked.
+  func extract(_ name: String, limit: Int, reason: String = "") throws(HDF5Error) -> ZipContent {
     guard let entry = zip.entry(named: name) else {
       throw HDF5Error(path: path, part: name, reason: .missing)
     }
@@ -268,13 +270,8 @@ struct ArchiveMembers {
           "inflates to \(entry.uncompressedSize) bytes, over the limit of \(limit)\(reason.isEmpty ? "" : " " + reason)"
         ))
     }
-    let content: ZipContent
-    do { content = try zip.content(of: entry) } catch {
+    do { return try zip.content(of: entry) } catch {
       throw HDF5Error(path: path, part: name, reason: .invalid("is corrupt (\(error.reason))"))
     }
-    let bytes = content.bytes
-    let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: max(bytes.count, 1), alignment: 64)
-    buffer.copyMemory(from: bytes)
-    return UnsafeMutableRawBufferPointer(rebasing: buffer[0..<bytes.count])
   }
 }

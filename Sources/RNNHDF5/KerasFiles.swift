@@ -95,19 +95,20 @@ public enum Keras {
 
   /// Reads a `.keras` archive: `config.json` for the layers and activations, `model.weights.h5`
   /// for the weights, and what RNNKit stored in `metadata.json` (vocabulary, tokenizer settings,
-  /// provenance) when it wrote the archive. The weights member is copied (or inflated) once, into
-  /// one buffer that libhdf5 reads in place, and only when its size fits what the config's layers
-  /// can need (and ``KerasImportOptions/maxArchiveMemberBytes``).
+  /// provenance) when it wrote the archive. The weights member is read in place in the mapped
+  /// archive when stored, or inflated once into one buffer that libhdf5 reads in place, and only
+  /// when its size fits what the config's layers can need (and
+  /// ``KerasImportOptions/maxArchiveMemberBytes``).
   public static func readArchive(path: String, options: KerasImportOptions = KerasImportOptions())
     throws(HDF5Error) -> ElmanModel
   {
     let size = try FileSystem.regularFileSize(path)
     guard size > 0 else { throw HDF5Error(path: path, reason: .invalid("is empty (0 bytes)")) }
     let members = try ArchiveMembers(path: path, limit: options.maxArchiveMembers)
-    let configBytes = try members.extract(configMember, limit: options.maxConfigBytes)
-    defer { configBytes.deallocate() }
-    let arch = try KerasArchitecture.parse(
-      json: UnsafeRawBufferPointer(configBytes), path: path, part: configMember)
+    let config = try members.extract(configMember, limit: options.maxConfigBytes)
+    let arch = try withExtendedLifetime(config) { () throws(HDF5Error) in
+      try KerasArchitecture.parse(json: config.bytes, path: path, part: configMember)
+    }
     var options = options
     let stored = try storedStrings(members, limit: options.maxMetadataBytes)
     if let stored {
@@ -122,12 +123,15 @@ public enum Keras {
     let limit = min(options.maxArchiveMemberBytes, arch.weightsFileBound ?? .max)
     let image = try members.extract(
       weightsMember, limit: limit, reason: "for the layers config.json declares")
-    defer { image.deallocate() }
-    var model = try HDF5File.withImage(image, name: "\(path): \(weightsMember)") { reader throws(HDF5Error) in
-      try KerasMapping.model(
-        weights: weightsFileTensors(reader, architecture: arch), hidden: arch.rnn.activation,
-        output: arch.dense.activation, options: options, path: path, format: archiveFormatName,
-        modelName: arch.modelName, activationSource: configMember, declared: arch)
+    // libhdf5 opens the image read-only and never writes to it (see rnnkit_set_image_in_place).
+    let bytes = UnsafeMutableRawBufferPointer(mutating: image.bytes)
+    var model = try withExtendedLifetime(image) { () throws(HDF5Error) in
+      try HDF5File.withImage(bytes, name: "\(path): \(weightsMember)") { reader throws(HDF5Error) in
+        try KerasMapping.model(
+          weights: weightsFileTensors(reader, architecture: arch), hidden: arch.rnn.activation,
+          output: arch.dense.activation, options: options, path: path, format: archiveFormatName,
+          modelName: arch.modelName, activationSource: configMember, declared: arch)
+      }
     }
     if let stored {
       if model.inputKind == .tokens { model.tokenizer = stored.tokenizer(tokens: model.vocabulary?.tokens) }

@@ -87,9 +87,9 @@ import Testing
       #expect(lines.count == 1, "one line: \(result.stderr)")
       #expect(result.stderr.contains(mention), "\(result.stderr)")
     }
-    // A read-only format's extension is a usage error naming --to.
-    let readOnly = try CLI.run(["convert", CLI.fixture("token-f32.rnn"), path("o6.keras")])
-    #expect(readOnly.status == 64 && readOnly.stderr.contains("o6.keras") && readOnly.stderr.contains("--to"))
+    // An extension no format claims is a usage error naming --to.
+    let unknown = try CLI.run(["convert", CLI.fixture("token-f32.rnn"), path("o6.xyz")])
+    #expect(unknown.status == 64 && unknown.stderr.contains("o6.xyz") && unknown.stderr.contains("--to"))
     // A dtype that is no float is a usage error, refused before any work.
     let usage = try CLI.run(["convert", CLI.fixture("token-f32.rnn"), path("o4.h5"), "--dtype", "i32"])
     #expect(usage.status == 64, "\(usage.stderr)")
