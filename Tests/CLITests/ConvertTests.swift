@@ -140,7 +140,7 @@ import Testing
 }
 
 @Suite struct ReproducibleExportTests {
-  @Test(arguments: ["hdf5", "keras-weights", "keras-h5"])
+  @Test(arguments: ["hdf5", "keras-weights", "keras-h5", "keras"])
   func exportingTheSameModelTwiceGivesTheSameBytes(format: String) throws {
     let folder = try CLI.temporaryFolder()
     defer { try? FileManager.default.removeItem(at: folder) }
