@@ -19,7 +19,9 @@ import Testing
   @Test(arguments: ["token-f32.rnn", "token-f16.rnn", "token-f64.rnn", "dense-f32.rnn"])
   func rnnToEveryWritableFormatAndBackVerifies(fixture: String) throws {
     let source = CLI.fixture(fixture)
-    for (name, to) in [("m.h5", "hdf5"), ("m.weights.h5", "keras-weights"), ("k.h5", "keras-h5")] {
+    for (name, to) in [
+      ("m.h5", "hdf5"), ("m.weights.h5", "keras-weights"), ("k.h5", "keras-h5"), ("m.keras", "keras"),
+    ] {
       let result = try CLI.run(["convert", source, path(name), "--to", to, "--verify"])
       #expect(result.status == 0, "\(fixture) -> \(to): \(result.stderr)")
       #expect(result.stdout.contains("verify: largest difference"), "\(result.stdout)")
@@ -31,7 +33,7 @@ import Testing
     let again = try ElmanModel.load(path: path("back.rnn"))
     #expect(again.W.floats() == original.W.floats() || original.W.dtype != .f32)
     #expect(again.vocabulary?.tokens == original.vocabulary?.tokens)
-    #expect(listing == ["back.rnn", "k.h5", "m.h5", "m.weights.h5"])
+    #expect(listing == ["back.rnn", "k.h5", "m.h5", "m.keras", "m.weights.h5"])
   }
 
   @Test func refusesToOverwriteItsInputEvenWithForce() throws {
