@@ -17,7 +17,6 @@ let package = Package(
   dependencies: [
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
     .package(url: "https://github.com/apple/swift-numerics", from: "1.0.0"),
-    .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.19"),
     // `swift package generate-documentation` for the DocC catalogue (Sources/RNNKit/RNNKit.docc).
     .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0"),
   ],
@@ -45,10 +44,7 @@ let package = Package(
     // HDF5 plain layout and Keras files.
     .target(
       name: "RNNHDF5",
-      dependencies: [
-        "RNNModel", "RNNFileFormats", "CHDF5", "KerasConfig",
-        .product(name: "ZIPFoundation", package: "ZIPFoundation"),
-      ]),
+      dependencies: ["RNNModel", "RNNFileFormats", "CHDF5", "KerasConfig"]),
     // Backpropagation through time with SGD.
     .target(name: "RNNTraining", dependencies: ["RNNModel", "RNNRuntime"]),
     // The embeddable library: re-exports the model and runtime, and knows every file format.

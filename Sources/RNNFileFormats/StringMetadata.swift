@@ -5,13 +5,13 @@ import RNNModel
 /// The model settings that formats without typed metadata (safetensors `__metadata__`, the JSON
 /// entry RNNKit adds to PyTorch archives) keep as strings: the `.rnn` metadata keys, booleans as
 /// `true`/`false`, and the vocabulary as a JSON array under `rnnkit.vocabulary`.
-struct StringMetadata {
-  static let vocabularyKey = "rnnkit.vocabulary"
+package struct StringMetadata {
+  package static let vocabularyKey = "rnnkit.vocabulary"
 
-  var values: [String: String]
+  package var values: [String: String]
 
   /// The strings that describe `model`.
-  init(describing model: ElmanModel) throws {
+  package init(describing model: ElmanModel) throws {
     values = [:]
     for (key, value) in model.containerMetadata {
       switch value {
@@ -28,7 +28,7 @@ struct StringMetadata {
     }
   }
 
-  init(_ values: [String: String]) { self.values = values }
+  package init(_ values: [String: String]) { self.values = values }
 
   /// The activation under `key`, unless `override` supplies it, or `standIn` when the key is absent
   /// and one is given; `fail` builds the error from the key, the whole reason, and what the caller
@@ -49,6 +49,11 @@ struct StringMetadata {
   /// The supplied vocabulary, else the stored one, else nil.
   func tokens(options: ImportOptions, fail: (String, String, ModelInput?) -> any Error) throws -> [String]? {
     if let supplied = try options.suppliedVocabulary() { return supplied }
+    return try storedTokens(fail: fail)
+  }
+
+  /// The stored vocabulary, or nil.
+  package func storedTokens(fail: (String, String, ModelInput?) -> any Error) throws -> [String]? {
     guard let json = values[Self.vocabularyKey] else { return nil }
     guard let list = try? JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String] else {
       throw fail(Self.vocabularyKey, "\(Self.vocabularyKey) is not a JSON array of strings", nil)
@@ -57,7 +62,7 @@ struct StringMetadata {
   }
 
   /// Tokenizer settings as stored, with `<unk>` as the unknown token when the vocabulary has it.
-  func tokenizer(tokens: [String]?) -> TokenizerSettings {
+  package func tokenizer(tokens: [String]?) -> TokenizerSettings {
     var tokenizer = TokenizerSettings(unknownToken: nil)
     if let level = values[Schema.tokenizerLevel].flatMap(TokenizerSettings.Level.init(rawValue:)) {
       tokenizer.level = level
@@ -71,7 +76,7 @@ struct StringMetadata {
   }
 
   /// Where the model came from, as stored; `sourceFormat` is the format being read.
-  func provenance(sourceFormat: String) -> Provenance {
+  package func provenance(sourceFormat: String) -> Provenance {
     Provenance(
       name: values[Schema.name], description: values[Schema.description], sourceFormat: sourceFormat,
       converterVersion: values[Schema.converterVersion], created: values[Schema.created])

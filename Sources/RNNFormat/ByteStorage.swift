@@ -54,6 +54,15 @@ public final class ByteStorage: @unchecked Sendable {
     release = .deallocate
   }
 
+  /// Takes over `count` bytes at `pointer`, which must come from
+  /// `UnsafeMutableRawPointer.allocate(byteCount:alignment:)` with an alignment of 64, so a
+  /// buffer filled in place (an inflated zip entry) needs no second copy.
+  package init(adopting pointer: UnsafeMutableRawPointer, count: Int) {
+    base = UnsafeRawPointer(pointer)
+    self.count = count
+    release = .deallocate
+  }
+
   /// Copies `bytes` into storage aligned to 64 bytes.
   public init(copying bytes: UnsafeRawBufferPointer) {
     let pointer = UnsafeMutableRawPointer.allocate(byteCount: max(bytes.count, 1), alignment: 64)

@@ -129,14 +129,31 @@ enum FileSystem {
       try AtomicFile.write(to: path, overwrite: overwrite, temporary: .named) { temporary in
         try body(temporary)
       }
-    } catch let error as HDF5Error {
-      throw error
-    } catch FormatError.destinationExists {
-      throw HDF5Error(path: path, reason: .destinationExists)
-    } catch let error as FormatError {
-      throw HDF5Error(path: path, reason: .invalid(error.description))
     } catch {
-      throw HDF5Error(path: path, reason: .library(operation: "writing the file", detail: "\(error)"))
+      throw atomicWriteError(error, path: path)
+    }
+  }
+
+  /// Writes a file atomically from a stream of bytes: `body` gets a function that appends bytes to
+  /// the temporary file. For files RNNKit assembles itself (`.keras` archives), which no reader
+  /// needs by name while they are written.
+  static func writeAtomically(
+    to path: String, overwrite: Bool,
+    streaming body: (@escaping (UnsafeRawBufferPointer) throws -> Void) throws(HDF5Error) -> Void
+  ) throws(HDF5Error) {
+    do {
+      try AtomicFile.write(to: path, overwrite: overwrite) { emit in try body(emit) }
+    } catch {
+      throw atomicWriteError(error, path: path)
+    }
+  }
+
+  private static func atomicWriteError(_ error: any Error, path: String) -> HDF5Error {
+    switch error {
+    case let error as HDF5Error: return error
+    case FormatError.destinationExists: return HDF5Error(path: path, reason: .destinationExists)
+    case let error as FormatError: return HDF5Error(path: path, reason: .invalid(error.description))
+    default: return HDF5Error(path: path, reason: .library(operation: "writing the file", detail: "\(error)"))
     }
   }
 }

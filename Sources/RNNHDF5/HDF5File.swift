@@ -113,52 +113,65 @@ enum HDF5File {
   )
     throws(HDF5Error)
   {
-    let image = UnsafeMutablePointer<rnnkit_image_t>.allocate(capacity: 1)
-    var empty = rnnkit_image_t()
-    empty.capacity = max(0, reserving)
-    image.initialize(to: empty)
-    defer { image.deallocate() }
     try FileSystem.writeAtomically(to: path, overwrite: overwrite) { temporary throws(HDF5Error) in
       let reserved =
         reserving > 0 ? try FileSystem.ReservedFile(temporary, bytes: reserving, path: path) : nil
       defer { reserved?.release() }
-      if let reserved {
-        image.pointee.reserved = reserved.memory
-        image.pointee.reserved_size = reserved.size
+      let builtInPlace = try buildImage(path: path, reserving: reserving, reserved: reserved, body) {
+        bytes, zeros throws(HDF5Error) in
+        try FileSystem.writeNew(temporary, bytes, zeros: zeros, path: path)
       }
-      do {
-        // The size of the file when it was built in the reserved file, which is cut to it once
-        // libhdf5 has closed it (libhdf5 may touch the memory until then).
-        let builtInPlace: Int? = try H5Library.serialized {
-          // Closing the file (when `root` is released, inside this region) frees the memory.
-          let root: H5Location
-          let size: Int
-          do {
-            root = try H5Location.createInMemory(image)
-            try body(root)
-            try root.flush()
-            size = try root.imageSize()
-          } catch {
-            throw hdf5Error(error, path: path)
-          }
-          // The file's allocation can end before its last address when the end was reserved but
-          // never written; those bytes are zeros.
-          let stored = image.pointee.buffer == nil ? 0 : min(size, image.pointee.size)
-          let bytes = UnsafeMutableRawBufferPointer(start: image.pointee.buffer, count: stored)
-          markClosed(bytes)
-          defer { withExtendedLifetime(root) {} }
-          // In the reserved file, the bytes are in place, and bytes past `stored` were never
-          // written: zeros.
-          if let reserved, image.pointee.buffer == reserved.memory { return size }
-          try FileSystem.writeNew(temporary, UnsafeRawBufferPointer(bytes), zeros: size - stored, path: path)
-          return nil
+      // Cut to size only now that libhdf5 has closed the file (it may touch the memory until then).
+      if let size = builtInPlace, let reserved { try reserved.finish(size: size) }
+    }
+  }
+
+  /// Builds an HDF5 file in memory: `body` fills its root group, then `consume` gets the flushed
+  /// bytes and how many zero bytes follow them (the file's allocation can end before its last
+  /// address when the end was reserved but never written). The bytes are valid only inside
+  /// `consume`; errors name `path`. `reserving` estimates the file's size, whose memory is then
+  /// reserved at once. When the file was built in `reserved` and fits it, `consume` is not called
+  /// and the file's size is returned: its bytes are in place, zeros past what was written.
+  @discardableResult
+  static func buildImage(
+    path: String, reserving: Int = 0, reserved: FileSystem.ReservedFile? = nil,
+    _ body: (H5Location) throws(HDF5Error) -> Void,
+    consume: (UnsafeRawBufferPointer, Int) throws(HDF5Error) -> Void
+  ) throws(HDF5Error) -> Int? {
+    let image = UnsafeMutablePointer<rnnkit_image_t>.allocate(capacity: 1)
+    var empty = rnnkit_image_t()
+    empty.capacity = max(0, reserving)
+    if let reserved {
+      empty.reserved = reserved.memory
+      empty.reserved_size = reserved.size
+    }
+    image.initialize(to: empty)
+    defer { image.deallocate() }
+    do {
+      return try H5Library.serialized {
+        // Closing the file (when `root` is released, inside this region) frees the memory.
+        let root: H5Location
+        let size: Int
+        do {
+          root = try H5Location.createInMemory(image)
+          try body(root)
+          try root.flush()
+          size = try root.imageSize()
+        } catch {
+          throw hdf5Error(error, path: path)
         }
-        if let size = builtInPlace, let reserved { try reserved.finish(size: size) }
-      } catch let error as HDF5Error {
-        throw error
-      } catch {
-        throw HDF5Error(path: path, reason: .invalid("\(error)"))
+        defer { withExtendedLifetime(root) {} }
+        let stored = image.pointee.buffer == nil ? 0 : min(size, image.pointee.size)
+        let bytes = UnsafeMutableRawBufferPointer(start: image.pointee.buffer, count: stored)
+        markClosed(bytes)
+        if let reserved, image.pointee.buffer == reserved.memory { return size }
+        try consume(UnsafeRawBufferPointer(bytes), size - stored)
+        return nil
       }
+    } catch let error as HDF5Error {
+      throw error
+    } catch {
+      throw HDF5Error(path: path, reason: .invalid("\(error)"))
     }
   }
 

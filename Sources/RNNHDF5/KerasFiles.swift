@@ -2,7 +2,6 @@ import Foundation
 import KerasConfig
 import RNNFormat
 import RNNModel
-import ZIPFoundation
 
 /// Keras 3 files holding an optional Embedding, one SimpleRNN and one Dense layer: legacy
 /// full-model `.h5`, `.weights.h5` and `.keras` archives.
@@ -95,37 +94,50 @@ public enum Keras {
   }
 
   /// Reads a `.keras` archive: `config.json` for the layers and activations, `model.weights.h5`
-  /// for the weights. The weights member is inflated once, into one buffer that libhdf5 reads in
-  /// place, and only when its size fits what the config's layers can need (and
+  /// for the weights, and what RNNKit stored in `metadata.json` (vocabulary, tokenizer settings,
+  /// provenance) when it wrote the archive. The weights member is read in place in the mapped
+  /// archive when stored, or inflated once into one buffer that libhdf5 reads in place, and only
+  /// when its size fits what the config's layers can need (and
   /// ``KerasImportOptions/maxArchiveMemberBytes``).
   public static func readArchive(path: String, options: KerasImportOptions = KerasImportOptions())
     throws(HDF5Error) -> ElmanModel
   {
     let size = try FileSystem.regularFileSize(path)
     guard size > 0 else { throw HDF5Error(path: path, reason: .invalid("is empty (0 bytes)")) }
-    let archive: Archive
-    do {
-      archive = try Archive(url: URL(fileURLWithPath: path), accessMode: .read)
-    } catch {
-      throw HDF5Error(path: path, reason: .invalid("is not a readable zip archive (\(error))"))
+    let members = try ArchiveMembers(path: path, limit: options.maxArchiveMembers)
+    let config = try members.extract(configMember, limit: options.maxConfigBytes)
+    let arch = try withExtendedLifetime(config) { () throws(HDF5Error) in
+      try KerasArchitecture.parse(json: config.bytes, path: path, part: configMember)
     }
-    let members = try ArchiveMembers(archive, path: path, size: size, limit: options.maxArchiveMembers)
-    let configBytes = try members.extract("config.json", limit: options.maxConfigBytes)
-    defer { configBytes.deallocate() }
-    let arch = try KerasArchitecture.parse(
-      json: UnsafeRawBufferPointer(configBytes), path: path, part: "config.json")
+    var options = options
+    let stored = try storedStrings(members, limit: options.maxMetadataBytes)
+    if let stored {
+      try checkAgreement(stored, arch, options: options, path: path)
+      if options.vocabulary == nil {
+        options.vocabulary = try storedTokens(stored, path: path)
+        if options.vocabulary != nil { options.vocabularyPath = "\(path): \(metadataMember)" }
+      }
+    }
     // A weights file for these layers needs about this much; a member claiming more is refused
     // before a byte of it is inflated.
     let limit = min(options.maxArchiveMemberBytes, arch.weightsFileBound ?? .max)
     let image = try members.extract(
-      "model.weights.h5", limit: limit, reason: "for the layers config.json declares")
-    defer { image.deallocate() }
-    return try HDF5File.withImage(image, name: "\(path): model.weights.h5") { reader throws(HDF5Error) in
-      try KerasMapping.model(
-        weights: weightsFileTensors(reader, architecture: arch), hidden: arch.rnn.activation,
-        output: arch.dense.activation, options: options, path: path, format: archiveFormatName,
-        modelName: arch.modelName, activationSource: "config.json", declared: arch)
+      weightsMember, limit: limit, reason: "for the layers config.json declares")
+    // libhdf5 opens the image read-only and never writes to it (see rnnkit_set_image_in_place).
+    let bytes = UnsafeMutableRawBufferPointer(mutating: image.bytes)
+    var model = try withExtendedLifetime(image) { () throws(HDF5Error) in
+      try HDF5File.withImage(bytes, name: "\(path): \(weightsMember)") { reader throws(HDF5Error) in
+        try KerasMapping.model(
+          weights: weightsFileTensors(reader, architecture: arch), hidden: arch.rnn.activation,
+          output: arch.dense.activation, options: options, path: path, format: archiveFormatName,
+          modelName: arch.modelName, activationSource: configMember, declared: arch)
+      }
     }
+    if let stored {
+      if model.inputKind == .tokens { model.tokenizer = stored.tokenizer(tokens: model.vocabulary?.tokens) }
+      model.provenance = stored.provenance(sourceFormat: archiveFormatName)
+    }
+    return model
   }
 
   /// The tensors of a Keras 3 weights file. With an architecture (from `config.json`) the layer
@@ -308,31 +320,39 @@ public enum Keras {
     let target = try HDF5File.checkWritable(dtype ?? .f32, path: path)
     // Keras files hold no vocabulary or metadata strings, only the weights and the config.
     try HDF5File.checkWritable(model, path: path, strings: false)
+    try HDF5File.create(path: path, overwrite: overwrite) { root throws(HDF5Error) in
+      try fillWeightsFile(root, model: model, dtype: target, path: path)
+    }
+  }
+
+  /// Fills `root` with the Keras 3 weights layout of `model`, as `save_weights` writes it: the
+  /// content of a `.weights.h5` file and of the `model.weights.h5` member of a `.keras` archive.
+  static func fillWeightsFile(_ root: H5Location, model: ElmanModel, dtype target: DType, path: String)
+    throws(HDF5Error)
+  {
     let t = exportTensors(model)
     let h = model.hiddenSize
-    try HDF5File.create(path: path, overwrite: overwrite) { root throws(HDF5Error) in
-      do {
-        let layers = try root.createGroup("layers")
-        if let embedding = t.embedding {
-          let vars = try layers.createGroup("embedding").createGroup("vars")
-          try vars.writeAttribute("name", strings: ["embedding"], scalar: true)
-          try write(embedding, shape: [model.inputSize, h], name: "0", in: vars, dtype: target)
-        }
-        let rnn = try layers.createGroup("simple_rnn")
-        try rnn.createGroup("vars").writeAttribute("name", strings: ["simple_rnn"], scalar: true)
-        let cell = try rnn.createGroup("cell").createGroup("vars")
-        try cell.writeAttribute("name", strings: ["simple_rnn_cell"], scalar: true)
-        try write(t.kernel, shape: t.kernelShape, name: "0", in: cell, dtype: target)
-        try write(t.recurrentKernel, shape: [h, h], name: "1", in: cell, dtype: target)
-        try write(t.bias, shape: [h], name: "2", in: cell, dtype: target)
-        let dense = try layers.createGroup("dense").createGroup("vars")
-        try dense.writeAttribute("name", strings: ["dense"], scalar: true)
-        try write(t.denseKernel, shape: [h, model.outputSize], name: "0", in: dense, dtype: target)
-        try write(t.denseBias, shape: [model.outputSize], name: "1", in: dense, dtype: target)
-        try root.createGroup("vars").writeAttribute("name", strings: ["sequential"], scalar: true)
-      } catch {
-        throw hdf5Error(error, path: path)
+    do {
+      let layers = try root.createGroup("layers")
+      if let embedding = t.embedding {
+        let vars = try layers.createGroup("embedding").createGroup("vars")
+        try vars.writeAttribute("name", strings: ["embedding"], scalar: true)
+        try write(embedding, shape: [model.inputSize, h], name: "0", in: vars, dtype: target)
       }
+      let rnn = try layers.createGroup("simple_rnn")
+      try rnn.createGroup("vars").writeAttribute("name", strings: ["simple_rnn"], scalar: true)
+      let cell = try rnn.createGroup("cell").createGroup("vars")
+      try cell.writeAttribute("name", strings: ["simple_rnn_cell"], scalar: true)
+      try write(t.kernel, shape: t.kernelShape, name: "0", in: cell, dtype: target)
+      try write(t.recurrentKernel, shape: [h, h], name: "1", in: cell, dtype: target)
+      try write(t.bias, shape: [h], name: "2", in: cell, dtype: target)
+      let dense = try layers.createGroup("dense").createGroup("vars")
+      try dense.writeAttribute("name", strings: ["dense"], scalar: true)
+      try write(t.denseKernel, shape: [h, model.outputSize], name: "0", in: dense, dtype: target)
+      try write(t.denseBias, shape: [model.outputSize], name: "1", in: dense, dtype: target)
+      try root.createGroup("vars").writeAttribute("name", strings: ["sequential"], scalar: true)
+    } catch {
+      throw hdf5Error(error, path: path)
     }
   }
 
@@ -455,83 +475,5 @@ public enum Keras {
         "simple_rnn/simple_rnn_cell/kernel", "simple_rnn/simple_rnn_cell/recurrent_kernel",
         "simple_rnn/simple_rnn_cell/bias",
       ], scalar: false)
-  }
-}
-
-/// The members of a `.keras` archive, read the way Keras reads them.
-struct ArchiveMembers {
-  let archive: Archive
-  let path: String
-  /// The archive's size in bytes.
-  let size: Int
-
-  /// Lists the members once. Two members of one name are refused: Keras (Python's zipfile) reads
-  /// the last of them, a reader taking the first would see another model.
-  init(_ archive: Archive, path: String, size: Int, limit: Int) throws(HDF5Error) {
-    self.archive = archive
-    self.path = path
-    self.size = size
-    var names = Set<String>()
-    for entry in archive {
-      guard names.count < limit else {
-        throw HDF5Error(path: path, reason: .invalid("has more than \(limit) members"))
-      }
-      guard names.insert(entry.path).inserted else {
-        throw HDF5Error(
-          path: path, part: entry.path,
-          reason: .invalid("appears twice in the archive; Keras would read the last copy, so it is refused"))
-      }
-    }
-  }
-
-  /// Inflates member `name` into a new buffer the caller deallocates, refusing, before inflating
-  /// anything, a member that claims more than `limit` bytes. The CRC-32 is checked.
-  func extract(_ name: String, limit: Int, reason: String = "") throws(HDF5Error)
-    -> UnsafeMutableRawBufferPointer
-  {
-    guard let entry = archive[name] else { throw HDF5Error(path: path, part: name, reason: .missing) }
-    guard entry.type == .file else {
-      throw HDF5Error(path: path, part: name, reason: .invalid("is a \(entry.type), not a file"))
-    }
-    let claimed = entry.uncompressedSize
-    // Deflate cannot expand more than about 1032:1: a larger claim is corrupt, whatever the limit.
-    let (inflatable, overflow) = UInt64(size).multipliedReportingOverflow(
-      by: UInt64(H5Reader.maximumCompressionRatio))
-    guard overflow || claimed <= inflatable else {
-      throw HDF5Error(
-        path: path, part: name, reason: .invalid("claims \(claimed) bytes, more than the archive can hold"))
-    }
-    guard claimed <= UInt64(limit) else {
-      throw HDF5Error(
-        path: path, part: name,
-        reason: .invalid(
-          "inflates to \(claimed) bytes, over the limit of \(limit)\(reason.isEmpty ? "" : " " + reason)"))
-    }
-    let count = Int(claimed)
-    let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: max(count, 1), alignment: 64)
-    var written = 0
-    do {
-      let checksum = try archive.extract(entry, skipCRC32: false) { chunk in
-        // The central directory's size is a claim like any other: never write past it.
-        guard chunk.count <= count - written else { throw CocoaError(.fileReadCorruptFile) }
-        chunk.copyBytes(
-          to: UnsafeMutableRawBufferPointer(rebasing: buffer[written..<(written + chunk.count)]))
-        written += chunk.count
-      }
-      // This form of extract computes the CRC-32 but leaves the comparison to the caller.
-      guard checksum == entry.checksum else {
-        throw HDF5Error(path: path, part: name, reason: .invalid("is corrupt (CRC-32 mismatch)"))
-      }
-      guard written == count else {
-        throw HDF5Error(path: path, part: name, reason: .invalid("has \(written) bytes, expected \(count)"))
-      }
-    } catch let error as HDF5Error {
-      buffer.deallocate()
-      throw error
-    } catch {
-      buffer.deallocate()
-      throw HDF5Error(path: path, part: name, reason: .invalid("is corrupt (\(error))"))
-    }
-    return UnsafeMutableRawBufferPointer(rebasing: buffer[0..<count])
   }
 }

@@ -21,6 +21,9 @@ public struct KerasImportOptions: Sendable {
   public var maxConfigBytes: Int = 16 << 20
   /// The most members a `.keras` archive may have (Keras writes three).
   public var maxArchiveMembers: Int = 4096
+  /// The most bytes a `.keras` archive's `metadata.json` may hold; RNNKit keeps the vocabulary
+  /// there.
+  public var maxMetadataBytes: Int = 256 << 20
   /// Stand in for missing activations (tanh, softmax) and vocabulary (tokens named by their ids).
   public var standIns = false
 

@@ -19,7 +19,9 @@ import Testing
   @Test(arguments: ["token-f32.rnn", "token-f16.rnn", "token-f64.rnn", "dense-f32.rnn"])
   func rnnToEveryWritableFormatAndBackVerifies(fixture: String) throws {
     let source = CLI.fixture(fixture)
-    for (name, to) in [("m.h5", "hdf5"), ("m.weights.h5", "keras-weights"), ("k.h5", "keras-h5")] {
+    for (name, to) in [
+      ("m.h5", "hdf5"), ("m.weights.h5", "keras-weights"), ("k.h5", "keras-h5"), ("m.keras", "keras"),
+    ] {
       let result = try CLI.run(["convert", source, path(name), "--to", to, "--verify"])
       #expect(result.status == 0, "\(fixture) -> \(to): \(result.stderr)")
       #expect(result.stdout.contains("verify: largest difference"), "\(result.stdout)")
@@ -31,7 +33,7 @@ import Testing
     let again = try ElmanModel.load(path: path("back.rnn"))
     #expect(again.W.floats() == original.W.floats() || original.W.dtype != .f32)
     #expect(again.vocabulary?.tokens == original.vocabulary?.tokens)
-    #expect(listing == ["back.rnn", "k.h5", "m.h5", "m.weights.h5"])
+    #expect(listing == ["back.rnn", "k.h5", "m.h5", "m.keras", "m.weights.h5"])
   }
 
   @Test func refusesToOverwriteItsInputEvenWithForce() throws {
@@ -87,9 +89,9 @@ import Testing
       #expect(lines.count == 1, "one line: \(result.stderr)")
       #expect(result.stderr.contains(mention), "\(result.stderr)")
     }
-    // A read-only format's extension is a usage error naming --to.
-    let readOnly = try CLI.run(["convert", CLI.fixture("token-f32.rnn"), path("o6.keras")])
-    #expect(readOnly.status == 64 && readOnly.stderr.contains("o6.keras") && readOnly.stderr.contains("--to"))
+    // An extension no format claims is a usage error naming --to.
+    let unknown = try CLI.run(["convert", CLI.fixture("token-f32.rnn"), path("o6.xyz")])
+    #expect(unknown.status == 64 && unknown.stderr.contains("o6.xyz") && unknown.stderr.contains("--to"))
     // A dtype that is no float is a usage error, refused before any work.
     let usage = try CLI.run(["convert", CLI.fixture("token-f32.rnn"), path("o4.h5"), "--dtype", "i32"])
     #expect(usage.status == 64, "\(usage.stderr)")
@@ -140,7 +142,7 @@ import Testing
 }
 
 @Suite struct ReproducibleExportTests {
-  @Test(arguments: ["hdf5", "keras-weights", "keras-h5"])
+  @Test(arguments: ["hdf5", "keras-weights", "keras-h5", "keras"])
   func exportingTheSameModelTwiceGivesTheSameBytes(format: String) throws {
     let folder = try CLI.temporaryFolder()
     defer { try? FileManager.default.removeItem(at: folder) }

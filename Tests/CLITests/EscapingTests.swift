@@ -59,11 +59,10 @@ import Testing
       toFile: config, atomically: true, encoding: .utf8)
     let archive = path("m.keras")
     try Python.run("hostile/hdf5_tamper.py", ["archive", archive, config, weights])
-    // The "é" makes Python mark the name as UTF-8; ASCII names are read as code page 437, whose
-    // ZIPFoundation decoding turns control bytes into box-drawing glyphs.
+    // The "é" makes Python mark the name as UTF-8, so it reaches the message as written.
     try Python.run("hostile/hdf5_tamper.py", ["append", archive, "é" + Self.hostile, config])
-    try Python.run("hostile/hdf5_tamper.py", ["append", archive, "é" + Self.hostile, config])
-    try expectEscaped(["inspect", archive], "\(archive): é\(Self.escaped): appears twice in the archive")
+    try expectEscaped(
+      ["inspect", archive], "\(archive): entry \"é\(Self.escaped)\": has a control character in its name")
   }
 
   func vocabulary() throws -> String {

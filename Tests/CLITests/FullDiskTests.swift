@@ -18,7 +18,7 @@ import Testing
     return Run(status: json["status"] as! Int, stderr: json["stderr"] as! String)
   }
 
-  @Test(arguments: ["hdf5", "keras-h5", "keras-weights", "safetensors", "rnn"])
+  @Test(arguments: ["hdf5", "keras-h5", "keras-weights", "keras", "safetensors", "rnn"])
   func everyWriterFailsCleanly(format: String) throws {
     let folder = try CLI.temporaryFolder()
     defer { try? FileManager.default.removeItem(at: folder) }

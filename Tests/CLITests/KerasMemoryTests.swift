@@ -103,7 +103,8 @@ import Testing
     #expect(wrong.maxRSS < 128 << 20, "max RSS \(wrong.maxRSS) bytes")
   }
 
-  /// Keras (Python's zipfile) reads the last of two members of one name; RNNKit refuses the archive.
+  /// Keras (Python's zipfile) reads the last of two members of one name; RNNKit's zip reader
+  /// refuses the archive.
   @Test func duplicateMemberNamesAreRefused() throws {
     let archive = path("twice.keras")
     try Python.run("hostile/hdf5_tamper.py", ["archive", archive, try config(inputDim: 8), try weights()])
@@ -111,10 +112,7 @@ import Testing
     try Python.run("hostile/hdf5_tamper.py", ["append", archive, "config.json", try config(inputDim: 9)])
     let result = try CLI.run(["convert", archive, path("out.rnn"), "--vocab", try vocabulary(8)])
     #expect(result.status == 1)
-    #expect(
-      result.stderr
-        == "Error: \(archive): config.json: appears twice in the archive; Keras would read the last copy, so it is refused\n"
-    )
+    #expect(result.stderr == "Error: \(archive): entry \"config.json\": appears twice\n", "\(result.stderr)")
   }
 
   func vocabulary(_ count: Int) throws -> String {

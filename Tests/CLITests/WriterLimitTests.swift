@@ -25,7 +25,7 @@ import Testing
     let h5 = path("long.h5")
     #expect(try CLI.run(["convert", CLI.fixture("token-f32.rnn"), h5]).status == 0)
     try Python.run("hostile/hdf5_tamper.py", ["long-attribute", h5, "5000"])
-    for format in ["rnn", "hdf5", "keras-weights", "keras-h5", "safetensors"] {
+    for format in ["rnn", "hdf5", "keras-weights", "keras-h5", "keras", "safetensors"] {
       try expectRefused(h5, to: format, " length is 5000, over the limit of 4096")
     }
   }
@@ -35,17 +35,18 @@ import Testing
   @Test func duplicateTokensAreRefusedByEveryWriter() throws {
     let file = try rnnFile(tokens: ["a", "b", "c", "a", "d", "e", "f", "g"], name: "twice.rnn")
     #expect(try CLI.run(["inspect", file]).status == 0)
-    for format in ["rnn", "hdf5", "keras-weights", "keras-h5", "safetensors"] {
+    for format in ["rnn", "hdf5", "keras-weights", "keras-h5", "keras", "safetensors"] {
       try expectRefused(file, to: format, "token \"a\" appears twice, as ids 0 and 3")
     }
   }
 
   /// HDF5 stores the plain layout's tokens as C strings: a token with a NUL would come back cut
-  /// short. Keras files hold no tokens, and safetensors escapes it, so those convert.
+  /// short. Keras weights hold no tokens, and `.keras` archives (JSON) and safetensors escape it,
+  /// so those convert.
   @Test func aTokenWithANulIsRefusedByThePlainLayout() throws {
     let file = try rnnFile(tokens: ["a", "b", "c\u{0}d", "e", "f", "g", "h", "i"], name: "nul.rnn")
     try expectRefused(file, to: "hdf5", "token 2: contains a NUL byte, which HDF5 strings cannot hold")
-    for format in ["keras-weights", "safetensors"] {
+    for format in ["keras-weights", "keras", "safetensors"] {
       let output = path("ok.\(format)")
       let result = try CLI.run(["convert", file, output, "--to", format, "--verify"])
       #expect(result.status == 0, "\(format): \(result.stderr)")

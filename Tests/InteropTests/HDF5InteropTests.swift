@@ -180,7 +180,7 @@ struct KerasInteropTests {
     }
   }
 
-  /// keras → rnn → keras → rnn keeps W, b, V and c bit for bit (f32).
+  /// keras → rnn → keras (each Keras format we write) → rnn keeps W, b, V and c bit for bit (f32).
   @Test(arguments: ["tokens.h5", "tokens.keras", "dense_relu.h5", "dense_tanh.weights.h5"])
   func kerasToRNNToKerasIsExact(file: String) throws {
     let generated = try kerasFiles.get()
@@ -196,8 +196,8 @@ struct KerasInteropTests {
     let rnn = folder.appendingPathComponent("m.rnn").path
     try RNNFileFormat().write(original, to: rnn, options: ExportOptions())
     let viaRNN = try ModelFormats.read(path: rnn)
-    for format in [KerasLegacyFormat() as any ModelFileFormat, KerasWeightsFormat()] {
-      let out = folder.appendingPathComponent("out-\(format.name).h5").path
+    for format in [KerasLegacyFormat() as any ModelFileFormat, KerasWeightsFormat(), KerasArchiveFormat()] {
+      let out = folder.appendingPathComponent("out-\(format.name)\(format.extensions.first ?? ".h5")").path
       try format.write(viaRNN, to: out, options: ExportOptions())
       let back = try format.read(path: out, options: ImportOptions(restoring: viaRNN, in: format))
       for (name, a, b) in [
@@ -237,8 +237,9 @@ struct KerasInteropTests {
     #expect(HDF5Library.openObjectCount() == 0)
   }
 
-  /// Keras loads our .weights.h5 and legacy .h5 files (written from models of ours, and from a
-  /// Keras model taken through .rnn) and predicts what we compute.
+  /// Keras loads our .weights.h5, legacy .h5 and .keras files (written from models of ours, with
+  /// every hidden activation, and from a Keras model taken through .rnn) and predicts what we
+  /// compute.
   @Test func kerasLoadsWhatWeExport() throws {
     let generated = try kerasFiles.get()
     let folder = try temporaryFolder()
@@ -269,13 +270,27 @@ struct KerasInteropTests {
       (try model(kind: .tokens, f: .tanh, g: .softmax), "t"),
       (try model(kind: .dense, f: .relu, g: .identity), "d"),
       (try model(kind: .dense, f: .sigmoid, g: .sigmoid), "s"), (viaRNN, "k"),
+      (try model(kind: .dense, f: .identity, g: .softmax), "i"),
+      (try model(kind: .tokens, f: .softsign, g: .sigmoid), "ss"),
+      (try model(kind: .dense, f: .softplus, g: .identity), "sp"),
+      (try model(kind: .dense, f: .elu, g: .softmax), "e"),
+      (try model(kind: .tokens, f: .silu, g: .identity), "si"),
     ]
+    #expect(Set(cases.map(\.0.hiddenActivation)) == Set(HiddenActivation.allCases))
+    let kinds = ["h5", "weights", "keras"]
+    var roundTripJobs: [Int] = []
     let expected = try json(generated.appendingPathComponent("expected.json")) as! [String: [String: Any]]
     for (model, tag) in cases {
-      for kind in ["h5", "weights"] {
-        let path = folder.appendingPathComponent("\(tag).\(kind == "h5" ? "h5" : "weights.h5")").path
-        let format: any ModelFileFormat = kind == "h5" ? KerasLegacyFormat() : KerasWeightsFormat()
+      for kind in kinds {
+        let path = folder.appendingPathComponent("\(tag).\(kind == "weights" ? "weights.h5" : kind)").path
+        let format: any ModelFileFormat =
+          switch kind {
+          case "h5": KerasLegacyFormat()
+          case "keras": KerasArchiveFormat()
+          default: KerasWeightsFormat()
+          }
         try format.write(model, to: path, options: ExportOptions())
+        if tag == "k" { roundTripJobs.append(jobs.count) }
         // Our own reader gets back exactly what we wrote.
         let back = try format.read(path: path, options: ImportOptions(restoring: model, in: format))
         #expect(back.W.floats() == model.W.floats() && back.V.floats() == model.V.floats(), "\(tag) \(kind)")
@@ -319,7 +334,8 @@ struct KerasInteropTests {
     }
     // The Keras → rnn → Keras files also reproduce Keras's original predictions.
     let original = doubles(expected["tokens"]!["outputs"]!)
-    for index in [6, 7] {
+    #expect(roundTripJobs.count == kinds.count)
+    for index in roundTripJobs {
       let (ok, worst) = agree(doubles(predictions[index]).map(Float.init), original, relu: false)
       let message = "round trip job \(index): largest difference \(worst)"
       #expect(ok, Comment(rawValue: message))

@@ -3,7 +3,9 @@
 Usage: KERAS_BACKEND=jax python3 predict_exported.py JOBS.json
 
 JOBS.json is a list of jobs, each an object with:
-  kind: "h5" (keras.models.load_model) or "weights" (build the model, then load_weights)
+  kind: "h5" (keras.models.load_model, not compiled), "keras" (keras.models.load_model as users
+        call it, compiling from the archive's compile_config) or "weights" (build the model, then
+        load_weights)
   file: the exported file
   inputs: equal-length sequences of token ids, or of feature vectors
   tokens: the vocabulary size for token models (Embedding(tokens, hidden)); absent for dense models
@@ -27,6 +29,8 @@ for job in jobs:
     inputs = np.array(job["inputs"], dtype="int32" if tokens else "float32")
     if job["kind"] == "h5":
         model = keras.models.load_model(job["file"], compile=False)
+    elif job["kind"] == "keras":
+        model = keras.models.load_model(job["file"])
     else:
         if tokens:
             layers = [keras.Input(shape=(None,), dtype="int32"), keras.layers.Embedding(tokens, job["hidden"])]

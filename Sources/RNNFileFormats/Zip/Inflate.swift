@@ -12,7 +12,8 @@ enum Inflate {
   /// `expectedSize`, so a size declared but not delivered costs nothing.
   static func decode(_ input: UnsafeRawBufferPointer, expectedSize: Int) throws(ZipError) -> ByteStorage {
     var decoder = Decoder(input: input, limit: expectedSize)
-    defer { decoder.output.deallocate() }
+    var adopted = false
+    defer { if !adopted { Decoder.deallocate(decoder.output) } }
     try decoder.run()
     guard decoder.produced == expectedSize else {
       throw ZipError(
@@ -21,8 +22,10 @@ enum Inflate {
     guard decoder.consumedWholeStream else {
       throw ZipError(part: "deflate stream", reason: "has bytes after its last block")
     }
+    // The output buffer becomes the storage: no second copy of what may be gigabytes.
+    adopted = true
     return ByteStorage(
-      copying: UnsafeRawBufferPointer(start: decoder.output.baseAddress, count: decoder.produced))
+      adopting: UnsafeMutableRawPointer(decoder.output.baseAddress!), count: decoder.produced)
   }
 
   /// A canonical Huffman code as a lookup table indexed by the next `bits` input bits (least
@@ -107,7 +110,18 @@ enum Inflate {
     init(input: UnsafeRawBufferPointer, limit: Int) {
       self.input = input
       self.limit = limit
-      output = .allocate(capacity: max(1, min(limit, max(1 << 16, input.count * 4))))
+      output = Self.allocate(max(1, min(limit, max(1 << 16, input.count * 4))))
+    }
+
+    /// Output memory is 64-byte aligned, as ``ByteStorage`` promises, so it can be adopted.
+    static func allocate(_ capacity: Int) -> UnsafeMutableBufferPointer<UInt8> {
+      let raw = UnsafeMutableRawPointer.allocate(byteCount: capacity, alignment: 64)
+      return UnsafeMutableBufferPointer(
+        start: raw.bindMemory(to: UInt8.self, capacity: capacity), count: capacity)
+    }
+
+    static func deallocate(_ buffer: UnsafeMutableBufferPointer<UInt8>) {
+      UnsafeMutableRawPointer(buffer.baseAddress!).deallocate()
     }
 
     /// Makes room for `count` more bytes, or fails when they would pass the declared size.
@@ -118,11 +132,11 @@ enum Inflate {
       guard produced + count > output.count else { return }
       var capacity = output.count
       while capacity < produced + count { capacity = min(limit, capacity * 2) }
-      let grown = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: capacity)
+      let grown = Self.allocate(capacity)
       if produced > 0 {
         grown.baseAddress!.update(from: output.baseAddress!, count: produced)
       }
-      output.deallocate()
+      Self.deallocate(output)
       output = grown
     }
 

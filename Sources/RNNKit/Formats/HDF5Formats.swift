@@ -78,15 +78,17 @@ public struct KerasWeightsFormat: ModelFileFormat {
   }
 }
 
-/// Keras 3 `.keras` archives (read only).
+/// Keras 3 `.keras` archives (`model.save("m.keras")`).
 public struct KerasArchiveFormat: ModelFileFormat {
   /// Creates the format.
   public init() {}
   public var name: String { Keras.archiveFormatName }
-  public var summary: String { "Keras 3 archives (.keras), read only; store no vocabulary" }
+  public var summary: String {
+    "Keras 3 archives (.keras); RNNKit keeps the vocabulary in metadata.json, which Keras ignores"
+  }
   public var extensions: [String] { [".keras"] }
-  public var capabilities: FormatCapabilities { [.read, .storesActivations] }
-  public var writableDTypes: [DType] { [] }
+  public var capabilities: FormatCapabilities { [.read, .write, .storesVocabulary, .storesActivations] }
+  public var writableDTypes: [DType] { [.f32, .f16, .f64] }
   public var readIsolation: ReadIsolation { .childProcess }
   public func recognizes(path: String, prefix: [UInt8]) -> Bool {
     guard prefix.starts(with: [0x50, 0x4B, 0x03, 0x04]) else { return false }
@@ -99,6 +101,6 @@ public struct KerasArchiveFormat: ModelFileFormat {
     try Keras.readArchive(path: path, options: kerasOptions(options))
   }
   public func write(_ model: ElmanModel, to path: String, options: ExportOptions) throws {
-    throw FormatSelectionError.unsupported(format: name, operation: "written")
+    try Keras.writeArchive(model, to: path, dtype: options.dtype, overwrite: options.overwrite)
   }
 }
