@@ -8,7 +8,8 @@ public enum HDF5FileKind: Sendable, Equatable {
   case plain
   /// A Keras legacy full-model file (`model.save("m.h5")`).
   case kerasLegacy
-  /// A Keras 3 weights file (`save_weights("m.weights.h5")`).
+  /// A Keras weights file: Keras 3's `save_weights("m.weights.h5")` or tf.keras 2.x's
+  /// `save_weights("m.h5")`.
   case kerasWeights
   /// Some other HDF5 file.
   case other
@@ -48,6 +49,8 @@ enum HDF5File {
       return .kerasLegacy
     }
     if root.exists("layers"), (try? root.kind(of: "layers")) == .group { return .kerasWeights }
+    // tf.keras 2.x `save_weights("m.h5")`: the layer groups at the root, listed in `layer_names`.
+    if root.hasAttribute("layer_names") { return .kerasWeights }
     return .other
   }
 
@@ -189,9 +192,31 @@ enum HDF5File {
     }
   }
 
+  /// The dtype a parameter is written as: `requested`, or by default f64 for a parameter stored
+  /// as f64 (so its values survive exactly) and f32 for everything else.
+  static func defaultDType(_ parameter: Parameter, requested: DType?) -> DType {
+    requested ?? (parameter.dtype == .f64 ? .f64 : .f32)
+  }
+
   static func writeParameter(_ parameter: Parameter, name: String, in location: H5Location, dtype: DType)
     throws(H5Failure)
   {
+    if dtype == .f64 {
+      // From the stored values: exact for f64 (and for every narrower dtype, which widens exactly).
+      let values = parameter.doubles()
+      do {
+        try values.withUnsafeBufferPointer { buffer in
+          try location.writeDataset(
+            name, shape: parameter.shape, fileType: H5Types.float64(), memoryType: H5Types.nativeDouble(),
+            data: UnsafeRawPointer(buffer.baseAddress))
+        }
+      } catch let failure as H5Failure {
+        throw failure
+      } catch {
+        throw H5Failure(operation: "writing \(location.child(name))", detail: "\(error)")
+      }
+      return
+    }
     do {
       try parameter.withFloats { buffer in
         try writeFloats(buffer, shape: parameter.shape, name: name, in: location, dtype: dtype)

@@ -255,9 +255,11 @@ enum TorchStateDict {
     let tokenizer = metadata.tokenizer(tokens: tokens)
     let provenance = metadata.provenance(sourceFormat: sourceFormat)
     do {
+      // With the embedding folded in, W_x has one column per token, as a one-hot input does.
+      let input = try InputKind.ofDenseInput(features: columns, vocabulary: tokens)
       return try ElmanModel(
         W: weights, b: biases, V: v, c: c, hiddenActivation: f, outputActivation: g,
-        inputKind: tokens == nil ? .dense : .tokens, vocabulary: tokens.map(Vocabulary.init),
+        inputKind: input.kind, vocabulary: input.vocabulary,
         tokenizer: tokenizer,
         provenance: provenance)
     } catch {
