@@ -1,0 +1,76 @@
+import Foundation
+import TestSupport
+import Testing
+
+/// f64 through `rnnkit convert`, and a Keras one-hot model through `rnnkit forward`, against
+/// files h5py and Keras 3 wrote (a missing Python module fails these tests).
+@Suite struct KerasReadCLITests {
+  /// h5py f64 plain file → .rnn → plain file: every value equal (np.array_equal), still float64.
+  @Test func f64PlainHDF5SurvivesRNNExactly() throws {
+    let folder = try CLI.temporaryFolder()
+    defer { try? FileManager.default.removeItem(at: folder) }
+    let source = folder.appendingPathComponent("f64.h5").path
+    let rnn = folder.appendingPathComponent("m.rnn").path
+    let back = folder.appendingPathComponent("back.h5").path
+    let write = """
+      import h5py, numpy as np, sys
+      rng = np.random.default_rng(9)
+      with h5py.File(sys.argv[1], "w") as f:
+          # Thirds of normals: values f32 cannot hold.
+          for name, shape in (("W", (4, 9)), ("b", (4,)), ("V", (3, 4)), ("c", (3,))):
+              f[name] = rng.standard_normal(shape) / 3
+          f.attrs["hidden_activation"] = "tanh"
+          f.attrs["output_activation"] = "softmax"
+      """
+    let made = try PythonClient.run(["-c", write, source])
+    #expect(made.status == 0, "\(made.stderrText)")
+    for (input, output) in [(source, rnn), (rnn, back)] {
+      let result = try CLI.run(["convert", input, output])
+      #expect(result.status == 0, "\(result.stderr)")
+    }
+    let inspect = try CLI.run(["inspect", rnn])
+    #expect(inspect.stdout.contains("W     f64"), "\(inspect.stdout)")
+    let check = """
+      import h5py, numpy as np, sys
+      a, b = h5py.File(sys.argv[1], "r"), h5py.File(sys.argv[2], "r")
+      for name in "WbVc":
+          assert b[name].dtype == np.float64, (name, b[name].dtype)
+          assert np.array_equal(a[name][()], b[name][()]), name
+      print("equal")
+      """
+    let compared = try PythonClient.run(["-c", check, source, back])
+    #expect(compared.status == 0 && compared.stdoutText == "equal\n", "\(compared.stderrText)")
+  }
+
+  /// `rnnkit forward` on a Keras Input((None, V)) model read with a V-token vocabulary matches
+  /// Keras `predict` on the one-hot sequence within 1e-5, from the .keras and the .h5 file.
+  @Test func kerasOneHotModelRunsOnTokens() throws {
+    let folder = try CLI.temporaryFolder()
+    defer { try? FileManager.default.removeItem(at: folder) }
+    try Python.run("keras/make_read_cases.py", [folder.path])
+    let expected = try #require(
+      try JSONSerialization.jsonObject(with: Data(contentsOf: folder.appendingPathComponent("expected.json")))
+        as? [String: [String: Any]])
+    let oneHot = try #require(expected["one_hot"])
+    let size = try #require(oneHot["vocabulary"] as? Int)
+    let vocabulary = folder.appendingPathComponent("vocab.txt").path
+    try (0..<size).map { "t\($0)\n" }.joined().write(toFile: vocabulary, atomically: true, encoding: .utf8)
+    let inputs = try #require(oneHot["inputs"] as? [[Int]])
+    let outputs = try #require(oneHot["outputs"] as? [[[Double]]])
+    for file in ["one_hot.keras", "one_hot.h5"] {
+      for (ids, keras) in zip(inputs, outputs) {
+        let result = try CLI.run([
+          "forward", folder.appendingPathComponent(file).path, "--vocab", vocabulary, "--ids",
+          ids.map(String.init).joined(separator: ","), "--json",
+        ])
+        #expect(result.status == 0, "\(result.stderr)")
+        let json = try #require(
+          try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+        let ours = try #require(json["output"] as? [[Double]])
+        #expect(ours.count == keras.count)
+        let worst = zip(ours, keras).flatMap { zip($0, $1).map { abs($0 - $1) } }.max() ?? .infinity
+        #expect(worst <= 1e-5, "\(file) \(ids): largest difference \(worst)")
+      }
+    }
+  }
+}
