@@ -5,7 +5,8 @@ import Testing
 /// f64 through `rnnkit convert`, and a Keras one-hot model through `rnnkit forward`, against
 /// files h5py and Keras 3 wrote (a missing Python module fails these tests).
 @Suite struct KerasReadCLITests {
-  /// h5py f64 plain file → .rnn → plain file: every value equal (np.array_equal), still float64.
+  /// h5py f64 plain file → .rnn → plain file, safetensors and .npz: every value equal
+  /// (np.array_equal), still float64.
   @Test func f64PlainHDF5SurvivesRNNExactly() throws {
     let folder = try CLI.temporaryFolder()
     defer { try? FileManager.default.removeItem(at: folder) }
@@ -24,7 +25,9 @@ import Testing
       """
     let made = try PythonClient.run(["-c", write, source])
     #expect(made.status == 0, "\(made.stderrText)")
-    for (input, output) in [(source, rnn), (rnn, back)] {
+    let safetensors = folder.appendingPathComponent("m.safetensors").path
+    let npz = folder.appendingPathComponent("m.npz").path
+    for (input, output) in [(source, rnn), (rnn, back), (rnn, safetensors), (rnn, npz)] {
       let result = try CLI.run(["convert", input, output])
       #expect(result.status == 0, "\(result.stderr)")
     }
@@ -32,13 +35,16 @@ import Testing
     #expect(inspect.stdout.contains("W     f64"), "\(inspect.stdout)")
     let check = """
       import h5py, numpy as np, sys
-      a, b = h5py.File(sys.argv[1], "r"), h5py.File(sys.argv[2], "r")
+      from safetensors.numpy import load_file
+      a = h5py.File(sys.argv[1], "r")
+      h5, st, npz = h5py.File(sys.argv[2], "r"), load_file(sys.argv[3]), np.load(sys.argv[4], allow_pickle=False)
       for name in "WbVc":
-          assert b[name].dtype == np.float64, (name, b[name].dtype)
-          assert np.array_equal(a[name][()], b[name][()]), name
+          for copy in (h5[name][()], st[name], npz[name]):
+              assert copy.dtype == np.float64, (name, copy.dtype)
+              assert np.array_equal(a[name][()], copy), name
       print("equal")
       """
-    let compared = try PythonClient.run(["-c", check, source, back])
+    let compared = try PythonClient.run(["-c", check, source, back, safetensors, npz])
     #expect(compared.status == 0 && compared.stdoutText == "equal\n", "\(compared.stderrText)")
   }
 
