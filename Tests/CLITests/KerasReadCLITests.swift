@@ -5,8 +5,8 @@ import Testing
 /// f64 through `rnnkit convert`, and a Keras one-hot model through `rnnkit forward`, against
 /// files h5py and Keras 3 wrote (a missing Python module fails these tests).
 @Suite struct KerasReadCLITests {
-  /// h5py f64 plain file → .rnn → plain file, safetensors and .npz: every value equal
-  /// (np.array_equal), still float64.
+  /// h5py f64 plain file → .rnn → plain file, safetensors, .npz, .pt and torch-named safetensors:
+  /// every value equal (np.array_equal), still float64.
   @Test func f64PlainHDF5SurvivesRNNExactly() throws {
     let folder = try CLI.temporaryFolder()
     defer { try? FileManager.default.removeItem(at: folder) }
@@ -27,8 +27,13 @@ import Testing
     #expect(made.status == 0, "\(made.stderrText)")
     let safetensors = folder.appendingPathComponent("m.safetensors").path
     let npz = folder.appendingPathComponent("m.npz").path
-    for (input, output) in [(source, rnn), (rnn, back), (rnn, safetensors), (rnn, npz)] {
-      let result = try CLI.run(["convert", input, output])
+    let pt = folder.appendingPathComponent("m.pt").path
+    let torchSafetensors = folder.appendingPathComponent("torch.safetensors").path
+    for (input, output, to) in [
+      (source, rnn, "rnn"), (rnn, back, "hdf5"), (rnn, safetensors, "safetensors"), (rnn, npz, "npz"),
+      (rnn, pt, "pytorch"), (rnn, torchSafetensors, "torch-safetensors"),
+    ] {
+      let result = try CLI.run(["convert", input, output, "--to", to])
       #expect(result.status == 0, "\(result.stderr)")
     }
     let inspect = try CLI.run(["inspect", rnn])
@@ -42,9 +47,19 @@ import Testing
           for copy in (h5[name][()], st[name], npz[name]):
               assert copy.dtype == np.float64, (name, copy.dtype)
               assert np.array_equal(a[name][()], copy), name
+      import torch
+      H = a["b"].shape[0]
+      W = a["W"][()]
+      split = {"rnn.weight_hh_l0": W[:, :H], "rnn.weight_ih_l0": W[:, H:], "rnn.bias_ih_l0": a["b"][()],
+               "fc.weight": a["V"][()], "fc.bias": a["c"][()]}
+      for state in (torch.load(sys.argv[5], weights_only=True), load_file(sys.argv[6])):
+          for key, values in split.items():
+              copy = state[key].numpy() if hasattr(state[key], "numpy") else state[key]
+              assert copy.dtype == np.float64, (key, copy.dtype)
+              assert np.array_equal(values, copy), key
       print("equal")
       """
-    let compared = try PythonClient.run(["-c", check, source, back, safetensors, npz])
+    let compared = try PythonClient.run(["-c", check, source, back, safetensors, npz, pt, torchSafetensors])
     #expect(compared.status == 0 && compared.stdoutText == "equal\n", "\(compared.stderrText)")
   }
 

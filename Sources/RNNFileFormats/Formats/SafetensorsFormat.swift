@@ -75,7 +75,7 @@ public struct SafetensorsFormat: ModelFileFormat {
     try model.checkWritable(to: path)
     let parameters = [("W", model.W), ("b", model.b), ("V", model.V), ("c", model.c)]
     // f32 by default; a model stored in f64 stays f64, its stored bytes copied as they are.
-    let dtype = options.dtype ?? (parameters.allSatisfy { $0.1.dtype == .f64 } ? .f64 : .f32)
+    let dtype = options.dtype ?? (model.isStoredInF64 ? .f64 : .f32)
     try SafetensorsFile.write(
       sources: parameters.map { name, parameter in parameter.source(name: name, dtype: dtype) },
       metadata: try StringMetadata(describing: model).values, to: path, overwrite: options.overwrite)
