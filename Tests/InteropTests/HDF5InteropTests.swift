@@ -474,6 +474,24 @@ struct KerasReadInteropTests {
     #expect(try ModelFormats.detect(path: path).name == "keras-weights")
   }
 
+  @Test(arguments: [
+    ("tf2_lstm_weights.h5", "(an LSTM?)"),
+    ("tf2_stacked_weights.h5", "stacked recurrent layers (simple_rnn, simple_rnn_1)"),
+  ])
+  func tfKerasWeightsOfOtherArchitecturesAreRefused(file: String, reason: String) throws {
+    let path = try readCases.get().appendingPathComponent(file).path
+    let options = ImportOptions(hiddenActivation: .tanh, outputActivation: .identity)
+    do {
+      _ = try ModelFormats.read(path: path, options: options, isolation: .trusted)
+      Issue.record("\(file) was accepted")
+    } catch let error as HDF5Error {
+      #expect(error.description.hasPrefix(path + ": "), "\(error)")
+      #expect(error.description.contains("unsupported architecture"), "\(error)")
+      #expect(error.description.contains(reason), "\(error)")
+    }
+    #expect(HDF5Library.openObjectCount() == 0)
+  }
+
   /// Without a vocabulary a one-hot model stays dense; a vocabulary of another size is one line
   /// naming both sizes.
   @Test func oneHotNeedsAVocabularyOfItsSize() throws {

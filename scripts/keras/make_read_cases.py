@@ -4,7 +4,8 @@ Usage: KERAS_BACKEND=jax python3 make_read_cases.py OUTDIR
 
 - time_distributed.{keras,h5,weights.h5}: SimpleRNN → TimeDistributed(Dense), dense input;
 - one_hot.{keras,h5}: Input((None, V)) → SimpleRNN → Dense(V, softmax), fed one-hot vectors;
-- tf2_weights.h5, tf2_weights_vlen.h5, tf2_dense_weights.h5: tf.keras 2.x `save_weights("m.h5")`,
+- tf2_weights.h5, tf2_weights_vlen.h5, tf2_dense_weights.h5: tf.keras 2.x `save_weights("m.h5")`
+  (and tf2_lstm_weights.h5, tf2_stacked_weights.h5, which RNNKit refuses),
   and tf2_model.h5: tf.keras 2.x `model.save("m.h5")`, written with h5py byte for byte in
   tf.keras's layout (TensorFlow is not installed) from the weights of Keras 3 models;
 - f64.{keras,h5,weights.h5}: a float64 model, and f64_plain.h5: the plain layout in f64.
@@ -180,6 +181,45 @@ expected["tf2_dense"] = {
     "inputs": vectors.tolist(),
     "outputs": dense_model.predict(vectors, verbose=0).astype("float64").tolist(),
 }
+
+# tf.keras 2.x weights RNNKit must refuse: an LSTM (recurrent kernel [H, 4H]) and two SimpleRNNs.
+lstm_cell = "lstm/lstm_cell/"
+with h5py.File(os.path.join(out, "tf2_lstm_weights.h5"), "w") as f:
+    write_tf2_weights(
+        f,
+        [
+            (
+                "lstm",
+                [
+                    (lstm_cell + "kernel:0", np.zeros((3, 16), "float32")),
+                    (lstm_cell + "recurrent_kernel:0", np.zeros((4, 16), "float32")),
+                    (lstm_cell + "bias:0", np.zeros(16, "float32")),
+                ],
+            ),
+            ("dense", [("dense/kernel:0", np.zeros((4, 2), "float32")), ("dense/bias:0", np.zeros(2, "float32"))]),
+        ],
+    )
+with h5py.File(os.path.join(out, "tf2_stacked_weights.h5"), "w") as f:
+    write_tf2_weights(
+        f,
+        [
+            (
+                "simple_rnn",
+                [
+                    ("simple_rnn/simple_rnn_cell/kernel:0", d_kernel),
+                    ("simple_rnn/simple_rnn_cell/recurrent_kernel:0", d_recurrent),
+                ],
+            ),
+            (
+                "simple_rnn_1",
+                [
+                    ("simple_rnn_1/simple_rnn_cell/kernel:0", d_recurrent),
+                    ("simple_rnn_1/simple_rnn_cell/recurrent_kernel:0", d_recurrent),
+                ],
+            ),
+            ("dense_1", [("dense_1/kernel:0", d_dense_kernel), ("dense_1/bias:0", d_dense_bias)]),
+        ],
+    )
 
 # tf.keras 2.x model.save("m.h5"): model_config and training_config as bytes, the weights under
 # /model_weights, optimizer slots of the same shapes under /optimizer_weights.
