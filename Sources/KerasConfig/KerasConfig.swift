@@ -39,7 +39,8 @@ public struct KerasLayer: Sendable, Equatable {
   public var kind: Kind
   /// The layer's `name` in the config (the group name in legacy files).
   public var name: String
-  /// The group name under `/layers` in Keras 3 weight files.
+  /// The group path under `/layers` in Keras 3 weight files (`time_distributed/layer` for a
+  /// wrapped Dense).
   public var weightsPath: String
   /// `units` (SimpleRNN, Dense) or `output_dim` (Embedding), when the config gives it.
   public var units: Int?
@@ -129,9 +130,7 @@ public struct KerasArchitecture: Sendable, Equatable {
       let count = used[snake, default: -1] + 1
       used[snake] = count
       let weightsPath = count == 0 ? snake : "\(snake)_\(count)"
-      let activation: String? =
-        conf["activation"]?.string ?? conf["activation"]?["config"]?["name"]?.string
-        ?? conf["activation"]?["class_name"]?.string
+      let activation = activationName(conf)
       // The last axis of the layer's input, as Keras 3 records it.
       let built = lastDimension(layer["build_config"]?["input_shape"])
       let useBias = conf["use_bias"]?.bool ?? true
@@ -142,7 +141,8 @@ public struct KerasArchitecture: Sendable, Equatable {
         if conf["mask_zero"]?.bool == true {
           throw fail(
             .unsupportedArchitecture(
-              "mask_zero=true changes the recurrence; only mask_zero=false is supported"),
+              "mask_zero=true makes Keras skip the steps of token 0 and carry the state over them, which an Elman model cannot express; only mask_zero=false is supported"
+            ),
             layer: name)
         }
         parsed.append(
@@ -163,6 +163,25 @@ public struct KerasArchitecture: Sendable, Equatable {
           KerasLayer(
             kind: .dense, name: name, weightsPath: weightsPath, units: dimension(conf["units"]),
             inputFeatures: built, activation: activation ?? "linear", useBias: useBias))
+      case "TimeDistributed":
+        // On the SimpleRNN's [batch, steps, H] output, TimeDistributed(Dense) computes exactly
+        // Dense; its weights sit under the wrapper (legacy files: the wrapper's group; Keras 3
+        // weight files: `<wrapper>/layer`).
+        let inner = conf["layer"]
+        let innerClass = inner?["class_name"]?.string ?? "?"
+        guard innerClass == "Dense", let innerConf = inner?["config"], innerConf.object != nil else {
+          throw fail(
+            .unsupportedArchitecture(
+              "TimeDistributed wraps a \(innerClass); only TimeDistributed(Dense) is supported"),
+            layer: name)
+        }
+        let innerActivation = activationName(innerConf)
+        parsed.append(
+          KerasLayer(
+            kind: .dense, name: name, weightsPath: weightsPath + "/layer",
+            units: dimension(innerConf["units"]),
+            inputFeatures: lastDimension(inner?["build_config"]?["input_shape"]) ?? built,
+            activation: innerActivation ?? "linear", useBias: innerConf["use_bias"]?.bool ?? true))
       case "LSTM", "GRU", "ConvLSTM1D", "ConvLSTM2D", "ConvLSTM3D", "CuDNNLSTM", "CuDNNGRU":
         throw fail(
           .unsupportedArchitecture("layer type \(cls) is not supported; RNNKit supports only SimpleRNN"),
@@ -176,7 +195,8 @@ public struct KerasArchitecture: Sendable, Equatable {
       default:
         throw fail(
           .unsupportedArchitecture(
-            "unknown layer type \(cls); supported: InputLayer, Embedding, SimpleRNN, Dense"),
+            "unknown layer type \(cls); supported: InputLayer, Embedding, SimpleRNN, Dense, TimeDistributed(Dense)"
+          ),
           layer: name)
       }
     }
@@ -196,6 +216,12 @@ public struct KerasArchitecture: Sendable, Equatable {
     return KerasArchitecture(
       modelName: config["name"]?.string, embedding: kinds.count == 3 ? parsed[0] : nil,
       rnn: parsed[kinds.count - 2], dense: parsed[kinds.count - 1], inputFeatures: inputFeatures)
+  }
+
+  /// A layer's activation: a name, or a serialized activation object.
+  static func activationName(_ conf: JSONValue) -> String? {
+    conf["activation"]?.string ?? conf["activation"]?["config"]?["name"]?.string
+      ?? conf["activation"]?["class_name"]?.string
   }
 
   /// A layer dimension: an integer in 1...2^31, or nil for anything else (absent, null, negative,

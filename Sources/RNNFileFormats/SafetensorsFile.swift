@@ -177,10 +177,21 @@ struct SafetensorsFile {
     _ tensors: [(name: String, shape: [Int], values: [Float])], dtype: DType, metadata: [String: String],
     to path: String, overwrite: Bool
   ) throws {
+    let sources = tensors.map { tensor in
+      TensorSource(name: tensor.name, dtype: dtype, shape: tensor.shape, payload: .floats(tensor.values))
+    }
+    try write(sources: sources, metadata: metadata, to: path, overwrite: overwrite)
+  }
+
+  /// Writes `sources` (float dtypes; views and raw bytes already in their dtype) in order.
+  static func write(sources: [TensorSource], metadata: [String: String], to path: String, overwrite: Bool)
+    throws
+  {
     var header: [String: Any] = [:]
     var offset = 0
-    for tensor in tensors {
-      let length = tensor.values.count * dtype.size
+    for tensor in sources {
+      let dtype = tensor.dtype.known ?? .f32
+      let length = tensor.shape.reduce(1, *) * dtype.size
       header[tensor.name] = [
         "dtype": dtypeName(dtype), "shape": tensor.shape, "data_offsets": [offset, offset + length],
       ]
@@ -191,9 +202,6 @@ struct SafetensorsFile {
     while (8 + headerBytes.count) % 8 != 0 { headerBytes.append(UInt8(ascii: " ")) }
     var prefix = withUnsafeBytes(of: UInt64(headerBytes.count).littleEndian) { [UInt8]($0) }
     prefix += headerBytes
-    let payload = tensors.map { tensor in
-      TensorSource(name: tensor.name, dtype: dtype, shape: tensor.shape, payload: .floats(tensor.values))
-    }
-    try RawFileWriter.write(prefix: prefix, tensors: payload, to: path, overwrite: overwrite)
+    try RawFileWriter.write(prefix: prefix, tensors: sources, to: path, overwrite: overwrite)
   }
 }

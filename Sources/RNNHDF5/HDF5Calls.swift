@@ -818,6 +818,14 @@ struct H5Dataset {
         buffer.baseAddress), "reading \(path)")
   }
 
+  /// Reads the dataset converted to `Double` (exact for f16, f32 and f64 in either byte order).
+  func readDoubles(into buffer: UnsafeMutableBufferPointer<Double>) throws(H5Failure) {
+    try H5Library.check(
+      H5Dread(
+        object.id, rnnkit_h5t_native_double(), rnnkit_h5s_all(), rnnkit_h5s_all(), rnnkit_h5p_default(),
+        buffer.baseAddress), "reading \(path)")
+  }
+
   /// Reads `count` string elements, variable- or fixed-length.
   func strings(count: Int) throws(H5Failure) -> [String] {
     let fileType = H5Object(

@@ -8,7 +8,8 @@ public enum HDF5FileKind: Sendable, Equatable {
   case plain
   /// A Keras legacy full-model file (`model.save("m.h5")`).
   case kerasLegacy
-  /// A Keras 3 weights file (`save_weights("m.weights.h5")`).
+  /// A Keras weights file: Keras 3's `save_weights("m.weights.h5")` or tf.keras 2.x's
+  /// `save_weights("m.h5")`.
   case kerasWeights
   /// Some other HDF5 file.
   case other
@@ -48,6 +49,8 @@ enum HDF5File {
       return .kerasLegacy
     }
     if root.exists("layers"), (try? root.kind(of: "layers")) == .group { return .kerasWeights }
+    // tf.keras 2.x `save_weights("m.h5")`: the layer groups at the root, listed in `layer_names`.
+    if root.hasAttribute("layer_names") { return .kerasWeights }
     return .other
   }
 
@@ -219,13 +222,14 @@ enum HDF5File {
   }
 
   /// The dtypes HDF5 files can hold for weights.
-  /// A generous estimate of the size of a file holding `model`'s weights as `dtype` and its
-  /// vocabulary: what ``create(path:overwrite:reserving:_:)`` reserves.
-  static func estimatedSize(of model: ElmanModel, dtype: DType) -> Int {
+  /// A generous estimate of the size of a file holding `model`'s weights, in the dtypes
+  /// ``defaultDType(_:requested:)`` gives, and its vocabulary: what
+  /// ``create(path:overwrite:reserving:_:)`` reserves.
+  static func estimatedSize(of model: ElmanModel, requested: DType?) -> Int {
     // Only an estimate: any overflow gives 0, and the file then grows as it is written.
     var bytes = 1 << 20
     for parameter in [model.W, model.b, model.V, model.c] {
-      var product = dtype.size
+      var product = defaultDType(parameter, requested: requested).size
       for dim in parameter.shape {
         let (next, overflow) = product.multipliedReportingOverflow(by: dim)
         guard !overflow else { return 0 }
@@ -252,9 +256,31 @@ enum HDF5File {
     }
   }
 
+  /// The dtype a parameter is written as: `requested`, or by default f64 for a parameter stored
+  /// as f64 (so its values survive exactly) and f32 for everything else.
+  static func defaultDType(_ parameter: Parameter, requested: DType?) -> DType {
+    requested ?? (parameter.dtype == .f64 ? .f64 : .f32)
+  }
+
   static func writeParameter(_ parameter: Parameter, name: String, in location: H5Location, dtype: DType)
     throws(H5Failure)
   {
+    if dtype == .f64 {
+      // From the stored values: exact for f64 (and for every narrower dtype, which widens exactly).
+      let values = parameter.doubles()
+      do {
+        try values.withUnsafeBufferPointer { buffer in
+          try location.writeDataset(
+            name, shape: parameter.shape, fileType: H5Types.float64(), memoryType: H5Types.nativeDouble(),
+            data: UnsafeRawPointer(buffer.baseAddress))
+        }
+      } catch let failure as H5Failure {
+        throw failure
+      } catch {
+        throw H5Failure(operation: "writing \(location.child(name))", detail: "\(error)")
+      }
+      return
+    }
     do {
       try parameter.withFloats { buffer in
         try writeFloats(buffer, shape: parameter.shape, name: name, in: location, dtype: dtype)

@@ -102,7 +102,7 @@ struct H5Reader {
   /// A weight tensor as a ``Parameter``. A contiguous, unfiltered little-endian f16, f32 or f64
   /// dataset on a 64-byte boundary is used in place from the mapped file, without a copy (this is
   /// what makes converting large models run near the speed of copying them); anything else is
-  /// read and converted by HDF5.
+  /// read and converted by HDF5, f64 into `Double`s so that no bit is lost.
   func parameter(_ dataset: H5Dataset, expected: [Int?]? = nil, describe: String? = nil) throws(HDF5Error)
     -> Parameter
   {
@@ -111,8 +111,25 @@ struct H5Reader {
     {
       do { return try Parameter(view: view) } catch { throw fail(dataset.path, .invalid("\(error)")) }
     }
+    let layout = try floatLayout(dataset, expected: expected, describe: describe)
+    if layout.dtype == .f64 {
+      return Parameter(doubles: try doubles(dataset, count: layout.count), shape: layout.shape)
+    }
     let set = try floats(dataset, expected: expected, describe: describe)
     return Parameter(set.values, shape: set.shape, dtype: set.dtype)
+  }
+
+  /// The `count` values of a float dataset whose layout was checked, as `Double`s: f64 weights
+  /// keep every bit.
+  func doubles(_ dataset: H5Dataset, count: Int) throws(HDF5Error) -> [Double] {
+    do {
+      return try [Double](unsafeUninitializedCapacity: count) { buffer, initialized in
+        if count > 0 { try dataset.readDoubles(into: buffer) }
+        initialized = count
+      }
+    } catch {
+      throw hdf5Error(error, path: path, part: dataset.path)
+    }
   }
 
   private func inPlaceView(_ dataset: H5Dataset, expected: [Int?]?, describe: String?, mapping: ByteStorage)

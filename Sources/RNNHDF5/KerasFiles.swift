@@ -80,16 +80,19 @@ public enum Keras {
     }
   }
 
-  /// Reads a Keras 3 weights file (`save_weights("m.weights.h5")`). It stores no activations, so
-  /// they come from `options`.
+  /// Reads a Keras 3 weights file (`save_weights("m.weights.h5")`), or a tf.keras 2.x one
+  /// (`save_weights("m.h5")`). Neither stores activations, so they come from `options`.
   public static func readWeights(path: String, options: KerasImportOptions = KerasImportOptions())
     throws(HDF5Error) -> ElmanModel
   {
     try HDF5File.withFile(path: path) { reader throws(HDF5Error) in
-      let weights = try weightsFileTensors(reader, architecture: nil)
+      // tf.keras 2.x `save_weights("m.h5")` lists its layers by name at the root.
+      let named = hasNamedLayers(reader)
+      let weights =
+        try named ? namedLayerTensors(reader, in: reader.root) : weightsFileTensors(reader, architecture: nil)
       return try KerasMapping.model(
         weights: weights, hidden: nil, output: nil, options: options, path: path, format: weightsFormatName,
-        modelName: nil, activationSource: "a .weights.h5 file")
+        modelName: nil, activationSource: named ? "a tf.keras weights file" : "a .weights.h5 file")
     }
   }
 
@@ -209,6 +212,20 @@ public enum Keras {
           recurrent.append(name)
           cellPath = group.child("cell")
           cell = try vars(reader.group("cell", in: group))
+          continue
+        }
+        if group.exists("layer") {
+          // A wrapper keeps its layer's variables under `layer`; TimeDistributed(Dense) computes
+          // Dense on the SimpleRNN's sequence output.
+          let wrapped = try vars(reader.group("layer", in: group))
+          guard name.hasPrefix("time_distributed"), wrapped.count == 1 || wrapped.count == 2 else {
+            throw reader.fail(
+              group.path,
+              .unsupportedArchitecture(
+                "unknown wrapper layer with \(wrapped.count) variables; supported: TimeDistributed(Dense)"))
+          }
+          denseNames.append(name)
+          dense = wrapped
           continue
         }
         let v = try vars(group)

@@ -10,7 +10,8 @@ public struct KerasImportOptions: Sendable {
   public var hiddenActivation: HiddenActivation?
   /// Overrides (or, for `.weights.h5`, supplies) the Dense activation.
   public var outputActivation: OutputActivation?
-  /// The tokens in id order, for models with an Embedding layer.
+  /// The tokens in id order: required by models with an Embedding layer; a model with dense
+  /// inputs of X features given X tokens takes them one-hot.
   public var vocabulary: [String]?
   /// Where the tokens came from, for messages.
   public var vocabularyPath: String?
@@ -81,15 +82,18 @@ struct KerasTensor {
   var dtype: DType
   var part: String
   var load: () throws(HDF5Error) -> [Float]
+  /// The values as `Double`s, every bit of f64 weights kept.
+  var loadDoubles: () throws(HDF5Error) -> [Double]
 }
 
 extension H5Reader {
   /// The weight in `dataset`, its size claim checked, its values not yet read.
   func kerasTensor(_ dataset: H5Dataset) throws(HDF5Error) -> KerasTensor {
     let layout = try floatLayout(dataset)
-    return KerasTensor(shape: layout.shape, dtype: layout.dtype, part: dataset.path) { () throws(HDF5Error) in
-      try floats(dataset).values
-    }
+    return KerasTensor(
+      shape: layout.shape, dtype: layout.dtype, part: dataset.path,
+      load: { () throws(HDF5Error) in try floats(dataset).values },
+      loadDoubles: { () throws(HDF5Error) in try doubles(dataset, count: layout.count) })
   }
 }
 
@@ -213,7 +217,7 @@ enum KerasMapping {
 
     var vocabulary: Vocabulary?
     var tokenizer = TokenizerSettings()
-    let kind: InputKind = w.embedding == nil ? .dense : .tokens
+    var kind: InputKind = w.embedding == nil ? .dense : .tokens
     if kind == .tokens {
       guard let tokens = options.vocabulary ?? (options.standIns ? (0..<x).map { "<\($0)>" } : nil) else {
         throw fail(
@@ -233,37 +237,68 @@ enum KerasMapping {
         throw HDF5Error(path: vocabPath, reason: .invalid("\(error)"))
       }
       if vocabulary?.id(of: "<unk>") == nil { tokenizer.unknownToken = nil }
-    } else if options.vocabulary != nil {
-      throw fail(
-        nil, .invalid("a vocabulary was given but the model has no Embedding layer (it takes dense inputs)"))
+    } else if let tokens = options.vocabulary {
+      // Keras one-hot inputs: Input((None, X)) read with a vocabulary of X tokens.
+      do {
+        (kind, vocabulary) = try InputKind.ofDenseInput(features: x, vocabulary: tokens)
+      } catch .vocabularySizeMismatch {
+        throw HDF5Error(
+          path: options.vocabularyPath ?? "vocabulary",
+          reason: .invalid(
+            "has \(tokens.count) tokens but the model in \(path) takes dense inputs of \(x) features; a one-hot input needs one token per feature"
+          ))
+      } catch {
+        throw HDF5Error(path: options.vocabularyPath ?? "vocabulary", reason: .invalid("\(error)"))
+      }
+      if vocabulary?.id(of: "<unk>") == nil { tokenizer.unknownToken = nil }
     }
 
     // W = [recurrent_kernelᵀ | W_x], written in place: W_x is the kernel transposed, or the
-    // embedding folded in.
-    let recurrent = try w.recurrentKernel.load()
-    let kernel = try w.kernel.load()
-    let embedding = try w.embedding?.load()
-    let wValues = [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
-      let out = UnsafeMutableBufferPointer(rebasing: buffer[0..<count])
-      transpose(recurrent, rows: h, columns: h, into: out, stride: columns, offset: 0)
-      if let embedding {
-        foldEmbedding(embedding, rows: x, inner: inner, kernel: kernel, hidden: h, into: out, stride: columns)
-      } else {
-        transpose(kernel, rows: x, columns: h, into: out, stride: columns, offset: h)
+    // embedding folded in. f64 weights stay f64, so their values survive exactly.
+    func matrix<T: BinaryFloatingPoint>(_ load: (KerasTensor) throws(HDF5Error) -> [T]) throws(HDF5Error)
+      -> [T]
+    {
+      let recurrent = try load(w.recurrentKernel)
+      let kernel = try load(w.kernel)
+      let embedding = try w.embedding.map { e throws(HDF5Error) in try load(e) }
+      return [T](unsafeUninitializedCapacity: count) { buffer, initialized in
+        let out = UnsafeMutableBufferPointer(rebasing: buffer[0..<count])
+        transpose(recurrent, rows: h, columns: h, into: out, stride: columns, offset: 0)
+        if let embedding {
+          foldEmbedding(
+            embedding, rows: x, inner: inner, kernel: kernel, hidden: h, into: out, stride: columns)
+        } else {
+          transpose(kernel, rows: x, columns: h, into: out, stride: columns, offset: h)
+        }
+        initialized = count
       }
-      initialized = count
     }
-
     let dtype = w.recurrentKernel.dtype
-    let bias = try w.bias?.load() ?? [Float](repeating: 0, count: h)
-    let denseKernel = try w.denseKernel.load()
-    let denseBias = try w.denseBias?.load() ?? [Float](repeating: 0, count: o)
+    let inputWeights = [w.recurrentKernel, w.kernel] + (w.embedding.map { [$0] } ?? [])
+    let weights: Parameter
+    if inputWeights.allSatisfy({ $0.dtype == .f64 }) {
+      weights = Parameter(
+        doubles: try matrix { t throws(HDF5Error) in try t.loadDoubles() }, shape: [h, h + x])
+    } else {
+      weights = Parameter(
+        try matrix { t throws(HDF5Error) in try t.load() }, shape: [h, h + x], dtype: dtype)
+    }
+    // A bias, or zeros when the layer has none.
+    func vector(_ t: KerasTensor?, _ n: Int) throws(HDF5Error) -> Parameter {
+      guard let t else { return Parameter([Float](repeating: 0, count: n), shape: [n], dtype: dtype) }
+      if t.dtype == .f64 { return Parameter(doubles: try t.loadDoubles(), shape: [n]) }
+      return Parameter(try t.load(), shape: [n], dtype: t.dtype)
+    }
+    let dense = w.denseKernel
+    let outputWeights =
+      dense.dtype == .f64
+      ? Parameter(doubles: transpose(try dense.loadDoubles(), rows: h, columns: o), shape: [o, h])
+      : Parameter(transpose(try dense.load(), rows: h, columns: o), shape: [o, h], dtype: dense.dtype)
+    let bias = try vector(w.bias, h)
+    let outputBias = try vector(w.denseBias, o)
     do {
       return try ElmanModel(
-        W: Parameter(wValues, shape: [h, h + x], dtype: dtype),
-        b: Parameter(bias, shape: [h], dtype: w.bias?.dtype ?? dtype),
-        V: Parameter(transpose(denseKernel, rows: h, columns: o), shape: [o, h], dtype: w.denseKernel.dtype),
-        c: Parameter(denseBias, shape: [o], dtype: w.denseBias?.dtype ?? dtype),
+        W: weights, b: bias, V: outputWeights, c: outputBias,
         hiddenActivation: f, outputActivation: g, inputKind: kind, vocabulary: vocabulary,
         tokenizer: tokenizer,
         provenance: Provenance(name: modelName, sourceFormat: format))
@@ -273,8 +308,8 @@ enum KerasMapping {
   }
 
   /// `values` is [rows, columns] row-major; returns [columns, rows].
-  static func transpose(_ values: [Float], rows: Int, columns: Int) -> [Float] {
-    [Float](unsafeUninitializedCapacity: values.count) { buffer, initialized in
+  static func transpose<T: BinaryFloatingPoint>(_ values: [T], rows: Int, columns: Int) -> [T] {
+    [T](unsafeUninitializedCapacity: values.count) { buffer, initialized in
       transpose(values, rows: rows, columns: columns, into: buffer, stride: rows, offset: 0)
       initialized = values.count
     }
@@ -282,8 +317,8 @@ enum KerasMapping {
 
   /// Writes `values` ([rows, columns] row-major) transposed into `out`: element (r, c) goes to
   /// `out[c * stride + offset + r]`, so the result can land in a block of a wider matrix.
-  static func transpose(
-    _ values: [Float], rows: Int, columns: Int, into out: UnsafeMutableBufferPointer<Float>, stride: Int,
+  static func transpose<T: BinaryFloatingPoint>(
+    _ values: [T], rows: Int, columns: Int, into out: UnsafeMutableBufferPointer<T>, stride: Int,
     offset: Int
   ) {
     values.withUnsafeBufferPointer { src in
@@ -291,8 +326,8 @@ enum KerasMapping {
     }
   }
 
-  private static func transpose(
-    _ src: UnsafePointer<Float>, rows: Int, columns: Int, into out: UnsafeMutableBufferPointer<Float>,
+  private static func transpose<T: BinaryFloatingPoint>(
+    _ src: UnsafePointer<T>, rows: Int, columns: Int, into out: UnsafeMutableBufferPointer<T>,
     stride: Int, offset: Int
   ) {
     // Blocked so both sides stay in cache for large matrices.
@@ -311,11 +346,11 @@ enum KerasMapping {
   }
 
   /// Writes (E·K)ᵀ, [H, N], for E [N, inner] and K [inner, H], into columns H..<H+N of `out` (rows
-  /// of `stride` values), accumulated in Float as Keras does. Works through 64 tokens at a time,
+  /// of `stride` values), accumulated in the weights' own precision as Keras does. Works through 64 tokens at a time,
   /// so the only buffer beside W is 64 rows of the product.
-  static func foldEmbedding(
-    _ e: [Float], rows n: Int, inner: Int, kernel k: [Float], hidden h: Int,
-    into out: UnsafeMutableBufferPointer<Float>, stride: Int
+  static func foldEmbedding<T: BinaryFloatingPoint>(
+    _ e: [T], rows n: Int, inner: Int, kernel k: [T], hidden h: Int,
+    into out: UnsafeMutableBufferPointer<T>, stride: Int
   ) {
     // RNNKit's own exports use an identity kernel; E·I is E exactly, so skip the N·H·H product.
     if inner == h && isIdentity(k, size: h) {
@@ -323,7 +358,7 @@ enum KerasMapping {
       return
     }
     let block = 64
-    var product = [Float](repeating: 0, count: block * h)
+    var product = [T](repeating: 0, count: block * h)
     e.withUnsafeBufferPointer { e in
       k.withUnsafeBufferPointer { k in
         product.withUnsafeMutableBufferPointer { p in
@@ -349,7 +384,7 @@ enum KerasMapping {
     }
   }
 
-  static func isIdentity(_ values: [Float], size: Int) -> Bool {
+  static func isIdentity<T: BinaryFloatingPoint>(_ values: [T], size: Int) -> Bool {
     guard values.count == size * size else { return false }
     for row in 0..<size {
       for column in 0..<size where values[row * size + column] != (row == column ? 1 : 0) { return false }

@@ -212,19 +212,20 @@ public enum PlainHDF5 {
     return meta
   }
 
-  /// Writes `model` in the plain layout, atomically. `dtype` (default f32) is the type of W, b, V and c.
+  /// Writes `model` in the plain layout, atomically. `dtype` is the type of W, b, V and c; by
+  /// default f32, or f64 for a parameter stored as f64.
   public static func write(
     _ model: ElmanModel, to path: String, dtype: DType? = nil, overwrite: Bool = false
   ) throws(HDF5Error) {
-    let target = try HDF5File.checkWritable(dtype ?? .f32, path: path)
+    if let dtype { _ = try HDF5File.checkWritable(dtype, path: path) }
     try HDF5File.checkWritable(model, path: path, strings: true)
-    let estimate = HDF5File.estimatedSize(of: model, dtype: target)
+    let estimate = HDF5File.estimatedSize(of: model, requested: dtype)
     try HDF5File.create(path: path, overwrite: overwrite, reserving: estimate) { root throws(HDF5Error) in
       do {
-        try HDF5File.writeParameter(model.W, name: "W", in: root, dtype: target)
-        try HDF5File.writeParameter(model.b, name: "b", in: root, dtype: target)
-        try HDF5File.writeParameter(model.V, name: "V", in: root, dtype: target)
-        try HDF5File.writeParameter(model.c, name: "c", in: root, dtype: target)
+        for (name, parameter) in [("W", model.W), ("b", model.b), ("V", model.V), ("c", model.c)] {
+          let target = HDF5File.defaultDType(parameter, requested: dtype)
+          try HDF5File.writeParameter(parameter, name: name, in: root, dtype: target)
+        }
         if let vocabulary = model.vocabulary {
           try root.writeStringDataset("vocab", strings: vocabulary.tokens)
         }

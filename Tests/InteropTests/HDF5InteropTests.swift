@@ -425,6 +425,108 @@ struct H5pyInteropTests {
   }
 }
 
+private let readCases = Generated("scripts/keras/make_read_cases.py")
+
+/// TimeDistributed(Dense), tf.keras 2.x layouts (written with h5py in tf.keras's layout), one-hot
+/// inputs and f64 weights, read from files Keras 3 and h5py wrote.
+@Suite(.requiresPython("h5py", "numpy", "keras", "jax"))
+struct KerasReadInteropTests {
+  static let cases: [(file: String, entry: String, activations: (HiddenActivation, OutputActivation)?)] = [
+    ("time_distributed.keras", "time_distributed", nil), ("time_distributed.h5", "time_distributed", nil),
+    ("time_distributed.weights.h5", "time_distributed", (.tanh, .softmax)),
+    ("tf2_weights.h5", "tf2_tokens", (.tanh, .softmax)),
+    ("tf2_weights_vlen.h5", "tf2_tokens", (.tanh, .softmax)),
+    ("tf2_dense_weights.h5", "tf2_dense", (.relu, .identity)), ("tf2_model.h5", "tf2_tokens", nil),
+    ("one_hot.keras", "one_hot", nil), ("one_hot.h5", "one_hot", nil), ("f64.keras", "f64", nil),
+    ("f64.h5", "f64", nil), ("f64.weights.h5", "f64", (.tanh, .softmax)),
+  ]
+
+  /// Our forward pass matches Keras `predict` (for f64, SimpleRNN's arithmetic in numpy f64) within
+  /// 1e-5 absolute (1e-4 relative for relu); one-hot models are fed token ids, Keras their one-hot
+  /// vectors.
+  @Test(arguments: cases.map(\.file))
+  func importMatchesKeras(file: String) throws {
+    let folder = try readCases.get()
+    let testCase = Self.cases.first { $0.file == file }!
+    let expected = (try json(folder.appendingPathComponent("expected.json")) as! [String: [String: Any]])[
+      testCase.entry]!
+    var options = ImportOptions()
+    if let count = expected["vocabulary"] as? Int {
+      options.vocabularyPath = try writeVocabulary(count, in: folder)
+    }
+    if let (f, g) = testCase.activations {
+      options.hiddenActivation = f
+      options.outputActivation = g
+    }
+    let path = folder.appendingPathComponent(file).path
+    let model = try ModelFormats.read(path: path, options: options)
+    #expect(model.inputKind == (expected["kind"] as! String == "tokens" ? .tokens : .dense), "\(file)")
+    let (ok, worst) = agree(
+      try forward(model, inputs: expected["inputs"]!), doubles(expected["outputs"]!),
+      relu: testCase.activations?.0 == .relu)
+    #expect(ok, "\(file): largest difference \(worst)")
+    if testCase.entry == "f64" {
+      // Every f64 weight arrives unrounded.
+      for (name, parameter) in [("W", model.W), ("b", model.b), ("V", model.V), ("c", model.c)] {
+        #expect(parameter.dtype == .f64, "\(file) \(name)")
+        let bits = (expected["\(name)_bits"] as! [NSNumber]).map(\.uint64Value)
+        #expect(parameter.doubles().map(\.bitPattern) == bits, "\(file) \(name)")
+      }
+    }
+  }
+
+  @Test func tfKerasWeightsWithoutActivationsAskForThem() throws {
+    let folder = try readCases.get()
+    let path = folder.appendingPathComponent("tf2_weights.h5").path
+    let vocabulary = try writeVocabulary(11, in: folder)
+    do {
+      _ = try ModelFormats.read(
+        path: path, options: ImportOptions(vocabularyPath: vocabulary), isolation: .trusted)
+      Issue.record("read without activations")
+    } catch let error as HDF5Error {
+      #expect(error.requestedInput == .hiddenActivation, "\(error)")
+      #expect(error.description.hasPrefix(path + ": "), "\(error)")
+    }
+    #expect(try ModelFormats.detect(path: path).name == "keras-weights")
+  }
+
+  @Test(arguments: [
+    ("tf2_lstm_weights.h5", "(an LSTM?)"),
+    ("tf2_stacked_weights.h5", "stacked recurrent layers (simple_rnn, simple_rnn_1)"),
+  ])
+  func tfKerasWeightsOfOtherArchitecturesAreRefused(file: String, reason: String) throws {
+    let path = try readCases.get().appendingPathComponent(file).path
+    let options = ImportOptions(hiddenActivation: .tanh, outputActivation: .identity)
+    do {
+      _ = try ModelFormats.read(path: path, options: options, isolation: .trusted)
+      Issue.record("\(file) was accepted")
+    } catch let error as HDF5Error {
+      #expect(error.description.hasPrefix(path + ": "), "\(error)")
+      #expect(error.description.contains("unsupported architecture"), "\(error)")
+      #expect(error.description.contains(reason), "\(error)")
+    }
+    #expect(HDF5Library.openObjectCount() == 0)
+  }
+
+  /// Without a vocabulary a one-hot model stays dense; a vocabulary of another size is one line
+  /// naming both sizes.
+  @Test func oneHotNeedsAVocabularyOfItsSize() throws {
+    let folder = try readCases.get()
+    let path = folder.appendingPathComponent("one_hot.keras").path
+    #expect(try ModelFormats.read(path: path).inputKind == .dense)
+    let vocabulary = try writeVocabulary(11, in: folder)
+    do {
+      _ = try ModelFormats.read(
+        path: path, options: ImportOptions(vocabularyPath: vocabulary), isolation: .trusted)
+      Issue.record("an 11-token vocabulary was accepted for 7 features")
+    } catch let error as HDF5Error {
+      #expect(error.path == vocabulary)
+      #expect(error.description.contains("11 tokens") && error.description.contains("7 features"), "\(error)")
+      #expect(!error.description.contains("\n"))
+    }
+  }
+}
+
 extension SplitMix64 {
   /// Test weights uniform in [-scale, scale).
   fileprivate mutating func floats(_ count: Int, scale: Float = 0.5) -> [Float] {

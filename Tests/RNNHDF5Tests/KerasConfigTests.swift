@@ -79,4 +79,48 @@ import Testing
     #expect(throws: KerasConfigError.self) { try parse(text) }
     do { _ = try parse(text) } catch { #expect(error.description.contains(reason), "\(error)") }
   }
+
+  static func wrapped(_ inner: String, embedding: String = "") -> String {
+    """
+    {"class_name": "Sequential", "config": {"layers": [\(embedding)
+      {"class_name": "SimpleRNN", "config": {"name": "r", "units": 4}},
+      {"class_name": "TimeDistributed", "config": {"name": "time_distributed", "layer": \(inner)},
+       "build_config": {"input_shape": [null, null, 4]}}]}}
+    """
+  }
+
+  /// TimeDistributed(Dense) is the Dense layer, its weights under the wrapper.
+  @Test func timeDistributedDenseIsTheDenseLayer() throws {
+    let architecture = try parse(
+      Self.wrapped(
+        """
+        {"class_name": "Dense", "config": {"name": "dense", "units": 3, "activation": "softmax",
+         "use_bias": false}, "build_config": {"input_shape": [null, 4]}}
+        """))
+    #expect(architecture.dense.kind == .dense && architecture.dense.name == "time_distributed")
+    #expect(architecture.dense.weightsPath == "time_distributed/layer")
+    #expect(architecture.dense.units == 3 && architecture.dense.activation == "softmax")
+    #expect(!architecture.dense.useBias && architecture.dense.inputFeatures == 4)
+  }
+
+  @Test func otherWrappedLayersAndMaskingAreRefusedWithTheReason() {
+    let lstm = #"{"class_name": "LSTM", "config": {"name": "lstm", "units": 3}}"#
+    #expect(
+      throws: KerasConfigError(
+        layer: "time_distributed",
+        reason: .unsupportedArchitecture(
+          "TimeDistributed wraps a LSTM; only TimeDistributed(Dense) is supported"))
+    ) {
+      try parse(Self.wrapped(lstm))
+    }
+    let masked =
+      #"{"class_name": "Embedding", "config": {"name": "e", "input_dim": 9, "output_dim": 4, "mask_zero": true}},"#
+    do {
+      _ = try parse(Self.wrapped(#"{"class_name": "Dense", "config": {"units": 3}}"#, embedding: masked))
+      Issue.record("mask_zero=true was accepted")
+    } catch {
+      #expect(error.layer == "e")
+      #expect(error.description.contains("mask_zero=true makes Keras skip the steps of token 0"), "\(error)")
+    }
+  }
 }

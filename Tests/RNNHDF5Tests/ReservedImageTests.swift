@@ -25,7 +25,7 @@ import Testing
   @Test func everyReservationGivesTheSameBytes() throws {
     let folder = try temporaryFolder()
     let model = try makeModel(h: 64, x: 500, kind: .tokens)
-    let estimate = HDF5File.estimatedSize(of: model, dtype: .f32)
+    let estimate = HDF5File.estimatedSize(of: model, requested: .f32)
     // None (anonymous memory only), too small (starts in the file, then moves), and the estimate.
     let reservations = [0, 4096, estimate]
     var outputs: [Data] = []

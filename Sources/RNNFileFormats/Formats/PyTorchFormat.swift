@@ -43,7 +43,8 @@ public struct PyTorchFormat: ModelFileFormat {
 
   public func write(_ model: ElmanModel, to path: String, options: ExportOptions) throws {
     try model.checkWritable(to: path)
-    let dtype = options.dtype ?? .f32
+    // f32 by default; a model stored in f64 stays f64, exactly.
+    let dtype = options.dtype ?? (model.isStoredInF64 ? .f64 : .f32)
     let storageClass: String
     switch dtype {
     case .f32: storageClass = "FloatStorage"
@@ -52,7 +53,16 @@ public struct PyTorchFormat: ModelFileFormat {
     case .f64: storageClass = "DoubleStorage"
     default: throw PyTorchError(path: path, part: "dtype", reason: "\(dtype) is not written to PyTorch files")
     }
-    let tensors = try TorchStateDict.tensors(of: model, path: path)
+    let tensors: [(name: String, shape: [Int], bytes: [UInt8])]
+    if dtype == .f64 {
+      tensors = try TorchStateDict.tensors(of: model, path: path) { $0.doubles() }.map {
+        ($0.name, $0.shape, $0.values.withUnsafeBytes { [UInt8]($0) })
+      }
+    } else {
+      tensors = try TorchStateDict.tensors(of: model, path: path).map {
+        ($0.name, $0.shape, $0.values.withUnsafeBufferPointer { FloatCodec.encode($0, as: dtype) })
+      }
+    }
     let metadata = try JSONSerialization.data(
       withJSONObject: try StringMetadata(describing: model).values, options: [.sortedKeys])
     do {
@@ -66,8 +76,7 @@ public struct PyTorchFormat: ModelFileFormat {
         try zip.addStored(name: folder + ".storage_alignment", contents: Array(String(Self.alignment).utf8))
         try zip.addStored(name: folder + "byteorder", contents: Array("little".utf8))
         for (k, tensor) in tensors.enumerated() {
-          let encoded = tensor.values.withUnsafeBufferPointer { FloatCodec.encode($0, as: dtype) }
-          try zip.addStored(name: folder + "data/\(k)", contents: encoded, alignment: Self.alignment)
+          try zip.addStored(name: folder + "data/\(k)", contents: tensor.bytes, alignment: Self.alignment)
         }
         try zip.addStored(name: folder + TorchArchive.metadataEntry, contents: [UInt8](metadata))
         try zip.addStored(name: folder + "version", contents: Array("3\n".utf8))

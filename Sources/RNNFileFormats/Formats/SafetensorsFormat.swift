@@ -73,12 +73,12 @@ public struct SafetensorsFormat: ModelFileFormat {
 
   public func write(_ model: ElmanModel, to path: String, options: ExportOptions) throws {
     try model.checkWritable(to: path)
-    let tensors = [("W", model.W), ("b", model.b), ("V", model.V), ("c", model.c)].map { name, parameter in
-      (name: name, shape: parameter.shape, values: parameter.floats())
-    }
+    let parameters = [("W", model.W), ("b", model.b), ("V", model.V), ("c", model.c)]
+    // f32 by default; a model stored in f64 stays f64, its stored bytes copied as they are.
+    let dtype = options.dtype ?? (model.isStoredInF64 ? .f64 : .f32)
     try SafetensorsFile.write(
-      tensors, dtype: options.dtype ?? .f32, metadata: try StringMetadata(describing: model).values, to: path,
-      overwrite: options.overwrite)
+      sources: parameters.map { name, parameter in parameter.source(name: name, dtype: dtype) },
+      metadata: try StringMetadata(describing: model).values, to: path, overwrite: options.overwrite)
   }
 }
 
@@ -91,9 +91,17 @@ enum RawFileWriter {
         defer { System.close(fd) }
         try prefix.withUnsafeBytes { try System.writeAll(fd, $0) }
         for tensor in tensors {
-          guard case .floats(let values) = tensor.payload, let dtype = tensor.dtype.known else { continue }
-          let bytes = values.withUnsafeBufferPointer { FloatCodec.encode($0, as: dtype) }
-          try bytes.withUnsafeBytes { try System.writeAll(fd, $0) }
+          switch tensor.payload {
+          case .floats(let values):
+            guard let dtype = tensor.dtype.known else { continue }
+            let bytes = values.withUnsafeBufferPointer { FloatCodec.encode($0, as: dtype) }
+            try bytes.withUnsafeBytes { try System.writeAll(fd, $0) }
+          case .view(let view):
+            // Already in the target dtype (`Parameter.source` converts otherwise).
+            try withExtendedLifetime(view.storage) { try System.writeAll(fd, view.bytes) }
+          case .raw(let bytes):
+            try bytes.withUnsafeBytes { try System.writeAll(fd, $0) }
+          }
         }
       }
     } catch FormatError.destinationExists {

@@ -38,8 +38,19 @@ public struct TorchSafetensorsFormat: ModelFileFormat {
 
   public func write(_ model: ElmanModel, to path: String, options: ExportOptions) throws {
     try model.checkWritable(to: path)
-    try SafetensorsFile.write(
-      try TorchStateDict.tensors(of: model, path: path), dtype: options.dtype ?? .f32,
-      metadata: try StringMetadata(describing: model).values, to: path, overwrite: options.overwrite)
+    let metadata = try StringMetadata(describing: model).values
+    // f32 by default; a model stored in f64 stays f64, exactly.
+    let dtype = options.dtype ?? (model.isStoredInF64 ? .f64 : .f32)
+    guard dtype == .f64 else {
+      try SafetensorsFile.write(
+        try TorchStateDict.tensors(of: model, path: path), dtype: dtype, metadata: metadata, to: path,
+        overwrite: options.overwrite)
+      return
+    }
+    let sources = try TorchStateDict.tensors(of: model, path: path) { $0.doubles() }.map {
+      TensorSource(
+        name: $0.name, dtype: .f64, shape: $0.shape, payload: .raw($0.values.withUnsafeBytes { [UInt8]($0) }))
+    }
+    try SafetensorsFile.write(sources: sources, metadata: metadata, to: path, overwrite: options.overwrite)
   }
 }

@@ -442,7 +442,7 @@ struct ONNXImport {
     switch source {
     case .dense:
       // A dense input with a vocabulary of X tokens is a one-hot input: a token model.
-      if tokens != nil { kind = .tokens }
+      kind = try InputKind.ofDenseInput(features: x, vocabulary: tokens).kind
     case .oneHot, .table:
       kind = .tokens
       guard tokens != nil else {

@@ -255,9 +255,11 @@ enum TorchStateDict {
     let tokenizer = metadata.tokenizer(tokens: tokens)
     let provenance = metadata.provenance(sourceFormat: sourceFormat)
     do {
+      // With the embedding folded in, W_x has one column per token, as a one-hot input does.
+      let input = try InputKind.ofDenseInput(features: columns, vocabulary: tokens)
       return try ElmanModel(
         W: weights, b: biases, V: v, c: c, hiddenActivation: f, outputActivation: g,
-        inputKind: tokens == nil ? .dense : .tokens, vocabulary: tokens.map(Vocabulary.init),
+        inputKind: input.kind, vocabulary: input.vocabulary,
         tokenizer: tokenizer,
         provenance: provenance)
     } catch {
@@ -270,6 +272,13 @@ enum TorchStateDict {
   static func tensors(of model: ElmanModel, path: String) throws -> [(
     name: String, shape: [Int], values: [Float]
   )] {
+    try tensors(of: model, path: path) { $0.floats() }
+  }
+
+  /// The state dict with values read by `values`: `doubles()` keeps f64 weights exact.
+  static func tensors<T: BinaryFloatingPoint>(
+    of model: ElmanModel, path: String, values: (Parameter) -> [T]
+  ) throws -> [(name: String, shape: [Int], values: [T])] {
     guard model.hiddenActivation == .tanh || model.hiddenActivation == .relu else {
       throw PyTorchError(
         path: path, part: "hidden activation",
@@ -279,9 +288,9 @@ enum TorchStateDict {
     }
     let h = model.hiddenSize
     let x = model.inputSize
-    let w = model.W.floats()
-    var wh: [Float] = []
-    var wx: [Float] = []
+    let w = values(model.W)
+    var wh: [T] = []
+    var wx: [T] = []
     wh.reserveCapacity(h * h)
     wx.reserveCapacity(h * x)
     for i in 0..<h {
@@ -290,10 +299,10 @@ enum TorchStateDict {
     }
     return [
       ("rnn.weight_ih_l0", [h, x], wx), ("rnn.weight_hh_l0", [h, h], wh),
-      ("rnn.bias_ih_l0", [h], model.b.floats()),
-      ("rnn.bias_hh_l0", [h], [Float](repeating: 0, count: h)),
-      ("fc.weight", [model.outputSize, h], model.V.floats()),
-      ("fc.bias", [model.outputSize], model.c.floats()),
+      ("rnn.bias_ih_l0", [h], values(model.b)),
+      ("rnn.bias_hh_l0", [h], [T](repeating: 0, count: h)),
+      ("fc.weight", [model.outputSize, h], values(model.V)),
+      ("fc.bias", [model.outputSize], values(model.c)),
     ]
   }
 }
