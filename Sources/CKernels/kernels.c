@@ -44,6 +44,7 @@ typedef struct {
   void (*gemv_f32)(const float *A, long rows, long cols, long lda, const float *x, float beta, float *y,
                    long distance);
   void (*half_to_float_n)(const uint16_t *src, float *dst, long n);
+  long (*argmax)(const float *x, long n);
 } rk_kernel_table;
 
 // MARK: scalar helpers (tails of the vector loops, and the kernels without a vector body)
@@ -337,19 +338,7 @@ int rk_force_prefetch_distance(long distance) {
 
 void rk_half_to_float_n(const uint16_t *src, float *dst, long n) { rk_kernels()->half_to_float_n(src, dst, n); }
 
-long rk_argmax(const float *x, long n) {
-  long best = 0;
-  float m = -INFINITY;
-  int found = 0;
-  for (long i = 0; i < n; i++) {
-    if (x[i] > m || (!found && x[i] == m)) {
-      m = x[i];
-      best = i;
-      found = 1;
-    }
-  }
-  return best;
-}
+long rk_argmax(const float *x, long n) { return rk_kernels()->argmax(x, n); }
 
 int rk_all_finite(const float *x, long n) {
   float s = 0.0f;

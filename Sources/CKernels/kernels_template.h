@@ -300,6 +300,32 @@ static void RK_FN(gemv_f32)(const float *A, long rows, long cols, long lda, cons
     RK_FN(gemv_body)(A, 0, rows, cols, lda, x, NULL, beta, y, 0, 0);
 }
 
+// The index of the largest element, the first on ties; NaN is skipped, and an all-NaN row gives 0.
+// Two vector passes over x (which the caller has just written, so it is in cache): the largest
+// value (max skips NaN), then its first position, one block of four vectors at a time.
+static long RK_FN(argmax)(const float *x, long n) {
+  long i = 0;
+  VF m0 = RK_FN(splat)(-INFINITY), m1 = m0;
+  for (; i + 2 * RK_W <= n; i += 2 * RK_W) {
+    m0 = RK_FN(max)(RK_FN(load)(x + i), m0);
+    m1 = RK_FN(max)(RK_FN(load)(x + i + RK_W), m1);
+  }
+  for (; i + RK_W <= n; i += RK_W) m0 = RK_FN(max)(RK_FN(load)(x + i), m0);
+  float m = RK_FN(hmax)(RK_FN(max)(m0, m1));
+  for (; i < n; i++) m = x[i] > m ? x[i] : m;
+  const VF vm = RK_FN(splat)(m);
+  for (i = 0; i + 4 * RK_W <= n; i += 4 * RK_W) {
+    VI hit = (RK_FN(load)(x + i) == vm) | (RK_FN(load)(x + i + RK_W) == vm) | (RK_FN(load)(x + i + 2 * RK_W) == vm) |
+             (RK_FN(load)(x + i + 3 * RK_W) == vm);
+    if (__builtin_reduce_or(hit))
+      for (long j = i;; j++)
+        if (x[j] == m) return j;
+  }
+  for (; i < n; i++)
+    if (x[i] == m) return i;
+  return 0;
+}
+
 static void RK_FN(half_to_float_n)(const uint16_t *src, float *dst, long n) {
   long i = 0;
   for (; i + RK_W <= n; i += RK_W) RK_FN(store)(dst + i, RK_FN(load_half)(src + i));
@@ -308,6 +334,7 @@ static void RK_FN(half_to_float_n)(const uint16_t *src, float *dst, long n) {
 
 static const rk_kernel_table RK_FN(table) = {
     RK_FN(activation), RK_FN(logsumexp), RK_FN(softmax), RK_FN(gemv_f16), RK_FN(gemv_f32), RK_FN(half_to_float_n),
+    RK_FN(argmax),
 };
 
 #undef RK_INLINE

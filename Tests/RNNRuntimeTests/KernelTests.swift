@@ -296,6 +296,42 @@ import Testing
     }
   }
 
+  /// The argmax at every level against a scalar reference: the first of equal maxima, NaN skipped,
+  /// -inf found when nothing is larger, 0 when every element is NaN; lengths around each vector width.
+  @Test(arguments: levels)
+  func argmaxFindsTheFirstLargest(level: Int) {
+    Self.atLevel(level, "argmax") {
+      func reference(_ x: [Float]) -> Int {
+        var best: Int?
+        for i in x.indices where !x[i].isNaN && (best == nil || x[i] > x[best!]) { best = i }
+        return best ?? 0
+      }
+      var random = TestRandom(5)
+      var failures = 0
+      for trial in 0..<3000 {
+        let n = 1 + random.int(140)
+        let x: [Float] = (0..<n).map { _ in
+          let r = random.int(100)
+          switch trial % 5 {
+          case 0: return Float(random.int(4))  // many ties
+          case 1: return r < 30 ? .nan : Float(random.int(6))
+          case 2: return r < 50 ? -.infinity : .nan
+          case 3: return .nan
+          default: return r < 3 ? .infinity : random.float(1)
+          }
+        }
+        let actual = x.withUnsafeBufferPointer { Kernels.argmax($0.baseAddress!, count: n) }
+        if actual != reference(x) {
+          failures += 1
+          if failures < 4 {
+            Issue.record("argmax of \(x) = \(actual), expected \(reference(x)) at level \(level)")
+          }
+        }
+      }
+      #expect(failures == 0)
+    }
+  }
+
   @Test func argmaxAndFiniteChecks() {
     let values: [Float] = [1, 5, 3, 5, -2]
     #expect(values.withUnsafeBufferPointer { Kernels.argmax($0.baseAddress!, count: 5) } == 1)

@@ -55,7 +55,7 @@ float rk_logsumexp(const float *x, const float *c, long n);
 /// Softmax of `x[0..<n]` in place.
 void rk_softmax(float *x, long n);
 
-/// The index of the largest element (the first on ties); NaN elements are skipped.
+/// The index of the largest element (the first on ties); NaN elements are skipped (0 when all are NaN).
 long rk_argmax(const float *x, long n);
 
 /// 1 when every element is finite, 0 otherwise.
