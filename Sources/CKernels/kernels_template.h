@@ -269,7 +269,7 @@ RK_INLINE float RK_FN(dot_row)(const char *row, long cols, const float *x, const
 
 // y[r] = beta*y[r] + A[r, :]·x (+ bias[r] when given), one row at a time in order: when rows follow
 // each other (lda = cols) the matrix is read as one sequential stream, the pattern hardware
-// prefetchers follow on every CPU, and x stays in L1. (Four rows at a time, each a separate stream,
+// prefetchers are built for, and x stays in L1. (Four rows at a time, each a separate stream,
 // ran at 1.3x the time of a plain read of the matrix on AMD Zen 4; one stream runs at the read time.)
 RK_INLINE void RK_FN(gemv_body)(const void *A, const int half, long rows, long cols, long lda, const float *x,
                                 const float *bias, float beta, float *y, const int prefetching, long distance) {
