@@ -445,6 +445,30 @@ def report(results):
                 same = max(checks) - min(checks) <= 1e-3 * max(1.0, abs(checks[0]))
                 line += f" {'agree' if same else 'DIFFER ' + str(sorted(set(checks)))}"
                 print(line)
+    cpu_rows = [r for r in results if r.get("impl") == "rnnkit" and r.get("task") == "c" and "cpu_median_s" in r]
+    if cpu_rows:
+        # On a shared machine wall-clock times include the time other processes held the cores;
+        # CPU times do not. Both sides here are CPU times summed over the threads: a generated
+        # token's, and that of reading V once (the 1 GiB read, or 10 MB for SMALL, at its CPU rate).
+        print("\n== RNNKit generation in CPU time (robust to other load): time per token / time to read V once")
+        for size in ("tiny", "small", "large"):
+            for t in threads_list:
+                x, h = SIZES.get(size, (0, 0))
+                where = "l3_10MB" if size != "large" else "memory_1GiB"
+                cells = []
+                for dtype in ("f32", "f16"):
+                    def cpu_bound(i):
+                        rk = find(i, impl="rnnkit", size=size, task="c", threads=t, dtype=dtype)
+                        bw = find(i, impl="memory", measure=where, threads=t)
+                        if not (rk and bw and "cpu_median_s" in rk and bw.get("cpu_median_gbps")):
+                            return None
+                        read = x * h * 4 * t / (bw["cpu_median_gbps"] * 1e9)
+                        return (rk["cpu_median_s"] / rk["tokens"]) / read
+                    value = over_rounds(cpu_bound)
+                    if value == value:
+                        cells.append(f"{dtype} {value:.2f}x")
+                if cells:
+                    print(f"{size:6} c {t:>3}  " + ", ".join(cells) + " (f16 against reading V in f32)")
     ort = [r for r in results if r.get("impl") == "onnxruntime" and r.get("configs")]
     if ort:
         print("\n== ONNX Runtime: median s of each configuration tried (round 0)")

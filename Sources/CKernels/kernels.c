@@ -2,10 +2,12 @@
 // level, and the dispatch (one CPU level, detected once, and a per-thread override for tests).
 #include "CKernels.h"
 
+#include <limits.h>
 #include <math.h>
 #include <stdatomic.h>
 #include <stddef.h>
 #include <string.h>
+#include <time.h>
 
 #if defined(__x86_64__) && defined(__clang__)
 #define RK_X86 1
@@ -37,9 +39,12 @@ typedef struct {
   void (*activation)(int kind, float *x, long n);
   float (*logsumexp)(const float *x, const float *c, long n);
   void (*softmax)(float *x, long n);
-  void (*gemv_f16)(const uint16_t *A, long rows, long cols, long lda, const float *x, const float *bias, float *y);
-  void (*gemv_f32)(const float *A, long rows, long cols, long lda, const float *x, float beta, float *y);
+  void (*gemv_f16)(const uint16_t *A, long rows, long cols, long lda, const float *x, const float *bias, float *y,
+                   long distance);
+  void (*gemv_f32)(const float *A, long rows, long cols, long lda, const float *x, float beta, float *y,
+                   long distance);
   void (*half_to_float_n)(const uint16_t *src, float *dst, long n);
+  long (*argmax)(const float *x, long n);
 } rk_kernel_table;
 
 // MARK: scalar helpers (tails of the vector loops, and the kernels without a vector body)
@@ -88,7 +93,6 @@ static inline float rk_row_element(const char *row, long k, const int half) {
 #define VU rk_u4
 #define VH16 rk_h4
 #define RK_F16C 0
-#define RK_PREFETCH 0
 #define RK_ROUND 0
 #include "kernels_template.h"
 #undef RK_FN
@@ -98,7 +102,6 @@ static inline float rk_row_element(const char *row, long k, const int half) {
 #undef VU
 #undef VH16
 #undef RK_F16C
-#undef RK_PREFETCH
 #undef RK_ROUND
 
 #if RK_X86
@@ -111,7 +114,6 @@ static inline float rk_row_element(const char *row, long k, const int half) {
 #define VH16 rk_h8
 #define VHALF rk_half8
 #define RK_F16C 1
-#define RK_PREFETCH 0
 #define RK_ROUND 1
 #include "kernels_template.h"
 #undef RK_FN
@@ -122,7 +124,6 @@ static inline float rk_row_element(const char *row, long k, const int half) {
 #undef VH16
 #undef VHALF
 #undef RK_F16C
-#undef RK_PREFETCH
 #undef RK_ROUND
 #pragma clang attribute pop
 
@@ -136,7 +137,6 @@ static inline float rk_row_element(const char *row, long k, const int half) {
 #define VH16 rk_h16
 #define VHALF rk_half16
 #define RK_F16C 1
-#define RK_PREFETCH 1
 #define RK_ROUND 1
 #include "kernels_template.h"
 #undef RK_FN
@@ -147,7 +147,6 @@ static inline float rk_row_element(const char *row, long k, const int half) {
 #undef VH16
 #undef VHALF
 #undef RK_F16C
-#undef RK_PREFETCH
 #undef RK_ROUND
 #pragma clang attribute pop
 #endif
@@ -220,29 +219,126 @@ float rk_logsumexp(const float *x, const float *c, long n) { return rk_kernels()
 
 void rk_softmax(float *x, long n) { rk_kernels()->softmax(x, n); }
 
+// MARK: prefetch calibration of the matrix-vector products
+//
+// Whether software prefetching helps a sequential read, and how far ahead, differs between CPUs
+// (on AMD Zen 4 the hardware prefetchers alone reach the read bandwidth; an Intel core may keep
+// too few lines in flight). So nothing is assumed: the first calls that stream a large matrix from
+// memory try each distance in turn, timed by the thread's CPU clock, and the fastest is kept for
+// the process. The distance never changes the arithmetic, so results do not depend on it.
+
+/// Distances tried, in bytes ahead of the current read (0: hardware prefetchers only).
+static const long rk_distances[] = {0, 256, 1024, 4096};
+enum {
+  RK_DISTANCE_COUNT = sizeof rk_distances / sizeof rk_distances[0],
+  /// Timed calls per distance; the fastest of them counts, so one preempted call does not decide.
+  RK_TRIALS = 4,
+  /// Only calls reading at least this many bytes are timed: smaller ones mostly hit the caches.
+  RK_TIMED_BYTES = 8 << 20,
+};
+
+typedef struct {
+  /// Timed calls started so far; call i tries distance i % RK_DISTANCE_COUNT.
+  atomic_long trials;
+  /// Timed calls finished.
+  atomic_long finished;
+  /// Per distance, the fastest time seen in picoseconds per byte, plus 1 (0: none yet).
+  atomic_long best[RK_DISTANCE_COUNT];
+  /// The index of the chosen distance plus 1 (0 while trials run).
+  atomic_int chosen;
+} rk_tuner;
+
+/// One tuner per level and element type (f32, f16): each reads at its own rate. All zero at start,
+/// which means "nothing measured, nothing chosen".
+static rk_tuner rk_tuners[RK_LEVEL_COUNT][2];
+/// Set only by tests, for their own thread: the distance every product uses (-1: calibrated).
+static _Thread_local long rk_forced_distance = -1;
+
+static long rk_thread_nanoseconds(void) {
+  struct timespec t;
+  if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t) != 0) return -1;
+  return (long)t.tv_sec * 1000000000L + t.tv_nsec;
+}
+
+/// The distance for a product reading `bytes`; sets *trial to the distance index being timed, or -1.
+static long rk_distance_for(rk_tuner *tuner, long bytes, int *trial) {
+  *trial = -1;
+  int chosen = atomic_load_explicit(&tuner->chosen, memory_order_relaxed);
+  if (chosen > 0) return rk_distances[chosen - 1];
+  if (bytes < RK_TIMED_BYTES) return 0;
+  long i = atomic_fetch_add_explicit(&tuner->trials, 1, memory_order_relaxed);
+  if (i >= (long)RK_DISTANCE_COUNT * RK_TRIALS) return 0;  // the last trials are still running
+  *trial = (int)(i % RK_DISTANCE_COUNT);
+  return rk_distances[*trial];
+}
+
+/// Records a timed call; the call that completes the last trial picks the distance. Among
+/// distances within 2% of the fastest the shortest wins (0 when prefetching does not help).
+static void rk_distance_done(rk_tuner *tuner, int trial, long bytes, long started) {
+  long elapsed = rk_thread_nanoseconds() - started;
+  if (started >= 0 && elapsed > 0) {
+    long per_byte = (long)((double)elapsed * 1000.0 / (double)bytes) + 1;
+    long seen = atomic_load(&tuner->best[trial]);
+    while ((seen == 0 || per_byte < seen) && !atomic_compare_exchange_weak(&tuner->best[trial], &seen, per_byte)) {}
+  }
+  if (atomic_fetch_add(&tuner->finished, 1) + 1 != (long)RK_DISTANCE_COUNT * RK_TRIALS) return;
+  long fastest = LONG_MAX;
+  for (int d = 0; d < RK_DISTANCE_COUNT; d++) {
+    long t = atomic_load(&tuner->best[d]);
+    if (t > 0 && t < fastest) fastest = t;
+  }
+  int chosen = 0;
+  for (; chosen + 1 < RK_DISTANCE_COUNT; chosen++) {
+    long t = atomic_load(&tuner->best[chosen]);
+    if (t > 0 && (double)t <= 1.02 * (double)fastest) break;
+  }
+  atomic_store(&tuner->chosen, chosen + 1);
+}
+
+static rk_tuner *rk_tuner_for(int half) { return &rk_tuners[rk_level()][half != 0]; }
+
 void rk_gemv_f16(const uint16_t *A, long rows, long cols, long lda, const float *x, const float *bias, float *y) {
-  rk_kernels()->gemv_f16(A, rows, cols, lda, x, bias, y);
+  if (rk_forced_distance >= 0) {
+    rk_kernels()->gemv_f16(A, rows, cols, lda, x, bias, y, rk_forced_distance);
+    return;
+  }
+  rk_tuner *tuner = rk_tuner_for(1);
+  long bytes = rows * cols * 2;
+  int trial;
+  long distance = rk_distance_for(tuner, bytes, &trial);
+  long started = trial >= 0 ? rk_thread_nanoseconds() : 0;
+  rk_kernels()->gemv_f16(A, rows, cols, lda, x, bias, y, distance);
+  if (trial >= 0) rk_distance_done(tuner, trial, bytes, started);
 }
 
 void rk_gemv_f32(const float *A, long rows, long cols, long lda, const float *x, float beta, float *y) {
-  rk_kernels()->gemv_f32(A, rows, cols, lda, x, beta, y);
+  if (rk_forced_distance >= 0) {
+    rk_kernels()->gemv_f32(A, rows, cols, lda, x, beta, y, rk_forced_distance);
+    return;
+  }
+  rk_tuner *tuner = rk_tuner_for(0);
+  long bytes = rows * cols * 4;
+  int trial;
+  long distance = rk_distance_for(tuner, bytes, &trial);
+  long started = trial >= 0 ? rk_thread_nanoseconds() : 0;
+  rk_kernels()->gemv_f32(A, rows, cols, lda, x, beta, y, distance);
+  if (trial >= 0) rk_distance_done(tuner, trial, bytes, started);
+}
+
+long rk_gemv_prefetch_distance(int half) {
+  int chosen = atomic_load_explicit(&rk_tuner_for(half)->chosen, memory_order_relaxed);
+  return chosen > 0 ? rk_distances[chosen - 1] : -1;
+}
+
+int rk_force_prefetch_distance(long distance) {
+  if (distance < -1 || distance > 1L << 20) return 0;
+  rk_forced_distance = distance;
+  return 1;
 }
 
 void rk_half_to_float_n(const uint16_t *src, float *dst, long n) { rk_kernels()->half_to_float_n(src, dst, n); }
 
-long rk_argmax(const float *x, long n) {
-  long best = 0;
-  float m = -INFINITY;
-  int found = 0;
-  for (long i = 0; i < n; i++) {
-    if (x[i] > m || (!found && x[i] == m)) {
-      m = x[i];
-      best = i;
-      found = 1;
-    }
-  }
-  return best;
-}
+long rk_argmax(const float *x, long n) { return rk_kernels()->argmax(x, n); }
 
 int rk_all_finite(const float *x, long n) {
   float s = 0.0f;

@@ -34,7 +34,7 @@ enum Kernels {
       rk_gemv_f32(a, m, n, lda, x, beta, y)
       return
     }
-    let chunk = ((m + threads - 1) / threads + 3) & ~3
+    let chunk = (m + threads - 1) / threads
     let (aa, xx, yy) = (UnsafeSendable(a), UnsafeSendable(x), UnsafeSendable(y))
     DispatchQueue.concurrentPerform(iterations: threads) { t in
       let start = t * chunk
@@ -54,8 +54,7 @@ enum Kernels {
       rk_gemv_f16(a, m, n, n, x, bias, y)
       return
     }
-    // Row blocks that are multiples of 4 keep the four-row kernel on its fast path.
-    let chunk = ((m + threads - 1) / threads + 3) & ~3
+    let chunk = (m + threads - 1) / threads
     let (aa, xx, bb, yy) = (UnsafeSendable(a), UnsafeSendable(x), UnsafeSendable(bias), UnsafeSendable(y))
     DispatchQueue.concurrentPerform(iterations: threads) { t in
       let start = t * chunk
@@ -125,6 +124,21 @@ enum Kernels {
     defer { rk_force_level(-1) }
     try body()
     return true
+  }
+
+  /// The prefetch distance in bytes that the matrix-vector products on this thread's level chose
+  /// for half (or f32) matrices, measured on the first large products; nil until then.
+  static func prefetchDistance(half: Bool) -> Int? {
+    let distance = rk_gemv_prefetch_distance(half ? 1 : 0)
+    return distance >= 0 ? distance : nil
+  }
+
+  /// Runs `body` with this thread's matrix-vector products prefetching `distance` bytes ahead
+  /// (0: not at all) instead of the measured distance (for tests).
+  static func withPrefetchDistance(_ distance: Int, _ body: () throws -> Void) rethrows {
+    precondition(rk_force_prefetch_distance(distance) != 0, "prefetch distance \(distance) out of range")
+    defer { rk_force_prefetch_distance(-1) }
+    try body()
   }
 
   /// Runs `body(i)` for i in 0..<count on the runtime's threads.

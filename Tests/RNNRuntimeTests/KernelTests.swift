@@ -122,9 +122,9 @@ import Testing
     }
   }
 
-  // Matrix-vector products in f32 (beta 0 and 0.5) and half (with and without bias), with row counts
-  // that are not multiples of 4 (and ≥ 12, where rows are prefetched) and columns that are not
-  // multiples of any vector width; tolerance abs 1e-5, rel 1e-5 against a float64 sum.
+  // Matrix-vector products in f32 (beta 0 and 0.5) and half (with and without bias), with columns
+  // that are not multiples of any vector width (or of four vectors, one pass of the loop);
+  // tolerance abs 1e-5, rel 1e-5 against a float64 sum.
   @Test(arguments: levels)
   func matrixVectorProducts(level: Int) {
     Self.atLevel(level, "matrix-vector products") {
@@ -180,6 +180,96 @@ import Testing
     }
   }
 
+  /// A row's product is computed the same way whatever the prefetch distance and whichever rows a
+  /// call covers (as when rows are split across threads): the results are bit for bit equal.
+  @Test(arguments: levels)
+  func matrixVectorProductsDependOnNeitherPrefetchNorRowSplit(level: Int) {
+    Self.atLevel(level, "matrix-vector products with prefetching and split rows") {
+      var random = TestRandom(7)
+      let (m, n) = (61, 1030)
+      let a = random.floats(m * n, scale: 1)
+      let x = random.floats(n, scale: 1)
+      let half = a.map { FloatCodec.floatToHalf($0) }
+      func products(distance: Int, from first: Int) -> (f32: [Float], f16: [Float]) {
+        var y = [Float](repeating: .nan, count: m - first)
+        var yh = y
+        Kernels.withPrefetchDistance(distance) {
+          a.withUnsafeBufferPointer { a in
+            x.withUnsafeBufferPointer { x in
+              y.withUnsafeMutableBufferPointer {
+                Kernels.gemvF32(
+                  m: m - first, n: n, a: a.baseAddress! + first * n, x: x.baseAddress!, y: $0.baseAddress!)
+              }
+              half.withUnsafeBufferPointer { h in
+                yh.withUnsafeMutableBufferPointer {
+                  Kernels.gemvF16(
+                    m: m - first, n: n, a: h.baseAddress! + first * n, x: x.baseAddress!, y: $0.baseAddress!)
+                }
+              }
+            }
+          }
+        }
+        return (y, yh)
+      }
+      let reference = products(distance: 0, from: 0)
+      for distance in [64, 256, 4096, 100_000] {
+        let other = products(distance: distance, from: 0)
+        #expect(other.f32 == reference.f32, "f32, distance \(distance), level \(level)")
+        #expect(other.f16 == reference.f16, "f16, distance \(distance), level \(level)")
+      }
+      for first in [1, 3, 30] {
+        let other = products(distance: 0, from: first)
+        #expect(other.f32 == Array(reference.f32[first...]), "f32 from row \(first), level \(level)")
+        #expect(other.f16 == Array(reference.f16[first...]), "f16 from row \(first), level \(level)")
+      }
+    }
+  }
+
+  /// The first large products measure the prefetch distances and settle on one of them; the
+  /// products' results stay the same through the measurement and after it.
+  @Test func prefetchCalibrationSettlesWithoutChangingResults() {
+    // 8 MiB of f32 and of half: the size from which products are timed.
+    let (m, n) = (2048, 1024)
+    var random = TestRandom(11)
+    let a = random.floats(m * n, scale: 1)
+    let x = random.floats(n, scale: 1)
+    let half = (a + a).map { FloatCodec.floatToHalf($0) }
+    func product(_ isHalf: Bool) -> [Float] {
+      var y = [Float](repeating: .nan, count: isHalf ? 2 * m : m)
+      x.withUnsafeBufferPointer { x in
+        y.withUnsafeMutableBufferPointer { y in
+          if isHalf {
+            half.withUnsafeBufferPointer {
+              Kernels.gemvF16(m: 2 * m, n: n, a: $0.baseAddress!, x: x.baseAddress!, y: y.baseAddress!)
+            }
+          } else {
+            a.withUnsafeBufferPointer {
+              Kernels.gemvF32(m: m, n: n, a: $0.baseAddress!, x: x.baseAddress!, y: y.baseAddress!)
+            }
+          }
+        }
+      }
+      return y
+    }
+    for isHalf in [false, true] {
+      var expected: [Float] = []
+      Kernels.withPrefetchDistance(0) { expected = product(isHalf) }
+      // Four distances, four timed calls each; 40 calls also cover products other tests time meanwhile.
+      for call in 0..<40 {
+        let y = product(isHalf)
+        if y != expected {
+          Issue.record("half \(isHalf): call \(call) differs from the product without prefetching")
+          break
+        }
+      }
+      let chosen = Kernels.prefetchDistance(half: isHalf)
+      #expect(chosen != nil, "half \(isHalf): no distance chosen after 40 large products")
+      print(
+        "KernelTests: prefetch distance chosen for \(isHalf ? "half" : "f32") matrices: \(chosen ?? -1) bytes"
+      )
+    }
+  }
+
   /// Every one of the 65,536 half values, widened exactly (NaN stays NaN).
   @Test(arguments: levels)
   func halfConversionIsExact(level: Int) {
@@ -203,6 +293,42 @@ import Testing
         }
       }
       #expect(failures == 0, "at level \(level)")
+    }
+  }
+
+  /// The argmax at every level against a scalar reference: the first of equal maxima, NaN skipped,
+  /// -inf found when nothing is larger, 0 when every element is NaN; lengths around each vector width.
+  @Test(arguments: levels)
+  func argmaxFindsTheFirstLargest(level: Int) {
+    Self.atLevel(level, "argmax") {
+      func reference(_ x: [Float]) -> Int {
+        var best: Int?
+        for i in x.indices where !x[i].isNaN && (best == nil || x[i] > x[best!]) { best = i }
+        return best ?? 0
+      }
+      var random = TestRandom(5)
+      var failures = 0
+      for trial in 0..<3000 {
+        let n = 1 + random.int(140)
+        let x: [Float] = (0..<n).map { _ in
+          let r = random.int(100)
+          switch trial % 5 {
+          case 0: return Float(random.int(4))  // many ties
+          case 1: return r < 30 ? .nan : Float(random.int(6))
+          case 2: return r < 50 ? -.infinity : .nan
+          case 3: return .nan
+          default: return r < 3 ? .infinity : random.float(1)
+          }
+        }
+        let actual = x.withUnsafeBufferPointer { Kernels.argmax($0.baseAddress!, count: n) }
+        if actual != reference(x) {
+          failures += 1
+          if failures < 4 {
+            Issue.record("argmax of \(x) = \(actual), expected \(reference(x)) at level \(level)")
+          }
+        }
+      }
+      #expect(failures == 0)
     }
   }
 

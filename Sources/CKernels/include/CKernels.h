@@ -55,7 +55,7 @@ float rk_logsumexp(const float *x, const float *c, long n);
 /// Softmax of `x[0..<n]` in place.
 void rk_softmax(float *x, long n);
 
-/// The index of the largest element (the first on ties); NaN elements are skipped.
+/// The index of the largest element (the first on ties); NaN elements are skipped (0 when all are NaN).
 long rk_argmax(const float *x, long n);
 
 /// 1 when every element is finite, 0 otherwise.
@@ -67,6 +67,16 @@ void rk_gemv_f16(const uint16_t *A, long rows, long cols, long lda, const float 
 
 /// y[r] = beta*y[r] + A[r, :] . x for r in [0, rows), A f32 row-major with row stride lda.
 void rk_gemv_f32(const float *A, long rows, long cols, long lda, const float *x, float beta, float *y);
+
+/// The prefetch distance in bytes the matrix-vector products of the calling thread's level use for
+/// `half` (1) or f32 (0) matrices: 0 for none, -1 while the first large products still measure
+/// which distance is fastest on this CPU. The distance never changes results.
+long rk_gemv_prefetch_distance(int half);
+
+/// For tests: makes the calling thread's matrix-vector products prefetch `distance` bytes ahead
+/// (0: not at all), or calibrate again when `distance` is -1. Returns 0 (changing nothing) for a
+/// distance outside [-1, 1 MiB].
+int rk_force_prefetch_distance(long distance);
 
 /// Converts `n` IEEE half values to float.
 void rk_half_to_float_n(const uint16_t *src, float *dst, long n);
