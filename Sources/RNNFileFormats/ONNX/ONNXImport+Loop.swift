@@ -79,7 +79,9 @@ extension ONNXImport {
       var result = Resolved(name: name, path: [])
       while let index = bodyProducer[result.name], result.path.count < 64 {
         let step = body.nodes[index]
-        guard step.opType == "Identity" || (casts && step.opType == "Cast"), step.inputs.count >= 1 else { break }
+        guard step.opType == "Identity" || (casts && step.opType == "Cast"), step.inputs.count >= 1 else {
+          break
+        }
         result.path.append(index)
         result.name = step.inputs[0]
       }
@@ -101,7 +103,8 @@ extension ONNXImport {
           let tensor = constants[node.inputs[2 + slot]]
         else {
           throw fail(
-            loop, "\(what) \"\(resolved.name)\" is a loop-carried value that is not a constant passed on unchanged")
+            loop,
+            "\(what) \"\(resolved.name)\" is a loop-carried value that is not a constant passed on unchanged")
         }
         roles[slot] = .weight
         bodyUsed.formUnion(resolve(stateOuts[slot]).path)
@@ -119,7 +122,9 @@ extension ONNXImport {
       var adds: [Int] = []
       var pending = [z]
       while let name = pending.popLast() {
-        if let add = producing(name, "Add"), body.nodes[add].inputs.count == 2, terms.count + pending.count < 4 {
+        if let add = producing(name, "Add"), body.nodes[add].inputs.count == 2,
+          terms.count + pending.count < 4
+        {
           adds.append(add)
           pending += body.nodes[add].inputs
         } else {
@@ -255,7 +260,8 @@ extension ONNXImport {
     let part = describe(loop)
     let kernel = try floats(try weight(kernelName, "kernel"), part + " kernel")
     let recurrentT = try floats(try weight(recurrentName, "recurrent kernel"), part + " recurrent kernel")
-    guard recurrentT.shape.count == 2, recurrentT.shape[0] == recurrentT.shape[1], recurrentT.shape[0] > 0 else {
+    guard recurrentT.shape.count == 2, recurrentT.shape[0] == recurrentT.shape[1], recurrentT.shape[0] > 0
+    else {
       throw fail(loop, "recurrent kernel has shape \(recurrentT.shape), expected [H, H]")
     }
     let h = recurrentT.shape[0]
@@ -331,7 +337,9 @@ extension ONNXImport {
         "feeds the loop's sequence; expected a graph input or a Gather from a table")
     }
     var recurrent = [Double](repeating: 0, count: h * h)
-    for row in 0..<h { for column in 0..<h { recurrent[row * h + column] = recurrentT.values[column * h + row] } }
+    for row in 0..<h {
+      for column in 0..<h { recurrent[row * h + column] = recurrentT.values[column * h + row] }
+    }
 
     let steps = node.inputs[2 + limit]
     try markStepCount(steps, sequence: sequence, batchMajor: batchMajor, loop: loop)
@@ -340,7 +348,8 @@ extension ONNXImport {
 
     // The outputs: every step's state (a scan output), the final state, nothing else read.
     let states = node.outputs[carried + scanSlot]
-    let final = state.slot < node.outputs.count && !node.outputs[state.slot].isEmpty ? node.outputs[state.slot] : nil
+    let final =
+      state.slot < node.outputs.count && !node.outputs[state.slot].isEmpty ? node.outputs[state.slot] : nil
     for (position, output) in node.outputs.enumerated()
     where !output.isEmpty && output != states && output != final
       && (consumers[output] != nil || graphOutputs.contains(output))
@@ -357,7 +366,8 @@ extension ONNXImport {
   private mutating func throughCasts(_ name: String) -> String {
     var current = name
     var steps = 0
-    while let index = producer[current], ["Cast", "Identity"].contains(graph.nodes[index].opType), steps < 64 {
+    while let index = producer[current], ["Cast", "Identity"].contains(graph.nodes[index].opType), steps < 64
+    {
       used.insert(index)
       current = graph.nodes[index].inputs.first ?? ""
       steps += 1
@@ -374,11 +384,14 @@ extension ONNXImport {
     let wrong = fail(describe(loop), "step count \"\(name)\" is not the length of the input's time axis")
     var current = name
     var steps = 0
-    while let index = producer[current], ["Cast", "Identity", "Squeeze", "Unsqueeze", "Reshape"].contains(
-      graph.nodes[index].opType), steps < 64
+    while let index = producer[current],
+      ["Cast", "Identity", "Squeeze", "Unsqueeze", "Reshape"].contains(
+        graph.nodes[index].opType), steps < 64
     {
       used.insert(index)
-      for extra in graph.nodes[index].inputs.dropFirst() where !extra.isEmpty { try markShapeComputation(extra) }
+      for extra in graph.nodes[index].inputs.dropFirst() where !extra.isEmpty {
+        try markShapeComputation(extra)
+      }
       current = graph.nodes[index].inputs.first ?? ""
       steps += 1
     }
@@ -394,7 +407,8 @@ extension ONNXImport {
       else { throw wrong }
       element = starts[0]
     case "Gather":
-      guard (int(pick, "axis") ?? 0) == 0, let value = try integers(node.inputs[1], describe(pick) + " index").first,
+      guard (int(pick, "axis") ?? 0) == 0,
+        let value = try integers(node.inputs[1], describe(pick) + " index").first,
         try integers(node.inputs[1], describe(pick) + " index").count == 1
       else { throw wrong }
       element = value
@@ -402,14 +416,19 @@ extension ONNXImport {
     }
     used.insert(pick)
     let shaped = throughCasts(node.inputs[0])
-    guard let shape = producingNode(shaped, "Shape"), graph.nodes[shape].attributes.isEmpty else { throw wrong }
+    guard let shape = producingNode(shaped, "Shape"), graph.nodes[shape].attributes.isEmpty else {
+      throw wrong
+    }
     used.insert(shape)
     let measured = graph.nodes[shape].inputs.first ?? ""
-    guard (measured == sequence && element == 0) || (measured == batchMajor && element == 1) else { throw wrong }
+    guard (measured == sequence && element == 0) || (measured == batchMajor && element == 1) else {
+      throw wrong
+    }
   }
 
   /// Accepts the loop's first condition: a true constant, or Less(0, step count).
-  private mutating func markStartCondition(_ name: String, steps: String, loop: Int) throws(ONNXImportFailure) {
+  private mutating func markStartCondition(_ name: String, steps: String, loop: Int) throws(ONNXImportFailure)
+  {
     let wrong = fail(describe(loop), "its first condition \"\(name)\" is not 0 < step count")
     if constants[name] != nil, producer[name] == nil {
       guard try floatsOrIntegers(name, describe(loop) + " condition") == [1] else { throw wrong }
@@ -438,7 +457,9 @@ extension ONNXImport {
   func rankAfterSelection(_ index: Int, rank: Int, features: Int) throws(ONNXImportFailure) -> Int? {
     let node = graph.nodes[index]
     func axis(_ value: Int64) throws(ONNXImportFailure) -> Int64 {
-      guard value >= -Int64(rank), value < Int64(rank) else { throw fail(index, "axis \(value) is out of range") }
+      guard value >= -Int64(rank), value < Int64(rank) else {
+        throw fail(index, "axis \(value) is out of range")
+      }
       let normalized = value < 0 ? value + Int64(rank) : value
       guard normalized != Int64(rank - 1) else { throw fail(index, "selects along the feature axis") }
       return normalized
@@ -491,12 +512,14 @@ extension ONNXImport {
       var last: String = shapeName
       if constants[shapeName] == nil {
         let concatenated = throughCasts(shapeName)
-        guard let concat = producingNode(concatenated, "Concat"), let piece = graph.nodes[concat].inputs.last else {
+        guard let concat = producingNode(concatenated, "Concat"), let piece = graph.nodes[concat].inputs.last
+        else {
           throw fail(next, "reshapes the output to a shape RNNKit cannot follow")
         }
         last = throughCasts(piece)
       }
-      guard constants[last] != nil, try integers(last, describe(next) + " shape").last == Int64(features) else {
+      guard constants[last] != nil, try integers(last, describe(next) + " shape").last == Int64(features)
+      else {
         throw fail(next, "must keep rows of \(features) outputs")
       }
       try markShapeComputation(shapeName)

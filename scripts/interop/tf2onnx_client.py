@@ -1,0 +1,95 @@
+"""Keras SimpleRNN models converted by tf2onnx, for ONNXInteropTests (tf2onnx cases).
+
+Usage:
+  .venv-tf2onnx/bin/python tf2onnx_client.py make FOLDER   # TensorFlow + tf2onnx (their own venv)
+  python3 tf2onnx_client.py run FOLDER                     # onnxruntime (the main environment)
+
+`make` builds every case in one process (importing TensorFlow takes seconds), sets seeded random
+weights, converts each model with tf2onnx.convert.from_keras, runs Keras' predict on seeded inputs
+and writes FOLDER/cases.json. `run` adds onnxruntime's outputs for the same inputs to it.
+"""
+import json
+import os
+import sys
+
+OPSETS = {"token_tanh_last": 15, "dense_relu_last": 14, "dense_tanh_sequence": 17,
+          "token_relu_timedistributed": 15, "dense_sigmoid_nobias": 15}
+REFUSED = ["stacked", "gru"]
+BATCH, STEPS, TOKENS = 3, 6, 9
+
+
+def build(name):
+    import tensorflow as tf
+
+    L = tf.keras.layers
+    token = name.startswith("token")
+    layers = [L.Input((None,), dtype="int32")] if token else [L.Input((None, 3))]
+    if token:
+        layers.append(L.Embedding(TOKENS, 5))
+    if name == "token_tanh_last":
+        layers += [L.SimpleRNN(6), L.Dense(TOKENS, activation="softmax")]
+    elif name == "dense_relu_last":
+        layers += [L.SimpleRNN(6, activation="relu"), L.Dense(4)]
+    elif name == "dense_tanh_sequence":
+        layers += [L.SimpleRNN(6, return_sequences=True), L.Dense(4, activation="sigmoid")]
+    elif name == "token_relu_timedistributed":
+        layers += [L.SimpleRNN(6, activation="relu", return_sequences=True),
+                   L.TimeDistributed(L.Dense(TOKENS, activation="softmax"))]
+    elif name == "dense_sigmoid_nobias":
+        layers += [L.SimpleRNN(5, activation="sigmoid", use_bias=False), L.Dense(4, activation="softmax")]
+    elif name == "stacked":
+        layers += [L.SimpleRNN(4, return_sequences=True), L.SimpleRNN(4), L.Dense(2)]
+    elif name == "gru":
+        layers += [L.GRU(4), L.Dense(2)]
+    return tf.keras.Sequential(layers), token
+
+
+def make(folder):
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    import numpy as np
+    import tensorflow as tf
+    import tf2onnx
+
+    tf.get_logger().setLevel("ERROR")
+    cases = []
+    for index, name in enumerate(list(OPSETS) + REFUSED):
+        model, token = build(name)
+        rng = np.random.default_rng(index)
+        model.set_weights([rng.normal(0, 0.5, w.shape).astype(w.dtype) for w in model.get_weights()])
+        if token:
+            inputs = rng.integers(0, TOKENS, size=(BATCH, STEPS)).astype(np.int32)
+        else:
+            inputs = rng.uniform(-1, 1, size=(BATCH, STEPS, 3)).astype(np.float32)
+        spec = (tf.TensorSpec(model.inputs[0].shape, model.inputs[0].dtype, name="x"),)
+        path = os.path.join(folder, name + ".onnx")
+        proto, _ = tf2onnx.convert.from_keras(model, input_signature=spec, opset=OPSETS.get(name, 15),
+                                              output_path=path)
+        cases.append({
+            "name": name, "path": path, "tokens": token, "refused": name in REFUSED,
+            "opset": next(o.version for o in proto.opset_import if o.domain in ("", "ai.onnx")),
+            "producer": f"{proto.producer_name} {proto.producer_version}",
+            "ops": sorted({n.op_type for n in proto.graph.node}),
+            "inputs": inputs.tolist(), "keras": model.predict(inputs, verbose=0).astype(float).tolist(),
+            "versions": {"tensorflow": tf.__version__, "tf2onnx": tf2onnx.__version__},
+        })
+    with open(os.path.join(folder, "cases.json"), "w") as f:
+        json.dump(cases, f)
+
+
+def run(folder):
+    import numpy as np
+    import onnxruntime as ort
+
+    with open(os.path.join(folder, "cases.json")) as f:
+        cases = json.load(f)
+    for case in cases:
+        session = ort.InferenceSession(case["path"], providers=["CPUExecutionProvider"])
+        dtype = np.int32 if case["tokens"] else np.float32
+        feed = {session.get_inputs()[0].name: np.asarray(case["inputs"], dtype=dtype)}
+        case["onnxruntime"] = session.run(None, feed)[0].astype(float).tolist()
+    with open(os.path.join(folder, "cases.json"), "w") as f:
+        json.dump(cases, f)
+
+
+if __name__ == "__main__":
+    {"make": make, "run": run}[sys.argv[1]](sys.argv[2])
