@@ -1,0 +1,192 @@
+import Foundation
+import RNNFileFormats
+import RNNModel
+import Testing
+
+/// A node with attributes, for graphs the plain `node` helper cannot express.
+private func node(
+  _ op: String, _ inputs: [String], _ outputs: [String], ints: [String: [Int64]] = [:],
+  int: [String: Int64] = [:],
+  graph: (String, [UInt8])? = nil
+) -> [UInt8] {
+  Proto.message { node in
+    for input in inputs { node.string(1, input) }
+    for output in outputs { node.string(2, output) }
+    node.string(4, op)
+    for (name, values) in ints.sorted(by: { $0.key < $1.key }) {
+      node.bytes(
+        5,
+        Proto.message {
+          $0.string(1, name)
+          for value in values { $0.int(8, value) }
+          $0.int(20, 7)
+        })
+    }
+    for (name, value) in int.sorted(by: { $0.key < $1.key }) {
+      node.bytes(
+        5,
+        Proto.message {
+          $0.string(1, name)
+          $0.int(3, value)
+          $0.int(20, 2)
+        })
+    }
+    if let (name, body) = graph {
+      node.bytes(
+        5,
+        Proto.message {
+          $0.string(1, name)
+          $0.bytes(6, body)
+          $0.int(20, 5)
+        })
+    }
+  }
+}
+
+/// A float32 initializer (raw little-endian data).
+private func floats(_ name: String, _ dims: [Int64], _ values: [Float]) -> [UInt8] {
+  Proto.message { tensor in
+    for dim in dims { tensor.int(1, dim) }
+    tensor.int(2, 1)
+    tensor.string(8, name)
+    tensor.bytes(
+      9, values.flatMap { value in withUnsafeBytes(of: value.bitPattern.littleEndian, Array.init) })
+  }
+}
+
+/// An integer initializer: int32 (data type 6) or int64 (7), in the typed fields.
+private func integers(_ name: String, _ dims: [Int64], _ values: [Int64], type: Int64 = 7) -> [UInt8] {
+  Proto.message { tensor in
+    for dim in dims { tensor.int(1, dim) }
+    tensor.int(2, type)
+    for value in values { tensor.int(type == 7 ? 7 : 5, value) }
+    tensor.string(8, name)
+  }
+}
+
+/// What to break in the tf2onnx-shaped graph.
+private enum Break {
+  case none, increment, initialState, timeAxis, tripCount, strayBodyNode, noTranspose
+}
+
+/// A graph shaped like what tf2onnx 1.16 writes for Keras `SimpleRNN(2)` + `Dense(2)` on dense
+/// input of 3 features (docs/ONNX.md), with known weights, optionally broken in one place.
+private func tf2onnxShaped(_ broken: Break = .none) -> [UInt8] {
+  let body = Proto.message { g in
+    for step in [
+      node("MatMul", ["h_in", "R_in"], ["hr"]),
+      node("Add", ["c_in", "one"], ["c_out"]),
+      node("Gather", ["seq", "c_in"], ["xt"]),
+      node("MatMul", ["xt", "K_in"], ["xk"]),
+      node("Add", ["xk", "b_in"], ["xkb"]),
+      node("Add", ["xkb", "hr"], ["z"]),
+      node("Tanh", ["z"], ["h_out"]),
+      node("Identity", ["h_out"], ["h_scan"]),
+      node("Cast", ["c_out"], ["cf"], int: ["to": 1]),
+      node("Cast", ["T_in"], ["tf"], int: ["to": 1]),
+      node("Less", ["cf", "tf"], ["cond_out"]),
+    ] {
+      g.bytes(1, step)
+    }
+    if broken == .strayBodyNode { g.bytes(1, node("Relu", ["xt"], ["unused"])) }
+    g.bytes(5, integers("one", [], [broken == .increment ? 2 : 1], type: 6))
+    for name in ["iter", "cond", "c_in", "h_in", "T_in", "K_in", "b_in", "R_in"] {
+      g.bytes(11, Proto.message { $0.string(1, name) })
+    }
+    for name in ["cond_out", "c_out", "h_out", "T_in", "K_in", "b_in", "R_in", "h_scan"] {
+      g.bytes(12, Proto.message { $0.string(1, name) })
+    }
+  }
+  let graph = Proto.message { g in
+    var steps: [[UInt8]] = []
+    if broken == .noTranspose {
+      steps.append(node("Identity", ["x"], ["seq"]))
+    } else {
+      steps.append(node("Transpose", ["x"], ["seq"], ints: ["perm": [1, 0, 2]]))
+    }
+    steps += [
+      node("Shape", ["seq"], ["shape"]),
+      node(
+        "Slice",
+        [
+          "shape", broken == .timeAxis ? "one64" : "zero64", broken == .timeAxis ? "two64" : "one64",
+          "zero64",
+        ], ["t1"]),
+      node("Squeeze", ["t1", "zero64"], ["T"]),
+      node("Cast", ["T"], ["Tf"], int: ["to": 1]),
+      node("Less", ["zero", "Tf"], ["cond0"]),
+      node("Shape", ["x"], ["xshape"]),
+      node("Slice", ["xshape", "zero64", "one64", "zero64"], ["batch"]),
+      node("Concat", ["batch", "hidden64"], ["zshape"], int: ["axis": 0]),
+      node("Expand", [broken == .initialState ? "half" : "zero", "zshape"], ["h0"]),
+      node(
+        "Loop", [broken == .tripCount ? "T" : "", "cond0", "counter0", "h0", "T", "K", "b", "R"],
+        ["o_c", "o_h", "o_T", "o_K", "o_b", "o_R", "states"], graph: ("body", body)),
+      node("Slice", ["states", "last64", "end64", "zero64"], ["last"]),
+      node("Squeeze", ["last", "zero64"], ["hl"]),
+      node("MatMul", ["hl", "Vt"], ["m"]),
+      node("Add", ["m", "c"], ["y"]),
+    ]
+    for step in steps { g.bytes(1, step) }
+    // K is [X, H], R [H, H], Vt [H, O]: Keras' layout, transposed from the model's.
+    for tensor in [
+      floats("K", [3, 2], [1, 2, 3, 4, 5, 6]), floats("R", [2, 2], [7, 8, 9, 10]),
+      floats("b", [2], [11, 12]),
+      floats("Vt", [2, 2], [13, 14, 15, 16]), floats("c", [2], [17, 18]), floats("zero", [], [0]),
+      floats("half", [], [0.5]), integers("counter0", [], [0], type: 6), integers("zero64", [1], [0]),
+      integers("one64", [1], [1]), integers("two64", [1], [2]), integers("last64", [1], [-1]),
+      integers("end64", [1], [Int64(Int32.max)]), integers("hidden64", [1], [2]),
+    ] {
+      g.bytes(5, tensor)
+    }
+    g.bytes(11, floatInput("x", rank: 3))
+    g.bytes(12, Proto.message { $0.string(1, "y") })
+  }
+  return modelBytes(graph: graph)
+}
+
+/// The `Loop` form tf2onnx writes for a Keras SimpleRNN: read exactly from a graph built here, from
+/// real tf2onnx files kept in Fixtures/ (checked against Keras' predict), and refused in one line
+/// when one part does not fit.
+@Suite struct ONNXLoopTests {
+  static let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+    .deletingLastPathComponent()
+
+  func write(_ bytes: [UInt8]) throws -> String {
+    let folder = FileManager.default.temporaryDirectory.appendingPathComponent(
+      "rnnkit-loop-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+    let path = folder.appendingPathComponent("loop.onnx").path
+    try Data(bytes).write(to: URL(fileURLWithPath: path))
+    return path
+  }
+
+  @Test func theWeightsMapOntoTheElmanModel() throws {
+    let model = try ONNXFormat().read(path: try write(tf2onnxShaped()), options: ImportOptions())
+    // W = [W_h | W_x] = [Rᵀ | Kᵀ], V = Vtᵀ.
+    #expect(model.W.shape == [2, 5] && model.W.floats() == [7, 9, 1, 3, 5, 8, 10, 2, 4, 6])
+    #expect(
+      model.b.floats() == [11, 12] && model.V.floats() == [13, 15, 14, 16] && model.c.floats() == [17, 18])
+    #expect(
+      model.hiddenActivation == .tanh && model.outputActivation == .identity && model.inputKind == .dense)
+  }
+
+  @Test(arguments: [
+    (Break.increment, "node 10 (Loop): body node 1 (Add) must add 1 to the step counter"),
+    (.initialState, "node 10 (Loop): initial_h \"half\" is a nonzero constant"),
+    (.timeAxis, "node 10 (Loop): step count \"T\" is not the length of the input's time axis"),
+    (.tripCount, "node 10 (Loop): takes a trip count M"),
+    (.strayBodyNode, "node 10 (Loop): body node 11 (Relu) does not fit an Elman step"),
+    (.noTranspose, "node 0 (Identity): feeds the loop's sequence"),
+  ])
+  fileprivate func aPartThatDoesNotFitIsNamed(broken: Break, reason: String) throws {
+    let path = try write(tf2onnxShaped(broken))
+    #expect {
+      _ = try ONNXFormat().read(path: path, options: ImportOptions())
+    } throws: { error in
+      let message = "\(error)"
+      return message.hasPrefix(path) && message.contains(reason)
+        && !message.contains("\n")
+    }
+  }
+}
