@@ -171,6 +171,70 @@ private func tf2onnxShaped(_ broken: Break = .none) -> [UInt8] {
       model.hiddenActivation == .tanh && model.outputActivation == .identity && model.inputKind == .dense)
   }
 
+  /// h_t = f(W·[h_{t-1}; x_t] + b), y_t = g(V·h_t + c) in plain Swift, for relu or tanh and
+  /// identity or softmax: the runtime is not a dependency of this suite.
+  static func outputs(_ model: ElmanModel, _ inputs: [[Float]]) -> [[Double]] {
+    let (h, x, o) = (model.hiddenSize, model.inputSize, model.outputSize)
+    let (w, b, v, c) = (model.W.floats(), model.b.floats(), model.V.floats(), model.c.floats())
+    var state = [Double](repeating: 0, count: h)
+    var result: [[Double]] = []
+    for input in inputs {
+      state = (0..<h).map { row in
+        var sum = Double(b[row])
+        for k in 0..<h { sum += Double(w[row * (h + x) + k]) * state[k] }
+        for k in 0..<x { sum += Double(w[row * (h + x) + h + k]) * Double(input[k]) }
+        return model.hiddenActivation == .relu ? max(0, sum) : tanh(sum)
+      }
+      var y = (0..<o).map { row in
+        (0..<h).reduce(Double(c[row])) { $0 + Double(v[row * h + $1]) * state[$1] }
+      }
+      if model.outputActivation == .softmax {
+        let top = y.max() ?? 0
+        let exps = y.map { exp($0 - top) }
+        y = exps.map { $0 / exps.reduce(0, +) }
+      }
+      result.append(y)
+    }
+    return result
+  }
+
+  /// Real tf2onnx 1.16.1 output (TensorFlow 2.15, kept in Fixtures/ and remade by
+  /// `scripts/interop/tf2onnx_client.py fixtures`) reads as a model whose outputs match Keras'
+  /// predict, stored beside it, within 1e-5 (relu 1e-4 relative).
+  @Test(arguments: [
+    ("tf2onnx-dense-relu.onnx", HiddenActivation.relu, OutputActivation.identity, false),
+    ("tf2onnx-tokens-timedistributed.onnx", .relu, .softmax, true),
+  ])
+  func realTF2ONNXFilesMatchKeras(file: String, f: HiddenActivation, g: OutputActivation, everyStep: Bool)
+    throws
+  {
+    let fixtures = Self.root.appendingPathComponent("Fixtures")
+    let stored = try JSONSerialization.jsonObject(
+      with: Data(contentsOf: fixtures.appendingPathComponent("tf2onnx-simplernn.json")))
+    let expected = try #require((stored as? [String: [String: Any]])?[file])
+    let tokens = expected["inputs"] as? [[Int]]
+    let model = try ONNXFormat().read(
+      path: fixtures.appendingPathComponent(file).path,
+      options: ImportOptions(vocabularyTokens: tokens == nil ? nil : (0..<9).map { "t\($0)" }))
+    #expect(model.hiddenActivation == f && model.outputActivation == g)
+    #expect(model.inputKind == (tokens == nil ? .dense : .tokens))
+    let rows = try #require(
+      tokens.map { $0.map { $0.map { id in (0..<9).map { Float($0 == id ? 1 : 0) } } } }
+        ?? (expected["inputs"] as? [[[Double]]])?.map { $0.map { $0.map(Float.init) } })
+    let keras: [[[Double]]] = try #require(
+      everyStep ? expected["keras"] as? [[[Double]]] : (expected["keras"] as? [[Double]])?.map { [$0] })
+    #expect(rows.count == 3 && keras.count == 3)
+    let tolerance = f == .relu ? 1e-4 : 1e-5
+    for (row, inputs) in rows.enumerated() {
+      let ours = Self.outputs(model, inputs)
+      let compared = everyStep ? ours : Array(ours.suffix(1))
+      #expect(compared.count == keras[row].count)
+      for (a, b) in zip(compared.joined(), keras[row].joined()) {
+        #expect(abs(a - b) <= tolerance * max(1, abs(b)), "\(file) row \(row)")
+      }
+    }
+  }
+
   @Test(arguments: [
     (Break.increment, "node 10 (Loop): body node 1 (Add) must add 1 to the step counter"),
     (.initialState, "node 10 (Loop): initial_h \"half\" is a nonzero constant"),

@@ -3,6 +3,7 @@
 Usage:
   .venv-tf2onnx/bin/python tf2onnx_client.py make FOLDER   # TensorFlow + tf2onnx (their own venv)
   python3 tf2onnx_client.py run FOLDER                     # onnxruntime (the main environment)
+  .venv-tf2onnx/bin/python tf2onnx_client.py fixtures      # remakes Fixtures/tf2onnx-*
 
 `make` builds every case in one process (importing TensorFlow takes seconds), sets seeded random
 weights, converts each model with tf2onnx.convert.from_keras, runs Keras' predict on seeded inputs
@@ -76,6 +77,30 @@ def make(folder):
         json.dump(cases, f)
 
 
+# The cases kept in Fixtures/ (for ONNXLoopTests and the FuzzONNX seeds), with their inputs and
+# Keras' outputs in Fixtures/tf2onnx-simplernn.json.
+FIXTURES = {"dense_relu_last": "tf2onnx-dense-relu.onnx",
+            "token_relu_timedistributed": "tf2onnx-tokens-timedistributed.onnx"}
+
+
+def fixtures():
+    import shutil
+    import tempfile
+
+    root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "Fixtures")
+    with tempfile.TemporaryDirectory() as folder:
+        make(folder)
+        with open(os.path.join(folder, "cases.json")) as f:
+            cases = {case["name"]: case for case in json.load(f)}
+        kept = {}
+        for name, file in FIXTURES.items():
+            shutil.copyfile(cases[name]["path"], os.path.join(root, file))
+            kept[file] = {key: cases[name][key] for key in ("inputs", "keras", "opset", "producer", "versions")}
+        with open(os.path.join(root, "tf2onnx-simplernn.json"), "w") as f:
+            json.dump(kept, f)
+            f.write("\n")
+
+
 def run(folder):
     import numpy as np
     import onnxruntime as ort
@@ -92,4 +117,4 @@ def run(folder):
 
 
 if __name__ == "__main__":
-    {"make": make, "run": run}[sys.argv[1]](sys.argv[2])
+    {"make": make, "run": run, "fixtures": fixtures}[sys.argv[1]](*sys.argv[2:])
