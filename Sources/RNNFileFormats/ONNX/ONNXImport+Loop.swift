@@ -38,9 +38,6 @@ extension ONNXImport {
     guard node.outputs.count <= carried + scanned else {
       throw fail(loop, "has more outputs than its body returns")
     }
-    if !node.inputs[0].isEmpty {
-      throw fail(loop, "takes a trip count M; expected its condition alone to end it")
-    }
 
     // The body's names.
     var bodyProducer: [String: Int] = [:]
@@ -239,22 +236,52 @@ extension ONNXImport {
       throw fail(loop, "starts the step counter at \"\(node.inputs[2 + counter])\", not at 0")
     }
 
-    // The condition: counter + 1 < T, with T passed on unchanged.
-    let condition = resolve(body.outputs[0].name)
-    guard let less = producing(condition.name, "Less"), body.nodes[less].inputs.count == 2 else {
-      throw bodyFail(bodyProducer[condition.name], "must end the loop with Less(counter + 1, step count)")
+    // The condition: Less(counter + 1, T), or an And of it and Less(iteration, T), with T passed on
+    // unchanged or read from outside the loop. It may not end the loop before T steps.
+    var conditions: [String] = []
+    var pendingConditions = [body.outputs[0].name]
+    while let name = pendingConditions.popLast() {
+      let resolved = resolve(name)
+      bodyUsed.formUnion(resolved.path)
+      if let and = producing(resolved.name, "And"), body.nodes[and].inputs.count == 2,
+        conditions.count + pendingConditions.count < 4
+      {
+        bodyUsed.insert(and)
+        pendingConditions += body.nodes[and].inputs
+      } else {
+        conditions.append(resolved.name)
+      }
     }
-    bodyUsed.insert(less)
-    bodyUsed.formUnion(condition.path)
-    let left = resolve(body.nodes[less].inputs[0], casts: true)
-    let right = resolve(body.nodes[less].inputs[1], casts: true)
-    guard left.name == next.name, let limit = stateIns.firstIndex(of: right.name), roles[limit] == nil,
-      isPassthrough(limit)
-    else { throw bodyFail(less, "must compare counter + 1 with a step count passed on unchanged") }
-    roles[limit] = .stepCount
-    bodyUsed.formUnion(left.path)
-    bodyUsed.formUnion(right.path)
-    bodyUsed.formUnion(resolve(stateOuts[limit]).path)
+    var bounds: [String] = []
+    var endsAtLastStep = false
+    for condition in conditions {
+      guard let less = producing(condition, "Less"), body.nodes[less].inputs.count == 2 else {
+        throw bodyFail(bodyProducer[condition], "must end the loop with Less(counter + 1, step count)")
+      }
+      bodyUsed.insert(less)
+      let left = resolve(body.nodes[less].inputs[0], casts: true)
+      let right = resolve(body.nodes[less].inputs[1], casts: true)
+      if let slot = stateIns.firstIndex(of: right.name), isPassthrough(slot),
+        roles[slot] == nil || roles[slot] == .stepCount
+      {
+        roles[slot] = .stepCount
+        bodyUsed.formUnion(resolve(stateOuts[slot]).path)
+        bounds.append(node.inputs[2 + slot])
+      } else if bodyProducer[right.name] == nil, bodyConstants[right.name] == nil,
+        !body.inputs.contains(where: { $0.name == right.name })
+      {
+        bounds.append(right.name)
+      } else {
+        throw bodyFail(less, "must compare with a step count passed on unchanged or read from outside")
+      }
+      if left.name == next.name {
+        endsAtLastStep = true
+      } else if left.name != iterationIn {
+        throw bodyFail(less, "must compare counter + 1 or the iteration number with the step count")
+      }
+      bodyUsed.formUnion(left.path)
+      bodyUsed.formUnion(right.path)
+    }
 
     // The weights.
     let part = describe(loop)
@@ -341,7 +368,20 @@ extension ONNXImport {
       for column in 0..<h { recurrent[row * h + column] = recurrentT.values[column * h + row] }
     }
 
-    let steps = node.inputs[2 + limit]
+    var stepCounts = Set<String>()
+    for bound in bounds { stepCounts.insert(throughCasts(bound)) }
+    guard stepCounts.count == 1, let steps = stepCounts.first else {
+      throw fail(loop, "compares its steps with more than one step count")
+    }
+    if !node.inputs[0].isEmpty {
+      guard throughCasts(node.inputs[0]) == steps else {
+        throw fail(loop, "trip count M \"\(node.inputs[0])\" is not the step count \"\(steps)\"")
+      }
+      endsAtLastStep = true
+    }
+    guard endsAtLastStep else {
+      throw fail(loop, "may run past the last step: neither M nor Less(counter + 1, step count) ends it")
+    }
     try markStepCount(steps, sequence: sequence, batchMajor: batchMajor, loop: loop)
     try markStartCondition(node.inputs[1], steps: steps, loop: loop)
     try markInitialState(node.inputs[2 + state.slot], loop)
@@ -427,11 +467,20 @@ extension ONNXImport {
   }
 
   /// Accepts the loop's first condition: a true constant, or Less(0, step count).
-  private mutating func markStartCondition(_ name: String, steps: String, loop: Int) throws(ONNXImportFailure)
+  private mutating func markStartCondition(_ name: String, steps: String, loop: Int, depth: Int = 0)
+    throws(ONNXImportFailure)
   {
     let wrong = fail(describe(loop), "its first condition \"\(name)\" is not 0 < step count")
-    if constants[name] != nil, producer[name] == nil {
-      guard try floatsOrIntegers(name, describe(loop) + " condition") == [1] else { throw wrong }
+    if let tensor = constants[name], producer[name] == nil {
+      // A true constant: bool (data type 9) holds one byte, in raw_data or int32_data.
+      guard tensor.dataType == 9, tensor.rawData == [1] || tensor.int32Data == [1] else { throw wrong }
+      return
+    }
+    if let and = producingNode(name, "And"), graph.nodes[and].inputs.count == 2, depth < 4 {
+      used.insert(and)
+      for input in Set(graph.nodes[and].inputs) {
+        try markStartCondition(input, steps: steps, loop: loop, depth: depth + 1)
+      }
       return
     }
     guard let less = producingNode(name, "Less"), graph.nodes[less].inputs.count == 2 else { throw wrong }
