@@ -64,14 +64,16 @@ private func integers(_ name: String, _ dims: [Int64], _ values: [Int64], type: 
   }
 }
 
-/// What to break in the tf2onnx-shaped graph.
-private enum Break {
-  case none, increment, initialState, timeAxis, tripCount, iterationOnly, strayBodyNode, noTranspose
+/// What to change in the tf2onnx-shaped graph: `linear` drops the activation (Keras' "linear"),
+/// the others break one part.
+private enum Variant {
+  case none, linear, increment, initialState, timeAxis, tripCount, iterationOnly, narrowCast, strayBodyNode
+  case noTranspose
 }
 
 /// A graph shaped like what tf2onnx 1.16 writes for Keras `SimpleRNN(2)` + `Dense(2)` on dense
 /// input of 3 features (docs/ONNX.md), with known weights, optionally broken in one place.
-private func tf2onnxShaped(_ broken: Break = .none) -> [UInt8] {
+private func tf2onnxShaped(_ broken: Variant = .none) -> [UInt8] {
   let body = Proto.message { g in
     for step in [
       node("MatMul", ["h_in", "R_in"], ["hr"]),
@@ -79,15 +81,17 @@ private func tf2onnxShaped(_ broken: Break = .none) -> [UInt8] {
       node("Gather", ["seq", "c_in"], ["xt"]),
       node("MatMul", ["xt", "K_in"], ["xk"]),
       node("Add", ["xk", "b_in"], ["xkb"]),
-      node("Add", ["xkb", "hr"], ["z"]),
-      node("Tanh", ["z"], ["h_out"]),
+      node("Add", ["xkb", "hr"], [broken == .linear ? "h_out" : "z"]),
       node("Identity", ["h_out"], ["h_scan"]),
-      node("Cast", [broken == .iterationOnly ? "iter" : "c_out"], ["cf"], int: ["to": 1]),
+      node(
+        "Cast", [broken == .iterationOnly ? "iter" : "c_out"], ["cf"],
+        int: ["to": broken == .narrowCast ? 2 : 1]),
       node("Cast", ["T_in"], ["tf"], int: ["to": 1]),
       node("Less", ["cf", "tf"], ["cond_out"]),
     ] {
       g.bytes(1, step)
     }
+    if broken != .linear { g.bytes(1, node("Tanh", ["z"], ["h_out"])) }
     if broken == .strayBodyNode { g.bytes(1, node("Relu", ["xt"], ["unused"])) }
     g.bytes(5, integers("one", [], [broken == .increment ? 2 : 1], type: 6))
     for name in ["iter", "cond", "c_in", "h_in", "T_in", "K_in", "b_in", "R_in"] {
@@ -161,14 +165,15 @@ private func tf2onnxShaped(_ broken: Break = .none) -> [UInt8] {
     return path
   }
 
-  @Test func theWeightsMapOntoTheElmanModel() throws {
-    let model = try ONNXFormat().read(path: try write(tf2onnxShaped()), options: ImportOptions())
+  @Test(arguments: [(Variant.none, HiddenActivation.tanh), (.linear, .identity)])
+  fileprivate func theWeightsMapOntoTheElmanModel(variant: Variant, f: HiddenActivation) throws {
+    let model = try ONNXFormat().read(path: try write(tf2onnxShaped(variant)), options: ImportOptions())
     // W = [W_h | W_x] = [Rᵀ | Kᵀ], V = Vtᵀ.
     #expect(model.W.shape == [2, 5] && model.W.floats() == [7, 9, 1, 3, 5, 8, 10, 2, 4, 6])
     #expect(
       model.b.floats() == [11, 12] && model.V.floats() == [13, 15, 14, 16] && model.c.floats() == [17, 18])
     #expect(
-      model.hiddenActivation == .tanh && model.outputActivation == .identity && model.inputKind == .dense)
+      model.hiddenActivation == f && model.outputActivation == .identity && model.inputKind == .dense)
   }
 
   /// h_t = f(W·[h_{t-1}; x_t] + b), y_t = g(V·h_t + c) in plain Swift, for relu or tanh and
@@ -240,15 +245,16 @@ private func tf2onnxShaped(_ broken: Break = .none) -> [UInt8] {
   }
 
   @Test(arguments: [
-    (Break.increment, "node 10 (Loop): body node 1 (Add) must add 1 to the step counter"),
+    (Variant.increment, "node 10 (Loop): body node 1 (Add) must add 1 to the step counter"),
     (.initialState, "node 10 (Loop): initial_h \"half\" is a nonzero constant"),
     (.timeAxis, "node 10 (Loop): step count \"T\" is not the length of the input's time axis"),
     (.tripCount, "node 10 (Loop): trip count M \"batch\" is not the step count \"T\""),
     (.iterationOnly, "node 10 (Loop): may run past the last step"),
+    (.narrowCast, "node 10 (Loop): body node 9 (Less) must compare counter + 1 or the iteration number"),
     (.strayBodyNode, "node 10 (Loop): body node 11 (Relu) does not fit an Elman step"),
     (.noTranspose, "node 0 (Identity): feeds the loop's sequence"),
   ])
-  fileprivate func aPartThatDoesNotFitIsNamed(broken: Break, reason: String) throws {
+  fileprivate func aPartThatDoesNotFitIsNamed(broken: Variant, reason: String) throws {
     let path = try write(tf2onnxShaped(broken))
     #expect {
       _ = try ONNXFormat().read(path: path, options: ImportOptions())

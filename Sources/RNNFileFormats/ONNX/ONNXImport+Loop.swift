@@ -76,9 +76,11 @@ extension ONNXImport {
       var result = Resolved(name: name, path: [])
       while let index = bodyProducer[result.name], result.path.count < 64 {
         let step = body.nodes[index]
-        guard step.opType == "Identity" || (casts && step.opType == "Cast"), step.inputs.count >= 1 else {
-          break
-        }
+        guard
+          step.opType == "Identity"
+            || (casts && step.opType == "Cast" && Self.exactCasts.contains(step.attribute("to")?.i ?? 0)),
+          step.inputs.count >= 1
+        else { break }
         result.path.append(index)
         result.name = step.inputs[0]
       }
@@ -402,11 +404,18 @@ extension ONNXImport {
       source: input, states: states, statesRank: 3, final: final, finalRank: 2)
   }
 
-  /// Follows `name` back through Cast and Identity nodes of the main graph, marking them used.
+  /// The types a step count or counter may be cast to without changing its value: float32 (exact
+  /// to 2²⁴ steps), int32, int64, float64. A narrower type could end the loop at another step.
+  private static let exactCasts: Set<Int64> = [1, 6, 7, 11]
+
+  /// Follows `name` back through Identity nodes and value-keeping Casts of the main graph, marking
+  /// them used.
   private mutating func throughCasts(_ name: String) -> String {
     var current = name
     var steps = 0
-    while let index = producer[current], ["Cast", "Identity"].contains(graph.nodes[index].opType), steps < 64
+    while let index = producer[current], steps < 64,
+      graph.nodes[index].opType == "Identity"
+        || (graph.nodes[index].opType == "Cast" && Self.exactCasts.contains(int(index, "to") ?? 0))
     {
       used.insert(index)
       current = graph.nodes[index].inputs.first ?? ""
@@ -425,8 +434,9 @@ extension ONNXImport {
     var current = name
     var steps = 0
     while let index = producer[current],
-      ["Cast", "Identity", "Squeeze", "Unsqueeze", "Reshape"].contains(
-        graph.nodes[index].opType), steps < 64
+      ["Identity", "Squeeze", "Unsqueeze", "Reshape"].contains(graph.nodes[index].opType)
+        || (graph.nodes[index].opType == "Cast" && Self.exactCasts.contains(int(index, "to") ?? 0)),
+      steps < 64
     {
       used.insert(index)
       for extra in graph.nodes[index].inputs.dropFirst() where !extra.isEmpty {
