@@ -70,7 +70,7 @@ struct TF2ONNXInteropTests {
   static let accepted: [(String, HiddenActivation, OutputActivation, Bool)] = [
     ("token_tanh_last", .tanh, .softmax, false), ("dense_relu_last", .relu, .identity, false),
     ("dense_tanh_sequence", .tanh, .sigmoid, true), ("token_relu_timedistributed", .relu, .softmax, true),
-    ("dense_sigmoid_nobias", .sigmoid, .softmax, false),
+    ("dense_sigmoid_nobias", .sigmoid, .softmax, false), ("dense_linear_sequence", .identity, .softmax, true),
   ]
 
   /// |a − b| ≤ tolerance · max(1, |b|) for every element.

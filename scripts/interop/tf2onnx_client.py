@@ -14,7 +14,7 @@ import os
 import sys
 
 OPSETS = {"token_tanh_last": 15, "dense_relu_last": 14, "dense_tanh_sequence": 17,
-          "token_relu_timedistributed": 15, "dense_sigmoid_nobias": 15}
+          "token_relu_timedistributed": 15, "dense_sigmoid_nobias": 15, "dense_linear_sequence": 16}
 REFUSED = ["stacked", "gru"]
 BATCH, STEPS, TOKENS = 3, 6, 9
 
@@ -38,6 +38,8 @@ def build(name):
                    L.TimeDistributed(L.Dense(TOKENS, activation="softmax"))]
     elif name == "dense_sigmoid_nobias":
         layers += [L.SimpleRNN(5, activation="sigmoid", use_bias=False), L.Dense(4, activation="softmax")]
+    elif name == "dense_linear_sequence":
+        layers += [L.SimpleRNN(5, activation="linear", return_sequences=True), L.Dense(4, activation="softmax")]
     elif name == "stacked":
         layers += [L.SimpleRNN(4, return_sequences=True), L.SimpleRNN(4), L.Dense(2)]
     elif name == "gru":
