@@ -10,14 +10,14 @@ struct ONNXImportFailure: Error {
 }
 
 /// Reads an Elman network out of a decoded ONNX graph (docs/ONNX.md, "What is read"): one
-/// forward `RNN` node (or the `Scan` RNNKit writes for silu) fed by a graph input, a Gather from an
-/// embedding table or a OneHot, followed by MatMul or Gemm, Add, and optionally Softmax or
-/// Sigmoid. Every node must take part in that pattern, in the zero initial state or in moving axes
+/// forward `RNN` node (or the `Scan` RNNKit writes for silu, or the `Loop` tf2onnx writes for a
+/// Keras SimpleRNN, in `ONNXImport+Loop.swift`) fed by a graph input, a Gather from an embedding
+/// table or a OneHot, followed by MatMul or Gemm, Add, and optionally Softmax or Sigmoid. Every node must take part in that pattern, in the zero initial state or in moving axes
 /// to a graph output; the first that does not is named in the error.
 struct ONNXImport {
-  let model: ONNXModel
-  let options: ImportOptions
-  let formatName: String
+  private let model: ONNXModel
+  private let options: ImportOptions
+  private let formatName: String
   var graph: ONNXGraph { model.graph }
   var constants: [String: ONNXTensor] = [:]
   var producer: [String: Int] = [:]
@@ -25,7 +25,7 @@ struct ONNXImport {
   var graphInputs: [String: ONNXValueInfo] = [:]
   var graphOutputs: Set<String> = []
   var used = Set<Int>()
-  var opset: Int64 = 0
+  private var opset: Int64 = 0
 
   /// The most entries W_x may have when it is folded from W and an embedding table (1 GiB of f32).
   static let maxComposedWeights = 1 << 28
@@ -33,9 +33,9 @@ struct ONNXImport {
   static let maxCompositionWork = 1 << 33
 
   /// Operators that only move, add or drop axes or change nothing, allowed between the parts.
-  static let layoutOperators: Set<String> = ["Transpose", "Squeeze", "Unsqueeze", "Identity"]
+  private static let layoutOperators: Set<String> = ["Transpose", "Squeeze", "Unsqueeze", "Identity"]
   /// Operators allowed in the subgraph that computes the shape of a zero initial state.
-  static let shapeOperators: Set<String> = [
+  private static let shapeOperators: Set<String> = [
     "Shape", "Gather", "Concat", "Unsqueeze", "Squeeze", "Slice", "Cast", "Constant", "Reshape", "Identity",
   ]
 
@@ -104,7 +104,7 @@ struct ONNXImport {
   }
 
   /// The element count of `tensor`, overflow-checked.
-  func elementCount(_ tensor: ONNXTensor, _ part: String) throws(ONNXImportFailure) -> Int {
+  private func elementCount(_ tensor: ONNXTensor, _ part: String) throws(ONNXImportFailure) -> Int {
     var count = 1
     for dim in tensor.dims {
       guard dim >= 0, dim <= Int64(Int32.max) else { throw fail(part, "has dimension \(dim)") }
@@ -115,7 +115,7 @@ struct ONNXImport {
     return count
   }
 
-  func checkStored(_ tensor: ONNXTensor, _ part: String) throws(ONNXImportFailure) {
+  private func checkStored(_ tensor: ONNXTensor, _ part: String) throws(ONNXImportFailure) {
     if tensor.isExternal {
       throw fail(part, "stores its data in an external file, which RNNKit does not read")
     }
@@ -229,7 +229,7 @@ struct ONNXImport {
 
   func int(_ index: Int, _ name: String) -> Int64? { graph.nodes[index].attribute(name)?.i }
 
-  func string(_ index: Int, _ name: String) -> String? {
+  private func string(_ index: Int, _ name: String) -> String? {
     graph.nodes[index].attribute(name)?.s.map { String(decoding: $0, as: UTF8.self) }
   }
 
@@ -243,7 +243,7 @@ struct ONNXImport {
 
   /// The rank after a layout operator applied to a tensor of rank `rank`, checking that the last
   /// axis (the features) stays last.
-  func rankAfterLayout(_ index: Int, rank: Int) throws(ONNXImportFailure) -> Int {
+  private func rankAfterLayout(_ index: Int, rank: Int) throws(ONNXImportFailure) -> Int {
     let node = graph.nodes[index]
     func normalized(_ axes: [Int64], rank: Int) throws(ONNXImportFailure) -> Set<Int> {
       var result = Set<Int>()
@@ -438,7 +438,7 @@ struct ONNXImport {
 
   /// The model from a recurrence: follows its outputs to the head and the graph outputs, checks
   /// that every node took part, and adds what the graph does not say.
-  mutating func build(_ recurrence: Recurrence) throws -> ElmanModel {
+  private mutating func build(_ recurrence: Recurrence) throws -> ElmanModel {
     let (h, x, source) = (recurrence.h, recurrence.x, recurrence.source)
     let columns = h + x
     var big = [Float](repeating: 0, count: h * columns)
@@ -508,7 +508,7 @@ struct ONNXImport {
   /// A `Scan` with one state and one scanned input whose body is one Elman step:
   /// f(MatMul(state, W_hᵀ) + input), where the scanned input is a Gather of W_xᵀ rows or a MatMul
   /// by W_xᵀ, plus b. This is the form RNNKit writes for an f the RNN operator lacks (silu).
-  mutating func scanRecurrence(_ scan: Int) throws(ONNXImportFailure) -> Recurrence {
+  private mutating func scanRecurrence(_ scan: Int) throws(ONNXImportFailure) -> Recurrence {
     used.insert(scan)
     let node = graph.nodes[scan]
     guard int(scan, "num_scan_inputs") == 1, node.inputs.count == 2, node.outputs.count == 2,
@@ -677,7 +677,7 @@ struct ONNXImport {
     return index
   }
 
-  func hiddenActivation(_ rnn: Int) throws(ONNXImportFailure) -> HiddenActivation {
+  private func hiddenActivation(_ rnn: Int) throws(ONNXImportFailure) -> HiddenActivation {
     let node = graph.nodes[rnn]
     guard let names = node.attribute("activations")?.strings, !names.isEmpty else { return .tanh }
     guard names.count == 1 else {
@@ -718,7 +718,7 @@ struct ONNXImport {
   }
 
   /// Follows the RNN's X back through layout operators to a graph input, a Gather or a OneHot.
-  mutating func inputSource(_ name: String, _ rnn: Int) throws(ONNXImportFailure) -> InputSource {
+  private mutating func inputSource(_ name: String, _ rnn: Int) throws(ONNXImportFailure) -> InputSource {
     var path: [Int] = []
     var current = name
     while let index = producer[current],
@@ -888,7 +888,7 @@ struct ONNXImport {
     }
   }
 
-  static func zeroCheck(_ tensor: ONNXTensor) -> Bool {
+  private static func zeroCheck(_ tensor: ONNXTensor) -> Bool {
     if let raw = tensor.rawData { return raw.allSatisfy { $0 == 0 } }
     return tensor.floatData.allSatisfy { $0 == 0 } && tensor.int64Data.allSatisfy { $0 == 0 }
       && tensor.int32Data.allSatisfy { $0 == 0 } && tensor.doubleData.allSatisfy { $0 == 0 }
@@ -913,7 +913,7 @@ struct ONNXImport {
 
   // MARK: Output side
 
-  struct Head {
+  private struct Head {
     var v: [Float]
     var c: [Float]
     var o: Int
@@ -922,7 +922,7 @@ struct ONNXImport {
   }
 
   /// Follows Y through layout operators; the branches end in graph outputs or in one head.
-  mutating func outputHead(from y: String, rank: Int, hiddenSize h: Int) throws(ONNXImportFailure)
+  private mutating func outputHead(from y: String, rank: Int, hiddenSize h: Int) throws(ONNXImportFailure)
     -> Head
   {
     var head: Head?
@@ -958,7 +958,7 @@ struct ONNXImport {
     return head
   }
 
-  mutating func outputHead(at index: Int, rank: Int, hiddenSize h: Int) throws(ONNXImportFailure)
+  private mutating func outputHead(at index: Int, rank: Int, hiddenSize h: Int) throws(ONNXImportFailure)
     -> Head
   {
     let node = graph.nodes[index]
@@ -1048,7 +1048,7 @@ struct ONNXImport {
   }
 
   /// Accepts the final state's route to graph outputs through layout operators.
-  mutating func markLayoutToOutputs(_ name: String, rank: Int) throws(ONNXImportFailure) {
+  private mutating func markLayoutToOutputs(_ name: String, rank: Int) throws(ONNXImportFailure) {
     var queue = [(name: name, rank: rank)]
     var steps = 0
     while let (current, rank) = queue.popLast() {
