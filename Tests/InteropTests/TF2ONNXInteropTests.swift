@@ -10,7 +10,8 @@ import Testing
 struct TF2ONNXInteropTests {
   /// One converted model with its inputs and what Keras and onnxruntime computed from them.
   struct Case: Sendable {
-    var path: String
+    /// The ONNX file, kept in memory: the folder the clients wrote is removed once read.
+    var bytes: Data
     var opset: Int
     var operators: [String]
     var tokens: [[Int]]?
@@ -28,6 +29,7 @@ struct TF2ONNXInteropTests {
     let folder = FileManager.default.temporaryDirectory.appendingPathComponent(
       "rnnkit-tf2onnx-\(UUID().uuidString)")
     try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: folder) }
     let script = PythonClient.repositoryRoot.appendingPathComponent("scripts/interop/tf2onnx_client.py").path
     for (step, interpreter) in [("make", PythonClient.tf2onnxPython), ("run", nil)] {
       let result = try PythonClient.run([script, step, folder.path], interpreter: interpreter)
@@ -48,7 +50,8 @@ struct TF2ONNXInteropTests {
       guard let name = entry["name"] as? String, let path = entry["path"] as? String else { continue }
       let tokens = entry["tokens"] as? Bool == true
       cases[name] = Case(
-        path: path, opset: entry["opset"] as? Int ?? 0, operators: entry["ops"] as? [String] ?? [],
+        bytes: try Data(contentsOf: URL(fileURLWithPath: path)), opset: entry["opset"] as? Int ?? 0,
+        operators: entry["ops"] as? [String] ?? [],
         tokens: tokens ? entry["inputs"] as? [[Int]] : nil,
         vectors: tokens ? nil : (entry["inputs"] as? [[[Double]]])?.map { $0.map { $0.map(Float.init) } },
         keras: steps(entry["keras"]), onnxruntime: steps(entry["onnxruntime"]))
@@ -62,6 +65,16 @@ struct TF2ONNXInteropTests {
 
   static func fixture(_ name: String) throws -> Case {
     try #require(try cases.get()[name], "tf2onnx_client.py made no case \(name)")
+  }
+
+  /// Writes a case's file into a new folder, for the reader, which takes paths.
+  static func file(_ fixture: Case) throws -> (path: String, folder: URL) {
+    let folder = FileManager.default.temporaryDirectory.appendingPathComponent(
+      "rnnkit-tf2onnx-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+    let path = folder.appendingPathComponent("model.onnx").path
+    try fixture.bytes.write(to: URL(fileURLWithPath: path))
+    return (path, folder)
   }
 
   static let tokenVocabulary = (0..<9).map { "t\($0)" }
@@ -87,10 +100,12 @@ struct TF2ONNXInteropTests {
   func readsWhatTF2ONNXWritesForSimpleRNN(index: Int) throws {
     let (name, f, g, everyStep) = Self.accepted[index]
     let fixture = try Self.fixture(name)
+    let (path, folder) = try Self.file(fixture)
+    defer { try? FileManager.default.removeItem(at: folder) }
     #expect(fixture.opset >= 14 && fixture.operators.contains("Loop") && !fixture.operators.contains("RNN"))
     let tokens = fixture.tokens != nil
     let model = try ONNXFormat().read(
-      path: fixture.path, options: ImportOptions(vocabularyTokens: tokens ? Self.tokenVocabulary : nil))
+      path: path, options: ImportOptions(vocabularyTokens: tokens ? Self.tokenVocabulary : nil))
     #expect(model.hiddenActivation == f && model.outputActivation == g)
     #expect(model.inputKind == (tokens ? .tokens : .dense))
     let tolerance = f == .relu ? 1e-4 : 1e-5
@@ -114,7 +129,7 @@ struct TF2ONNXInteropTests {
     // A token model without a vocabulary names what to supply.
     if tokens {
       #expect {
-        _ = try ONNXFormat().read(path: fixture.path, options: ImportOptions())
+        _ = try ONNXFormat().read(path: path, options: ImportOptions())
       } throws: { ($0 as? ONNXError)?.requestedInput == .vocabulary }
     }
   }
@@ -125,9 +140,10 @@ struct TF2ONNXInteropTests {
     ("gru", "(GRU): no RNN node"),
   ])
   func tf2onnxGraphsOutsideTheFamilyAreRefused(name: String, reason: String) throws {
-    let fixture = try Self.fixture(name)
+    let (path, folder) = try Self.file(try Self.fixture(name))
+    defer { try? FileManager.default.removeItem(at: folder) }
     #expect {
-      _ = try ONNXFormat().read(path: fixture.path, options: ImportOptions())
+      _ = try ONNXFormat().read(path: path, options: ImportOptions())
     } throws: { error in
       let message = "\(error)"
       return message.contains(reason) && message.contains("node ") && !message.contains("\n")
