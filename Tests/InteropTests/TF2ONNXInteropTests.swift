@@ -84,6 +84,8 @@ struct TF2ONNXInteropTests {
     ("token_tanh_last", .tanh, .softmax, false), ("dense_relu_last", .relu, .identity, false),
     ("dense_tanh_sequence", .tanh, .sigmoid, true), ("token_relu_timedistributed", .relu, .softmax, true),
     ("dense_sigmoid_nobias", .sigmoid, .softmax, false), ("dense_linear_sequence", .identity, .softmax, true),
+    // Fixed shapes: a constant step count; with a fixed batch, Gemms in the body.
+    ("token_tanh_fixed_length", .tanh, .softmax, false), ("dense_relu_fixed_batch", .relu, .identity, true),
   ]
 
   /// |a − b| ≤ tolerance · max(1, |b|) for every element.

@@ -68,7 +68,7 @@ private func integers(_ name: String, _ dims: [Int64], _ values: [Int64], type: 
 /// the others break one part.
 private enum Variant {
   case none, linear, increment, initialState, timeAxis, tripCount, iterationOnly, narrowCast, strayBodyNode
-  case noTranspose
+  case noTranspose, constantSteps
 }
 
 /// A graph shaped like what tf2onnx 1.16 writes for Keras `SimpleRNN(2)` + `Dense(2)` on dense
@@ -124,7 +124,12 @@ private func tf2onnxShaped(_ broken: Variant = .none) -> [UInt8] {
       node("Concat", ["batch", "hidden64"], ["zshape"], int: ["axis": 0]),
       node("Expand", [broken == .initialState ? "half" : "zero", "zshape"], ["h0"]),
       node(
-        "Loop", [broken == .tripCount ? "batch" : "", "cond0", "counter0", "h0", "T", "K", "b", "R"],
+        "Loop",
+        [
+          broken == .tripCount ? "batch" : "", "cond0", "counter0", "h0",
+          broken == .constantSteps ? "six" : "T", "K",
+          "b", "R",
+        ],
         ["o_c", "o_h", "o_T", "o_K", "o_b", "o_R", "states"], graph: ("body", body)),
       node("Slice", ["states", "last64", "end64", "zero64"], ["last"]),
       node("Squeeze", ["last", "zero64"], ["hl"]),
@@ -137,7 +142,8 @@ private func tf2onnxShaped(_ broken: Variant = .none) -> [UInt8] {
       floats("K", [3, 2], [1, 2, 3, 4, 5, 6]), floats("R", [2, 2], [7, 8, 9, 10]),
       floats("b", [2], [11, 12]),
       floats("Vt", [2, 2], [13, 14, 15, 16]), floats("c", [2], [17, 18]), floats("zero", [], [0]),
-      floats("half", [], [0.5]), integers("counter0", [], [0], type: 6), integers("zero64", [1], [0]),
+      floats("half", [], [0.5]), integers("counter0", [], [0], type: 6), integers("six", [], [6], type: 6),
+      integers("zero64", [1], [0]),
       integers("one64", [1], [1]), integers("two64", [1], [2]), integers("last64", [1], [-1]),
       integers("end64", [1], [Int64(Int32.max)]), integers("hidden64", [1], [2]),
     ] {
@@ -210,6 +216,8 @@ private func tf2onnxShaped(_ broken: Variant = .none) -> [UInt8] {
   @Test(arguments: [
     ("tf2onnx-dense-relu.onnx", HiddenActivation.relu, OutputActivation.identity, false),
     ("tf2onnx-tokens-timedistributed.onnx", .relu, .softmax, true),
+    // Input((6, 3), batch_size=3): a constant step count, and Gemm(x_t, K, b), Gemm(h, R, ·) in the body.
+    ("tf2onnx-dense-fixed-batch.onnx", .relu, .identity, true),
     // TensorFlow 2.21 (Keras 3) with tf2onnx 1.17.0: the Loop also takes a trip count M, and its
     // conditions are Ands of two Less.
     ("tf2onnx-keras3-dense-sequence.onnx", .tanh, .sigmoid, true),
@@ -253,6 +261,8 @@ private func tf2onnxShaped(_ broken: Variant = .none) -> [UInt8] {
     (.narrowCast, "node 10 (Loop): body node 9 (Less) must compare counter + 1 or the iteration number"),
     (.strayBodyNode, "node 10 (Loop): body node 11 (Relu) does not fit an Elman step"),
     (.noTranspose, "node 0 (Identity): feeds the loop's sequence"),
+    // A constant step count needs an input that declares that many steps; x's are symbolic.
+    (.constantSteps, "node 10 (Loop): step count \"six\" is not the length of the input's time axis"),
   ])
   fileprivate func aPartThatDoesNotFitIsNamed(broken: Variant, reason: String) throws {
     let path = try write(tf2onnxShaped(broken))

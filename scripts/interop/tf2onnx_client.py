@@ -14,7 +14,8 @@ import os
 import sys
 
 OPSETS = {"token_tanh_last": 15, "dense_relu_last": 14, "dense_tanh_sequence": 17,
-          "token_relu_timedistributed": 15, "dense_sigmoid_nobias": 15, "dense_linear_sequence": 16}
+          "token_relu_timedistributed": 15, "dense_sigmoid_nobias": 15, "dense_linear_sequence": 16,
+          "token_tanh_fixed_length": 15, "dense_relu_fixed_batch": 15}
 REFUSED = ["stacked", "gru"]
 BATCH, STEPS, TOKENS = 3, 6, 9
 
@@ -24,7 +25,11 @@ def build(name):
 
     L = tf.keras.layers
     token = name.startswith("token")
-    layers = [L.Input((None,), dtype="int32")] if token else [L.Input((None, 3))]
+    # Fixed shapes: tf2onnx folds the step count into a constant, and with a fixed batch too it
+    # fuses each product and its addend into a Gemm.
+    steps = STEPS if "fixed" in name else None
+    batch = BATCH if "fixed_batch" in name else None
+    layers = [L.Input((steps,), dtype="int32")] if token else [L.Input((steps, 3), batch_size=batch)]
     if token:
         layers.append(L.Embedding(TOKENS, 5))
     if name == "token_tanh_last":
@@ -40,6 +45,10 @@ def build(name):
         layers += [L.SimpleRNN(5, activation="sigmoid", use_bias=False), L.Dense(4, activation="softmax")]
     elif name == "dense_linear_sequence":
         layers += [L.SimpleRNN(5, activation="linear", return_sequences=True), L.Dense(4, activation="softmax")]
+    elif name == "token_tanh_fixed_length":
+        layers += [L.SimpleRNN(6), L.Dense(TOKENS, activation="softmax")]
+    elif name == "dense_relu_fixed_batch":
+        layers += [L.SimpleRNN(6, activation="relu", return_sequences=True), L.Dense(4)]
     elif name == "stacked":
         layers += [L.SimpleRNN(4, return_sequences=True), L.SimpleRNN(4), L.Dense(2)]
     elif name == "gru":
@@ -97,7 +106,8 @@ def make(folder):
 # Run with TensorFlow 2.21 (Keras 3, tf2onnx 1.17.0; not the project's venv), `fixtures` keeps the
 # Keras 3 form instead: trip count M and an And of two conditions.
 FIXTURES = {"dense_relu_last": "tf2onnx-dense-relu.onnx",
-            "token_relu_timedistributed": "tf2onnx-tokens-timedistributed.onnx"}
+            "token_relu_timedistributed": "tf2onnx-tokens-timedistributed.onnx",
+            "dense_relu_fixed_batch": "tf2onnx-dense-fixed-batch.onnx"}
 FIXTURES_KERAS3 = {"dense_tanh_sequence": "tf2onnx-keras3-dense-sequence.onnx"}
 
 

@@ -10,6 +10,18 @@ extension ONNXImport {
     case state, counter, stepCount, weight
   }
 
+  /// A term of the pre-activation sum: a product left · right (right transposed for a Gemm with
+  /// transB), or a plain value.
+  private struct Term {
+    var value: String
+    var left: String?
+    var right: String?
+    var transposed = false
+    var node: Int?
+    /// The Identity nodes between the sum and a MatMul.
+    var path: [Int] = []
+  }
+
   /// A body name with the `Identity` (and, where asked, `Cast`) nodes that lead to it.
   private struct Resolved {
     var name: String
@@ -115,26 +127,51 @@ extension ONNXImport {
       return tensor
     }
 
-    /// The terms of a sum of up to four values, and the Add nodes that add them.
-    func terms(of z: String) -> (terms: [String], adds: [Int]) {
-      var terms: [String] = []
-      var adds: [Int] = []
+    /// The terms of a sum of up to four values: products (of MatMul, or of a Gemm whose C is the
+    /// rest of the sum) and plain values, with the Add and Gemm nodes that form them.
+    func terms(of z: String) -> (terms: [Term], nodes: [Int]) {
+      var terms: [Term] = []
+      var nodes: [Int] = []
       var pending = [z]
       while let name = pending.popLast() {
-        if let add = producing(name, "Add"), body.nodes[add].inputs.count == 2,
-          terms.count + pending.count < 4
-        {
-          adds.append(add)
-          pending += body.nodes[add].inputs
+        let resolved = resolve(name)
+        let index = bodyProducer[resolved.name]
+        let step = index.map { body.nodes[$0] }
+        if let index, let step, terms.count + pending.count < 4 {
+          if step.opType == "Add", step.inputs.count == 2 {
+            nodes.append(index)
+            nodes += resolved.path
+            pending += step.inputs
+            continue
+          }
+          if step.opType == "Gemm", step.inputs.count == 2 || step.inputs.count == 3,
+            (step.attribute("alpha")?.f ?? 1) == 1, (step.attribute("beta")?.f ?? 1) == 1,
+            (step.attribute("transA")?.i ?? 0) == 0
+          {
+            nodes.append(index)
+            nodes += resolved.path
+            terms.append(
+              Term(
+                value: resolved.name, left: step.inputs[0], right: step.inputs[1],
+                transposed: (step.attribute("transB")?.i ?? 0) != 0, node: index))
+            if step.inputs.count == 3, !step.inputs[2].isEmpty { pending.append(step.inputs[2]) }
+            continue
+          }
+        }
+        if let index, let step, step.opType == "MatMul", step.inputs.count == 2 {
+          terms.append(
+            Term(
+              value: resolved.name, left: step.inputs[0], right: step.inputs[1], transposed: false,
+              node: index,
+              path: resolved.path))
         } else {
-          terms.append(name)
+          terms.append(Term(value: name))
         }
       }
-      return (terms, adds)
+      return (terms, nodes)
     }
-    func multipliesState(_ term: String, _ slot: Int) -> Bool {
-      guard let product = producing(resolve(term).name, "MatMul"), let left = body.nodes[product].inputs.first
-      else { return false }
+    func multipliesState(_ term: Term, _ slot: Int) -> Bool {
+      guard let left = term.left else { return false }
       return resolve(left).name == stateIns[slot]
     }
 
@@ -147,7 +184,7 @@ extension ONNXImport {
       var f: HiddenActivation
       var z = step.inputs.first ?? ""
       var activation = [index]
-      if step.opType == "Add" {
+      if step.opType == "Add" || step.opType == "Gemm" {
         (f, z, activation) = (.identity, newState.name, [])
       } else if step.opType == "Mul", step.inputs.count == 2,
         let gate = step.inputs.indices.first(where: { i in
@@ -177,33 +214,32 @@ extension ONNXImport {
 
     // z = MatMul(x_t, K) + MatMul(h, R) + b, added in any order.
     let sum = terms(of: state.z)
-    bodyUsed.formUnion(sum.adds)
-    var recurrentName: String?
-    var kernelName: String?
+    bodyUsed.formUnion(sum.nodes)
+    var recurrent: (name: String, transposed: Bool)?
+    var kernel: (name: String, transposed: Bool)?
     var biasName: String?
     var gather: Int?
     for term in sum.terms {
-      let resolved = resolve(term)
-      if let product = producing(resolved.name, "MatMul"), body.nodes[product].inputs.count == 2 {
-        let left = resolve(body.nodes[product].inputs[0])
-        if left.name == stateIns[state.slot], recurrentName == nil {
-          recurrentName = body.nodes[product].inputs[1]
-        } else if let step = producing(left.name, "Gather"), kernelName == nil {
-          kernelName = body.nodes[product].inputs[1]
+      if let leftName = term.left, let rightName = term.right, let product = term.node {
+        let left = resolve(leftName)
+        if left.name == stateIns[state.slot], recurrent == nil {
+          recurrent = (rightName, term.transposed)
+        } else if let step = producing(left.name, "Gather"), kernel == nil {
+          kernel = (rightName, term.transposed)
           gather = step
         } else {
           throw bodyFail(product, "multiplies neither the state nor this step's input")
         }
         bodyUsed.insert(product)
         bodyUsed.formUnion(left.path)
-        bodyUsed.formUnion(resolved.path)
+        bodyUsed.formUnion(term.path)
       } else if biasName == nil {
-        biasName = term
+        biasName = term.value
       } else {
-        throw bodyFail(bodyProducer[resolved.name], "is a fourth term of the pre-activation")
+        throw bodyFail(bodyProducer[resolve(term.value).name], "is a fourth term of the pre-activation")
       }
     }
-    guard let recurrentName, let kernelName, let gather else {
+    guard let recurrent, let kernel, let gather else {
       throw bodyFail(bodyProducer[state.z], "is not MatMul(x_t, K) + MatMul(h, R) + b")
     }
 
@@ -287,19 +323,42 @@ extension ONNXImport {
 
     // The weights.
     let part = describe(loop)
-    let kernel = try floats(try weight(kernelName, "kernel"), part + " kernel")
-    let recurrentT = try floats(try weight(recurrentName, "recurrent kernel"), part + " recurrent kernel")
-    guard recurrentT.shape.count == 2, recurrentT.shape[0] == recurrentT.shape[1], recurrentT.shape[0] > 0
+    // Keras' layout is K [D, H] and R [H, H]; a Gemm with transB holds them transposed.
+    let kernelValues = try floats(try weight(kernel.name, "kernel"), part + " kernel")
+    let recurrentValues = try floats(
+      try weight(recurrent.name, "recurrent kernel"), part + " recurrent kernel")
+    guard recurrentValues.shape.count == 2, recurrentValues.shape[0] == recurrentValues.shape[1],
+      recurrentValues.shape[0] > 0
     else {
-      throw fail(loop, "recurrent kernel has shape \(recurrentT.shape), expected [H, H]")
+      throw fail(loop, "recurrent kernel has shape \(recurrentValues.shape), expected [H, H]")
     }
-    let h = recurrentT.shape[0]
-    guard kernel.shape.count == 2, kernel.shape[1] == h, kernel.shape[0] > 0 else {
-      throw fail(loop, "kernel has shape \(kernel.shape), expected [input size, \(h)]")
+    let h = recurrentValues.shape[0]
+    guard kernelValues.shape.count == 2, kernelValues.shape[kernel.transposed ? 0 : 1] == h,
+      kernelValues.shape[kernel.transposed ? 1 : 0] > 0
+    else {
+      throw fail(
+        loop,
+        "kernel has shape \(kernelValues.shape), expected \(kernel.transposed ? "[\(h), input size]" : "[input size, \(h)]")"
+      )
     }
-    let d = kernel.shape[0]
+    let d = kernelValues.shape[kernel.transposed ? 1 : 0]
+    // Both as the model holds them: W_h [H, H] and the input weights [H, D].
+    var recurrentRows = [Double](repeating: 0, count: h * h)
+    var kernelRows = [Double](repeating: 0, count: h * d)
+    for row in 0..<h {
+      for column in 0..<h {
+        recurrentRows[row * h + column] =
+          recurrent.transposed
+          ? recurrentValues.values[row * h + column] : recurrentValues.values[column * h + row]
+      }
+      for column in 0..<d {
+        kernelRows[row * d + column] =
+          kernel.transposed ? kernelValues.values[row * d + column] : kernelValues.values[column * h + row]
+      }
+    }
+    let recurrentDType = recurrentValues.dtype
     var bias = [Double](repeating: 0, count: h)
-    var biasDType = recurrentT.dtype
+    var biasDType = recurrentDType
     if let biasName {
       let b = try floats(try weight(biasName, "bias"), part + " bias")
       guard b.values.count == h, b.shape.last == h else {
@@ -334,6 +393,8 @@ extension ONNXImport {
       batchMajor = source
     }
     let input: InputSource
+    // The graph input whose axis is time, for a step count that is a constant.
+    var timeAxis: (input: String, axis: Int)?
     var wx = [Double](repeating: 0, count: h * d)
     var x = d
     if let table = producingNode(source, "Gather") {
@@ -345,31 +406,26 @@ extension ONNXImport {
       guard rows.shape.count == 2, rows.shape[0] > 0, rows.shape[1] == d else {
         throw fail(table, "table has shape \(rows.shape), expected [tokens, \(d)]")
       }
+      if graphInputs[lookup.inputs[1]] != nil { timeAxis = (lookup.inputs[1], batchMajor == nil ? 0 : 1) }
       guard try tokenIndices(lookup.inputs[1]) == 2 else {
         throw fail(table, "token indices must be [batch, time]")
       }
       used.insert(table)
       x = rows.shape[0]
-      var kernelT = [Double](repeating: 0, count: h * d)
-      for row in 0..<h { for column in 0..<d { kernelT[row * d + column] = kernel.values[column * h + row] } }
-      wx = try fold(kernelT, h: h, d: d, table: rows.values, rows: x, part)
+      wx = try fold(kernelRows, h: h, d: d, table: rows.values, rows: x, part)
       input = .table(rows.values, rows: x)
     } else if let info = graphInputs[source], constants[source] == nil, producer[source] == nil {
       guard info.elementType == ONNXDataType.float.rawValue, try declaredRank(source) == 3 else {
         throw fail("graph input \"\(source)\"", "feeds the loop but is not a float32 tensor of rank 3")
       }
-      for row in 0..<h { for column in 0..<d { wx[row * d + column] = kernel.values[column * h + row] } }
+      wx = kernelRows
       input = .dense
+      timeAxis = (source, batchMajor == nil ? 0 : 1)
     } else {
       throw fail(
         producer[source].map(describe) ?? part,
         "feeds the loop's sequence; expected a graph input or a Gather from a table")
     }
-    var recurrent = [Double](repeating: 0, count: h * h)
-    for row in 0..<h {
-      for column in 0..<h { recurrent[row * h + column] = recurrentT.values[column * h + row] }
-    }
-
     var stepCounts = Set<String>()
     for bound in bounds { stepCounts.insert(throughCasts(bound)) }
     guard stepCounts.count == 1, let steps = stepCounts.first else {
@@ -384,7 +440,7 @@ extension ONNXImport {
     guard endsAtLastStep else {
       throw fail(loop, "may run past the last step: neither M nor Less(counter + 1, step count) ends it")
     }
-    try markStepCount(steps, sequence: sequence, batchMajor: batchMajor, loop: loop)
+    try markStepCount(steps, sequence: sequence, batchMajor: batchMajor, timeAxis: timeAxis, loop: loop)
     try markStartCondition(node.inputs[1], steps: steps, loop: loop)
     try markInitialState(node.inputs[2 + state.slot], loop)
 
@@ -399,8 +455,8 @@ extension ONNXImport {
       throw fail(loop, "output \(position) (\"\(output)\") is read, but it is not a state")
     }
     return Recurrence(
-      h: h, x: x, recurrent: recurrent, input: wx, bias: bias, biasDType: biasDType,
-      weightDType: input.isExact && kernel.dtype == recurrentT.dtype ? kernel.dtype : .f32, f: state.f,
+      h: h, x: x, recurrent: recurrentRows, input: wx, bias: bias, biasDType: biasDType,
+      weightDType: input.isExact && kernelValues.dtype == recurrentDType ? recurrentDType : .f32, f: state.f,
       source: input, states: states, statesRank: 3, final: final, finalRank: 2)
   }
 
@@ -427,10 +483,18 @@ extension ONNXImport {
   /// Accepts `name` as the number of steps: element 0 of Shape(sequence), or element 1 of the
   /// shape of the batch-major tensor the sequence transposes, through Slice or Gather, Squeeze,
   /// Unsqueeze, Reshape and Cast.
-  private mutating func markStepCount(_ name: String, sequence: String, batchMajor: String?, loop: Int)
-    throws(ONNXImportFailure)
-  {
+  private mutating func markStepCount(
+    _ name: String, sequence: String, batchMajor: String?, timeAxis: (input: String, axis: Int)?, loop: Int
+  ) throws(ONNXImportFailure) {
     let wrong = fail(describe(loop), "step count \"\(name)\" is not the length of the input's time axis")
+    if constants[name] != nil {
+      // A fixed length (Keras Input((T, X))): the graph input must declare that time axis.
+      let length = try integers(name, describe(loop) + " step count")
+      guard length.count == 1, let timeAxis, let shape = graphInputs[timeAxis.input]?.shape,
+        timeAxis.axis < shape.count, shape[timeAxis.axis] == .value(length[0])
+      else { throw wrong }
+      return
+    }
     var current = name
     var steps = 0
     while let index = producer[current],
@@ -496,8 +560,14 @@ extension ONNXImport {
     guard let less = producingNode(name, "Less"), graph.nodes[less].inputs.count == 2 else { throw wrong }
     used.insert(less)
     let zero = throughCasts(graph.nodes[less].inputs[0])
-    guard throughCasts(graph.nodes[less].inputs[1]) == steps, constants[zero] != nil,
-      try floatsOrIntegers(zero, describe(less) + " start") == [0]
+    let bound = throughCasts(graph.nodes[less].inputs[1])
+    guard constants[zero] != nil, try floatsOrIntegers(zero, describe(less) + " start") == [0] else {
+      throw wrong
+    }
+    if bound == steps { return }
+    // A fixed length, folded into a constant of another type.
+    guard constants[bound] != nil, constants[steps] != nil,
+      try floatsOrIntegers(bound, describe(less) + " bound") == (try floatsOrIntegers(steps, describe(loop)))
     else { throw wrong }
   }
 
