@@ -29,9 +29,10 @@ extension ONNXImport {
   }
 
   /// Reads a `Loop` whose body is one Elman step: x_t = Gather(sequence, t), then
-  /// f(MatMul(x_t, K) + MatMul(h, R) + b), where the loop runs while t + 1 < T and T is the
-  /// length of the sequence's first axis. W_x = Kᵀ (folded with the embedding table for token
-  /// input), W_h = Rᵀ.
+  /// f(MatMul(x_t, K) + MatMul(h, R) + b) (or Gemms that fuse a product with the rest of the sum),
+  /// where the loop runs exactly T times and T is the length of the sequence's time axis (computed
+  /// from its shape, or a constant the graph input declares). W_x = Kᵀ (folded with the embedding
+  /// table for token input), W_h = Rᵀ.
   mutating func loopRecurrence(_ loop: Int) throws(ONNXImportFailure) -> Recurrence {
     used.insert(loop)
     let node = graph.nodes[loop]
