@@ -21,4 +21,21 @@ if [ "${1:-}" = "--python" ]; then
     echo "bootstrap: installing Python test clients"
     "$PY" -m pip install -q --disable-pip-version-check -r "$(dirname "$0")/requirements.txt"
   fi
+  # TensorFlow and tf2onnx live in their own virtual environment: they pin numpy and protobuf to
+  # versions the clients above do not take. Skipped when it is there and imports.
+  venv="$(cd "$(dirname "$0")/.." && pwd)/.venv-tf2onnx"
+  if ! TF_CPP_MIN_LOG_LEVEL=3 "$venv/bin/python" -c "import tensorflow, tf2onnx" >/dev/null 2>&1; then
+    echo "bootstrap: creating .venv-tf2onnx (TensorFlow and tf2onnx, about 1.3 GB)"
+    rm -rf "$venv"
+    if ! "$PY" -m venv "$venv" >/dev/null 2>&1; then
+      # Debian's own python3 needs python3-venv for ensurepip.
+      rm -rf "$venv"
+      export DEBIAN_FRONTEND=noninteractive
+      apt-get update -qq
+      apt-get install -y -qq python3-venv >/dev/null
+      "$PY" -m venv "$venv"
+    fi
+    "$venv/bin/python" -m pip install -q --disable-pip-version-check \
+      -r "$(dirname "$0")/requirements-tf2onnx.txt"
+  fi
 fi

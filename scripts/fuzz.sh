@@ -7,7 +7,8 @@
 #   FuzzNpy          the .npy header parser and decoders, seeded with arrays from numpy.save
 #   FuzzNpz          the .npz reader, one hostile entry in a valid archive, seeded likewise
 #   FuzzONNX         the ONNX reader (protobuf decoder and graph matcher), seeded with the token
-#                    and dense fixtures exported as ONNX, with their own f and with silu (a Scan)
+#                    and dense fixtures exported as ONNX, with their own f and with silu (a Scan),
+#                    and with real tf2onnx output for Keras SimpleRNN models (a Loop)
 #   FuzzPickle       the PyTorch unpickler and state-dict mapping, seeded with torch.save pickles
 #   FuzzKerasConfig  the Keras config reader (JSON and layer walker), seeded with Fuzz/regressions/keras-config
 #   FuzzVocabulary   readVocabularyFile, seeded with Fuzz/regressions/vocabulary
@@ -39,6 +40,8 @@ elif [ "$target" = FuzzONNX ]; then
   # silu is written as a Scan, so these seed the Scan matcher.
   "$rnnkit" convert Fixtures/token-f32.rnn "$corpus/token-silu.onnx" --hidden-activation silu --force
   "$rnnkit" convert Fixtures/dense-f32.rnn "$corpus/dense-silu.onnx" --hidden-activation silu --force
+  # tf2onnx writes a Keras SimpleRNN as a Loop, so these seed the Loop matcher.
+  cp -n Fixtures/tf2onnx-*.onnx "$corpus"/
   cp -n Fuzz/regressions-onnx/* "$corpus"/ 2>/dev/null || true
 elif [ "$target" = FuzzPickle ]; then
   python3 scripts/fuzz_seeds.py pickle "$corpus"

@@ -1,8 +1,8 @@
 import Foundation
 import Testing
 
-/// `rnnkit` with ONNX files: conversion both ways with verification, and one-line errors that
-/// name the flag to use.
+/// `rnnkit` with ONNX files: conversion both ways with verification, tf2onnx files, and one-line
+/// errors that name the flag to use.
 @Suite struct ONNXTests {
   @Test func convertsBothWaysWithVerification() throws {
     let folder = try CLI.temporaryFolder()
@@ -19,6 +19,21 @@ import Testing
     let any = folder.appendingPathComponent("m.bin").path
     #expect(try CLI.run(["convert", CLI.fixture("dense-f32.rnn"), any, "--to", "onnx"]).status == 0)
     #expect(try CLI.run(["inspect", any]).stdout.contains("onnx"))
+  }
+
+  /// A tf2onnx file (a Keras SimpleRNN as a Loop) converts with verification once given the
+  /// vocabulary tf2onnx does not store; without it, the error names the flag.
+  @Test func convertsATF2ONNXFile() throws {
+    let folder = try CLI.temporaryFolder()
+    defer { try? FileManager.default.removeItem(at: folder) }
+    let source = CLI.fixture("tf2onnx-tokens-timedistributed.onnx")
+    let vocabulary = folder.appendingPathComponent("vocab.txt").path
+    try (0..<9).map { "t\($0)\n" }.joined().write(toFile: vocabulary, atomically: true, encoding: .utf8)
+    let out = folder.appendingPathComponent("m.rnn").path
+    let converted = try CLI.run(["convert", source, out, "--vocab", vocabulary, "--verify"])
+    #expect(converted.status == 0 && converted.stdout.contains("H 6, X 9, O 9"), "\(converted.stderr)")
+    let missing = try CLI.run(["convert", source, folder.appendingPathComponent("n.rnn").path])
+    #expect(missing.status != 0 && missing.stderr.contains("--vocab"), "\(missing.stderr)")
   }
 
   @Test func errorsAreOneLineAndNameTheFlag() throws {

@@ -25,6 +25,25 @@ import Testing
     await #expect(throws: MissingPythonClient.self) { try await gate.prepare(for: test) }
   }
 
+  /// A virtual environment that is not there (as `.venv-tf2onnx` before bootstrap) fails too.
+  @Test func aMissingInterpreterFailsWhenInteropIsRequired() async throws {
+    let absent = FileManager.default.temporaryDirectory.appendingPathComponent(
+      "rnnkit-no-venv-\(UUID().uuidString)/bin/python"
+    ).path
+    let verdict = PythonClient.verdict(
+      modules: ["tensorflow", "tf2onnx"], interpreter: absent,
+      environment: [PythonClient.requireVariable: "1"])
+    guard case .fail(let reason) = verdict else {
+      Issue.record("expected a failure, got \(verdict)")
+      return
+    }
+    #expect(reason.contains(absent) && reason.contains("could not be started"), "\(reason)")
+    let gate = RequiresPython(
+      modules: ["tensorflow"], interpreter: absent, environment: [PythonClient.requireVariable: "1"])
+    let test = try #require(Test.current)
+    await #expect(throws: MissingPythonClient.self) { try await gate.prepare(for: test) }
+  }
+
   @Test func aMissingModuleIsAVisibleSkipOtherwise() async throws {
     for environment in [[:], [PythonClient.requireVariable: "0"]] {
       let verdict = PythonClient.verdict(modules: [Self.missing], environment: environment)

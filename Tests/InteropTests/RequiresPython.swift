@@ -7,11 +7,13 @@ import Testing
 /// error as the reason, without it (see `PythonClient`).
 struct RequiresPython: TestTrait, SuiteTrait {
   var modules: [String]
+  /// The Python to import them in; python3 when nil.
+  var interpreter: String?
   /// Read when the test starts; a parameter so the gate itself can be tested.
   var environment: [String: String] = ProcessInfo.processInfo.environment
 
   func prepare(for test: Test) async throws {
-    switch PythonClient.verdict(modules: modules, environment: environment) {
+    switch PythonClient.verdict(modules: modules, interpreter: interpreter, environment: environment) {
     case .run:
       return
     case .fail(let reason):
@@ -32,4 +34,9 @@ struct MissingPythonClient: Error, CustomStringConvertible {
 extension Trait where Self == RequiresPython {
   /// Needs python3 with `modules` importable (Keras runs on JAX on the CPU).
   static func requiresPython(_ modules: String...) -> Self { RequiresPython(modules: modules) }
+
+  /// Needs TensorFlow and tf2onnx in their own virtual environment (`PythonClient.tf2onnxPython`).
+  static var requiresTF2ONNX: Self {
+    RequiresPython(modules: ["tensorflow", "tf2onnx"], interpreter: PythonClient.tf2onnxPython)
+  }
 }

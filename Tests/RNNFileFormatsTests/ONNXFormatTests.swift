@@ -5,7 +5,7 @@ import RNNModel
 import Testing
 
 /// A protobuf encoder of its own, so hostile files are built independently of the writer under test.
-private struct Proto {
+struct Proto {
   var bytes: [UInt8] = []
 
   mutating func varint(_ value: UInt64) {
@@ -38,7 +38,7 @@ private struct Proto {
 }
 
 /// A ModelProto with IR version 8, opset 17 and `graph`.
-private func modelBytes(graph: [UInt8]) -> [UInt8] {
+func modelBytes(graph: [UInt8]) -> [UInt8] {
   Proto.message {
     $0.int(1, 8)
     $0.bytes(7, graph)
@@ -47,7 +47,7 @@ private func modelBytes(graph: [UInt8]) -> [UInt8] {
 }
 
 /// A graph input `name` of float32 with `rank` symbolic dimensions.
-private func floatInput(_ name: String, rank: Int) -> [UInt8] {
+func floatInput(_ name: String, rank: Int) -> [UInt8] {
   Proto.message { info in
     info.string(1, name)
     info.bytes(
@@ -67,7 +67,7 @@ private func floatInput(_ name: String, rank: Int) -> [UInt8] {
   }
 }
 
-private func node(_ op: String, inputs: [String], outputs: [String], name: String = "") -> [UInt8] {
+func node(_ op: String, inputs: [String], outputs: [String], name: String = "") -> [UInt8] {
   Proto.message { node in
     for input in inputs { node.string(1, input) }
     for output in outputs { node.string(2, output) }

@@ -21,31 +21,39 @@ public enum PythonClient {
     case fail(reason: String)
   }
 
-  /// The verdict for a test that imports `modules`, under `environment`.
+  /// The Python of the virtual environment that holds TensorFlow and tf2onnx, kept apart from the
+  /// other clients because TensorFlow pins numpy and protobuf (scripts/bootstrap.sh --python).
+  public static let tf2onnxPython = repositoryRoot.appendingPathComponent(".venv-tf2onnx/bin/python").path
+
+  /// The verdict for a test that imports `modules` in `interpreter` (python3 when nil), under
+  /// `environment`.
   public static func verdict(
-    modules: [String], environment: [String: String] = ProcessInfo.processInfo.environment
+    modules: [String], interpreter: String? = nil,
+    environment: [String: String] = ProcessInfo.processInfo.environment
   ) -> Verdict {
-    guard let problem = importProblem(modules) else { return .run }
+    guard let problem = importProblem(modules, interpreter: interpreter) else { return .run }
     let names = modules.joined(separator: ", ")
+    let python = interpreter ?? "python3"
     let required = environment[requireVariable].map { !$0.isEmpty && $0 != "0" } ?? false
     if required {
       return .fail(
-        reason: "\(requireVariable) is set and python3 cannot import \(names): \(problem)"
+        reason: "\(requireVariable) is set and \(python) cannot import \(names): \(problem)"
           + " (scripts/bootstrap.sh --python installs the clients)")
     }
     return .skip(
-      reason: "python3 cannot import \(names): \(problem); \(requireVariable)=1 makes this a failure")
+      reason: "\(python) cannot import \(names): \(problem); \(requireVariable)=1 makes this a failure")
   }
 
-  /// Why `python3` cannot import `modules` (the last line of what it printed), or nil when it can.
-  /// Each list is tried once per test process: importing Keras takes seconds.
-  public static func importProblem(_ modules: [String]) -> String? {
-    imports.value(for: modules) {
+  /// Why `interpreter` (python3 when nil) cannot import `modules` (the last line of what it
+  /// printed), or nil when it can. Each list is tried once per test process: importing Keras takes
+  /// seconds.
+  public static func importProblem(_ modules: [String], interpreter: String? = nil) -> String? {
+    imports.value(for: [interpreter ?? "python3"] + modules) {
       let result: ChildProcess.Result
       do {
-        result = try run(["-c", "import " + modules.joined(separator: ", ")])
+        result = try run(["-c", "import " + modules.joined(separator: ", ")], interpreter: interpreter)
       } catch {
-        return "python3 could not be started (\(error))"
+        return "\(interpreter ?? "python3") could not be started (\(error))"
       }
       guard result.status != 0 || result.reason != .exit else { return nil }
       let last = result.stderrText.split(separator: "\n").last.map(String.init)
@@ -58,12 +66,15 @@ public enum PythonClient {
     try run([repositoryRoot.appendingPathComponent(script).path] + arguments)
   }
 
-  /// Runs `python3 arguments…` with Keras on JAX on the CPU, quietly.
-  public static func run(_ arguments: [String]) throws -> ChildProcess.Result {
+  /// Runs `python3 arguments…` (or `interpreter arguments…`) with Keras on JAX on the CPU, quietly.
+  public static func run(_ arguments: [String], interpreter: String? = nil) throws -> ChildProcess.Result {
     var environment = ProcessInfo.processInfo.environment
     environment["KERAS_BACKEND"] = "jax"
     environment["JAX_PLATFORMS"] = "cpu"
     environment["TF_CPP_MIN_LOG_LEVEL"] = "3"
+    if let interpreter {
+      return try ChildProcess.run(URL(fileURLWithPath: interpreter), arguments, environment: environment)
+    }
     return try ChildProcess.run(
       URL(fileURLWithPath: "/usr/bin/env"), ["python3"] + arguments, environment: environment)
   }

@@ -10,21 +10,21 @@ struct ONNXImportFailure: Error {
 }
 
 /// Reads an Elman network out of a decoded ONNX graph (docs/ONNX.md, "What is read"): one
-/// forward `RNN` node (or the `Scan` RNNKit writes for silu) fed by a graph input, a Gather from an
-/// embedding table or a OneHot, followed by MatMul or Gemm, Add, and optionally Softmax or
-/// Sigmoid. Every node must take part in that pattern, in the zero initial state or in moving axes
+/// forward `RNN` node (or the `Scan` RNNKit writes for silu, or the `Loop` tf2onnx writes for a
+/// Keras SimpleRNN, in `ONNXImport+Loop.swift`) fed by a graph input, a Gather from an embedding
+/// table or a OneHot, followed by MatMul or Gemm, Add, and optionally Softmax or Sigmoid. Every node must take part in that pattern, in the zero initial state or in moving axes
 /// to a graph output; the first that does not is named in the error.
 struct ONNXImport {
   private let model: ONNXModel
   private let options: ImportOptions
   private let formatName: String
-  private var graph: ONNXGraph { model.graph }
-  private var constants: [String: ONNXTensor] = [:]
-  private var producer: [String: Int] = [:]
-  private var consumers: [String: [Int]] = [:]
-  private var graphInputs: [String: ONNXValueInfo] = [:]
-  private var graphOutputs: Set<String> = []
-  private var used = Set<Int>()
+  var graph: ONNXGraph { model.graph }
+  var constants: [String: ONNXTensor] = [:]
+  var producer: [String: Int] = [:]
+  var consumers: [String: [Int]] = [:]
+  var graphInputs: [String: ONNXValueInfo] = [:]
+  var graphOutputs: Set<String> = []
+  var used = Set<Int>()
   private var opset: Int64 = 0
 
   /// The most entries W_x may have when it is folded from W and an embedding table (1 GiB of f32).
@@ -70,21 +70,21 @@ struct ONNXImport {
 
   // MARK: Helpers
 
-  private func describe(_ index: Int) -> String {
+  func describe(_ index: Int) -> String {
     let node = graph.nodes[index]
     return node.name.isEmpty
       ? "node \(index) (\(node.opType))" : "node \(index) \"\(node.name)\" (\(node.opType))"
   }
 
-  private func fail(_ index: Int, _ reason: String) -> ONNXImportFailure {
+  func fail(_ index: Int, _ reason: String) -> ONNXImportFailure {
     ONNXImportFailure(part: describe(index), reason: reason)
   }
 
-  private func fail(_ part: String, _ reason: String) -> ONNXImportFailure {
+  func fail(_ part: String, _ reason: String) -> ONNXImportFailure {
     ONNXImportFailure(part: part, reason: reason)
   }
 
-  private static func constantValue(_ node: ONNXNode) -> ONNXTensor? {
+  static func constantValue(_ node: ONNXNode) -> ONNXTensor? {
     guard let attribute = node.attributes.first else { return nil }
     switch attribute.name {
     case "value": return attribute.t
@@ -123,10 +123,17 @@ struct ONNXImport {
   }
 
   /// The values of a floating-point constant, and the dtype they were stored in.
-  private func floats(_ name: String, _ part: String) throws(ONNXImportFailure) -> (
+  func floats(_ name: String, _ part: String) throws(ONNXImportFailure) -> (
     values: [Double], shape: [Int], dtype: DType
   ) {
     guard let tensor = constants[name] else { throw fail(part, "\"\(name)\" is not a constant") }
+    return try floats(tensor, part)
+  }
+
+  /// The values of a floating-point tensor, and the dtype they were stored in.
+  func floats(_ tensor: ONNXTensor, _ part: String) throws(ONNXImportFailure) -> (
+    values: [Double], shape: [Int], dtype: DType
+  ) {
     try checkStored(tensor, part)
     let count = try elementCount(tensor, part)
     let shape = tensor.dims.map { Int($0) }
@@ -177,8 +184,13 @@ struct ONNXImport {
   }
 
   /// The values of an integer constant.
-  private func integers(_ name: String, _ part: String) throws(ONNXImportFailure) -> [Int64] {
+  func integers(_ name: String, _ part: String) throws(ONNXImportFailure) -> [Int64] {
     guard let tensor = constants[name] else { throw fail(part, "\"\(name)\" is not a constant") }
+    return try integers(tensor, part)
+  }
+
+  /// The values of an integer tensor.
+  func integers(_ tensor: ONNXTensor, _ part: String) throws(ONNXImportFailure) -> [Int64] {
     try checkStored(tensor, part)
     let count = try elementCount(tensor, part)
     let values: [Int64]
@@ -211,18 +223,18 @@ struct ONNXImport {
     return values
   }
 
-  private func ints(_ index: Int, _ name: String) -> [Int64]? {
+  func ints(_ index: Int, _ name: String) -> [Int64]? {
     graph.nodes[index].attribute(name).map(\.ints)
   }
 
-  private func int(_ index: Int, _ name: String) -> Int64? { graph.nodes[index].attribute(name)?.i }
+  func int(_ index: Int, _ name: String) -> Int64? { graph.nodes[index].attribute(name)?.i }
 
   private func string(_ index: Int, _ name: String) -> String? {
     graph.nodes[index].attribute(name)?.s.map { String(decoding: $0, as: UTF8.self) }
   }
 
   /// The axes of a Squeeze or Unsqueeze: an attribute before opset 13, an input from 13 on.
-  private func axes(_ index: Int) throws(ONNXImportFailure) -> [Int64]? {
+  func axes(_ index: Int) throws(ONNXImportFailure) -> [Int64]? {
     let node = graph.nodes[index]
     if let attribute = ints(index, "axes") { return attribute }
     guard node.inputs.count > 1, !node.inputs[1].isEmpty else { return nil }
@@ -270,7 +282,7 @@ struct ONNXImport {
   }
 
   /// The declared rank of a graph input.
-  private func declaredRank(_ name: String) throws(ONNXImportFailure) -> Int {
+  func declaredRank(_ name: String) throws(ONNXImportFailure) -> Int {
     guard let shape = graphInputs[name]?.shape else {
       throw fail("graph input \"\(name)\"", "declares no shape, so its axes are unknown")
     }
@@ -280,7 +292,7 @@ struct ONNXImport {
   // MARK: The pattern
 
   /// The recurrence found in the graph, in the Elman model's terms.
-  private struct Recurrence {
+  struct Recurrence {
     var h: Int
     var x: Int
     /// W_h, H×H row-major.
@@ -303,8 +315,15 @@ struct ONNXImport {
   mutating func elmanModel() throws -> ElmanModel {
     let rnnNodes = graph.nodes.indices.filter { graph.nodes[$0].opType == "RNN" }
     let scanNodes = graph.nodes.indices.filter { graph.nodes[$0].opType == "Scan" }
-    if rnnNodes.isEmpty, scanNodes.count == 1 {
+    let loopNodes = graph.nodes.indices.filter { graph.nodes[$0].opType == "Loop" }
+    if rnnNodes.isEmpty, scanNodes.count == 1, loopNodes.isEmpty {
       return try build(scanRecurrence(scanNodes[0]))
+    }
+    if rnnNodes.isEmpty, scanNodes.isEmpty, let loop = loopNodes.first {
+      guard loopNodes.count == 1 else {
+        throw fail(loopNodes[1], "is a second Loop; RNNKit reads one Elman layer")
+      }
+      return try build(loopRecurrence(loop))
     }
     guard let rnn = rnnNodes.first else {
       // Name the recurrence the graph has instead, if any, else its first node.
@@ -371,32 +390,8 @@ struct ONNXImport {
       x = d
       wx = w.values
     case .table(let table, let rows):
-      // W_x = W · Eᵀ: column v of W_x is W applied to row v of the table. The result can be far
-      // larger than the file (H × tokens from H × D and tokens × D), so it is capped.
       x = rows
-      let (outputs, overflow) = h.multipliedReportingOverflow(by: rows)
-      let (work, workOverflow) = outputs.multipliedReportingOverflow(by: d)
-      guard !overflow, !workOverflow, outputs <= Self.maxComposedWeights, work <= Self.maxCompositionWork
-      else {
-        throw fail(rnn, "W (\(h) × \(d)) times a \(rows)-row table is too large to fold into W_x")
-      }
-      wx = [Double](repeating: 0, count: h * rows)
-      let isIdentity =
-        h == d
-        && (0..<h).allSatisfy { row in
-          (0..<d).allSatisfy { w.values[row * d + $0] == (row == $0 ? 1 : 0) }
-        }
-      for row in 0..<h {
-        for token in 0..<rows {
-          if isIdentity {
-            wx[row * rows + token] = table[token * d + row]
-            continue
-          }
-          var sum = 0.0
-          for k in 0..<d { sum += w.values[row * d + k] * table[token * d + k] }
-          wx[row * rows + token] = sum
-        }
-      }
+      wx = try fold(w.values, h: h, d: d, table: table, rows: rows, part)
     }
     guard let y = node.outputs.first, !y.isEmpty else {
       throw fail(rnn, "does not output Y, the hidden states")
@@ -407,6 +402,38 @@ struct ONNXImport {
         weightDType: source.isExact && w.dtype == r.dtype ? w.dtype : .f32, f: f, source: source, states: y,
         statesRank: 4, final: node.outputs.count > 1 && !node.outputs[1].isEmpty ? node.outputs[1] : nil,
         finalRank: 3))
+  }
+
+  /// W_x = W · Eᵀ for W [H, D] and a table E [rows, D]: column v of W_x is W applied to row v of the
+  /// table. The result can be far larger than the file (H × tokens from H × D and tokens × D), so
+  /// it is capped.
+  func fold(_ w: [Double], h: Int, d: Int, table: [Double], rows: Int, _ part: String)
+    throws(ONNXImportFailure) -> [Double]
+  {
+    let (outputs, overflow) = h.multipliedReportingOverflow(by: rows)
+    let (work, workOverflow) = outputs.multipliedReportingOverflow(by: d)
+    guard !overflow, !workOverflow, outputs <= Self.maxComposedWeights, work <= Self.maxCompositionWork
+    else {
+      throw fail(part, "W (\(h) × \(d)) times a \(rows)-row table is too large to fold into W_x")
+    }
+    var wx = [Double](repeating: 0, count: h * rows)
+    let isIdentity =
+      h == d
+      && (0..<h).allSatisfy { row in
+        (0..<d).allSatisfy { w[row * d + $0] == (row == $0 ? 1 : 0) }
+      }
+    for row in 0..<h {
+      for token in 0..<rows {
+        if isIdentity {
+          wx[row * rows + token] = table[token * d + row]
+          continue
+        }
+        var sum = 0.0
+        for k in 0..<d { sum += w[row * d + k] * table[token * d + k] }
+        wx[row * rows + token] = sum
+      }
+    }
+    return wx
   }
 
   /// The model from a recurrence: follows its outputs to the head and the graph outputs, checks
@@ -540,14 +567,11 @@ struct ONNXImport {
       bodyUsed.insert(bodyProducer[step.inputs[gate]]!)
       z = step.inputs[1 - gate]
       f = .silu
-    case "Tanh": f = .tanh
-    case "Relu": f = .relu
-    case "Sigmoid": f = .sigmoid
-    case "Softsign": f = .softsign
-    case "Softplus": f = .softplus
-    case "Identity": f = .identity
-    case "Elu" where (step.attribute("alpha")?.f ?? 1) == 1: f = .elu
-    default: throw bodyFail(activation, "is not an activation of the Elman model")
+    default:
+      guard let named = Self.activation(of: step) else {
+        throw bodyFail(activation, "is not an activation of the Elman model")
+      }
+      f = named
     }
     guard let add = producing(z, "Add"), body.nodes[add].inputs.count == 2,
       body.nodes[add].inputs.contains(stepIn),
@@ -633,8 +657,22 @@ struct ONNXImport {
       finalRank: 2)
   }
 
+  /// The hidden activation a one-input activation operator computes, if it is one of the model's.
+  static func activation(of node: ONNXNode) -> HiddenActivation? {
+    switch node.opType {
+    case "Tanh": .tanh
+    case "Relu": .relu
+    case "Sigmoid": .sigmoid
+    case "Softsign": .softsign
+    case "Softplus": .softplus
+    case "Identity": .identity
+    case "Elu" where (node.attribute("alpha")?.f ?? 1) == 1: .elu
+    default: nil
+    }
+  }
+
   /// The node of type `op` that writes `name`, if that is how `name` is made.
-  private func producingNode(_ name: String, _ op: String) -> Int? {
+  func producingNode(_ name: String, _ op: String) -> Int? {
     guard let index = producer[name], graph.nodes[index].opType == op else { return nil }
     return index
   }
@@ -667,7 +705,7 @@ struct ONNXImport {
 
   // MARK: Input side
 
-  private enum InputSource {
+  enum InputSource {
     case dense
     case oneHot
     /// Rows of an embedding table [rows, D], gathered by token.
@@ -753,7 +791,7 @@ struct ONNXImport {
     return source
   }
 
-  private func floatsOrIntegers(_ name: String, _ part: String) throws(ONNXImportFailure) -> [Double] {
+  func floatsOrIntegers(_ name: String, _ part: String) throws(ONNXImportFailure) -> [Double] {
     if let tensor = constants[name],
       ONNXDataType(rawValue: tensor.dataType) == .int64
         || ONNXDataType(rawValue: tensor.dataType) == .int32
@@ -765,7 +803,7 @@ struct ONNXImport {
 
   /// Follows token indices back through layout operators and casts to an integer graph input;
   /// returns the rank of the indices.
-  private mutating func tokenIndices(_ name: String) throws(ONNXImportFailure) -> Int {
+  mutating func tokenIndices(_ name: String) throws(ONNXImportFailure) -> Int {
     var path: [Int] = []
     var current = name
     while let index = producer[current] {
@@ -807,7 +845,7 @@ struct ONNXImport {
   /// Accepts an initial state that is zero (a constant, ConstantOfShape, or Expand and friends of a
   /// zero) or that the caller feeds as a graph input: the Elman model starts from zero, and a
   /// runtime may start from a given state.
-  private mutating func markInitialState(_ name: String, _ rnn: Int) throws(ONNXImportFailure) {
+  mutating func markInitialState(_ name: String, _ rnn: Int) throws(ONNXImportFailure) {
     var current = name
     var steps = 0
     while true {
@@ -857,7 +895,7 @@ struct ONNXImport {
   }
 
   /// Marks the nodes that compute a shape (from graph inputs' shapes and constants) as used.
-  private mutating func markShapeComputation(_ name: String) throws(ONNXImportFailure) {
+  mutating func markShapeComputation(_ name: String) throws(ONNXImportFailure) {
     var stack = [name]
     var visited = Set<String>()
     while let current = stack.popLast() {
@@ -897,6 +935,12 @@ struct ONNXImport {
         let node = graph.nodes[index]
         if Self.layoutOperators.contains(node.opType) {
           let next = try rankAfterLayout(index, rank: rank)
+          used.insert(index)
+          queue.append((node.outputs.first ?? "", next))
+        } else if node.opType == "Shape" {
+          // Reads only the shape; it counts as used when a shape computation reaches it.
+          continue
+        } else if let next = try rankAfterSelection(index, rank: rank, features: h) {
           used.insert(index)
           queue.append((node.outputs.first ?? "", next))
         } else if node.opType == "MatMul" || node.opType == "Gemm" {
@@ -951,7 +995,8 @@ struct ONNXImport {
       }
     }
     var current = node.outputs.first ?? ""
-    var next = try soleConsumer(current)
+    var reshaped = false
+    var next = try skipRestoringReshapes(&current, features: o, reshaped: &reshaped)
     if bias == nil, let add = next, graph.nodes[add].opType == "Add" {
       let inputs = graph.nodes[add].inputs
       guard inputs.count == 2, let other = inputs.first(where: { $0 != current }), inputs.contains(current)
@@ -965,7 +1010,7 @@ struct ONNXImport {
       bias = (c.values, c.dtype)
       used.insert(add)
       current = graph.nodes[add].outputs.first ?? ""
-      next = try soleConsumer(current)
+      next = try skipRestoringReshapes(&current, features: o, reshaped: &reshaped)
     }
     guard bias == nil || bias!.values.count == o else { throw fail(index, "bias does not have \(o) entries") }
     var g = OutputActivation.identity
@@ -974,7 +1019,7 @@ struct ONNXImport {
       switch op {
       case "Softmax":
         let axis = int(activation, "axis") ?? (opset >= 13 ? -1 : 1)
-        guard axis == -1 || axis == Int64(rank - 1) else {
+        guard axis == -1 || (!reshaped && axis == Int64(rank - 1)) else {
           throw fail(activation, "normalises over axis \(axis), not the last of \(rank)")
         }
         g = .softmax
@@ -983,7 +1028,7 @@ struct ONNXImport {
       }
       used.insert(activation)
       current = graph.nodes[activation].outputs.first ?? ""
-      if let after = try soleConsumer(current) {
+      if let after = try skipRestoringReshapes(&current, features: o, reshaped: &reshaped) {
         throw fail(after, "follows the output activation; expected the graph output")
       }
     }
@@ -994,7 +1039,7 @@ struct ONNXImport {
   }
 
   /// The one node that reads `name`, nil if none; a value read twice is not a chain.
-  private func soleConsumer(_ name: String) throws(ONNXImportFailure) -> Int? {
+  func soleConsumer(_ name: String) throws(ONNXImportFailure) -> Int? {
     let readers = consumers[name] ?? []
     guard readers.count <= 1 else {
       throw fail(readers[1], "is a second reader of \"\(name)\" in the output head")
