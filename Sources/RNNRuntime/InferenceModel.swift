@@ -29,7 +29,7 @@ public struct ForwardResult: Sendable, Equatable {
 /// token's column of W_x when it is first gathered. A mismatch is ``RuntimeError/corruptWeights(_:)``.
 ///
 /// The instance is immutable and can be shared between threads; each call allocates its own
-/// scratch space. Matrix products use OpenBLAS (loaded when the first model is prepared, see
+/// scratch space. Matrix products use OpenBLAS (loaded when the first request needs one, see
 /// ``OpenBLAS``), whose thread count (`OPENBLAS_NUM_THREADS`) the runtime's own parallel loops
 /// follow too.
 public final class InferenceModel: Sendable {
@@ -51,8 +51,25 @@ public final class InferenceModel: Sendable {
   let bias: [Float]
   let outputBias: [Float]
   let outputWeights: OutputWeights
-  /// The matrix products.
-  let blas: OpenBLAS
+  /// The matrix products: OpenBLAS, loaded by ``requireMatrixProducts()`` when the first request
+  /// that needs one arrives, not when the model is prepared. A single sequence's steps are
+  /// matrix-vector products, so prediction and generation never load it or start its threads.
+  var blas: OpenBLAS {
+    guard let loaded = try? OpenBLAS.shared() else {
+      preconditionFailure("a matrix product ran without requireMatrixProducts()")
+    }
+    return loaded
+  }
+
+  /// Loads OpenBLAS for the matrix products of batches, dense inputs and scoring; every path
+  /// that reaches ``blas`` calls this first.
+  func requireMatrixProducts() throws(RuntimeError) {
+    do {
+      _ = try OpenBLAS.shared()
+    } catch {
+      throw .openBLAS(error)
+    }
+  }
 
   enum OutputWeights: Sendable {
     /// f32 V inside a mapped file.
@@ -68,18 +85,13 @@ public final class InferenceModel: Sendable {
     case half(UnsafePointer<UInt16>)
   }
 
-  /// Prepares `model` for inference; fails with ``RuntimeError/openBLAS(_:)`` when OpenBLAS cannot
-  /// be loaded.
+  /// Prepares `model` for inference. Requests that need matrix products (batches, dense inputs,
+  /// scoring) fail with ``RuntimeError/openBLAS(_:)`` when OpenBLAS cannot be loaded.
   public init(_ model: ElmanModel) throws(RuntimeError) {
     do {
       try model.validateShapes()
     } catch {
       throw .invalidModel(error.description)
-    }
-    do {
-      blas = try OpenBLAS.shared()
-    } catch {
-      throw .openBLAS(error)
     }
     let h = model.hiddenSize
     let x = model.inputSize
@@ -178,6 +190,7 @@ public final class InferenceModel: Sendable {
 
   /// Fills each row with its input projection W_x·x_t (+ b), then runs the recurrence.
   func hiddenStates(tokens batch: [[Int]]) throws(RuntimeError) -> HiddenStates {
+    try requireMatrixProducts()
     var states = layout(lengths: batch.map(\.count))
     let h = hiddenSize
     let ids = batch.flatMap { $0 }
@@ -191,6 +204,7 @@ public final class InferenceModel: Sendable {
   }
 
   func hiddenStates(vectors batch: [[[Float]]]) throws(RuntimeError) -> HiddenStates {
+    try requireMatrixProducts()
     var states = layout(lengths: batch.map(\.count))
     let (h, x) = (hiddenSize, inputSize)
     // One product for every step of every sequence: [x_t] (N×X) · W_xᵀ (X×H).

@@ -73,6 +73,7 @@ public struct InferenceSession: Sendable {
       throw .wrongVectorSize(position: steps, found: vector.count, expected: model.inputSize)
     }
     let (h, x) = (model.hiddenSize, model.inputSize)
+    try model.requireMatrixProducts()
     var next = model.bias
     let inputRows = try model.inputColumns.transposedMatrix()
     next.withUnsafeMutableBufferPointer { next in
