@@ -95,7 +95,9 @@ final class InputColumns: Sendable {
 
   /// Makes every column of `ids` available: returns the full transpose when there is one (or when
   /// the request needs enough new columns to make one), else gathers the new columns into the cache.
-  private func prepare(_ ids: [Int]) throws(RuntimeError) -> [Float]? {
+  /// Preparing a whole prompt at once reads W in one sweep instead of one sweep per token.
+  @discardableResult
+  func prepare(_ ids: [Int]) throws(RuntimeError) -> [Float]? {
     if let all = transposed.withLock({ $0 }) { return all }
     let known = columns.withLock { $0 }
     var missing: [Int] = []
@@ -114,11 +116,14 @@ final class InputColumns: Sendable {
   /// after the blocks under them are verified.
   private func gather(_ ids: [Int]) throws(RuntimeError) -> [[Float]] {
     let (h, width) = (hiddenSize, hiddenSize + inputSize)
+    // In address order (row by row, columns ascending), so W is read in one forward sweep and
+    // the blocks to verify come out sorted.
+    let order = ids.indices.sorted { ids[$0] < ids[$1] }
     var ranges: [Range<Int>] = []
     ranges.reserveCapacity(ids.count * h)
-    for id in ids {
-      for i in 0..<h {
-        let at = i * width + h + id
+    for i in 0..<h {
+      for k in order {
+        let at = i * width + h + ids[k]
         ranges.append(at..<(at + 1))
       }
     }
@@ -129,12 +134,14 @@ final class InputColumns: Sendable {
       bias.withUnsafeBufferPointer { b in
         let (w, b, out) = (UnsafeSendable(w), UnsafeSendable(b), UnsafeSendable(out.baseAddress!))
         let folded = !bias.isEmpty
-        Kernels.parallelFor(ids.count > 1 ? min(Kernels.threadCount, ids.count) : 1) { part in
-          let per = (ids.count + Kernels.threadCount - 1) / Kernels.threadCount
-          for k in (part * per)..<min(ids.count, (part + 1) * per) {
-            let column = w.value + h + ids[k]
-            let row = out.value + k * h
-            for i in 0..<h { row[i] = column[i * width] + (folded ? b.value[i] : 0) }
+        // Rows split across threads; each thread sweeps its rows of W once for all columns.
+        let parts = h >= 256 ? Kernels.threadCount : 1
+        let per = (h + parts - 1) / parts
+        Kernels.parallelFor(parts) { part in
+          for i in (part * per)..<min(h, (part + 1) * per) {
+            let row = w.value + i * width + h
+            let add = folded ? b.value[i] : 0
+            for k in order { out.value[k * h + i] = row[ids[k]] + add }
           }
         }
       }

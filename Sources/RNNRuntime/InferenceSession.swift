@@ -63,6 +63,10 @@ public struct InferenceSession: Sendable {
 
   /// Feeds several tokens, updating h_t only.
   public mutating func advance(tokens: [Int]) throws(RuntimeError) {
+    // Their input columns first, in one sweep over W (the ids are checked again, in order, below).
+    if model.model.inputKind == .tokens, tokens.allSatisfy({ $0 >= 0 && $0 < model.inputSize }) {
+      try model.inputColumns.prepare(tokens)
+    }
     for token in tokens { try advance(token: token) }
   }
 
