@@ -44,16 +44,18 @@ def main():
     p.add_argument("--dir", required=True)
     p.add_argument("--rounds", type=int, default=11)
     p.add_argument("--cold-rounds", type=int, default=3)
+    p.add_argument("--tokens", type=int, default=16)
     a = p.parse_args()
     rnn = os.path.join(a.dir, "large.rnn")
     rnn10 = os.path.join(a.dir, "large-1.0.rnn")
     st = os.path.join(a.dir, "large.safetensors")
     rng = random.Random(1)
-    text = " ".join(f"w{rng.randrange(1, 50000)}" for _ in range(16))
+    text = " ".join(f"w{rng.randrange(1, 50000)}" for _ in range(a.tokens))
     numpy_script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "bench_load_numpy.py")
     contestants = [
         ("rnnkit predict, format 1.1 (blocks verified on first use)", [a.bin, "predict", rnn, text], rnn),
         ("rnnkit predict, format 1.0 (all verified at open)", [a.bin, "predict", rnn10, text], rnn10),
+        ("rnnkit predict --skip-checksums (nothing verified)", [a.bin, "predict", rnn, text, "--skip-checksums"], rnn),
         ("numpy + safetensors mmap (bench_load_numpy.py)", [sys.executable, numpy_script, st, text], st),
         ("cat of the .rnn file", ["cat", rnn], rnn),
         ("rnnkit --version (process start)", [a.bin, "--version"], None),
@@ -68,7 +70,7 @@ def main():
     if top_ours != top_theirs:
         sys.exit(f"rnnkit and numpy disagree: {top_ours} vs {top_theirs}")
 
-    print(f"CPU: {cpu_name()}, {os.cpu_count()} CPUs; prompt: 16 tokens; model: "
+    print(f"CPU: {cpu_name()}, {os.cpu_count()} CPUs; prompt: {a.tokens} random tokens; model: "
           f"{os.path.getsize(rnn) / 1e6:.0f} MB (.rnn 1.1), {os.path.getsize(st) / 1e6:.0f} MB (safetensors)")
     print(f"load average before: {os.getloadavg()}")
     results = {name: {"warm": [], "cold": []} for name, _, _ in contestants}

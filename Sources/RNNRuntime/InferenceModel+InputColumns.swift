@@ -119,15 +119,22 @@ final class InputColumns: Sendable {
     // In address order (row by row, columns ascending), so W is read in one forward sweep and
     // the blocks to verify come out sorted.
     let order = ids.indices.sorted { ids[$0] < ids[$1] }
-    var ranges: [Range<Int>] = []
-    ranges.reserveCapacity(ids.count * h)
-    for i in 0..<h {
-      for k in order {
-        let at = i * width + h + ids[k]
-        ranges.append(at..<(at + 1))
+    // A column needs a block in every row. When the columns would touch more than a quarter of
+    // W's blocks, W is verified whole instead: one sequential pass (read ahead from disk, pages
+    // mapped in order) costs less than that many scattered blocks.
+    if ids.count * h > (h * width * 4) / Layout.blockSize / 4 {
+      try verify(elements: [0..<(h * width)])
+    } else {
+      var ranges: [Range<Int>] = []
+      ranges.reserveCapacity(ids.count * h)
+      for i in 0..<h {
+        for k in order {
+          let at = i * width + h + ids[k]
+          ranges.append(at..<(at + 1))
+        }
       }
+      try verify(elements: ranges)
     }
-    try verify(elements: ranges)
     let out = UnsafeMutableBufferPointer<Float>.allocate(capacity: ids.count * h)
     defer { out.deallocate() }
     withMatrix { w in

@@ -7,8 +7,9 @@ import Testing
 
 /// A format 1.1 model opened with `verifyOnFirstUse`: the runtime reads only verified bytes.
 @Suite struct VerifyOnFirstUseTests {
-  // W is 64×5064 and V 5000×64 floats, both over 1 MiB, so the file is 1.1 and both are deferred.
-  static let (h, x) = (64, 5000)
+  // W is 64×9064 and V 9000×64 floats, both over 1 MiB, so the file is 1.1 and both are deferred.
+  // Two columns need 128 of W's 566 blocks, under the quarter at which W is verified whole.
+  static let (h, x) = (64, 9000)
 
   /// Writes the model to a fresh folder; `edit` may change the file's bytes.
   static func file(_ edit: (inout [UInt8], Container) throws -> Void = { _, _ in }) throws -> (URL, String) {
@@ -46,7 +47,7 @@ import Testing
     defer { try? FileManager.default.removeItem(at: folder) }
     let lazy = try InferenceModel(Self.open(path, onFirstUse: true))
     let eager = try InferenceModel(Self.open(path, onFirstUse: false))
-    let tokens = [3, 4_999, 17, 3, 2_500]
+    let tokens = [3, 8_999, 17, 3, 2_500]
     // Same columns, same order of operations: equal to the last bit.
     #expect(try lazy.forward(tokens: tokens) == eager.forward(tokens: tokens))
     #expect(try lazy.predictNext(tokens: tokens, topK: 5) == eager.predictNext(tokens: tokens, topK: 5))
@@ -75,6 +76,8 @@ import Testing
     #expect { try runtime.predictNext(tokens: [100, 4_000]) } throws: { Self.isCorrupt($0, tensor: "W") }
     var session = InferenceSession(model: runtime)
     #expect { try session.advance(token: 4_000) } throws: { Self.isCorrupt($0, tensor: "W") }
+    // Ten new columns would touch more than a quarter of W's blocks, so W is verified whole.
+    #expect { try runtime.predictNext(tokens: Array(200..<210)) } throws: { Self.isCorrupt($0, tensor: "W") }
     // A batch large enough for the full transpose verifies all of W first.
     #expect { try runtime.forward(batch: [Array(0..<400)]) } throws: { Self.isCorrupt($0, tensor: "W") }
   }
