@@ -14,8 +14,9 @@ import Synchronization
 /// memory traffic as the whole transpose, which then also serves every later token.
 ///
 /// W read from a `.rnn` file verified on first use (``ReadOptions/verifyOnFirstUse``) is verified
-/// block by block before any byte of it is read: the blocks under a column before it is gathered,
-/// all of W before a full transpose.
+/// block by block before any byte of it is read: the blocks under a column before it is gathered
+/// (all of W, in one sequential pass, when the new columns would touch more than a quarter of its
+/// blocks), all of W before a full transpose.
 final class InputColumns: Sendable {
   let hiddenSize: Int
   let inputSize: Int
