@@ -102,7 +102,7 @@ def main():
         for name, _, _ in contestants:
             median, best, cpu, rss = summary(results[name][kind])
             print(f"| {name:<58} | {median:9.1f} | {best:6.1f} | {cpu:15.1f} | {rss:11.0f} | {base / median:18.2f}× |")
-    if not cold:
+    if not cold and a.cold_rounds > 0:
         print("\ncold runs skipped: dropping the page cache needs root (/proc/sys/vm/drop_caches)")
 
 

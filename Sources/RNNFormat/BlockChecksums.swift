@@ -84,8 +84,9 @@ public final class BlockChecksums: Sendable {
     let computed = UnsafeMutableBufferPointer<UInt64>.allocate(capacity: unique.count)
     defer { computed.deallocate() }
     let (out, base) = (UnsafeSendablePointer(computed.baseAddress!), UnsafeSendablePointer(storage.base))
-    // About 256 KiB of hashing per task keeps the threads' start-up cost small.
-    let perTask = 64
+    // 2 MiB of consecutive blocks per task: threads then fault in different (large) page-cache
+    // folios instead of contending for the same one, and each streams like a whole-tensor hash.
+    let perTask = 512
     let tasks = (unique.count + perTask - 1) / perTask
     withExtendedLifetime(storage) {
       DispatchQueue.concurrentPerform(iterations: tasks) { task in
