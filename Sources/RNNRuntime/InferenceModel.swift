@@ -102,8 +102,8 @@ public final class InferenceModel: Sendable {
     activation = Kernels.code(model.hiddenActivation)
     outputActivation = model.outputActivation
 
-    let b = model.b.floats()
-    let c = model.c.floats()
+    let b = try Self.floats(of: model.b, "b")
+    let c = try Self.floats(of: model.c, "c")
     guard b.count == h, c.count == outputSize else {
       throw .invalidModel("b or c could not be decoded as floats")
     }
@@ -113,7 +113,7 @@ public final class InferenceModel: Sendable {
     switch model.W.storage {
     case .view(let view) where view.dtype.known == .f32: matrix = .mapped(view)
     default:
-      let values = model.W.floats()
+      let values = try Self.floats(of: model.W, "W")
       guard values.count == h * (h + x) else { throw .invalidModel("W could not be decoded as floats") }
       matrix = .owned(values)
     }
@@ -131,10 +131,23 @@ public final class InferenceModel: Sendable {
         do { try view.verify() } catch { throw .corruptWeights(error) }
         outputWeights = view.dtype.known == .f32 ? .mapped(view) : .half(view)
       default:
-        let values = model.V.floats()
+        let values = try Self.floats(of: model.V, "V")
         guard values.count == outputSize * h else { throw .invalidModel("V could not be decoded as floats") }
         outputWeights = .owned(values)
       }
+    }
+  }
+
+  /// A parameter's values as floats; a view that fails its verification on first use is
+  /// ``RuntimeError/corruptWeights(_:)``.
+  static func floats(of parameter: Parameter, _ name: String) throws(RuntimeError) -> [Float] {
+    guard let view = parameter.view else { return parameter.floats() }
+    do {
+      return try view.floats()
+    } catch let error as FormatError {
+      throw .corruptWeights(error)
+    } catch {
+      throw .invalidModel("\(name) could not be decoded as floats: \(error)")
     }
   }
 
