@@ -49,6 +49,14 @@ public struct Container: Sendable {
   public let storedHeaderChecksum: UInt64
   /// The length of the header in bytes.
   public let headerLength: Int
+  /// The block-checksum table's entry in a format 1.1 file (it is not among ``tensors``).
+  public let blockChecksumsEntry: TensorEntry?
+  /// The block checksums, when the tensors larger than ``Layout/blockChecksumsThreshold`` are
+  /// verified on first use (``ReadOptions/verifyOnFirstUse``); nil when everything was verified
+  /// at open or verification was skipped.
+  let deferredChecksums: BlockChecksums?
+  /// Each tensor's first block in the table, in table order (empty without a table).
+  let firstBlocks: [Int]
 
   /// Opens and validates the file at `path`, memory-mapping it.
   public static func open(path: String, options: ReadOptions = ReadOptions()) throws(ContainerError)
@@ -134,11 +142,21 @@ public struct Container: Sendable {
 
     var header = ByteReader(headerBytes)
     let metadata = try Self.parseMetadata(&header, options: options)
-    let tensors = try Self.parseTensorTable(&header, options: options)
+    var tensors = try Self.parseTensorTable(&header, options: options)
     if header.remaining != 0 {
       throw .invalidField(part: "header", reason: "\(header.remaining) unused bytes after the tensor table")
     }
     try Self.checkLayout(tensors, bytes: bytes, dataOffset: expectedDataOffset, dataEnd: fileEnd)
+    // The block checksums are the container's own: never handed out as a tensor, and ignored in
+    // a 1.0 file, where an older writer may have carried a stale copy along (docs/FORMAT.md §4a).
+    var blockTable: TensorEntry?
+    if let index = tensors.firstIndex(where: { $0.name == Layout.blockChecksumsName }) {
+      let entry = tensors.remove(at: index)
+      if minor >= 1 {
+        try Self.checkBlockTable(entry, isLast: index == tensors.count, tensors: tensors)
+        blockTable = entry
+      }
+    }
 
     self.majorVersion = major
     self.minorVersion = minor
@@ -147,12 +165,68 @@ public struct Container: Sendable {
     self.dataOffset = expectedDataOffset
     self.storedHeaderChecksum = storedHeaderChecksum
     self.headerLength = headerLength
+    self.blockChecksumsEntry = blockTable
+    var firstBlocks: [Int] = []
+    if blockTable != nil {
+      var next = 0
+      for entry in tensors {
+        firstBlocks.append(next)
+        next += Layout.blockCount(entry.byteCount)
+      }
+    }
+    self.firstBlocks = firstBlocks
 
-    if options.verifyChecksums, let first = corruptTensors().first {
+    guard options.verifyChecksums else {
+      deferredChecksums = nil
+      return
+    }
+    if let blockTable, options.verifyOnFirstUse {
+      let computed = XXH64.hash(
+        UnsafeRawBufferPointer(
+          rebasing: bytes[blockTable.offset..<(blockTable.offset + blockTable.byteCount)]))
+      if computed != blockTable.checksum {
+        throw .checksumMismatch(
+          part: "tensor \"\(blockTable.name)\"", stored: blockTable.checksum, computed: computed)
+      }
+      deferredChecksums = BlockChecksums(
+        storage: storage, tableOffset: blockTable.offset, blockCount: blockTable.byteCount / 8)
+    } else {
+      deferredChecksums = nil
+    }
+    if let first = corruptTensors().first {
       let entry = self.entry(named: first)!
       throw .checksumMismatch(
         part: "tensor \"\(first)\"", stored: entry.checksum, computed: checksum(of: entry))
     }
+  }
+
+  /// A 1.1 block table is the last tensor, u8, rank 1, with 8 bytes for each block of every
+  /// tensor before it.
+  private static func checkBlockTable(_ entry: TensorEntry, isLast: Bool, tensors: [TensorEntry])
+    throws(FormatError)
+  {
+    guard isLast else { throw .layout(tensor: entry.name, reason: "must be the last tensor") }
+    var blocks = 0
+    for tensor in tensors { blocks += Layout.blockCount(tensor.byteCount) }
+    // Tensor ends were checked against the file, so this sum cannot overflow.
+    guard entry.dtype.known == .u8, entry.shape == [8 * blocks] else {
+      throw .invalidField(
+        part: "tensor \"\(entry.name)\"",
+        reason: "is \(entry.dtype) \(entry.shape), expected u8 [\(8 * blocks)] (8 bytes per 4 KiB block)")
+    }
+  }
+
+  /// Whether the tensor at `index` is verified on first use rather than at open.
+  private func isDeferred(_ index: Int) -> Bool {
+    deferredChecksums != nil && tensors[index].byteCount > Layout.blockChecksumsThreshold
+  }
+
+  /// A view of the tensor at `index`, carrying how it gets verified when that is deferred.
+  private func view(_ index: Int) -> TensorView {
+    let deferred =
+      isDeferred(index)
+      ? DeferredVerification(checksums: deferredChecksums!, firstBlock: firstBlocks[index]) : nil
+    return TensorView(entry: tensors[index], storage: storage, deferred: deferred)
   }
 
   private static func parseMetadata(_ header: inout ByteReader, options: ReadOptions) throws(FormatError)
@@ -329,17 +403,21 @@ public struct Container: Sendable {
 
   /// A zero-copy view of the tensor named `name`.
   public func tensor(named name: String) throws(FormatError) -> TensorView {
-    guard let entry = entry(named: name) else { throw .missingTensor(name) }
-    return TensorView(entry: entry, storage: storage)
+    guard let index = tensors.firstIndex(where: { $0.name == name }) else { throw .missingTensor(name) }
+    return view(index)
   }
 
   /// Zero-copy views of every tensor, in table order.
-  public var tensorViews: [TensorView] { tensors.map { TensorView(entry: $0, storage: storage) } }
+  public var tensorViews: [TensorView] { tensors.indices.map(view) }
 
-  /// Recomputes every tensor's checksum and returns the names of those that do not match, in table
-  /// order. Tensors are hashed on all cores, so verification runs at memory bandwidth.
+  /// Recomputes the checksum of every tensor (but those verified on first use) and returns the
+  /// names of those that do not match, in table order. Tensors are hashed on all cores, so
+  /// verification runs at memory bandwidth.
   public func corruptTensors() -> [String] {
-    let matches = concurrentMap { checksum(of: $0) == $0.checksum }
+    let deferred = deferredChecksums != nil
+    let matches = concurrentMap {
+      (deferred && $0.byteCount > Layout.blockChecksumsThreshold) || checksum(of: $0) == $0.checksum
+    }
     return zip(tensors, matches).filter { !$0.1 }.map(\.0.name)
   }
 

@@ -139,16 +139,25 @@ public enum ContainerWriter {
     name.count <= 64 ? name : name.prefix(64) + "…"
   }
 
-  /// Encodes a container in memory. `major` and `minor` exist so tests can build files of other versions.
+  /// The minor version a writer gives a file of `tensors`: 1, with block checksums, when some
+  /// tensor is larger than ``Layout/blockChecksumsThreshold``, else 0 (docs/FORMAT.md §4a). A
+  /// function of the tensors alone, so each set of tensors keeps exactly one encoding.
+  public static func minorVersion(for tensors: [TensorSource]) -> UInt16 {
+    tensors.contains { $0.byteCount > Layout.blockChecksumsThreshold } ? 1 : 0
+  }
+
+  /// Encodes a container in memory. `major` and `minor` exist so tests can build files of other
+  /// versions; block checksums are written whenever `minor` is 1 or more.
   public static func encode(
-    metadata: Metadata, tensors: [TensorSource], major: UInt16 = Layout.majorVersion,
-    minor: UInt16 = Layout.minorVersion
+    metadata: Metadata, tensors: [TensorSource], major: UInt16 = Layout.majorVersion, minor: UInt16? = nil
   ) throws -> [UInt8] {
-    let plan = try Plan(metadata: metadata, tensors: tensors)
+    let minor = minor ?? minorVersion(for: tensors)
+    let plan = try Plan(metadata: metadata, tensors: tensors, blockChecksums: minor >= 1)
     var out = [UInt8](repeating: 0, count: plan.fileSize)
     var checksums: [UInt64] = []
+    var blocks: [UInt64] = []
     for (index, source) in tensors.enumerated() {
-      var hasher = XXH64()
+      var hasher = BlockHasher()
       var position = plan.offsets[index]
       try forEachChunk(of: source) { chunk in
         hasher.update(chunk)
@@ -157,7 +166,13 @@ public enum ContainerWriter {
         }
         position += chunk.count
       }
-      checksums.append(hasher.digest())
+      checksums.append(hasher.whole.digest())
+      blocks += hasher.finish()
+    }
+    if plan.blockChecksums {
+      let table = Plan.tableBytes(blocks)
+      out.replaceSubrange(plan.offsets[tensors.count]..<plan.fileSize, with: table)
+      checksums.append(XXH64.hash(table))
     }
     let head = plan.headBytes(checksums: checksums, major: major, minor: minor)
     out.replaceSubrange(0..<head.count, with: head)
@@ -168,7 +183,7 @@ public enum ContainerWriter {
     metadata: Metadata, tensors: [TensorSource], path: String, overwrite: Bool, durable: Bool
   ) throws {
     try check(metadata: metadata, tensors: tensors.map { ($0.name, $0.shape) })
-    let plan = try Plan(metadata: metadata, tensors: tensors)
+    let plan = try Plan(metadata: metadata, tensors: tensors, blockChecksums: minorVersion(for: tensors) >= 1)
     try AtomicFile.write(to: path, overwrite: overwrite, durable: durable) { temporary in
       let fd = try System.openTruncating(temporary)
       defer { System.close(fd) }
@@ -179,7 +194,8 @@ public enum ContainerWriter {
   /// Writes a container into `fd`, an empty file the caller owns (a memfd, for example), from its
   /// current position. Not atomic: the caller decides what a partial file means.
   public static func write(metadata: Metadata, tensors: [TensorSource], toDescriptor fd: Int32) throws {
-    try writeContents(plan: Plan(metadata: metadata, tensors: tensors), tensors: tensors, to: fd)
+    let plan = try Plan(metadata: metadata, tensors: tensors, blockChecksums: minorVersion(for: tensors) >= 1)
+    try writeContents(plan: plan, tensors: tensors, to: fd)
   }
 
   private static func writeContents(plan: Plan, tensors: [TensorSource], to fd: Int32) throws {
@@ -187,40 +203,54 @@ public enum ContainerWriter {
     let placeholder = [UInt8](repeating: 0, count: plan.dataOffset)
     try placeholder.withUnsafeBytes { raw in try System.writeAll(fd, raw) }
     var checksums: [UInt64] = []
+    var blocks: [UInt64] = []
     var position = plan.dataOffset
     let zeros = [UInt8](repeating: 0, count: Layout.alignment)
-    for (index, source) in tensors.enumerated() {
-      let padding = plan.offsets[index] - position
+    func pad(to offset: Int) throws {
+      let padding = offset - position
       if padding > 0 {
         try zeros.withUnsafeBytes { raw in
           try System.writeAll(fd, UnsafeRawBufferPointer(rebasing: raw[0..<padding]))
         }
       }
+    }
+    for (index, source) in tensors.enumerated() {
+      try pad(to: plan.offsets[index])
+      var hasher = BlockHasher()
       if case .view(let view) = source.payload, view.bytes.count >= 1 << 23 {
-        checksums.append(try withExtendedLifetime(view.storage) { try hashWhileWriting(view.bytes, to: fd) })
+        hasher = try withExtendedLifetime(view.storage) { try hashWhileWriting(view.bytes, to: fd) }
       } else {
-        var hasher = XXH64()
         try forEachChunk(of: source) { chunk in
           hasher.update(chunk)
           try System.writeAll(fd, chunk)
         }
-        checksums.append(hasher.digest())
       }
+      checksums.append(hasher.whole.digest())
+      blocks += hasher.finish()
       position = plan.offsets[index] + source.byteCount
     }
-    let head = plan.headBytes(checksums: checksums, major: Layout.majorVersion, minor: Layout.minorVersion)
+    var minor: UInt16 = 0
+    if plan.blockChecksums {
+      try pad(to: plan.offsets[tensors.count])
+      let table = Plan.tableBytes(blocks)
+      try table.withUnsafeBytes { raw in try System.writeAll(fd, raw) }
+      checksums.append(XXH64.hash(table))
+      minor = 1
+    }
+    let head = plan.headBytes(checksums: checksums, major: Layout.majorVersion, minor: minor)
     try head.withUnsafeBytes { raw in try System.pwriteAll(fd, raw, at: 0) }
   }
 
   /// Writes `bytes` to `fd` while another core hashes them: the kernel's copy into the page cache
   /// is the floor of any writer, and the hash then costs no time of its own.
-  private static func hashWhileWriting(_ bytes: UnsafeRawBufferPointer, to fd: Int32) throws -> UInt64 {
+  private static func hashWhileWriting(_ bytes: UnsafeRawBufferPointer, to fd: Int32) throws -> BlockHasher {
     // Iteration 0 writes and 1 hashes; each sets only its own slot.
-    nonisolated(unsafe) let digest = UnsafeMutablePointer<UInt64>.allocate(capacity: 1)
+    nonisolated(unsafe) let digest = UnsafeMutablePointer<BlockHasher>.allocate(capacity: 1)
     nonisolated(unsafe) let failure = UnsafeMutablePointer<FormatError?>.allocate(capacity: 1)
     failure.initialize(to: nil)
     nonisolated(unsafe) let bytes = bytes
     defer {
+      digest.deinitialize(count: 1)
       digest.deallocate()
       failure.deinitialize(count: 1)
       failure.deallocate()
@@ -237,9 +267,9 @@ public enum ContainerWriter {
           failure.pointee = error
         }
       } else {
-        var hasher = XXH64()
+        var hasher = BlockHasher()
         hasher.update(bytes)
-        digest.pointee = hasher.digest()
+        digest.initialize(to: hasher)
       }
     }
     if let error = failure.pointee { throw error }
@@ -254,6 +284,7 @@ public enum ContainerWriter {
     case .raw(let bytes):
       try bytes.withUnsafeBytes { raw in if raw.count > 0 { try body(raw) } }
     case .view(let view):
+      try view.verify()
       try withExtendedLifetime(view.storage) { () in
         if view.bytes.count > 0 { try body(view.bytes) }
       }
@@ -277,15 +308,23 @@ public enum ContainerWriter {
   /// The computed layout: where every tensor goes and the encoded header without checksums.
   private struct Plan {
     let metadataBytes: [UInt8]
-    let tensors: [TensorSource]
+    /// Name, dtype, shape and byte count of every table entry, the block checksums last.
+    let entries: [(name: String, dtype: DTypeCode, shape: [Int], byteCount: Int)]
+    let blockChecksums: Bool
+    /// Where each entry's bytes start.
     let offsets: [Int]
     let dataOffset: Int
     let fileSize: Int
     let headerLength: Int
 
-    init(metadata: Metadata, tensors: [TensorSource]) throws(FormatError) {
+    init(metadata: Metadata, tensors: [TensorSource], blockChecksums: Bool) throws(FormatError) {
       var seen = Set<String>()
       for source in tensors {
+        if source.name == Layout.blockChecksumsName {
+          throw .invalidField(
+            part: "tensor \"\(source.name)\"",
+            reason: "is reserved for the block checksums the writer computes")
+        }
         guard seen.insert(source.name).inserted else {
           throw .duplicate(part: "tensor name", name: source.name)
         }
@@ -319,22 +358,39 @@ public enum ContainerWriter {
         meta.bytes(encoded)
       }
       metadataBytes = meta.buffer
-      self.tensors = tensors
+      var entries = tensors.map { (name: $0.name, dtype: $0.dtype, shape: $0.shape, byteCount: $0.byteCount) }
+      if blockChecksums {
+        let count = tensors.reduce(0) { $0 + Layout.blockCount($1.byteCount) }
+        entries.append(
+          (
+            name: Layout.blockChecksumsName, dtype: DTypeCode(DType.u8), shape: [8 * count],
+            byteCount: 8 * count
+          ))
+      }
+      self.entries = entries
+      self.blockChecksums = blockChecksums
       var tableLength = 4
-      for source in tensors {
-        tableLength += 4 + source.name.utf8.count + 2 + 8 * source.shape.count + 24
+      for entry in entries {
+        tableLength += 4 + entry.name.utf8.count + 2 + 8 * entry.shape.count + 24
       }
       headerLength = metadataBytes.count + tableLength
       dataOffset = Layout.aligned(Layout.preambleSize + headerLength)!
       var cursor = dataOffset
       var offsets: [Int] = []
-      for source in tensors {
+      for entry in entries {
         let start = Layout.aligned(cursor)!
         offsets.append(start)
-        cursor = start + source.byteCount
+        cursor = start + entry.byteCount
       }
       self.offsets = offsets
       fileSize = cursor
+    }
+
+    /// The block checksums as the table tensor's bytes: little-endian u64s.
+    static func tableBytes(_ blocks: [UInt64]) -> [UInt8] {
+      var w = ByteWriter()
+      for checksum in blocks { w.u64(checksum) }
+      return w.buffer
     }
 
     static func encode(_ value: MetadataValue) -> [UInt8] {
@@ -356,14 +412,14 @@ public enum ContainerWriter {
     func headBytes(checksums: [UInt64], major: UInt16, minor: UInt16) -> [UInt8] {
       var header = ByteWriter()
       header.bytes(metadataBytes)
-      header.u32(UInt32(tensors.count))
-      for (index, source) in tensors.enumerated() {
-        header.string(source.name)
-        header.u8(source.dtype.rawValue)
-        header.u8(UInt8(source.shape.count))
-        for dim in source.shape { header.u64(UInt64(dim)) }
+      header.u32(UInt32(entries.count))
+      for (index, entry) in entries.enumerated() {
+        header.string(entry.name)
+        header.u8(entry.dtype.rawValue)
+        header.u8(UInt8(entry.shape.count))
+        for dim in entry.shape { header.u64(UInt64(dim)) }
         header.u64(UInt64(offsets[index]))
-        header.u64(UInt64(source.byteCount))
+        header.u64(UInt64(entry.byteCount))
         header.u64(checksums[index])
       }
       var preamble = ByteWriter()

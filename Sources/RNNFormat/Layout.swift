@@ -4,8 +4,9 @@ public enum Layout {
   public static let magic: [UInt8] = [0x89, 0x52, 0x4E, 0x4E, 0x0D, 0x0A, 0x1A, 0x0A]
   /// The major version this code reads and writes.
   public static let majorVersion: UInt16 = 1
-  /// The minor version this code writes.
-  public static let minorVersion: UInt16 = 0
+  /// The newest minor version this code reads and writes. Writers choose between 0 and this per
+  /// file (``ContainerWriter/minorVersion(for:)``), so each set of tensors has one encoding.
+  public static let minorVersion: UInt16 = 1
   /// Stored little-endian, so the bytes in the file are `0d 0c 0b 0a`.
   public static let byteOrderMarker: UInt32 = 0x0A0B_0C0D
   /// Size of the fixed preamble before the header.
@@ -30,6 +31,12 @@ public enum Layout {
 public struct ReadOptions: Sendable, Codable {
   /// Verify every tensor checksum. Skipping saves one pass over the data.
   public var verifyChecksums: Bool = true
+  /// With ``verifyChecksums``, verify the tensors of a format 1.1 file that are larger than
+  /// ``Layout/blockChecksumsThreshold`` block by block, the first time each block is used
+  /// (``TensorView/verify(byteRanges:)``), instead of all of them at open. Smaller tensors are still
+  /// verified at open. Opening then costs only the bytes a request reads; code that reads a
+  /// deferred view's raw ``TensorView/bytes`` must verify them first.
+  public var verifyOnFirstUse: Bool = false
   /// Verify the header checksum. It costs microseconds; only a fuzzer has reason to skip it.
   public var verifyHeaderChecksum: Bool = true
   /// Map the file (zero-copy) rather than read it into memory. A mapped file that another process

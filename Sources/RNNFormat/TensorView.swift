@@ -4,11 +4,15 @@ public struct TensorView: Sendable {
   public let entry: TensorEntry
   /// The bytes it views; kept alive by the view.
   public let storage: ByteStorage
+  /// Set when the checksum was not verified at open but is verified block by block on first use.
+  public let deferred: DeferredVerification?
 
-  /// A view of `entry`'s bytes in `storage`; the caller has checked the range.
-  public init(entry: TensorEntry, storage: ByteStorage) {
+  /// A view of `entry`'s bytes in `storage`; the caller has checked the range (and verified the
+  /// bytes, unless `deferred` says how they get verified).
+  public init(entry: TensorEntry, storage: ByteStorage, deferred: DeferredVerification? = nil) {
     self.entry = entry
     self.storage = storage
+    self.deferred = deferred
   }
 
   public var name: String { entry.name }
@@ -20,12 +24,15 @@ public struct TensorView: Sendable {
   public var elementCount: Int { entry.elementCount }
 
   /// The raw little-endian bytes. Valid while `storage` is alive; keep the view alive around uses.
+  /// For a view with ``hasUnverifiedBytes``, call ``verify()`` (or ``verify(byteRanges:)``) first;
+  /// the accessors that convert (``withFloats(_:)``, ``floats()``, ...) verify by themselves.
   public var bytes: UnsafeRawBufferPointer {
     UnsafeRawBufferPointer(rebasing: storage.bytes[entry.offset..<(entry.offset + entry.byteCount)])
   }
 
   /// Calls `body` with the tensor as `Float`s: zero-copy for f32, converted for f16, bf16 and f64.
   public func withFloats<R>(_ body: (UnsafeBufferPointer<Float>) throws -> R) throws -> R {
+    try verify()
     guard let dtype = entry.dtype.known, dtype.isFloatingPoint else {
       throw FormatError.unsupportedDType(tensor: entry.name, dtype: entry.dtype.description)
     }
@@ -42,6 +49,7 @@ public struct TensorView: Sendable {
 
   /// The tensor converted to `[Float]`.
   public func floats() throws -> [Float] {
+    try verify()
     guard let dtype = entry.dtype.known, dtype.isFloatingPoint else {
       throw FormatError.unsupportedDType(tensor: entry.name, dtype: entry.dtype.description)
     }
@@ -51,6 +59,7 @@ public struct TensorView: Sendable {
   /// Every element as a Double, for any numeric dtype: exact for the float dtypes, u8, u32 and
   /// i32; i64 values beyond 2^53 round. Opaque dtypes throw.
   public func numericValues() throws -> [Double] {
+    try verify()
     let count = entry.elementCount
     return try withExtendedLifetime(storage) { () throws -> [Double] in
       let raw = bytes
@@ -75,6 +84,7 @@ public struct TensorView: Sendable {
 
   /// The tensor converted to `[Double]`, exact for every float dtype.
   public func doubles() throws -> [Double] {
+    try verify()
     guard let dtype = entry.dtype.known, dtype.isFloatingPoint else {
       throw FormatError.unsupportedDType(tensor: entry.name, dtype: entry.dtype.description)
     }

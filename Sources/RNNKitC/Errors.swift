@@ -54,6 +54,7 @@ struct CallError: Error {
 func status(for error: any Error) -> rnnkit_status {
   if (error as? any ModelInputRequest)?.requestedInput == .overwrite { return RNNKIT_ERROR_WRITE }
   if (error as? any ModelInputRequest)?.requestedInput != nil { return RNNKIT_ERROR_NEEDS_INPUT }
+  if case .corruptWeights = error as? RuntimeError { return RNNKIT_ERROR_BAD_FILE }
   switch error {
   case is IsolationError: return RNNKIT_ERROR_ISOLATION
   case is RuntimeError, is TextScoringError: return RNNKIT_ERROR_UNSUPPORTED

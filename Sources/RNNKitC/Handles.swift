@@ -57,7 +57,7 @@ final class ModelHandle {
 
   /// A view of W, b, V or c: into the mapping when the model came from one, else a copy of the
   /// values in memory kept by the handle.
-  func tensor(_ name: String) -> rnnkit_tensor_view? {
+  func tensor(_ name: String) throws -> rnnkit_tensor_view? {
     let parameter: Parameter
     switch name {
     case "W": parameter = model.W
@@ -75,7 +75,10 @@ final class ModelHandle {
       let shape = raw.bindMemory(to: Int64.self)
       for (index, extent) in parameter.shape.prefix(8).enumerated() { shape[index] = Int64(extent) }
     }
-    if case .view(let mapped) = parameter.storage, let base = mapped.bytes.baseAddress {
+    if case .view(let mapped) = parameter.storage {
+      // A view verified on first use is verified whole before its bytes are handed out.
+      try mapped.verify()
+      guard let base = mapped.bytes.baseAddress else { return nil }
       view.data = base
       view.dtype = Self.dtype(parameter.dtype)
     } else {

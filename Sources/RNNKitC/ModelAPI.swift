@@ -35,6 +35,9 @@ func reading(_ options: UnsafePointer<rnnkit_open_options>?) throws -> (
   var importOptions = ImportOptions(
     vocabularyPath: given.vocabulary_path.map { String(cString: $0) },
     readOptions: ReadOptions(verifyChecksums: given.verify_checksums != 0))
+  // The runtime verifies the blocks of W and V before it reads them; the tensor views handed out
+  // verify their whole tensor first (ModelHandle.tensor).
+  importOptions.readOptions.verifyOnFirstUse = true
   if let name = given.hidden_activation.map({ String(cString: $0) }) {
     guard let f = HiddenActivation(name: name) else {
       throw CallError.invalid("unknown hidden activation \"\(name)\"")
@@ -199,7 +202,7 @@ public func cTensor(
       throw CallError.invalid("model or view is NULL")
     }
     let tensorName = try string(name, "name")
-    guard let found = handle.tensor(tensorName) else {
+    guard let found = try handle.tensor(tensorName) else {
       throw CallError.invalid("no tensor \"\(tensorName)\"; the tensors are W, b, V and c")
     }
     view.pointee = found

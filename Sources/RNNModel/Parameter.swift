@@ -62,7 +62,8 @@ public struct Parameter: Sendable {
     switch storage {
     case .floats(let values): return try values.withUnsafeBufferPointer(body)
     case .view(let view):
-      if view.dtype.known == .f32 {
+      // A view verified on first use that fails verification gives no values, as `floats()` does.
+      if view.dtype.known == .f32, (try? view.verify()) != nil {
         // Data offsets are multiples of 64 in page-aligned storage, so the floats are aligned.
         let start = view.storage.base.advanced(by: view.entry.offset).assumingMemoryBound(to: Float.self)
         return try withExtendedLifetime(view.storage) {
@@ -98,7 +99,10 @@ public struct Parameter: Sendable {
     }
     switch storage {
     case .floats(let values): return values.withUnsafeBytes { count($0, .f32) }
-    case .view(let view): return withExtendedLifetime(view.storage) { count(view.bytes, dtype) }
+    case .view(let view):
+      // Bytes that fail a deferred verification are not read; the tensor counts as all NaN.
+      guard (try? view.verify()) != nil else { return (self.count, 0) }
+      return withExtendedLifetime(view.storage) { count(view.bytes, dtype) }
     }
   }
 

@@ -101,8 +101,11 @@ extension ElmanModel {
     }
 
     func tensor(_ name: String) throws(ModelError) -> TensorView {
-      guard let entry = container.entry(named: name) else { throw .missingTensor(name) }
-      return TensorView(entry: entry, storage: container.storage)
+      // The container's view carries its deferred verification, if any.
+      guard container.entry(named: name) != nil, let view = try? container.tensor(named: name) else {
+        throw .missingTensor(name)
+      }
+      return view
     }
     let W = try Parameter(view: tensor("W"))
     let b = try Parameter(view: tensor("b"))

@@ -44,6 +44,13 @@ public struct Vocabulary: Sendable {
     guard bytes.dtype.known == .u8, bytes.shape.count == 1 else {
       throw .wrongDType(tensor: "vocab.bytes", found: "\(bytes.dtype) \(bytes.shape)", expected: "u8 [B]")
     }
+    // Every token is checked now, so a vocabulary verified on first use is verified whole first.
+    do {
+      try offsets.verify()
+      try bytes.verify()
+    } catch {
+      throw .container(error)
+    }
     try self.init(offsets: .view(offsets), bytes: .view(bytes))
   }
 

@@ -17,14 +17,19 @@ public struct ForwardResult: Sendable, Equatable {
 
 /// An Elman model with its weights arranged for fast inference.
 ///
-/// Preparing copies W once into a recurrent block W_h (H×H) and a transposed input block W_xᵀ
-/// (X×H), so that a token's input is one contiguous row (a one-hot input times W_x is a column
-/// lookup, not a product). For token models the bias b is folded into that row. V stays where it
-/// is: an f32 V inside a mapped `.rnn` file is used in place, and an f16 V is converted block by
-/// block while it is read, never expanded in memory. bf16 and f64 V are converted to f32 once.
+/// Preparing copies W's recurrent block W_h (H×H) out of W. W_x is left in place: a token's input
+/// is column j of W_x (a one-hot input times W_x is a column lookup, not a product), gathered into a
+/// contiguous row the first time the token is seen, with b folded in (``InputColumns``); dense
+/// models and requests that need many columns transpose W_x whole. V stays where it is: an f32 V
+/// inside a mapped `.rnn` file is used in place, and an f16 V is converted block by block while it
+/// is read, never expanded in memory. bf16 and f64 V are converted to f32 once.
+///
+/// A model read with ``ReadOptions/verifyOnFirstUse`` has its large tensors verified block by
+/// block before their bytes are used: V (all of it, on all cores) and W_h while preparing, each
+/// token's column of W_x when it is first gathered. A mismatch is ``RuntimeError/corruptWeights(_:)``.
 ///
 /// The instance is immutable and can be shared between threads; each call allocates its own
-/// scratch space. Matrix products use OpenBLAS (loaded when the first model is prepared, see
+/// scratch space. Matrix products use OpenBLAS (loaded when the first request needs one, see
 /// ``OpenBLAS``), whose thread count (`OPENBLAS_NUM_THREADS`) the runtime's own parallel loops
 /// follow too.
 public final class InferenceModel: Sendable {
@@ -41,13 +46,30 @@ public final class InferenceModel: Sendable {
   let outputActivation: OutputActivation
   /// W_h, H×H row-major.
   let recurrent: [Float]
-  /// W_xᵀ, X×H row-major; each row includes b for token models.
-  let inputRows: [Float]
+  /// W_x's columns as rows, each including b for token models, prepared as requests need them.
+  let inputColumns: InputColumns
   let bias: [Float]
   let outputBias: [Float]
   let outputWeights: OutputWeights
-  /// The matrix products.
-  let blas: OpenBLAS
+  /// The matrix products: OpenBLAS, loaded by ``requireMatrixProducts()`` when the first request
+  /// that needs one arrives, not when the model is prepared. A single sequence's steps are
+  /// matrix-vector products, so prediction and generation never load it or start its threads.
+  var blas: OpenBLAS {
+    guard let loaded = try? OpenBLAS.shared() else {
+      preconditionFailure("a matrix product ran without requireMatrixProducts()")
+    }
+    return loaded
+  }
+
+  /// Loads OpenBLAS for the matrix products of batches, dense inputs and scoring; every path
+  /// that reaches ``blas`` calls this first.
+  func requireMatrixProducts() throws(RuntimeError) {
+    do {
+      _ = try OpenBLAS.shared()
+    } catch {
+      throw .openBLAS(error)
+    }
+  }
 
   enum OutputWeights: Sendable {
     /// f32 V inside a mapped file.
@@ -63,18 +85,13 @@ public final class InferenceModel: Sendable {
     case half(UnsafePointer<UInt16>)
   }
 
-  /// Prepares `model` for inference; fails with ``RuntimeError/openBLAS(_:)`` when OpenBLAS cannot
-  /// be loaded.
+  /// Prepares `model` for inference. Requests that need matrix products (batches, dense inputs,
+  /// scoring) fail with ``RuntimeError/openBLAS(_:)`` when OpenBLAS cannot be loaded.
   public init(_ model: ElmanModel) throws(RuntimeError) {
     do {
       try model.validateShapes()
     } catch {
       throw .invalidModel(error.description)
-    }
-    do {
-      blas = try OpenBLAS.shared()
-    } catch {
-      throw .openBLAS(error)
     }
     let h = model.hiddenSize
     let x = model.inputSize
@@ -85,55 +102,52 @@ public final class InferenceModel: Sendable {
     activation = Kernels.code(model.hiddenActivation)
     outputActivation = model.outputActivation
 
-    let b = model.b.floats()
-    let c = model.c.floats()
+    let b = try Self.floats(of: model.b, "b")
+    let c = try Self.floats(of: model.c, "c")
     guard b.count == h, c.count == outputSize else {
       throw .invalidModel("b or c could not be decoded as floats")
     }
     bias = b
     outputBias = c
-    let folded = model.inputKind == .tokens
-    var wh = [Float](repeating: 0, count: h * h)
-    var wxT = [Float](repeating: 0, count: x * h)
-    let decoded = model.W.withFloats { w -> Bool in
-      guard w.count == h * (h + x) else { return false }
-      wh.withUnsafeMutableBufferPointer { wh in
-        wxT.withUnsafeMutableBufferPointer { wxT in
-          for i in 0..<h {
-            let row = i * (h + x)
-            for j in 0..<h { wh[i * h + j] = w[row + j] }
-          }
-          // Transposed so that input column j becomes the contiguous row j; in 32×32 tiles, so
-          // that both the rows read and the rows written stay in cache.
-          let tile = 32
-          for i0 in stride(from: 0, to: h, by: tile) {
-            for j0 in stride(from: 0, to: x, by: tile) {
-              for i in i0..<min(i0 + tile, h) {
-                let row = i * (h + x) + h
-                let bias = folded ? b[i] : 0
-                for j in j0..<min(j0 + tile, x) { wxT[j * h + i] = w[row + j] + bias }
-              }
-            }
-          }
-        }
-      }
-      return true
+    let matrix: InputColumns.Matrix
+    switch model.W.storage {
+    case .view(let view) where view.dtype.known == .f32: matrix = .mapped(view)
+    default:
+      let values = try Self.floats(of: model.W, "W")
+      guard values.count == h * (h + x) else { throw .invalidModel("W could not be decoded as floats") }
+      matrix = .owned(values)
     }
-    guard decoded else { throw .invalidModel("W could not be decoded as floats") }
-    recurrent = wh
-    inputRows = wxT
+    inputColumns = InputColumns(
+      matrix: matrix, hiddenSize: h, inputSize: x, bias: model.inputKind == .tokens ? b : [])
+    recurrent = try inputColumns.recurrentBlock()
+    if model.inputKind == .dense { _ = try inputColumns.transposedMatrix() }
 
     switch model.V.storage {
     case .floats(let values): outputWeights = .owned(values)
     case .view(let view):
       switch view.dtype.known {
-      case .f32: outputWeights = .mapped(view)
-      case .f16: outputWeights = .half(view)
+      case .f32, .f16:
+        // Read whole for every output, so verified whole, on all cores, before first use.
+        do { try view.verify() } catch { throw .corruptWeights(error) }
+        outputWeights = view.dtype.known == .f32 ? .mapped(view) : .half(view)
       default:
-        let values = model.V.floats()
+        let values = try Self.floats(of: model.V, "V")
         guard values.count == outputSize * h else { throw .invalidModel("V could not be decoded as floats") }
         outputWeights = .owned(values)
       }
+    }
+  }
+
+  /// A parameter's values as floats; a view that fails its verification on first use is
+  /// ``RuntimeError/corruptWeights(_:)``.
+  static func floats(of parameter: Parameter, _ name: String) throws(RuntimeError) -> [Float] {
+    guard let view = parameter.view else { return parameter.floats() }
+    do {
+      return try view.floats()
+    } catch let error as FormatError {
+      throw .corruptWeights(error)
+    } catch {
+      throw .invalidModel("\(name) could not be decoded as floats: \(error)")
     }
   }
 
@@ -189,23 +203,21 @@ public final class InferenceModel: Sendable {
 
   /// Fills each row with its input projection W_x·x_t (+ b), then runs the recurrence.
   func hiddenStates(tokens batch: [[Int]]) throws(RuntimeError) -> HiddenStates {
+    try requireMatrixProducts()
     var states = layout(lengths: batch.map(\.count))
     let h = hiddenSize
-    states.rows.withUnsafeMutableBufferPointer { rows in
-      inputRows.withUnsafeBufferPointer { inputRows in
-        for (s, tokens) in batch.enumerated() {
-          for (t, id) in tokens.enumerated() {
-            (rows.baseAddress! + (states.offsets[s] + t) * h).update(
-              from: inputRows.baseAddress! + id * h, count: h)
-          }
-        }
-      }
+    let ids = batch.flatMap { $0 }
+    // Sequences are stored one after another, so the k-th token overall goes to row k.
+    try states.rows.withUnsafeMutableBufferPointer { (rows) throws(RuntimeError) in
+      let base = rows.baseAddress!
+      try inputColumns.copyRows(ids) { base + $0 * h }
     }
     try recur(&states)
     return states
   }
 
   func hiddenStates(vectors batch: [[[Float]]]) throws(RuntimeError) -> HiddenStates {
+    try requireMatrixProducts()
     var states = layout(lengths: batch.map(\.count))
     let (h, x) = (hiddenSize, inputSize)
     // One product for every step of every sequence: [x_t] (N×X) · W_xᵀ (X×H).
@@ -213,6 +225,7 @@ public final class InferenceModel: Sendable {
     inputs.reserveCapacity(states.totalRows * x)
     for sequence in batch { for vector in sequence { inputs += vector } }
     let total = states.totalRows
+    let inputRows = try inputColumns.transposedMatrix()
     states.rows.withUnsafeMutableBufferPointer { rows in
       inputs.withUnsafeBufferPointer { inputs in
         inputRows.withUnsafeBufferPointer { w in
@@ -238,8 +251,9 @@ public final class InferenceModel: Sendable {
       offsets.append(total)
       total += length
     }
-    return HiddenStates(
-      rows: [Float](repeating: 0, count: total * hiddenSize), offsets: offsets, lengths: lengths)
+    // Every row is written (an input projection) before it is read, so no zero fill.
+    let rows = [Float](unsafeUninitializedCapacity: total * hiddenSize) { $1 = total * hiddenSize }
+    return HiddenStates(rows: rows, offsets: offsets, lengths: lengths)
   }
 
   /// h_t = f(proj_t + W_h·h_{t-1}) in place over rows holding proj_t; h_0 = `initial` or 0.

@@ -53,12 +53,20 @@ public struct InferenceSession: Sendable {
       throw .tokenOutOfRange(position: steps, id: token, vocabularySize: model.inputSize)
     }
     let h = model.hiddenSize
-    var next = Array(model.inputRows[(token * h)..<((token + 1) * h)])
+    var next = [Float](unsafeUninitializedCapacity: h) { $1 = h }
+    try next.withUnsafeMutableBufferPointer { (next) throws(RuntimeError) in
+      let row = next.baseAddress!
+      try model.inputColumns.copyRows([token]) { _ in row }
+    }
     try step(&next)
   }
 
   /// Feeds several tokens, updating h_t only.
   public mutating func advance(tokens: [Int]) throws(RuntimeError) {
+    // Their input columns first, in one sweep over W (the ids are checked again, in order, below).
+    if model.model.inputKind == .tokens, tokens.allSatisfy({ $0 >= 0 && $0 < model.inputSize }) {
+      try model.inputColumns.prepare(tokens)
+    }
     for token in tokens { try advance(token: token) }
   }
 
@@ -69,10 +77,12 @@ public struct InferenceSession: Sendable {
       throw .wrongVectorSize(position: steps, found: vector.count, expected: model.inputSize)
     }
     let (h, x) = (model.hiddenSize, model.inputSize)
+    try model.requireMatrixProducts()
     var next = model.bias
+    let inputRows = try model.inputColumns.transposedMatrix()
     next.withUnsafeMutableBufferPointer { next in
       vector.withUnsafeBufferPointer { v in
-        model.inputRows.withUnsafeBufferPointer { w in
+        inputRows.withUnsafeBufferPointer { w in
           // W_xᵀ is X×H, so W_x·x is (W_xᵀ)ᵀ·x: one row-vector product.
           model.blas.sgemm(
             m: 1, n: h, k: x, a: v.baseAddress!, lda: x, b: w.baseAddress!, ldb: h, beta: 1,

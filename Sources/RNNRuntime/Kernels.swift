@@ -6,8 +6,9 @@ import RNNModel
 // OpenBLAS.swift). The kernels run at the CPU's best instruction-set level, chosen in C.
 enum Kernels {
   /// The threads OpenBLAS uses (OPENBLAS_NUM_THREADS, fixed when it loads); the runtime's own
-  /// parallel loops use as many. One when OpenBLAS is missing (nothing that needs it then runs).
-  static let threadCount = (try? OpenBLAS.shared())?.threadCount ?? 1
+  /// parallel loops use as many. Known without loading OpenBLAS, which requests that need no
+  /// matrix product never do.
+  static let threadCount = OpenBLAS.expectedThreadCount()
 
   static func code(_ f: HiddenActivation) -> Int32 {
     switch f {

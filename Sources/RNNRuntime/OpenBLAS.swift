@@ -141,6 +141,25 @@ public struct OpenBLAS: Sendable {
   /// The threads OpenBLAS uses (`OPENBLAS_NUM_THREADS`, else one per core).
   public var threadCount: Int { max(1, Int(threadsFunction())) }
 
+  /// The threads OpenBLAS uses, known without loading it (the runtime's own loops follow this
+  /// count, and loading OpenBLAS starts its threads): its count when it is loaded already, else
+  /// what it will choose: `OPENBLAS_NUM_THREADS`, `GOTO_NUM_THREADS` or `OMP_NUM_THREADS` (the
+  /// first set), at most the CPUs online, which is the default.
+  static func expectedThreadCount() -> Int {
+    if let loaded = try? loadedAlready?.get() { return loaded.threadCount }
+    let cpus = max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
+    for name in ["OPENBLAS_NUM_THREADS", "GOTO_NUM_THREADS", "OMP_NUM_THREADS"] {
+      if let text = environment(name), let count = Int(text), count > 0 { return min(count, cpus) }
+    }
+    return cpus
+  }
+
+  /// The table when a runtime or trainer has loaded OpenBLAS already, in this process.
+  private static var loadedAlready: Result<OpenBLAS, OpenBLASError>? {
+    for name in libraryNames where dlopen(name, RTLD_LAZY | RTLD_NOLOAD) != nil { return loaded }
+    return nil
+  }
+
   // CBLAS's constants for row-major storage and (no) transposition.
   private static let rowMajor: Int32 = 101
   private static func operation(_ transpose: Bool) -> Int32 { transpose ? 112 : 111 }

@@ -1,3 +1,4 @@
+import RNNFormat
 import RNNModel
 
 /// Why the runtime refused an input or a model. Each case renders as one actionable line.
@@ -25,6 +26,9 @@ public enum RuntimeError: Error, CustomStringConvertible, Sendable, Equatable {
   case invalidModel(String)
   /// OpenBLAS, which the runtime's matrix products need, could not be loaded.
   case openBLAS(OpenBLASError)
+  /// Weights verified on first use did not match their checksum (``ReadOptions/verifyOnFirstUse``);
+  /// nothing was computed from them.
+  case corruptWeights(FormatError)
 
   public var description: String {
     switch self {
@@ -60,6 +64,8 @@ public enum RuntimeError: Error, CustomStringConvertible, Sendable, Equatable {
     case .invalidModel(let reason):
       return reason
     case .openBLAS(let error):
+      return error.description
+    case .corruptWeights(let error):
       return error.description
     }
   }

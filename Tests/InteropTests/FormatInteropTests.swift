@@ -66,3 +66,35 @@ struct FormatInteropTests {
     return [(value as! NSNumber).doubleValue]
   }
 }
+
+@Suite(.requiresPython("numpy", "xxhash"))
+struct BlockChecksumInteropTests {
+  /// A 1.1 file (a tensor over 1 MiB) read by the independent reader as a 1.1 reader, which checks
+  /// every block checksum, and as a 1.0 reader, which sees the table as one more tensor.
+  @Test func anIndependentReaderReadsFormat1_1AsA1_1AndAsA1_0Reader() throws {
+    let folder = FileManager.default.temporaryDirectory.appendingPathComponent(
+      "rnnkit-py-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: folder) }
+    let path = folder.appendingPathComponent("blocks.rnn").path
+    let big = (0..<((1 << 20) + 5000)).map { UInt8(truncatingIfNeeded: $0 &* 31) }
+    try ContainerWriter.write(
+      metadata: Metadata(),
+      tensors: [
+        TensorSource(name: "small", dtype: .f32, shape: [2], payload: .floats([1, 2])),
+        TensorSource(name: "big", dtype: .u8, shape: [big.count], payload: .raw(big)),
+      ], to: path)
+    for asOld in [false, true] {
+      let result = try PythonClient.run(
+        script: "scripts/interop/read_rnn.py", [path] + (asOld ? ["--format-1.0"] : []))
+      #expect(result.status == 0, "\(result.stderrText)")
+      let object = try JSONSerialization.jsonObject(with: result.stdout) as! [String: Any]
+      #expect(object["version"] as? String == "1.1")
+      let tensors = object["tensors"] as! [String: [String: Any]]
+      let blocks = 1 + (big.count + 4095) / 4096
+      let expected = asOld ? ["big", "format.block_checksums", "small"] : ["big", "small"]
+      #expect(tensors.keys.sorted() == expected)
+      if asOld { #expect(tensors["format.block_checksums"]?["shape"] as? [Int] == [8 * blocks]) }
+    }
+  }
+}

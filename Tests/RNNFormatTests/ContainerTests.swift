@@ -5,7 +5,7 @@ import Testing
 /// Builds containers in memory and edits their bytes, re-sealing the header checksum so that a
 /// test reaches the check it means to exercise.
 enum Craft {
-  static func sample(minor: UInt16 = Layout.minorVersion, major: UInt16 = Layout.majorVersion) throws
+  static func sample(minor: UInt16? = nil, major: UInt16 = Layout.majorVersion) throws
     -> [UInt8]
   {
     var meta = Metadata()

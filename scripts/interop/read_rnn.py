@@ -1,8 +1,11 @@
 #!/usr/bin/env python3
 """An independent .rnn reader, written from docs/FORMAT.md alone (numpy + xxhash).
 
+Usage: read_rnn.py FILE [--format-1.0]
+
 Prints JSON: version, metadata, and per tensor its dtype, shape and values (as float64 for float
-dtypes). Exits 1 with a one-line error on any violation. The test suite runs it on the golden files
+dtypes). Format 1.1 block checksums are checked (and the table is not listed), unless
+--format-1.0 asks it to read as a 1.0 reader does. Exits 1 with a one-line error on any violation. The test suite runs it on the golden files
 to prove the spec is complete enough for a third party to implement.
 """
 import json
@@ -25,7 +28,7 @@ def align64(n):
     return (n + 63) & ~63
 
 
-def read(path):
+def read(path, as_1_0=False):
     data = open(path, "rb").read()
     if data[:8] != MAGIC:
         fail(path, "bad magic")
@@ -95,12 +98,30 @@ def read(path):
             values = np.frombuffer(body, DTYPES[dtype])
         else:
             values = None
-        entry = {"dtype": dtype, "shape": shape}
+        entry = {"dtype": dtype, "shape": shape, "offset": offset, "length": length}
         if values is not None:
             entry["values"] = values.astype(np.float64).reshape(shape).tolist()
         tensors[name] = entry
     if pos != 64 + header_len or cursor != len(data):
         fail(path, "header or data section has unused bytes")
+    # Format 1.1 (section 4a): the last tensor holds the XXH64 of every 4096-byte block of the
+    # tensors before it. It is not one of the model's tensors; in a 1.0 file it is ignored.
+    # With --format-1.0 it reads as a 1.0 reader would: the table is one more unknown tensor.
+    last = list(tensors)[-1] if tensors else None
+    table = None if as_1_0 else tensors.pop("format.block_checksums", None)
+    if table is not None and minor >= 1:
+        if last != "format.block_checksums":
+            fail(path, "block checksums are not the last tensor")
+        stored = np.frombuffer(data[table["offset"] : table["offset"] + table["length"]], "<u8")
+        blocks = []
+        for t in tensors.values():
+            for start in range(0, t["length"], 4096):
+                body = data[t["offset"] + start : t["offset"] + min(start + 4096, t["length"])]
+                blocks.append(xxhash.xxh64(body).intdigest())
+        if table["dtype"] != 4 or table["shape"] != [8 * len(blocks)] or stored.tolist() != blocks:
+            fail(path, "block checksums")
+    for t in tensors.values():
+        del t["offset"], t["length"]
     vocab = None
     if "vocab.offsets" in tensors:
         offs = [int(v) for v in tensors["vocab.offsets"]["values"]]
@@ -110,4 +131,4 @@ def read(path):
 
 
 if __name__ == "__main__":
-    print(json.dumps(read(sys.argv[1])))
+    print(json.dumps(read(sys.argv[1], as_1_0="--format-1.0" in sys.argv[2:])))

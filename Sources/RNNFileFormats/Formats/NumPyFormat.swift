@@ -343,7 +343,8 @@ public struct NumPyFormat: ModelFileFormat {
       }
       var bytes = NpyCodec.header(descr: descr, shape: parameter.shape)
       if let view = parameter.view, view.dtype.known == dtype {
-        // The stored bytes as they are: exact for every dtype.
+        // The stored bytes as they are: exact for every dtype (verified first if still pending).
+        try view.verify()
         withExtendedLifetime(view.storage) { bytes += view.bytes }
       } else {
         bytes += parameter.withFloats { FloatCodec.encode($0, as: dtype) }

@@ -92,7 +92,8 @@ struct Forward: ParsableCommand {
 enum RuntimeCommand {
   /// Loads `path` in any known format and prepares it for inference.
   static func prepare(_ path: String, input: ModelInputOptions) throws -> InferenceModel {
-    let model = try input.load(path)
+    // The runtime verifies what it reads before it reads it, so opening checks only small tensors.
+    let model = try input.load(path, verifyOnFirstUse: true)
     return try run(path) { () throws(RuntimeError) in try InferenceModel(model) }
   }
 

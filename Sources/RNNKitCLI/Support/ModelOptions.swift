@@ -86,18 +86,24 @@ struct ModelInputOptions: ParsableArguments {
 
   var format: String? { reading.format }
 
-  func importOptions() throws -> ImportOptions {
-    try reading.importOptions(verify: !skipChecksums)
+  /// With `verifyOnFirstUse`, the large tensors of a format 1.1 file are verified block by block
+  /// as the runtime reads them, instead of all at open (`ReadOptions.verifyOnFirstUse`).
+  func importOptions(verifyOnFirstUse: Bool = false) throws -> ImportOptions {
+    var options = try reading.importOptions(verify: !skipChecksums)
+    options.readOptions.verifyOnFirstUse = verifyOnFirstUse
+    return options
   }
 
   /// Loads the model at `path` in any known format.
-  func load(_ path: String) throws -> ElmanModel {
-    try read(path).model
+  func load(_ path: String, verifyOnFirstUse: Bool = false) throws -> ElmanModel {
+    try read(path, verifyOnFirstUse: verifyOnFirstUse).model
   }
 
   /// Loads the model at `path` and names the format it was in.
-  func read(_ path: String) throws -> ModelSource.Loaded {
-    try ModelSource.read(path: path, format: format, options: importOptions(), isolate: !reading.trustInput)
+  func read(_ path: String, verifyOnFirstUse: Bool = false) throws -> ModelSource.Loaded {
+    try ModelSource.read(
+      path: path, format: format, options: importOptions(verifyOnFirstUse: verifyOnFirstUse),
+      isolate: !reading.trustInput)
   }
 }
 

@@ -1,0 +1,42 @@
+import Foundation
+import RNNKit
+import Testing
+
+/// `rnnkit predict` on a format 1.1 file verifies blocks on first use: a corrupt block of V (read
+/// whole for every answer) fails with the file, the tensor and the block named; `validate` still
+/// finds it at open; `--skip-checksums` skips both.
+@Suite struct VerifyOnFirstUseCommandTests {
+  @Test func aCorruptBlockFailsPredictNamingTheFileAndTheTensor() throws {
+    let folder = try CLI.temporaryFolder()
+    defer { try? FileManager.default.removeItem(at: folder) }
+    // V is 3,000×100 floats (1.2 MB), so the file is 1.1 and V is verified on first use.
+    let (h, x) = (100, 3_000)
+    let weights = { (count: Int, seed: Int) in
+      (0..<count).map { Float(sin(Double($0 * 7 + seed) * 0.731)) * 0.1 }
+    }
+    let model = try ElmanModel(
+      W: Parameter(weights(h * (h + x), 1), shape: [h, h + x]), b: Parameter(weights(h, 2), shape: [h]),
+      V: Parameter(weights(x * h, 3), shape: [x, h]), c: Parameter(weights(x, 4), shape: [x]),
+      hiddenActivation: .tanh, outputActivation: .softmax, inputKind: .tokens,
+      vocabulary: try Vocabulary((0..<x).map { "w\($0)" }),
+      tokenizer: TokenizerSettings(level: .word, lowercase: true, splitPunctuation: true, unknownToken: nil))
+    let path = folder.appendingPathComponent("m.rnn").path
+    try model.write(to: path)
+    let good = try CLI.run(["predict", path, "w1 w2 w3", "--top", "2"])
+    #expect(good.status == 0, "\(good.stderr)")
+
+    var bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: path)))
+    let v = try #require(try Container.open(path: path).entry(named: "V"))
+    bytes[v.offset + 5 * 4096 + 2] ^= 0x20
+    try Data(bytes).write(to: URL(fileURLWithPath: path))
+    let bad = try CLI.run(["predict", path, "w1 w2 w3"])
+    #expect(bad.status == 1)
+    #expect(bad.stderr.contains("m.rnn"), "\(bad.stderr)")
+    #expect(
+      bad.stderr.contains("tensor \"V\" block 5 (bytes 20480..<24576) checksum mismatch"), "\(bad.stderr)")
+    let validate = try CLI.run(["validate", path])
+    #expect(validate.status != 0 && (validate.stdout + validate.stderr).contains("\"V\""))
+    let skipped = try CLI.run(["predict", path, "w1 w2 w3", "--skip-checksums"])
+    #expect(skipped.status == 0, "\(skipped.stderr)")
+  }
+}

@@ -1,0 +1,99 @@
+import Foundation
+import RNNFormat
+import RNNModel
+import Testing
+
+@testable import RNNRuntime
+
+/// A format 1.1 model opened with `verifyOnFirstUse`: the runtime reads only verified bytes.
+@Suite struct VerifyOnFirstUseTests {
+  // W is 64×9064 and V 9000×64 floats, both over 1 MiB, so the file is 1.1 and both are deferred.
+  // Two columns need 128 of W's 566 blocks, under the quarter at which W is verified whole.
+  static let (h, x) = (64, 9000)
+
+  /// Writes the model to a fresh folder; `edit` may change the file's bytes.
+  static func file(_ edit: (inout [UInt8], Container) throws -> Void = { _, _ in }) throws -> (URL, String) {
+    let folder = try TestModels.temporaryFolder()
+    let path = folder.appendingPathComponent("m.rnn").path
+    try TestModels.make(h: h, x: x, seed: 7, scale: 0.2).write(to: path)
+    var bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: path)))
+    let container = try Container.open(path: path)
+    #expect(container.minorVersion == 1)
+    try edit(&bytes, container)
+    try Data(bytes).write(to: URL(fileURLWithPath: path))
+    return (folder, path)
+  }
+
+  static func open(_ path: String, onFirstUse: Bool) throws -> ElmanModel {
+    var options = ReadOptions()
+    options.verifyOnFirstUse = onFirstUse
+    return try ElmanModel.load(path: path, options: options)
+  }
+
+  /// The offset in the file of W[i, j].
+  static func offsetOfW(_ container: Container, row i: Int, column j: Int) -> Int {
+    container.entry(named: "W")!.offset + 4 * (i * (h + x) + j)
+  }
+
+  static func isCorrupt(_ error: any Error, tensor: String) -> Bool {
+    guard case .corruptWeights(.checksumMismatch(let part, _, _)) = error as? RuntimeError else {
+      return false
+    }
+    return part.hasPrefix("tensor \"\(tensor)\" block")
+  }
+
+  @Test func givesTheSameResultsAsVerifyingAtOpen() throws {
+    let (folder, path) = try Self.file()
+    defer { try? FileManager.default.removeItem(at: folder) }
+    let lazy = try InferenceModel(Self.open(path, onFirstUse: true))
+    let eager = try InferenceModel(Self.open(path, onFirstUse: false))
+    let tokens = [3, 8_999, 17, 3, 2_500]
+    // Same columns, same order of operations: equal to the last bit.
+    #expect(try lazy.forward(tokens: tokens) == eager.forward(tokens: tokens))
+    #expect(try lazy.predictNext(tokens: tokens, topK: 5) == eager.predictNext(tokens: tokens, topK: 5))
+    // A batch that needs more than X/32 new columns takes the full transpose; results agree within
+    // rounding of a different summation order (1e-5 relative, H = 64 terms of |w| ≤ 0.2).
+    let batch = (0..<4).map { s in (0..<60).map { (s * 613 + $0 * 37) % Self.x } }
+    let many = try lazy.forward(batch: batch)
+    for (s, sequence) in batch.enumerated() {
+      let single = try eager.forward(tokens: sequence)
+      for (a, b) in zip(many[s].outputs.joined(), single.outputs.joined()) {
+        #expect(abs(a - b) <= 1e-5 * max(1, abs(b)))
+      }
+    }
+  }
+
+  @Test func aCorruptColumnOfWFailsWhenItsTokenIsFirstUsed() throws {
+    // Corrupt W_x[10, 4000]: input column 4000 of row 10. Column 100 of the same row lies in
+    // another 4 KiB block (3,900 floats away), so token 100 still runs.
+    let (folder, path) = try Self.file { bytes, container in
+      bytes[Self.offsetOfW(container, row: 10, column: Self.h + 4_000) + 1] ^= 0x10
+    }
+    defer { try? FileManager.default.removeItem(at: folder) }
+    #expect(throws: (any Error).self) { try Self.open(path, onFirstUse: false) }
+    let runtime = try InferenceModel(Self.open(path, onFirstUse: true))
+    _ = try runtime.predictNext(tokens: [100, 101])
+    #expect { try runtime.predictNext(tokens: [100, 4_000]) } throws: { Self.isCorrupt($0, tensor: "W") }
+    var session = InferenceSession(model: runtime)
+    #expect { try session.advance(token: 4_000) } throws: { Self.isCorrupt($0, tensor: "W") }
+    // Ten new columns would touch more than a quarter of W's blocks, so W is verified whole.
+    #expect { try runtime.predictNext(tokens: Array(200..<210)) } throws: { Self.isCorrupt($0, tensor: "W") }
+    // A batch large enough for the full transpose verifies all of W first.
+    #expect { try runtime.forward(batch: [Array(0..<400)]) } throws: { Self.isCorrupt($0, tensor: "W") }
+  }
+
+  @Test func aCorruptRowOfVOrW_hFailsBeforePreparing() throws {
+    for (tensor, column) in [("V", 0), ("W", 5)] {
+      let (folder, path) = try Self.file { bytes, container in
+        let at =
+          tensor == "V"
+          ? container.entry(named: "V")!.offset + 4 * (4_321 * Self.h + 7)
+          : Self.offsetOfW(container, row: 33, column: column)
+        bytes[at] ^= 0x01
+      }
+      defer { try? FileManager.default.removeItem(at: folder) }
+      let model = try Self.open(path, onFirstUse: true)
+      #expect { try InferenceModel(model) } throws: { Self.isCorrupt($0, tensor: tensor) }
+    }
+  }
+}
