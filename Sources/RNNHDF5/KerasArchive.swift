@@ -25,13 +25,15 @@ extension Keras {
   /// predicts what the model does. Besides Keras's three members it stores the vocabulary,
   /// tokenizer settings and provenance in `metadata.json`, which Keras ignores and
   /// ``readArchive(path:options:)`` reads back. The weights file is built in memory and the
-  /// archive written atomically; without `overwrite` an existing `path` is an error.
+  /// archive written atomically; without `overwrite` an existing `path` is an error. Every weight
+  /// is written as `dtype`; without one, f64 parameters stay f64 (in float64 layers) and the
+  /// others are written as f32.
   public static func writeArchive(
     _ model: ElmanModel, to path: String, dtype: DType? = nil, overwrite: Bool = false
   ) throws(HDF5Error) {
-    let target = try HDF5File.checkWritable(dtype ?? .f32, path: path)
+    if let dtype { _ = try HDF5File.checkWritable(dtype, path: path) }
     try HDF5File.checkWritable(model, path: path, strings: false)
-    let config = try archiveConfig(model, path: path)
+    let config = try archiveConfig(model, dtype: dtype, path: path)
     let metadata = try archiveMetadata(model, path: path)
     try FileSystem.writeAtomically(
       to: path, overwrite: overwrite,
@@ -43,7 +45,7 @@ extension Keras {
         try zipped { try zip.addStored(name: metadataMember, contents: metadata) }
         try zipped { try zip.addStored(name: configMember, contents: config) }
         try HDF5File.buildImage(path: path) { root throws(HDF5Error) in
-          try fillWeightsFile(root, model: model, dtype: target, path: path)
+          try fillWeightsFile(root, model: model, dtype: dtype, path: path)
         } consume: { bytes, zeros throws(HDF5Error) in
           guard zeros > 0 else {
             try zipped { try zip.addStored(name: weightsMember, bytes: bytes) }
@@ -73,8 +75,9 @@ extension Keras {
   }
 
   /// `config.json`: a Sequential model as Keras 3 serialises it, with `build_config` for every
-  /// layer so that loading builds the model before it sets the weights.
-  static func archiveConfig(_ model: ElmanModel, path: String) throws(HDF5Error) -> [UInt8] {
+  /// layer so that loading builds the model before it sets the weights. A layer's dtype policy is
+  /// float64 when its weights are written as f64 (see ``LayerPolicies``).
+  static func archiveConfig(_ model: ElmanModel, dtype: DType?, path: String) throws(HDF5Error) -> [UInt8] {
     guard let hidden = kerasActivation(model.hiddenActivation) else {
       throw HDF5Error(
         path: path,
@@ -82,9 +85,10 @@ extension Keras {
           "hidden activation \(model.hiddenActivation.rawValue) has no Keras SimpleRNN equivalent"))
     }
     let none = NSNull()
-    let policy: [String: Any] = [
-      "module": "keras", "class_name": "DTypePolicy", "config": ["name": "float32"], "registered_name": none,
-    ]
+    func policy(_ name: String) -> [String: Any] {
+      ["module": "keras", "class_name": "DTypePolicy", "config": ["name": name], "registered_name": none]
+    }
+    let policies = LayerPolicies(model, requested: dtype)
     func layer(_ className: String, _ config: [String: Any], built inputShape: [Any]?) -> [String: Any] {
       var layer: [String: Any] = [
         "module": "keras.layers", "class_name": className, "config": config, "registered_name": none,
@@ -99,8 +103,8 @@ extension Keras {
       layer(
         "InputLayer",
         [
-          "batch_shape": inputShape, "dtype": tokens ? "int32" : "float32", "sparse": false, "ragged": false,
-          "name": "input_layer", "optional": false,
+          "batch_shape": inputShape, "dtype": tokens ? "int32" : policies.rnn, "sparse": false,
+          "ragged": false, "name": "input_layer", "optional": false,
         ], built: nil)
     ]
     if tokens {
@@ -108,31 +112,31 @@ extension Keras {
         layer(
           "Embedding",
           [
-            "name": "embedding", "trainable": true, "dtype": policy, "input_dim": model.inputSize,
-            "output_dim": h, "mask_zero": false,
+            "name": "embedding", "trainable": true, "dtype": policy(policies.embedding),
+            "input_dim": model.inputSize, "output_dim": h, "mask_zero": false,
           ], built: inputShape))
     }
     layers.append(
       layer(
         "SimpleRNN",
         [
-          "name": "simple_rnn", "trainable": true, "dtype": policy, "units": h, "activation": hidden,
-          "use_bias": true, "return_sequences": true, "return_state": false, "go_backwards": false,
-          "stateful": false, "unroll": false, "zero_output_for_mask": false, "dropout": 0.0,
-          "recurrent_dropout": 0.0,
+          "name": "simple_rnn", "trainable": true, "dtype": policy(policies.rnn), "units": h,
+          "activation": hidden, "use_bias": true, "return_sequences": true, "return_state": false,
+          "go_backwards": false, "stateful": false, "unroll": false, "zero_output_for_mask": false,
+          "dropout": 0.0, "recurrent_dropout": 0.0,
         ], built: [none, none, tokens ? h : model.inputSize]))
     layers.append(
       layer(
         "Dense",
         [
-          "name": "dense", "trainable": true, "dtype": policy, "units": model.outputSize,
+          "name": "dense", "trainable": true, "dtype": policy(policies.dense), "units": model.outputSize,
           "activation": KerasMapping.kerasName(model.outputActivation), "use_bias": true,
         ], built: [none, none, h]))
     let root: [String: Any] = [
       "module": "keras", "class_name": "Sequential", "registered_name": none,
       "config": [
-        "name": kerasModelName(model.provenance.name), "trainable": true, "dtype": policy, "layers": layers,
-        "build_input_shape": inputShape,
+        "name": kerasModelName(model.provenance.name), "trainable": true, "dtype": policy("float32"),
+        "layers": layers, "build_input_shape": inputShape,
       ],
       "build_config": ["input_shape": inputShape], "compile_config": [String: Any](),
     ]

@@ -275,106 +275,153 @@ public enum Keras {
   // MARK: Export
 
   /// The Keras tensors of an Elman model. Token models become Embedding(X, H) with E = W_xᵀ and a
-  /// SimpleRNN whose kernel is the identity, which Keras evaluates exactly as W_x·x.
+  /// SimpleRNN whose kernel is the identity, which Keras evaluates exactly as W_x·x. Each tensor
+  /// keeps the dtype of the parameter it comes from, and an f64 parameter is transposed in f64.
   struct ExportTensors {
-    var embedding: [Float]?
-    var kernel: [Float]
-    var kernelShape: [Int]
-    var recurrentKernel: [Float]
-    var bias: [Float]
-    var denseKernel: [Float]
-    var denseBias: [Float]
+    var embedding: Parameter?
+    var kernel: Parameter
+    var recurrentKernel: Parameter
+    var bias: Parameter
+    var denseKernel: Parameter
+    var denseBias: Parameter
+    /// The dtype every tensor is written as, or nil for each tensor's own (see `dtype(of:)`).
+    var requested: DType?
+
+    /// The dtype `parameter` is written as: the requested one, else f64 for f64 and f32 for the rest.
+    func dtype(of parameter: Parameter) -> DType {
+      HDF5File.defaultDType(parameter, requested: requested)
+    }
   }
 
-  static func exportTensors(_ model: ElmanModel) -> ExportTensors {
+  static func exportTensors(_ model: ElmanModel, requested: DType?) -> ExportTensors {
     let h = model.hiddenSize
     let x = model.inputSize
     let o = model.outputSize
-    let w = model.W.floats()
-    var recurrentT = [Float](repeating: 0, count: h * h)  // [H, H] = W_hᵀ
-    var inputT = [Float](repeating: 0, count: x * h)  // [X, H] = W_xᵀ
+    let tokens = model.inputKind == .tokens
+    let recurrentT: Parameter  // [H, H] = W_hᵀ
+    let inputT: Parameter  // [X, H] = W_xᵀ
+    let identity: Parameter?  // the kernel of token models
+    if model.W.dtype == .f64 {
+      let (recurrent, input) = splitTransposed(model.W.doubles(), h: h, x: x)
+      recurrentT = Parameter(doubles: recurrent, shape: [h, h])
+      inputT = Parameter(doubles: input, shape: [x, h])
+      identity = tokens ? Parameter(doubles: identityMatrix(h), shape: [h, h]) : nil
+    } else {
+      let (recurrent, input) = splitTransposed(model.W.floats(), h: h, x: x)
+      recurrentT = Parameter(recurrent, shape: [h, h], dtype: model.W.dtype)
+      inputT = Parameter(input, shape: [x, h], dtype: model.W.dtype)
+      identity = tokens ? Parameter(identityMatrix(h), shape: [h, h], dtype: model.W.dtype) : nil
+    }
+    let denseKernel =
+      model.V.dtype == .f64
+      ? Parameter(doubles: KerasMapping.transpose(model.V.doubles(), rows: o, columns: h), shape: [h, o])
+      : Parameter(
+        KerasMapping.transpose(model.V.floats(), rows: o, columns: h), shape: [h, o], dtype: model.V.dtype)
+    return ExportTensors(
+      embedding: tokens ? inputT : nil, kernel: identity ?? inputT, recurrentKernel: recurrentT,
+      bias: model.b, denseKernel: denseKernel, denseBias: model.c, requested: requested)
+  }
+
+  /// W = [W_h | W_x] ([H, H + X] row-major) as W_hᵀ ([H, H]) and W_xᵀ ([X, H]).
+  static func splitTransposed<T: BinaryFloatingPoint>(
+    _ w: [T], h: Int, x: Int
+  ) -> (recurrent: [T], input: [T]) {
+    var recurrentT = [T](repeating: 0, count: h * h)
+    var inputT = [T](repeating: 0, count: x * h)
     for row in 0..<h {
       let base = row * (h + x)
       for j in 0..<h { recurrentT[j * h + row] = w[base + j] }
       for j in 0..<x { inputT[j * h + row] = w[base + h + j] }
     }
-    let denseKernel = KerasMapping.transpose(model.V.floats(), rows: o, columns: h)
-    if model.inputKind == .tokens {
-      var identity = [Float](repeating: 0, count: h * h)
-      for i in 0..<h { identity[i * h + i] = 1 }
-      return ExportTensors(
-        embedding: inputT, kernel: identity, kernelShape: [h, h], recurrentKernel: recurrentT,
-        bias: model.b.floats(),
-        denseKernel: denseKernel, denseBias: model.c.floats())
-    }
-    return ExportTensors(
-      embedding: nil, kernel: inputT, kernelShape: [x, h], recurrentKernel: recurrentT,
-      bias: model.b.floats(),
-      denseKernel: denseKernel, denseBias: model.c.floats())
+    return (recurrentT, inputT)
   }
 
-  static func write(_ values: [Float], shape: [Int], name: String, in location: H5Location, dtype: DType)
+  static func identityMatrix<T: BinaryFloatingPoint>(_ n: Int) -> [T] {
+    var identity = [T](repeating: 0, count: n * n)
+    for i in 0..<n { identity[i * n + i] = 1 }
+    return identity
+  }
+
+  /// The Keras dtype policy names of the layers: "float64" for a layer any of whose weights is
+  /// written as f64, so that Keras's variables hold them exactly (a float32 layer would round them
+  /// on loading), else "float32".
+  struct LayerPolicies {
+    /// The Embedding's (from W).
+    var embedding: String
+    /// The SimpleRNN's (from W and b), and the dense input's.
+    var rnn: String
+    /// The Dense's (from V and c).
+    var dense: String
+
+    init(_ model: ElmanModel, requested: DType?) {
+      func name(_ parameters: Parameter...) -> String {
+        parameters.contains { HDF5File.defaultDType($0, requested: requested) == .f64 }
+          ? "float64" : "float32"
+      }
+      embedding = name(model.W)
+      rnn = name(model.W, model.b)
+      dense = name(model.V, model.c)
+    }
+  }
+
+  static func write(_ parameter: Parameter, name: String, in location: H5Location, tensors: ExportTensors)
     throws(H5Failure)
   {
-    do {
-      try values.withUnsafeBufferPointer { buffer in
-        try HDF5File.writeFloats(buffer, shape: shape, name: name, in: location, dtype: dtype)
-      }
-    } catch let failure as H5Failure {
-      throw failure
-    } catch {
-      throw H5Failure(operation: "writing \(location.child(name))", detail: "\(error)")
-    }
+    try HDF5File.writeParameter(parameter, name: name, in: location, dtype: tensors.dtype(of: parameter))
   }
 
   /// Writes a Keras 3 weights file that `load_weights` accepts for
-  /// `[Embedding(X, H)] → SimpleRNN(H, return_sequences=True) → Dense(O)`.
+  /// `[Embedding(X, H)] → SimpleRNN(H, return_sequences=True) → Dense(O)`. Every weight is
+  /// written as `dtype`; without one, f64 parameters stay f64 and the others are written as f32.
+  /// A Keras model whose layers are float64 holds f64 weights exactly.
   public static func writeWeights(
     _ model: ElmanModel, to path: String, dtype: DType? = nil, overwrite: Bool = false
   )
     throws(HDF5Error)
   {
-    let target = try HDF5File.checkWritable(dtype ?? .f32, path: path)
+    if let dtype { _ = try HDF5File.checkWritable(dtype, path: path) }
     // Keras files hold no vocabulary or metadata strings, only the weights and the config.
     try HDF5File.checkWritable(model, path: path, strings: false)
     try HDF5File.create(path: path, overwrite: overwrite) { root throws(HDF5Error) in
-      try fillWeightsFile(root, model: model, dtype: target, path: path)
+      try fillWeightsFile(root, model: model, dtype: dtype, path: path)
     }
   }
 
   /// Fills `root` with the Keras 3 weights layout of `model`, as `save_weights` writes it: the
   /// content of a `.weights.h5` file and of the `model.weights.h5` member of a `.keras` archive.
-  static func fillWeightsFile(_ root: H5Location, model: ElmanModel, dtype target: DType, path: String)
+  /// Every tensor is written as `dtype`, or without one as ``ExportTensors/dtype(of:)`` says.
+  static func fillWeightsFile(_ root: H5Location, model: ElmanModel, dtype: DType?, path: String)
     throws(HDF5Error)
   {
-    let t = exportTensors(model)
-    let h = model.hiddenSize
+    let t = exportTensors(model, requested: dtype)
     do {
       let layers = try root.createGroup("layers")
       if let embedding = t.embedding {
         let vars = try layers.createGroup("embedding").createGroup("vars")
         try vars.writeAttribute("name", strings: ["embedding"], scalar: true)
-        try write(embedding, shape: [model.inputSize, h], name: "0", in: vars, dtype: target)
+        try write(embedding, name: "0", in: vars, tensors: t)
       }
       let rnn = try layers.createGroup("simple_rnn")
       try rnn.createGroup("vars").writeAttribute("name", strings: ["simple_rnn"], scalar: true)
       let cell = try rnn.createGroup("cell").createGroup("vars")
       try cell.writeAttribute("name", strings: ["simple_rnn_cell"], scalar: true)
-      try write(t.kernel, shape: t.kernelShape, name: "0", in: cell, dtype: target)
-      try write(t.recurrentKernel, shape: [h, h], name: "1", in: cell, dtype: target)
-      try write(t.bias, shape: [h], name: "2", in: cell, dtype: target)
+      try write(t.kernel, name: "0", in: cell, tensors: t)
+      try write(t.recurrentKernel, name: "1", in: cell, tensors: t)
+      try write(t.bias, name: "2", in: cell, tensors: t)
       let dense = try layers.createGroup("dense").createGroup("vars")
       try dense.writeAttribute("name", strings: ["dense"], scalar: true)
-      try write(t.denseKernel, shape: [h, model.outputSize], name: "0", in: dense, dtype: target)
-      try write(t.denseBias, shape: [model.outputSize], name: "1", in: dense, dtype: target)
+      try write(t.denseKernel, name: "0", in: dense, tensors: t)
+      try write(t.denseBias, name: "1", in: dense, tensors: t)
       try root.createGroup("vars").writeAttribute("name", strings: ["sequential"], scalar: true)
     } catch {
       throw hdf5Error(error, path: path)
     }
   }
 
-  /// The Sequential model config Keras's legacy loader rebuilds the model from.
-  static func modelConfig(_ model: ElmanModel) -> String {
+  /// The Sequential model config Keras's legacy loader rebuilds the model from, with the layer
+  /// dtypes of weights written as `dtype` (nil: as ``ExportTensors/dtype(of:)`` says).
+  static func modelConfig(_ model: ElmanModel, dtype: DType? = nil) -> String {
+    let policies = LayerPolicies(model, requested: dtype)
     var layers: [[String: Any]] = []
     if model.inputKind == .tokens {
       layers.append([
@@ -386,14 +433,14 @@ public enum Keras {
         "config": [
           "name": "embedding", "input_dim": model.inputSize, "output_dim": model.hiddenSize,
           "mask_zero": false,
-          "dtype": "float32",
+          "dtype": policies.embedding,
         ],
       ])
     } else {
       layers.append([
         "class_name": "InputLayer",
         "config": [
-          "batch_shape": [NSNull(), NSNull(), model.inputSize], "dtype": "float32", "name": "input_layer",
+          "batch_shape": [NSNull(), NSNull(), model.inputSize], "dtype": policies.rnn, "name": "input_layer",
         ],
       ])
     }
@@ -402,7 +449,7 @@ public enum Keras {
       "config": [
         "name": "simple_rnn", "units": model.hiddenSize,
         "activation": KerasMapping.kerasName(model.hiddenActivation),
-        "use_bias": true, "return_sequences": true, "dtype": "float32",
+        "use_bias": true, "return_sequences": true, "dtype": policies.rnn,
       ],
     ])
     layers.append([
@@ -410,7 +457,7 @@ public enum Keras {
       "config": [
         "name": "dense", "units": model.outputSize,
         "activation": KerasMapping.kerasName(model.outputActivation),
-        "use_bias": true, "dtype": "float32",
+        "use_bias": true, "dtype": policies.dense,
       ],
     ])
     let root: [String: Any] = [
@@ -432,43 +479,42 @@ public enum Keras {
     return name
   }
 
-  /// Writes a legacy full-model file that `keras.models.load_model` accepts.
+  /// Writes a legacy full-model file that `keras.models.load_model` accepts. Every weight is
+  /// written as `dtype`; without one, f64 parameters stay f64 and the others are written as f32.
+  /// A layer with f64 weights is declared float64, so Keras loads them exactly.
   public static func writeLegacy(
     _ model: ElmanModel, to path: String, dtype: DType? = nil, overwrite: Bool = false
   )
     throws(HDF5Error)
   {
-    let target = try HDF5File.checkWritable(dtype ?? .f32, path: path)
+    if let dtype { _ = try HDF5File.checkWritable(dtype, path: path) }
     // Keras files hold no vocabulary or metadata strings, only the weights and the config.
     try HDF5File.checkWritable(model, path: path, strings: false)
-    let t = exportTensors(model)
-    let h = model.hiddenSize
+    let t = exportTensors(model, requested: dtype)
     let kerasVersion = "3.0.0"
     try HDF5File.create(path: path, overwrite: overwrite) { root throws(HDF5Error) in
       do {
-        try root.writeAttribute("model_config", strings: [modelConfig(model)], scalar: true)
+        try root.writeAttribute("model_config", strings: [modelConfig(model, dtype: dtype)], scalar: true)
         try root.writeAttribute("keras_version", strings: [kerasVersion], scalar: true)
         let weights = try root.createGroup("model_weights")
         var layerNames: [String] = []
-        func layer(_ name: String, _ tensors: [(String, [Float], [Int])]) throws(H5Failure) {
+        func layer(_ name: String, _ tensors: [(String, Parameter)]) throws(H5Failure) {
           layerNames.append(name)
           let group = try weights.createGroup(name)
           let inner = try group.createGroup(name)
           var weightNames: [String] = []
-          for (weightName, values, shape) in tensors {
+          for (weightName, parameter) in tensors {
             // Keras 3 names them "<layer>/<weight>"; the loader matches them by order.
-            try write(values, shape: shape, name: weightName, in: inner, dtype: target)
+            try write(parameter, name: weightName, in: inner, tensors: t)
             weightNames.append("\(name)/\(weightName)")
           }
           try group.writeAttribute("weight_names", strings: weightNames, scalar: false)
         }
         if let embedding = t.embedding {
-          try layer("embedding", [("embeddings", embedding, [model.inputSize, h])])
+          try layer("embedding", [("embeddings", embedding)])
         }
-        try layerSimpleRNN(weights: weights, t: t, h: h, target: target, layerNames: &layerNames)
-        try layer(
-          "dense",
-          [("kernel", t.denseKernel, [h, model.outputSize]), ("bias", t.denseBias, [model.outputSize])])
+        try layerSimpleRNN(weights: weights, t: t, layerNames: &layerNames)
+        try layer("dense", [("kernel", t.denseKernel), ("bias", t.denseBias)])
         try weights.writeAttribute("layer_names", strings: layerNames, scalar: false)
         try weights.writeAttribute("keras_version", strings: [kerasVersion], scalar: true)
       } catch {
@@ -478,14 +524,14 @@ public enum Keras {
   }
 
   private static func layerSimpleRNN(
-    weights: H5Location, t: ExportTensors, h: Int, target: DType, layerNames: inout [String]
+    weights: H5Location, t: ExportTensors, layerNames: inout [String]
   ) throws(H5Failure) {
     layerNames.append("simple_rnn")
     let group = try weights.createGroup("simple_rnn")
     let cell = try group.createGroup("simple_rnn").createGroup("simple_rnn_cell")
-    try write(t.kernel, shape: t.kernelShape, name: "kernel", in: cell, dtype: target)
-    try write(t.recurrentKernel, shape: [h, h], name: "recurrent_kernel", in: cell, dtype: target)
-    try write(t.bias, shape: [h], name: "bias", in: cell, dtype: target)
+    try write(t.kernel, name: "kernel", in: cell, tensors: t)
+    try write(t.recurrentKernel, name: "recurrent_kernel", in: cell, tensors: t)
+    try write(t.bias, name: "bias", in: cell, tensors: t)
     try group.writeAttribute(
       "weight_names",
       strings: [

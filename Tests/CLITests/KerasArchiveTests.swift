@@ -84,8 +84,9 @@ import Testing
   }
 
   /// .rnn → .keras → .rnn gives the model back: `rnnkit diff` finds no difference at all, the
-  /// vocabulary and tokenizer settings included.
-  @Test(arguments: ["cuisine.rnn", "token-f32.rnn", "dense-f32.rnn"])
+  /// vocabulary and tokenizer settings included, and every weight in its dtype with the same
+  /// value (an f64 model stays f64, bit for bit).
+  @Test(arguments: ["cuisine.rnn", "token-f32.rnn", "dense-f32.rnn", "token-f64.rnn"])
   func roundTripIsExact(fixture: String) throws {
     let archive = path("m.keras")
     let back = path("back.rnn")
@@ -98,6 +99,13 @@ import Testing
     let restored = try ElmanModel.load(path: back)
     #expect(restored.tokenizer == original.tokenizer)
     #expect(restored.vocabulary?.tokens == original.vocabulary?.tokens)
+    for (name, a, b) in [
+      ("W", original.W, restored.W), ("b", original.b, restored.b), ("V", original.V, restored.V),
+      ("c", original.c, restored.c),
+    ] {
+      #expect(b.dtype == a.dtype, "\(name): \(b.dtype) for \(a.dtype)")
+      #expect(b.doubles() == a.doubles(), "\(name)")
+    }
   }
 
   /// An existing output is never replaced without --force, the input never even with it, and a
