@@ -50,7 +50,7 @@ let package = Package(
         .product(name: "ZIPFoundation", package: "ZIPFoundation"),
       ]),
     // Backpropagation through time with SGD.
-    .target(name: "RNNTraining", dependencies: ["RNNModel", "RNNRuntime"]),
+    .target(name: "RNNTraining", dependencies: ["RNNModel", "RNNRuntime", "CKernels"]),
     // The embeddable library: re-exports the model and runtime, and knows every file format.
     .target(
       name: "RNNKit",

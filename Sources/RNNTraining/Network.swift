@@ -163,17 +163,20 @@ public struct Gradients<T: TrainingScalar>: Sendable {
 
 /// How the output layer's matrix products over a window are computed.
 public enum TrainingBackend: String, CaseIterable, Sendable {
-  /// Loops with a fixed summation order that does not depend on the CPU's vector width: the same
-  /// seed gives the same bits on every machine with the same C math library (exp, tanh).
+  /// RNNKit's own kernels, with every sum in an order fixed by the shapes alone: the same seed
+  /// gives the same bits for any number of threads, and on every CPU at the same kind of kernel
+  /// level (all levels with FMA — AVX2, AVX-512, arm64 — agree; x86-64 without AVX2 differs), with
+  /// the same C math library. (f32 softmax networks; the others, and f64, use plain loops whose
+  /// bits are the same on every machine.)
   case portable
-  /// OpenBLAS matrix products over each window: faster for large vocabularies, but the bits may
-  /// differ between machines whose BLAS kernels differ.
+  /// OpenBLAS matrix products over each window, on OpenBLAS's threads: the bits may differ between
+  /// machines whose BLAS kernels differ, and with the thread count.
   case blas
 
   /// How a workspace computes the products: `.blas` loads OpenBLAS (once per process).
-  func products() throws(TrainingError) -> Products {
+  func products(threads: Int = 1) throws(TrainingError) -> Products {
     switch self {
-    case .portable: return .portable
+    case .portable: return .kernels(threads: threads)
     case .blas:
       do {
         return .blas(try OpenBLAS.shared())
@@ -184,8 +187,10 @@ public enum TrainingBackend: String, CaseIterable, Sendable {
   }
 }
 
-/// A ``TrainingBackend`` ready to run: the portable loops, or OpenBLAS's table.
+/// A ``TrainingBackend`` ready to run: the training kernels on some threads, the portable loops,
+/// or OpenBLAS's table.
 enum Products {
+  case kernels(threads: Int)
   case portable
   case blas(OpenBLAS)
 }
@@ -223,13 +228,23 @@ final class Workspace<T: TrainingScalar> {
   var dHs: [T]
   var dhNext: [T]
   var da: [T]
+  /// The output layer's buffers when it runs on the training kernels.
+  let kernelLayer: KernelOutputLayer?
 
   init(network: ElmanNetwork<T>, capacity: Int, products: Products = .portable) {
     H = network.hiddenSize
     X = network.inputSize
     O = network.outputSize
     self.capacity = capacity
-    self.products = products
+    // The kernels compute f32 softmax layers; everything else runs the portable loops.
+    if case .kernels(let threads) = products, T.self == Float.self, network.outputActivation == .softmax {
+      self.products = products
+      kernelLayer = KernelOutputLayer(
+        hiddenSize: network.hiddenSize, outputSize: network.outputSize, capacity: capacity, threads: threads)
+    } else {
+      if case .kernels = products { self.products = .portable } else { self.products = products }
+      kernelLayer = nil
+    }
     hs = [T](repeating: 0, count: (capacity + 1) * H)
     pre = [T](repeating: 0, count: capacity * H)
     out = [T](repeating: 0, count: capacity * O)
@@ -302,6 +317,15 @@ final class Workspace<T: TrainingScalar> {
                   }
                   // The output layer over the window: z_t = V·h_t + c.
                   switch products {
+                  case .kernels:
+                    precondition(g == .softmax && targets != nil, "the kernels compute the softmax loss")
+                    total = T(
+                      kernelLayer!.forward(
+                        V: UnsafeRawPointer(V).assumingMemoryBound(to: Float.self),
+                        c: UnsafeRawPointer(c.baseAddress!).assumingMemoryBound(to: Float.self),
+                        hs: UnsafeRawPointer(hs + H).assumingMemoryBound(to: Float.self), n: n,
+                        targets: targets!))
+                    return
                   case .portable:
                     for o in 0..<O {
                       let v = V + o * H
@@ -411,6 +435,7 @@ final class Workspace<T: TrainingScalar> {
                         self.dHs.withUnsafeMutableBufferPointer { dHs in
                           self.dhNext.withUnsafeMutableBufferPointer { dhNext in
                             self.da.withUnsafeMutableBufferPointer { da in
+                              let dc = dc.baseAddress!
                               let hs = hs.baseAddress!
                               let pre = pre.baseAddress!
                               let dz = out.baseAddress!
@@ -422,11 +447,23 @@ final class Workspace<T: TrainingScalar> {
                               let dHs = dHs.baseAddress!
                               let dhNext = dhNext.baseAddress!
                               let da = da.baseAddress!
-                              // ∂Loss/∂z_t = y_t − e_target for each g with its loss.
-                              for t in 0..<n { dz[t * O + targets[t]] -= 1 }
+                              // ∂Loss/∂z_t = y_t − e_target for each g with its loss (the kernels
+                              // subtract it themselves).
+                              if self.kernelLayer == nil {
+                                for t in 0..<n { dz[t * O + targets[t]] -= 1 }
+                              }
                               // The output layer over the window: ∂V = Σ_t dz_t h_tᵀ, ∂c = Σ_t dz_t,
                               // ∂h_t = Vᵀ dz_t.
                               switch products {
+                              case .kernels:
+                                func float<P>(_ p: UnsafeMutablePointer<P>) -> UnsafeMutablePointer<Float> {
+                                  UnsafeMutableRawPointer(p).assumingMemoryBound(to: Float.self)
+                                }
+                                self.kernelLayer!.backward(
+                                  V: UnsafeRawPointer(V).assumingMemoryBound(to: Float.self),
+                                  hs: UnsafeRawPointer(hs + H).assumingMemoryBound(to: Float.self),
+                                  dV: float(dV),
+                                  dc: float(dc), dHs: float(dHs))
                               case .portable:
                                 dHs.update(repeating: 0, count: n * H)
                                 // Four outputs at a time share the passes over h_t and ∂h_t; the
@@ -468,7 +505,7 @@ final class Workspace<T: TrainingScalar> {
                                   b: V,
                                   ldb: H, beta: 0, c: dHs, ldc: H)
                                 for t in stride(from: n - 1, through: 0, by: -1) {
-                                  axpy(1, dz + t * O, dc.baseAddress!, O)
+                                  axpy(1, dz + t * O, dc, O)
                                 }
                               }
                               // Back through time, step by step.
