@@ -54,6 +54,9 @@ typedef struct {
                             float *dV, float *dc, float *partial);
   void (*sum_partials)(long blocks, long tiles, long H, long n, const float *partials, float *dHs);
   void (*step)(float *x, const float *g, long count, float step);
+  void (*recurrent_forward)(const float *W, long stride, long H, const float *h, long x, const float *b, float *a);
+  void (*recurrent_backward)(const float *W, long stride, long H, const float *da, const float *hPrev, float *dWh,
+                             float *dhNext);
 } rk_training_table;
 
 // MARK: scalar helpers (tails of the vector loops, and the kernels without a vector body)
@@ -310,4 +313,14 @@ void rk_train_sum_partials(int level, long blocks, long tiles, long H, long n, c
 
 void rk_train_step(int level, float *x, const float *g, long count, float step) {
   rk_training(level)->step(x, g, count, step);
+}
+
+void rk_train_recurrent_forward(int level, const float *W, long stride, long H, const float *h, long x,
+                                const float *b, float *a) {
+  rk_training(level)->recurrent_forward(W, stride, H, h, x, b, a);
+}
+
+void rk_train_recurrent_backward(int level, const float *W, long stride, long H, const float *da, const float *hPrev,
+                                 float *dWh, float *dhNext) {
+  rk_training(level)->recurrent_backward(W, stride, H, da, hPrev, dWh, dhNext);
 }

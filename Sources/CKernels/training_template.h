@@ -278,9 +278,84 @@ static void RK_FN(train_step)(float *x, const float *g, long count, float step) 
   for (; i < count; i++) x[i] = step * g[i] + x[i];
 }
 
+// The sum of the 16 lanes of v (RK_TDOT / RK_W vectors), by one tree whatever the width: halve
+// (lane i plus lane i + 8, then + 4, ...) down to one vector, then hsum's tree.
+#define RK_TDOT 16
+#define RK_TDV (RK_TDOT / RK_W)
+RK_TINLINE float RK_FN(train_sum16)(VF v[RK_TDV]) {
+  for (int half = RK_TDV / 2; half >= 1; half /= 2)
+    for (int i = 0; i < half; i++) v[i] = v[i] + v[i + half];
+  return RK_FN(hsum)(v[0]);
+}
+
+// The recurrence's pre-activations a[i] = (b[i] + W[i][H + x]) + W[i][0..<H]·h for each row i of
+// W (row stride `stride`). Each dot product keeps 16 running sums (one per lane, whatever the
+// width), adds them by train_sum16's tree, then the columns past the last 16 in order.
+static void RK_FN(train_recurrent_forward)(const float *W, long stride, long H, const float *h, long x,
+                                           const float *b, float *a) {
+  long i = 0;
+  for (; i + 4 <= H; i += 4) {
+    VF acc[4][RK_TDV];
+    for (int r = 0; r < 4; r++)
+      for (int v = 0; v < RK_TDV; v++) acc[r][v] = RK_FN(splat)(0.0f);
+    long j = 0;
+    for (; j + RK_TDOT <= H; j += RK_TDOT)
+      for (int v = 0; v < RK_TDV; v++) {
+        VF hv = RK_FN(load)(h + j + v * RK_W);
+        for (int r = 0; r < 4; r++) acc[r][v] = RK_FN(load)(W + (i + r) * stride + j + v * RK_W) * hv + acc[r][v];
+      }
+    for (int r = 0; r < 4; r++) {
+      const float *row = W + (i + r) * stride;
+      float sum = RK_FN(train_sum16)(acc[r]);
+      for (long k = j; k < H; k++) sum = row[k] * h[k] + sum;
+      a[i + r] = (b[i + r] + row[H + x]) + sum;
+    }
+  }
+  for (; i < H; i++) {
+    const float *row = W + i * stride;
+    VF acc[RK_TDV];
+    for (int v = 0; v < RK_TDV; v++) acc[v] = RK_FN(splat)(0.0f);
+    long j = 0;
+    for (; j + RK_TDOT <= H; j += RK_TDOT)
+      for (int v = 0; v < RK_TDV; v++) acc[v] = RK_FN(load)(row + j + v * RK_W) * RK_FN(load)(h + j + v * RK_W) + acc[v];
+    float sum = RK_FN(train_sum16)(acc);
+    for (long k = j; k < H; k++) sum = row[k] * h[k] + sum;
+    a[i] = (b[i] + row[H + x]) + sum;
+  }
+}
+
+// One step back through the recurrence: dWh[i][:] += da[i]·hPrev for every row i, and
+// dhNext = Σ_i da[i]·W[i][0..<H], summed over i in order.
+static void RK_FN(train_recurrent_backward)(const float *W, long stride, long H, const float *da, const float *hPrev,
+                                            float *dWh, float *dhNext) {
+  for (long i = 0; i < H; i++) {
+    const VF d = RK_FN(splat)(da[i]);
+    float *g = dWh + i * H;
+    long j = 0;
+    for (; j + RK_W <= H; j += RK_W) RK_FN(store)(g + j, d * RK_FN(load)(hPrev + j) + RK_FN(load)(g + j));
+    for (; j < H; j++) g[j] = da[i] * hPrev[j] + g[j];
+  }
+  long j = 0;
+  for (; j + RK_DVCOLS * RK_W <= H; j += RK_DVCOLS * RK_W) {
+    VF acc[RK_DVCOLS];
+    for (int q = 0; q < RK_DVCOLS; q++) acc[q] = RK_FN(splat)(0.0f);
+    for (long i = 0; i < H; i++) {
+      const VF d = RK_FN(splat)(da[i]);
+      for (int q = 0; q < RK_DVCOLS; q++) acc[q] = d * RK_FN(load)(W + i * stride + j + q * RK_W) + acc[q];
+    }
+    for (int q = 0; q < RK_DVCOLS; q++) RK_FN(store)(dhNext + j + q * RK_W, acc[q]);
+  }
+  for (; j < H; j++) {
+    float acc = 0.0f;
+    for (long i = 0; i < H; i++) acc = da[i] * W[i * stride + j] + acc;
+    dhNext[j] = acc;
+  }
+}
+
 static const rk_training_table RK_FN(training_table) = {
     RK_FN(train_logits),       RK_FN(train_softmax_combine), RK_FN(train_output_backward),
-    RK_FN(train_sum_partials), RK_FN(train_step),
+    RK_FN(train_sum_partials), RK_FN(train_step),           RK_FN(train_recurrent_forward),
+    RK_FN(train_recurrent_backward),
 };
 
 #undef RK_TINLINE
@@ -288,3 +363,5 @@ static const rk_training_table RK_FN(training_table) = {
 #undef RK_TROWS
 #undef RK_DVROWS
 #undef RK_DVCOLS
+#undef RK_TDOT
+#undef RK_TDV

@@ -154,3 +154,13 @@ struct UnsafeSendable<T>: @unchecked Sendable {
   let value: T
   init(_ value: T) { self.value = value }
 }
+
+/// The same memory as f32: for the generic workspace's buffers when `T` is `Float`, the only case
+/// that runs the kernels.
+@inline(__always) func float<P>(_ p: UnsafeMutablePointer<P>) -> UnsafeMutablePointer<Float> {
+  UnsafeMutableRawPointer(p).assumingMemoryBound(to: Float.self)
+}
+
+@inline(__always) func float<P>(readOnly p: UnsafePointer<P>) -> UnsafePointer<Float> {
+  UnsafeRawPointer(p).assumingMemoryBound(to: Float.self)
+}

@@ -283,6 +283,8 @@ final class Workspace<T: TrainingScalar> {
     let f = net.hiddenActivation
     let g = net.outputActivation
     let products = self.products
+    // The training kernels also run the recurrence (f32 only), at this thread's level.
+    let level = kernelLayer.map { _ in Int32(TrainingKernels.currentLevel) }
     var total: T = 0
     hs.withUnsafeMutableBufferPointer { hs in
       if let initialState {
@@ -309,9 +311,15 @@ final class Workspace<T: TrainingScalar> {
                     let hPrev = hs + t * H
                     let h = hs + (t + 1) * H
                     let a = pre + t * H
-                    for i in 0..<H {
-                      let row = W + i * rowLength
-                      a[i] = b[i] + row[H + x] + dot(row, hPrev, H)
+                    if let level {
+                      TrainingKernels.recurrentForward(
+                        level: level, W: float(readOnly: W), stride: rowLength, H: H, h: float(hPrev), x: x,
+                        b: float(readOnly: b.baseAddress!), a: float(a))
+                    } else {
+                      for i in 0..<H {
+                        let row = W + i * rowLength
+                        a[i] = b[i] + row[H + x] + dot(row, hPrev, H)
+                      }
                     }
                     for i in 0..<H { h[i] = T(f.apply(Double(a[i]))) }
                   }
@@ -413,6 +421,7 @@ final class Workspace<T: TrainingScalar> {
     let rowLength = H + self.X
     let f = net.hiddenActivation
     let products = self.products
+    let level = kernelLayer.map { _ in Int32(TrainingKernels.currentLevel) }
     // BLAS overwrites ∂V (beta 0), so only the portable loops need it cleared.
     var cleared: [ReferenceWritableKeyPath<Workspace, [T]>] = []
     if case .portable = products { cleared = [\Workspace.dV] }
@@ -456,9 +465,6 @@ final class Workspace<T: TrainingScalar> {
                               // ∂h_t = Vᵀ dz_t.
                               switch products {
                               case .kernels:
-                                func float<P>(_ p: UnsafeMutablePointer<P>) -> UnsafeMutablePointer<Float> {
-                                  UnsafeMutableRawPointer(p).assumingMemoryBound(to: Float.self)
-                                }
                                 self.kernelLayer!.backward(
                                   V: UnsafeRawPointer(V).assumingMemoryBound(to: Float.self),
                                   hs: UnsafeRawPointer(hs + H).assumingMemoryBound(to: Float.self),
@@ -529,10 +535,17 @@ final class Workspace<T: TrainingScalar> {
                                   (dWx + k * H).update(repeating: 0, count: H)
                                 }
                                 axpy(1, da, dWx + k * H, H)
-                                for i in 0..<H {
-                                  let d = da[i]
-                                  axpy(d, hPrev, dWh + i * H, H)
-                                  axpy(d, W + i * rowLength, dhNext, H)
+                                if let level {
+                                  TrainingKernels.recurrentBackward(
+                                    level: level, W: float(readOnly: W), stride: rowLength, H: H,
+                                    da: float(da),
+                                    hPrev: float(readOnly: hPrev), dWh: float(dWh), dhNext: float(dhNext))
+                                } else {
+                                  for i in 0..<H {
+                                    let d = da[i]
+                                    axpy(d, hPrev, dWh + i * H, H)
+                                    axpy(d, W + i * rowLength, dhNext, H)
+                                  }
                                 }
                               }
                             }

@@ -91,6 +91,22 @@ enum TrainingKernels {
     rk_train_sum_partials(level, blocks, tiles, H, n, partials, dHs)
   }
 
+  /// a[i] = (b[i] + W[i][H + x]) + W[i][0..<H]·h, W with row stride `stride`.
+  static func recurrentForward(
+    level: Int32, W: UnsafePointer<Float>, stride: Int, H: Int, h: UnsafePointer<Float>, x: Int,
+    b: UnsafePointer<Float>, a: UnsafeMutablePointer<Float>
+  ) {
+    rk_train_recurrent_forward(level, W, stride, H, h, x, b, a)
+  }
+
+  /// dWh[i][:] += da[i]·hPrev, and dhNext = Σ_i da[i]·W[i][0..<H].
+  static func recurrentBackward(
+    level: Int32, W: UnsafePointer<Float>, stride: Int, H: Int, da: UnsafePointer<Float>,
+    hPrev: UnsafePointer<Float>, dWh: UnsafeMutablePointer<Float>, dhNext: UnsafeMutablePointer<Float>
+  ) {
+    rk_train_recurrent_backward(level, W, stride, H, da, hPrev, dWh, dhNext)
+  }
+
   /// x[i] += step·g[i].
   static func step(
     level: Int32, _ x: UnsafeMutablePointer<Float>, _ g: UnsafePointer<Float>, count: Int, step: Float

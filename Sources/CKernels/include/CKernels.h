@@ -112,4 +112,14 @@ void rk_train_sum_partials(int level, long blocks, long tiles, long H, long n, c
 /// x[i] += step·g[i] for i in [0, count).
 void rk_train_step(int level, float *x, const float *g, long count, float step);
 
+/// One step of the recurrence: a[i] = (b[i] + W[i][H + x]) + W[i][0..<H]·h for i in [0, H), W with
+/// row stride `stride` (W = [W_h | W_x]).
+void rk_train_recurrent_forward(int level, const float *W, long stride, long H, const float *h, long x,
+                                const float *b, float *a);
+
+/// One step back through the recurrence: dWh[i][:] += da[i]·hPrev (dWh is H × H), and
+/// dhNext = Σ_i da[i]·W[i][0..<H].
+void rk_train_recurrent_backward(int level, const float *W, long stride, long H, const float *da, const float *hPrev,
+                                 float *dWh, float *dhNext);
+
 #endif
