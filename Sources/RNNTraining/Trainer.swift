@@ -144,6 +144,21 @@ public enum Trainer {
           "a window this long with \(network.outputSize) outputs needs more than \(maximumElements) cached values; use a shorter window"
       )
     }
+    if options.backend == .portable {
+      // The kernels' buffers: logits of whole time tiles, and each block's share of ∂h.
+      let tiles = (window + TrainingKernels.steps - 1) / TrainingKernels.steps
+      let blocks = (network.outputSize + TrainingKernels.block - 1) / TrainingKernels.block
+      let (shares, overflow1) = blocks.multipliedReportingOverflow(by: network.hiddenSize)
+      let (perStep, overflow2) = shares.addingReportingOverflow(network.outputSize)
+      let (elements, overflow3) = perStep.multipliedReportingOverflow(by: tiles * TrainingKernels.steps)
+      guard !(overflow1 || overflow2 || overflow3), elements <= maximumElements else {
+        throw .invalidParameter(
+          .bpttLength, value: "\(options.bpttLength)",
+          reason:
+            "a window this long with \(network.outputSize) outputs and \(network.hiddenSize) hidden units needs more than \(maximumElements) cached values; use a shorter window"
+        )
+      }
+    }
     let threads = options.threads ?? TrainingKernels.processorCount
     let workspace = Workspace<Float>(
       network: network, capacity: window, products: try options.backend.products(threads: threads))
