@@ -57,6 +57,7 @@ typedef struct {
   void (*recurrent_forward)(const float *W, long stride, long H, const float *h, long x, const float *b, float *a);
   void (*recurrent_backward)(const float *W, long stride, long H, const float *da, const float *hPrev, float *dWh,
                              float *dhNext);
+  void (*tanh)(const float *a, float *h, long n);
 } rk_training_table;
 
 // MARK: scalar helpers (tails of the vector loops, and the kernels without a vector body)
@@ -324,3 +325,5 @@ void rk_train_recurrent_backward(int level, const float *W, long stride, long H,
                                  float *dWh, float *dhNext) {
   rk_training(level)->recurrent_backward(W, stride, H, da, hPrev, dWh, dhNext);
 }
+
+void rk_train_tanh(int level, const float *a, float *h, long n) { rk_training(level)->tanh(a, h, n); }

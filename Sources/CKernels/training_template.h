@@ -352,10 +352,23 @@ static void RK_FN(train_recurrent_backward)(const float *W, long stride, long H,
   }
 }
 
+// h = tanh(a) by the level's vector tanh, for every element: the last partial vector goes through a
+// zero-padded copy, so no element takes a scalar path that another width would not.
+static void RK_FN(train_tanh)(const float *a, float *h, long n) {
+  long i = 0;
+  for (; i + RK_W <= n; i += RK_W) RK_FN(store)(h + i, RK_FN(tanh)(RK_FN(load)(a + i)));
+  if (i < n) {
+    float buffer[RK_W] = {0};
+    memcpy(buffer, a + i, (size_t)(n - i) * sizeof(float));
+    RK_FN(store)(buffer, RK_FN(tanh)(RK_FN(load)(buffer)));
+    memcpy(h + i, buffer, (size_t)(n - i) * sizeof(float));
+  }
+}
+
 static const rk_training_table RK_FN(training_table) = {
     RK_FN(train_logits),       RK_FN(train_softmax_combine), RK_FN(train_output_backward),
     RK_FN(train_sum_partials), RK_FN(train_step),           RK_FN(train_recurrent_forward),
-    RK_FN(train_recurrent_backward),
+    RK_FN(train_recurrent_backward), RK_FN(train_tanh),
 };
 
 #undef RK_TINLINE

@@ -321,7 +321,11 @@ final class Workspace<T: TrainingScalar> {
                         a[i] = b[i] + row[H + x] + dot(row, hPrev, H)
                       }
                     }
-                    for i in 0..<H { h[i] = T(f.apply(Double(a[i]))) }
+                    if let level, f == .tanh {
+                      TrainingKernels.tanh(level: level, float(readOnly: a), float(h), count: H)
+                    } else {
+                      for i in 0..<H { h[i] = T(f.apply(Double(a[i]))) }
+                    }
                   }
                   // The output layer over the window: z_t = V·h_t + c.
                   switch products {

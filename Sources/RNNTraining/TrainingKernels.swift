@@ -107,6 +107,11 @@ enum TrainingKernels {
     rk_train_recurrent_backward(level, W, stride, H, da, hPrev, dWh, dhNext)
   }
 
+  /// h = tanh(a), n elements, by the kernels' own approximation (no C library call).
+  static func tanh(level: Int32, _ a: UnsafePointer<Float>, _ h: UnsafeMutablePointer<Float>, count: Int) {
+    rk_train_tanh(level, a, h, count)
+  }
+
   /// x[i] += step·g[i].
   static func step(
     level: Int32, _ x: UnsafeMutablePointer<Float>, _ g: UnsafePointer<Float>, count: Int, step: Float

@@ -122,4 +122,7 @@ void rk_train_recurrent_forward(int level, const float *W, long stride, long H, 
 void rk_train_recurrent_backward(int level, const float *W, long stride, long H, const float *da, const float *hPrev,
                                  float *dWh, float *dhNext);
 
+/// h[i] = tanh(a[i]) for i in [0, n), every element by the level's vector approximation (a few ulp).
+void rk_train_tanh(int level, const float *a, float *h, long n);
+
 #endif
