@@ -4,6 +4,7 @@
 # interleaved and ratios taken within each round. See scripts/benchmarks/train_bench.py.
 #
 # Usage: scripts/benchmarks/train_throughput.sh [--threads 1,2] [--rounds 3] [--tokens 32768] [--no-torch] [--no-blas]
+#        [--torch-wait-policies default,passive]
 # PyTorch comes from python3 when it has torch; otherwise the script installs it from PyPI into a
 # private virtual environment ($TORCH_VENV, default ~/.cache/rnnkit-bench-venv). Nothing in CI runs
 # this script. Run it on an otherwise idle machine.
