@@ -164,10 +164,10 @@ public struct Gradients<T: TrainingScalar>: Sendable {
 /// How the output layer's matrix products over a window are computed.
 public enum TrainingBackend: String, CaseIterable, Sendable {
   /// RNNKit's own kernels, with every sum in an order fixed by the shapes alone: the same seed
-  /// gives the same bits for any number of threads, and on every CPU at the same kind of kernel
-  /// level (all levels with FMA — AVX2, AVX-512, arm64 — agree; x86-64 without AVX2 differs), with
-  /// the same C math library. (f32 softmax networks; the others, and f64, use plain loops whose
-  /// bits are the same on every machine.)
+  /// gives the same bits for any number of threads, and on every CPU whose kernel level has FMA
+  /// (AVX2, AVX-512, arm64 agree; x86-64 without AVX2 gives other bits). With tanh the weights use
+  /// no C math library function; other hidden activations call the C library's. (f32 softmax
+  /// networks; the others, and f64, run plain loops with a fixed order.)
   case portable
   /// OpenBLAS matrix products over each window, on OpenBLAS's threads: the bits may differ between
   /// machines whose BLAS kernels differ, and with the thread count.

@@ -73,7 +73,7 @@ struct Train: ParsableCommand {
 
   @Option(
     help:
-      "How the output layer is computed: portable (RNNKit's kernels; the same bits for any thread count, and on any CPU with AVX2 or arm64 with the same C math library) or blas (OpenBLAS)."
+      "How the network is computed: portable (RNNKit's kernels; the same model for any thread count, and on any CPU with AVX2, AVX-512 or arm64) or blas (OpenBLAS)."
   )
   var backend: TrainingBackend = .portable
 
