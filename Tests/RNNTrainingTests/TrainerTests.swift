@@ -160,6 +160,8 @@ import Testing
     (LanguageModelSettings(hiddenSize: 4), TrainingOptions(clip: 0), TrainingParameter.clip),
     (LanguageModelSettings(hiddenSize: 4), TrainingOptions(bpttLength: 0), TrainingParameter.bpttLength),
     (LanguageModelSettings(minCount: 0, hiddenSize: 4), TrainingOptions(), TrainingParameter.minCount),
+    (LanguageModelSettings(hiddenSize: 4), TrainingOptions(threads: 0), TrainingParameter.threads),
+    (LanguageModelSettings(hiddenSize: 4), TrainingOptions(threads: 1025), TrainingParameter.threads),
   ])
   func invalidOptions(settings: LanguageModelSettings, options: TrainingOptions, option: TrainingParameter) {
     do {
