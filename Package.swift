@@ -46,7 +46,7 @@ let package = Package(
       name: "RNNHDF5",
       dependencies: ["RNNModel", "RNNFileFormats", "CHDF5", "KerasConfig"]),
     // Backpropagation through time with SGD.
-    .target(name: "RNNTraining", dependencies: ["RNNModel", "RNNRuntime"]),
+    .target(name: "RNNTraining", dependencies: ["RNNModel", "RNNRuntime", "CKernels"]),
     // The embeddable library: re-exports the model and runtime, and knows every file format.
     .target(
       name: "RNNKit",

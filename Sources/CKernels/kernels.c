@@ -47,6 +47,24 @@ typedef struct {
   long (*argmax)(const float *x, long n);
 } rk_kernel_table;
 
+/// One level's training kernels (training_template.h).
+typedef struct {
+  void (*logits)(const float *V, const float *c, long H, long O, long first, long count, const float *states,
+                 long tiles, long n, const long *targets, float *logits, float *blockMax, float *blockSum,
+                 float *targetLogit);
+  float (*softmax_combine)(long blocks, long tiles, long n, const float *blockMax, const float *blockSum,
+                           const float *targetLogit, float *scale);
+  double (*output_backward)(const float *V, long H, long O, long first, long count, float *logits,
+                            const float *scale, long tiles, long n, const long *targets, const float *hs,
+                            float *dV, float *dc, float *partial);
+  void (*sum_partials)(long blocks, long tiles, long H, long n, const float *partials, float *dHs);
+  void (*step)(float *x, const float *g, long count, float step);
+  void (*recurrent_forward)(const float *W, long stride, long H, const float *h, long x, const float *b, float *a);
+  void (*recurrent_backward)(const float *W, long stride, long H, const float *da, const float *hPrev, float *dWh,
+                             float *dhNext);
+  void (*tanh)(const float *a, float *h, long n);
+} rk_training_table;
+
 // MARK: scalar helpers (tails of the vector loops, and the kernels without a vector body)
 
 static inline float rk_half_to_float(uint16_t h) {
@@ -95,6 +113,7 @@ static inline float rk_row_element(const char *row, long k, const int half) {
 #define RK_F16C 0
 #define RK_ROUND 0
 #include "kernels_template.h"
+#include "training_template.h"
 #undef RK_FN
 #undef RK_W
 #undef VF
@@ -116,6 +135,7 @@ static inline float rk_row_element(const char *row, long k, const int half) {
 #define RK_F16C 1
 #define RK_ROUND 1
 #include "kernels_template.h"
+#include "training_template.h"
 #undef RK_FN
 #undef RK_W
 #undef VF
@@ -139,6 +159,7 @@ static inline float rk_row_element(const char *row, long k, const int half) {
 #define RK_F16C 1
 #define RK_ROUND 1
 #include "kernels_template.h"
+#include "training_template.h"
 #undef RK_FN
 #undef RK_W
 #undef VF
@@ -345,3 +366,60 @@ int rk_all_finite(const float *x, long n) {
   for (long i = 0; i < n; i++) s += x[i] * 0.0f;  // NaN or inf times 0 is NaN
   return s == 0.0f;
 }
+
+// MARK: training kernels
+
+static const rk_training_table *const rk_training_tables[RK_LEVEL_COUNT] = {
+    &training_table_portable,
+#if RK_X86
+    &training_table_avx2,
+    &training_table_avx512,
+#else
+    NULL,
+    NULL,
+#endif
+};
+
+// The level the caller asked for, or the CPU's when it cannot run that one.
+static inline const rk_training_table *rk_training(int level) {
+  return rk_training_tables[level >= 0 && level <= rk_cpu_level() ? level : rk_cpu_level()];
+}
+
+void rk_train_logits(int level, const float *V, const float *c, long H, long O, long first, long count,
+                     const float *states, long tiles, long n, const long *targets, float *logits, float *blockMax,
+                     float *blockSum, float *targetLogit) {
+  rk_training(level)->logits(V, c, H, O, first, count, states, tiles, n, targets, logits, blockMax, blockSum,
+                             targetLogit);
+}
+
+float rk_train_softmax_combine(int level, long blocks, long tiles, long n, const float *blockMax,
+                               const float *blockSum, const float *targetLogit, float *scale) {
+  return rk_training(level)->softmax_combine(blocks, tiles, n, blockMax, blockSum, targetLogit, scale);
+}
+
+double rk_train_output_backward(int level, const float *V, long H, long O, long first, long count, float *logits,
+                                const float *scale, long tiles, long n, const long *targets, const float *hs,
+                                float *dV, float *dc, float *partial) {
+  return rk_training(level)->output_backward(V, H, O, first, count, logits, scale, tiles, n, targets, hs, dV, dc,
+                                             partial);
+}
+
+void rk_train_sum_partials(int level, long blocks, long tiles, long H, long n, const float *partials, float *dHs) {
+  rk_training(level)->sum_partials(blocks, tiles, H, n, partials, dHs);
+}
+
+void rk_train_step(int level, float *x, const float *g, long count, float step) {
+  rk_training(level)->step(x, g, count, step);
+}
+
+void rk_train_recurrent_forward(int level, const float *W, long stride, long H, const float *h, long x,
+                                const float *b, float *a) {
+  rk_training(level)->recurrent_forward(W, stride, H, h, x, b, a);
+}
+
+void rk_train_recurrent_backward(int level, const float *W, long stride, long H, const float *da, const float *hPrev,
+                                 float *dWh, float *dhNext) {
+  rk_training(level)->recurrent_backward(W, stride, H, da, hPrev, dWh, dhNext);
+}
+
+void rk_train_tanh(int level, const float *a, float *h, long n) { rk_training(level)->tanh(a, h, n); }

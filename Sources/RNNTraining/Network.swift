@@ -163,17 +163,20 @@ public struct Gradients<T: TrainingScalar>: Sendable {
 
 /// How the output layer's matrix products over a window are computed.
 public enum TrainingBackend: String, CaseIterable, Sendable {
-  /// Loops with a fixed summation order that does not depend on the CPU's vector width: the same
-  /// seed gives the same bits on every machine with the same C math library (exp, tanh).
+  /// RNNKit's own kernels, with every sum in an order fixed by the shapes alone: the same seed
+  /// gives the same bits for any number of threads, and on every CPU whose kernel level has FMA
+  /// (AVX2, AVX-512, arm64 agree; x86-64 without AVX2 gives other bits). With tanh the weights use
+  /// no C math library function; other hidden activations call the C library's. (f32 softmax
+  /// networks; the others, and f64, run plain loops with a fixed order.)
   case portable
-  /// OpenBLAS matrix products over each window: faster for large vocabularies, but the bits may
-  /// differ between machines whose BLAS kernels differ.
+  /// OpenBLAS matrix products over each window, on OpenBLAS's threads: the bits may differ between
+  /// machines whose BLAS kernels differ, and with the thread count.
   case blas
 
   /// How a workspace computes the products: `.blas` loads OpenBLAS (once per process).
-  func products() throws(TrainingError) -> Products {
+  func products(threads: Int = 1) throws(TrainingError) -> Products {
     switch self {
-    case .portable: return .portable
+    case .portable: return .kernels(threads: threads)
     case .blas:
       do {
         return .blas(try OpenBLAS.shared())
@@ -184,8 +187,10 @@ public enum TrainingBackend: String, CaseIterable, Sendable {
   }
 }
 
-/// A ``TrainingBackend`` ready to run: the portable loops, or OpenBLAS's table.
+/// A ``TrainingBackend`` ready to run: the training kernels on some threads, the portable loops,
+/// or OpenBLAS's table.
 enum Products {
+  case kernels(threads: Int)
   case portable
   case blas(OpenBLAS)
 }
@@ -223,13 +228,23 @@ final class Workspace<T: TrainingScalar> {
   var dHs: [T]
   var dhNext: [T]
   var da: [T]
+  /// The output layer's buffers when it runs on the training kernels.
+  let kernelLayer: KernelOutputLayer?
 
   init(network: ElmanNetwork<T>, capacity: Int, products: Products = .portable) {
     H = network.hiddenSize
     X = network.inputSize
     O = network.outputSize
     self.capacity = capacity
-    self.products = products
+    // The kernels compute f32 softmax layers; everything else runs the portable loops.
+    if case .kernels(let threads) = products, T.self == Float.self, network.outputActivation == .softmax {
+      self.products = products
+      kernelLayer = KernelOutputLayer(
+        hiddenSize: network.hiddenSize, outputSize: network.outputSize, capacity: capacity, threads: threads)
+    } else {
+      if case .kernels = products { self.products = .portable } else { self.products = products }
+      kernelLayer = nil
+    }
     hs = [T](repeating: 0, count: (capacity + 1) * H)
     pre = [T](repeating: 0, count: capacity * H)
     out = [T](repeating: 0, count: capacity * O)
@@ -268,6 +283,8 @@ final class Workspace<T: TrainingScalar> {
     let f = net.hiddenActivation
     let g = net.outputActivation
     let products = self.products
+    // The training kernels also run the recurrence (f32 only), at this thread's level.
+    let level = kernelLayer.map { _ in Int32(TrainingKernels.currentLevel) }
     var total: T = 0
     hs.withUnsafeMutableBufferPointer { hs in
       if let initialState {
@@ -294,14 +311,33 @@ final class Workspace<T: TrainingScalar> {
                     let hPrev = hs + t * H
                     let h = hs + (t + 1) * H
                     let a = pre + t * H
-                    for i in 0..<H {
-                      let row = W + i * rowLength
-                      a[i] = b[i] + row[H + x] + dot(row, hPrev, H)
+                    if let level {
+                      TrainingKernels.recurrentForward(
+                        level: level, W: float(readOnly: W), stride: rowLength, H: H, h: float(hPrev), x: x,
+                        b: float(readOnly: b.baseAddress!), a: float(a))
+                    } else {
+                      for i in 0..<H {
+                        let row = W + i * rowLength
+                        a[i] = b[i] + row[H + x] + dot(row, hPrev, H)
+                      }
                     }
-                    for i in 0..<H { h[i] = T(f.apply(Double(a[i]))) }
+                    if let level, f == .tanh {
+                      TrainingKernels.tanh(level: level, float(readOnly: a), float(h), count: H)
+                    } else {
+                      for i in 0..<H { h[i] = T(f.apply(Double(a[i]))) }
+                    }
                   }
                   // The output layer over the window: z_t = V·h_t + c.
                   switch products {
+                  case .kernels:
+                    precondition(g == .softmax && targets != nil, "the kernels compute the softmax loss")
+                    total = T(
+                      kernelLayer!.forward(
+                        V: UnsafeRawPointer(V).assumingMemoryBound(to: Float.self),
+                        c: UnsafeRawPointer(c.baseAddress!).assumingMemoryBound(to: Float.self),
+                        hs: UnsafeRawPointer(hs + H).assumingMemoryBound(to: Float.self), n: n,
+                        targets: targets!))
+                    return
                   case .portable:
                     for o in 0..<O {
                       let v = V + o * H
@@ -389,6 +425,7 @@ final class Workspace<T: TrainingScalar> {
     let rowLength = H + self.X
     let f = net.hiddenActivation
     let products = self.products
+    let level = kernelLayer.map { _ in Int32(TrainingKernels.currentLevel) }
     // BLAS overwrites ∂V (beta 0), so only the portable loops need it cleared.
     var cleared: [ReferenceWritableKeyPath<Workspace, [T]>] = []
     if case .portable = products { cleared = [\Workspace.dV] }
@@ -411,6 +448,7 @@ final class Workspace<T: TrainingScalar> {
                         self.dHs.withUnsafeMutableBufferPointer { dHs in
                           self.dhNext.withUnsafeMutableBufferPointer { dhNext in
                             self.da.withUnsafeMutableBufferPointer { da in
+                              let dc = dc.baseAddress!
                               let hs = hs.baseAddress!
                               let pre = pre.baseAddress!
                               let dz = out.baseAddress!
@@ -422,11 +460,20 @@ final class Workspace<T: TrainingScalar> {
                               let dHs = dHs.baseAddress!
                               let dhNext = dhNext.baseAddress!
                               let da = da.baseAddress!
-                              // ∂Loss/∂z_t = y_t − e_target for each g with its loss.
-                              for t in 0..<n { dz[t * O + targets[t]] -= 1 }
+                              // ∂Loss/∂z_t = y_t − e_target for each g with its loss (the kernels
+                              // subtract it themselves).
+                              if self.kernelLayer == nil {
+                                for t in 0..<n { dz[t * O + targets[t]] -= 1 }
+                              }
                               // The output layer over the window: ∂V = Σ_t dz_t h_tᵀ, ∂c = Σ_t dz_t,
                               // ∂h_t = Vᵀ dz_t.
                               switch products {
+                              case .kernels:
+                                self.kernelLayer!.backward(
+                                  V: UnsafeRawPointer(V).assumingMemoryBound(to: Float.self),
+                                  hs: UnsafeRawPointer(hs + H).assumingMemoryBound(to: Float.self),
+                                  dV: float(dV),
+                                  dc: float(dc), dHs: float(dHs))
                               case .portable:
                                 dHs.update(repeating: 0, count: n * H)
                                 // Four outputs at a time share the passes over h_t and ∂h_t; the
@@ -468,7 +515,7 @@ final class Workspace<T: TrainingScalar> {
                                   b: V,
                                   ldb: H, beta: 0, c: dHs, ldc: H)
                                 for t in stride(from: n - 1, through: 0, by: -1) {
-                                  axpy(1, dz + t * O, dc.baseAddress!, O)
+                                  axpy(1, dz + t * O, dc, O)
                                 }
                               }
                               // Back through time, step by step.
@@ -492,10 +539,17 @@ final class Workspace<T: TrainingScalar> {
                                   (dWx + k * H).update(repeating: 0, count: H)
                                 }
                                 axpy(1, da, dWx + k * H, H)
-                                for i in 0..<H {
-                                  let d = da[i]
-                                  axpy(d, hPrev, dWh + i * H, H)
-                                  axpy(d, W + i * rowLength, dhNext, H)
+                                if let level {
+                                  TrainingKernels.recurrentBackward(
+                                    level: level, W: float(readOnly: W), stride: rowLength, H: H,
+                                    da: float(da),
+                                    hPrev: float(readOnly: hPrev), dWh: float(dWh), dhNext: float(dhNext))
+                                } else {
+                                  for i in 0..<H {
+                                    let d = da[i]
+                                    axpy(d, hPrev, dWh + i * H, H)
+                                    axpy(d, W + i * rowLength, dhNext, H)
+                                  }
                                 }
                               }
                             }

@@ -22,16 +22,22 @@ public struct TrainingOptions: Sendable {
   public var seed: UInt64
   /// f, for a new model.
   public var hiddenActivation: HiddenActivation
-  /// How the output layer's products are computed; `.portable` keeps runs identical across machines.
+  /// How the output layer's products are computed; `.portable` gives the same bits for any number
+  /// of threads (see ``TrainingBackend``).
   public var backend: TrainingBackend
+  /// The threads of the `.portable` backend; nil uses every processor online. (`.blas` runs on
+  /// OpenBLAS's threads.) The trained weights do not depend on it.
+  public var threads: Int?
 
-  /// Training options; the defaults train 20 epochs at η 0.05, clipping at 5, BPTT 32.
+  /// Training options; the defaults train 20 epochs at η 0.05, clipping at 5, BPTT 32, on every
+  /// processor.
   public init(
     hiddenSize: Int = 64, epochs: Int = 20, learningRate: Double = 0.05, clip: Double? = 5,
     bpttLength: Int = 32, seed: UInt64 = 0, hiddenActivation: HiddenActivation = .tanh,
-    backend: TrainingBackend = .portable
+    backend: TrainingBackend = .portable, threads: Int? = nil
   ) {
     self.backend = backend
+    self.threads = threads
     self.hiddenSize = hiddenSize
     self.epochs = epochs
     self.learningRate = learningRate
@@ -66,6 +72,9 @@ public struct TrainingOptions: Sendable {
       throw .invalidParameter(
         .bpttLength, value: "\(bpttLength)",
         reason: "the BPTT window must be between 1 and 1000000 steps")
+    }
+    if let threads, !(1...1024).contains(threads) {
+      throw .invalidParameter(.threads, value: "\(threads)", reason: "use between 1 and 1024 threads")
     }
   }
 }
@@ -135,8 +144,24 @@ public enum Trainer {
           "a window this long with \(network.outputSize) outputs needs more than \(maximumElements) cached values; use a shorter window"
       )
     }
+    if options.backend == .portable {
+      // The kernels' buffers: logits of whole time tiles, and each block's share of ∂h.
+      let tiles = (window + TrainingKernels.steps - 1) / TrainingKernels.steps
+      let blocks = (network.outputSize + TrainingKernels.block - 1) / TrainingKernels.block
+      let (shares, overflow1) = blocks.multipliedReportingOverflow(by: network.hiddenSize)
+      let (perStep, overflow2) = shares.addingReportingOverflow(network.outputSize)
+      let (elements, overflow3) = perStep.multipliedReportingOverflow(by: tiles * TrainingKernels.steps)
+      guard !(overflow1 || overflow2 || overflow3), elements <= maximumElements else {
+        throw .invalidParameter(
+          .bpttLength, value: "\(options.bpttLength)",
+          reason:
+            "a window this long with \(network.outputSize) outputs and \(network.hiddenSize) hidden units needs more than \(maximumElements) cached values; use a shorter window"
+        )
+      }
+    }
+    let threads = options.threads ?? TrainingKernels.processorCount
     let workspace = Workspace<Float>(
-      network: network, capacity: window, products: try options.backend.products())
+      network: network, capacity: window, products: try options.backend.products(threads: threads))
     var generator = SplitMix64(seed: options.seed ^ 0x5EED_0F_0DE5)
     var order = Array(usable.indices)
     var reports: [EpochReport] = []
@@ -211,9 +236,11 @@ extension Workspace {
   /// The norm of the gradients of the last backward pass, in double precision.
   func gradientNorm() -> Double {
     var sum = 0.0
-    for tensor in [dWh, db, dV, dc] {
+    for tensor in [dWh, db, dc] {
       sum += tensor.withUnsafeBufferPointer { sumOfSquares($0.baseAddress!, $0.count) }
     }
+    // The kernels summed ∂V's squares while they wrote it.
+    sum += kernelLayer?.dVSquares ?? dV.withUnsafeBufferPointer { sumOfSquares($0.baseAddress!, $0.count) }
     sum += dWx.withUnsafeBufferPointer { sumOfSquares($0.baseAddress!, columns.count * H) }
     return sum.squareRoot()
   }
@@ -239,7 +266,17 @@ extension Workspace {
       }
     }
     update(&network.b, db)
-    update(&network.V, dV)
+    if let kernelLayer {
+      network.V.withUnsafeMutableBufferPointer { V in
+        dV.withUnsafeBufferPointer { dV in
+          kernelLayer.update(
+            V: UnsafeMutableRawPointer(V.baseAddress!).assumingMemoryBound(to: Float.self),
+            dV: UnsafeRawPointer(dV.baseAddress!).assumingMemoryBound(to: Float.self), step: Float(negative))
+        }
+      }
+    } else {
+      update(&network.V, dV)
+    }
     update(&network.c, dc)
   }
 }

@@ -12,6 +12,7 @@ public enum TrainingParameter: String, Sendable, CaseIterable {
   case tokenizer = "tokenizer"
   case lowercase = "lower-casing"
   case hiddenActivation = "hidden activation"
+  case threads = "threads"
 }
 
 /// What can stop training. Each case renders as one line naming the file or setting and the reason.

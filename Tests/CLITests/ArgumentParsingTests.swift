@@ -88,6 +88,7 @@ enum InProcess {
     (["--created", "yesterday"], "--created yesterday"),
     (["--clip", "0"], "--clip 0.0"),
     (["--hidden-activation", "gelu"], "The value 'gelu' is invalid for '--hidden-activation"),
+    (["--threads", "0"], "--threads 0: use between 1 and 1024 threads"),
   ])
   func trainRefusesBadValues(options: [String], message: String) throws {
     let output = InProcess.nowhere("model.rnn")

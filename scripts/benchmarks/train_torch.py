@@ -5,7 +5,11 @@ Model: h_t = tanh(W_h h_{t-1} + W_x[:, x_t] + b), y_t = softmax(V h_t + c). W_x 
 (its columns), fed to nn.RNN through a frozen identity input matrix, so the function and the trained
 parameters match rnnkit's exactly. Training: each line is a sequence starting from h = 0, truncated
 BPTT windows of --bptt-length predictions carrying the detached hidden state, the summed
-cross-entropy of each window, gradient-norm clipping, plain SGD, batch size 1."""
+cross-entropy of each window, gradient-norm clipping, plain SGD, batch size 1.
+
+Best configuration tried (30 November 2026, PyTorch 2.15, tokens per CPU second): dropping
+gradients (set_to_none=True) beat zeroing them in place by ~10%; a sparse embedding gradient (with
+the clipping norm taken by hand) was no faster, so the embedding stays dense."""
 import argparse
 import time
 
@@ -65,7 +69,7 @@ for sequence in sequences:
         y = sequence[position + 1 : end + 1]
         logits, h = model(x, h)
         loss = F.cross_entropy(logits[0], y, reduction="sum")
-        optimizer.zero_grad(set_to_none=False)
+        optimizer.zero_grad(set_to_none=True)  # PyTorch's default, and faster than zeroing
         loss.backward()
         torch.nn.utils.clip_grad_norm_(parameters, args.clip)
         optimizer.step()

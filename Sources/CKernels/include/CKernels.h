@@ -81,4 +81,58 @@ int rk_force_prefetch_distance(long distance);
 /// Converts `n` IEEE half values to float.
 void rk_half_to_float_n(const uint16_t *src, float *dst, long n);
 
+// MARK: training kernels (RNNTraining)
+//
+// The output layer of truncated BPTT over a window of n steps, in time tiles of RK_TRAIN_STEPS
+// steps and blocks of RK_TRAIN_BLOCK vocabulary rows. Every sum has an order fixed by the shapes,
+// so the results do not depend on how the blocks are spread over threads, and every level with FMA
+// gives the same bits. `level` is the caller's rk_level(), passed along so that worker threads run
+// the level of the thread that started them.
+
+enum {
+  /// Time steps per tile (the lanes of the training kernels, whatever the vector width).
+  RK_TRAIN_STEPS = 32,
+  /// Vocabulary rows per block.
+  RK_TRAIN_BLOCK = 256,
+};
+
+/// For rows [first, first + count) of V (O × H) and bias c: each tile's logits (states: tiles × H ×
+/// STEPS, logits: tiles × O × STEPS), replaced by exp(z − m) with m the block's maximum per step;
+/// m and Σ exp(z − m) per step into blockMax and blockSum (tiles × STEPS each); z at targets[t]
+/// into targetLogit[t] when the target is one of the rows.
+void rk_train_logits(int level, const float *V, const float *c, long H, long O, long first, long count,
+                     const float *states, long tiles, long n, const long *targets, float *logits, float *blockMax,
+                     float *blockSum, float *targetLogit);
+
+/// Combines the blocks' maxima and sums (blocks × tiles × STEPS each) in block order into each
+/// block's scale e^(m_b − M)/S (0 past step n); returns the summed cross-entropy of the n steps.
+float rk_train_softmax_combine(int level, long blocks, long tiles, long n, const float *blockMax,
+                               const float *blockSum, const float *targetLogit, float *scale);
+
+/// The backward pass of the output layer for one block's rows, with that block's scale (tiles ×
+/// STEPS): turns its logits into ∂Loss/∂z, writes its rows of dV and dc and its share of ∂Loss/∂h
+/// (partial: tiles × H × STEPS), and returns Σ dV² over its rows. hs holds h_1 … h_n, rows of H.
+double rk_train_output_backward(int level, const float *V, long H, long O, long first, long count, float *logits,
+                                const float *scale, long tiles, long n, const long *targets, const float *hs,
+                                float *dV, float *dc, float *partial);
+
+/// dHs (n rows of H) = the sum of the blocks' partials (each tiles × H × STEPS), in block order.
+void rk_train_sum_partials(int level, long blocks, long tiles, long H, long n, const float *partials, float *dHs);
+
+/// x[i] += step·g[i] for i in [0, count).
+void rk_train_step(int level, float *x, const float *g, long count, float step);
+
+/// One step of the recurrence: a[i] = (b[i] + W[i][H + x]) + W[i][0..<H]·h for i in [0, H), W with
+/// row stride `stride` (W = [W_h | W_x]).
+void rk_train_recurrent_forward(int level, const float *W, long stride, long H, const float *h, long x,
+                                const float *b, float *a);
+
+/// One step back through the recurrence: dWh[i][:] += da[i]·hPrev (dWh is H × H), and
+/// dhNext = Σ_i da[i]·W[i][0..<H].
+void rk_train_recurrent_backward(int level, const float *W, long stride, long H, const float *da, const float *hPrev,
+                                 float *dWh, float *dhNext);
+
+/// h[i] = tanh(a[i]) for i in [0, n), every element by the level's vector approximation (a few ulp).
+void rk_train_tanh(int level, const float *a, float *h, long n);
+
 #endif

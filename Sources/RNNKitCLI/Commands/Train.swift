@@ -73,9 +73,16 @@ struct Train: ParsableCommand {
 
   @Option(
     help:
-      "How the output layer is computed: portable (the same bits on any CPU with the same C math library) or blas (OpenBLAS; faster for large vocabularies)."
+      "How the network is computed: portable (RNNKit's kernels; the same model for any thread count, and on any CPU with AVX2, AVX-512 or arm64) or blas (OpenBLAS)."
   )
   var backend: TrainingBackend = .portable
+
+  @Option(
+    parsing: .unconditional,
+    help:
+      "Threads of the portable backend (default: every processor); the model is the same for any count. The blas backend uses OPENBLAS_NUM_THREADS."
+  )
+  var threads: Int?
 
   @Option(
     name: .customLong("start-from"),
@@ -106,7 +113,7 @@ struct Train: ParsableCommand {
   var trainingOptions: TrainingOptions {
     TrainingOptions(
       epochs: epochs, learningRate: learningRate, clip: noClip ? nil : clip, bpttLength: bpttLength,
-      seed: seed, backend: backend)
+      seed: seed, backend: backend, threads: threads)
   }
 
   func validate() throws {

@@ -28,6 +28,7 @@ enum Advice {
     case .tokenizer: return "--tokenizer"
     case .lowercase: return "--lowercase"
     case .hiddenActivation: return "--hidden-activation"
+    case .threads: return "--threads"
     }
   }
 
