@@ -21,7 +21,8 @@ public struct ForwardResult: Sendable, Equatable {
 /// (X×H), so that a token's input is one contiguous row (a one-hot input times W_x is a column
 /// lookup, not a product). For token models the bias b is folded into that row. V stays where it
 /// is: an f32 V inside a mapped `.rnn` file is used in place, and an f16 V is converted block by
-/// block while it is read, never expanded in memory. bf16 and f64 V are converted to f32 once.
+/// block while it is read, never expanded in memory; an int8 V (with row scales) is read as int8 by
+/// integer products. bf16 and f64 V are converted to f32 once.
 ///
 /// The instance is immutable and can be shared between threads; each call allocates its own
 /// scratch space. Matrix products use OpenBLAS (loaded when the first model is prepared, see
@@ -56,6 +57,8 @@ public final class InferenceModel: Sendable {
     case owned([Float])
     /// f16 V inside a mapped file, converted while it is read.
     case half(TensorView)
+    /// int8 V with row scales, read by the int8 products (InferenceModel+Int8.swift).
+    case int8(Int8OutputWeights)
   }
 
   enum OutputPointer {
@@ -125,6 +128,7 @@ public final class InferenceModel: Sendable {
 
     switch model.V.storage {
     case .floats(let values): outputWeights = .owned(values)
+    case .quantized(let matrix): outputWeights = .int8(Int8OutputWeights(matrix))
     case .view(let view):
       switch view.dtype.known {
       case .f32: outputWeights = .mapped(view)
@@ -155,6 +159,9 @@ public final class InferenceModel: Sendable {
       return withExtendedLifetime(view.storage) {
         body(.half(view.storage.base.advanced(by: view.entry.offset).assumingMemoryBound(to: UInt16.self)))
       }
+    case .int8:
+      // logits and argmaxLogits hand int8 V to the int8 products before they get here.
+      preconditionFailure("int8 V has no float pointer")
     }
   }
 
@@ -322,6 +329,12 @@ public final class InferenceModel: Sendable {
     hidden: UnsafePointer<Float>, rows: Int, into out: UnsafeMutablePointer<Float>, addBias: Bool = true
   ) {
     let (h, o) = (hiddenSize, outputSize)
+    if case .int8(let v) = outputWeights {
+      outputBias.withUnsafeBufferPointer { c in
+        int8Logits(v, hidden: hidden, rows: rows, into: out, bias: addBias ? c.baseAddress! : nil)
+      }
+      return
+    }
     outputBias.withUnsafeBufferPointer { c in
       withOutputWeights { weights in
         switch weights {
@@ -362,6 +375,7 @@ public final class InferenceModel: Sendable {
   /// The index of the largest logit of V·h + c (the first on ties), for greedy decoding: each
   /// thread computes a block of rows and its maximum while the block is still in cache.
   func argmaxLogits(hidden: UnsafePointer<Float>, scratch: UnsafeMutablePointer<Float>) -> Int {
+    if case .int8(let v) = outputWeights { return int8ArgmaxLogits(v, hidden: hidden, scratch: scratch) }
     let (h, o) = (hiddenSize, outputSize)
     let threads = o * h >= 1 << 20 ? min(Kernels.threadCount, max(1, o / 256)) : 1
     let chunk = ((o + threads - 1) / threads + 3) & ~3
