@@ -220,6 +220,15 @@ extension Kernels {
     }
   }
 
+  /// gemmInt8 on the calling thread only.
+  static func gemmInt8Block(
+    m: Int, n: Int, a: UnsafePointer<Int8>, scales: UnsafePointer<Float>, rowSums: UnsafePointer<Int32>,
+    x: UnsafePointer<Int8>, count: Int, xScales: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
+    c: UnsafeMutablePointer<Float>, ldc: Int
+  ) {
+    rk_gemm_i8(a, m, n, scales, rowSums, x, count, xScales, bias, c, ldc)
+  }
+
   /// The CPU features of the int8 kernels (RK_FEATURE_VNNI), as bits.
   static var cpuFeatures: Int { Int(rk_cpu_features()) }
 

@@ -1,7 +1,8 @@
 // rnnkit-bench: the RNNKit side of scripts/bench_runtime.py.
 //
 //   rnnkit-bench prepare --size small|large --dir DIR    writes the models, raw weights and tokens
-//   rnnkit-bench run --size small|large --dir DIR [--repeats N] [--tasks a,b,c,c16]
+//   rnnkit-bench prepare-i8 --size small|large --dir DIR  writes the model with int8 V (from the f32 one)
+//   rnnkit-bench run --size small|large --dir DIR [--repeats N] [--tasks a,b,c,c16,a8,b8,c8]
 //   rnnkit-bench peak [--repeats N]                      sgemm peak and memory read bandwidth
 //   rnnkit-bench core                                    the OpenBLAS kernel set RNNKit loads
 //
@@ -130,6 +131,7 @@ case "prepare":
   var half = model
   half.V = Parameter(v, shape: [x, h], dtype: .f16)
   try half.write(to: "\(prefix)-f16v.rnn", overwrite: true)
+  try model.write(to: "\(prefix)-i8v.rnn", dtype: .i8, overwrite: true)
   try writeRaw(w, to: "\(prefix)-W.f32")
   try writeRaw(b, to: "\(prefix)-b.f32")
   try writeRaw(v, to: "\(prefix)-V.f32")
@@ -139,6 +141,11 @@ case "prepare":
     ("size", size.name), ("H", h), ("X", x), ("sequences", sequences), ("length", sequenceLength),
     ("prompt", promptLength), ("generated", generatedTokens),
   ])
+
+case "prepare-i8":
+  let size = Size.named(option("size") ?? "small")
+  let prefix = "\(option("dir") ?? "bench-out")/\(size.name)"
+  try ElmanModel.load(path: "\(prefix)-f32.rnn").write(to: "\(prefix)-i8v.rnn", dtype: .i8, overwrite: true)
 
 case "run":
   let size = Size.named(option("size") ?? "small")
@@ -186,6 +193,28 @@ case "run":
     var generated: [Int] = []
     let times = try measure(repeats) { generated = try f16.generate(prompt: prompt, options: options) }
     report("c", times, tokens: generatedTokens, check: Double(generated.reduce(0, +)), dtype: "f16")
+  }
+  if !tasks.isDisjoint(with: ["a8", "b8", "c8"]) {
+    let i8 = try InferenceModel(
+      ElmanModel.load(path: "\(prefix)-i8v.rnn", options: ReadOptions(verifyChecksums: false)))
+    guard i8.outputWeightsAreInt8 else { fail("the int8 model's V is not read as int8") }
+    if tasks.contains("a8") {
+      var result = ScoreResult(logProbabilities: [])
+      let times = try measure(repeats) { result = try i8.score(tokens: batch[0]) }
+      report("a", times, tokens: sequenceLength, check: result.logProbabilities.reduce(0, +), dtype: "i8")
+    }
+    if tasks.contains("b8") {
+      var results: [ScoreResult] = []
+      let times = try measure(max(1, repeats / 2)) { results = try i8.score(batch: batch) }
+      report(
+        "b", times, tokens: sequences * sequenceLength,
+        check: results.map { $0.logProbabilities.reduce(0, +) }.reduce(0, +), dtype: "i8")
+    }
+    if tasks.contains("c8") {
+      var generated: [Int] = []
+      let times = try measure(repeats) { generated = try i8.generate(prompt: prompt, options: options) }
+      report("c", times, tokens: generatedTokens, check: Double(generated.reduce(0, +)), dtype: "i8")
+    }
   }
 
 case "core":
