@@ -76,7 +76,8 @@ import Testing
     wrongShape[i] = TensorSource(name: "V.scale", dtype: .f32, shape: [3], payload: .floats([1, 1, 1]))
     #expect(load(wrongShape)?.contains("V.scale") == true)
     var wrongDType = good
-    wrongDType[i] = TensorSource(name: "V.scale", dtype: .f16, shape: [8], payload: .floats(Array(repeating: 1, count: 8)))
+    wrongDType[i] = TensorSource(
+      name: "V.scale", dtype: .f16, shape: [8], payload: .floats(Array(repeating: 1, count: 8)))
     #expect(load(wrongDType)?.contains("V.scale") == true)
     var beside = model.containerTensors()
     beside.insert(good[i], at: 3)

@@ -38,11 +38,15 @@ import Testing
 
   @Test func vectorQuantizationFollowsItsDefinition() {
     var random = TestRandom(5)
-    let cases: [[Float]] = [random.floats(1030, scale: 3), [0, 0, 0], [1, -1, 0.5, -0.5, 2.5 / 127], [1e-30, -2e-30]]
+    let cases: [[Float]] = [
+      random.floats(1030, scale: 3), [0, 0, 0], [1, -1, 0.5, -0.5, 2.5 / 127], [1e-30, -2e-30],
+    ]
     for x in cases {
       var q = [Int8](repeating: 99, count: x.count)
       let scale = x.withUnsafeBufferPointer { x in
-        q.withUnsafeMutableBufferPointer { Kernels.quantize(x.baseAddress!, count: x.count, into: $0.baseAddress!) }
+        q.withUnsafeMutableBufferPointer {
+          Kernels.quantize(x.baseAddress!, count: x.count, into: $0.baseAddress!)
+        }
       }
       let expected = Self.referenceQuantize(x)
       #expect(scale == expected.scale)
@@ -161,7 +165,8 @@ import Testing
     let forward = try runtime.forward(tokens: tokens)
     for (t, hidden) in forward.hidden.enumerated() {
       expectClose(
-        [forward.outputs[t]], [Reference.softmax(referenceLogits(hidden))], absolute: 1e-5, relative: 0, "step \(t)")
+        [forward.outputs[t]], [Reference.softmax(referenceLogits(hidden))], absolute: 1e-5, relative: 0,
+        "step \(t)")
     }
     let score = try runtime.score(tokens: tokens)
     for t in 0..<(tokens.count - 1) {
@@ -173,11 +178,13 @@ import Testing
     var session = InferenceSession(model: runtime)
     try session.advance(tokens: tokens)
     expectClose(
-      [session.output()], [Reference.softmax(referenceLogits(forward.hidden.last!))], absolute: 1e-5, relative: 0,
+      [session.output()], [Reference.softmax(referenceLogits(forward.hidden.last!))], absolute: 1e-5,
+      relative: 0,
       "session")
 
     // Greedy generation picks the reference's argmax at every step.
-    let generated = try runtime.generate(prompt: tokens, options: GenerationOptions(maxTokens: 6, temperature: 0))
+    let generated = try runtime.generate(
+      prompt: tokens, options: GenerationOptions(maxTokens: 6, temperature: 0))
     let replay = try runtime.forward(tokens: tokens + generated)
     for (i, id) in generated.enumerated() {
       let z = referenceLogits(replay.hidden[tokens.count - 1 + i])

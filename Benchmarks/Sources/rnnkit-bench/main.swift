@@ -3,6 +3,8 @@
 //   rnnkit-bench prepare --size small|large --dir DIR    writes the models, raw weights and tokens
 //   rnnkit-bench prepare-i8 --size small|large --dir DIR  writes the model with int8 V (from the f32 one)
 //   rnnkit-bench run --size small|large --dir DIR [--repeats N] [--tasks a,b,c,c16,a8,b8,c8]
+//   rnnkit-bench accuracy (--model M.rnn --text FILE | --size S --dir DIR [--sequences N])
+//                                                       int8 V against f32: probabilities, perplexity, top-1
 //   rnnkit-bench peak [--repeats N]                      sgemm peak and memory read bandwidth
 //   rnnkit-bench core                                    the OpenBLAS kernel set RNNKit loads
 //
@@ -215,6 +217,74 @@ case "run":
       let times = try measure(repeats) { generated = try i8.generate(prompt: prompt, options: options) }
       report("c", times, tokens: generatedTokens, check: Double(generated.reduce(0, +)), dtype: "i8")
     }
+  }
+
+case "accuracy":
+  // The model and its sequences: a text's lines (as `rnnkit score` takes them), or the benchmark's
+  // seeded model and the first N of its 32 token sequences.
+  let model: ElmanModel
+  let runs: [[Int]]
+  let label: String
+  if let path = option("model"), let text = option("text") {
+    model = try ElmanModel.load(path: path)
+    let lm = try InferenceModel(model)
+    runs = try String(contentsOfFile: text, encoding: .utf8).split(whereSeparator: \.isNewline)
+      .map { try lm.encode(String($0)) }.filter { $0.count >= 2 }
+    label = URL(fileURLWithPath: path).lastPathComponent
+  } else {
+    let size = Size.named(option("size") ?? "small")
+    let prefix = "\(option("dir") ?? "bench-out")/\(size.name)"
+    model = try ElmanModel.load(path: "\(prefix)-f32.rnn")
+    let tokens = try readTokens("\(prefix)-tokens.i32")
+    let count = min(sequences, Int(option("sequences") ?? "4") ?? 4)
+    runs = (0..<count).map { Array(tokens[($0 * sequenceLength)..<(($0 + 1) * sequenceLength)]) }
+    label = "\(size.name) (seeded)"
+  }
+  let (o, h) = (model.outputSize, model.hiddenSize)
+  let quantized = model.V.withFloats { QuantizedMatrix(quantizing: $0, rows: o, columns: h) }
+  // int8 V as the runtime reads it (h quantized per step too), and its weights alone, widened to f32.
+  var int8 = model
+  int8.V = Parameter(quantized: quantized)
+  var weightsOnly = model
+  weightsOnly.V = Parameter(quantized.dequantized(), shape: [o, h])
+  let reference = try InferenceModel(model)
+  for (variant, candidate) in [("i8", int8), ("i8 weights, f32 h", weightsOnly)] {
+    let runtime = try InferenceModel(candidate)
+    guard runtime.outputWeightsAreInt8 == (variant == "i8") else {
+      fail("\(variant): V not read as expected")
+    }
+    var (maxDelta, sumDelta, steps, agree, maxLogDelta) = (0.0, 0.0, 0, 0, 0.0)
+    var (referenceLog, candidateLog) = ([Double](), [Double]())
+    for sequence in runs {
+      let p = try reference.forward(tokens: sequence).outputs
+      let q = try runtime.forward(tokens: sequence).outputs
+      for t in 0..<sequence.count {
+        var stepMax = 0.0
+        for k in 0..<o { stepMax = max(stepMax, Double(abs(p[t][k] - q[t][k]))) }
+        maxDelta = max(maxDelta, stepMax)
+        sumDelta += stepMax
+        steps += 1
+        let top = { (row: [Float]) in
+          row.indices.max { row[$0] < row[$1] || (row[$0] == row[$1] && $0 > $1) }!
+        }
+        if top(p[t]) == top(q[t]) { agree += 1 }
+      }
+      let a = try reference.score(tokens: sequence).logProbabilities
+      let b = try runtime.score(tokens: sequence).logProbabilities
+      referenceLog += a
+      candidateLog += b
+      for (x, y) in zip(a, b) { maxLogDelta = max(maxLogDelta, abs(x - y)) }
+    }
+    let f32 = ScoreResult(logProbabilities: referenceLog)
+    let changed = ScoreResult(logProbabilities: candidateLog)
+    emit([
+      ("model", label), ("variant", variant), ("O", o), ("H", h), ("sequences", runs.count),
+      ("steps", steps), ("predicted", referenceLog.count), ("max_abs_dp", maxDelta),
+      ("mean_step_max_abs_dp", sumDelta / Double(steps)), ("max_abs_dlogp_target", maxLogDelta),
+      ("top1_agreement", Double(agree) / Double(steps)), ("ppl_f32", f32.perplexity),
+      ("ppl_variant", changed.perplexity),
+      ("ppl_change_percent", 100 * (changed.perplexity / f32.perplexity - 1)),
+    ])
   }
 
 case "core":
