@@ -22,7 +22,7 @@ public struct ForwardResult: Sendable, Equatable {
 /// lookup, not a product). For token models the bias b is folded into that row. V stays where it
 /// is: an f32 V inside a mapped `.rnn` file is used in place, and an f16 V is converted block by
 /// block while it is read, never expanded in memory; an int8 V (with row scales) is read as int8 by
-/// integer products. bf16 and f64 V are converted to f32 once.
+/// integer products, and a bf16 V by bfloat16 kernels. f64 V is converted to f32 once.
 ///
 /// The instance is immutable and can be shared between threads; each call allocates its own
 /// scratch space. Matrix products use OpenBLAS (loaded when the first model is prepared, see
@@ -59,6 +59,8 @@ public final class InferenceModel: Sendable {
     case half(TensorView)
     /// int8 V with row scales, read by the int8 products (InferenceModel+Int8.swift).
     case int8(Int8OutputWeights)
+    /// bfloat16 V inside a mapped file, read by the bfloat16 kernels (InferenceModel+BFloat16.swift).
+    case bfloat(TensorView)
   }
 
   enum OutputPointer {
@@ -133,6 +135,7 @@ public final class InferenceModel: Sendable {
       switch view.dtype.known {
       case .f32: outputWeights = .mapped(view)
       case .f16: outputWeights = .half(view)
+      case .bf16: outputWeights = .bfloat(view)
       default:
         let values = model.V.floats()
         guard values.count == outputSize * h else { throw .invalidModel("V could not be decoded as floats") }
@@ -159,9 +162,9 @@ public final class InferenceModel: Sendable {
       return withExtendedLifetime(view.storage) {
         body(.half(view.storage.base.advanced(by: view.entry.offset).assumingMemoryBound(to: UInt16.self)))
       }
-    case .int8:
-      // logits and argmaxLogits hand int8 V to the int8 products before they get here.
-      preconditionFailure("int8 V has no float pointer")
+    case .int8, .bfloat:
+      // logits and argmaxLogits hand int8 and bfloat16 V to their own kernels before they get here.
+      preconditionFailure("int8 and bfloat16 V have no float pointer")
     }
   }
 
@@ -335,6 +338,12 @@ public final class InferenceModel: Sendable {
       }
       return
     }
+    if case .bfloat(let view) = outputWeights {
+      outputBias.withUnsafeBufferPointer { c in
+        bfloat16Logits(view, hidden: hidden, rows: rows, into: out, bias: addBias ? c.baseAddress! : nil)
+      }
+      return
+    }
     outputBias.withUnsafeBufferPointer { c in
       withOutputWeights { weights in
         switch weights {
@@ -376,6 +385,9 @@ public final class InferenceModel: Sendable {
   /// thread computes a block of rows and its maximum while the block is still in cache.
   func argmaxLogits(hidden: UnsafePointer<Float>, scratch: UnsafeMutablePointer<Float>) -> Int {
     if case .int8(let v) = outputWeights { return int8ArgmaxLogits(v, hidden: hidden, scratch: scratch) }
+    if case .bfloat(let view) = outputWeights {
+      return bfloat16ArgmaxLogits(view, hidden: hidden, scratch: scratch)
+    }
     let (h, o) = (hiddenSize, outputSize)
     let threads = o * h >= 1 << 20 ? min(Kernels.threadCount, max(1, o / 256)) : 1
     let chunk = ((o + threads - 1) / threads + 3) & ~3

@@ -244,3 +244,38 @@ extension Kernels {
     return true
   }
 }
+
+// MARK: bfloat16 products
+
+extension Kernels {
+  /// y = A·x + bias for bfloat16 A (m×n, row stride n), split by rows across the runtime's threads
+  /// when A is large. With AVX-512 BF16, x is rounded to bfloat16 first (see rk_gemv_bf16).
+  static func gemvBFloat16(
+    m: Int, n: Int, a: UnsafePointer<UInt16>, x: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
+    y: UnsafeMutablePointer<Float>, threaded: Bool = true
+  ) {
+    let threads = threaded && m * n >= 1 << 20 ? min(threadCount, max(1, m / 256)) : 1
+    if threads == 1 {
+      rk_gemv_bf16(a, m, n, n, x, bias, y)
+      return
+    }
+    let chunk = ((m + threads - 1) / threads + 3) & ~3
+    let (aa, xx, bb, yy) = (UnsafeSendable(a), UnsafeSendable(x), UnsafeSendable(bias), UnsafeSendable(y))
+    DispatchQueue.concurrentPerform(iterations: threads) { t in
+      let start = t * chunk
+      let rows = min(chunk, m - start)
+      guard rows > 0 else { return }
+      rk_gemv_bf16(aa.value + start * n, rows, n, n, xx.value, bb.value.map { $0 + start }, yy.value + start)
+    }
+  }
+
+  /// Widens `count` bfloat16 values to float (exact).
+  static func bfloat16ToFloat(
+    _ source: UnsafePointer<UInt16>, _ destination: UnsafeMutablePointer<Float>, count: Int
+  ) {
+    rk_bf16_to_float_n(source, destination, count)
+  }
+
+  /// The AVX-512 BF16 feature bit.
+  static let bfloat16Feature = Int(RK_FEATURE_BF16)
+}

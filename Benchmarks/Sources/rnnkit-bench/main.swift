@@ -1,10 +1,10 @@
 // rnnkit-bench: the RNNKit side of scripts/bench_runtime.py.
 //
 //   rnnkit-bench prepare --size small|large --dir DIR    writes the models, raw weights and tokens
-//   rnnkit-bench prepare-i8 --size small|large --dir DIR  writes the model with int8 V (from the f32 one)
-//   rnnkit-bench run --size small|large --dir DIR [--repeats N] [--tasks a,b,c,c16,a8,b8,c8]
-//   rnnkit-bench accuracy (--model M.rnn --text FILE | --size S --dir DIR [--sequences N])
-//                                                       int8 V against f32: probabilities, perplexity, top-1
+//   rnnkit-bench prepare-v --size small|large --dir DIR   writes the models with int8 and bf16 V (from the f32 one)
+//   rnnkit-bench run --size small|large --dir DIR [--repeats N] [--tasks a,b,c,c16,a8,b8,c8,cb16]
+//   rnnkit-bench accuracy (--model M.rnn --text FILE [--lines N] | --size S --dir DIR [--sequences N])
+//                                                       int8 and bf16 V against f32: probabilities, perplexity, top-1
 //   rnnkit-bench peak [--repeats N]                      sgemm peak and memory read bandwidth
 //   rnnkit-bench core                                    the OpenBLAS kernel set RNNKit loads
 //
@@ -105,6 +105,14 @@ func writeRaw<T>(_ values: [T], to path: String) throws {
   try values.withUnsafeBytes { try Data($0).write(to: URL(fileURLWithPath: path)) }
 }
 
+/// The model with V in int8 (row scales) and in bf16, beside the f32 one.
+func writeVariants(_ model: ElmanModel, prefix: String) throws {
+  try model.write(to: "\(prefix)-i8v.rnn", dtype: .i8, overwrite: true)
+  var bfloat = model
+  bfloat.V = Parameter(model.V.floats(), shape: model.V.shape, dtype: .bf16)
+  try bfloat.write(to: "\(prefix)-bf16v.rnn", overwrite: true)
+}
+
 func readTokens(_ path: String) throws -> [Int] {
   let data = try Data(contentsOf: URL(fileURLWithPath: path))
   return data.withUnsafeBytes { raw in raw.bindMemory(to: Int32.self).map(Int.init) }
@@ -133,7 +141,7 @@ case "prepare":
   var half = model
   half.V = Parameter(v, shape: [x, h], dtype: .f16)
   try half.write(to: "\(prefix)-f16v.rnn", overwrite: true)
-  try model.write(to: "\(prefix)-i8v.rnn", dtype: .i8, overwrite: true)
+  try writeVariants(model, prefix: prefix)
   try writeRaw(w, to: "\(prefix)-W.f32")
   try writeRaw(b, to: "\(prefix)-b.f32")
   try writeRaw(v, to: "\(prefix)-V.f32")
@@ -144,10 +152,10 @@ case "prepare":
     ("prompt", promptLength), ("generated", generatedTokens),
   ])
 
-case "prepare-i8":
+case "prepare-v":
   let size = Size.named(option("size") ?? "small")
   let prefix = "\(option("dir") ?? "bench-out")/\(size.name)"
-  try ElmanModel.load(path: "\(prefix)-f32.rnn").write(to: "\(prefix)-i8v.rnn", dtype: .i8, overwrite: true)
+  try writeVariants(ElmanModel.load(path: "\(prefix)-f32.rnn"), prefix: prefix)
 
 case "run":
   let size = Size.named(option("size") ?? "small")
@@ -196,6 +204,14 @@ case "run":
     let times = try measure(repeats) { generated = try f16.generate(prompt: prompt, options: options) }
     report("c", times, tokens: generatedTokens, check: Double(generated.reduce(0, +)), dtype: "f16")
   }
+  if tasks.contains("cb16") {
+    let bfloat = try InferenceModel(
+      ElmanModel.load(path: "\(prefix)-bf16v.rnn", options: ReadOptions(verifyChecksums: false)))
+    guard bfloat.outputWeightsAreBFloat16 else { fail("the bf16 model's V is not read as bf16") }
+    var generated: [Int] = []
+    let times = try measure(repeats) { generated = try bfloat.generate(prompt: prompt, options: options) }
+    report("c", times, tokens: generatedTokens, check: Double(generated.reduce(0, +)), dtype: "bf16")
+  }
   if !tasks.isDisjoint(with: ["a8", "b8", "c8"]) {
     let i8 = try InferenceModel(
       ElmanModel.load(path: "\(prefix)-i8v.rnn", options: ReadOptions(verifyChecksums: false)))
@@ -228,8 +244,9 @@ case "accuracy":
   if let path = option("model"), let text = option("text") {
     model = try ElmanModel.load(path: path)
     let lm = try InferenceModel(model)
-    runs = try String(contentsOfFile: text, encoding: .utf8).split(whereSeparator: \.isNewline)
-      .map { try lm.encode(String($0)) }.filter { $0.count >= 2 }
+    let lines = try String(contentsOfFile: text, encoding: .utf8).split(whereSeparator: \.isNewline)
+    runs = try lines.prefix(Int(option("lines") ?? "") ?? lines.count).map { try lm.encode(String($0)) }
+      .filter { $0.count >= 2 }
     label = URL(fileURLWithPath: path).lastPathComponent
   } else {
     let size = Size.named(option("size") ?? "small")
@@ -247,12 +264,16 @@ case "accuracy":
   int8.V = Parameter(quantized: quantized)
   var weightsOnly = model
   weightsOnly.V = Parameter(quantized.dequantized(), shape: [o, h])
+  // bf16 V as the runtime reads it from a file (a mapped bf16 tensor).
+  var bfloat = model
+  bfloat.V = Parameter(model.V.floats(), shape: [o, h], dtype: .bf16)
+  bfloat = try ElmanModel(container: Container(storage: ByteStorage(copying: bfloat.encoded())))
   let reference = try InferenceModel(model)
-  for (variant, candidate) in [("i8", int8), ("i8 weights, f32 h", weightsOnly)] {
+  for (variant, candidate) in [("i8", int8), ("i8 weights, f32 h", weightsOnly), ("bf16", bfloat)] {
     let runtime = try InferenceModel(candidate)
-    guard runtime.outputWeightsAreInt8 == (variant == "i8") else {
-      fail("\(variant): V not read as expected")
-    }
+    guard runtime.outputWeightsAreInt8 == (variant == "i8"),
+      runtime.outputWeightsAreBFloat16 == (variant == "bf16")
+    else { fail("\(variant): V not read as expected") }
     var (maxDelta, sumDelta, steps, agree, maxLogDelta) = (0.0, 0.0, 0, 0, 0.0)
     var (referenceLog, candidateLog) = ([Double](), [Double]())
     for sequence in runs {

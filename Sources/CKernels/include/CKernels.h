@@ -36,6 +36,8 @@ enum {
 enum {
   /// AVX-512 VNNI (vpdpbusd): the int8 products use it at the AVX-512 level.
   RK_FEATURE_VNNI = 1,
+  /// AVX-512 BF16 (vdpbf16ps): the bfloat16 matrix-vector product uses it at the AVX-512 level.
+  RK_FEATURE_BF16 = 2,
 };
 
 /// The features of RK_FEATURE_* this CPU supports (detected once; only at the AVX-512 level).
@@ -104,5 +106,13 @@ void rk_gemv_i8(const int8_t *A, long rows, long cols, long lda, const float *sc
 /// its own scale xscales[i]); A's row stride is cols.
 void rk_gemm_i8(const int8_t *A, long rows, long cols, const float *scales, const int32_t *rowsums, const int8_t *X,
                 long n, const float *xscales, const float *bias, float *C, long ldc);
+
+/// y[r] = bias[r] + A[r, :] . x for bfloat16 A (row stride lda); `bias` may be NULL. The portable,
+/// AVX2 and AVX-512 levels widen A in registers (as if converted to f32 first); with RK_FEATURE_BF16
+/// at the AVX-512 level, x is rounded to bfloat16 (nearest even) and vdpbf16ps sums the products.
+void rk_gemv_bf16(const uint16_t *A, long rows, long cols, long lda, const float *x, const float *bias, float *y);
+
+/// Converts `n` bfloat16 values to float (exact).
+void rk_bf16_to_float_n(const uint16_t *src, float *dst, long n);
 
 #endif
