@@ -211,9 +211,12 @@ static inline float rk_i8_finish(int64_t d, float scale, float xscale, float bia
 // instruction, so these two kernels use intrinsics; their results equal the template's bit for bit.
 #pragma clang attribute push(__attribute__((target("avx512f,avx512bw,avx512vnni"))), apply_to = function)
 
+// With `ahead` (and its row stride `lda`), the same columns of the four rows there are prefetched
+// as the loop goes, one cache line per row per step.
 static inline __attribute__((always_inline)) void rk_dot4_i8_vnni(const int8_t *a0, const int8_t *a1,
                                                                   const int8_t *a2, const int8_t *a3,
-                                                                  const int8_t *xq, long cols, int64_t out[4]) {
+                                                                  const int8_t *xq, long cols, int64_t out[4],
+                                                                  const int8_t *ahead, long lda) {
   const __m512i flip = _mm512_set1_epi8((char)0x80);
   int64_t total[4] = {0, 0, 0, 0};
   for (long chunk = 0; chunk < cols; chunk += RK_I8_CHUNK) {
@@ -221,6 +224,12 @@ static inline __attribute__((always_inline)) void rk_dot4_i8_vnni(const int8_t *
     __m512i s0 = _mm512_setzero_si512(), s1 = s0, s2 = s0, s3 = s0;
     long k = chunk;
     for (; k + 64 <= end; k += 64) {
+      if (ahead) {
+        __builtin_prefetch(ahead + k, 0, 3);
+        __builtin_prefetch(ahead + lda + k, 0, 3);
+        __builtin_prefetch(ahead + 2 * lda + k, 0, 3);
+        __builtin_prefetch(ahead + 3 * lda + k, 0, 3);
+      }
       __m512i xu = _mm512_xor_si512(_mm512_loadu_si512(xq + k), flip);
       s0 = _mm512_dpbusd_epi32(s0, xu, _mm512_loadu_si512(a0 + k));
       s1 = _mm512_dpbusd_epi32(s1, xu, _mm512_loadu_si512(a1 + k));
@@ -254,23 +263,14 @@ static void gemv_i8_vnni(const int8_t *A, long rows, long cols, long lda, const 
   long r = 0;
   for (; r + 4 <= rows; r += 4) {
     const int8_t *a0 = A + r * lda;
-    if (r + 12 <= rows) {
-      // Each row is a fresh stream; fetch two blocks ahead, one line per row per pass.
-      const int8_t *ahead = a0 + 8 * lda;
-      for (long k = 0; k < cols; k += 64) {
-        __builtin_prefetch(ahead + k, 0, 3);
-        __builtin_prefetch(ahead + lda + k, 0, 3);
-        __builtin_prefetch(ahead + 2 * lda + k, 0, 3);
-        __builtin_prefetch(ahead + 3 * lda + k, 0, 3);
-      }
-    }
-    rk_dot4_i8_vnni(a0, a0 + lda, a0 + 2 * lda, a0 + 3 * lda, xq, cols, d);
+    // Each row is a fresh stream: fetch two blocks ahead, one line per row per step.
+    rk_dot4_i8_vnni(a0, a0 + lda, a0 + 2 * lda, a0 + 3 * lda, xq, cols, d, r + 12 <= rows ? a0 + 8 * lda : NULL, lda);
     for (int j = 0; j < 4; j++)
       y[r + j] = rk_i8_finish(d[j] - 128 * (int64_t)rowsums[r + j], scales[r + j], xscale, bias ? bias[r + j] : 0.0f);
   }
   for (; r < rows; r++) {
     const int8_t *a = A + r * lda;
-    rk_dot4_i8_vnni(a, a, a, a, xq, cols, d);
+    rk_dot4_i8_vnni(a, a, a, a, xq, cols, d, NULL, 0);
     y[r] = rk_i8_finish(d[0] - 128 * (int64_t)rowsums[r], scales[r], xscale, bias ? bias[r] : 0.0f);
   }
 }
@@ -286,7 +286,7 @@ static void gemm_i8_vnni(const int8_t *A, long rows, long cols, const float *sca
       const int8_t *a1 = full ? a0 + cols : a0, *a2 = full ? a0 + 2 * cols : a0, *a3 = full ? a0 + 3 * cols : a0;
       const int count = full ? 4 : 1;
       for (long i = i0; i < i1; i++) {
-        rk_dot4_i8_vnni(a0, a1, a2, a3, X + i * cols, cols, d);
+        rk_dot4_i8_vnni(a0, a1, a2, a3, X + i * cols, cols, d, NULL, 0);
         for (int j = 0; j < count; j++)
           C[i * ldc + r + j] = rk_i8_finish(d[j] - 128 * (int64_t)rowsums[r + j], scales[r + j], xscales[i],
                                             bias ? bias[r + j] : 0.0f);
