@@ -521,9 +521,10 @@ void rk_gemm_i8(const int8_t *A, long rows, long cols, const float *scales, cons
   rk_kernels()->gemm_i8(A, rows, cols, scales, rowsums, X, n, xscales, bias, C, ldc);
 }
 
-void rk_gemv_bf16(const uint16_t *A, long rows, long cols, long lda, const float *x, const float *bias, float *y) {
+void rk_gemv_bf16(const uint16_t *A, long rows, long cols, long lda, const float *x, const float *bias, float *y,
+                  int dot) {
 #if RK_X86
-  if (rk_level() == RK_LEVEL_AVX512 && (rk_features() & RK_FEATURE_BF16) != 0) {
+  if (dot && rk_level() == RK_LEVEL_AVX512 && (rk_features() & RK_FEATURE_BF16) != 0) {
     gemv_bf16_dp(A, rows, cols, lda, x, bias, y);
     return;
   }

@@ -1,9 +1,10 @@
 import RNNFormat
 
-/// V stored as bfloat16, read as it is: half the bytes of f32 per generated token
-/// (docs/PERFORMANCE.md, "bf16 V"). Generation uses the bfloat16 matrix-vector kernel: on CPUs with
-/// AVX-512 BF16 it rounds h to bfloat16 and sums with vdpbf16ps, elsewhere it widens V in registers.
-/// Scoring widens blocks of V's rows into a small f32 buffer for sgemm, never all of V.
+/// V stored as bfloat16, read as it is: half the bytes of f32 per token (docs/PERFORMANCE.md,
+/// "int8 V and bf16 V"). Forward passes, sessions and scoring give the f32 result of the stored
+/// weights: one row widens V in registers, many rows widen blocks of V's rows for sgemm, never all
+/// of V. Greedy generation, whose result is only the largest logit, uses the bf16 compute path on
+/// CPUs with AVX-512 BF16: h rounded to bfloat16, products summed by vdpbf16ps.
 extension InferenceModel {
   /// Whether V is stored as bfloat16 and read so.
   public var outputWeightsAreBFloat16: Bool {
@@ -25,7 +26,7 @@ extension InferenceModel {
     withExtendedLifetime(view.storage) {
       let v = Self.bfloat16Pointer(view)
       if rows == 1 {
-        Kernels.gemvBFloat16(m: o, n: h, a: v, x: hidden, bias: bias, y: out)
+        Kernels.gemvBFloat16(m: o, n: h, a: v, x: hidden, bias: bias, y: out, dot: false)
         return
       }
       if let bias { for r in 0..<rows { (out + r * o).update(from: bias, count: o) } }
@@ -70,7 +71,7 @@ extension InferenceModel {
             Kernels.gemvBFloat16(
               m: rows, n: h, a: shared.3.value + start * h, x: shared.4.value, bias: shared.1.value + start,
               y: out,
-              threaded: false)
+              dot: true, threaded: false)
             let i = Kernels.argmax(out, count: rows)
             shared.0.value[t] = (start + i, out[i])
           }

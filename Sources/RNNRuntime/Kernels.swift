@@ -249,14 +249,16 @@ extension Kernels {
 
 extension Kernels {
   /// y = A·x + bias for bfloat16 A (m×n, row stride n), split by rows across the runtime's threads
-  /// when A is large. With AVX-512 BF16, x is rounded to bfloat16 first (see rk_gemv_bf16).
+  /// when A is large: widened in registers, or with `dot` on a CPU with AVX-512 BF16, x rounded to
+  /// bfloat16 and summed by vdpbf16ps (see rk_gemv_bf16).
   static func gemvBFloat16(
     m: Int, n: Int, a: UnsafePointer<UInt16>, x: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
-    y: UnsafeMutablePointer<Float>, threaded: Bool = true
+    y: UnsafeMutablePointer<Float>, dot: Bool, threaded: Bool = true
   ) {
+    let dot: Int32 = dot ? 1 : 0
     let threads = threaded && m * n >= 1 << 20 ? min(threadCount, max(1, m / 256)) : 1
     if threads == 1 {
-      rk_gemv_bf16(a, m, n, n, x, bias, y)
+      rk_gemv_bf16(a, m, n, n, x, bias, y, dot)
       return
     }
     let chunk = ((m + threads - 1) / threads + 3) & ~3
@@ -265,7 +267,8 @@ extension Kernels {
       let start = t * chunk
       let rows = min(chunk, m - start)
       guard rows > 0 else { return }
-      rk_gemv_bf16(aa.value + start * n, rows, n, n, xx.value, bb.value.map { $0 + start }, yy.value + start)
+      rk_gemv_bf16(
+        aa.value + start * n, rows, n, n, xx.value, bb.value.map { $0 + start }, yy.value + start, dot)
     }
   }
 

@@ -107,10 +107,12 @@ void rk_gemv_i8(const int8_t *A, long rows, long cols, long lda, const float *sc
 void rk_gemm_i8(const int8_t *A, long rows, long cols, const float *scales, const int32_t *rowsums, const int8_t *X,
                 long n, const float *xscales, const float *bias, float *C, long ldc);
 
-/// y[r] = bias[r] + A[r, :] . x for bfloat16 A (row stride lda); `bias` may be NULL. The portable,
-/// AVX2 and AVX-512 levels widen A in registers (as if converted to f32 first); with RK_FEATURE_BF16
-/// at the AVX-512 level, x is rounded to bfloat16 (nearest even) and vdpbf16ps sums the products.
-void rk_gemv_bf16(const uint16_t *A, long rows, long cols, long lda, const float *x, const float *bias, float *y);
+/// y[r] = bias[r] + A[r, :] . x for bfloat16 A (row stride lda); `bias` may be NULL. Every level
+/// widens A in registers, exactly as if A had been converted to f32 (the same sums as rk_gemv_f32).
+/// With `dot` nonzero and RK_FEATURE_BF16 at the AVX-512 level, x is rounded to bfloat16 (nearest
+/// even) instead and vdpbf16ps sums the products.
+void rk_gemv_bf16(const uint16_t *A, long rows, long cols, long lda, const float *x, const float *bias, float *y,
+                  int dot);
 
 /// Converts `n` bfloat16 values to float (exact).
 void rk_bf16_to_float_n(const uint16_t *src, float *dst, long n);
