@@ -6,7 +6,7 @@ This script installs its own Python dependencies (numpy, onnx, onnxruntime, thre
 they are missing, then runs, for each size and thread count:
   (a) scoring one sequence of 512 tokens (512 logit rows and their log-softmax),
   (b) scoring 32 such sequences at once,
-  (c) a 64-token prompt, then 64 tokens generated greedily (f32 V; RNNKit also with f16 V),
+  (c) a 64-token prompt, then 64 tokens generated greedily (f32 V; RNNKit also with f16, bf16 and int8 V),
 plus this machine's sgemm peak and read bandwidth, and prints medians and ratios.
 
 ONNX Runtime gets its best configuration: memory arena on, ORT_ENABLE_ALL, intra_op_num_threads =
@@ -314,6 +314,9 @@ def main():
             for threads in thread_counts:
                 tasks = args.tasks.split(",")
                 swift_tasks = ",".join(t for t in tasks if t in ("a", "b")) + (",c,c16" if "c" in tasks else "")
+                # int8 V (RNNKit only) on the same tasks, in the same run.
+                swift_tasks += "".join(f",{t}8" for t in tasks if t in ("a", "b", "c"))
+                swift_tasks += ",cb16" if "c" in tasks else ""
                 for label, binary in benches:
                     for r in swift_bench(binary, ["run", "--size", size, "--dir", args.dir, "--repeats",
                                                   str(args.repeats), "--tasks", swift_tasks.strip(",")],
@@ -395,7 +398,7 @@ def report(results):
     before = any(r.get("impl") == "rnnkit-before" for r in results)
     print("\n== tasks: tokens/s (median over rounds); ratios and %peak taken within each round, then the median")
     header = (f"{'size':6} {'task':5} {'thr':>3} {'RNNKit':>9} {'ORT':>9} {'numpy':>9} {'RNNKit/ORT':>10} "
-              f"{'%peak':>6} {'f16 V':>9} {'f16/ORT':>8} {'t/V-read':>9}")
+              f"{'%peak':>6} {'f16 V':>9} {'f16/ORT':>8} {'t/V-read':>9} {'i8 V':>9} {'i8/ORT':>7} {'bf16 V':>9} {'bf16/ORT':>8}")
     if before:
         header += f" {'before':>9} {'bef/ORT':>8} {'bef16/ORT':>9}"
     print(header + f"  {'ORT graph':<16} checks")
@@ -432,6 +435,8 @@ def report(results):
                         return (rk["median_s"] / rk["tokens"]) / (x * h * 4 / (bw["median_gbps"] * 1e9))
                     line += (f"{'':>6} {rate('rnnkit', 'f16'):>9.0f} {over_rounds(lambda i: ratio(i, 'f16')):>8.2f} "
                              f"{over_rounds(bound):>8.2f}x")
+                line += f" {rate('rnnkit', 'i8'):>9.0f} {over_rounds(lambda i: ratio(i, 'i8')):>7.2f}"
+                line += f" {rate('rnnkit', 'bf16'):>9.0f} {over_rounds(lambda i: ratio(i, 'bf16')):>8.2f}"
                 if before:
                     line += (f" {rate('rnnkit-before'):>9.0f} "
                              f"{over_rounds(lambda i: ratio(i, impl='rnnkit-before')):>8.2f} ")
@@ -440,10 +445,15 @@ def report(results):
                 configs = sorted({r["config"] for r in results if r.get("impl") == "onnxruntime"
                                   and r.get("size") == size and r.get("task") == task and r.get("threads") == t})
                 line += f"  {','.join(configs):<16}"
-                checks = [r["check"] for r in results if r.get("size") == size and r.get("task") == task
-                          and r.get("threads") == t]
-                same = max(checks) - min(checks) <= 1e-3 * max(1.0, abs(checks[0]))
-                line += f" {'agree' if same else 'DIFFER ' + str(sorted(set(checks)))}"
+                def agree(dtypes):
+                    checks = [r["check"] for r in results if r.get("size") == size and r.get("task") == task
+                              and r.get("threads") == t and r.get("dtype") in dtypes]
+                    return max(checks) - min(checks) <= 1e-3 * max(1.0, abs(checks[0])) if checks else None
+                line += f" {'agree' if agree({'f32', 'f16'}) else 'DIFFER'}"
+                # int8 V changes the logits a little: report whether its check still matches f32's.
+                for low in ("i8", "bf16"):
+                    if any(get(i, "rnnkit", low) for i in rounds):
+                        line += f"; {low} {'same' if agree({'f32', low}) else 'differs'}"
                 print(line)
     cpu_rows = [r for r in results if r.get("impl") == "rnnkit" and r.get("task") == "c" and "cpu_median_s" in r]
     if cpu_rows:

@@ -38,6 +38,10 @@ for size in ${SIZES//,/ }; do
     echo "preparing $size weights"
     "$BENCH" prepare --size "$size" --dir bench-out >/dev/null
   fi
+  if [ ! -f "bench-out/$size-i8v.rnn" ] || [ ! -f "bench-out/$size-bf16v.rnn" ]; then
+    echo "preparing $size int8 and bf16 V"
+    "$BENCH" prepare-v --size "$size" --dir bench-out >/dev/null
+  fi
 done
 BEFORE_ARGS=()
 if [ -n "$BEFORE" ]; then

@@ -4,6 +4,7 @@
 
 #include <limits.h>
 #include <math.h>
+#include <stdlib.h>
 #include <stdatomic.h>
 #include <stddef.h>
 #include <string.h>
@@ -26,6 +27,12 @@ typedef int32_t rk_i16 __attribute__((ext_vector_type(16)));
 typedef uint32_t rk_u4 __attribute__((ext_vector_type(4)));
 typedef uint32_t rk_u8 __attribute__((ext_vector_type(8)));
 typedef uint32_t rk_u16 __attribute__((ext_vector_type(16)));
+typedef int8_t rk_b8 __attribute__((ext_vector_type(8)));
+typedef int8_t rk_b16 __attribute__((ext_vector_type(16)));
+typedef int8_t rk_b32 __attribute__((ext_vector_type(32)));
+typedef int16_t rk_s8 __attribute__((ext_vector_type(8)));
+typedef int16_t rk_s16 __attribute__((ext_vector_type(16)));
+typedef int16_t rk_s32 __attribute__((ext_vector_type(32)));
 typedef uint16_t rk_h4 __attribute__((ext_vector_type(4)));
 typedef uint16_t rk_h8 __attribute__((ext_vector_type(8)));
 typedef uint16_t rk_h16 __attribute__((ext_vector_type(16)));
@@ -45,6 +52,12 @@ typedef struct {
                    long distance);
   void (*half_to_float_n)(const uint16_t *src, float *dst, long n);
   long (*argmax)(const float *x, long n);
+  void (*gemv_i8)(const int8_t *A, long rows, long cols, long lda, const float *scales, const int32_t *rowsums,
+                  const int8_t *xq, float xscale, const float *bias, float *y);
+  void (*gemm_i8)(const int8_t *A, long rows, long cols, const float *scales, const int32_t *rowsums,
+                  const int8_t *X, long n, const float *xscales, const float *bias, float *C, long ldc);
+  void (*gemv_bf16)(const uint16_t *A, long rows, long cols, long lda, const float *x, const float *bias, float *y);
+  void (*bf16_to_float_n)(const uint16_t *src, float *dst, long n);
 } rk_kernel_table;
 
 /// One level's training kernels (training_template.h).
@@ -64,6 +77,13 @@ typedef struct {
                              float *dhNext);
   void (*tanh)(const float *a, float *h, long n);
 } rk_training_table;
+
+// Columns per int32 accumulation in the int8 dot products: a lane gathers at most a few thousand
+// products of at most 255·128 (VNNI's unsigned × signed) there, far below 2^31.
+#define RK_I8_CHUNK 32768
+// Vectors per pass over a block of A in the int8 matrix-matrix product (RK_I8_VECTORS × cols bytes
+// stay in the L2 cache while a block of A streams past them).
+#define RK_I8_VECTORS 128
 
 // MARK: scalar helpers (tails of the vector loops, and the kernels without a vector body)
 
@@ -85,6 +105,21 @@ static inline float rk_half_to_float(uint16_t h) {
   return f;
 }
 
+static inline float rk_bf16_to_float(uint16_t h) {
+  uint32_t bits = (uint32_t)h << 16;
+  float f;
+  memcpy(&f, &bits, 4);
+  return f;
+}
+
+// Float to bfloat16, rounding to nearest even; NaN stays NaN (as RNNFormat's FloatCodec).
+static inline uint16_t rk_float_to_bf16(float value) {
+  uint32_t bits;
+  memcpy(&bits, &value, 4);
+  if (value != value) return (uint16_t)((bits >> 16) | 0x0040u);
+  return (uint16_t)((bits + (((bits >> 16) & 1u) + 0x7FFFu)) >> 16);
+}
+
 static inline float rk_scalar_activation(int kind, float x) {
   switch (kind) {
   case RK_TANH: return tanhf(x);
@@ -99,12 +134,20 @@ static inline float rk_scalar_activation(int kind, float x) {
 }
 
 static inline float rk_row_element(const char *row, long k, const int half) {
+  if (half == 2) return rk_bf16_to_float(((const uint16_t *)row)[k]);
   return half ? rk_half_to_float(((const uint16_t *)row)[k]) : ((const float *)row)[k];
+}
+
+// The one rounding step of the int8 products, shared by every level: float(D)·(scale·xscale) + bias.
+static inline float rk_i8_finish(int64_t d, float scale, float xscale, float bias) {
+  return (float)d * (scale * xscale) + bias;
 }
 
 // MARK: the levels
 
 #define RK_FN(name) name##_portable
+#define VB rk_b8
+#define VS rk_s8
 #define RK_W 4
 #define VF rk_f4
 #define VI rk_i4
@@ -115,6 +158,8 @@ static inline float rk_row_element(const char *row, long k, const int half) {
 #include "kernels_template.h"
 #include "training_template.h"
 #undef RK_FN
+#undef VB
+#undef VS
 #undef RK_W
 #undef VF
 #undef VI
@@ -126,6 +171,8 @@ static inline float rk_row_element(const char *row, long k, const int half) {
 #if RK_X86
 #pragma clang attribute push(__attribute__((target("avx2,fma,f16c"))), apply_to = function)
 #define RK_FN(name) name##_avx2
+#define VB rk_b16
+#define VS rk_s16
 #define RK_W 8
 #define VF rk_f8
 #define VI rk_i8
@@ -137,6 +184,8 @@ static inline float rk_row_element(const char *row, long k, const int half) {
 #include "kernels_template.h"
 #include "training_template.h"
 #undef RK_FN
+#undef VB
+#undef VS
 #undef RK_W
 #undef VF
 #undef VI
@@ -150,6 +199,8 @@ static inline float rk_row_element(const char *row, long k, const int half) {
 #pragma clang attribute push(__attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,avx2,fma,f16c"))), \
                              apply_to = function)
 #define RK_FN(name) name##_avx512
+#define VB rk_b32
+#define VS rk_s32
 #define RK_W 16
 #define VF rk_f16
 #define VI rk_i16
@@ -161,6 +212,8 @@ static inline float rk_row_element(const char *row, long k, const int half) {
 #include "kernels_template.h"
 #include "training_template.h"
 #undef RK_FN
+#undef VB
+#undef VS
 #undef RK_W
 #undef VF
 #undef VI
@@ -169,6 +222,163 @@ static inline float rk_row_element(const char *row, long k, const int half) {
 #undef VHALF
 #undef RK_F16C
 #undef RK_ROUND
+#pragma clang attribute pop
+
+// MARK: AVX-512 VNNI (int8)
+//
+// vpdpbusd multiplies unsigned by signed bytes, four per 32-bit lane. The vector is the unsigned
+// side: xu = xq + 128 (xq ^ 0x80 on the bytes), so Σ xu·a = D + 128·Σ a, and D follows exactly from
+// the row sums computed once per matrix. Clang's vector extensions have no form of this
+// instruction, so these two kernels use intrinsics; their results equal the template's bit for bit.
+#pragma clang attribute push(__attribute__((target("avx512f,avx512bw,avx512vnni"))), apply_to = function)
+
+// With `ahead` (and its row stride `lda`), the same columns of the four rows there are prefetched
+// as the loop goes, one cache line per row per step.
+static inline __attribute__((always_inline)) void rk_dot4_i8_vnni(const int8_t *a0, const int8_t *a1,
+                                                                  const int8_t *a2, const int8_t *a3,
+                                                                  const int8_t *xq, long cols, int64_t out[4],
+                                                                  const int8_t *ahead, long lda) {
+  const __m512i flip = _mm512_set1_epi8((char)0x80);
+  int64_t total[4] = {0, 0, 0, 0};
+  for (long chunk = 0; chunk < cols; chunk += RK_I8_CHUNK) {
+    const long end = chunk + RK_I8_CHUNK < cols ? chunk + RK_I8_CHUNK : cols;
+    __m512i s0 = _mm512_setzero_si512(), s1 = s0, s2 = s0, s3 = s0;
+    long k = chunk;
+    for (; k + 64 <= end; k += 64) {
+      if (ahead) {
+        __builtin_prefetch(ahead + k, 0, 3);
+        __builtin_prefetch(ahead + lda + k, 0, 3);
+        __builtin_prefetch(ahead + 2 * lda + k, 0, 3);
+        __builtin_prefetch(ahead + 3 * lda + k, 0, 3);
+      }
+      __m512i xu = _mm512_xor_si512(_mm512_loadu_si512(xq + k), flip);
+      s0 = _mm512_dpbusd_epi32(s0, xu, _mm512_loadu_si512(a0 + k));
+      s1 = _mm512_dpbusd_epi32(s1, xu, _mm512_loadu_si512(a1 + k));
+      s2 = _mm512_dpbusd_epi32(s2, xu, _mm512_loadu_si512(a2 + k));
+      s3 = _mm512_dpbusd_epi32(s3, xu, _mm512_loadu_si512(a3 + k));
+    }
+    if (k < end) {
+      // The tail, masked: a lane past the end has a = 0, so it adds nothing.
+      __mmask64 m = (1ULL << (end - k)) - 1;  // end - k < 64
+      __m512i xu = _mm512_xor_si512(_mm512_maskz_loadu_epi8(m, xq + k), flip);
+      s0 = _mm512_dpbusd_epi32(s0, xu, _mm512_maskz_loadu_epi8(m, a0 + k));
+      s1 = _mm512_dpbusd_epi32(s1, xu, _mm512_maskz_loadu_epi8(m, a1 + k));
+      s2 = _mm512_dpbusd_epi32(s2, xu, _mm512_maskz_loadu_epi8(m, a2 + k));
+      s3 = _mm512_dpbusd_epi32(s3, xu, _mm512_maskz_loadu_epi8(m, a3 + k));
+    }
+    total[0] += _mm512_reduce_add_epi64(_mm512_add_epi64(_mm512_cvtepi32_epi64(_mm512_castsi512_si256(s0)),
+                                                         _mm512_cvtepi32_epi64(_mm512_extracti64x4_epi64(s0, 1))));
+    total[1] += _mm512_reduce_add_epi64(_mm512_add_epi64(_mm512_cvtepi32_epi64(_mm512_castsi512_si256(s1)),
+                                                         _mm512_cvtepi32_epi64(_mm512_extracti64x4_epi64(s1, 1))));
+    total[2] += _mm512_reduce_add_epi64(_mm512_add_epi64(_mm512_cvtepi32_epi64(_mm512_castsi512_si256(s2)),
+                                                         _mm512_cvtepi32_epi64(_mm512_extracti64x4_epi64(s2, 1))));
+    total[3] += _mm512_reduce_add_epi64(_mm512_add_epi64(_mm512_cvtepi32_epi64(_mm512_castsi512_si256(s3)),
+                                                         _mm512_cvtepi32_epi64(_mm512_extracti64x4_epi64(s3, 1))));
+  }
+  for (int j = 0; j < 4; j++) out[j] = total[j];
+}
+
+static void gemv_i8_vnni(const int8_t *A, long rows, long cols, long lda, const float *scales,
+                         const int32_t *rowsums, const int8_t *xq, float xscale, const float *bias, float *y) {
+  int64_t d[4];
+  long r = 0;
+  for (; r + 4 <= rows; r += 4) {
+    const int8_t *a0 = A + r * lda;
+    // Each row is a fresh stream: fetch two blocks ahead, one line per row per step.
+    rk_dot4_i8_vnni(a0, a0 + lda, a0 + 2 * lda, a0 + 3 * lda, xq, cols, d, r + 12 <= rows ? a0 + 8 * lda : NULL, lda);
+    for (int j = 0; j < 4; j++)
+      y[r + j] = rk_i8_finish(d[j] - 128 * (int64_t)rowsums[r + j], scales[r + j], xscale, bias ? bias[r + j] : 0.0f);
+  }
+  for (; r < rows; r++) {
+    const int8_t *a = A + r * lda;
+    rk_dot4_i8_vnni(a, a, a, a, xq, cols, d, NULL, 0);
+    y[r] = rk_i8_finish(d[0] - 128 * (int64_t)rowsums[r], scales[r], xscale, bias ? bias[r] : 0.0f);
+  }
+}
+
+static void gemm_i8_vnni(const int8_t *A, long rows, long cols, const float *scales, const int32_t *rowsums,
+                         const int8_t *X, long n, const float *xscales, const float *bias, float *C, long ldc) {
+  int64_t d[4];
+  for (long i0 = 0; i0 < n; i0 += RK_I8_VECTORS) {
+    const long i1 = i0 + RK_I8_VECTORS < n ? i0 + RK_I8_VECTORS : n;
+    for (long r = 0; r < rows; r += rows - r >= 4 ? 4 : 1) {
+      const int8_t *a0 = A + r * cols;
+      const int full = rows - r >= 4;
+      const int8_t *a1 = full ? a0 + cols : a0, *a2 = full ? a0 + 2 * cols : a0, *a3 = full ? a0 + 3 * cols : a0;
+      const int count = full ? 4 : 1;
+      for (long i = i0; i < i1; i++) {
+        rk_dot4_i8_vnni(a0, a1, a2, a3, X + i * cols, cols, d, NULL, 0);
+        for (int j = 0; j < count; j++)
+          C[i * ldc + r + j] = rk_i8_finish(d[j] - 128 * (int64_t)rowsums[r + j], scales[r + j], xscales[i],
+                                            bias ? bias[r + j] : 0.0f);
+      }
+    }
+  }
+}
+#pragma clang attribute pop
+
+// MARK: AVX-512 BF16
+//
+// vdpbf16ps multiplies pairs of bfloat16 and adds both products to an f32 lane. Its operands are
+// both bfloat16, so x is rounded to bfloat16 once per call (nearest even): that is the one difference
+// from the widening kernel of the template, a relative error of at most 2^-9 per element of x.
+#pragma clang attribute push(__attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16"))), apply_to = function)
+
+static void gemv_bf16_dp(const uint16_t *A, long rows, long cols, long lda, const float *x, const float *bias,
+                         float *y) {
+  uint16_t stack[4096];
+  uint16_t *xb = cols <= 4096 ? stack : malloc((size_t)cols * sizeof(uint16_t));
+  if (!xb) {
+    // No memory for the rounded x: the widening kernel needs none.
+    gemv_bf16_avx512(A, rows, cols, lda, x, bias, y);
+    return;
+  }
+  for (long k = 0; k < cols; k++) xb[k] = rk_float_to_bf16(x[k]);
+  const long full = cols & ~31L;
+  const __mmask32 tail = (__mmask32)((1ULL << (cols - full)) - 1);
+  long r = 0;
+  for (; r + 4 <= rows; r += 4) {
+    const uint16_t *a0 = A + r * lda, *a1 = a0 + lda, *a2 = a1 + lda, *a3 = a2 + lda;
+    const int prefetch = r + 12 <= rows;
+    __m512 s0 = _mm512_setzero_ps(), s1 = s0, s2 = s0, s3 = s0;
+    for (long k = 0; k < full; k += 32) {
+      if (prefetch) {
+        const uint16_t *ahead = a0 + 8 * lda + k;
+        __builtin_prefetch(ahead, 0, 3);
+        __builtin_prefetch(ahead + lda, 0, 3);
+        __builtin_prefetch(ahead + 2 * lda, 0, 3);
+        __builtin_prefetch(ahead + 3 * lda, 0, 3);
+      }
+      __m512bh xv = (__m512bh)_mm512_loadu_si512(xb + k);
+      s0 = _mm512_dpbf16_ps(s0, (__m512bh)_mm512_loadu_si512(a0 + k), xv);
+      s1 = _mm512_dpbf16_ps(s1, (__m512bh)_mm512_loadu_si512(a1 + k), xv);
+      s2 = _mm512_dpbf16_ps(s2, (__m512bh)_mm512_loadu_si512(a2 + k), xv);
+      s3 = _mm512_dpbf16_ps(s3, (__m512bh)_mm512_loadu_si512(a3 + k), xv);
+    }
+    if (tail) {
+      __m512bh xv = (__m512bh)_mm512_maskz_loadu_epi16(tail, xb + full);
+      s0 = _mm512_dpbf16_ps(s0, (__m512bh)_mm512_maskz_loadu_epi16(tail, a0 + full), xv);
+      s1 = _mm512_dpbf16_ps(s1, (__m512bh)_mm512_maskz_loadu_epi16(tail, a1 + full), xv);
+      s2 = _mm512_dpbf16_ps(s2, (__m512bh)_mm512_maskz_loadu_epi16(tail, a2 + full), xv);
+      s3 = _mm512_dpbf16_ps(s3, (__m512bh)_mm512_maskz_loadu_epi16(tail, a3 + full), xv);
+    }
+    y[r] = _mm512_reduce_add_ps(s0) + (bias ? bias[r] : 0.0f);
+    y[r + 1] = _mm512_reduce_add_ps(s1) + (bias ? bias[r + 1] : 0.0f);
+    y[r + 2] = _mm512_reduce_add_ps(s2) + (bias ? bias[r + 2] : 0.0f);
+    y[r + 3] = _mm512_reduce_add_ps(s3) + (bias ? bias[r + 3] : 0.0f);
+  }
+  for (; r < rows; r++) {
+    const uint16_t *a = A + r * lda;
+    __m512 s = _mm512_setzero_ps();
+    for (long k = 0; k < full; k += 32)
+      s = _mm512_dpbf16_ps(s, (__m512bh)_mm512_loadu_si512(a + k), (__m512bh)_mm512_loadu_si512(xb + k));
+    if (tail)
+      s = _mm512_dpbf16_ps(s, (__m512bh)_mm512_maskz_loadu_epi16(tail, a + full),
+                           (__m512bh)_mm512_maskz_loadu_epi16(tail, xb + full));
+    y[r] = _mm512_reduce_add_ps(s) + (bias ? bias[r] : 0.0f);
+  }
+  if (xb != stack) free(xb);
+}
 #pragma clang attribute pop
 #endif
 
@@ -229,6 +439,43 @@ const char *rk_level_name(int level) {
 }
 
 static inline const rk_kernel_table *rk_kernels(void) { return rk_tables[rk_level()]; }
+
+static int rk_detect_features(void) {
+#if RK_X86
+  __builtin_cpu_init();
+  int features = 0;
+  if (rk_cpu_level() >= RK_LEVEL_AVX512 && __builtin_cpu_supports("avx512vnni")) features |= RK_FEATURE_VNNI;
+  if (rk_cpu_level() >= RK_LEVEL_AVX512 && __builtin_cpu_supports("avx512bf16")) features |= RK_FEATURE_BF16;
+  return features;
+#else
+  return 0;
+#endif
+}
+
+static atomic_int rk_detected_features = -1;
+static _Thread_local int rk_forced_features = -1;
+
+int rk_cpu_features(void) {
+  int features = atomic_load_explicit(&rk_detected_features, memory_order_relaxed);
+  if (features < 0) {
+    features = rk_detect_features();
+    atomic_store_explicit(&rk_detected_features, features, memory_order_relaxed);
+  }
+  return features;
+}
+
+int rk_features(void) { return rk_forced_features >= 0 ? rk_forced_features : rk_cpu_features(); }
+
+int rk_force_features(int features) {
+  if (features < -1 || (features > 0 && (features & ~rk_cpu_features()) != 0)) return 0;
+  rk_forced_features = features;
+  return 1;
+}
+
+// The int8 kernels use VNNI at the AVX-512 level when the CPU has it (and a test has not turned it off).
+static inline int rk_use_vnni(void) {
+  return RK_X86 && rk_level() == RK_LEVEL_AVX512 && (rk_features() & RK_FEATURE_VNNI) != 0;
+}
 
 // MARK: public kernels
 
@@ -360,6 +607,64 @@ int rk_force_prefetch_distance(long distance) {
 void rk_half_to_float_n(const uint16_t *src, float *dst, long n) { rk_kernels()->half_to_float_n(src, dst, n); }
 
 long rk_argmax(const float *x, long n) { return rk_kernels()->argmax(x, n); }
+
+float rk_quantize_i8(const float *x, long n, int8_t *q) {
+  float m = 0.0f;
+  for (long i = 0; i < n; i++) m = fabsf(x[i]) > m ? fabsf(x[i]) : m;
+  const float scale = m / 127.0f;
+  if (!(scale > 0.0f) || !isfinite(scale)) {
+    memset(q, 0, (size_t)n);
+    return 0.0f;
+  }
+  for (long i = 0; i < n; i++) {
+    float v = __builtin_roundevenf(x[i] / scale);
+    q[i] = (int8_t)(v > 127.0f ? 127.0f : v < -127.0f ? -127.0f : v);
+  }
+  return scale;
+}
+
+void rk_row_sums_i8(const int8_t *A, long rows, long cols, int32_t *sums) {
+  for (long r = 0; r < rows; r++) {
+    int32_t s = 0;
+    for (long k = 0; k < cols; k++) s += A[r * cols + k];
+    sums[r] = s;
+  }
+}
+
+void rk_gemv_i8(const int8_t *A, long rows, long cols, long lda, const float *scales, const int32_t *rowsums,
+                const int8_t *xq, float xscale, const float *bias, float *y) {
+#if RK_X86
+  if (rk_use_vnni()) {
+    gemv_i8_vnni(A, rows, cols, lda, scales, rowsums, xq, xscale, bias, y);
+    return;
+  }
+#endif
+  rk_kernels()->gemv_i8(A, rows, cols, lda, scales, rowsums, xq, xscale, bias, y);
+}
+
+void rk_gemm_i8(const int8_t *A, long rows, long cols, const float *scales, const int32_t *rowsums, const int8_t *X,
+                long n, const float *xscales, const float *bias, float *C, long ldc) {
+#if RK_X86
+  if (rk_use_vnni()) {
+    gemm_i8_vnni(A, rows, cols, scales, rowsums, X, n, xscales, bias, C, ldc);
+    return;
+  }
+#endif
+  rk_kernels()->gemm_i8(A, rows, cols, scales, rowsums, X, n, xscales, bias, C, ldc);
+}
+
+void rk_gemv_bf16(const uint16_t *A, long rows, long cols, long lda, const float *x, const float *bias, float *y,
+                  int dot) {
+#if RK_X86
+  if (dot && rk_level() == RK_LEVEL_AVX512 && (rk_features() & RK_FEATURE_BF16) != 0) {
+    gemv_bf16_dp(A, rows, cols, lda, x, bias, y);
+    return;
+  }
+#endif
+  rk_kernels()->gemv_bf16(A, rows, cols, lda, x, bias, y);
+}
+
+void rk_bf16_to_float_n(const uint16_t *src, float *dst, long n) { rk_kernels()->bf16_to_float_n(src, dst, n); }
 
 int rk_all_finite(const float *x, long n) {
   float s = 0.0f;

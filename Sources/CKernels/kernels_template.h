@@ -2,6 +2,7 @@
 //   RK_FN(name)   the function's name at this level (name_portable, name_avx2, ...)
 //   RK_W          floats per vector (4, 8, 16)
 //   VF, VI, VU    float, int32 and uint32 vectors of RK_W lanes; VH16 uint16, VHALF _Float16
+//   VB, VS        int8 and int16 vectors of 2·RK_W lanes (the int8 products)
 //   RK_F16C       1 when the level converts halves in hardware (F16C)
 //   RK_ROUND      1 when the level has a rounding instruction (SSE4.1 and later)
 // and a `#pragma clang attribute` that gives every function here the level's target features.
@@ -236,8 +237,18 @@ static void RK_FN(softmax)(float *x, long n) {
   for (; i < n; i++) x[i] /= s;
 }
 
-// RK_W elements of a matrix row from column k, as floats: f32, or IEEE half when `half`.
+// RK_W bfloat16 values from `p` as floats: each is the upper half of a float's bits, so widening is
+// a shift, exact on every level.
+RK_INLINE VF RK_FN(load_bf16)(const uint16_t *p) {
+  VH16 h;
+  memcpy(&h, p, sizeof h);
+  return (VF)(__builtin_convertvector(h, VU) << 16);
+}
+
+// RK_W elements of a matrix row from column k, as floats: f32 (`half` 0), IEEE half (1) or bfloat16
+// (2).
 RK_INLINE VF RK_FN(load_row)(const char *row, long k, const int half) {
+  if (half == 2) return RK_FN(load_bf16)((const uint16_t *)row + k);
   return half ? RK_FN(load_half)((const uint16_t *)row + k) : RK_FN(load)((const float *)row + k);
 }
 
@@ -332,9 +343,126 @@ static void RK_FN(half_to_float_n)(const uint16_t *src, float *dst, long n) {
   for (; i < n; i++) dst[i] = rk_half_to_float(src[i]);
 }
 
+// MARK: int8 matrix products (docs/PERFORMANCE.md, "int8 V")
+//
+// One math on every level: y[r] = bias[r] + float(D) · (scale[r] · xscale), with D = Σ_k A[r,k]·xq[k]
+// the exact integer dot product of a row of int8 weights and the int8-quantized vector. Integer sums
+// are exact, so every level (and the VNNI kernel in kernels.c) gives the same bits.
+
+// 2·RK_W int8 as 16-bit lanes.
+RK_INLINE VS RK_FN(load_s16)(const int8_t *p) {
+  VB b;
+  memcpy(&b, p, sizeof b);
+  return __builtin_convertvector(b, VS);
+}
+
+// The 16-bit products a·b (exact: both are int8), the lower half of the lanes added to the upper
+// half in 32 bits. Integer sums are exact in any order, so which products share a lane is free.
+RK_INLINE VI RK_FN(madd_s16)(VS a, VS b) {
+  VS p = a * b;
+  return __builtin_convertvector(p.lo, VI) + __builtin_convertvector(p.hi, VI);
+}
+
+// The sum of the 32-bit lanes, in 64 bits.
+RK_INLINE int64_t RK_FN(hsum_i)(VI v) {
+  int64_t s = 0;
+  for (int j = 0; j < RK_W; j++) s += v[j];
+  return s;
+}
+
+// The exact dot products of rows a0..a3 with xq over columns [0, cols), accumulated in int32 lanes
+// over chunks of RK_I8_CHUNK columns (no lane can overflow there) and in int64 across chunks.
+// 2·RK_W columns per step: bytes widen to 16-bit (products of two int8 fit: |p| ≤ 2^14), and
+// two products add into each 32-bit lane.
+RK_INLINE void RK_FN(dot4_i8)(const int8_t *a0, const int8_t *a1, const int8_t *a2, const int8_t *a3,
+                              const int8_t *xq, long cols, int64_t out[4]) {
+  int64_t total[4] = {0, 0, 0, 0};
+  long k = 0;
+  for (long chunk = 0; chunk < cols; chunk += RK_I8_CHUNK) {
+    const long end = chunk + RK_I8_CHUNK < cols ? chunk + RK_I8_CHUNK : cols;
+    VI s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+    for (k = chunk; k + 2 * RK_W <= end; k += 2 * RK_W) {
+      VS xv = RK_FN(load_s16)(xq + k);
+      s0 += RK_FN(madd_s16)(RK_FN(load_s16)(a0 + k), xv);
+      s1 += RK_FN(madd_s16)(RK_FN(load_s16)(a1 + k), xv);
+      s2 += RK_FN(madd_s16)(RK_FN(load_s16)(a2 + k), xv);
+      s3 += RK_FN(madd_s16)(RK_FN(load_s16)(a3 + k), xv);
+    }
+    total[0] += RK_FN(hsum_i)(s0);
+    total[1] += RK_FN(hsum_i)(s1);
+    total[2] += RK_FN(hsum_i)(s2);
+    total[3] += RK_FN(hsum_i)(s3);
+    for (; k < end; k++) {
+      total[0] += (int32_t)a0[k] * xq[k];
+      total[1] += (int32_t)a1[k] * xq[k];
+      total[2] += (int32_t)a2[k] * xq[k];
+      total[3] += (int32_t)a3[k] * xq[k];
+    }
+  }
+  for (int j = 0; j < 4; j++) out[j] = total[j];
+}
+
+// y[r] for rows [0, rows) of A (row stride lda), four rows at a time.
+static void RK_FN(gemv_i8)(const int8_t *A, long rows, long cols, long lda, const float *scales,
+                           const int32_t *rowsums, const int8_t *xq, float xscale, const float *bias, float *y) {
+  (void)rowsums;
+  int64_t d[4];
+  long r = 0;
+  for (; r + 4 <= rows; r += 4) {
+    const int8_t *a0 = A + r * lda;
+    RK_FN(dot4_i8)(a0, a0 + lda, a0 + 2 * lda, a0 + 3 * lda, xq, cols, d);
+    for (int j = 0; j < 4; j++) y[r + j] = rk_i8_finish(d[j], scales[r + j], xscale, bias ? bias[r + j] : 0.0f);
+  }
+  for (; r < rows; r++) {
+    const int8_t *a = A + r * lda;
+    RK_FN(dot4_i8)(a, a, a, a, xq, cols, d);
+    y[r] = rk_i8_finish(d[0], scales[r], xscale, bias ? bias[r] : 0.0f);
+  }
+}
+
+// C[i, r] for n quantized vectors X (n×cols, row stride cols): each block of four rows of A is
+// read once per block of RK_I8_VECTORS vectors, which stay in cache meanwhile.
+static void RK_FN(gemm_i8)(const int8_t *A, long rows, long cols, const float *scales, const int32_t *rowsums,
+                           const int8_t *X, long n, const float *xscales, const float *bias, float *C, long ldc) {
+  (void)rowsums;
+  int64_t d[4];
+  for (long i0 = 0; i0 < n; i0 += RK_I8_VECTORS) {
+    const long i1 = i0 + RK_I8_VECTORS < n ? i0 + RK_I8_VECTORS : n;
+    for (long r = 0; r < rows; r += rows - r >= 4 ? 4 : 1) {
+      const int8_t *a0 = A + r * cols;
+      const int full = rows - r >= 4;
+      const int8_t *a1 = full ? a0 + cols : a0, *a2 = full ? a0 + 2 * cols : a0, *a3 = full ? a0 + 3 * cols : a0;
+      const int count = full ? 4 : 1;
+      for (long i = i0; i < i1; i++) {
+        RK_FN(dot4_i8)(a0, a1, a2, a3, X + i * cols, cols, d);
+        for (int j = 0; j < count; j++)
+          C[i * ldc + r + j] = rk_i8_finish(d[j], scales[r + j], xscales[i], bias ? bias[r + j] : 0.0f);
+      }
+    }
+  }
+}
+
+// MARK: bfloat16 matrix-vector product
+
+
+// y[r] = bias[r] + A[r, :]·x for bfloat16 A (row stride lda) widened in registers: the products of the
+// stored weights with the f32 x, summed in the order of gemv_f32, so the result is exactly that of
+// A converted to f32 first.
+static void RK_FN(gemv_bf16)(const uint16_t *A, long rows, long cols, long lda, const float *x, const float *bias,
+                             float *y) {
+  RK_FN(gemv_body)(A, 2, rows, cols, lda, x, bias, 0.0f, y, 0, 0);
+}
+
+static void RK_FN(bf16_to_float_n)(const uint16_t *src, float *dst, long n) {
+  long i = 0;
+  for (; i + RK_W <= n; i += RK_W) RK_FN(store)(dst + i, RK_FN(load_bf16)(src + i));
+  for (; i < n; i++) dst[i] = rk_bf16_to_float(src[i]);
+}
+
 static const rk_kernel_table RK_FN(table) = {
     RK_FN(activation), RK_FN(logsumexp), RK_FN(softmax), RK_FN(gemv_f16), RK_FN(gemv_f32), RK_FN(half_to_float_n),
     RK_FN(argmax),
+    RK_FN(gemv_i8),    RK_FN(gemm_i8),  RK_FN(gemv_bf16), RK_FN(bf16_to_float_n),
 };
 
 #undef RK_INLINE

@@ -134,7 +134,8 @@ public protocol ModelFileFormat: Sendable {
   var extensions: [String] { get }
   /// What the format can do.
   var capabilities: FormatCapabilities { get }
-  /// The dtypes ``write(_:to:options:)`` accepts for W, b, V and c; empty when not writable.
+  /// The dtypes ``write(_:to:options:)`` accepts for W, b, V and c (i8: V quantized per row, the rest
+  /// as stored); empty when not writable.
   var writableDTypes: [DType] { get }
   /// Where the reader may run.
   var readIsolation: ReadIsolation { get }

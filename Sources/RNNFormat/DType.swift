@@ -11,11 +11,14 @@ public enum DType: UInt8, Sendable, CaseIterable, Codable, CustomStringConvertib
   case u32 = 5
   case i32 = 6
   case i64 = 7
+  /// Signed 8-bit integers, two's complement. As model weights, each row has an f32 scale in a
+  /// companion tensor (docs/FORMAT.md, "Quantized weights").
+  case i8 = 8
 
   /// Bytes per element.
   public var size: Int {
     switch self {
-    case .u8: return 1
+    case .u8, .i8: return 1
     case .f16, .bf16: return 2
     case .f32, .u32, .i32: return 4
     case .f64, .i64: return 8
@@ -40,6 +43,7 @@ public enum DType: UInt8, Sendable, CaseIterable, Codable, CustomStringConvertib
     case .u32: return "u32"
     case .i32: return "i32"
     case .i64: return "i64"
+    case .i8: return "i8"
     }
   }
 
@@ -54,6 +58,7 @@ public enum DType: UInt8, Sendable, CaseIterable, Codable, CustomStringConvertib
     case "u32", "uint32": self = .u32
     case "i32", "int32": self = .i32
     case "i64", "int64": self = .i64
+    case "i8", "int8": self = .i8
     default: return nil
     }
   }

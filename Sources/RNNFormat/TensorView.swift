@@ -65,6 +65,7 @@ public struct TensorView: Sendable {
       let raw = bytes
       switch entry.dtype.known {
       case .u8: return raw.map(Double.init)
+      case .i8: return raw.map { Double(Int8(bitPattern: $0)) }
       case .u32:
         return (0..<count).map {
           Double(UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: $0 * 4, as: UInt32.self)))

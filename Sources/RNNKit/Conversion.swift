@@ -173,7 +173,9 @@ public enum ModelConversion {
         }
         let report = try ModelVerification.compare(
           source: model, result: written,
-          tolerance: ModelVerification.tolerance(for: options.dtype ?? model.W.dtype))
+          tolerance: max(
+            ModelVerification.tolerance(for: options.dtype ?? model.W.dtype),
+            ModelVerification.tolerance(for: model.V.dtype)))
         verification = report
         guard report.passed else { throw ConversionError.verificationFailed(output: output, report: report) }
       }

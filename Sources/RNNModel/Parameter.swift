@@ -11,6 +11,8 @@ public struct Parameter: Sendable {
     case view(TensorView)
     /// Floats in memory.
     case floats([Float])
+    /// Signed 8-bit integers with one scale per row (dtype i8), in a file or in memory.
+    case quantized(QuantizedMatrix)
   }
 
   /// The extent of each dimension, outermost first.
@@ -38,6 +40,19 @@ public struct Parameter: Sendable {
     self.storage = .view(view)
   }
 
+  /// Wraps a quantized matrix; its dtype is i8.
+  public init(quantized matrix: QuantizedMatrix) {
+    self.shape = [matrix.rows, matrix.columns]
+    self.dtype = .i8
+    self.storage = .quantized(matrix)
+  }
+
+  /// The quantized matrix when the parameter is stored as i8.
+  public var quantized: QuantizedMatrix? {
+    if case .quantized(let matrix) = storage { return matrix }
+    return nil
+  }
+
   /// The number of values, the product of the shape.
   public var count: Int { shape.reduce(1, *) }
 
@@ -46,6 +61,7 @@ public struct Parameter: Sendable {
     switch storage {
     case .floats(let values): return values
     case .view(let view): return (try? view.floats()) ?? []
+    case .quantized(let matrix): return matrix.dequantized()
     }
   }
 
@@ -54,6 +70,7 @@ public struct Parameter: Sendable {
     switch storage {
     case .floats(let values): return values.map(Double.init)
     case .view(let view): return (try? view.doubles()) ?? []
+    case .quantized(let matrix): return matrix.dequantized().map(Double.init)
     }
   }
 
@@ -71,6 +88,7 @@ public struct Parameter: Sendable {
         }
       }
       return try floats().withUnsafeBufferPointer(body)
+    case .quantized(let matrix): return try matrix.dequantized().withUnsafeBufferPointer(body)
     }
   }
 
@@ -81,12 +99,26 @@ public struct Parameter: Sendable {
   }
 
   /// The tensor to write, in `dtype` (or the stored dtype), copying stored bytes when no conversion is needed.
+  /// One tensor cannot carry i8 rows and their scales, so i8 is written as f32 here; ``sources(name:dtype:)``
+  /// writes both.
   public func source(name: String, dtype target: DType? = nil) -> TensorSource {
-    let dtype = target ?? self.dtype
+    var dtype = target ?? self.dtype
+    if dtype == .i8 { dtype = .f32 }
     if case .view(let view) = storage, view.dtype.known == dtype {
       return TensorSource(name: name, dtype: dtype, shape: shape, payload: .view(view))
     }
     return TensorSource(name: name, dtype: dtype, shape: shape, payload: .floats(floats()))
+  }
+
+  /// The tensors to write for this parameter as `name` in `dtype` (or the stored dtype): one, or for
+  /// i8 the integers and `name.scale`. Only matrices can be i8; vectors asked for i8 are written as f32.
+  public func sources(name: String, dtype target: DType? = nil) -> [TensorSource] {
+    let dtype = target ?? self.dtype
+    guard dtype == .i8, shape.count == 2 else { return [source(name: name, dtype: dtype)] }
+    if let quantized { return quantized.sources(name: name) }
+    return withFloats { values in
+      QuantizedMatrix(quantizing: values, rows: shape[0], columns: shape[1]).sources(name: name)
+    }
   }
 
   /// Counts of NaN and infinite values, read in the stored dtype (a view is not converted).
@@ -103,6 +135,17 @@ public struct Parameter: Sendable {
       // Bytes that fail a deferred verification are not read; the tensor counts as all NaN.
       guard (try? view.verify()) != nil else { return (self.count, 0) }
       return withExtendedLifetime(view.storage) { count(view.bytes, dtype) }
+    case .quantized(let matrix):
+      // A row is as finite as its scale: a NaN scale makes it NaN, an infinite one ±inf (or NaN at 0).
+      var (nan, inf) = (0, 0)
+      matrix.withIntegers { q in
+        for (r, scale) in matrix.scales.enumerated() where !scale.isFinite {
+          for k in 0..<matrix.columns {
+            if (Float(q[r * matrix.columns + k]) * scale).isNaN { nan += 1 } else { inf += 1 }
+          }
+        }
+      }
+      return (nan, inf)
     }
   }
 

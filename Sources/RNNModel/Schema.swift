@@ -39,7 +39,9 @@ public enum Schema {
     created,
   ]
   /// The tensors this version interprets, in the order they are written.
-  public static let knownTensors: [String] = ["W", "b", "V", "c", "vocab.offsets", "vocab.bytes"]
+  public static let knownTensors: [String] = [
+    "W", "W.scale", "b", "V", "V.scale", "c", "vocab.offsets", "vocab.bytes",
+  ]
 }
 
 /// The version of RNNKit, written as `general.converter_version`.
@@ -107,9 +109,9 @@ extension ElmanModel {
       }
       return view
     }
-    let W = try Parameter(view: tensor("W"))
+    let W = try Parameter(matrix: tensor("W"), in: container)
     let b = try Parameter(view: tensor("b"))
-    let V = try Parameter(view: tensor("V"))
+    let V = try Parameter(matrix: tensor("V"), in: container)
     let c = try Parameter(view: tensor("c"))
 
     var tokenizer = TokenizerSettings()
@@ -177,10 +179,11 @@ extension ElmanModel {
 
   /// The tensors as written; `dtype` converts W, b, V and c (nil keeps each one's stored dtype).
   public func containerTensors(dtype: DType? = nil) -> [TensorSource] {
-    var tensors = [
-      W.source(name: "W", dtype: dtype), b.source(name: "b", dtype: dtype),
-      V.source(name: "V", dtype: dtype), c.source(name: "c", dtype: dtype),
-    ]
+    // i8 applies to V only: W keeps its dtype (it is expanded to f32 once when a model is prepared,
+    // so i8 would save only file size), and vectors have no rows to scale.
+    let vectorDType = dtype == .i8 ? nil : dtype
+    var tensors = W.sources(name: "W", dtype: vectorDType) + [b.source(name: "b", dtype: vectorDType)]
+    tensors += V.sources(name: "V", dtype: dtype) + [c.source(name: "c", dtype: vectorDType)]
     if let vocabulary { tensors += vocabulary.sources() }
     tensors += extraTensors.filter { !Schema.knownTensors.contains($0.name) }
     return tensors

@@ -22,7 +22,8 @@ public struct ForwardResult: Sendable, Equatable {
 /// contiguous row the first time the token is seen, with b folded in (``InputColumns``); dense
 /// models and requests that need many columns transpose W_x whole. V stays where it is: an f32 V
 /// inside a mapped `.rnn` file is used in place, and an f16 V is converted block by block while it
-/// is read, never expanded in memory. bf16 and f64 V are converted to f32 once.
+/// is read, never expanded in memory; an int8 V (with row scales) is read as int8 by integer
+/// products, and a bf16 V by bfloat16 kernels. f64 V is converted to f32 once.
 ///
 /// A model read with ``ReadOptions/verifyOnFirstUse`` has its large tensors verified block by
 /// block before their bytes are used: V (all of it, on all cores) and W_h while preparing, each
@@ -78,6 +79,10 @@ public final class InferenceModel: Sendable {
     case owned([Float])
     /// f16 V inside a mapped file, converted while it is read.
     case half(TensorView)
+    /// int8 V with row scales, read by the int8 products (InferenceModel+Int8.swift).
+    case int8(Int8OutputWeights)
+    /// bfloat16 V inside a mapped file, read by the bfloat16 kernels (InferenceModel+BFloat16.swift).
+    case bfloat(TensorView)
   }
 
   enum OutputPointer {
@@ -124,12 +129,20 @@ public final class InferenceModel: Sendable {
 
     switch model.V.storage {
     case .floats(let values): outputWeights = .owned(values)
+    case .quantized(let matrix):
+      // Read whole for every output, as a float V is: verified whole before first use.
+      do { try matrix.verify() } catch { throw .corruptWeights(error) }
+      outputWeights = .int8(Int8OutputWeights(matrix))
     case .view(let view):
       switch view.dtype.known {
-      case .f32, .f16:
+      case .f32, .f16, .bf16:
         // Read whole for every output, so verified whole, on all cores, before first use.
         do { try view.verify() } catch { throw .corruptWeights(error) }
-        outputWeights = view.dtype.known == .f32 ? .mapped(view) : .half(view)
+        switch view.dtype.known {
+        case .f32: outputWeights = .mapped(view)
+        case .f16: outputWeights = .half(view)
+        default: outputWeights = .bfloat(view)
+        }
       default:
         let values = try Self.floats(of: model.V, "V")
         guard values.count == outputSize * h else { throw .invalidModel("V could not be decoded as floats") }
@@ -169,6 +182,9 @@ public final class InferenceModel: Sendable {
       return withExtendedLifetime(view.storage) {
         body(.half(view.storage.base.advanced(by: view.entry.offset).assumingMemoryBound(to: UInt16.self)))
       }
+    case .int8, .bfloat:
+      // logits and argmaxLogits hand int8 and bfloat16 V to their own kernels before they get here.
+      preconditionFailure("int8 and bfloat16 V have no float pointer")
     }
   }
 
@@ -336,6 +352,18 @@ public final class InferenceModel: Sendable {
     hidden: UnsafePointer<Float>, rows: Int, into out: UnsafeMutablePointer<Float>, addBias: Bool = true
   ) {
     let (h, o) = (hiddenSize, outputSize)
+    if case .int8(let v) = outputWeights {
+      outputBias.withUnsafeBufferPointer { c in
+        int8Logits(v, hidden: hidden, rows: rows, into: out, bias: addBias ? c.baseAddress! : nil)
+      }
+      return
+    }
+    if case .bfloat(let view) = outputWeights {
+      outputBias.withUnsafeBufferPointer { c in
+        bfloat16Logits(view, hidden: hidden, rows: rows, into: out, bias: addBias ? c.baseAddress! : nil)
+      }
+      return
+    }
     outputBias.withUnsafeBufferPointer { c in
       withOutputWeights { weights in
         switch weights {
@@ -376,6 +404,10 @@ public final class InferenceModel: Sendable {
   /// The index of the largest logit of V·h + c (the first on ties), for greedy decoding: each
   /// thread computes a block of rows and its maximum while the block is still in cache.
   func argmaxLogits(hidden: UnsafePointer<Float>, scratch: UnsafeMutablePointer<Float>) -> Int {
+    if case .int8(let v) = outputWeights { return int8ArgmaxLogits(v, hidden: hidden, scratch: scratch) }
+    if case .bfloat(let view) = outputWeights {
+      return bfloat16ArgmaxLogits(view, hidden: hidden, scratch: scratch)
+    }
     let (h, o) = (hiddenSize, outputSize)
     let threads = o * h >= 1 << 20 ? min(Kernels.threadCount, max(1, o / 256)) : 1
     let chunk = ((o + threads - 1) / threads + 3) & ~3

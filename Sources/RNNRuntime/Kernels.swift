@@ -157,3 +157,143 @@ struct UnsafeSendable<T>: @unchecked Sendable {
   let value: T
   init(_ value: T) { self.value = value }
 }
+
+// MARK: int8 products (docs/PERFORMANCE.md, "int8 V")
+
+extension Kernels {
+  /// Quantizes `x` for the int8 products: returns the scale s = max|x|/127 (0 for a zero vector);
+  /// q[i] = round(x[i]/s) ties to even.
+  static func quantize(_ x: UnsafePointer<Float>, count: Int, into q: UnsafeMutablePointer<Int8>) -> Float {
+    rk_quantize_i8(x, count, q)
+  }
+
+  /// Σ_k A[r, k] for each row of an int8 rows×cols matrix.
+  static func rowSums(_ a: UnsafePointer<Int8>, rows: Int, cols: Int) -> [Int32] {
+    [Int32](unsafeUninitializedCapacity: rows) { out, initialized in
+      rk_row_sums_i8(a, rows, cols, out.baseAddress!)
+      initialized = rows
+    }
+  }
+
+  /// y = bias + diag(scales)·A·xq·xscale for int8 A (m×n, row stride n), split by rows across the
+  /// runtime's threads when A is large. `bias` may be nil.
+  static func gemvInt8(
+    m: Int, n: Int, a: UnsafePointer<Int8>, scales: UnsafePointer<Float>, rowSums: UnsafePointer<Int32>,
+    x: UnsafePointer<Int8>, xScale: Float, bias: UnsafePointer<Float>?, y: UnsafeMutablePointer<Float>
+  ) {
+    let threads = m * n >= 1 << 20 ? min(threadCount, max(1, m / 256)) : 1
+    if threads == 1 {
+      rk_gemv_i8(a, m, n, n, scales, rowSums, x, xScale, bias, y)
+      return
+    }
+    let chunk = ((m + threads - 1) / threads + 3) & ~3
+    let shared = (
+      UnsafeSendable(a), UnsafeSendable(scales), UnsafeSendable(rowSums), UnsafeSendable(x),
+      UnsafeSendable(bias),
+      UnsafeSendable(y)
+    )
+    DispatchQueue.concurrentPerform(iterations: threads) { t in
+      let start = t * chunk
+      let rows = min(chunk, m - start)
+      guard rows > 0 else { return }
+      rk_gemv_i8(
+        shared.0.value + start * n, rows, n, n, shared.1.value + start, shared.2.value + start,
+        shared.3.value,
+        xScale, shared.4.value.map { $0 + start }, shared.5.value + start)
+    }
+  }
+
+  /// gemvInt8 on the calling thread only.
+  static func gemvInt8Block(
+    m: Int, n: Int, a: UnsafePointer<Int8>, scales: UnsafePointer<Float>, rowSums: UnsafePointer<Int32>,
+    x: UnsafePointer<Int8>, xScale: Float, bias: UnsafePointer<Float>?, y: UnsafeMutablePointer<Float>
+  ) {
+    rk_gemv_i8(a, m, n, n, scales, rowSums, x, xScale, bias, y)
+  }
+
+  /// C[i, r] = bias[r] + scales[r]·xScales[i]·(A·X[i])[r] for `count` quantized vectors X (count×n),
+  /// into C with row stride ldc; split by rows of A across the runtime's threads.
+  static func gemmInt8(
+    m: Int, n: Int, a: UnsafePointer<Int8>, scales: UnsafePointer<Float>, rowSums: UnsafePointer<Int32>,
+    x: UnsafePointer<Int8>, count: Int, xScales: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
+    c: UnsafeMutablePointer<Float>, ldc: Int
+  ) {
+    let threads = min(threadCount, max(1, m / 256))
+    let chunk = ((m + threads - 1) / threads + 3) & ~3
+    let shared = (
+      UnsafeSendable(a), UnsafeSendable(scales), UnsafeSendable(rowSums), UnsafeSendable(x),
+      UnsafeSendable(bias),
+      UnsafeSendable(c), UnsafeSendable(xScales)
+    )
+    parallelFor(threads) { t in
+      let start = t * chunk
+      let rows = min(chunk, m - start)
+      guard rows > 0 else { return }
+      rk_gemm_i8(
+        shared.0.value + start * n, rows, n, shared.1.value + start, shared.2.value + start, shared.3.value,
+        count, shared.6.value, shared.4.value.map { $0 + start }, shared.5.value + start, ldc)
+    }
+  }
+
+  /// gemmInt8 on the calling thread only.
+  static func gemmInt8Block(
+    m: Int, n: Int, a: UnsafePointer<Int8>, scales: UnsafePointer<Float>, rowSums: UnsafePointer<Int32>,
+    x: UnsafePointer<Int8>, count: Int, xScales: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
+    c: UnsafeMutablePointer<Float>, ldc: Int
+  ) {
+    rk_gemm_i8(a, m, n, scales, rowSums, x, count, xScales, bias, c, ldc)
+  }
+
+  /// The CPU features of the int8 kernels (RK_FEATURE_VNNI), as bits.
+  static var cpuFeatures: Int { Int(rk_cpu_features()) }
+
+  /// The VNNI feature bit.
+  static let vnniFeature = Int(RK_FEATURE_VNNI)
+
+  /// Runs `body` with this thread's kernels using only `features` (for tests); false, without
+  /// running it, when the CPU lacks one of them.
+  static func withFeatures(_ features: Int, _ body: () throws -> Void) rethrows -> Bool {
+    guard rk_force_features(Int32(features)) != 0 else { return false }
+    defer { rk_force_features(-1) }
+    try body()
+    return true
+  }
+}
+
+// MARK: bfloat16 products
+
+extension Kernels {
+  /// y = A·x + bias for bfloat16 A (m×n, row stride n), split by rows across the runtime's threads
+  /// when A is large: widened in registers, or with `dot` on a CPU with AVX-512 BF16, x rounded to
+  /// bfloat16 and summed by vdpbf16ps (see rk_gemv_bf16).
+  static func gemvBFloat16(
+    m: Int, n: Int, a: UnsafePointer<UInt16>, x: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
+    y: UnsafeMutablePointer<Float>, dot: Bool, threaded: Bool = true
+  ) {
+    let dot: Int32 = dot ? 1 : 0
+    let threads = threaded && m * n >= 1 << 20 ? min(threadCount, max(1, m / 256)) : 1
+    if threads == 1 {
+      rk_gemv_bf16(a, m, n, n, x, bias, y, dot)
+      return
+    }
+    let chunk = ((m + threads - 1) / threads + 3) & ~3
+    let (aa, xx, bb, yy) = (UnsafeSendable(a), UnsafeSendable(x), UnsafeSendable(bias), UnsafeSendable(y))
+    DispatchQueue.concurrentPerform(iterations: threads) { t in
+      let start = t * chunk
+      let rows = min(chunk, m - start)
+      guard rows > 0 else { return }
+      rk_gemv_bf16(
+        aa.value + start * n, rows, n, n, xx.value, bb.value.map { $0 + start }, yy.value + start, dot)
+    }
+  }
+
+  /// Widens `count` bfloat16 values to float (exact).
+  static func bfloat16ToFloat(
+    _ source: UnsafePointer<UInt16>, _ destination: UnsafeMutablePointer<Float>, count: Int
+  ) {
+    rk_bf16_to_float_n(source, destination, count)
+  }
+
+  /// The AVX-512 BF16 feature bit.
+  static let bfloat16Feature = Int(RK_FEATURE_BF16)
+}

@@ -36,7 +36,7 @@ import Testing
     #expect(function("train").contains("':corpus:_files'"))
     let convert = function("convert")
     #expect(convert.contains("'safetensors'") && convert.contains("'keras-h5'"))
-    #expect(convert.contains("___dtype=('f32' 'f16' 'bf16' 'f64')"))
+    #expect(convert.contains("___dtype=('f32' 'f16' 'bf16' 'f64' 'i8')"))
     #expect(function("predict").contains("___hidden_activation=('tanh' 'relu'"))
     #expect(function("train").contains("___tokenizer=('word' 'char')"))
     #expect(function("train").contains("___backend=('portable' 'blas')"))

@@ -16,7 +16,7 @@ import numpy as np
 import xxhash
 
 MAGIC = b"\x89RNN\r\n\x1a\n"
-DTYPES = {0: "<f4", 1: "<f2", 3: "<f8", 4: "u1", 5: "<u4", 6: "<i4", 7: "<i8"}
+DTYPES = {0: "<f4", 1: "<f2", 3: "<f8", 4: "u1", 5: "<u4", 6: "<i4", 7: "<i8", 8: "i1"}
 
 
 def fail(path, message):

@@ -1,7 +1,10 @@
 // rnnkit-bench: the RNNKit side of scripts/bench_runtime.py.
 //
 //   rnnkit-bench prepare --size small|large --dir DIR    writes the models, raw weights and tokens
-//   rnnkit-bench run --size small|large --dir DIR [--repeats N] [--tasks a,b,c,c16]
+//   rnnkit-bench prepare-v --size small|large --dir DIR   writes the models with int8 and bf16 V (from the f32 one)
+//   rnnkit-bench run --size small|large --dir DIR [--repeats N] [--tasks a,b,c,c16,a8,b8,c8,cb16]
+//   rnnkit-bench accuracy (--model M.rnn --text FILE [--lines N] | --size S --dir DIR [--sequences N])
+//                                                       int8 and bf16 V against f32: probabilities, perplexity, top-1
 //   rnnkit-bench peak [--repeats N]                      sgemm peak and memory read bandwidth
 //   rnnkit-bench core                                    the OpenBLAS kernel set RNNKit loads
 //
@@ -116,6 +119,14 @@ func writeRaw<T>(_ values: [T], to path: String) throws {
   try values.withUnsafeBytes { try Data($0).write(to: URL(fileURLWithPath: path)) }
 }
 
+/// The model with V in int8 (row scales) and in bf16, beside the f32 one.
+func writeVariants(_ model: ElmanModel, prefix: String) throws {
+  try model.write(to: "\(prefix)-i8v.rnn", dtype: .i8, overwrite: true)
+  var bfloat = model
+  bfloat.V = Parameter(model.V.floats(), shape: model.V.shape, dtype: .bf16)
+  try bfloat.write(to: "\(prefix)-bf16v.rnn", overwrite: true)
+}
+
 func readTokens(_ path: String) throws -> [Int] {
   let data = try Data(contentsOf: URL(fileURLWithPath: path))
   return data.withUnsafeBytes { raw in raw.bindMemory(to: Int32.self).map(Int.init) }
@@ -144,6 +155,7 @@ case "prepare":
   var half = model
   half.V = Parameter(v, shape: [x, h], dtype: .f16)
   try half.write(to: "\(prefix)-f16v.rnn", overwrite: true)
+  try writeVariants(model, prefix: prefix)
   try writeRaw(w, to: "\(prefix)-W.f32")
   try writeRaw(b, to: "\(prefix)-b.f32")
   try writeRaw(v, to: "\(prefix)-V.f32")
@@ -153,6 +165,11 @@ case "prepare":
     ("size", size.name), ("H", h), ("X", x), ("sequences", sequences), ("length", sequenceLength),
     ("prompt", promptLength), ("generated", generatedTokens),
   ])
+
+case "prepare-v":
+  let size = Size.named(option("size") ?? "small")
+  let prefix = "\(option("dir") ?? "bench-out")/\(size.name)"
+  try writeVariants(ElmanModel.load(path: "\(prefix)-f32.rnn"), prefix: prefix)
 
 case "run":
   let size = Size.named(option("size") ?? "small")
@@ -200,6 +217,109 @@ case "run":
     var generated: [Int] = []
     let times = try measure(repeats) { generated = try f16.generate(prompt: prompt, options: options) }
     report("c", times, tokens: generatedTokens, check: Double(generated.reduce(0, +)), dtype: "f16")
+  }
+  if tasks.contains("cb16") {
+    let bfloat = try InferenceModel(
+      ElmanModel.load(path: "\(prefix)-bf16v.rnn", options: ReadOptions(verifyChecksums: false)))
+    guard bfloat.outputWeightsAreBFloat16 else { fail("the bf16 model's V is not read as bf16") }
+    var generated: [Int] = []
+    let times = try measure(repeats) { generated = try bfloat.generate(prompt: prompt, options: options) }
+    report("c", times, tokens: generatedTokens, check: Double(generated.reduce(0, +)), dtype: "bf16")
+  }
+  if !tasks.isDisjoint(with: ["a8", "b8", "c8"]) {
+    let i8 = try InferenceModel(
+      ElmanModel.load(path: "\(prefix)-i8v.rnn", options: ReadOptions(verifyChecksums: false)))
+    guard i8.outputWeightsAreInt8 else { fail("the int8 model's V is not read as int8") }
+    if tasks.contains("a8") {
+      var result = ScoreResult(logProbabilities: [])
+      let times = try measure(repeats) { result = try i8.score(tokens: batch[0]) }
+      report("a", times, tokens: sequenceLength, check: result.logProbabilities.reduce(0, +), dtype: "i8")
+    }
+    if tasks.contains("b8") {
+      var results: [ScoreResult] = []
+      let times = try measure(max(1, repeats / 2)) { results = try i8.score(batch: batch) }
+      report(
+        "b", times, tokens: sequences * sequenceLength,
+        check: results.map { $0.logProbabilities.reduce(0, +) }.reduce(0, +), dtype: "i8")
+    }
+    if tasks.contains("c8") {
+      var generated: [Int] = []
+      let times = try measure(repeats) { generated = try i8.generate(prompt: prompt, options: options) }
+      report("c", times, tokens: generatedTokens, check: Double(generated.reduce(0, +)), dtype: "i8")
+    }
+  }
+
+case "accuracy":
+  // The model and its sequences: a text's lines (as `rnnkit score` takes them), or the benchmark's
+  // seeded model and the first N of its 32 token sequences.
+  let model: ElmanModel
+  let runs: [[Int]]
+  let label: String
+  if let path = option("model"), let text = option("text") {
+    model = try ElmanModel.load(path: path)
+    let lm = try InferenceModel(model)
+    let lines = try String(contentsOfFile: text, encoding: .utf8).split(whereSeparator: \.isNewline)
+    runs = try lines.prefix(Int(option("lines") ?? "") ?? lines.count).map { try lm.encode(String($0)) }
+      .filter { $0.count >= 2 }
+    label = URL(fileURLWithPath: path).lastPathComponent
+  } else {
+    let size = Size.named(option("size") ?? "small")
+    let prefix = "\(option("dir") ?? "bench-out")/\(size.name)"
+    model = try ElmanModel.load(path: "\(prefix)-f32.rnn")
+    let tokens = try readTokens("\(prefix)-tokens.i32")
+    let count = min(sequences, Int(option("sequences") ?? "4") ?? 4)
+    runs = (0..<count).map { Array(tokens[($0 * sequenceLength)..<(($0 + 1) * sequenceLength)]) }
+    label = "\(size.name) (seeded)"
+  }
+  let (o, h) = (model.outputSize, model.hiddenSize)
+  let quantized = model.V.withFloats { QuantizedMatrix(quantizing: $0, rows: o, columns: h) }
+  // int8 V as the runtime reads it (h quantized per step too), and its weights alone, widened to f32.
+  var int8 = model
+  int8.V = Parameter(quantized: quantized)
+  var weightsOnly = model
+  weightsOnly.V = Parameter(quantized.dequantized(), shape: [o, h])
+  // bf16 V as the runtime reads it from a file (a mapped bf16 tensor).
+  var bfloat = model
+  bfloat.V = Parameter(model.V.floats(), shape: [o, h], dtype: .bf16)
+  bfloat = try ElmanModel(container: Container(storage: ByteStorage(copying: bfloat.encoded())))
+  let reference = try InferenceModel(model)
+  for (variant, candidate) in [("i8", int8), ("i8 weights, f32 h", weightsOnly), ("bf16", bfloat)] {
+    let runtime = try InferenceModel(candidate)
+    guard runtime.outputWeightsAreInt8 == (variant == "i8"),
+      runtime.outputWeightsAreBFloat16 == (variant == "bf16")
+    else { fail("\(variant): V not read as expected") }
+    var (maxDelta, sumDelta, steps, agree, maxLogDelta) = (0.0, 0.0, 0, 0, 0.0)
+    var (referenceLog, candidateLog) = ([Double](), [Double]())
+    for sequence in runs {
+      let p = try reference.forward(tokens: sequence).outputs
+      let q = try runtime.forward(tokens: sequence).outputs
+      for t in 0..<sequence.count {
+        var stepMax = 0.0
+        for k in 0..<o { stepMax = max(stepMax, Double(abs(p[t][k] - q[t][k]))) }
+        maxDelta = max(maxDelta, stepMax)
+        sumDelta += stepMax
+        steps += 1
+        let top = { (row: [Float]) in
+          row.indices.max { row[$0] < row[$1] || (row[$0] == row[$1] && $0 > $1) }!
+        }
+        if top(p[t]) == top(q[t]) { agree += 1 }
+      }
+      let a = try reference.score(tokens: sequence).logProbabilities
+      let b = try runtime.score(tokens: sequence).logProbabilities
+      referenceLog += a
+      candidateLog += b
+      for (x, y) in zip(a, b) { maxLogDelta = max(maxLogDelta, abs(x - y)) }
+    }
+    let f32 = ScoreResult(logProbabilities: referenceLog)
+    let changed = ScoreResult(logProbabilities: candidateLog)
+    emit([
+      ("model", label), ("variant", variant), ("O", o), ("H", h), ("sequences", runs.count),
+      ("steps", steps), ("predicted", referenceLog.count), ("max_abs_dp", maxDelta),
+      ("mean_step_max_abs_dp", sumDelta / Double(steps)), ("max_abs_dlogp_target", maxLogDelta),
+      ("top1_agreement", Double(agree) / Double(steps)), ("ppl_f32", f32.perplexity),
+      ("ppl_variant", changed.perplexity),
+      ("ppl_change_percent", 100 * (changed.perplexity / f32.perplexity - 1)),
+    ])
   }
 
 case "core":

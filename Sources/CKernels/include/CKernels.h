@@ -32,6 +32,24 @@ enum {
   RK_LEVEL_COUNT = 3,
 };
 
+/// Instruction-set features beside the levels, as bits.
+enum {
+  /// AVX-512 VNNI (vpdpbusd): the int8 products use it at the AVX-512 level.
+  RK_FEATURE_VNNI = 1,
+  /// AVX-512 BF16 (vdpbf16ps): the bfloat16 matrix-vector product uses it at the AVX-512 level.
+  RK_FEATURE_BF16 = 2,
+};
+
+/// The features of RK_FEATURE_* this CPU supports (detected once; only at the AVX-512 level).
+int rk_cpu_features(void);
+
+/// The features the kernels use on the calling thread.
+int rk_features(void);
+
+/// For tests: uses only `features` (a subset of the CPU's) on the calling thread, or the CPU's
+/// features again when `features` is -1. Returns 1, or 0 (changing nothing) for a feature the CPU lacks.
+int rk_force_features(int features);
+
 /// The best level this CPU supports (detected once).
 int rk_cpu_level(void);
 
@@ -134,5 +152,35 @@ void rk_train_recurrent_backward(int level, const float *W, long stride, long H,
 
 /// h[i] = tanh(a[i]) for i in [0, n), every element by the level's vector approximation (a few ulp).
 void rk_train_tanh(int level, const float *a, float *h, long n);
+
+// MARK: int8 and bfloat16 kernels (RNNRuntime)
+
+/// Quantizes x[0..<n] for the int8 products: q[i] = x[i] / s rounded to nearest even, clamped to
+/// [-127, 127], with s = max|x| / 127, which it returns (0, with q all 0, for a zero or non-finite x).
+float rk_quantize_i8(const float *x, long n, int8_t *q);
+
+/// sums[r] = Σ_k A[r, k] for an int8 rows×cols matrix (row stride cols); the VNNI kernels need them.
+void rk_row_sums_i8(const int8_t *A, long rows, long cols, int32_t *sums);
+
+/// y[r] = bias[r] + float(D_r)·(scales[r]·xscale) with D_r = Σ_k A[r, k]·xq[k] exact, for int8 A
+/// (row stride lda) and xq from rk_quantize_i8. Every level gives the same bits. `bias` may be NULL;
+/// `rowsums` are those of rk_row_sums_i8.
+void rk_gemv_i8(const int8_t *A, long rows, long cols, long lda, const float *scales, const int32_t *rowsums,
+                const int8_t *xq, float xscale, const float *bias, float *y);
+
+/// C[i, r] (row stride ldc) as rk_gemv_i8 gives y[r] for vector i of X (n×cols, each quantized with
+/// its own scale xscales[i]); A's row stride is cols.
+void rk_gemm_i8(const int8_t *A, long rows, long cols, const float *scales, const int32_t *rowsums, const int8_t *X,
+                long n, const float *xscales, const float *bias, float *C, long ldc);
+
+/// y[r] = bias[r] + A[r, :] . x for bfloat16 A (row stride lda); `bias` may be NULL. Every level
+/// widens A in registers, exactly as if A had been converted to f32 (the same sums as rk_gemv_f32).
+/// With `dot` nonzero and RK_FEATURE_BF16 at the AVX-512 level, x is rounded to bfloat16 (nearest
+/// even) instead and vdpbf16ps sums the products.
+void rk_gemv_bf16(const uint16_t *A, long rows, long cols, long lda, const float *x, const float *bias, float *y,
+                  int dot);
+
+/// Converts `n` bfloat16 values to float (exact).
+void rk_bf16_to_float_n(const uint16_t *src, float *dst, long n);
 
 #endif

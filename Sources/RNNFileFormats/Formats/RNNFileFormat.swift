@@ -9,7 +9,8 @@ public struct RNNFileFormat: ModelFileFormat {
   public var summary: String { "RNNKit's native container (.rnn): memory-mapped, checksummed" }
   public var extensions: [String] { [".rnn"] }
   public var capabilities: FormatCapabilities { [.read, .write, .storesVocabulary, .storesActivations] }
-  public var writableDTypes: [DType] { [.f32, .f16, .bf16, .f64] }
+  /// i8 quantizes V per row (docs/FORMAT.md, "Quantized weights"); W, b and c keep their dtypes.
+  public var writableDTypes: [DType] { [.f32, .f16, .bf16, .f64, .i8] }
   public var readIsolation: ReadIsolation { .inProcess }
 
   public func recognizes(path: String, prefix: [UInt8]) -> Bool {

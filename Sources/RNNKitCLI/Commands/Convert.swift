@@ -36,7 +36,9 @@ struct Convert: ParsableCommand {
   var to: OutputFormatName?
 
   @Option(
-    help: "The dtype of W, b, V and c in the output (default: as stored, or f32 where the format decides).")
+    help:
+      "The dtype of W, b, V and c in the output (default: as stored, or f32 where the format decides); int8 (i8) quantizes V per row (.rnn only)."
+  )
   var dtype: FloatDType?
 
   @Flag(help: "Replace an existing output file.")
@@ -132,17 +134,19 @@ struct Convert: ParsableCommand {
   }
 }
 
-/// A floating-point dtype name for `--dtype`.
+/// A weight dtype name for `--dtype`: a float dtype, or i8 (int8) for per-row quantized V.
 struct FloatDType: ExpressibleByArgument, CaseIterable {
   let dtype: DType
 
   init?(argument: String) {
-    guard let value = DType(name: argument), value.isFloatingPoint else { return nil }
+    guard let value = DType(name: argument), value.isFloatingPoint || value == .i8 else { return nil }
     dtype = value
   }
 
   private init(_ dtype: DType) { self.dtype = dtype }
-  static var allCases: [FloatDType] { DType.allCases.filter(\.isFloatingPoint).map(FloatDType.init) }
+  static var allCases: [FloatDType] {
+    DType.allCases.filter { $0.isFloatingPoint || $0 == .i8 }.map(FloatDType.init)
+  }
   static var allValueStrings: [String] { allCases.map(\.dtype.description) }
   var defaultValueDescription: String { dtype.description }
 }

@@ -78,6 +78,11 @@ struct Inspect: ParsableCommand {
           summary = try? TensorView(entry: entry, storage: container.storage).withFloats {
             (TensorStatistics($0), TensorHistogram($0, bins: Self.sparklineBins))
           }
+        } else if self.stats, entry.dtype.known == .i8,
+          let parameter = loaded.parameters.first(where: { $0.0 == entry.name })?.1
+        {
+          // An int8 matrix is described by its values, integers times row scales.
+          summary = (parameter.statistics(), parameter.histogram(bins: Self.sparklineBins))
         }
         return TensorRow(
           name: entry.name, dtype: entry.dtype.description, shape: entry.shape, bytes: entry.byteCount,
