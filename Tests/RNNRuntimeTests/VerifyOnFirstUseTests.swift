@@ -97,3 +97,25 @@ import Testing
     }
   }
 }
+
+/// An int8 V is read whole by every output, like a float V: in a 1.1 file opened with
+/// `verifyOnFirstUse`, a corrupt block of it fails before the first product.
+@Suite struct QuantizedVerifyOnFirstUseTests {
+  @Test func aCorruptBlockOfAnInt8VFailsBeforePreparing() throws {
+    // V is 9000×128 int8: 1.1 MiB, over the 1 MiB at which verification is deferred.
+    let folder = try TestModels.temporaryFolder()
+    defer { try? FileManager.default.removeItem(at: folder) }
+    let path = folder.appendingPathComponent("m.rnn").path
+    try TestModels.make(h: 128, x: 9_000, seed: 3, scale: 0.2).write(to: path, dtype: .i8)
+    let container = try Container.open(path: path)
+    #expect(container.minorVersion == 1)
+    #expect(container.entry(named: "V")?.dtype.known == .i8)
+    var bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: path)))
+    bytes[container.entry(named: "V")!.offset + 128 * 5_000 + 3] ^= 0x04
+    try Data(bytes).write(to: URL(fileURLWithPath: path))
+    var options = ReadOptions()
+    options.verifyOnFirstUse = true
+    let model = try ElmanModel.load(path: path, options: options)
+    #expect { try InferenceModel(model) } throws: { VerifyOnFirstUseTests.isCorrupt($0, tensor: "V") }
+  }
+}
