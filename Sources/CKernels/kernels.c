@@ -5,7 +5,10 @@
 #include <math.h>
 #include <stdatomic.h>
 #include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #if defined(__x86_64__) && defined(__clang__)
 #define RK_X86 1
@@ -42,6 +45,18 @@ typedef struct {
   void (*half_to_float_n)(const uint16_t *src, float *dst, long n);
 } rk_kernel_table;
 
+/// One level's packed matrix product (gemm_template.h).
+typedef struct {
+  long (*mr)(void);
+  long (*nr)(void);
+  void (*pack_a)(const float *a, long M, long K, long lda, float *out);
+  void (*pack_b)(const float *b, long N, long K, long ldb, float *out);
+  void (*gemm)(long M, long K, const float *ap, const float *bp, long j0, long j1, float *c, long ldc,
+               const rk_gemm_blocks *blocks);
+  int (*score)(long M, long K, const float *ap, const float *bp, const float *bias, long j0, long j1,
+               const long *targets, float *maxima, float *sums, float *picked, const rk_gemm_blocks *blocks);
+} rk_gemm_table;
+
 // MARK: scalar helpers (tails of the vector loops, and the kernels without a vector body)
 
 static inline float rk_half_to_float(uint16_t h) {
@@ -75,6 +90,22 @@ static inline float rk_scalar_activation(int kind, float x) {
   }
 }
 
+void rk_lse_merge(float *maximum, float *sum, float lse) {
+  float m = *maximum;
+  if (lse != lse || m != m) {
+    *maximum = NAN;
+  } else if (lse == -INFINITY) {
+    return;
+  } else if (lse > m) {
+    *sum = *sum * expf(m - lse) + 1.0f;
+    *maximum = lse;
+  } else if (lse == m) {
+    *sum += 1.0f;
+  } else {
+    *sum += expf(lse - m);
+  }
+}
+
 static inline float rk_row_element(const char *row, long k, const int half) {
   return half ? rk_half_to_float(((const uint16_t *)row)[k]) : ((const float *)row)[k];
 }
@@ -91,6 +122,7 @@ static inline float rk_row_element(const char *row, long k, const int half) {
 #define RK_PREFETCH 0
 #define RK_ROUND 0
 #include "kernels_template.h"
+#include "gemm_template.h"
 #undef RK_FN
 #undef RK_W
 #undef VF
@@ -114,6 +146,7 @@ static inline float rk_row_element(const char *row, long k, const int half) {
 #define RK_PREFETCH 0
 #define RK_ROUND 1
 #include "kernels_template.h"
+#include "gemm_template.h"
 #undef RK_FN
 #undef RK_W
 #undef VF
@@ -139,6 +172,7 @@ static inline float rk_row_element(const char *row, long k, const int half) {
 #define RK_PREFETCH 1
 #define RK_ROUND 1
 #include "kernels_template.h"
+#include "gemm_template.h"
 #undef RK_FN
 #undef RK_W
 #undef VF
@@ -210,6 +244,22 @@ const char *rk_level_name(int level) {
 
 static inline const rk_kernel_table *rk_kernels(void) { return rk_tables[rk_level()]; }
 
+static const rk_gemm_table *const rk_gemm_tables[RK_LEVEL_COUNT] = {
+    &gemm_table_portable,
+#if RK_X86
+    &gemm_table_avx2,
+    &gemm_table_avx512,
+#else
+    NULL,
+    NULL,
+#endif
+};
+
+// A level the CPU cannot run (only a caller's mistake) falls back to the CPU's own.
+static inline const rk_gemm_table *rk_gemm_kernels(int level) {
+  return rk_gemm_tables[level >= 0 && level <= rk_cpu_level() ? level : rk_cpu_level()];
+}
+
 // MARK: public kernels
 
 void rk_activation(int kind, float *x, long n) {
@@ -248,4 +298,94 @@ int rk_all_finite(const float *x, long n) {
   float s = 0.0f;
   for (long i = 0; i < n; i++) s += x[i] * 0.0f;  // NaN or inf times 0 is NaN
   return s == 0.0f;
+}
+
+// MARK: packed matrix product
+
+// Cache sizes in bytes (1: L1 data, 2: L2, 3: L3) from the C library, or from sysfs where it does
+// not know them; 0 when neither does.
+static long rk_cache_detect(int which) {
+  long size = 0;
+#if defined(_SC_LEVEL1_DCACHE_SIZE)
+  size = sysconf(which == 1 ? _SC_LEVEL1_DCACHE_SIZE : which == 2 ? _SC_LEVEL2_CACHE_SIZE : _SC_LEVEL3_CACHE_SIZE);
+#endif
+  if (size > 0) return size;
+  // index0 is L1 data on Linux; index2 and index3 are L2 and L3 when there is an L1 instruction
+  // cache at index1.
+  static const char *const paths[] = {"/sys/devices/system/cpu/cpu0/cache/index0/size",
+                                      "/sys/devices/system/cpu/cpu0/cache/index2/size",
+                                      "/sys/devices/system/cpu/cpu0/cache/index3/size"};
+  FILE *file = fopen(paths[which - 1], "r");
+  if (!file) return 0;
+  char unit = 0;
+  long value = 0;
+  int read = fscanf(file, "%ld%c", &value, &unit);
+  fclose(file);
+  if (read < 1 || value <= 0 || value > (1L << 40)) return 0;
+  return unit == 'K' ? value << 10 : unit == 'M' ? value << 20 : value;
+}
+
+static atomic_long rk_caches[3] = {-1, -1, -1};
+
+long rk_cache_size(int which) {
+  if (which < 1 || which > 3) return 0;
+  long size = atomic_load_explicit(&rk_caches[which - 1], memory_order_relaxed);
+  if (size < 0) {
+    size = rk_cache_detect(which);
+    // Unknown: the smallest sizes of current x86 and ARM cores, so blocks fit wherever they run.
+    if (size <= 0) size = which == 1 ? 32L << 10 : which == 2 ? 256L << 10 : 2L << 20;
+    atomic_store_explicit(&rk_caches[which - 1], size, memory_order_relaxed);
+  }
+  return size;
+}
+
+long rk_gemm_mr(int level) { return rk_gemm_kernels(level)->mr(); }
+
+long rk_gemm_nr(int level) { return rk_gemm_kernels(level)->nr(); }
+
+rk_gemm_blocks rk_gemm_blocking(int level, long M, long K) {
+  const long mr = rk_gemm_mr(level), nr = rk_gemm_nr(level);
+  const long l1 = rk_cache_size(1), l2 = rk_cache_size(2);
+  // KC: a B micro-panel (KC×NR) fills half of L1, and K splits into equal blocks of 8 k.
+  long kmax = l1 / 2 / (nr * (long)sizeof(float));
+  if (kmax < 16) kmax = 16;
+  long kblocks = K > 0 ? (K + kmax - 1) / kmax : 1;
+  long kc = K > 0 ? (K + kblocks - 1) / kblocks : 1;
+  kc = (kc + 7) & ~7L;
+  // MC: an A block (MC×KC) in a quarter of L2; rows split into equal blocks of whole panels.
+  long mc = l2 / 4 / (kc * (long)sizeof(float)) / mr * mr;
+  if (mc < mr) mc = mr;
+  if (M > 0) {
+    long mblocks = (M + mc - 1) / mc;
+    long rows = (M + mblocks - 1) / mblocks;
+    mc = (rows + mr - 1) / mr * mr;
+  }
+  // NC: a C block (MC×NC) in another quarter of L2.
+  long nc = l2 / 4 / (mc * (long)sizeof(float)) / nr * nr;
+  if (nc < nr) nc = nr;
+  return (rk_gemm_blocks){kc, mc, nc};
+}
+
+void rk_pack_a(int level, const float *a, long M, long K, long lda, float *out) {
+  rk_gemm_kernels(level)->pack_a(a, M, K, lda, out);
+}
+
+void rk_pack_b(int level, const float *b, long N, long K, long ldb, float *out) {
+  rk_gemm_kernels(level)->pack_b(b, N, K, ldb, out);
+}
+
+void rk_gemm_packed(int level, long M, long K, const float *ap, const float *bp, long j0, long j1, float *c,
+                    long ldc, const rk_gemm_blocks *blocks) {
+  if (K <= 0) {
+    for (long i = 0; i < M; i++)
+      for (long j = j0; j < j1; j++) c[i * ldc + (j - j0)] = 0.0f;
+    return;
+  }
+  rk_gemm_kernels(level)->gemm(M, K, ap, bp, j0, j1, c, ldc, blocks);
+}
+
+int rk_score_packed(int level, long M, long K, const float *ap, const float *bp, const float *bias, long j0, long j1,
+                    const long *targets, float *maxima, float *sums, float *picked, const rk_gemm_blocks *blocks) {
+  if (K <= 0) return 0;
+  return rk_gemm_kernels(level)->score(M, K, ap, bp, bias, j0, j1, targets, maxima, sums, picked, blocks);
 }

@@ -48,6 +48,8 @@ public final class InferenceModel: Sendable {
   let outputWeights: OutputWeights
   /// The matrix products.
   let blas: OpenBLAS
+  /// V in the panels of the packed matrix product, made on first use (f32 V only).
+  let packedOutput = PackedOutputWeights()
 
   enum OutputWeights: Sendable {
     /// f32 V inside a mapped file.
@@ -321,6 +323,7 @@ public final class InferenceModel: Sendable {
   func logits(
     hidden: UnsafePointer<Float>, rows: Int, into out: UnsafeMutablePointer<Float>, addBias: Bool = true
   ) {
+    if rows > 1 && packedLogits(hidden: hidden, rows: rows, into: out, addBias: addBias) { return }
     let (h, o) = (hiddenSize, outputSize)
     outputBias.withUnsafeBufferPointer { c in
       withOutputWeights { weights in
