@@ -301,8 +301,18 @@ def main():
     benches = [("rnnkit", args.bench)] + ([("rnnkit-before", args.bench_before)] if args.bench_before else [])
     for round_index in range(args.rounds):
         for threads in thread_counts:
-            for r in swift_bench(args.bench, ["peak", "--repeats", str(args.repeats)], threads, rnnkit_env):
-                results.append(dict(r, round=round_index))
+            # The sgemm peak is OpenBLAS's best: with the caller's settings, and, when those force a
+            # kernel set or cache size, also with RNNKit's own choice; the faster counts.
+            envs = [rnnkit_env] + ([{}] if rnnkit_env else [])
+            peaks = [r for env in envs
+                     for r in swift_bench(args.bench, ["peak", "--repeats", str(args.repeats)], threads, env)]
+            sgemm = [r for r in peaks if r.get("measure") == "sgemm"]
+            best = max(sgemm, key=lambda r: r["median_gflops"])
+            for r in sgemm:
+                print(f"sgemm {threads} thread(s), OpenBLAS core {r.get('core')}: {r['median_gflops']:.1f} GFLOP/s"
+                      + ("  (the peak)" if r is best else ""), file=sys.stderr)
+            results.append(dict(best, round=round_index))
+            results += [dict(r, round=round_index) for r in peaks if r.get("measure") != "sgemm"][:2]
             with threadpool_limits(limits=threads):
                 a = np.ones((4096, 4096), np.float32)
                 med, best = timed(args.repeats, lambda: a @ a)
@@ -393,7 +403,8 @@ def report(results):
               f"{value('median_gbps', impl='memory', measure='l3_10MB'):.1f} GB/s, 1 GiB "
               f"{value('median_gbps', impl='memory', measure='memory_1GiB'):.1f} GB/s")
     before = any(r.get("impl") == "rnnkit-before" for r in results)
-    print("\n== tasks: tokens/s (median over rounds); ratios and %peak taken within each round, then the median")
+    print("\n== tasks: tokens/s (median over rounds); ratios and %peak taken within each round, then the median;"
+          " %peak against the faster sgemm above (OpenBLAS at its best kernel set, or numpy's)")
     header = (f"{'size':6} {'task':5} {'thr':>3} {'RNNKit':>9} {'ORT':>9} {'numpy':>9} {'RNNKit/ORT':>10} "
               f"{'%peak':>6} {'f16 V':>9} {'f16/ORT':>8} {'t/V-read':>9}")
     if before:
@@ -418,7 +429,9 @@ def report(results):
                     def peak(i):
                         rk = get(i, "rnnkit")
                         sg = find(i, impl="openblas", measure="sgemm", threads=t)
-                        return 100 * rk["gflops"] / sg["median_gflops"] if rk and sg else None
+                        npy = find(i, impl="numpy", measure="sgemm", threads=t)
+                        best = max([r["median_gflops"] for r in (sg, npy) if r] or [0])
+                        return 100 * rk["gflops"] / best if rk and best else None
                     line += f"{over_rounds(peak):>5.0f}% {'':>9} {'':>8} {'':>9}"
                 else:
                     x, h = SIZES[size]

@@ -233,10 +233,11 @@ extension InferenceModel {
     let (h, o, level) = (hiddenSize, outputSize, v.level)
     let total = tokens.count
     let panel = Kernels.panelRows(level: level).a
-    // About four chunks per thread: enough to keep the other threads busy early, few enough that
-    // V (read once per chunk) is not streamed too often.
-    // Chunks of whole panels, so that each chunk's panels start where the previous ones end.
-    let wanted = max(1, chunkRows ?? (total + 4 * threads - 1) / (4 * threads))
+    // About two chunks per thread, so the others start early, of at least 128 rows: each chunk
+    // reads all of V, and 128 rows make that 64 FLOPs per byte of V, so that even a V in main
+    // memory keeps up with the micro-kernel. Chunks are whole panels, each chunk's panels starting
+    // where the previous ones end.
+    let wanted = max(1, chunkRows ?? max(128, (total + 2 * threads - 1) / (2 * threads)))
     let chunk = (wanted + panel - 1) / panel * panel
     let chunks = (total + chunk - 1) / chunk
     let parts = max(1, min(threads, (o + v.panel - 1) / v.panel))

@@ -70,15 +70,29 @@ func now() -> Double {
   return Double(t.tv_sec) + Double(t.tv_nsec) * 1e-9
 }
 
+/// CPU seconds used by the process (all its threads): on a busy machine, a steadier measure of the
+/// work done than wall-clock time.
+func cpuTime() -> Double {
+  var t = timespec()
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t)
+  return Double(t.tv_sec) + Double(t.tv_nsec) * 1e-9
+}
+
+/// The CPU seconds of the last `measure` runs, sorted.
+nonisolated(unsafe) var lastCPUTimes: [Double] = []
+
 /// Times `body` `repeats` times after one warm-up run; returns the sorted durations.
 func measure(_ repeats: Int, _ body: () throws -> Void) rethrows -> [Double] {
   try body()
   var times: [Double] = []
+  var cpu: [Double] = []
   for _ in 0..<repeats {
-    let start = now()
+    let (start, startCPU) = (now(), cpuTime())
     try body()
     times.append(now() - start)
+    cpu.append(cpuTime() - startCPU)
   }
+  lastCPUTimes = cpu.sorted()
   return times.sorted()
 }
 
@@ -158,7 +172,7 @@ case "run":
       ("median_s", median(times)), ("min_s", times[0]), ("tokens", tokens),
       ("tokens_per_s", Double(tokens) / median(times)),
       ("gflops", flopsPerToken * Double(tokens) / median(times) / 1e9),
-      ("check", check), ("runs", times.count),
+      ("check", check), ("runs", times.count), ("cpu_s", median(lastCPUTimes)),
     ])
   }
   if tasks.contains("a") {
@@ -206,7 +220,7 @@ case "peak":
     ("impl", "openblas"), ("measure", "sgemm"), ("threads", threads), ("n", n),
     ("core", blas.coreName),
     ("median_gflops", flops / median(times) / 1e9), ("best_gflops", flops / times[0] / 1e9),
-    ("runs", times.count),
+    ("runs", times.count), ("cpu_gflops", flops / median(lastCPUTimes) / 1e9),
   ])
   // Read bandwidth: a buffer the size of SMALL's V (10 MB, in L3) and one of 1 GiB (main memory).
   for (label, bytes) in [("l3_10MB", 10_240_000), ("memory_1GiB", 1 << 30)] {
