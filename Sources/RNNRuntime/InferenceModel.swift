@@ -22,9 +22,12 @@ public struct ForwardResult: Sendable, Equatable {
 /// lookup, not a product). For token models the bias b is folded into that row. V stays where it
 /// is: an f32 V inside a mapped `.rnn` file is used in place, and an f16 V is converted block by
 /// block while it is read, never expanded in memory. bf16 and f64 V are converted to f32 once.
+/// The first product of many rows (scoring, batched forward passes) also copies an f32 V, once,
+/// into the panels of RNNKit's packed matrix product, which the model then keeps (as much memory
+/// again as V).
 ///
 /// The instance is immutable and can be shared between threads; each call allocates its own
-/// scratch space. Matrix products use OpenBLAS (loaded when the first model is prepared, see
+/// scratch space. Other matrix products use OpenBLAS (loaded when the first model is prepared, see
 /// ``OpenBLAS``), whose thread count (`OPENBLAS_NUM_THREADS`) the runtime's own parallel loops
 /// follow too.
 public final class InferenceModel: Sendable {
