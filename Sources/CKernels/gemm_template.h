@@ -122,6 +122,49 @@ static void RK_FN(gemm_packed)(long M, long K, const float *ap, const float *bp,
   }
 }
 
+// exp(x) for x ≤ 0 (or -inf): the polynomial of RK_FN(exp) without the overflow and NaN handling,
+// and values below -87.3 give exp(-87.3) ≈ 1e-38 instead of 0, which no sum of terms up to 1 sees.
+RK_INLINE VF RK_FN(exp_nonpositive)(VF x) {
+  const VF lo = RK_FN(splat)(-87.3365478515625f);
+  x = x < lo ? lo : x;
+  VF fx = RK_FN(round)(x * RK_FN(splat)(1.44269504088896341f));
+  x = x - fx * RK_FN(splat)(0.693359375f);
+  x = x - fx * RK_FN(splat)(-2.12194440e-4f);
+  VF y = RK_FN(splat)(1.9875691500E-4f);
+  y = y * x + RK_FN(splat)(1.3981999507E-3f);
+  y = y * x + RK_FN(splat)(8.3334519073E-3f);
+  y = y * x + RK_FN(splat)(4.1665795894E-2f);
+  y = y * x + RK_FN(splat)(1.6666665459E-1f);
+  y = y * x + RK_FN(splat)(5.0000001201E-1f);
+  y = y * (x * x) + (x + RK_FN(splat)(1.0f));
+#if RK_W == 16
+  return (VF)_mm512_scalef_ps((__m512)y, (__m512)fx);
+#else
+  VI scale = (__builtin_convertvector(fx, VI) + 127) << 23;
+  return y * (VF)scale;
+#endif
+}
+
+// log Σ exp(z[j] + bias[j]) for a row of logits: RK_FN(logsumexp), with the cheaper exponential
+// once the maximum is known to be finite (every exponent is then ≤ 0).
+RK_INLINE float RK_FN(row_logsumexp)(const float *z, const float *bias, long n) {
+  float m = RK_FN(max_of)(z, bias, n, 1);
+  if (!isfinite(m)) return m;
+  const VF vm = RK_FN(splat)(m);
+  VF s0 = RK_FN(splat)(0.0f), s1 = s0, s2 = s0, s3 = s0;
+  long i = 0;
+  for (; i + 4 * RK_W <= n; i += 4 * RK_W) {
+    s0 += RK_FN(exp_nonpositive)(RK_FN(load_biased)(z, bias, i, 1) - vm);
+    s1 += RK_FN(exp_nonpositive)(RK_FN(load_biased)(z, bias, i + RK_W, 1) - vm);
+    s2 += RK_FN(exp_nonpositive)(RK_FN(load_biased)(z, bias, i + 2 * RK_W, 1) - vm);
+    s3 += RK_FN(exp_nonpositive)(RK_FN(load_biased)(z, bias, i + 3 * RK_W, 1) - vm);
+  }
+  for (; i + RK_W <= n; i += RK_W) s0 += RK_FN(exp_nonpositive)(RK_FN(load_biased)(z, bias, i, 1) - vm);
+  float s = RK_FN(hsum)((s0 + s1) + (s2 + s3));
+  for (; i < n; i++) s += expf(z[i] + bias[i] - m);
+  return m + logf(s);
+}
+
 // For columns j0 ..< j1 of z = A·Bᵀ + bias, each row's log-sum-exp over those columns as a running
 // (max, sum) pair (rk_lse_merge), and z[i, targets[i]] where the target falls in the range. The
 // logits exist only one C block (MC×NC) at a time, in a buffer that stays in L2.
@@ -141,7 +184,7 @@ static int RK_FN(score_packed)(long M, long K, const float *ap, const float *bp,
         long target = targets[i];
         if (target < 0) continue;
         const float *z = buffer + r * nc;
-        rk_lse_merge(&maxima[i], &sums[i], RK_FN(logsumexp)(z, bias + j, jn));
+        rk_lse_merge(&maxima[i], &sums[i], RK_FN(row_logsumexp)(z, bias + j, jn));
         if (target >= j && target < j + jn) picked[i] = z[target - j] + bias[target];
       }
     }
