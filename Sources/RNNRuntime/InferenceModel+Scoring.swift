@@ -257,7 +257,10 @@ extension InferenceModel {
     var sums = [Float](repeating: 0, count: parts * total)
     var picked = [Float](repeating: .nan, count: parts * total)
     // Chunks whose rows are final and packed; the next work item (chunk-major, then column part).
+    // A worker that finds its chunk not ready sleeps on that chunk's semaphore, signalled once per
+    // item, rather than spinning on a core the recurrence may need.
     let ready = Atomic<Int>(0)
+    let signals = (0..<chunks).map { _ in DispatchSemaphore(value: 0) }
     let next = Atomic<Int>(0)
     let failedStep = Atomic<Int>(-1)
     let failures = Atomic<Int>(0)
@@ -293,13 +296,14 @@ extension InferenceModel {
                           level: level, rows + first * h, first: 0, rows: last - first, k: h, lda: h,
                           into: packed + first * h)
                         ready.store(index + 1, ordering: .releasing)
+                        for _ in 0..<parts { signals[index].signal() }
                       }
                     }
                     while true {
                       let item = next.wrappingAdd(1, ordering: .relaxed).oldValue
                       guard item < chunks * parts else { return }
                       let (index, part) = item.quotientAndRemainder(dividingBy: parts)
-                      while ready.load(ordering: .acquiring) <= index { sched_yield() }
+                      if ready.load(ordering: .acquiring) <= index { signals[index].wait() }
                       let columns = Self.columns(part: part, of: parts, total: o, panel: v.panel)
                       guard !columns.isEmpty else { continue }
                       let first = index * chunk
