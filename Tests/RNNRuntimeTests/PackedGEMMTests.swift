@@ -252,4 +252,30 @@ import Testing
       _ = try failing.score(tokens: [1, 2, 3, 4])
     }
   }
+
+  // Scoring a batch with V in f32 (the packed product) and in f16 (never expanded: OpenBLAS on
+  // blocks of widened rows), against the float64 reference of the loaded model (abs 1e-5).
+  @Test(arguments: [DType.f32, .f16])
+  func batchScoringMatchesReferenceForEitherV(dtype: DType) throws {
+    let folder = try TestModels.temporaryFolder()
+    defer { try? FileManager.default.removeItem(at: folder) }
+    let path = folder.appendingPathComponent("model.rnn").path
+    try TestModels.make(h: 21, x: 45, seed: 31, scale: 0.5).write(to: path, dtype: dtype)
+    let loaded = try ElmanModel.load(path: path)
+    let runtime = try InferenceModel(loaded)
+    #expect(runtime.outputWeightsAreHalf == (dtype == .f16))
+    #expect((runtime.packedOutputWeights() == nil) == (dtype == .f16), "only an f32 V is packed")
+    var random = TestRandom(12)
+    let batch = [30, 3, 11].map { n in (0..<n).map { _ in random.int(45) } }
+    let scores = try runtime.score(batch: batch)
+    for (s, sequence) in batch.enumerated() {
+      let reference = Reference(loaded).run(tokens: sequence)
+      for t in 0..<(sequence.count - 1) {
+        let expected = Reference.logSoftmax(reference.logits[t])[sequence[t + 1]]
+        #expect(
+          scores[s].logProbabilities[t].isApproximatelyEqual(to: expected, absoluteTolerance: 1e-5),
+          "\(dtype) V, sequence \(s) step \(t)")
+      }
+    }
+  }
 }
