@@ -96,8 +96,9 @@ extension InferenceModel {
     }
   }
 
-  /// Rows of hidden states packed at a time: their A panels take at most 8 MiB, so a block of
-  /// them stays in the last-level cache while V streams past.
+  /// Rows of hidden states packed at a time: their A panels take at most 8 MiB of scratch memory.
+  /// Each block reads all of V once; at this size that is at least 2,048 rows (1,024 FLOPs per
+  /// byte of V) for H up to 1,024, so V's traffic stays small even from main memory.
   func packedRowBlock(level: Int32) -> Int {
     let panel = Kernels.panelRows(level: level).a
     return max(panel, (1 << 23) / (hiddenSize * MemoryLayout<Float>.stride) / panel * panel)
