@@ -241,7 +241,8 @@ extension InferenceModel {
     let wanted = max(1, chunkRows ?? max(128, (total + 2 * threads - 1) / (2 * threads)))
     let chunk = (wanted + panel - 1) / panel * panel
     let chunks = (total + chunk - 1) / chunk
-    let parts = max(1, min(threads, (o + v.panel - 1) / v.panel))
+    // Two column ranges per thread, so the items are small enough to even out at the end.
+    let parts = max(1, min(2 * threads, (o + v.panel - 1) / v.panel))
     var rows = [Float](repeating: 0, count: total * h)
     rows.withUnsafeMutableBufferPointer { rows in
       inputRows.withUnsafeBufferPointer { inputRows in
