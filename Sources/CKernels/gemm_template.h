@@ -6,9 +6,9 @@
 // B in panels of NR rows, each stored k by k (MR, resp. NR, consecutive floats per k), zero-padded
 // at ragged edges. The micro-kernel then keeps an MR×NR tile of C in registers and, per k, loads
 // NR floats of B (two vectors) and broadcasts MR floats of A: every load feeds MR (or two) FMAs.
-// Around it, the loops block for the caches: a B micro-panel (KC×NR) stays in L1 while the MR
-// panels of an A block (MC×KC, in L2) pass by, and the C block (MC×NC) stays in L2 across the
-// K blocks. The block sizes come from the cache sizes detected at run time (rk_gemm_blocking).
+// Around it, the loops block for the caches: one B micro-panel (KC×NR, in L1 or L2) serves every
+// MR panel of an A block (MC×KC, in L2), and a B block (KC×NC) serves every A block. The block
+// sizes come from the cache sizes detected at run time (rk_gemm_blocking in kernels.c).
 
 // Registers: MR rows × 2 vectors of accumulators, 2 vectors of B, 1 broadcast. 32 vector registers
 // with AVX-512 hold 14×2 + 3; 16 (SSE, AVX2) hold 6×2 + 3.
