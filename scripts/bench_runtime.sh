@@ -9,6 +9,8 @@
 # table of medians and ratios, and saves every measurement to bench-out/results.json.
 # --before DIR also builds DIR/Benchmarks (a checkout of an older commit) and runs it in the same
 # rounds, so both builds are compared with the same ONNX Runtime measurements.
+# With task b at SMALL it also times whole `rnnkit score` processes on the same 32 sequences (as a
+# text file), against ONNX Runtime's in-process time for them.
 # The machine is shared: run it when nothing else is busy, and compare ratios from one run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -30,8 +32,10 @@ while [ $# -gt 0 ]; do
   esac
 done
 bash scripts/bootstrap.sh
-(cd Benchmarks && swift build -c release >/dev/null)
+(cd Benchmarks && swift build -c release >/dev/null && swift build -c release --product rnnkit >/dev/null)
 BENCH=Benchmarks/.build/release/rnnkit-bench
+# The release CLI, for the whole-process `rnnkit score` of SMALL's 32 sequences (task b).
+CLI=Benchmarks/.build/release/rnnkit
 mkdir -p bench-out
 for size in ${SIZES//,/ }; do
   if [ ! -f "bench-out/$size-tokens.i32" ]; then
@@ -52,4 +56,4 @@ fi
 # an OPENBLAS_CORETYPE in the environment is passed on to it unchanged.
 echo "RNNKit's OpenBLAS kernel set: $("$BENCH" core)"
 exec python3 scripts/bench_runtime.py --bench "$BENCH" --dir bench-out --sizes "$SIZES" --threads "$THREADS" \
-  --repeats "$REPEATS" --rounds "$ROUNDS" --tasks "$TASKS" --out bench-out/results.json "${BEFORE_ARGS[@]}"
+  --repeats "$REPEATS" --rounds "$ROUNDS" --tasks "$TASKS" --out bench-out/results.json --cli "$CLI" "${BEFORE_ARGS[@]}"

@@ -23,14 +23,16 @@ public struct ForwardResult: Sendable, Equatable {
 /// models and requests that need many columns transpose W_x whole. V stays where it is: an f32 V
 /// inside a mapped `.rnn` file is used in place, and an f16 V is converted block by block while it
 /// is read, never expanded in memory; an int8 V (with row scales) is read as int8 by integer
-/// products, and a bf16 V by bfloat16 kernels. f64 V is converted to f32 once.
+/// products, and a bf16 V by bfloat16 kernels. f64 V is converted to f32 once. The first product
+/// of many rows (scoring, batched forward passes) also copies an f32 V, once, into the panels of
+/// RNNKit's packed matrix product, which the model then keeps (as much memory again as V).
 ///
 /// A model read with ``ReadOptions/verifyOnFirstUse`` has its large tensors verified block by
 /// block before their bytes are used: V (all of it, on all cores) and W_h while preparing, each
 /// token's column of W_x when it is first gathered. A mismatch is ``RuntimeError/corruptWeights(_:)``.
 ///
 /// The instance is immutable and can be shared between threads; each call allocates its own
-/// scratch space. Matrix products use OpenBLAS (loaded when the first request needs one, see
+/// scratch space. Other matrix products use OpenBLAS (loaded when the first request needs one, see
 /// ``OpenBLAS``), whose thread count (`OPENBLAS_NUM_THREADS`) the runtime's own parallel loops
 /// follow too.
 public final class InferenceModel: Sendable {
@@ -71,6 +73,8 @@ public final class InferenceModel: Sendable {
       throw .openBLAS(error)
     }
   }
+  /// V in the panels of the packed matrix product, made on first use (f32 V only).
+  let packedOutput = PackedOutputWeights()
 
   enum OutputWeights: Sendable {
     /// f32 V inside a mapped file.
@@ -351,6 +355,7 @@ public final class InferenceModel: Sendable {
   func logits(
     hidden: UnsafePointer<Float>, rows: Int, into out: UnsafeMutablePointer<Float>, addBias: Bool = true
   ) {
+    if rows > 1 && packedLogits(hidden: hidden, rows: rows, into: out, addBias: addBias) { return }
     let (h, o) = (hiddenSize, outputSize)
     if case .int8(let v) = outputWeights {
       outputBias.withUnsafeBufferPointer { c in

@@ -297,3 +297,68 @@ extension Kernels {
   /// The AVX-512 BF16 feature bit.
   static let bfloat16Feature = Int(RK_FEATURE_BF16)
 }
+
+// MARK: the packed matrix product (C = A·Bᵀ), see gemm_template.h
+
+/// Block sizes of the packed matrix product, chosen from the cache sizes.
+typealias GEMMBlocks = rk_gemm_blocks
+
+extension Kernels {
+  /// Rows per panel of a packed A, resp. B, at `level`.
+  static func panelRows(level: Int32) -> (a: Int, b: Int) { (rk_gemm_mr(level), rk_gemm_nr(level)) }
+
+  /// Floats of `rows`×`k` copied into panels of `panel` rows (the last one zero-padded).
+  static func packedCount(rows: Int, k: Int, panel: Int) -> Int { (rows + panel - 1) / panel * panel * k }
+
+  static func blocks(level: Int32, m: Int, k: Int) -> GEMMBlocks { rk_gemm_blocking(level, m, k) }
+
+  /// Copies rows `first ..< first + rows` of A (row stride lda) into their panels of `packed`;
+  /// `first` is a multiple of the A panel height.
+  static func packA(
+    level: Int32, _ a: UnsafePointer<Float>, first: Int, rows: Int, k: Int, lda: Int,
+    into packed: UnsafeMutablePointer<Float>
+  ) {
+    rk_pack_a(level, a + first * lda, rows, k, lda, packed + first * k)
+  }
+
+  static func packB(
+    level: Int32, _ b: UnsafePointer<Float>, rows: Int, k: Int, ldb: Int,
+    into packed: UnsafeMutablePointer<Float>
+  ) {
+    rk_pack_b(level, b, rows, k, ldb, packed)
+  }
+
+  /// C[i, j - columns.lowerBound] = A[i]·B[j] for i < m, j in `columns` (starting at a multiple of
+  /// the B panel height).
+  static func gemmPacked(
+    level: Int32, m: Int, k: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>, columns: Range<Int>,
+    c: UnsafeMutablePointer<Float>, ldc: Int, blocks: GEMMBlocks
+  ) {
+    withUnsafePointer(to: blocks) {
+      rk_gemm_packed(level, m, k, a, b, columns.lowerBound, columns.upperBound, c, ldc, $0)
+    }
+  }
+
+  /// Merges the log-sum-exp over `columns` of A·Bᵀ + bias into each row's (maxima, sums) and picks
+  /// each row's target logit; false when the kernel could not allocate its buffer.
+  static func scorePacked(
+    level: Int32, m: Int, k: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>,
+    bias: UnsafePointer<Float>,
+    columns: Range<Int>, targets: UnsafePointer<Int>, maxima: UnsafeMutablePointer<Float>,
+    sums: UnsafeMutablePointer<Float>, picked: UnsafeMutablePointer<Float>, blocks: GEMMBlocks
+  ) -> Bool {
+    withUnsafePointer(to: blocks) {
+      rk_score_packed(
+        level, m, k, a, b, bias, columns.lowerBound, columns.upperBound, targets, maxima, sums, picked, $0)
+        != 0
+    }
+  }
+
+  /// Merges log-sum-exp `lse` into the running pair (maximum, sum).
+  static func mergeLogSumExp(_ maximum: inout Float, _ sum: inout Float, _ lse: Float) {
+    rk_lse_merge(&maximum, &sum, lse)
+  }
+
+  /// The size in bytes of the L1 data (1), L2 (2) or L3 (3) cache.
+  static func cacheSize(_ level: Int32) -> Int { rk_cache_size(level) }
+}

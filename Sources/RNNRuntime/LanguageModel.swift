@@ -241,6 +241,9 @@ extension InferenceModel {
         throw .invalidArgument("scoring needs at least 2 tokens (the first is given, the rest are predicted)")
       }
     }
+    if batch.count == 1, let scored = try scoreOverlapped(tokens: batch[0]) {
+      return [ScoreResult(logProbabilities: scored.map(Double.init))]
+    }
     let states = try hiddenStates(tokens: batch)
     // Row r's target is the token after it; the last row of each sequence has none.
     var targets = [Int](repeating: -1, count: states.totalRows)
@@ -260,6 +263,7 @@ extension InferenceModel {
   /// blocks of at most ``scoreBlockFloats`` values: few, large matrix products, each followed by
   /// the log-sum-exp of its rows on all threads.
   func scoreRows(_ states: HiddenStates, targets: [Int], blockFloats: Int, into out: inout [Float]) {
+    if scoreRowsPacked(states, targets: targets, into: &out) { return }
     let (h, o) = (hiddenSize, outputSize)
     let total = states.totalRows
     let maxRows = max(16, blockFloats / o)

@@ -340,7 +340,7 @@ case "peak":
     ("impl", "openblas"), ("measure", "sgemm"), ("threads", threads), ("n", n),
     ("core", blas.coreName),
     ("median_gflops", flops / median(times) / 1e9), ("best_gflops", flops / times[0] / 1e9),
-    ("runs", times.count),
+    ("runs", times.count), ("cpu_gflops", flops / median(lastCPUTimes) / 1e9),
   ])
   // Read bandwidth: a buffer the size of SMALL's V (10 MB, in L3) and one of 1 GiB (main memory).
   for (label, bytes) in [("l3_10MB", 10_240_000), ("memory_1GiB", 1 << 30)] {

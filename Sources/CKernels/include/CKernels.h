@@ -183,4 +183,45 @@ void rk_gemv_bf16(const uint16_t *A, long rows, long cols, long lda, const float
 /// Converts `n` bfloat16 values to float (exact).
 void rk_bf16_to_float_n(const uint16_t *src, float *dst, long n);
 
+// MARK: packed matrix product (C = A·Bᵀ)
+
+/// Block sizes of the packed matrix product: K, rows (M) and columns (N) per block.
+typedef struct {
+  long kc, mc, nc;
+} rk_gemm_blocks;
+
+/// The cache size in bytes (1: L1 data, 2: L2, 3: L3), detected once; a small default when unknown.
+long rk_cache_size(int which);
+
+/// Rows per panel of a packed A at `level` (the micro-kernel's MR).
+long rk_gemm_mr(int level);
+
+/// Rows per panel of a packed B at `level` (the micro-kernel's NR).
+long rk_gemm_nr(int level);
+
+/// Block sizes for an M×K A at `level`, from the cache sizes.
+rk_gemm_blocks rk_gemm_blocking(int level, long M, long K);
+
+/// Copies A (M×K, row stride lda) into panels of MR rows; `out` holds ceil(M/MR)·MR·K floats.
+void rk_pack_a(int level, const float *a, long M, long K, long lda, float *out);
+
+/// Copies B (N×K, row stride ldb) into panels of NR rows; `out` holds ceil(N/NR)·NR·K floats.
+void rk_pack_b(int level, const float *b, long N, long K, long ldb, float *out);
+
+/// C[i, j - j0] = A[i, :]·B[j, :] for i < M and j0 ≤ j < j1 (j0 a multiple of NR), from A and B
+/// packed at the same `level`.
+void rk_gemm_packed(int level, long M, long K, const float *ap, const float *bp, long j0, long j1, float *c,
+                    long ldc, const rk_gemm_blocks *blocks);
+
+/// For z = A·Bᵀ + bias over columns j0 ..< j1 (j0 a multiple of NR): merges each row's log-sum-exp
+/// of those columns into (maxima[i], sums[i]) with rk_lse_merge, and sets picked[i] = z[i,
+/// targets[i]] when the target is in range. Rows whose target is negative are skipped. Returns 0
+/// when its buffer could not be allocated (or K is 0), 1 otherwise.
+int rk_score_packed(int level, long M, long K, const float *ap, const float *bp, const float *bias, long j0, long j1,
+                    const long *targets, float *maxima, float *sums, float *picked, const rk_gemm_blocks *blocks);
+
+/// Merges the log-sum-exp `lse` of more values into a running pair: log-sum-exp = maximum +
+/// log(sum). Start from (-inf, 0); NaN stays NaN.
+void rk_lse_merge(float *maximum, float *sum, float lse);
+
 #endif

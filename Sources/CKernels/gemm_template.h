@@ -1,0 +1,202 @@
+// The packed matrix product, written once; kernels.c includes this file after kernels_template.h
+// once per instruction-set level, with the same macros (RK_FN, RK_W, VF, ...) and target features.
+//
+// C = A·Bᵀ with A (M×K, the hidden states) and B (N×K, the output weights V), both row-major.
+// Both operands are first copied into panels (rk_pack_a / rk_pack_b): A in panels of MR rows and
+// B in panels of NR rows, each stored k by k (MR, resp. NR, consecutive floats per k), zero-padded
+// at ragged edges. The micro-kernel then keeps an MR×NR tile of C in registers and, per k, loads
+// NR floats of B (two vectors) and broadcasts MR floats of A: every load feeds MR (or two) FMAs.
+// Around it, the loops block for the caches: one B micro-panel (KC×NR, in L1 or L2) serves every
+// MR panel of an A block (MC×KC, in L2), and a B block (KC×NC) serves every A block. The block
+// sizes come from the cache sizes detected at run time (rk_gemm_blocking in kernels.c).
+
+// Registers: MR rows × 2 vectors of accumulators, 2 vectors of B, 1 broadcast. 32 vector registers
+// with AVX-512 hold 14×2 + 3; 16 (SSE, AVX2) hold 6×2 + 3.
+#define RK_INLINE static inline __attribute__((always_inline))
+
+#if RK_W == 16
+#define RK_MR 14
+#else
+#define RK_MR 6
+#endif
+#define RK_NR (2 * RK_W)
+
+static long RK_FN(gemm_mr)(void) { return RK_MR; }
+static long RK_FN(gemm_nr)(void) { return RK_NR; }
+
+// Panels of `width` rows of X (rows×K, row stride ldx): panel p holds rows p·width ..< p·width +
+// width as K groups of `width` floats (row r of the panel at offset k·width + r); missing rows are 0.
+RK_INLINE void RK_FN(pack_panels)(const float *x, long rows, long K, long ldx, const long width, float *out) {
+  for (long p = 0; p < rows; p += width) {
+    float *panel = out + p * K;
+    long n = rows - p < width ? rows - p : width;
+    // Blocks of 64 k so the rows read stay in L1 while the panel is written.
+    for (long k0 = 0; k0 < K; k0 += 64) {
+      long k1 = k0 + 64 < K ? k0 + 64 : K;
+      for (long r = 0; r < n; r++) {
+        const float *row = x + (p + r) * ldx;
+        for (long k = k0; k < k1; k++) panel[k * width + r] = row[k];
+      }
+      for (long r = n; r < width; r++)
+        for (long k = k0; k < k1; k++) panel[k * width + r] = 0.0f;
+    }
+  }
+}
+
+static void RK_FN(pack_a)(const float *a, long M, long K, long lda, float *out) {
+  RK_FN(pack_panels)(a, M, K, lda, RK_MR, out);
+}
+
+static void RK_FN(pack_b)(const float *b, long N, long K, long ldb, float *out) {
+  RK_FN(pack_panels)(b, N, K, ldb, RK_NR, out);
+}
+
+// C[0..<mr, 0..<nr] (+)= the product of an A micro-panel and a B micro-panel over kc steps.
+RK_INLINE void RK_FN(gemm_tile)(long kc, const float *restrict a, const float *restrict b, float *restrict c,
+                                long ldc, int accumulate, long mr, long nr) {
+  VF c0[RK_MR], c1[RK_MR];
+#pragma clang loop unroll(full)
+  for (int i = 0; i < RK_MR; i++) {
+    c0[i] = RK_FN(splat)(0.0f);
+    c1[i] = RK_FN(splat)(0.0f);
+  }
+  for (long k = 0; k < kc; k++) {
+    VF b0 = RK_FN(load)(b), b1 = RK_FN(load)(b + RK_W);
+#pragma clang loop unroll(full)
+    for (int i = 0; i < RK_MR; i++) {
+      VF ai = RK_FN(splat)(a[i]);
+      c0[i] = ai * b0 + c0[i];
+      c1[i] = ai * b1 + c1[i];
+    }
+    a += RK_MR;
+    b += RK_NR;
+  }
+  if (mr == RK_MR && nr == RK_NR) {
+#pragma clang loop unroll(full)
+    for (int i = 0; i < RK_MR; i++) {
+      float *row = c + i * ldc;
+      if (accumulate) {
+        c0[i] += RK_FN(load)(row);
+        c1[i] += RK_FN(load)(row + RK_W);
+      }
+      RK_FN(store)(row, c0[i]);
+      RK_FN(store)(row + RK_W, c1[i]);
+    }
+    return;
+  }
+  // A ragged edge: through a full tile in memory, then only the rows and columns that exist.
+  float tile[RK_MR * RK_NR];
+  for (int i = 0; i < RK_MR; i++) {
+    RK_FN(store)(tile + i * RK_NR, c0[i]);
+    RK_FN(store)(tile + i * RK_NR + RK_W, c1[i]);
+  }
+  for (long i = 0; i < mr; i++)
+    for (long j = 0; j < nr; j++) c[i * ldc + j] = (accumulate ? c[i * ldc + j] : 0.0f) + tile[i * RK_NR + j];
+}
+
+// C[i, j - j0] = A[i, :]·B[j, :] for i < M, j0 ≤ j < j1 (j0 a multiple of NR), from packed panels;
+// `ap` is the panel of row 0, `bp` that of B's row 0.
+static void RK_FN(gemm_block)(long M, long K, const float *ap, const float *bp, long j0, long j1, float *c, long ldc,
+                              long kc, long mc) {
+  for (long k0 = 0; k0 < K; k0 += kc) {
+    long kn = K - k0 < kc ? K - k0 : kc;
+    for (long i0 = 0; i0 < M; i0 += mc) {
+      long i1 = i0 + mc < M ? i0 + mc : M;
+      for (long j = j0; j < j1; j += RK_NR) {
+        const float *b = bp + j * K + k0 * RK_NR;
+        long nr = j1 - j < RK_NR ? j1 - j : RK_NR;
+        for (long i = i0; i < i1; i += RK_MR) {
+          long mr = i1 - i < RK_MR ? i1 - i : RK_MR;
+          RK_FN(gemm_tile)(kn, ap + i * K + k0 * RK_MR, b, c + i * ldc + (j - j0), ldc, k0 > 0, mr, nr);
+        }
+      }
+    }
+  }
+}
+
+static void RK_FN(gemm_packed)(long M, long K, const float *ap, const float *bp, long j0, long j1, float *c,
+                               long ldc, const rk_gemm_blocks *blocks) {
+  for (long j = j0; j < j1; j += blocks->nc) {
+    long jn = j1 - j < blocks->nc ? j1 - j : blocks->nc;
+    RK_FN(gemm_block)(M, K, ap, bp, j, j + jn, c + (j - j0), ldc, blocks->kc, blocks->mc);
+  }
+}
+
+// exp(x) for x ≤ 0 (or -inf): the polynomial of RK_FN(exp) without the overflow and NaN handling,
+// and values below -87.3 give exp(-87.3) ≈ 1e-38 instead of 0, which no sum of terms up to 1 sees.
+RK_INLINE VF RK_FN(exp_nonpositive)(VF x) {
+  const VF lo = RK_FN(splat)(-87.3365478515625f);
+  x = x < lo ? lo : x;
+  VF fx = RK_FN(round)(x * RK_FN(splat)(1.44269504088896341f));
+  x = x - fx * RK_FN(splat)(0.693359375f);
+  x = x - fx * RK_FN(splat)(-2.12194440e-4f);
+  VF y = RK_FN(splat)(1.9875691500E-4f);
+  y = y * x + RK_FN(splat)(1.3981999507E-3f);
+  y = y * x + RK_FN(splat)(8.3334519073E-3f);
+  y = y * x + RK_FN(splat)(4.1665795894E-2f);
+  y = y * x + RK_FN(splat)(1.6666665459E-1f);
+  y = y * x + RK_FN(splat)(5.0000001201E-1f);
+  y = y * (x * x) + (x + RK_FN(splat)(1.0f));
+#if RK_W == 16
+  return (VF)_mm512_scalef_ps((__m512)y, (__m512)fx);
+#else
+  VI scale = (__builtin_convertvector(fx, VI) + 127) << 23;
+  return y * (VF)scale;
+#endif
+}
+
+// log Σ exp(z[j] + bias[j]) for a row of logits: RK_FN(logsumexp), with the cheaper exponential
+// once the maximum is known to be finite (every exponent is then ≤ 0).
+RK_INLINE float RK_FN(row_logsumexp)(const float *z, const float *bias, long n) {
+  float m = RK_FN(max_of)(z, bias, n, 1);
+  if (!isfinite(m)) return m;
+  const VF vm = RK_FN(splat)(m);
+  VF s0 = RK_FN(splat)(0.0f), s1 = s0, s2 = s0, s3 = s0;
+  long i = 0;
+  for (; i + 4 * RK_W <= n; i += 4 * RK_W) {
+    s0 += RK_FN(exp_nonpositive)(RK_FN(load_biased)(z, bias, i, 1) - vm);
+    s1 += RK_FN(exp_nonpositive)(RK_FN(load_biased)(z, bias, i + RK_W, 1) - vm);
+    s2 += RK_FN(exp_nonpositive)(RK_FN(load_biased)(z, bias, i + 2 * RK_W, 1) - vm);
+    s3 += RK_FN(exp_nonpositive)(RK_FN(load_biased)(z, bias, i + 3 * RK_W, 1) - vm);
+  }
+  for (; i + RK_W <= n; i += RK_W) s0 += RK_FN(exp_nonpositive)(RK_FN(load_biased)(z, bias, i, 1) - vm);
+  float s = RK_FN(hsum)((s0 + s1) + (s2 + s3));
+  for (; i < n; i++) s += expf(z[i] + bias[i] - m);
+  return m + logf(s);
+}
+
+// For columns j0 ..< j1 of z = A·Bᵀ + bias, each row's log-sum-exp over those columns as a running
+// (max, sum) pair (rk_lse_merge), and z[i, targets[i]] where the target falls in the range. The
+// logits exist only one C block (MC×NC) at a time, in a buffer that stays in L2.
+static int RK_FN(score_packed)(long M, long K, const float *ap, const float *bp, const float *bias, long j0, long j1,
+                               const long *targets, float *maxima, float *sums, float *picked,
+                               const rk_gemm_blocks *blocks) {
+  const long mc = blocks->mc, nc = blocks->nc;
+  float *buffer = aligned_alloc(64, (size_t)(mc * nc) * sizeof(float));
+  if (!buffer) return 0;
+  for (long j = j0; j < j1; j += nc) {
+    long jn = j1 - j < nc ? j1 - j : nc;
+    for (long i0 = 0; i0 < M; i0 += mc) {
+      long rows = M - i0 < mc ? M - i0 : mc;
+      RK_FN(gemm_block)(rows, K, ap + i0 * K, bp, j, j + jn, buffer, nc, blocks->kc, mc);
+      for (long r = 0; r < rows; r++) {
+        long i = i0 + r;
+        long target = targets[i];
+        if (target < 0) continue;
+        const float *z = buffer + r * nc;
+        rk_lse_merge(&maxima[i], &sums[i], RK_FN(row_logsumexp)(z, bias + j, jn));
+        if (target >= j && target < j + jn) picked[i] = z[target - j] + bias[target];
+      }
+    }
+  }
+  free(buffer);
+  return 1;
+}
+
+static const rk_gemm_table RK_FN(gemm_table) = {
+    RK_FN(gemm_mr), RK_FN(gemm_nr), RK_FN(pack_a), RK_FN(pack_b), RK_FN(gemm_packed), RK_FN(score_packed),
+};
+
+#undef RK_MR
+#undef RK_NR
+#undef RK_INLINE

@@ -1,0 +1,357 @@
+import Dispatch
+import Synchronization
+
+/// A matrix copied into the panels of the packed matrix product (see `gemm_template.h`), for the
+/// kernel level it was packed at: the panel height differs between levels.
+final class PackedMatrix: @unchecked Sendable {
+  /// The kernel level whose micro-kernel reads these panels.
+  let level: Int32
+  /// Rows (N for B) and their length K.
+  let rows: Int
+  let k: Int
+  /// Rows per panel.
+  let panel: Int
+  /// 64-byte aligned panels; written once in `init`, read-only after.
+  let values: UnsafeMutablePointer<Float>
+
+  /// Packs `rows`×`k` row-major `matrix` as B panels at `level`.
+  init(b matrix: UnsafePointer<Float>, rows: Int, k: Int, level: Int32) {
+    self.level = level
+    self.rows = rows
+    self.k = k
+    panel = Kernels.panelRows(level: level).b
+    values = PackedMatrix.allocate(Kernels.packedCount(rows: rows, k: k, panel: panel))
+    // Panels split across the threads: packing V is a copy of V, so it runs at memory speed.
+    let panels = (rows + panel - 1) / panel
+    let parts = min(Kernels.threadCount, panels)
+    let per = (panels + parts - 1) / parts
+    let (source, target, panel) = (UnsafeSendable(matrix), UnsafeSendable(values), panel)
+    Kernels.parallelFor(parts) { part in
+      let first = part * per * panel
+      let count = min(rows, (part + 1) * per * panel) - first
+      guard count > 0 else { return }
+      Kernels.packB(
+        level: level, source.value + first * k, rows: count, k: k, ldb: k, into: target.value + first * k)
+    }
+  }
+
+  deinit { UnsafeMutableRawPointer(values).deallocate() }
+
+  static func allocate(_ count: Int) -> UnsafeMutablePointer<Float> {
+    UnsafeMutableRawPointer.allocate(byteCount: max(1, count) * MemoryLayout<Float>.stride, alignment: 64)
+      .bindMemory(to: Float.self, capacity: max(1, count))
+  }
+}
+
+/// V in panels, made the first time many rows of logits are needed (scoring, batched forward
+/// passes), so that loading a model and generating never pay for the copy.
+final class PackedOutputWeights: Sendable {
+  private let storage = Mutex<PackedMatrix?>(nil)
+
+  /// The packed V for the calling thread's kernel level, packing it (again, for another level)
+  /// when needed.
+  func matrix(level: Int32, make: () -> PackedMatrix) -> PackedMatrix {
+    storage.withLock { packed in
+      if let packed, packed.level == level { return packed }
+      let made = make()
+      packed = made
+      return made
+    }
+  }
+}
+
+extension InferenceModel {
+  /// V packed for the packed matrix product, or nil when V is not f32 (f16, bf16 and int8 V are
+  /// never expanded in memory, and have their own products).
+  func packedOutputWeights() -> PackedMatrix? {
+    switch outputWeights {
+    case .int8, .bfloat, .half: return nil
+    case .owned, .mapped: break
+    }
+    let level = Int32(Kernels.currentLevel)
+    let (h, o) = (hiddenSize, outputSize)
+    return withOutputWeights { weights -> PackedMatrix? in
+      guard case .f32(let v) = weights else { return nil }
+      return packedOutput.matrix(level: level) { PackedMatrix(b: v, rows: o, k: h, level: level) }
+    }
+  }
+
+  /// The columns of V's panels that thread `part` of `parts` computes: whole panels, in order.
+  static func columns(part: Int, of parts: Int, total: Int, panel: Int) -> Range<Int> {
+    let panels = (total + panel - 1) / panel
+    let per = (panels + parts - 1) / parts
+    let start = min(total, part * per * panel)
+    return start..<min(total, (part + 1) * per * panel)
+  }
+
+  /// Copies `rows` rows of `hidden` into A panels, split across the threads.
+  static func packRows(
+    _ hidden: UnsafePointer<Float>, rows: Int, k: Int, level: Int32, into packed: UnsafeMutablePointer<Float>
+  ) {
+    let panel = Kernels.panelRows(level: level).a
+    let panels = (rows + panel - 1) / panel
+    let parts = panels >= 64 ? min(Kernels.threadCount, panels) : 1
+    let per = (panels + parts - 1) / parts
+    let (source, target) = (UnsafeSendable(hidden), UnsafeSendable(packed))
+    Kernels.parallelFor(parts) { part in
+      let first = part * per * panel
+      let count = min(rows, (part + 1) * per * panel) - first
+      guard count > 0 else { return }
+      Kernels.packA(level: level, source.value, first: first, rows: count, k: k, lda: k, into: target.value)
+    }
+  }
+
+  /// Rows of hidden states packed at a time: their A panels take at most 8 MiB of scratch memory.
+  /// Each block reads all of V once; at this size that is at least 2,048 rows (1,024 FLOPs per
+  /// byte of V) for H up to 1,024, so V's traffic stays small even from main memory.
+  func packedRowBlock(level: Int32) -> Int {
+    let panel = Kernels.panelRows(level: level).a
+    return max(panel, (1 << 23) / (hiddenSize * MemoryLayout<Float>.stride) / panel * panel)
+  }
+
+  /// z = H·Vᵀ (+ c) for `rows` hidden states into `out` (rows×O) with the packed product; false
+  /// (computing nothing) when V is f16.
+  func packedLogits(
+    hidden: UnsafePointer<Float>, rows: Int, into out: UnsafeMutablePointer<Float>, addBias: Bool
+  ) -> Bool {
+    guard let v = packedOutputWeights() else { return false }
+    let (h, o, level) = (hiddenSize, outputSize, v.level)
+    let blockRows = min(rows, packedRowBlock(level: level))
+    let panel = Kernels.panelRows(level: level).a
+    let packed = PackedMatrix.allocate(Kernels.packedCount(rows: blockRows, k: h, panel: panel))
+    defer { UnsafeMutableRawPointer(packed).deallocate() }
+    let parts = max(1, min(Kernels.threadCount, (o + v.panel - 1) / v.panel))
+    var start = 0
+    while start < rows {
+      let count = min(blockRows, rows - start)
+      Self.packRows(hidden + start * h, rows: count, k: h, level: level, into: packed)
+      let blocks = Kernels.blocks(level: level, m: count, k: h)
+      let shared = (UnsafeSendable(packed), UnsafeSendable(out + start * o))
+      Kernels.parallelFor(parts) { part in
+        let columns = Self.columns(part: part, of: parts, total: o, panel: v.panel)
+        guard !columns.isEmpty else { return }
+        Kernels.gemmPacked(
+          level: level, m: count, k: h, a: shared.0.value, b: v.values, columns: columns,
+          c: shared.1.value + columns.lowerBound, ldc: o, blocks: blocks)
+      }
+      start += count
+    }
+    if addBias {
+      outputBias.withUnsafeBufferPointer { c in
+        for r in 0..<rows {
+          let row = out + r * o
+          for j in 0..<o { row[j] += c[j] }
+        }
+      }
+    }
+    return true
+  }
+
+  /// Scoring with the packed product: each thread takes a range of V's panels and, for every row,
+  /// merges the log-sum-exp of its logits (never stored beyond one cache-sized block) and picks
+  /// the target's logit; the ranges are merged per row at the end. False (computing nothing) when
+  /// V is f16 or a buffer could not be allocated. `rowBlock` overrides the rows packed at a time.
+  func scoreRowsPacked(_ states: HiddenStates, targets: [Int], rowBlock: Int? = nil, into out: inout [Float])
+    -> Bool
+  {
+    guard let v = packedOutputWeights() else { return false }
+    let (h, o, level) = (hiddenSize, outputSize, v.level)
+    let total = states.totalRows
+    let blockRows = min(total, max(1, rowBlock ?? packedRowBlock(level: level)))
+    let panel = Kernels.panelRows(level: level).a
+    let packed = PackedMatrix.allocate(Kernels.packedCount(rows: blockRows, k: h, panel: panel))
+    defer { UnsafeMutableRawPointer(packed).deallocate() }
+    let parts = max(1, min(Kernels.threadCount, (o + v.panel - 1) / v.panel))
+    // Per part and row: the running (maximum, sum) of the log-sum-exp, and the target's logit.
+    var maxima = [Float](repeating: -.infinity, count: parts * blockRows)
+    var sums = [Float](repeating: 0, count: parts * blockRows)
+    var picked = [Float](repeating: .nan, count: parts * blockRows)
+    var succeeded = true
+    states.rows.withUnsafeBufferPointer { hidden in
+      targets.withUnsafeBufferPointer { targets in
+        outputBias.withUnsafeBufferPointer { c in
+          var start = 0
+          while start < total && succeeded {
+            let count = min(blockRows, total - start)
+            Self.packRows(hidden.baseAddress! + start * h, rows: count, k: h, level: level, into: packed)
+            let blocks = Kernels.blocks(level: level, m: count, k: h)
+            for i in 0..<(parts * blockRows) {
+              maxima[i] = -.infinity
+              sums[i] = 0
+            }
+            let failures = Atomic<Int>(0)
+            maxima.withUnsafeMutableBufferPointer { maxima in
+              sums.withUnsafeMutableBufferPointer { sums in
+                picked.withUnsafeMutableBufferPointer { picked in
+                  let shared = (
+                    UnsafeSendable(packed), UnsafeSendable(targets.baseAddress! + start),
+                    UnsafeSendable(c.baseAddress!),
+                    UnsafeSendable((maxima.baseAddress!, sums.baseAddress!, picked.baseAddress!))
+                  )
+                  Kernels.parallelFor(parts) { part in
+                    let columns = Self.columns(part: part, of: parts, total: o, panel: v.panel)
+                    guard !columns.isEmpty else { return }
+                    let offset = part * blockRows
+                    let (maxima, sums, picked) = shared.3.value
+                    let done = Kernels.scorePacked(
+                      level: level, m: count, k: h, a: shared.0.value, b: v.values, bias: shared.2.value,
+                      columns: columns, targets: shared.1.value, maxima: maxima + offset, sums: sums + offset,
+                      picked: picked + offset, blocks: blocks)
+                    if !done { failures.add(1, ordering: .relaxed) }
+                  }
+                }
+              }
+            }
+            guard failures.load(ordering: .relaxed) == 0 else {
+              succeeded = false
+              return
+            }
+            for r in 0..<count where targets[start + r] >= 0 {
+              let target = targets[start + r]
+              var (maximum, sum): (Float, Float) = (-.infinity, 0)
+              var logit = Float.nan
+              for part in 0..<parts {
+                let i = part * blockRows + r
+                Kernels.mergeLogSumExp(&maximum, &sum, maxima[i] + naturalLog(sums[i]))
+                if Self.columns(part: part, of: parts, total: o, panel: v.panel).contains(target) {
+                  logit = picked[i]
+                }
+              }
+              out[start + r] = logit - (maximum + naturalLog(sum))
+            }
+            start += count
+          }
+        }
+      }
+    }
+    return succeeded
+  }
+}
+
+extension InferenceModel {
+  /// Scores one sequence with the serial recurrence overlapped with the logits: this thread runs
+  /// the recurrence and packs each finished chunk of rows, while the other threads already score
+  /// the chunks before it (each chunk in as many column ranges as there are threads); once the
+  /// recurrence ends, this thread joins them. Nil (computing nothing) with one thread or f16 V.
+  func scoreOverlapped(tokens: [Int], chunkRows: Int? = nil) throws(RuntimeError) -> [Float]? {
+    let threads = Kernels.threadCount
+    guard threads >= 2, tokens.count >= 2, let v = packedOutputWeights() else { return nil }
+    let (h, o, level) = (hiddenSize, outputSize, v.level)
+    let total = tokens.count
+    let panel = Kernels.panelRows(level: level).a
+    // About two chunks per thread, so the others start early, of at least 128 rows: each chunk
+    // reads all of V, and 128 rows make that 64 FLOPs per byte of V, so that even a V in main
+    // memory keeps up with the micro-kernel. Chunks are whole panels, each chunk's panels starting
+    // where the previous ones end.
+    let wanted = max(1, chunkRows ?? max(128, (total + 2 * threads - 1) / (2 * threads)))
+    let chunk = (wanted + panel - 1) / panel * panel
+    let chunks = (total + chunk - 1) / chunk
+    // Two column ranges per thread, so the items are small enough to even out at the end.
+    let parts = max(1, min(2 * threads, (o + v.panel - 1) / v.panel))
+    var rows = [Float](repeating: 0, count: total * h)
+    try rows.withUnsafeMutableBufferPointer { rows throws(RuntimeError) in
+      let base = rows.baseAddress!
+      try inputColumns.copyRows(tokens) { t in base + t * h }
+    }
+    var targets = [Int](repeating: -1, count: total)
+    for t in 0..<(total - 1) { targets[t] = tokens[t + 1] }
+    let packed = PackedMatrix.allocate(Kernels.packedCount(rows: chunks * chunk, k: h, panel: panel))
+    defer { UnsafeMutableRawPointer(packed).deallocate() }
+    var maxima = [Float](repeating: -.infinity, count: parts * total)
+    var sums = [Float](repeating: 0, count: parts * total)
+    var picked = [Float](repeating: .nan, count: parts * total)
+    // Chunks whose rows are final and packed; the next work item (chunk-major, then column part).
+    // A worker that finds its chunk not ready sleeps on that chunk's semaphore, signalled once per
+    // item, rather than spinning on a core the recurrence may need.
+    let ready = Atomic<Int>(0)
+    let signals = (0..<chunks).map { _ in DispatchSemaphore(value: 0) }
+    let next = Atomic<Int>(0)
+    let failedStep = Atomic<Int>(-1)
+    let failures = Atomic<Int>(0)
+    rows.withUnsafeMutableBufferPointer { rows in
+      recurrent.withUnsafeBufferPointer { wh in
+        targets.withUnsafeBufferPointer { targets in
+          outputBias.withUnsafeBufferPointer { c in
+            maxima.withUnsafeMutableBufferPointer { maxima in
+              sums.withUnsafeMutableBufferPointer { sums in
+                picked.withUnsafeMutableBufferPointer { picked in
+                  let shared = UnsafeSendable(
+                    (
+                      rows.baseAddress!, wh.baseAddress!, targets.baseAddress!, c.baseAddress!,
+                      maxima.baseAddress!,
+                      sums.baseAddress!, picked.baseAddress!, packed
+                    ))
+                  let activation = activation
+                  DispatchQueue.concurrentPerform(iterations: threads) { worker in
+                    let (rows, wh, targets, c, maxima, sums, picked, packed) = shared.value
+                    if worker == 0 {
+                      for index in 0..<chunks {
+                        let first = index * chunk
+                        let last = min(total, first + chunk)
+                        for t in first..<last {
+                          let row = rows + t * h
+                          if t > 0 { Kernels.gemvF32(m: h, n: h, a: wh, x: row - h, beta: 1, y: row) }
+                          Kernels.activate(activation, row, count: h)
+                          if failedStep.load(ordering: .relaxed) < 0 && !Kernels.allFinite(row, count: h) {
+                            failedStep.store(t, ordering: .relaxed)
+                          }
+                        }
+                        Kernels.packA(
+                          level: level, rows + first * h, first: 0, rows: last - first, k: h, lda: h,
+                          into: packed + first * h)
+                        ready.store(index + 1, ordering: .releasing)
+                        for _ in 0..<parts { signals[index].signal() }
+                      }
+                    }
+                    while true {
+                      let item = next.wrappingAdd(1, ordering: .relaxed).oldValue
+                      guard item < chunks * parts else { return }
+                      let (index, part) = item.quotientAndRemainder(dividingBy: parts)
+                      if ready.load(ordering: .acquiring) <= index { signals[index].wait() }
+                      let columns = Self.columns(part: part, of: parts, total: o, panel: v.panel)
+                      guard !columns.isEmpty else { continue }
+                      let first = index * chunk
+                      let count = min(total, first + chunk) - first
+                      let offset = part * total + first
+                      let done = Kernels.scorePacked(
+                        level: level, m: count, k: h, a: packed + first * h, b: v.values, bias: c,
+                        columns: columns,
+                        targets: targets + first, maxima: maxima + offset, sums: sums + offset,
+                        picked: picked + offset, blocks: Kernels.blocks(level: level, m: count, k: h))
+                      if !done { failures.add(1, ordering: .relaxed) }
+                    }
+                  }
+                }
+              }
+            }
+          }
+        }
+      }
+    }
+    let step = failedStep.load(ordering: .relaxed)
+    if step >= 0 { throw .nonFiniteHidden(step: step, sequence: nil) }
+    guard failures.load(ordering: .relaxed) == 0 else { return nil }
+    var out = [Float](repeating: 0, count: total - 1)
+    for r in 0..<(total - 1) {
+      var (maximum, sum): (Float, Float) = (-.infinity, 0)
+      var logit = Float.nan
+      for part in 0..<parts {
+        let i = part * total + r
+        Kernels.mergeLogSumExp(&maximum, &sum, maxima[i] + naturalLog(sums[i]))
+        if Self.columns(part: part, of: parts, total: o, panel: v.panel).contains(targets[r]) {
+          logit = picked[i]
+        }
+      }
+      out[r] = logit - (maximum + naturalLog(sum))
+    }
+    return out
+  }
+}
+
+#if canImport(Glibc)
+  import Glibc
+  @inline(__always) func naturalLog(_ x: Float) -> Float { Glibc.logf(x) }
+#else
+  import Foundation
+  @inline(__always) func naturalLog(_ x: Float) -> Float { Foundation.logf(x) }
+#endif

@@ -1,0 +1,281 @@
+import Foundation
+import Numerics
+import RNNFormat
+import RNNModel
+import Testing
+
+@testable import RNNRuntime
+
+/// The packed matrix product (gemm_template.h) at every instruction-set level this CPU runs, against
+/// float64 references, with M, N and K that are not multiples of the register tile and block sizes
+/// small enough that every loop runs more than once and ends ragged.
+@Suite struct PackedGEMMTests {
+  /// (M, N, K): single elements, one short tile, tiles plus one, and several blocks of each.
+  static let shapes = [(1, 1, 1), (5, 7, 3), (15, 33, 17), (29, 70, 130), (50, 100, 33), (3, 130, 64)]
+
+  /// The blockings tried: the detected one, and tiny blocks (KC 8, one panel of rows and columns),
+  /// and two panels with KC 24, so the K, row and column loops all split.
+  static func blockings(level: Int32, m: Int, k: Int) -> [GEMMBlocks] {
+    let (mr, nr) = Kernels.panelRows(level: level)
+    return [
+      Kernels.blocks(level: level, m: m, k: k), GEMMBlocks(kc: 8, mc: mr, nc: nr),
+      GEMMBlocks(kc: 24, mc: 2 * mr, nc: 2 * nr),
+    ]
+  }
+
+  static func packed(
+    _ values: [Float], rows: Int, k: Int, level: Int32, a: Bool
+  ) -> [Float] {
+    let (mr, nr) = Kernels.panelRows(level: level)
+    var out = [Float](repeating: .nan, count: Kernels.packedCount(rows: rows, k: k, panel: a ? mr : nr))
+    values.withUnsafeBufferPointer { v in
+      out.withUnsafeMutableBufferPointer { o in
+        if a {
+          Kernels.packA(
+            level: level, v.baseAddress!, first: 0, rows: rows, k: k, lda: k, into: o.baseAddress!)
+        } else {
+          Kernels.packB(level: level, v.baseAddress!, rows: rows, k: k, ldb: k, into: o.baseAddress!)
+        }
+      }
+    }
+    return out
+  }
+
+  // Tolerance: abs 1e-5, rel 1e-5 per element against a float64 dot product (K ≤ 130, |x| < 1).
+  @Test(arguments: KernelTests.levels)
+  func productMatchesReference(level: Int) {
+    KernelTests.atLevel(level, "packed matrix product") {
+      let lv = Int32(level)
+      var random = TestRandom(UInt64(41 + level))
+      for (m, n, k) in Self.shapes {
+        let a = random.floats(m * k, scale: 1)
+        let b = random.floats(n * k, scale: 1)
+        let (ap, bp) = (
+          Self.packed(a, rows: m, k: k, level: lv, a: true),
+          Self.packed(b, rows: n, k: k, level: lv, a: false)
+        )
+        #expect(!ap.contains { $0.isNaN } && !bp.contains { $0.isNaN }, "packing must fill every panel slot")
+        let nr = Kernels.panelRows(level: lv).b
+        // All columns, and (when there are more than one panel) the columns from the second panel on.
+        let ranges = [0..<n] + (n > nr ? [nr..<n] : [])
+        for blocks in Self.blockings(level: lv, m: m, k: k) {
+          for columns in ranges {
+            // A row stride wider than the columns: the product must write only its own columns.
+            let ldc = columns.count + 3
+            var c = [Float](repeating: 7, count: m * ldc)
+            ap.withUnsafeBufferPointer { ap in
+              bp.withUnsafeBufferPointer { bp in
+                c.withUnsafeMutableBufferPointer {
+                  Kernels.gemmPacked(
+                    level: lv, m: m, k: k, a: ap.baseAddress!, b: bp.baseAddress!, columns: columns,
+                    c: $0.baseAddress!, ldc: ldc, blocks: blocks)
+                }
+              }
+            }
+            var failures = 0
+            for i in 0..<m {
+              for j in columns {
+                let exact = (0..<k).map { Double(a[i * k + $0]) * Double(b[j * k + $0]) }.reduce(0, +)
+                let actual = c[i * ldc + j - columns.lowerBound]
+                if !Double(actual).isApproximatelyEqual(
+                  to: exact, absoluteTolerance: 1e-5, relativeTolerance: 1e-5)
+                {
+                  failures += 1
+                  if failures < 4 {
+                    Issue.record(
+                      "C[\(i), \(j)] of \(m)×\(n)×\(k), \(blocks) at level \(level): \(actual) vs \(exact)")
+                  }
+                }
+              }
+              for j in columns.count..<ldc where c[i * ldc + j] != 7 {
+                Issue.record("C[\(i), \(j)] outside the columns was written at level \(level)")
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+
+  // Each row's log-sum-exp of A·Bᵀ + bias, merged from two column ranges, and the target's logit;
+  // tolerance abs 1e-5, rel 1e-5 against float64. Rows with target -1 are left untouched.
+  @Test(arguments: KernelTests.levels)
+  func scoringMatchesReference(level: Int) {
+    KernelTests.atLevel(level, "packed scoring") {
+      let lv = Int32(level)
+      var random = TestRandom(UInt64(57 + level))
+      for (m, n, k) in Self.shapes where n > 1 {
+        let a = random.floats(m * k, scale: 1)
+        let b = random.floats(n * k, scale: 2)
+        let bias = random.floats(n, scale: 1)
+        let targets = (0..<m).map { $0 % 5 == 4 ? -1 : random.int(n) }
+        let (ap, bp) = (
+          Self.packed(a, rows: m, k: k, level: lv, a: true),
+          Self.packed(b, rows: n, k: k, level: lv, a: false)
+        )
+        let nr = Kernels.panelRows(level: lv).b
+        let split = min(n, nr)
+        for blocks in Self.blockings(level: lv, m: m, k: k) {
+          var maxima = [Float](repeating: -.infinity, count: 2 * m)
+          var sums = [Float](repeating: 0, count: 2 * m)
+          var picked = [Float](repeating: .nan, count: 2 * m)
+          for (part, columns) in [0..<split, split..<n].enumerated() where !columns.isEmpty {
+            let done = ap.withUnsafeBufferPointer { ap in
+              bp.withUnsafeBufferPointer { bp in
+                bias.withUnsafeBufferPointer { c in
+                  targets.withUnsafeBufferPointer { t in
+                    maxima.withUnsafeMutableBufferPointer { mx in
+                      sums.withUnsafeMutableBufferPointer { s in
+                        picked.withUnsafeMutableBufferPointer { p in
+                          Kernels.scorePacked(
+                            level: lv, m: m, k: k, a: ap.baseAddress!, b: bp.baseAddress!,
+                            bias: c.baseAddress!,
+                            columns: columns, targets: t.baseAddress!, maxima: mx.baseAddress! + part * m,
+                            sums: s.baseAddress! + part * m, picked: p.baseAddress! + part * m, blocks: blocks
+                          )
+                        }
+                      }
+                    }
+                  }
+                }
+              }
+            }
+            #expect(done)
+          }
+          for i in 0..<m {
+            guard targets[i] >= 0 else {
+              #expect(maxima[i] == -.infinity && sums[i] == 0 && picked[i].isNaN, "row \(i) has no target")
+              continue
+            }
+            let z = (0..<n).map { j in
+              (0..<k).map { Double(a[i * k + $0]) * Double(b[j * k + $0]) }.reduce(0, +) + Double(bias[j])
+            }
+            let top = z.max()!
+            let expected = top + Foundation.log(z.map { Foundation.exp($0 - top) }.reduce(0, +))
+            var (maximum, sum): (Float, Float) = (-.infinity, 0)
+            for part in 0..<2 {
+              Kernels.mergeLogSumExp(
+                &maximum, &sum, maxima[part * m + i] + Foundation.log(sums[part * m + i]))
+            }
+            let lse = Double(maximum) + Foundation.log(Double(sum))
+            #expect(
+              lse.isApproximatelyEqual(to: expected, absoluteTolerance: 1e-5, relativeTolerance: 1e-5),
+              "log-sum-exp of row \(i), \(m)×\(n)×\(k), \(blocks) at level \(level): \(lse) vs \(expected)")
+            let part = targets[i] < split ? 0 : 1
+            #expect(
+              Double(picked[part * m + i]).isApproximatelyEqual(
+                to: z[targets[i]], absoluteTolerance: 1e-5, relativeTolerance: 1e-5),
+              "target logit of row \(i) at level \(level)")
+          }
+        }
+      }
+    }
+  }
+
+  /// Merging log-sum-exps: in any order, with -inf (nothing) and NaN (poison).
+  @Test func mergingLogSumExps() {
+    var (m, s): (Float, Float) = (-.infinity, 0)
+    for lse: Float in [2, -.infinity, 5, 5, -1] { Kernels.mergeLogSumExp(&m, &s, lse) }
+    let expected = Foundation.log(Foundation.exp(2.0) + 2 * Foundation.exp(5.0) + Foundation.exp(-1.0))
+    #expect(Double(m + Foundation.log(s)).isApproximatelyEqual(to: expected, absoluteTolerance: 1e-6))
+    Kernels.mergeLogSumExp(&m, &s, .nan)
+    #expect(m.isNaN)
+  }
+
+  // Scoring through the packed product at every level, in row blocks of one and several panels, and
+  // forward logits of many rows, against the float64 reference model (abs 1e-5 per log-probability,
+  // abs 1e-5 + rel 1e-5 per logit).
+  @Test(arguments: KernelTests.levels)
+  func modelScoringMatchesReference(level: Int) throws {
+    try KernelTests.atLevel(level, "packed model scoring") {
+      let model = try TestModels.make(h: 37, x: 103, g: .identity, seed: 21, scale: 0.4)
+      let runtime = try InferenceModel(model)
+      var random = TestRandom(5)
+      let batch = [40, 2, 17].map { n in (0..<n).map { _ in random.int(103) } }
+      let states = try runtime.hiddenStates(tokens: batch)
+      var targets = [Int](repeating: -1, count: states.totalRows)
+      for (s, sequence) in batch.enumerated() {
+        for t in 0..<(sequence.count - 1) { targets[states.offsets[s] + t] = sequence[t + 1] }
+      }
+      let panel = Kernels.panelRows(level: Int32(level)).a
+      for rowBlock in [panel, 3 * panel, nil] {
+        var out = [Float](repeating: .nan, count: states.totalRows)
+        #expect(runtime.scoreRowsPacked(states, targets: targets, rowBlock: rowBlock, into: &out))
+        for (s, sequence) in batch.enumerated() {
+          let reference = Reference(model).run(tokens: sequence)
+          for t in 0..<(sequence.count - 1) {
+            let expected = Reference.logSoftmax(reference.logits[t])[sequence[t + 1]]
+            let actual = Double(out[states.offsets[s] + t])
+            #expect(
+              actual.isApproximatelyEqual(to: expected, absoluteTolerance: 1e-5),
+              "sequence \(s) step \(t), row block \(String(describing: rowBlock)) at level \(level)")
+          }
+        }
+      }
+      let forward = try runtime.forward(tokens: batch[0])
+      let reference = Reference(model).run(tokens: batch[0])
+      for (row, expected) in zip(forward.outputs, reference.logits) {
+        for (y, e) in zip(row, expected) {
+          #expect(Double(y).isApproximatelyEqual(to: e, absoluteTolerance: 1e-5, relativeTolerance: 1e-5))
+        }
+      }
+    }
+  }
+
+  // One sequence with the recurrence overlapped with the logits (with two or more threads), in
+  // chunks of one panel, several panels, and the default, against the float64 reference model
+  // (abs 1e-5 per log-probability); a hidden state that overflows is reported at its step.
+  @Test func overlappedScoringMatchesReference() throws {
+    let model = try TestModels.make(h: 29, x: 77, g: .softmax, seed: 23, scale: 0.5)
+    let runtime = try InferenceModel(model)
+    var random = TestRandom(8)
+    let tokens = (0..<150).map { _ in random.int(77) }
+    let reference = Reference(model).run(tokens: tokens)
+    for chunk in [1, 40, nil] {
+      guard let scored = try runtime.scoreOverlapped(tokens: tokens, chunkRows: chunk) else {
+        #expect(Kernels.threadCount == 1, "only one thread makes overlapping impossible")
+        print("PackedGEMMTests: overlapped scoring NOT run: the runtime has one thread")
+        return
+      }
+      #expect(scored.count == tokens.count - 1)
+      for t in 0..<(tokens.count - 1) {
+        let expected = Reference.logSoftmax(reference.logits[t])[tokens[t + 1]]
+        #expect(
+          Double(scored[t]).isApproximatelyEqual(to: expected, absoluteTolerance: 1e-5),
+          "step \(t), chunk \(String(describing: chunk))")
+      }
+    }
+    var exploding = try TestModels.make(h: 8, x: 10, f: .identity, seed: 24, scale: 0.5)
+    exploding.W = Parameter([Float](repeating: 1e30, count: 8 * 18), shape: [8, 18])
+    let failing = try InferenceModel(exploding)
+    #expect(throws: RuntimeError.nonFiniteHidden(step: 1, sequence: nil)) {
+      _ = try failing.score(tokens: [1, 2, 3, 4])
+    }
+  }
+
+  // Scoring a batch with V in f32 (the packed product) and in f16 (never expanded: OpenBLAS on
+  // blocks of widened rows), against the float64 reference of the loaded model (abs 1e-5).
+  @Test(arguments: [DType.f32, .f16])
+  func batchScoringMatchesReferenceForEitherV(dtype: DType) throws {
+    let folder = try TestModels.temporaryFolder()
+    defer { try? FileManager.default.removeItem(at: folder) }
+    let path = folder.appendingPathComponent("model.rnn").path
+    try TestModels.make(h: 21, x: 45, seed: 31, scale: 0.5).write(to: path, dtype: dtype)
+    let loaded = try ElmanModel.load(path: path)
+    let runtime = try InferenceModel(loaded)
+    #expect(runtime.outputWeightsAreHalf == (dtype == .f16))
+    #expect((runtime.packedOutputWeights() == nil) == (dtype == .f16), "only an f32 V is packed")
+    var random = TestRandom(12)
+    let batch = [30, 3, 11].map { n in (0..<n).map { _ in random.int(45) } }
+    let scores = try runtime.score(batch: batch)
+    for (s, sequence) in batch.enumerated() {
+      let reference = Reference(loaded).run(tokens: sequence)
+      for t in 0..<(sequence.count - 1) {
+        let expected = Reference.logSoftmax(reference.logits[t])[sequence[t + 1]]
+        #expect(
+          scores[s].logProbabilities[t].isApproximatelyEqual(to: expected, absoluteTolerance: 1e-5),
+          "\(dtype) V, sequence \(s) step \(t)")
+      }
+    }
+  }
+}
