@@ -126,23 +126,7 @@ static void RK_FN(gemm_packed)(long M, long K, const float *ap, const float *bp,
 // and values below -87.3 give exp(-87.3) ≈ 1e-38 instead of 0, which no sum of terms up to 1 sees.
 RK_INLINE VF RK_FN(exp_nonpositive)(VF x) {
   const VF lo = RK_FN(splat)(-87.3365478515625f);
-  x = x < lo ? lo : x;
-  VF fx = RK_FN(round)(x * RK_FN(splat)(1.44269504088896341f));
-  x = x - fx * RK_FN(splat)(0.693359375f);
-  x = x - fx * RK_FN(splat)(-2.12194440e-4f);
-  VF y = RK_FN(splat)(1.9875691500E-4f);
-  y = y * x + RK_FN(splat)(1.3981999507E-3f);
-  y = y * x + RK_FN(splat)(8.3334519073E-3f);
-  y = y * x + RK_FN(splat)(4.1665795894E-2f);
-  y = y * x + RK_FN(splat)(1.6666665459E-1f);
-  y = y * x + RK_FN(splat)(5.0000001201E-1f);
-  y = y * (x * x) + (x + RK_FN(splat)(1.0f));
-#if RK_W == 16
-  return (VF)_mm512_scalef_ps((__m512)y, (__m512)fx);
-#else
-  VI scale = (__builtin_convertvector(fx, VI) + 127) << 23;
-  return y * (VF)scale;
-#endif
+  return RK_FN(exp_clamped)(x < lo ? lo : x);
 }
 
 // log Σ exp(z[j] + bias[j]) for a row of logits: RK_FN(logsumexp), with the cheaper exponential

@@ -88,17 +88,9 @@ RK_INLINE VF RK_FN(round)(VF x) {
 #endif
 }
 
-// exp(x): Cody-Waite range reduction and a degree-5 polynomial (Cephes), about 2 ulp. Below the
-// clamp the true value is (almost) 0, and returning 0 keeps log-sum-exp exact there; NaN stays NaN.
-RK_INLINE VF RK_FN(exp)(VF x) {
-  const VF hi = RK_FN(splat)(88.3762626647949f);
-  const VF lo = RK_FN(splat)(-87.3365478515625f);
-  const VF zero = RK_FN(splat)(0.0f);
-  VI underflow = x < lo;
-  VI nan = x != x;
-  VF input = x;
-  x = x < lo ? lo : x;
-  x = x > hi ? hi : x;
+// e^x for x already clamped to [-87.34, 88.38]: Cephes' range reduction and degree-5 polynomial,
+// shared by RK_FN(exp) and the packed product's exp of non-positive values.
+RK_INLINE VF RK_FN(exp_clamped)(VF x) {
   VF fx = RK_FN(round)(x * RK_FN(splat)(1.44269504088896341f));
   x = x - fx * RK_FN(splat)(0.693359375f);
   x = x - fx * RK_FN(splat)(-2.12194440e-4f);
@@ -112,11 +104,25 @@ RK_INLINE VF RK_FN(exp)(VF x) {
   // y·2^fx: AVX-512 has an instruction for it (fewer registers in the unrolled loops that call
   // this); elsewhere 2^fx is built in the exponent bits.
 #if RK_W == 16
-  y = (VF)_mm512_scalef_ps((__m512)y, (__m512)fx);
+  return (VF)_mm512_scalef_ps((__m512)y, (__m512)fx);
 #else
   VI scale = (__builtin_convertvector(fx, VI) + 127) << 23;
-  y = y * (VF)scale;
+  return y * (VF)scale;
 #endif
+}
+
+// exp(x): Cody-Waite range reduction and a degree-5 polynomial (Cephes), about 2 ulp. Below the
+// clamp the true value is (almost) 0, and returning 0 keeps log-sum-exp exact there; NaN stays NaN.
+RK_INLINE VF RK_FN(exp)(VF x) {
+  const VF hi = RK_FN(splat)(88.3762626647949f);
+  const VF lo = RK_FN(splat)(-87.3365478515625f);
+  const VF zero = RK_FN(splat)(0.0f);
+  VI underflow = x < lo;
+  VI nan = x != x;
+  VF input = x;
+  x = x < lo ? lo : x;
+  x = x > hi ? hi : x;
+  VF y = RK_FN(exp_clamped)(x);
   y = underflow ? zero : y;
   return nan ? input : y;
 }

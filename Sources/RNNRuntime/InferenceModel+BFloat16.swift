@@ -29,19 +29,8 @@ extension InferenceModel {
         Kernels.gemvBFloat16(m: o, n: h, a: v, x: hidden, bias: bias, y: out, dot: false)
         return
       }
-      if let bias { for r in 0..<rows { (out + r * o).update(from: bias, count: o) } }
-      let blockRows = max(64, min(o, (1 << 18) / h))
-      let block = UnsafeMutablePointer<Float>.allocate(capacity: blockRows * h)
-      defer { block.deallocate() }
-      var start = 0
-      while start < o {
-        let count = min(blockRows, o - start)
+      blockwiseLogits(hidden: hidden, rows: rows, into: out, bias: bias) { start, count, block in
         Kernels.bfloat16ToFloat(v + start * h, block, count: count * h)
-        blas.sgemm(
-          transposeB: true, m: rows, n: count, k: h, a: hidden, lda: h, b: block, ldb: h,
-          beta: bias == nil ? 0 : 1,
-          c: out + start, ldc: o)
-        start += count
       }
     }
   }

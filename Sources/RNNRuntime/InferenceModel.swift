@@ -386,23 +386,37 @@ public final class InferenceModel: Sendable {
           if rows == 1 {
             Kernels.gemvHalf(m: o, n: h, a: v, x: hidden, bias: addBias ? c.baseAddress! : nil, y: out)
           } else {
-            if addBias { for r in 0..<rows { (out + r * o).update(from: c.baseAddress!, count: o) } }
-            // Convert a block of V's rows at a time into a small f32 buffer, never all of V.
-            let blockRows = max(64, min(o, (1 << 18) / h))
-            let block = UnsafeMutablePointer<Float>.allocate(capacity: blockRows * h)
-            defer { block.deallocate() }
-            var start = 0
-            while start < o {
-              let count = min(blockRows, o - start)
-              Kernels.halfToFloat(v + start * h, block, count: count * h)
-              blas.sgemm(
-                transposeB: true, m: rows, n: count, k: h, a: hidden, lda: h, b: block, ldb: h,
-                beta: addBias ? 1 : 0, c: out + start, ldc: o)
-              start += count
+            blockwiseLogits(hidden: hidden, rows: rows, into: out, bias: addBias ? c.baseAddress! : nil) {
+              start, count, block in Kernels.halfToFloat(v + start * h, block, count: count * h)
             }
           }
         }
       }
+    }
+  }
+
+  /// z = H·Vᵀ (+ bias) for `rows` hidden states and a V that is not f32: `widen` converts rows
+  /// [start, start + count) of V into `block`, a small f32 buffer, one block at a time for sgemm,
+  /// so all of V is never expanded.
+  func blockwiseLogits(
+    hidden: UnsafePointer<Float>, rows: Int, into out: UnsafeMutablePointer<Float>,
+    bias: UnsafePointer<Float>?,
+    widen: (_ start: Int, _ count: Int, _ block: UnsafeMutablePointer<Float>) -> Void
+  ) {
+    let (h, o) = (hiddenSize, outputSize)
+    if let bias { for r in 0..<rows { (out + r * o).update(from: bias, count: o) } }
+    let blockRows = max(64, min(o, (1 << 18) / h))
+    let block = UnsafeMutablePointer<Float>.allocate(capacity: blockRows * h)
+    defer { block.deallocate() }
+    var start = 0
+    while start < o {
+      let count = min(blockRows, o - start)
+      widen(start, count, block)
+      blas.sgemm(
+        transposeB: true, m: rows, n: count, k: h, a: hidden, lda: h, b: block, ldb: h,
+        beta: bias == nil ? 0 : 1,
+        c: out + start, ldc: o)
+      start += count
     }
   }
 
