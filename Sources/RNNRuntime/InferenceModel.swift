@@ -395,28 +395,54 @@ public final class InferenceModel: Sendable {
     }
   }
 
-  /// z = H·Vᵀ (+ bias) for `rows` hidden states and a V that is not f32: `widen` converts rows
-  /// [start, start + count) of V into `block`, a small f32 buffer, one block at a time for sgemm,
-  /// so all of V is never expanded.
+  /// z = H·Vᵀ (+ bias) for `rows` hidden states and a V that is not stored as f32: `widen` converts
+  /// rows [start, start + count) of V into `block`, a small f32 buffer; each block is packed and
+  /// multiplied by the packed product in turn, so all of V is never expanded, and every logit is
+  /// summed exactly as for the same values stored as f32 (``packedLogits(hidden:rows:into:addBias:)``).
   func blockwiseLogits(
     hidden: UnsafePointer<Float>, rows: Int, into out: UnsafeMutablePointer<Float>,
     bias: UnsafePointer<Float>?,
     widen: (_ start: Int, _ count: Int, _ block: UnsafeMutablePointer<Float>) -> Void
   ) {
-    let (h, o) = (hiddenSize, outputSize)
-    if let bias { for r in 0..<rows { (out + r * o).update(from: bias, count: o) } }
-    let blockRows = max(64, min(o, (1 << 18) / h))
-    let block = UnsafeMutablePointer<Float>.allocate(capacity: blockRows * h)
-    defer { block.deallocate() }
-    var start = 0
-    while start < o {
-      let count = min(blockRows, o - start)
-      widen(start, count, block)
-      blas.sgemm(
-        transposeB: true, m: rows, n: count, k: h, a: hidden, lda: h, b: block, ldb: h,
-        beta: bias == nil ? 0 : 1,
-        c: out + start, ldc: o)
-      start += count
+    let (h, o, level) = (hiddenSize, outputSize, Int32(Kernels.currentLevel))
+    let (panelA, panelB) = Kernels.panelRows(level: level)
+    // 4 MiB of widened rows of V per block, whole panels.
+    let vRows = min(o, max(panelB, (1 << 20) / h / panelB * panelB))
+    let widened = UnsafeMutablePointer<Float>.allocate(capacity: vRows * h)
+    defer { widened.deallocate() }
+    let packedV = PackedMatrix.allocate(Kernels.packedCount(rows: vRows, k: h, panel: panelB))
+    defer { UnsafeMutableRawPointer(packedV).deallocate() }
+    let hRows = min(rows, packedRowBlock(level: level))
+    let packedH = PackedMatrix.allocate(Kernels.packedCount(rows: hRows, k: h, panel: panelA))
+    defer { UnsafeMutableRawPointer(packedH).deallocate() }
+    var first = 0
+    while first < rows {
+      let count = min(hRows, rows - first)
+      Self.packRows(hidden + first * h, rows: count, k: h, level: level, into: packedH)
+      let blocks = Kernels.blocks(level: level, m: count, k: h)
+      var start = 0
+      while start < o {
+        let columns = min(vRows, o - start)
+        widen(start, columns, widened)
+        Kernels.packB(level: level, widened, rows: columns, k: h, ldb: h, into: packedV)
+        let parts = max(1, min(Kernels.threadCount, (columns + panelB - 1) / panelB))
+        let shared = (UnsafeSendable(packedH), UnsafeSendable(packedV), UnsafeSendable(out + first * o + start))
+        Kernels.parallelFor(parts) { part in
+          let range = Self.columns(part: part, of: parts, total: columns, panel: panelB)
+          guard !range.isEmpty else { return }
+          Kernels.gemmPacked(
+            level: level, m: count, k: h, a: shared.0.value, b: shared.1.value, columns: range,
+            c: shared.2.value + range.lowerBound, ldc: o, blocks: blocks)
+        }
+        start += columns
+      }
+      first += count
+    }
+    if let bias {
+      for r in 0..<rows {
+        let row = out + r * o
+        for j in 0..<o { row[j] += bias[j] }
+      }
     }
   }
 

@@ -77,11 +77,10 @@ import Testing
     widened.V = Parameter(loaded.V.floats(), shape: loaded.V.shape)
     let reference = try InferenceModel(widened)
     let tokens = [3, 130, 7, 7, 64, 0, 12]
-    // Many rows: bf16 V goes to sgemm in widened blocks, f32 V to RNNKit's packed product, so the
-    // sums differ in order only: within 1e-5 relative (H = 45 products of |v·h| ≤ 0.4).
+    // Many rows: bf16 V is widened block by block into the same packed product as f32 V: exact.
     expectClose(
       try runtime.forward(tokens: tokens).outputs, doubles(try reference.forward(tokens: tokens).outputs),
-      absolute: 1e-7, relative: 1e-5, "forward")
+      absolute: 0, relative: 0, "forward")
     var session = InferenceSession(model: runtime)
     try session.advance(tokens: tokens)
     var expected = InferenceSession(model: reference)
