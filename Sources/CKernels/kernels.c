@@ -428,13 +428,18 @@ static const rk_kernel_table *const rk_tables[RK_LEVEL_COUNT] = {
 #endif
 };
 
-static int rk_detect_level(void) {
+// The CPU's kernel level in the low 4 bits and its extra features (RK_FEATURE_*) above them.
+static int rk_detect(void) {
 #if RK_X86
   __builtin_cpu_init();
   int avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
   int avx512 = avx2 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
                __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl");
-  return avx512 ? RK_LEVEL_AVX512 : avx2 ? RK_LEVEL_AVX2 : RK_LEVEL_PORTABLE;
+  int level = avx512 ? RK_LEVEL_AVX512 : avx2 ? RK_LEVEL_AVX2 : RK_LEVEL_PORTABLE;
+  int features = 0;
+  if (avx512 && __builtin_cpu_supports("avx512vnni")) features |= RK_FEATURE_VNNI;
+  if (avx512 && __builtin_cpu_supports("avx512bf16")) features |= RK_FEATURE_BF16;
+  return level | features << 4;
 #else
   return RK_LEVEL_PORTABLE;
 #endif
@@ -444,15 +449,20 @@ static int rk_detect_level(void) {
 static atomic_int rk_detected = -1;
 // Set only by tests, for their own thread.
 static _Thread_local int rk_forced = -1;
+static _Thread_local int rk_forced_features = -1;
 
-int rk_cpu_level(void) {
-  int level = atomic_load_explicit(&rk_detected, memory_order_relaxed);
-  if (level < 0) {
-    level = rk_detect_level();
-    atomic_store_explicit(&rk_detected, level, memory_order_relaxed);
+static int rk_cpu(void) {
+  int cpu = atomic_load_explicit(&rk_detected, memory_order_relaxed);
+  if (cpu < 0) {
+    cpu = rk_detect();
+    atomic_store_explicit(&rk_detected, cpu, memory_order_relaxed);
   }
-  return level;
+  return cpu;
 }
+
+int rk_cpu_level(void) { return rk_cpu() & 0xF; }
+
+int rk_cpu_features(void) { return rk_cpu() >> 4; }
 
 int rk_level(void) { return rk_forced >= 0 ? rk_forced : rk_cpu_level(); }
 
@@ -472,30 +482,6 @@ const char *rk_level_name(int level) {
 }
 
 static inline const rk_kernel_table *rk_kernels(void) { return rk_tables[rk_level()]; }
-
-static int rk_detect_features(void) {
-#if RK_X86
-  __builtin_cpu_init();
-  int features = 0;
-  if (rk_cpu_level() >= RK_LEVEL_AVX512 && __builtin_cpu_supports("avx512vnni")) features |= RK_FEATURE_VNNI;
-  if (rk_cpu_level() >= RK_LEVEL_AVX512 && __builtin_cpu_supports("avx512bf16")) features |= RK_FEATURE_BF16;
-  return features;
-#else
-  return 0;
-#endif
-}
-
-static atomic_int rk_detected_features = -1;
-static _Thread_local int rk_forced_features = -1;
-
-int rk_cpu_features(void) {
-  int features = atomic_load_explicit(&rk_detected_features, memory_order_relaxed);
-  if (features < 0) {
-    features = rk_detect_features();
-    atomic_store_explicit(&rk_detected_features, features, memory_order_relaxed);
-  }
-  return features;
-}
 
 int rk_features(void) { return rk_forced_features >= 0 ? rk_forced_features : rk_cpu_features(); }
 
