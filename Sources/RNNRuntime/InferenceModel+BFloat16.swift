@@ -41,34 +41,18 @@ extension InferenceModel {
   )
     -> Int
   {
-    let (h, o) = (hiddenSize, outputSize)
-    let threads = o * h >= 1 << 20 ? min(Kernels.threadCount, max(1, o / 256)) : 1
-    let chunk = ((o + threads - 1) / threads + 3) & ~3
-    var best = [(index: Int, value: Float)](repeating: (0, -.infinity), count: threads)
-    withExtendedLifetime(view.storage) {
-      best.withUnsafeMutableBufferPointer { best in
-        outputBias.withUnsafeBufferPointer { c in
-          let shared = (
-            UnsafeSendable(best.baseAddress!), UnsafeSendable(c.baseAddress!), UnsafeSendable(scratch),
-            UnsafeSendable(Self.bfloat16Pointer(view)), UnsafeSendable(hidden)
-          )
-          Kernels.parallelFor(threads) { t in
-            let start = t * chunk
-            let rows = min(chunk, o - start)
-            guard rows > 0 else { return }
-            let out = shared.2.value + start
-            Kernels.gemvBFloat16(
-              m: rows, n: h, a: shared.3.value + start * h, x: shared.4.value, bias: shared.1.value + start,
-              y: out,
-              dot: true, threaded: false)
-            let i = Kernels.argmax(out, count: rows)
-            shared.0.value[t] = (start + i, out[i])
-          }
+    let h = hiddenSize
+    return withExtendedLifetime(view.storage) {
+      outputBias.withUnsafeBufferPointer { c in
+        let shared = (
+          UnsafeSendable(c.baseAddress!), UnsafeSendable(Self.bfloat16Pointer(view)), UnsafeSendable(hidden)
+        )
+        return blockArgmax(scratch: scratch) { start, rows, out in
+          Kernels.gemvBFloat16(
+            m: rows, n: h, a: shared.1.value + start * h, x: shared.2.value, bias: shared.0.value + start,
+            y: out, dot: true, threaded: false)
         }
       }
     }
-    var winner = best[0]
-    for candidate in best.dropFirst() where candidate.value > winner.value { winner = candidate }
-    return winner.index
   }
 }

@@ -71,42 +71,26 @@ extension InferenceModel {
   )
     -> Int
   {
-    let (h, o) = (hiddenSize, outputSize)
-    let threads = o * h >= 1 << 20 ? min(Kernels.threadCount, max(1, o / 256)) : 1
-    let chunk = ((o + threads - 1) / threads + 3) & ~3
+    let h = hiddenSize
     var hq = [Int8](repeating: 0, count: h)
     let scale = hq.withUnsafeMutableBufferPointer {
       Kernels.quantize(hidden, count: h, into: $0.baseAddress!)
     }
-    var best = [(index: Int, value: Float)](repeating: (0, -.infinity), count: threads)
-    best.withUnsafeMutableBufferPointer { best in
-      outputBias.withUnsafeBufferPointer { c in
-        hq.withUnsafeBufferPointer { hq in
-          v.withPointers { q, scales, sums in
-            let shared = (
-              UnsafeSendable(best.baseAddress!), UnsafeSendable(c.baseAddress!), UnsafeSendable(scratch),
-              UnsafeSendable(q), UnsafeSendable(scales), UnsafeSendable(sums), UnsafeSendable(hq.baseAddress!)
-            )
-            Kernels.parallelFor(threads) { t in
-              let start = t * chunk
-              let rows = min(chunk, o - start)
-              guard rows > 0 else { return }
-              let out = shared.2.value + start
-              Kernels.gemvInt8Block(
-                m: rows, n: h, a: shared.3.value + start * h, scales: shared.4.value + start,
-                rowSums: shared.5.value + start, x: shared.6.value, xScale: scale,
-                bias: shared.1.value + start,
-                y: out)
-              let i = Kernels.argmax(out, count: rows)
-              shared.0.value[t] = (start + i, out[i])
-            }
+    return outputBias.withUnsafeBufferPointer { c in
+      hq.withUnsafeBufferPointer { hq in
+        v.withPointers { q, scales, sums in
+          let shared = (
+            UnsafeSendable(c.baseAddress!), UnsafeSendable(q), UnsafeSendable(scales), UnsafeSendable(sums),
+            UnsafeSendable(hq.baseAddress!)
+          )
+          return blockArgmax(scratch: scratch) { start, rows, out in
+            Kernels.gemvInt8Block(
+              m: rows, n: h, a: shared.1.value + start * h, scales: shared.2.value + start,
+              rowSums: shared.3.value + start, x: shared.4.value, xScale: scale, bias: shared.0.value + start,
+              y: out)
           }
         }
       }
     }
-    // Blocks are in index order, so a strict comparison keeps the first maximum.
-    var winner = best[0]
-    for candidate in best.dropFirst() where candidate.value > winner.value { winner = candidate }
-    return winner.index
   }
 }

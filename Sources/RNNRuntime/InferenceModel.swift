@@ -426,7 +426,9 @@ public final class InferenceModel: Sendable {
         widen(start, columns, widened)
         Kernels.packB(level: level, widened, rows: columns, k: h, ldb: h, into: packedV)
         let parts = max(1, min(Kernels.threadCount, (columns + panelB - 1) / panelB))
-        let shared = (UnsafeSendable(packedH), UnsafeSendable(packedV), UnsafeSendable(out + first * o + start))
+        let shared = (
+          UnsafeSendable(packedH), UnsafeSendable(packedV), UnsafeSendable(out + first * o + start)
+        )
         Kernels.parallelFor(parts) { part in
           let range = Self.columns(part: part, of: parts, total: columns, panel: panelB)
           guard !range.isEmpty else { return }
@@ -453,33 +455,46 @@ public final class InferenceModel: Sendable {
     if case .bfloat(let view) = outputWeights {
       return bfloat16ArgmaxLogits(view, hidden: hidden, scratch: scratch)
     }
+    let h = hiddenSize
+    return outputBias.withUnsafeBufferPointer { c in
+      withOutputWeights { weights in
+        let (x, v, bias) = (UnsafeSendable(hidden), UnsafeSendable(weights), UnsafeSendable(c.baseAddress!))
+        return blockArgmax(scratch: scratch) { start, rows, out in
+          switch v.value {
+          case .f32(let matrix):
+            out.update(from: bias.value + start, count: rows)
+            Kernels.gemvF32(m: rows, n: h, a: matrix + start * h, x: x.value, beta: 1, y: out)
+          case .half(let matrix):
+            Kernels.gemvF16(
+              m: rows, n: h, a: matrix + start * h, x: x.value, bias: bias.value + start, y: out)
+          }
+        }
+      }
+    }
+  }
+
+  /// The index of the largest of the O logits (the first on ties), computed in blocks of rows on
+  /// the runtime's threads: `logits(start, rows, out)` writes logits [start, start + rows) to
+  /// `out` (`scratch + start`) on the calling thread only, and each thread takes its block's
+  /// maximum while the block is in cache.
+  func blockArgmax(
+    scratch: UnsafeMutablePointer<Float>,
+    _ logits: @Sendable (_ start: Int, _ rows: Int, _ out: UnsafeMutablePointer<Float>) -> Void
+  ) -> Int {
     let (h, o) = (hiddenSize, outputSize)
     let threads = o * h >= 1 << 20 ? min(Kernels.threadCount, max(1, o / 256)) : 1
     let chunk = ((o + threads - 1) / threads + 3) & ~3
     var best = [(index: Int, value: Float)](repeating: (0, -.infinity), count: threads)
     best.withUnsafeMutableBufferPointer { best in
-      outputBias.withUnsafeBufferPointer { c in
-        withOutputWeights { weights in
-          let shared = (
-            UnsafeSendable(best.baseAddress!), UnsafeSendable(c.baseAddress!), UnsafeSendable(scratch)
-          )
-          let (x, v) = (UnsafeSendable(hidden), UnsafeSendable(weights))
-          Kernels.parallelFor(threads) { t in
-            let start = t * chunk
-            let rows = min(chunk, o - start)
-            guard rows > 0 else { return }
-            let (out, bias) = (shared.2.value + start, shared.1.value + start)
-            switch v.value {
-            case .f32(let matrix):
-              out.update(from: bias, count: rows)
-              Kernels.gemvF32(m: rows, n: h, a: matrix + start * h, x: x.value, beta: 1, y: out)
-            case .half(let matrix):
-              Kernels.gemvF16(m: rows, n: h, a: matrix + start * h, x: x.value, bias: bias, y: out)
-            }
-            let i = Kernels.argmax(out, count: rows)
-            shared.0.value[t] = (start + i, out[i])
-          }
-        }
+      let shared = (UnsafeSendable(best.baseAddress!), UnsafeSendable(scratch))
+      Kernels.parallelFor(threads) { t in
+        let start = t * chunk
+        let rows = min(chunk, o - start)
+        guard rows > 0 else { return }
+        let out = shared.1.value + start
+        logits(start, rows, out)
+        let i = Kernels.argmax(out, count: rows)
+        shared.0.value[t] = (start + i, out[i])
       }
     }
     // Blocks are in index order, so a strict comparison keeps the first maximum.
