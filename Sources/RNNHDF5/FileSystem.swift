@@ -65,6 +65,8 @@ enum FileSystem {
   /// The temporary file of an atomic write with its disk blocks allocated and mapped shared, so
   /// that libhdf5's in-memory file is built in the file's own pages. Allocating first means no
   /// store into the mapping can meet a full disk (which would kill the process with SIGBUS).
+  /// SIGXFSZ, which exceeding a file-size limit would raise, is not reached either: the
+  /// allocation fails first, with EFBIG.
   final class ReservedFile {
     let fd: Int32
     let memory: UnsafeMutableRawPointer
@@ -72,20 +74,18 @@ enum FileSystem {
     private let path: String
     private var released = false
 
-    /// Nil when the file system cannot allocate ahead (the caller then builds the file in
-    /// anonymous memory); a full disk or a failed call is an error naming `path`.
+    /// Nil when the estimate cannot be allocated ahead: a file system without `posix_fallocate`,
+    /// or no room for the whole estimate (which may exceed the file). The caller then builds the
+    /// file in anonymous memory, and a disk too small for the real bytes fails at their write.
     init?(_ file: String, bytes: Int, path: String) throws(HDF5Error) {
       self.path = path
       let fd = open(file, O_RDWR | O_CLOEXEC)
       guard fd >= 0 else { throw Self.failure("opening the file", errno, path) }
-      let code = posix_fallocate(fd, 0, off_t(bytes))
-      if code == EOPNOTSUPP || code == EINVAL {
+      guard posix_fallocate(fd, 0, off_t(bytes)) == 0 else {
+        // Whatever was allocated before the failure is given back.
+        _ = ftruncate(fd, 0)
         _ = close(fd)
         return nil
-      }
-      guard code == 0 else {
-        _ = close(fd)
-        throw Self.failure("allocating the file", code, path)
       }
       guard let memory = mmap(nil, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0), memory != MAP_FAILED
       else {

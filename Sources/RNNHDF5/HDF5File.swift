@@ -106,11 +106,11 @@ enum HDF5File {
   /// flushed and written to a temporary file, fsynced and renamed into place. libhdf5 does no disk
   /// I/O, so a full disk is an error of the final write, here, and never reaches libhdf5.
   ///
-  /// `reserving` is an estimate of the file's size. When it is given, the temporary file gets its
-  /// disk blocks at once (a full disk fails here, before libhdf5 runs) and is mapped as libhdf5's
-  /// memory, so the bytes are built where they are stored: no second copy of the file in memory
-  /// and no final write. A file that outgrows the estimate moves to anonymous memory and is
-  /// written as before.
+  /// `reserving` is an estimate of the file's size. When it is given and the disk has room for it,
+  /// the temporary file gets its disk blocks at once and is mapped as libhdf5's memory, so the
+  /// bytes are built where they are stored: no second copy of the file in memory and no final
+  /// write. Without room for the estimate, or when the file outgrows it, the file is built in
+  /// anonymous memory and written as before.
   static func create(
     path: String, overwrite: Bool, reserving: Int = 0, _ body: (H5Location) throws(HDF5Error) -> Void
   )

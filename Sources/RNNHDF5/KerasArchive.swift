@@ -44,7 +44,8 @@ extension Keras {
         var zip = ZipWriter(sink: emit)
         try zipped { try zip.addStored(name: metadataMember, contents: metadata) }
         try zipped { try zip.addStored(name: configMember, contents: config) }
-        try HDF5File.buildImage(path: path) { root throws(HDF5Error) in
+        try HDF5File.buildImage(path: path, reserving: estimatedSize(of: model, requested: dtype)) {
+          root throws(HDF5Error) in
           try fillWeightsFile(root, model: model, dtype: dtype, path: path)
         } consume: { bytes, zeros throws(HDF5Error) in
           guard zeros > 0 else {

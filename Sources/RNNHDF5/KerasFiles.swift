@@ -370,6 +370,13 @@ public enum Keras {
     try HDF5File.writeParameter(parameter, name: name, in: location, dtype: tensors.dtype(of: parameter))
   }
 
+  /// The estimated size of a Keras weights file for `model`: the plain layout's tensors plus, for
+  /// token models, the H×H identity kernel that follows the Embedding.
+  static func estimatedSize(of model: ElmanModel, requested: DType?) -> Int {
+    let identity = model.inputKind == .tokens ? model.hiddenSize * model.hiddenSize * 8 : 0
+    return HDF5File.estimatedSize(of: model, requested: requested) + identity
+  }
+
   /// Writes a Keras 3 weights file that `load_weights` accepts for
   /// `[Embedding(X, H)] → SimpleRNN(H, return_sequences=True) → Dense(O)`. Every weight is
   /// written as `dtype`; without one, f64 parameters stay f64 and the others are written as f32.
@@ -382,7 +389,10 @@ public enum Keras {
     if let dtype { _ = try HDF5File.checkWritable(dtype, path: path) }
     // Keras files hold no vocabulary or metadata strings, only the weights and the config.
     try HDF5File.checkWritable(model, path: path, strings: false)
-    try HDF5File.create(path: path, overwrite: overwrite) { root throws(HDF5Error) in
+    try HDF5File.create(
+      path: path, overwrite: overwrite, reserving: estimatedSize(of: model, requested: dtype)
+    ) {
+      root throws(HDF5Error) in
       try fillWeightsFile(root, model: model, dtype: dtype, path: path)
     }
   }
@@ -492,7 +502,10 @@ public enum Keras {
     try HDF5File.checkWritable(model, path: path, strings: false)
     let t = exportTensors(model, requested: dtype)
     let kerasVersion = "3.0.0"
-    try HDF5File.create(path: path, overwrite: overwrite) { root throws(HDF5Error) in
+    try HDF5File.create(
+      path: path, overwrite: overwrite, reserving: estimatedSize(of: model, requested: dtype)
+    ) {
+      root throws(HDF5Error) in
       do {
         try root.writeAttribute("model_config", strings: [modelConfig(model, dtype: dtype)], scalar: true)
         try root.writeAttribute("keras_version", strings: [kerasVersion], scalar: true)
