@@ -27,7 +27,12 @@ extension Keras {
     var recurrent: [String] = []
     var denseNames: [String] = []
     var embeddings: [String] = []
+    // A layer listed twice would be read twice: refused, so a list cannot multiply the work.
+    var seen = Set<String>()
     for layer in layerNames {
+      guard seen.insert(layer).inserted else {
+        throw reader.fail(rootPart, .invalid("lists layer \"\(layer)\" twice"))
+      }
       let group = try reader.group(layer, in: root)
       guard let names = try reader.stringArrayAttribute("weight_names", of: group) else {
         throw reader.fail("attribute \"weight_names\" of \(group.path)", .missing)

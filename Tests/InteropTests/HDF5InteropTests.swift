@@ -508,6 +508,20 @@ struct KerasReadInteropTests {
     #expect(HDF5Library.openObjectCount() == 0)
   }
 
+  /// A layer listed twice in `layer_names` is refused before it is read again.
+  @Test func tfKerasWeightsListingALayerTwiceAreRefused() throws {
+    let path = try readCases.get().appendingPathComponent("tf2_repeated_layer_weights.h5").path
+    let options = ImportOptions(hiddenActivation: .tanh, outputActivation: .identity)
+    do {
+      _ = try ModelFormats.read(path: path, options: options, isolation: .trusted)
+      Issue.record("a repeated layer was accepted")
+    } catch let error as HDF5Error {
+      #expect(error.description.hasPrefix(path + ": "), "\(error)")
+      #expect(error.description.contains("lists layer \"simple_rnn_1\" twice"), "\(error)")
+    }
+    #expect(HDF5Library.openObjectCount() == 0)
+  }
+
   /// Without a vocabulary a one-hot model stays dense; a vocabulary of another size is one line
   /// naming both sizes.
   @Test func oneHotNeedsAVocabularyOfItsSize() throws {

@@ -221,6 +221,24 @@ with h5py.File(os.path.join(out, "tf2_stacked_weights.h5"), "w") as f:
         ],
     )
 
+# A hostile list: one layer named twice in layer_names (each name would be read again).
+with h5py.File(os.path.join(out, "tf2_repeated_layer_weights.h5"), "w") as f:
+    write_tf2_weights(
+        f,
+        [
+            (
+                "simple_rnn_1",
+                [
+                    ("simple_rnn_1/simple_rnn_cell/kernel:0", d_kernel),
+                    ("simple_rnn_1/simple_rnn_cell/recurrent_kernel:0", d_recurrent),
+                    ("simple_rnn_1/simple_rnn_cell/bias:0", d_bias),
+                ],
+            ),
+            ("dense_1", [("dense_1/kernel:0", d_dense_kernel), ("dense_1/bias:0", d_dense_bias)]),
+        ],
+    )
+    f.attrs["layer_names"] = fixed(["simple_rnn_1", "simple_rnn_1", "dense_1"])
+
 # tf.keras 2.x model.save("m.h5"): model_config and training_config as bytes, the weights under
 # /model_weights, optimizer slots of the same shapes under /optimizer_weights.
 tf2_config = {
