@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds a libFuzzer target and runs it.
 # Usage: scripts/fuzz.sh [SECONDS] [TARGET]   (default 600 s, FuzzReader)
-#   FuzzReader       the .rnn reader, seeded with Fixtures/*.rnn
+#   FuzzReader       the .rnn reader (unverified, verified at open, verified on first use),
+#                    seeded with Fixtures/*.rnn and an int8 conversion of the cuisine model
 #   FuzzSafetensors  the safetensors reader, seeded with the cuisine model exported as safetensors
 #   FuzzZip          the zip reader and writer, seeded with small archives from Python's zipfile
 #   FuzzNpy          the .npy header parser and decoders, seeded with arrays from numpy.save
@@ -25,6 +26,10 @@ mkdir -p "$corpus" Fuzz/artifacts
 bin="$(cd Fuzz && swift build -c release --sanitize fuzzer --show-bin-path)/$target"
 if [ "$target" = FuzzReader ]; then
   cp -n Fixtures/*.rnn "$corpus"/ 2>/dev/null || true
+  # An int8 V with its row scales (the fixtures are all float).
+  swift build -c release --product rnnkit -q
+  "$(swift build -c release --show-bin-path)/rnnkit" convert Fixtures/cuisine.rnn "$corpus/cuisine-int8.rnn" \
+    --dtype int8 --force >/dev/null
   find Fuzz/regressions -maxdepth 1 -type f ! -name '*.md' -exec cp -n {} "$corpus"/ \;
 elif [ "$target" = FuzzZip ]; then
   python3 scripts/fuzz_seeds.py zip "$corpus"

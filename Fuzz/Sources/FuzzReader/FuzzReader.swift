@@ -7,14 +7,13 @@ import RNNModel
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzReader(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
   let storage = ByteStorage(copying: UnsafeRawBufferPointer(start: data, count: size))
-  for verify in [false, true] {
-    guard
-      let container = try? Container(
-        storage: storage, options: ReadOptions(verifyChecksums: verify, verifyHeaderChecksum: verify))
-    else {
-      continue
-    }
+  // Unverified, verified at open, and verified block by block on first use (format 1.1).
+  for (verify, onFirstUse) in [(false, false), (true, false), (true, true)] {
+    var options = ReadOptions(verifyChecksums: verify, verifyHeaderChecksum: verify)
+    options.verifyOnFirstUse = onFirstUse
+    guard let container = try? Container(storage: storage, options: options) else { continue }
     _ = container.corruptTensors()
+    for view in container.tensorViews { _ = try? view.verify() }
     let model: ElmanModel
     do {
       model = try ElmanModel(container: container)
