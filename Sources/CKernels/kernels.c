@@ -185,19 +185,7 @@ static inline float rk_i8_finish(int64_t d, float scale, float xscale, float bia
 #define VH16 rk_h4
 #define RK_F16C 0
 #define RK_ROUND 0
-#include "kernels_template.h"
-#include "training_template.h"
-#include "gemm_template.h"
-#undef RK_FN
-#undef VB
-#undef VS
-#undef RK_W
-#undef VF
-#undef VI
-#undef VU
-#undef VH16
-#undef RK_F16C
-#undef RK_ROUND
+#include "kernels_level.h"
 
 #if RK_X86
 #pragma clang attribute push(__attribute__((target("avx2,fma,f16c"))), apply_to = function)
@@ -212,20 +200,7 @@ static inline float rk_i8_finish(int64_t d, float scale, float xscale, float bia
 #define VHALF rk_half8
 #define RK_F16C 1
 #define RK_ROUND 1
-#include "kernels_template.h"
-#include "training_template.h"
-#include "gemm_template.h"
-#undef RK_FN
-#undef VB
-#undef VS
-#undef RK_W
-#undef VF
-#undef VI
-#undef VU
-#undef VH16
-#undef VHALF
-#undef RK_F16C
-#undef RK_ROUND
+#include "kernels_level.h"
 #pragma clang attribute pop
 
 #pragma clang attribute push(__attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,avx2,fma,f16c"))), \
@@ -241,20 +216,7 @@ static inline float rk_i8_finish(int64_t d, float scale, float xscale, float bia
 #define VHALF rk_half16
 #define RK_F16C 1
 #define RK_ROUND 1
-#include "kernels_template.h"
-#include "training_template.h"
-#include "gemm_template.h"
-#undef RK_FN
-#undef VB
-#undef VS
-#undef RK_W
-#undef VF
-#undef VI
-#undef VU
-#undef VH16
-#undef VHALF
-#undef RK_F16C
-#undef RK_ROUND
+#include "kernels_level.h"
 #pragma clang attribute pop
 
 // MARK: AVX-512 VNNI (int8)
