@@ -14,9 +14,11 @@ import Synchronization
 /// memory traffic as the whole transpose, which then also serves every later token.
 ///
 /// W read from a `.rnn` file verified on first use (``ReadOptions/verifyOnFirstUse``) is verified
-/// block by block before any byte of it is read: the blocks under a column before it is gathered
-/// (all of W, in one sequential pass, when the new columns would touch more than a quarter of its
-/// blocks), all of W before a full transpose.
+/// block by block before any byte of it is read: W_h's rows and a column's blocks are read from
+/// the file (``TensorView/withVerifiedBytes(of:_:)``), verified, and the floats taken from the
+/// verified copies, so the mapping of W never becomes resident for these sparse reads (a fault
+/// would map a whole page-cache folio, and a column touches every row); all of W is verified in
+/// place before a full transpose, which reads all of it anyway.
 final class InputColumns: Sendable {
   let hiddenSize: Int
   let inputSize: Int
@@ -60,16 +62,60 @@ final class InputColumns: Sendable {
     }
   }
 
+  /// Calls `body(part, k, floats)` with the floats of W at `ranges(part)[k]` (sorted element
+  /// ranges) for every part, the parts on the runtime's threads. Mapped W is read with
+  /// ``TensorView/withVerifiedBytes(of:_:)``: verified before use and, when verified on first use,
+  /// copied out of the file block by block, so the mapping never becomes resident for a sparse read.
+  private func read(
+    parts: Int, ranges: @Sendable (Int) -> [Range<Int>],
+    _ body: @Sendable (Int, Int, UnsafePointer<Float>) -> Void
+  ) throws(RuntimeError) {
+    switch matrix {
+    case .owned(let values):
+      values.withUnsafeBufferPointer { w in
+        let w = UnsafeSendable(w.baseAddress!)
+        Kernels.parallelFor(parts) { part in
+          for (k, range) in ranges(part).enumerated() { body(part, k, w.value + range.lowerBound) }
+        }
+      }
+    case .mapped(let view):
+      let failure = Mutex<FormatError?>(nil)
+      Kernels.parallelFor(parts) { part in
+        do throws(FormatError) {
+          try view.withVerifiedBytes(of: ranges(part).map { ($0.lowerBound * 4)..<($0.upperBound * 4) }) {
+            k, bytes in
+            // Element offsets and the file's 64-byte aligned tensors keep floats aligned.
+            body(part, k, bytes.baseAddress!.assumingMemoryBound(to: Float.self))
+          }
+        } catch {
+          failure.withLock { $0 = $0 ?? error }
+        }
+      }
+      if let error = failure.withLock({ $0 }) { throw .corruptWeights(error) }
+    }
+  }
+
   /// W_h (H×H), copied out of W's first H columns.
   func recurrentBlock() throws(RuntimeError) -> [Float] {
     let (h, width) = (hiddenSize, hiddenSize + inputSize)
-    try verify(elements: (0..<h).map { ($0 * width)..<($0 * width + h) })
-    return withMatrix { w in
-      [Float](unsafeUninitializedCapacity: h * h) { out, initialized in
-        for i in 0..<h { (out.baseAddress! + i * h).update(from: w + i * width, count: h) }
-        initialized = h * h
+    let parts = h >= 256 ? Kernels.threadCount : 1
+    let per = (h + parts - 1) / parts
+    var failure: RuntimeError?
+    let block = [Float](unsafeUninitializedCapacity: h * h) { out, initialized in
+      let target = UnsafeSendable(out.baseAddress!)
+      do throws(RuntimeError) {
+        try read(parts: parts) { part in
+          (part * per..<min(h, (part + 1) * per)).map { ($0 * width)..<($0 * width + h) }
+        } _: { part, k, row in
+          (target.value + (part * per + k) * h).update(from: row, count: h)
+        }
+      } catch {
+        failure = error
       }
+      initialized = h * h
     }
+    if let failure { throw failure }
+    return block
   }
 
   /// Writes the row of token (input column) `ids[k]`, W_x[:, id] (+ b), to `destination(k)` for
@@ -114,45 +160,31 @@ final class InputColumns: Sendable {
   }
 
   /// Columns `ids` of W_x (+ b), each as H contiguous floats, gathered on the runtime's threads
-  /// after the blocks under them are verified.
+  /// from verified bytes (``read(parts:ranges:_:)``): mapped W verified on first use is read
+  /// from the file block by block, only the blocks under the columns.
   private func gather(_ ids: [Int]) throws(RuntimeError) -> [[Float]] {
     let (h, width) = (hiddenSize, hiddenSize + inputSize)
     // In address order (row by row, columns ascending), so W is read in one forward sweep and
-    // the blocks to verify come out sorted.
+    // columns that share a block are read together.
     let order = ids.indices.sorted { ids[$0] < ids[$1] }
-    // A column needs a block in every row. When the columns would touch more than a quarter of
-    // W's blocks, W is verified whole instead: one sequential pass (read ahead from disk, pages
-    // mapped in order) costs less than that many scattered blocks.
-    if ids.count * h > (h * width * 4) / Layout.blockSize / 4 {
-      try verify(elements: [0..<(h * width)])
-    } else {
-      var ranges: [Range<Int>] = []
-      ranges.reserveCapacity(ids.count * h)
-      for i in 0..<h {
-        for k in order {
-          let at = i * width + h + ids[k]
-          ranges.append(at..<(at + 1))
-        }
-      }
-      try verify(elements: ranges)
-    }
+    let columns = order.map { h + ids[$0] }
     let out = UnsafeMutableBufferPointer<Float>.allocate(capacity: ids.count * h)
     defer { out.deallocate() }
-    withMatrix { w in
-      bias.withUnsafeBufferPointer { b in
-        let (w, b, out) = (UnsafeSendable(w), UnsafeSendable(b), UnsafeSendable(out.baseAddress!))
-        let folded = !bias.isEmpty
-        // Rows split across threads; each thread sweeps its rows of W once for all columns.
-        let parts = h >= 256 ? Kernels.threadCount : 1
-        let per = (h + parts - 1) / parts
-        Kernels.parallelFor(parts) { part in
-          for i in (part * per)..<min(h, (part + 1) * per) {
-            let row = w.value + i * width + h
-            let add = folded ? b.value[i] : 0
-            for k in order { out.value[k * h + i] = row[ids[k]] + add }
-          }
-        }
+    let (target, n) = (UnsafeSendable(out.baseAddress!), order.count)
+    let add = bias
+    // Rows split across threads; each thread sweeps its rows of W once for all columns.
+    let parts = h >= 256 ? Kernels.threadCount : 1
+    let per = (h + parts - 1) / parts
+    try read(parts: parts) { part in
+      var ranges: [Range<Int>] = []
+      ranges.reserveCapacity(per * n)
+      for i in (part * per)..<min(h, (part + 1) * per) {
+        for j in columns { ranges.append((i * width + j)..<(i * width + j + 1)) }
       }
+      return ranges
+    } _: { part, k, value in
+      let i = part * per + k / n
+      target.value[order[k % n] * h + i] = value.pointee + (add.isEmpty ? 0 : add[i])
     }
     return (0..<ids.count).map { Array(UnsafeBufferPointer(rebasing: out[($0 * h)..<(($0 + 1) * h)])) }
   }

@@ -8,7 +8,7 @@ import Testing
 /// A format 1.1 model opened with `verifyOnFirstUse`: the runtime reads only verified bytes.
 @Suite struct VerifyOnFirstUseTests {
   // W is 64×9064 and V 9000×64 floats, both over 1 MiB, so the file is 1.1 and both are deferred.
-  // Two columns need 128 of W's 566 blocks, under the quarter at which W is verified whole.
+  // A column of W_x lies in 64 of W's 567 blocks, one per row.
   static let (h, x) = (64, 9000)
 
   /// Writes the model to a fresh folder; `edit` may change the file's bytes.
@@ -76,10 +76,28 @@ import Testing
     #expect { try runtime.predictNext(tokens: [100, 4_000]) } throws: { Self.isCorrupt($0, tensor: "W") }
     var session = InferenceSession(model: runtime)
     #expect { try session.advance(token: 4_000) } throws: { Self.isCorrupt($0, tensor: "W") }
-    // Ten new columns would touch more than a quarter of W's blocks, so W is verified whole.
-    #expect { try runtime.predictNext(tokens: Array(200..<210)) } throws: { Self.isCorrupt($0, tensor: "W") }
+    // Only the blocks under the columns used are read, however many columns there are: ten
+    // new ones (640 blocks) still run, and fail once one of them is the corrupt column.
+    _ = try runtime.predictNext(tokens: Array(200..<210))
+    #expect { try runtime.predictNext(tokens: Array(5_000..<5_009) + [4_000]) } throws: {
+      Self.isCorrupt($0, tensor: "W")
+    }
     // A batch large enough for the full transpose verifies all of W first.
     #expect { try runtime.forward(batch: [Array(0..<400)]) } throws: { Self.isCorrupt($0, tensor: "W") }
+  }
+
+  @Test func readsTheFileItOpenedAfterAnotherReplacedIt() throws {
+    let (folder, path) = try Self.file()
+    defer { try? FileManager.default.removeItem(at: folder) }
+    let model = try Self.open(path, onFirstUse: true)
+    let tokens = [3, 8_999, 17, 3, 2_500]
+    let expected = try InferenceModel(Self.open(path, onFirstUse: false)).predictNext(tokens: tokens, topK: 5)
+    // A model with other weights renamed over the path: W_h and the columns are read from the
+    // file that was opened, with its block checksums.
+    let other = folder.appendingPathComponent("other.rnn").path
+    try TestModels.make(h: Self.h, x: Self.x, seed: 8, scale: 0.2).write(to: other)
+    #expect(rename(other, path) == 0)
+    #expect(try InferenceModel(model).predictNext(tokens: tokens, topK: 5) == expected)
   }
 
   @Test func aCorruptRowOfVOrW_hFailsBeforePreparing() throws {
