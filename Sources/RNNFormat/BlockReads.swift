@@ -1,6 +1,8 @@
 extension TensorView {
   /// The longest byte range ``withVerifiedBytes(of:_:)`` takes.
   public static let verifiedReadLimit = 1 << 20
+  /// Reads that need at least 1/`denseReadFraction` of the blocks in their span read it all ahead.
+  static let denseReadFraction = 8
 
   /// Calls `body(k, bytes)` with the bytes of `ranges[k]` (offsets from the tensor's first byte),
   /// for every k in order, each verified before `body` sees it, as ``verify(byteRanges:)`` does.
@@ -20,12 +22,18 @@ extension TensorView {
   public func withVerifiedBytes(of ranges: [Range<Int>], _ body: (Int, UnsafeRawBufferPointer) -> Void)
     throws(FormatError)
   {
-    var previous = 0
+    let size = Layout.blockSize
+    // The distinct blocks under the ranges, and the span from the first to the last.
+    var (previous, blocks, lowest, highest) = (0, 0, Int.max, -1)
     for range in ranges {
       precondition(range.lowerBound >= 0 && range.upperBound <= entry.byteCount, "range outside the tensor")
       precondition(range.lowerBound >= previous, "ranges not sorted")
       precondition(range.count <= Self.verifiedReadLimit, "range too long")
       previous = range.lowerBound
+      guard !range.isEmpty else { continue }
+      let (first, last) = (range.lowerBound / size, (range.upperBound - 1) / size)
+      blocks += max(0, last - max(first - 1, highest))
+      (lowest, highest) = (min(lowest, first), max(highest, last))
     }
     guard let deferred, storage.isMappedFile else {
       try verify(byteRanges: ranges)
@@ -37,7 +45,12 @@ extension TensorView {
       }
       return
     }
-    let size = Layout.blockSize
+    // Blocks read one by one from disk cost a seek each; when they are dense enough in their
+    // span, the whole span is read ahead sequentially instead (a page cache that holds it
+    // already makes this cheap).
+    if highest >= lowest, blocks * Self.denseReadFraction >= highest - lowest + 1 {
+      storage.adviseWillRead(offset: entry.offset + lowest * size, count: (highest - lowest + 1) * size)
+    }
     // A range of at most the limit spans at most one block more than the limit holds.
     let capacity = Self.verifiedReadLimit / size + 1
     let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: capacity * size, alignment: 64)

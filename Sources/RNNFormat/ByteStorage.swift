@@ -120,6 +120,14 @@ public final class ByteStorage: @unchecked Sendable {
     return false
   }
 
+  /// Hints that ``read(into:at:part:)`` will soon read much of the `count` bytes at `offset`, so
+  /// the kernel reads them from disk in large sequential requests (a mapped file only).
+  public func adviseWillRead(offset: Int, count: Int) {
+    if case .unmap(_, let descriptor) = release {
+      System.adviseWillNeed(descriptor, offset: offset, count: count)
+    }
+  }
+
   /// Copies the bytes at `offset` into `buffer` without touching a mapping: a mapped file is read
   /// with `pread` from the file that was mapped (so the pages never become resident in this
   /// process), other storage is copied. Throws ``FormatError/truncated(part:needed:available:)``

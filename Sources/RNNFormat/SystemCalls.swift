@@ -148,6 +148,13 @@ package enum System {
     #endif
   }
 
+  /// Asks the kernel to start reading `count` bytes of `fd` at `offset` into the page cache.
+  static func adviseWillNeed(_ fd: Int32, offset: Int, count: Int) {
+    #if os(Linux)
+      _ = posix_fadvise(fd, off_t(offset), off_t(count), POSIX_FADV_WILLNEED)
+    #endif
+  }
+
   package static func writeAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer) throws(FormatError) {
     guard var base = bytes.baseAddress else { return }
     var remaining = bytes.count
