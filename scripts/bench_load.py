@@ -56,6 +56,7 @@ def main():
     p.add_argument("--rounds", type=int, default=11)
     p.add_argument("--cold-rounds", type=int, default=3)
     p.add_argument("--tokens", type=int, default=16)
+    p.add_argument("--before", help="an older rnnkit, timed on the 1.1 file in the same rounds")
     a = p.parse_args()
     rnn = os.path.join(a.dir, "large.rnn")
     rnn10 = os.path.join(a.dir, "large-1.0.rnn")
@@ -66,6 +67,10 @@ def main():
     contestants = [
         ("rnnkit predict, format 1.1 (blocks verified on first use)", [a.bin, "predict", rnn, text], rnn),
         ("rnnkit predict, format 1.0 (all verified at open)", [a.bin, "predict", rnn10, text], rnn10),
+    ]
+    if a.before:
+        contestants.append(("--before build: rnnkit predict, format 1.1", [a.before, "predict", rnn, text], rnn))
+    contestants += [
         ("rnnkit predict --skip-checksums (nothing verified)", [a.bin, "predict", rnn, text, "--skip-checksums"], rnn),
         ("numpy + safetensors mmap (bench_load_numpy.py)", [sys.executable, numpy_script, st, text], st),
         ("cat of the .rnn file", ["cat", rnn], rnn),
