@@ -53,7 +53,9 @@ extension TensorView {
     }
     // A range of at most the limit spans at most one block more than the limit holds.
     let capacity = Self.verifiedReadLimit / size + 1
-    let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: capacity * size, alignment: 64)
+    // A run reads only blocks some range needs, so it never holds more than all of them.
+    let buffer = UnsafeMutableRawBufferPointer.allocate(
+      byteCount: max(1, min(capacity, blocks)) * size, alignment: 64)
     defer { buffer.deallocate() }
     var k = 0
     while k < ranges.count {
