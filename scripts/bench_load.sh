@@ -4,8 +4,10 @@
 # safetensors (scripts/bench_load_numpy.py) and against `cat` of the file, with each process's
 # peak RSS beside its time.
 #
-#   scripts/bench_load.sh [--rounds N] [--cold-rounds N] [--tokens N] [--keep DIR]
+#   scripts/bench_load.sh [--rounds N] [--cold-rounds N] [--tokens N] [--keep DIR] [--before BIN]
 #
+# --before BIN adds `BIN predict` on the 1.1 file (an rnnkit built from an older commit) to the
+# same rounds.
 # The models are generated in a temporary folder (or DIR, reused when present) and never
 # committed. Cold runs drop the page cache (echo 3 > /proc/sys/vm/drop_caches) before every
 # process and need root; without it they are skipped. Contestants run interleaved, round by
@@ -16,13 +18,15 @@ ROUNDS=11
 COLD_ROUNDS=3
 KEEP=
 TOKENS=16
+BEFORE=
 while [ $# -gt 0 ]; do
   case "$1" in
     --rounds) ROUNDS=$2; shift 2 ;;
     --cold-rounds) COLD_ROUNDS=$2; shift 2 ;;
     --tokens) TOKENS=$2; shift 2 ;;
     --keep) KEEP=$2; shift 2 ;;
-    *) echo "usage: $0 [--rounds N] [--cold-rounds N] [--tokens N] [--keep DIR]" >&2; exit 2 ;;
+    --before) BEFORE=$2; shift 2 ;;
+    *) echo "usage: $0 [--rounds N] [--cold-rounds N] [--tokens N] [--keep DIR] [--before BIN]" >&2; exit 2 ;;
   esac
 done
 bash scripts/bootstrap.sh
@@ -44,4 +48,5 @@ if [ ! -f "$work/large.safetensors" ]; then
   "$bin" convert "$work/large-1.0.rnn" "$work/large.rnn" --force >/dev/null
   "$bin" convert "$work/large.rnn" "$work/large.safetensors" --force >/dev/null
 fi
-exec python3 scripts/bench_load.py --bin "$bin" --dir "$work" --rounds "$ROUNDS" --cold-rounds "$COLD_ROUNDS" --tokens "$TOKENS"
+exec python3 scripts/bench_load.py --bin "$bin" --dir "$work" --rounds "$ROUNDS" --cold-rounds "$COLD_ROUNDS" \
+  --tokens "$TOKENS" ${BEFORE:+--before "$BEFORE"}

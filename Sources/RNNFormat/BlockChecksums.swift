@@ -109,12 +109,37 @@ public final class BlockChecksums: Sendable {
       }
     }
     if let failure {
-      let start = failure.block * Layout.blockSize
-      let end = min(start + Layout.blockSize, entry.byteCount)
-      throw .checksumMismatch(
-        part: "tensor \"\(entry.name)\" block \(failure.block) (bytes \(start)..<\(end))",
-        stored: stored(first + failure.block), computed: failure.computed)
+      throw mismatch(entry, first: first, block: failure.block, computed: failure.computed)
     }
+  }
+
+  /// Verifies a copy of consecutive blocks of `entry` (relative to its first block `first`),
+  /// `bytes` starting at the first byte of block `block` and ending at a block boundary or the
+  /// tensor's end, and remembers them as verified; throws for the first that does not match.
+  /// Every block is hashed, even one verified before: the copy is new bytes.
+  func verify(_ entry: TensorEntry, first: Int, copied bytes: UnsafeRawBufferPointer, from block: Int)
+    throws(FormatError)
+  {
+    let count = Layout.blockCount(bytes.count)
+    for n in 0..<count {
+      let start = n * Layout.blockSize
+      let computed = XXH64.hash(
+        UnsafeRawBufferPointer(rebasing: bytes[start..<min(start + Layout.blockSize, bytes.count)]))
+      if computed != stored(first + block + n) {
+        throw mismatch(entry, first: first, block: block + n, computed: computed)
+      }
+    }
+    verified.withLock { flags in
+      for n in 0..<count { flags[first + block + n] = true }
+    }
+  }
+
+  private func mismatch(_ entry: TensorEntry, first: Int, block: Int, computed: UInt64) -> FormatError {
+    let start = block * Layout.blockSize
+    let end = min(start + Layout.blockSize, entry.byteCount)
+    return .checksumMismatch(
+      part: "tensor \"\(entry.name)\" block \(block) (bytes \(start)..<\(end))",
+      stored: stored(first + block), computed: computed)
   }
 
   /// Whether every block of the tensor starting at block `first` with `count` blocks is verified.

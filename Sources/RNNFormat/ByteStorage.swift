@@ -1,7 +1,11 @@
 /// Read-only bytes that outlive every view into them: a memory-mapped file or an owned, 64-byte
 /// aligned copy.
 ///
-/// Tensor views hold a reference, so the mapping stays valid for as long as any view does.
+/// Tensor views hold a reference, so the mapping stays valid for as long as any view does. A
+/// mapping keeps a descriptor of the file it maps, so that bytes can also be read with `pread`
+/// (``read(into:at:part:)``) from that same file, even after another one has replaced it on disk,
+/// without touching the mapping: a fault on a mapped page maps its whole page-cache folio (up to
+/// 2 MiB on recent Linux), so sparse reads through a mapping make most of it resident.
 public final class ByteStorage: @unchecked Sendable {
   // Immutable after init; the bytes are never written, so sharing across threads is safe.
   /// The first byte.
@@ -11,7 +15,8 @@ public final class ByteStorage: @unchecked Sendable {
   private let release: Release
 
   private enum Release {
-    case unmap(Int)
+    /// A mapping of `size` bytes and its own descriptor of the mapped file.
+    case unmap(size: Int, descriptor: Int32)
     case deallocate
   }
 
@@ -22,7 +27,8 @@ public final class ByteStorage: @unchecked Sendable {
     try self.init(mappingDescriptor: fd)
   }
 
-  /// Maps the whole of the open regular file (or memfd) `fd` read-only; the caller still owns `fd`.
+  /// Maps the whole of the open regular file (or memfd) `fd` read-only; the caller still owns `fd`
+  /// (the storage keeps a duplicate).
   public init(mappingDescriptor fd: Int32) throws(FormatError) {
     let size = try System.fileSize(fd)
     if size == 0 {
@@ -31,9 +37,15 @@ public final class ByteStorage: @unchecked Sendable {
       release = .deallocate
       return
     }
-    base = try System.map(fd, size: size)
+    let own = try System.duplicate(fd)
+    do {
+      base = try System.map(own, size: size)
+    } catch {
+      System.close(own)
+      throw error
+    }
     count = size
-    release = .unmap(size)
+    release = .unmap(size: size, descriptor: own)
   }
 
   /// Reads the whole file at `path` into memory aligned to 64 bytes: slower to open than a
@@ -87,7 +99,9 @@ public final class ByteStorage: @unchecked Sendable {
 
   deinit {
     switch release {
-    case .unmap(let size): System.unmap(base, size: size)
+    case .unmap(let size, let descriptor):
+      System.unmap(base, size: size)
+      System.close(descriptor)
     case .deallocate: UnsafeMutableRawPointer(mutating: base).deallocate()
     }
   }
@@ -98,5 +112,36 @@ public final class ByteStorage: @unchecked Sendable {
   /// Hints that the bytes will be read front to back (used before checksum passes).
   public func adviseSequential() {
     if case .unmap = release { System.adviseSequential(base, size: count) }
+  }
+
+  /// Whether the bytes are a mapped file, which ``read(into:at:part:)`` reads with `pread`.
+  public var isMappedFile: Bool {
+    if case .unmap = release { return true }
+    return false
+  }
+
+  /// Hints that ``read(into:at:part:)`` will soon read much of the `count` bytes at `offset`, so
+  /// the kernel reads them from disk in large sequential requests (a mapped file only).
+  public func adviseWillRead(offset: Int, count: Int) {
+    if case .unmap(_, let descriptor) = release {
+      System.adviseWillNeed(descriptor, offset: offset, count: count)
+    }
+  }
+
+  /// Copies the bytes at `offset` into `buffer` without touching a mapping: a mapped file is read
+  /// with `pread` from the file that was mapped (so the pages never become resident in this
+  /// process), other storage is copied. Throws ``FormatError/truncated(part:needed:available:)``
+  /// naming `part` if the file has shrunk since it was mapped.
+  public func read(
+    into buffer: UnsafeMutableRawBufferPointer, at offset: Int, part: @autoclosure () -> String
+  ) throws(FormatError) {
+    precondition(offset >= 0 && offset <= count && buffer.count <= count - offset, "read outside the storage")
+    guard buffer.count > 0 else { return }
+    switch release {
+    case .unmap(_, let descriptor):
+      try System.read(descriptor, into: buffer, at: offset, part: part())
+    case .deallocate:
+      buffer.baseAddress!.copyMemory(from: base + offset, byteCount: buffer.count)
+    }
   }
 }

@@ -148,6 +148,13 @@ package enum System {
     #endif
   }
 
+  /// Asks the kernel to start reading `count` bytes of `fd` at `offset` into the page cache.
+  static func adviseWillNeed(_ fd: Int32, offset: Int, count: Int) {
+    #if os(Linux)
+      _ = posix_fadvise(fd, off_t(offset), off_t(count), POSIX_FADV_WILLNEED)
+    #endif
+  }
+
   package static func writeAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer) throws(FormatError) {
     guard var base = bytes.baseAddress else { return }
     var remaining = bytes.count
@@ -164,16 +171,28 @@ package enum System {
 
   /// Fills `buffer` from the start of `fd`; a file that shrank meanwhile is an error.
   static func readAll(_ fd: Int32, into buffer: UnsafeMutableRawBufferPointer) throws(FormatError) {
+    try read(fd, into: buffer, at: 0, part: "file")
+  }
+
+  /// Fills `buffer` from `fd` at `offset`; a file that ends first is an error naming `part`.
+  static func read(
+    _ fd: Int32, into buffer: UnsafeMutableRawBufferPointer, at offset: Int, part: @autoclosure () -> String
+  ) throws(FormatError) {
     var done = 0
     while done < buffer.count {
-      let count = pread(fd, buffer.baseAddress! + done, buffer.count - done, off_t(done))
+      let count = pread(fd, buffer.baseAddress! + done, buffer.count - done, off_t(offset + done))
       if count < 0 {
         if errno == EINTR { continue }
         throw failure("read")
       }
-      if count == 0 { throw .truncated(part: "file", needed: buffer.count, available: done) }
+      if count == 0 { throw .truncated(part: part(), needed: buffer.count, available: done) }
       done += count
     }
+  }
+
+  /// A second descriptor of the file behind `fd`, closed on exec.
+  static func duplicate(_ fd: Int32) throws(FormatError) -> Int32 {
+    try check("duplicating a file descriptor", fcntl(fd, F_DUPFD_CLOEXEC, 0))
   }
 
   static func pwriteAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer, at offset: Int) throws(FormatError) {

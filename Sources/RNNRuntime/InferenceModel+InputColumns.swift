@@ -14,9 +14,14 @@ import Synchronization
 /// memory traffic as the whole transpose, which then also serves every later token.
 ///
 /// W read from a `.rnn` file verified on first use (``ReadOptions/verifyOnFirstUse``) is verified
-/// block by block before any byte of it is read: the blocks under a column before it is gathered
-/// (all of W, in one sequential pass, when the new columns would touch more than a quarter of its
-/// blocks), all of W before a full transpose.
+/// block by block before any byte of it is read. W_h's rows and a column touch every row of W, and
+/// a fault on a mapped page maps its whole page-cache folio (up to 2 MiB on recent Linux), so
+/// reading them through the mapping would make nearly all of W resident. They are read from the
+/// file instead (``TensorView/withVerifiedBytes(of:_:)``): copies of the blocks under them,
+/// verified, the floats taken from the copies. Once the blocks so read add up to half of W (a long
+/// generation, a column per new token), later columns are read in place after their blocks are
+/// verified (all of W, in one sequential pass, when they would touch more than a quarter of its
+/// blocks), and all of W is verified in place before a full transpose, which reads all of it.
 final class InputColumns: Sendable {
   let hiddenSize: Int
   let inputSize: Int
@@ -26,6 +31,8 @@ final class InputColumns: Sendable {
   let bias: [Float]
   private let columns = Mutex<[Int: [Float]]>([:])
   private let transposed = Mutex<[Float]?>(nil)
+  /// Blocks of W copied out of the file so far (``readsFromFile(blocks:)``).
+  private let blocksFromFile = Mutex(0)
 
   enum Matrix: Sendable {
     case mapped(TensorView)
@@ -60,16 +67,81 @@ final class InputColumns: Sendable {
     }
   }
 
+  /// Whether a sparse read of about `blocks` blocks of W should copy them out of the file
+  /// (``TensorView/withVerifiedBytes(of:_:)``) instead of reading them through the mapping: only
+  /// for mapped W verified on first use, and only while all such reads together stay within half
+  /// of W's blocks. A block copied out costs a system call and a copy, several times what hashing
+  /// it in place costs, so past about half of W (a long generation, a column per new token; a
+  /// request for many columns) mapping W, resident once and then reread for free, is faster.
+  private func readsFromFile(blocks: Int) -> Bool {
+    guard case .mapped(let view) = matrix, view.deferred != nil, view.storage.isMappedFile else {
+      return false
+    }
+    let budget = Layout.blockCount(view.entry.byteCount) / 2
+    return blocksFromFile.withLock { total in
+      guard total + blocks <= budget else { return false }
+      total += blocks
+      return true
+    }
+  }
+
+  /// Calls `body(part, k, floats)` with the floats of W at `ranges(part)[k]` (sorted element
+  /// ranges) for every part, the parts on the runtime's threads. `fromFile` reads mapped W with
+  /// ``TensorView/withVerifiedBytes(of:_:)`` (verified copies of the blocks, the mapping never
+  /// touched); otherwise the floats are read in place, which the caller has verified.
+  private func read(
+    parts: Int, fromFile: Bool, ranges: @Sendable (Int) -> [Range<Int>],
+    _ body: @Sendable (Int, Int, UnsafePointer<Float>) -> Void
+  ) throws(RuntimeError) {
+    guard fromFile, case .mapped(let view) = matrix else {
+      withMatrix { w in
+        let w = UnsafeSendable(w)
+        Kernels.parallelFor(parts) { part in
+          for (k, range) in ranges(part).enumerated() { body(part, k, w.value + range.lowerBound) }
+        }
+      }
+      return
+    }
+    let failure = Mutex<FormatError?>(nil)
+    Kernels.parallelFor(parts) { part in
+      do throws(FormatError) {
+        try view.withVerifiedBytes(of: ranges(part).map { ($0.lowerBound * 4)..<($0.upperBound * 4) }) {
+          k, bytes in
+          // Element offsets and the file's 64-byte aligned tensors keep floats aligned.
+          body(part, k, bytes.baseAddress!.assumingMemoryBound(to: Float.self))
+        }
+      } catch {
+        failure.withLock { $0 = $0 ?? error }
+      }
+    }
+    if let error = failure.withLock({ $0 }) { throw .corruptWeights(error) }
+  }
+
   /// W_h (H×H), copied out of W's first H columns.
   func recurrentBlock() throws(RuntimeError) -> [Float] {
     let (h, width) = (hiddenSize, hiddenSize + inputSize)
-    try verify(elements: (0..<h).map { ($0 * width)..<($0 * width + h) })
-    return withMatrix { w in
-      [Float](unsafeUninitializedCapacity: h * h) { out, initialized in
-        for i in 0..<h { (out.baseAddress! + i * h).update(from: w + i * width, count: h) }
-        initialized = h * h
-      }
+    let parts = h >= 256 ? Kernels.threadCount : 1
+    let per = (h + parts - 1) / parts
+    let rows = { @Sendable (part: Int) in
+      (part * per..<min(h, (part + 1) * per)).map { ($0 * width)..<($0 * width + h) }
     }
+    // A row of W_h lies in at most one block more than its length fills.
+    let fromFile = readsFromFile(blocks: h * (Layout.blockCount(h * 4) + 1))
+    if !fromFile { try verify(elements: (0..<parts).flatMap(rows)) }
+    var failure: RuntimeError?
+    let block = [Float](unsafeUninitializedCapacity: h * h) { out, initialized in
+      let target = UnsafeSendable(out.baseAddress!)
+      do throws(RuntimeError) {
+        try read(parts: parts, fromFile: fromFile, ranges: rows) { part, k, row in
+          (target.value + (part * per + k) * h).update(from: row, count: h)
+        }
+      } catch {
+        failure = error
+      }
+      initialized = h * h
+    }
+    if let failure { throw failure }
+    return block
   }
 
   /// Writes the row of token (input column) `ids[k]`, W_x[:, id] (+ b), to `destination(k)` for
@@ -114,47 +186,45 @@ final class InputColumns: Sendable {
   }
 
   /// Columns `ids` of W_x (+ b), each as H contiguous floats, gathered on the runtime's threads
-  /// after the blocks under them are verified.
+  /// from verified bytes: copies of the blocks under them read from the file while
+  /// ``readsFromFile(blocks:)`` allows, else read in place after the blocks under them are
+  /// verified (all of W, in one sequential pass, when they would be more than a quarter of its
+  /// blocks: that costs less than so many scattered blocks).
   private func gather(_ ids: [Int]) throws(RuntimeError) -> [[Float]] {
     let (h, width) = (hiddenSize, hiddenSize + inputSize)
     // In address order (row by row, columns ascending), so W is read in one forward sweep and
-    // the blocks to verify come out sorted.
+    // columns that share a block are read together.
     let order = ids.indices.sorted { ids[$0] < ids[$1] }
-    // A column needs a block in every row. When the columns would touch more than a quarter of
-    // W's blocks, W is verified whole instead: one sequential pass (read ahead from disk, pages
-    // mapped in order) costs less than that many scattered blocks.
-    if ids.count * h > (h * width * 4) / Layout.blockSize / 4 {
-      try verify(elements: [0..<(h * width)])
-    } else {
+    let columns = order.map { h + ids[$0] }
+    // Rows split across threads; each thread sweeps its rows of W once for all columns.
+    let parts = h >= 256 ? Kernels.threadCount : 1
+    let per = (h + parts - 1) / parts
+    let n = columns.count
+    let cells = { @Sendable (part: Int) in
       var ranges: [Range<Int>] = []
-      ranges.reserveCapacity(ids.count * h)
-      for i in 0..<h {
-        for k in order {
-          let at = i * width + h + ids[k]
-          ranges.append(at..<(at + 1))
-        }
+      ranges.reserveCapacity(per * n)
+      for i in (part * per)..<min(h, (part + 1) * per) {
+        for j in columns { ranges.append((i * width + j)..<(i * width + j + 1)) }
       }
-      try verify(elements: ranges)
+      return ranges
     }
-    let out = UnsafeMutableBufferPointer<Float>.allocate(capacity: ids.count * h)
+    let fromFile = readsFromFile(blocks: n * h)
+    if !fromFile {
+      if n * h > (h * width * 4) / Layout.blockSize / 4 {
+        try verify(elements: [0..<(h * width)])
+      } else {
+        try verify(elements: (0..<parts).flatMap(cells))
+      }
+    }
+    let out = UnsafeMutableBufferPointer<Float>.allocate(capacity: n * h)
     defer { out.deallocate() }
-    withMatrix { w in
-      bias.withUnsafeBufferPointer { b in
-        let (w, b, out) = (UnsafeSendable(w), UnsafeSendable(b), UnsafeSendable(out.baseAddress!))
-        let folded = !bias.isEmpty
-        // Rows split across threads; each thread sweeps its rows of W once for all columns.
-        let parts = h >= 256 ? Kernels.threadCount : 1
-        let per = (h + parts - 1) / parts
-        Kernels.parallelFor(parts) { part in
-          for i in (part * per)..<min(h, (part + 1) * per) {
-            let row = w.value + i * width + h
-            let add = folded ? b.value[i] : 0
-            for k in order { out.value[k * h + i] = row[ids[k]] + add }
-          }
-        }
-      }
+    let target = UnsafeSendable(out.baseAddress!)
+    let add = bias
+    try read(parts: parts, fromFile: fromFile, ranges: cells) { part, k, value in
+      let i = part * per + k / n
+      target.value[order[k % n] * h + i] = value.pointee + (add.isEmpty ? 0 : add[i])
     }
-    return (0..<ids.count).map { Array(UnsafeBufferPointer(rebasing: out[($0 * h)..<(($0 + 1) * h)])) }
+    return (0..<n).map { Array(UnsafeBufferPointer(rebasing: out[($0 * h)..<(($0 + 1) * h)])) }
   }
 
   /// Transposes all of W_x (+ b) into an X×H matrix, in 32×32 tiles so that the rows read and the

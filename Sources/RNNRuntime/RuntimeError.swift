@@ -26,8 +26,9 @@ public enum RuntimeError: Error, CustomStringConvertible, Sendable, Equatable {
   case invalidModel(String)
   /// OpenBLAS, which the runtime's matrix products need, could not be loaded.
   case openBLAS(OpenBLASError)
-  /// Weights verified on first use did not match their checksum (``ReadOptions/verifyOnFirstUse``);
-  /// nothing was computed from them.
+  /// Weights verified on first use did not match their checksum (``ReadOptions/verifyOnFirstUse``),
+  /// or could not be read from their file (it shrank after it was opened); nothing was computed
+  /// from them.
   case corruptWeights(FormatError)
 
   public var description: String {

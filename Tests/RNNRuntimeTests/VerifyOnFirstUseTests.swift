@@ -8,7 +8,8 @@ import Testing
 /// A format 1.1 model opened with `verifyOnFirstUse`: the runtime reads only verified bytes.
 @Suite struct VerifyOnFirstUseTests {
   // W is 64×9064 and V 9000×64 floats, both over 1 MiB, so the file is 1.1 and both are deferred.
-  // Two columns need 128 of W's 566 blocks, under the quarter at which W is verified whole.
+  // A column of W_x lies in 64 of W's 567 blocks, one per row, and W_h in 128. The first 283
+  // blocks (half of W: W_h and 2 columns) are copied out of the file, later ones verified in place.
   static let (h, x) = (64, 9000)
 
   /// Writes the model to a fresh folder; `edit` may change the file's bytes.
@@ -76,10 +77,44 @@ import Testing
     #expect { try runtime.predictNext(tokens: [100, 4_000]) } throws: { Self.isCorrupt($0, tensor: "W") }
     var session = InferenceSession(model: runtime)
     #expect { try session.advance(token: 4_000) } throws: { Self.isCorrupt($0, tensor: "W") }
-    // Ten new columns would touch more than a quarter of W's blocks, so W is verified whole.
+    // Ten new columns (640 blocks) are past the blocks read from the file and more than a
+    // quarter of W's blocks, so W is verified whole, in place.
     #expect { try runtime.predictNext(tokens: Array(200..<210)) } throws: { Self.isCorrupt($0, tensor: "W") }
     // A batch large enough for the full transpose verifies all of W first.
     #expect { try runtime.forward(batch: [Array(0..<400)]) } throws: { Self.isCorrupt($0, tensor: "W") }
+  }
+
+  @Test func columnsCopiedFromTheFileNeedOnlyTheirOwnBlocks() throws {
+    // W is 16×20016 floats (313 blocks, a row 80,064 bytes): W_h lies in 16 blocks and a column
+    // in 16, so the first 156 blocks (half of W) are W_h and 8 columns, copied out of the file.
+    // Six columns (96 blocks) are more than a quarter of W, which used to verify W whole.
+    let folder = try TestModels.temporaryFolder()
+    defer { try? FileManager.default.removeItem(at: folder) }
+    let path = folder.appendingPathComponent("m.rnn").path
+    let (h, x) = (16, 20_000)
+    try TestModels.make(h: h, x: x, seed: 5, scale: 0.2).write(to: path)
+    let w = try #require(try Container.open(path: path).entry(named: "W"))
+    var bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: path)))
+    // W_x[5, 10000]; the other columns used lie over 1024 floats away, in other blocks.
+    bytes[w.offset + 4 * (5 * (h + x) + h + 10_000) + 2] ^= 0x08
+    try Data(bytes).write(to: URL(fileURLWithPath: path))
+    let runtime = try InferenceModel(Self.open(path, onFirstUse: true))
+    _ = try runtime.predictNext(tokens: [100, 3_000, 6_000, 14_000, 17_000, 19_000])
+    #expect { try runtime.predictNext(tokens: [100, 10_000]) } throws: { Self.isCorrupt($0, tensor: "W") }
+  }
+
+  @Test func readsTheFileItOpenedAfterAnotherReplacedIt() throws {
+    let (folder, path) = try Self.file()
+    defer { try? FileManager.default.removeItem(at: folder) }
+    let model = try Self.open(path, onFirstUse: true)
+    let tokens = [3, 8_999, 17, 3, 2_500]
+    let expected = try InferenceModel(Self.open(path, onFirstUse: false)).predictNext(tokens: tokens, topK: 5)
+    // A model with other weights renamed over the path: W_h and the columns are read from the
+    // file that was opened, with its block checksums.
+    let other = folder.appendingPathComponent("other.rnn").path
+    try TestModels.make(h: Self.h, x: Self.x, seed: 8, scale: 0.2).write(to: other)
+    #expect(rename(other, path) == 0)
+    #expect(try InferenceModel(model).predictNext(tokens: tokens, topK: 5) == expected)
   }
 
   @Test func aCorruptRowOfVOrW_hFailsBeforePreparing() throws {
