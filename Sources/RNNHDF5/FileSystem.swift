@@ -27,6 +27,16 @@ enum FileSystem {
 
   static func exists(_ path: String) -> Bool { access(path, F_OK) == 0 }
 
+  /// Whether `path` is a link to a file without a name (`/proc/PID/fd/N` of an unnamed or deleted
+  /// file): a link whose real path does not resolve, which libhdf5 refuses to open.
+  static func isUnnamed(_ path: String) -> Bool {
+    var info = stat()
+    guard lstat(path, &info) == 0, (info.st_mode & S_IFMT) == S_IFLNK else { return false }
+    guard let resolved = realpath(path, nil) else { return true }
+    free(resolved)
+    return false
+  }
+
   /// Fills `file` (the atomic write's temporary file, which exists and may have no name) with
   /// `bytes` followed by `zeros` zero bytes. Errors name `path`, the file the caller asked for.
   static func writeNew(_ file: String, _ bytes: UnsafeRawBufferPointer, zeros: Int, path: String)

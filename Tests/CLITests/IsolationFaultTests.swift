@@ -75,6 +75,68 @@ import Testing
     #expect(try FileManager.default.contentsOfDirectory(atPath: scratch.path).isEmpty)
   }
 
+  /// An HDF5 model on standard input is copied into a file without a name, which libhdf5 reads
+  /// from memory: killing `rnnkit` with SIGKILL, while it still reads its input or while its
+  /// reader runs, leaves nothing in the temporary folder and no reader behind.
+  @Test func killingTheParentReadingStandardInputLeavesNoCopy() throws {
+    let folder = try CLI.temporaryFolder()
+    defer { try? FileManager.default.removeItem(at: folder) }
+    let input = try Self.bigHDF5(in: folder)
+    let scratch = folder.appendingPathComponent("tmp")
+    try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
+    var environment = ProcessInfo.processInfo.environment
+    environment["TMPDIR"] = scratch.path
+    func start(_ stdin: Any) throws -> Process {
+      let parent = Process()
+      parent.executableURL = CLI.binary
+      parent.arguments = ["inspect", "-", "--stats"]
+      parent.environment = environment
+      parent.standardInput = stdin
+      parent.standardOutput = FileHandle.nullDevice
+      parent.standardError = FileHandle.nullDevice
+      try parent.run()
+      return parent
+    }
+    func leftovers() throws -> [String] {
+      try FileManager.default.subpathsOfDirectory(atPath: scratch.path)
+    }
+
+    // Killed before the end of its input: half the file written, the pipe still open.
+    let pipe = Pipe()
+    let early = try start(pipe)
+    let bytes = try Data(contentsOf: URL(fileURLWithPath: input))
+    try pipe.fileHandleForWriting.write(contentsOf: bytes.prefix(bytes.count / 2))
+    usleep(100_000)
+    #expect(early.isRunning, "rnnkit ended before the end of its input")
+    kill(early.processIdentifier, SIGKILL)
+    early.waitUntilExit()
+    try? pipe.fileHandleForWriting.close()
+    #expect(try leftovers() == [], "a killed read of standard input left files behind")
+
+    // Killed while its isolated reader reads the copy.
+    var caught = 0
+    for _ in 0..<5 where caught == 0 {
+      let file = try #require(FileHandle(forReadingAtPath: input))
+      defer { try? file.close() }
+      let parent = try start(file)
+      var reader: Int32?
+      let deadline = Date().addingTimeInterval(10)
+      while reader == nil && Date() < deadline && parent.isRunning {
+        reader = Self.children(of: parent.processIdentifier).first
+        if reader == nil { usleep(500) }
+      }
+      kill(parent.processIdentifier, SIGKILL)
+      parent.waitUntilExit()
+      guard let reader else { continue }
+      caught += 1
+      let gone = Date().addingTimeInterval(5)
+      while Self.isAlive(reader) && Date() < gone { usleep(10_000) }
+      #expect(!Self.isAlive(reader), "the reader \(reader) outlived its killed parent")
+    }
+    #expect(caught > 0, "never saw the reader process, so the test proved nothing")
+    #expect(try leftovers() == [], "a killed read of standard input left files behind")
+  }
+
   @Test func fileNamesStartingWithADashAreFileNames() throws {
     let folder = try CLI.temporaryFolder()
     defer { try? FileManager.default.removeItem(at: folder) }

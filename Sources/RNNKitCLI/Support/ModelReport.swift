@@ -16,7 +16,7 @@ struct LoadedFile {
     -> LoadedFile
   {
     try InputPath.check(path)
-    let path = try InputPath.resolve(path, format: name)
+    let path = try InputPath.resolve(path)
     let size = (try? ByteStorage(mapping: path).count) ?? 0
     let isRNN = try ModelSource.isNativeRNN(path: path, format: name)
     if isRNN {
