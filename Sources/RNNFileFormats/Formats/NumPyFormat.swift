@@ -3,7 +3,7 @@ import RNNFormat
 import RNNModel
 
 /// What can be wrong with a `.npz` file, as one line: `file: part: reason`.
-public struct NumPyError: Error, Sendable, CustomStringConvertible, ModelInputRequest {
+public struct NumPyError: FileNamingError, Sendable, ModelInputRequest {
   /// The file.
   public var path: String
   /// The archive structure, entry or field at fault, such as `W.npy: descr`.

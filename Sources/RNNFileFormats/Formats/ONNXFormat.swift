@@ -4,7 +4,7 @@ import RNNModel
 
 /// What can be wrong with an ONNX file, or with a model that cannot be written as one, as one line:
 /// `file: part: reason`.
-public struct ONNXError: Error, Sendable, CustomStringConvertible, ModelInputRequest {
+public struct ONNXError: FileNamingError, Sendable, ModelInputRequest {
   /// The file.
   public var path: String
   /// The message field, node or tensor at fault.

@@ -3,7 +3,7 @@ import RNNFormat
 import RNNModel
 
 /// What can be wrong with a safetensors file, as one line: `file: part: reason`.
-public struct SafetensorsError: Error, Sendable, CustomStringConvertible, ModelInputRequest {
+public struct SafetensorsError: FileNamingError, Sendable, ModelInputRequest {
   /// The file.
   public var path: String
   /// The header field or tensor at fault.

@@ -2,7 +2,7 @@ import RNNFormat
 import RNNModel
 
 /// What is wrong with a PyTorch file or state dict, as one line: `file: part: reason`.
-public struct PyTorchError: Error, Sendable, CustomStringConvertible, ModelInputRequest {
+public struct PyTorchError: FileNamingError, Sendable, ModelInputRequest {
   /// The file.
   public var path: String
   /// The archive entry, pickle part or state-dict key at fault.
