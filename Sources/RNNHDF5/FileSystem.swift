@@ -129,14 +129,13 @@ enum FileSystem {
 
   /// Writes a file atomically through RNNFormat's `AtomicFile`: `body` fills a temporary file in
   /// the same folder, which is fsynced and put in place at `path`. On any failure `path` is
-  /// untouched. libhdf5 builds the file in memory, but the temporary file still gets a name: reading
-  /// it back (`convert --verify`) goes through libhdf5, which resolves the path it opens, and
-  /// `/proc/self/fd/N` of a file without a name does not resolve.
+  /// untouched. The temporary file has no name where the system allows it, so a killed write
+  /// leaves nothing; reading it back (`convert --verify`) opens it as an image (``HDF5File``).
   static func writeAtomically(
     to path: String, overwrite: Bool, _ body: (String) throws(HDF5Error) -> Void
   ) throws(HDF5Error) {
     do {
-      try AtomicFile.write(to: path, overwrite: overwrite, temporary: .named) { temporary in
+      try AtomicFile.write(to: path, overwrite: overwrite) { temporary in
         try body(temporary)
       }
     } catch {
