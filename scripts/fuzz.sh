@@ -2,7 +2,8 @@
 # Builds a libFuzzer target and runs it.
 # Usage: scripts/fuzz.sh [SECONDS] [TARGET]   (default 600 s, FuzzReader)
 #   FuzzReader       the .rnn reader (unverified, verified at open, verified on first use),
-#                    seeded with Fixtures/*.rnn and an int8 conversion of the cuisine model
+#                    seeded with Fixtures/*.rnn, an int8 conversion of the cuisine model and
+#                    Fuzz/seeds/*.rnn (a small format 1.1 file with its block-checksum table)
 #   FuzzSafetensors  the safetensors reader, seeded with the cuisine model exported as safetensors
 #   FuzzZip          the zip reader and writer, seeded with small archives from Python's zipfile
 #   FuzzNpy          the .npy header parser and decoders, seeded with arrays from numpy.save
@@ -30,6 +31,7 @@ if [ "$target" = FuzzReader ]; then
   swift build -c release --product rnnkit -q
   "$(swift build -c release --show-bin-path)/rnnkit" convert Fixtures/cuisine.rnn "$corpus/cuisine-int8.rnn" \
     --dtype int8 --force >/dev/null
+  cp -n Fuzz/seeds/*.rnn "$corpus"/
   find Fuzz/regressions -maxdepth 1 -type f ! -name '*.md' -exec cp -n {} "$corpus"/ \;
 elif [ "$target" = FuzzZip ]; then
   python3 scripts/fuzz_seeds.py zip "$corpus"

@@ -27,6 +27,16 @@ enum FileSystem {
 
   static func exists(_ path: String) -> Bool { access(path, F_OK) == 0 }
 
+  /// Whether `path` is a link to a file without a name (`/proc/PID/fd/N` of an unnamed or deleted
+  /// file): a link whose real path does not resolve, which libhdf5 refuses to open.
+  static func isUnnamed(_ path: String) -> Bool {
+    var info = stat()
+    guard lstat(path, &info) == 0, (info.st_mode & S_IFMT) == S_IFLNK else { return false }
+    guard let resolved = realpath(path, nil) else { return true }
+    free(resolved)
+    return false
+  }
+
   /// Fills `file` (the atomic write's temporary file, which exists and may have no name) with
   /// `bytes` followed by `zeros` zero bytes. Errors name `path`, the file the caller asked for.
   static func writeNew(_ file: String, _ bytes: UnsafeRawBufferPointer, zeros: Int, path: String)
@@ -119,14 +129,13 @@ enum FileSystem {
 
   /// Writes a file atomically through RNNFormat's `AtomicFile`: `body` fills a temporary file in
   /// the same folder, which is fsynced and put in place at `path`. On any failure `path` is
-  /// untouched. libhdf5 builds the file in memory, but the temporary file still gets a name: reading
-  /// it back (`convert --verify`) goes through libhdf5, which resolves the path it opens, and
-  /// `/proc/self/fd/N` of a file without a name does not resolve.
+  /// untouched. The temporary file has no name where the system allows it, so a killed write
+  /// leaves nothing; reading it back (`convert --verify`) opens it as an image (``HDF5File``).
   static func writeAtomically(
     to path: String, overwrite: Bool, _ body: (String) throws(HDF5Error) -> Void
   ) throws(HDF5Error) {
     do {
-      try AtomicFile.write(to: path, overwrite: overwrite, temporary: .named) { temporary in
+      try AtomicFile.write(to: path, overwrite: overwrite) { temporary in
         try body(temporary)
       }
     } catch {

@@ -4,7 +4,7 @@ import RNNModel
 /// Why an HDF5 or Keras file cannot be read or written. Renders as one line naming the file, the
 /// part (dataset, attribute, layer or zip member) and the reason, for example
 /// `model.h5: /layers/dense/vars/0 has shape [16, 30], expected [16, 17]`.
-public struct HDF5Error: Error, Sendable, CustomStringConvertible, ModelInputRequest {
+public struct HDF5Error: FileNamingError, Sendable, ModelInputRequest {
   /// The file.
   public var path: String
   /// The dataset, attribute, group, layer or zip member at fault; nil for the file as a whole.

@@ -56,9 +56,22 @@ enum HDF5File {
 
   /// Opens `path` read-only and runs `body` with exclusive use of libhdf5. Every identifier opened
   /// inside is closed before this returns.
+  /// A file without a name (standard input's copy, `/proc/PID/fd/N`) is mapped and opened as an
+  /// image: libhdf5 resolves the real path of what it opens, and such a path does not resolve.
   static func withFile<R>(path: String, _ body: (H5Reader) throws(HDF5Error) -> R) throws(HDF5Error) -> R {
     let size = try FileSystem.regularFileSize(path)
     guard size > 0 else { throw HDF5Error(path: path, reason: .invalid("is empty (0 bytes)")) }
+    if FileSystem.isUnnamed(path) {
+      let mapping: ByteStorage
+      do { mapping = try ByteStorage(mapping: path) } catch {
+        throw HDF5Error(
+          path: path, reason: .library(operation: "opening the file", detail: error.description))
+      }
+      // Opened read-only, libhdf5 never writes to an image (the mapping is read-only).
+      let bytes = UnsafeMutableRawBufferPointer(
+        mutating: UnsafeRawBufferPointer(start: mapping.base, count: mapping.count))
+      return try withImage(bytes, name: path, mapping: mapping, body)
+    }
     do {
       return try H5Library.serialized {
         let root: H5Location
@@ -76,8 +89,10 @@ enum HDF5File {
 
   /// Opens an HDF5 file held in memory, in place (libhdf5 makes no copy of it); `name` is how
   /// messages refer to it. `bytes` must not change while `body` runs.
+  /// `mapping`, when given, holds `bytes`, so large contiguous datasets are used in place.
   static func withImage<R>(
-    _ bytes: UnsafeMutableRawBufferPointer, name: String, _ body: (H5Reader) throws(HDF5Error) -> R
+    _ bytes: UnsafeMutableRawBufferPointer, name: String, mapping: ByteStorage? = nil,
+    _ body: (H5Reader) throws(HDF5Error) -> R
   ) throws(HDF5Error) -> R {
     guard let base = bytes.baseAddress, bytes.count > 0 else {
       throw HDF5Error(path: name, reason: .invalid("is empty (0 bytes)"))
@@ -93,7 +108,7 @@ enum HDF5File {
         // Every identifier, the file included, is closed before `image` is deallocated.
         let root: H5Location
         do { root = try H5Location.openImage(image) } catch { throw hdf5Error(error, path: name) }
-        return try body(H5Reader(path: name, root: root, fileSize: bytes.count, mapping: nil))
+        return try body(H5Reader(path: name, root: root, fileSize: bytes.count, mapping: mapping))
       }
     } catch let error as HDF5Error {
       throw error

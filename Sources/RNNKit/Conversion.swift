@@ -93,10 +93,12 @@ public enum ConversionError: Error, Sendable, CustomStringConvertible, ModelInpu
   case outputExists(String)
   /// The output format cannot store this dtype.
   case unsupportedDType(format: String, dtype: DType, allowed: [DType])
-  /// The written file does not compute what the source computes.
+  /// The written file does not compute what the source computes; `report` holds the largest
+  /// difference, the tolerance and where the difference is.
   case verificationFailed(output: String, report: VerificationReport)
-  /// The written file could not be read back for verification.
-  case unreadableResult(output: String, reason: String)
+  /// The written file could not be read back for verification: `error` is the reader's, naming
+  /// `output` where it names a file.
+  case unreadableResult(output: String, error: any Error)
 
   public var requestedInput: ModelInput? {
     if case .outputExists = self { return .overwrite }
@@ -110,12 +112,31 @@ public enum ConversionError: Error, Sendable, CustomStringConvertible, ModelInpu
     case .unsupportedDType(let format, let dtype, let allowed):
       return
         "the \(format) format cannot store \(dtype); it stores \(allowed.map(\.description).joined(separator: ", "))"
-    case .unreadableResult(let output, let reason):
-      return "\(displaySafe(output)): the written file cannot be read back: \(reason); nothing was written"
+    case .unreadableResult(let output, let error):
+      return "\(displaySafe(output)): the written file cannot be read back: \(error); nothing was written"
     case .verificationFailed(let output, let report):
-      return
-        "\(displaySafe(output)): verification failed: the largest output difference \(report.largestDifference) exceeds \(report.tolerance); nothing was written"
+      return "\(displaySafe(output)): verification failed: \(report.failure); nothing was written"
     }
+  }
+
+  /// The reader's `error` about `temporary`, the file it read in place of `output`.
+  static func unreadable(output: String, temporary: String, error: any Error) -> ConversionError {
+    guard let named = error as? any FileNamingError, named.path == temporary else {
+      return .unreadableResult(output: output, error: error)
+    }
+    return .unreadableResult(output: output, error: named.naming(output))
+  }
+}
+
+extension VerificationReport {
+  /// The largest difference, where it is and the tolerance, in words.
+  public var failure: String {
+    var words = "the largest output difference \(largestDifference) exceeds \(tolerance)"
+    if let position {
+      words +=
+        " (output \(position.output) at step \(position.step) of sequence \(position.sequence), length \(position.length): expected \(position.expected), found \(position.found))"
+    }
+    return words
   }
 }
 
@@ -168,8 +189,7 @@ public enum ModelConversion {
           written = try format.read(path: current, options: ImportOptions(restoring: model, in: format))
         } catch {
           // The reader names the temporary path, which the user never sees.
-          throw ConversionError.unreadableResult(
-            output: output, reason: "\(error)".replacingOccurrences(of: current, with: output))
+          throw ConversionError.unreadable(output: output, temporary: current, error: error)
         }
         let report = try ModelVerification.compare(
           source: model, result: written,

@@ -9,8 +9,36 @@ public struct VerificationReport: Sendable, Codable, Equatable {
   public var sequences: Int
   /// The difference allowed.
   public var tolerance: Double
+  /// Where ``largestDifference`` was found; nil when every output agreed exactly.
+  public var position: OutputPosition?
   /// Whether ``largestDifference`` is within ``tolerance``.
   public var passed: Bool { largestDifference <= tolerance }
+}
+
+/// One output value of a verification run: which sequence, which step of it, which output unit.
+public struct OutputPosition: Sendable, Codable, Equatable {
+  /// The sequence, counted from 0.
+  public var sequence: Int
+  /// Its length in steps.
+  public var length: Int
+  /// The step, counted from 0.
+  public var step: Int
+  /// The output unit (index into y_t), counted from 0.
+  public var output: Int
+  /// The source model's value there.
+  public var expected: Float
+  /// The converted model's value there.
+  public var found: Float
+
+  /// A position and the two values found there.
+  public init(sequence: Int, length: Int, step: Int, output: Int, expected: Float, found: Float) {
+    self.sequence = sequence
+    self.length = length
+    self.step = step
+    self.output = output
+    self.expected = expected
+    self.found = found
+  }
 }
 
 /// Checks a conversion by a forward pass: the source and the result run on the same sequences and
@@ -37,8 +65,9 @@ public enum ModelVerification {
     let right = try InferenceModel(result)
     var generator = SplitMix64(seed: 0x5EED)
     var largest = 0.0
+    var position: OutputPosition?
     let lengths = [1, 2, 5, 9, 16]
-    for length in lengths {
+    for (sequence, length) in lengths.enumerated() {
       let l: ForwardResult
       let r: ForwardResult
       if source.inputKind == .tokens {
@@ -52,14 +81,23 @@ public enum ModelVerification {
         l = try left.forward(vectors: vectors)
         r = try right.forward(vectors: vectors)
       }
-      for (x, y) in zip(l.outputs.joined(), r.outputs.joined()) {
-        if !x.isFinite || !y.isFinite {
-          if !(x.isNaN && y.isNaN) && x != y { largest = .infinity }
-          continue
+      for (step, (xs, ys)) in zip(l.outputs, r.outputs).enumerated() {
+        for (output, (x, y)) in zip(xs, ys).enumerated() {
+          let difference: Double
+          if !x.isFinite || !y.isFinite {
+            difference = (x.isNaN && y.isNaN) || x == y ? 0 : .infinity
+          } else {
+            difference = abs(Double(x) - Double(y)) / max(1, abs(Double(x)))
+          }
+          // The first of equal differences is kept, so the position does not depend on ties.
+          guard difference > largest else { continue }
+          largest = difference
+          position = OutputPosition(
+            sequence: sequence, length: length, step: step, output: output, expected: x, found: y)
         }
-        largest = max(largest, abs(Double(x) - Double(y)) / max(1, abs(Double(x))))
       }
     }
-    return VerificationReport(largestDifference: largest, sequences: lengths.count, tolerance: tolerance)
+    return VerificationReport(
+      largestDifference: largest, sequences: lengths.count, tolerance: tolerance, position: position)
   }
 }

@@ -57,7 +57,7 @@ public enum ModelError: Error, Equatable, Sendable, CustomStringConvertible {
 }
 
 /// A ``ModelError`` with the file it came from, rendered as `file: reason`.
-public struct ModelFileError: Error, Sendable, CustomStringConvertible {
+public struct ModelFileError: FileNamingError, Sendable {
   /// The file.
   public var path: String
   /// What is wrong with it.

@@ -2,7 +2,7 @@ import Foundation
 import RNNFormat
 
 /// Errors about a vocabulary file (the one given with `--vocab`): the file and the reason.
-public struct VocabularyFileError: Error, Sendable, CustomStringConvertible {
+public struct VocabularyFileError: FileNamingError, Sendable {
   /// The vocabulary file.
   public var path: String
   /// Why it cannot be used.

@@ -36,6 +36,30 @@ import Testing
     #expect(listing == ["back.rnn", "k.h5", "m.h5", "m.keras", "m.weights.h5"])
   }
 
+  /// A conversion that changes what the model computes fails `--verify` with one line naming the
+  /// output, where the outputs differ most, the two values and the tolerance, and writes nothing.
+  /// V's two rows cancel: 1000.3 h - 1000.1 h = 0.2 h, but in f16 (steps of 0.5 near 1000) they
+  /// become 1000.5 and -1000, so y = 0.5 h: a difference of 0.3 |h| against a tolerance of 0.01.
+  @Test func verifyFailureNamesWhereTheOutputsDiffer() throws {
+    let model = try ElmanModel(
+      W: Parameter([0, 0, 1, 0, 0, 1], shape: [2, 3]), b: Parameter([0, 0], shape: [2]),
+      V: Parameter([1000.3, -1000.1], shape: [1, 2]), c: Parameter([0], shape: [1]),
+      hiddenActivation: .tanh, outputActivation: .identity, inputKind: .dense)
+    try RNNFileFormat().write(model, to: path("cancel.rnn"), options: ExportOptions())
+    let result = try CLI.run(["convert", path("cancel.rnn"), path("half.rnn"), "--dtype", "f16", "--verify"])
+    #expect(result.status == 1, "\(result.stderr)")
+    let lines = result.stderr.split(separator: "\n")
+    #expect(lines.count == 1, "\(result.stderr)")
+    let line = String(lines.first ?? "")
+    #expect(
+      line.hasPrefix("Error: \(path("half.rnn")): --verify failed: the largest output difference 0.2"),
+      "\(line)")
+    #expect(line.contains("exceeds 0.01 (output 0 at step "), "\(line)")
+    #expect(line.contains(": expected "), "\(line)")
+    #expect(line.hasSuffix("; nothing was written"), "\(line)")
+    #expect(listing == ["cancel.rnn"])
+  }
+
   @Test func refusesToOverwriteItsInputEvenWithForce() throws {
     let copy = path("m.rnn")
     try FileManager.default.copyItem(atPath: CLI.fixture("token-f32.rnn"), toPath: copy)

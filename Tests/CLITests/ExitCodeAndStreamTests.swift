@@ -96,6 +96,15 @@ import Testing
     #expect(inspect.stdout.contains("\"hidden_size\": 64"))
     let inspectH5 = try CLI.run(["inspect", "-"], stdinFile: CLI.fixture("cuisine.h5"))
     #expect(inspectH5.status == 0 && inspectH5.stdout.contains("hdf5"), "\(inspectH5.stderr)")
+    // Read in this process (libhdf5 opens the unnamed copy as an image) and converted.
+    let trustedH5 = try CLI.run(["inspect", "-", "--trust-input"], stdinFile: CLI.fixture("cuisine.h5"))
+    #expect(trustedH5.status == 0 && trustedH5.stdout.contains("hdf5"), "\(trustedH5.stderr)")
+    let convertH5 = try CLI.run(
+      ["convert", "-", "-", "--from", "hdf5", "--to", "rnn", "--verify"], stdinFile: CLI.fixture("cuisine.h5")
+    )
+    #expect(
+      convertH5.status == 0 && convertH5.stdoutData.starts(with: [0x89, 0x52, 0x4E, 0x4E]),
+      "\(convertH5.stderr)")
 
     let piped = try CLI.run(["score", Self.model, "-", "--json"], stdinFile: Self.corpus)
     let named = try CLI.run(["score", Self.model, Self.corpus, "--json"])

@@ -40,27 +40,38 @@ import Testing
     return stat[stat.index(after: close)...].split(separator: " ").first != "Z"
   }
 
-  @Test func killingTheParentKillsTheReaderAndLeavesNoScratch() throws {
-    let folder = try CLI.temporaryFolder()
-    defer { try? FileManager.default.removeItem(at: folder) }
-    let input = try Self.bigHDF5(in: folder)
+  /// A big HDF5 file and an empty folder for the temporary files of the processes under test.
+  static func bigHDF5AndScratch(in folder: URL) throws -> (input: String, scratch: URL) {
     let scratch = folder.appendingPathComponent("tmp")
     try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
+    return (try bigHDF5(in: folder), scratch)
+  }
+
+  /// Starts `rnnkit arguments…` with `scratch` as its temporary folder and `stdin` (none when nil).
+  static func start(_ arguments: [String], scratch: URL, stdin: Any? = nil) throws -> Process {
+    let parent = Process()
+    parent.executableURL = CLI.binary
+    parent.arguments = arguments
+    var environment = ProcessInfo.processInfo.environment
+    environment["TMPDIR"] = scratch.path
+    parent.environment = environment
+    if let stdin { parent.standardInput = stdin }
+    parent.standardOutput = FileHandle.nullDevice
+    parent.standardError = FileHandle.nullDevice
+    try parent.run()
+    return parent
+  }
+
+  /// Starts a parent with `start` until its isolated reader shows (five tries at most), kills the
+  /// parent with SIGKILL as soon as it does, and expects the reader to exit within 5 s.
+  static func killParentWhileItsReaderRuns(_ start: () throws -> Process) throws {
     var caught = 0
     for _ in 0..<5 where caught == 0 {
-      let parent = Process()
-      parent.executableURL = CLI.binary
-      parent.arguments = ["inspect", input, "--stats"]
-      var environment = ProcessInfo.processInfo.environment
-      environment["TMPDIR"] = scratch.path
-      parent.environment = environment
-      parent.standardOutput = FileHandle.nullDevice
-      parent.standardError = FileHandle.nullDevice
-      try parent.run()
+      let parent = try start()
       var reader: Int32?
-      let deadline = Date().addingTimeInterval(5)
+      let deadline = Date().addingTimeInterval(10)
       while reader == nil && Date() < deadline && parent.isRunning {
-        reader = Self.children(of: parent.processIdentifier).first
+        reader = children(of: parent.processIdentifier).first
         if reader == nil { usleep(500) }
       }
       kill(parent.processIdentifier, SIGKILL)
@@ -68,11 +79,50 @@ import Testing
       guard let reader else { continue }
       caught += 1
       let gone = Date().addingTimeInterval(5)
-      while Self.isAlive(reader) && Date() < gone { usleep(10_000) }
-      #expect(!Self.isAlive(reader), "the reader \(reader) outlived its killed parent")
+      while isAlive(reader) && Date() < gone { usleep(10_000) }
+      #expect(!isAlive(reader), "the reader \(reader) outlived its killed parent")
     }
     #expect(caught > 0, "never saw the reader process, so the test proved nothing")
+  }
+
+  @Test func killingTheParentKillsTheReaderAndLeavesNoScratch() throws {
+    let folder = try CLI.temporaryFolder()
+    defer { try? FileManager.default.removeItem(at: folder) }
+    let (input, scratch) = try Self.bigHDF5AndScratch(in: folder)
+    try Self.killParentWhileItsReaderRuns { try Self.start(["inspect", input, "--stats"], scratch: scratch) }
     #expect(try FileManager.default.contentsOfDirectory(atPath: scratch.path).isEmpty)
+  }
+
+  /// An HDF5 model on standard input is copied into a file without a name, which libhdf5 reads
+  /// from memory: killing `rnnkit` with SIGKILL, while it still reads its input or while its
+  /// reader runs, leaves nothing in the temporary folder and no reader behind.
+  @Test func killingTheParentReadingStandardInputLeavesNoCopy() throws {
+    let folder = try CLI.temporaryFolder()
+    defer { try? FileManager.default.removeItem(at: folder) }
+    let (input, scratch) = try Self.bigHDF5AndScratch(in: folder)
+    let arguments = ["inspect", "-", "--stats"]
+
+    // Killed before the end of its input: half the file written, the pipe still open.
+    let pipe = Pipe()
+    let early = try Self.start(arguments, scratch: scratch, stdin: pipe)
+    let bytes = try Data(contentsOf: URL(fileURLWithPath: input))
+    try pipe.fileHandleForWriting.write(contentsOf: bytes.prefix(bytes.count / 2))
+    usleep(100_000)
+    #expect(early.isRunning, "rnnkit ended before the end of its input")
+    kill(early.processIdentifier, SIGKILL)
+    early.waitUntilExit()
+    try? pipe.fileHandleForWriting.close()
+    #expect(try FileManager.default.subpathsOfDirectory(atPath: scratch.path) == [])
+
+    // Killed while its isolated reader reads the copy.
+    var files: [FileHandle] = []
+    defer { for file in files { try? file.close() } }
+    try Self.killParentWhileItsReaderRuns {
+      let file = try #require(FileHandle(forReadingAtPath: input))
+      files.append(file)
+      return try Self.start(arguments, scratch: scratch, stdin: file)
+    }
+    #expect(try FileManager.default.subpathsOfDirectory(atPath: scratch.path) == [])
   }
 
   @Test func fileNamesStartingWithADashAreFileNames() throws {

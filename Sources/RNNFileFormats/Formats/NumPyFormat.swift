@@ -2,19 +2,6 @@ import Foundation
 import RNNFormat
 import RNNModel
 
-/// What can be wrong with a `.npz` file, as one line: `file: part: reason`.
-public struct NumPyError: Error, Sendable, CustomStringConvertible, ModelInputRequest {
-  /// The file.
-  public var path: String
-  /// The archive structure, entry or field at fault, such as `W.npy: descr`.
-  public var part: String
-  /// Why, in words.
-  public var reason: String
-  /// What the caller can supply to get past this error, if anything.
-  public var requestedInput: ModelInput?
-  public var description: String { displaySafe("\(path): \(part): \(reason)") }
-}
-
 /// NumPy archives (`.npz`, docs/NUMPY.md): a zip of `.npy` arrays, as `numpy.savez` and
 /// `numpy.savez_compressed` write them and `numpy.load(path, allow_pickle=False)` reads them.
 ///

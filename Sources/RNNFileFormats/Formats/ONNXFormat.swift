@@ -2,20 +2,6 @@ import Foundation
 import RNNFormat
 import RNNModel
 
-/// What can be wrong with an ONNX file, or with a model that cannot be written as one, as one line:
-/// `file: part: reason`.
-public struct ONNXError: Error, Sendable, CustomStringConvertible, ModelInputRequest {
-  /// The file.
-  public var path: String
-  /// The message field, node or tensor at fault.
-  public var part: String
-  /// Why, in words.
-  public var reason: String
-  /// What the caller can supply to get past this error, if anything.
-  public var requestedInput: ModelInput?
-  public var description: String { displaySafe("\(path): \(part): \(reason)") }
-}
-
 /// ONNX models (`.onnx`): a protobuf ModelProto whose graph runs the Elman network with the
 /// standard `RNN` operator, or a `Scan` for silu, which that operator lacks (docs/ONNX.md).
 ///

@@ -2,19 +2,6 @@ import Foundation
 import RNNFormat
 import RNNModel
 
-/// What can be wrong with a safetensors file, as one line: `file: part: reason`.
-public struct SafetensorsError: Error, Sendable, CustomStringConvertible, ModelInputRequest {
-  /// The file.
-  public var path: String
-  /// The header field or tensor at fault.
-  public var part: String
-  /// Why, in words.
-  public var reason: String
-  /// What the caller can supply to get past this error, if anything.
-  public var requestedInput: ModelInput?
-  public var description: String { displaySafe("\(path): \(part): \(reason)") }
-}
-
 /// safetensors files (the Hugging Face format) with RNNKit's tensor names.
 ///
 /// RNNKit writes W, b, V and c, and puts everything else the model needs in `__metadata__` (which

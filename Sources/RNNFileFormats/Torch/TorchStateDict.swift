@@ -1,28 +1,6 @@
 import RNNFormat
 import RNNModel
 
-/// What is wrong with a PyTorch file or state dict, as one line: `file: part: reason`.
-public struct PyTorchError: Error, Sendable, CustomStringConvertible, ModelInputRequest {
-  /// The file.
-  public var path: String
-  /// The archive entry, pickle part or state-dict key at fault.
-  public var part: String
-  /// Why, in words.
-  public var reason: String
-  /// What the caller can supply to get past this error, if anything.
-  public var requestedInput: ModelInput?
-
-  /// Creates an error.
-  public init(path: String, part: String, reason: String, requestedInput: ModelInput? = nil) {
-    self.path = path
-    self.part = part
-    self.reason = reason
-    self.requestedInput = requestedInput
-  }
-
-  public var description: String { displaySafe("\(path): \(part): \(reason)") }
-}
-
 /// One tensor of a state dict as a format found it: its shape, and how to load it (in place where
 /// the format allows).
 struct StateDictTensor {

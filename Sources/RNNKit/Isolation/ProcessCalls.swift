@@ -246,11 +246,3 @@ package enum StandardInput {
     return "/proc/\(getpid())/fd/\(fd)"
   }
 }
-
-extension StandardInput {
-  /// Gives the spooled copy at `anonymousPath` the name `path` (a hard link, no copy), for readers
-  /// such as libhdf5 that resolve a file's real path and cannot open `/proc/PID/fd/N`.
-  package static func link(_ anonymousPath: String, to path: String) throws(IsolationError) {
-    try ProcessCalls.check("linkat", linkat(AT_FDCWD, anonymousPath, AT_FDCWD, path, AT_SYMLINK_FOLLOW))
-  }
-}

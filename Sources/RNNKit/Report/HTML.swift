@@ -43,18 +43,6 @@ enum HTML {
     return (value < 0 ? "−" : "") + out
   }
 
-  /// A byte count in B, KiB, MiB or GiB.
-  static func bytes(_ count: Int) -> String {
-    let units = ["B", "KiB", "MiB", "GiB", "TiB"]
-    var value = Double(count)
-    var unit = 0
-    while value >= 1024 && unit < units.count - 1 {
-      value /= 1024
-      unit += 1
-    }
-    return unit == 0 ? "\(count) B" : String(format: "%.1f %@", value, units[unit])
-  }
-
   /// A coordinate in an SVG: at most two decimals, no trailing zeros.
   static func coordinate(_ value: Double) -> String {
     // Callers draw finite data only; a stray non-finite value must not trap the whole report.

@@ -27,7 +27,7 @@ struct ModelCard {
     let p = model.provenance
     func optional(_ value: String?) -> String { value.map(HTML.text) ?? "<span class=\"sub\">—</span>" }
     var file = "<code>\(HTML.text(subject.path))</code>"
-    if let fileSize { file += " · \(HTML.bytes(fileSize))" }
+    if let fileSize { file += " · \(byteCountText(fileSize))" }
     var format = HTML.text(subject.format)
     if let container { format += " (RNN format \(container.majorVersion).\(container.minorVersion))" }
     let kind = model.inputKind == .tokens ? "one-hot tokens" : "dense features"

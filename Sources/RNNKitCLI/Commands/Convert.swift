@@ -89,7 +89,7 @@ struct Convert: ParsableCommand {
     defer { staging?.remove() }
     let destination = staging.map { $0.path(for: "model") } ?? output
     let report = try ModelConversion.convert(
-      input: InputPath.resolve(input, format: source.format), output: destination,
+      input: InputPath.resolve(input), output: destination,
       options: ConversionOptions(
         inputFormat: source.format, outputFormat: to?.name, importOptions: source.importOptions(),
         dtype: dtype?.dtype, overwrite: force, verify: verify,

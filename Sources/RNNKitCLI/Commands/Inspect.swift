@@ -137,7 +137,7 @@ struct Inspect: ParsableCommand {
     let model = loaded.model
     var out: [String] = []
     let version = loaded.container.map { "RNN format \($0.majorVersion).\($0.minorVersion)" } ?? loaded.format
-    out.append("\(file): \(version), \(Text.bytes(loaded.fileSize))")
+    out.append("\(file): \(version), \(byteCountText(loaded.fileSize))")
     out.append("")
     out.append("Model")
     var modelRows: [[String]] = [

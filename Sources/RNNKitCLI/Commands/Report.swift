@@ -63,7 +63,7 @@ struct Report: ParsableCommand {
       throw Self.advice(error, textFile: textFile)
     }
     try Self.write(html, to: destination, force: force)
-    print("\(model) (\(loaded.format)) -> \(destination): \(Self.size(html.utf8.count))")
+    print("\(model) (\(loaded.format)) -> \(destination): \(byteCountText(html.utf8.count))")
   }
 
   func reportOptions() throws -> ReportOptions {
@@ -109,8 +109,6 @@ struct Report: ParsableCommand {
       throw CLIError("\(path): already exists; pass --force to replace it")
     }
   }
-
-  static func size(_ bytes: Int) -> String { Text.bytes(bytes) }
 }
 
 /// Refuses an output that is one of the inputs (the same file, whatever the path says), even with

@@ -24,7 +24,7 @@ struct Validate: ParsableCommand {
   func run() throws {
     try InputPath.check(file)
     let problems = try ModelValidation.problems(
-      path: InputPath.resolve(file, format: input.format), format: input.format,
+      path: InputPath.resolve(file), format: input.format,
       options: input.importOptions(),
       isolation: IsolationPolicy(isolate: !input.trustInput))
     if json {

@@ -44,6 +44,9 @@ enum Advice {
       default: return error
       }
     }
+    if let error = error as? ConversionError, case .verificationFailed(let output, let report) = error {
+      return CLIError("\(displaySafe(output)): --verify failed: \(report.failure); nothing was written")
+    }
     guard let input = requestedInput(error) else { return error }
     return CLIError("\(error); pass \(flag(for: input))")
   }

@@ -25,45 +25,26 @@ enum InputPath {
   /// `-`: standard input (or output, for an output argument).
   static let standardStream = "-"
 
-  /// `path`, or for `-` a path to a copy of standard input, spooled once into an unnamed file. When
-  /// no in-process reader recognises it, or `format` is read by a C library, the copy gets a name in
-  /// a private folder removed at exit, since libhdf5 cannot open `/proc/PID/fd/N`.
-  static func resolve(_ path: String, format: String? = nil) throws -> String {
+  /// `path`, or for `-` a path to a copy of standard input, spooled once into an unnamed file
+  /// (`/proc/PID/fd/N`, which the isolated reader opens too), so nothing is left on disk however
+  /// the process ends.
+  static func resolve(_ path: String) throws -> String {
     guard path == standardStream else { return path }
-    if let named = Spool.named { return named }
-    let anonymous = try Spool.anonymous ?? StandardInput.spool()
-    Spool.anonymous = anonymous
-    let inProcess: Bool
-    if let format {
-      inProcess = (try? ModelFormats.named(format))?.readIsolation == .inProcess
-    } else {
-      inProcess = (try? ModelFormats.detectInProcess(path: anonymous)) != nil
-    }
-    if inProcess { return anonymous }
-    let folder = try StagingFolder()
-    let named = folder.path(for: "standard-input")
-    try StandardInput.link(anonymous, to: named)
-    Spool.named = named
-    Spool.folder = folder
-    atexit { Spool.folder?.remove() }
-    return named
+    let copy = try Spool.copy ?? StandardInput.spool()
+    Spool.copy = copy
+    return copy
   }
 
   /// How the copy of standard input shows in messages.
   static func displayName(in message: String) -> String {
-    var message = message
-    for path in [Spool.named, Spool.anonymous].compactMap({ $0 }) {
-      message = message.replacingOccurrences(of: path, with: "(standard input)")
-    }
-    return message
+    guard let copy = Spool.copy else { return message }
+    return message.replacingOccurrences(of: copy, with: "(standard input)")
   }
 
-  static var usedStandardInput: Bool { Spool.anonymous != nil }
+  static var usedStandardInput: Bool { Spool.copy != nil }
 
   private enum Spool {
-    nonisolated(unsafe) static var anonymous: String?
-    nonisolated(unsafe) static var named: String?
-    nonisolated(unsafe) static var folder: StagingFolder?
+    nonisolated(unsafe) static var copy: String?
   }
 
   /// Throws one wording for a path that does not exist or is a directory.

@@ -16,7 +16,7 @@ struct LoadedFile {
     -> LoadedFile
   {
     try InputPath.check(path)
-    let path = try InputPath.resolve(path, format: name)
+    let path = try InputPath.resolve(path)
     let size = (try? ByteStorage(mapping: path).count) ?? 0
     let isRNN = try ModelSource.isNativeRNN(path: path, format: name)
     if isRNN {
@@ -62,17 +62,6 @@ struct LoadedFile {
 
 /// Formatting helpers shared by the commands.
 enum Text {
-  static func bytes(_ n: Int) -> String {
-    let units = ["B", "KiB", "MiB", "GiB", "TiB"]
-    var value = Double(n)
-    var unit = 0
-    while value >= 1024 && unit < units.count - 1 {
-      value /= 1024
-      unit += 1
-    }
-    return unit == 0 ? "\(n) B" : "\(fixed(value, 1)) \(units[unit])"
-  }
-
   static func fixed(_ value: Double, _ digits: Int) -> String {
     guard value.isFinite else { return value.isNaN ? "nan" : (value > 0 ? "inf" : "-inf") }
     var scale = 1.0

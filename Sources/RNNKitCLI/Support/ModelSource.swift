@@ -14,7 +14,7 @@ enum ModelSource {
   static func read(path: String, format: String?, options: ImportOptions, isolate: Bool) throws -> Loaded {
     try InputPath.check(path)
     let loaded = try ModelFormats.load(
-      path: InputPath.resolve(path, format: format), format: format, options: options,
+      path: InputPath.resolve(path), format: format, options: options,
       isolation: IsolationPolicy(isolate: isolate))
     return Loaded(model: loaded.model, format: loaded.format.name)
   }
