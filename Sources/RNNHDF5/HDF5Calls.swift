@@ -127,8 +127,6 @@ enum H5Library {
       throw .versionMismatch(library: library, found: "\(major).\(minor).\(release)", expected: headerVersion)
     }
     _ = table.H5open()
-    // The bridge reports errors itself, so libhdf5 prints no error stacks to stderr.
-    rnnkit_h5e_silence(&table)
     // A dataset naming an unknown filter makes libhdf5 search its plugin folders and load shared
     // libraries from there; a model file must never make this process load code.
     _ = table.H5PLset_loading_state(0)
@@ -146,7 +144,9 @@ enum H5Library {
   /// The table, once `loadedTable()` succeeded: every caller runs inside `serialized`, which loads
   /// the library first and throws when it cannot.
   static var table: UnsafePointer<rnnkit_h5_t> {
-    guard case .success(let table) = loaded else { preconditionFailure("libhdf5 was used before it was loaded") }
+    guard case .success(let table) = loaded else {
+      preconditionFailure("libhdf5 was used before it was loaded")
+    }
     return table
   }
 
@@ -154,7 +154,13 @@ enum H5Library {
   /// is an `H5Failure` of the operation "loading libhdf5".
   static func serialized<R>(_ body: () throws -> R) throws -> R {
     try locked {
-      do throws(HDF5LibraryError) { _ = try loadedTable() } catch { throw H5Failure(operation: "loading libhdf5", detail: error.description) }
+      let table: UnsafePointer<rnnkit_h5_t>
+      do throws(HDF5LibraryError) { table = try loadedTable() } catch {
+        throw H5Failure(operation: "loading libhdf5", detail: error.description)
+      }
+      // The bridge reports errors itself, so libhdf5 must print no error stacks to stderr. Debian's
+      // libhdf5 is built thread-safe, which keeps that setting per thread: set it on this one.
+      rnnkit_h5e_silence(table)
       return try body()
     }
   }
@@ -291,7 +297,8 @@ struct H5Location {
       try H5Library.checkID(h5.H5Pcreate(h5.H5P_CLS_FILE_ACCESS_ID_g), "creating file access properties"),
       .propertyList)
     try H5Library.check(h5.H5Pset_fapl_core(fapl.id, 1 << 20, false), "selecting the in-memory driver")
-    try H5Library.check(rnnkit_set_image_in_place(H5Library.table, fapl.id, image), "attaching the in-memory file image")
+    try H5Library.check(
+      rnnkit_set_image_in_place(H5Library.table, fapl.id, image), "attaching the in-memory file image")
     let id = try H5Library.checkID(
       h5.H5Fopen("in-memory.h5", rnnkit_h5f_acc_rdonly(), fapl.id), "opening the file as HDF5")
     return H5Location(object: H5Object(id, .file), path: "/")
@@ -308,7 +315,8 @@ struct H5Location {
       try H5Library.checkID(h5.H5Pcreate(h5.H5P_CLS_FILE_ACCESS_ID_g), "creating file access properties"),
       .propertyList)
     try H5Library.check(h5.H5Pset_fapl_core(fapl.id, 1 << 20, false), "selecting the in-memory driver")
-    try H5Library.check(rnnkit_set_growable_image(H5Library.table, fapl.id, image), "setting the memory callbacks")
+    try H5Library.check(
+      rnnkit_set_growable_image(H5Library.table, fapl.id, image), "setting the memory callbacks")
     try H5Library.check(h5.H5Pset_alignment(fapl.id, 4096, 64), "setting the alignment")
     let fcpl = try untimed(h5.H5P_CLS_FILE_CREATE_ID_g)
     let id = try H5Library.checkID(
@@ -500,7 +508,8 @@ struct H5Location {
 
   func attributeNames() throws(H5Failure) -> [String] {
     var info = H5O_info_t()
-    try H5Library.check(h5.H5Oget_info2(id, &info, UInt32(H5O_INFO_NUM_ATTRS)), "listing attributes of \(path)")
+    try H5Library.check(
+      h5.H5Oget_info2(id, &info, UInt32(H5O_INFO_NUM_ATTRS)), "listing attributes of \(path)")
     var names: [String] = []
     for index in 0..<info.num_attrs {
       let length = h5.H5Aget_name_by_idx(
@@ -632,7 +641,8 @@ enum H5Types {
   static func variableString() throws(H5Failure) -> H5Object {
     let type = H5Object(
       try H5Library.checkID(h5.H5Tcopy(h5.H5T_C_S1_g), "copying the string type"), .datatype)
-    try H5Library.check(h5.H5Tset_size(type.id, rnnkit_h5t_variable()), "making a variable-length string type")
+    try H5Library.check(
+      h5.H5Tset_size(type.id, rnnkit_h5t_variable()), "making a variable-length string type")
     try H5Library.check(h5.H5Tset_cset(type.id, H5T_CSET_UTF8), "setting UTF-8")
     return type
   }
@@ -674,7 +684,8 @@ enum H5Types {
   /// Whether `type` is IEEE binary16, little-endian (compared field by field: H5Tequal also
   /// compares properties that differ between a file's type and one built in memory).
   static func isHalfLE(_ type: hid_t) -> Bool {
-    guard h5.H5Tget_class(type) == H5T_FLOAT, h5.H5Tget_size(type) == 2, h5.H5Tget_order(type) == H5T_ORDER_LE else {
+    guard h5.H5Tget_class(type) == H5T_FLOAT, h5.H5Tget_size(type) == 2, h5.H5Tget_order(type) == H5T_ORDER_LE
+    else {
       return false
     }
     var spos = 0

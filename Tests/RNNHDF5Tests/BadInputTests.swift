@@ -1,9 +1,10 @@
 import CHDF5
 import Foundation
 import RNNFormat
-@testable import RNNHDF5
 import RNNModel
 import Testing
+
+@testable import RNNHDF5
 
 @Suite struct BadInputTests {
   let folder: URL

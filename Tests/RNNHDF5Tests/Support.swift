@@ -2,10 +2,11 @@ import CHDF5
 import Foundation
 import Numerics
 import RNNFormat
-@testable import RNNHDF5
 import RNNModel
 import RNNRuntime
 import TestSupport
+
+@testable import RNNHDF5
 
 /// A deterministic generator for test weights.
 struct Random {
