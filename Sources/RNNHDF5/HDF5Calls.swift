@@ -3,9 +3,10 @@
 // the file path and object name when they turn it into an `HDF5Error`.
 //
 // libhdf5 is loaded with dlopen on first use (`H5Library.load`), so programs that never read or
-// write HDF5 never load it and the many libraries it depends on. It (the serial build Debian ships)
-// is not thread-safe, so every public entry point of the bridge runs inside `H5Library.serialized`, and every identifier is owned by an `H5Object` that
-// closes it when released. Identifiers never outlive the serialized region that created them.
+// write HDF5 never load it nor the many libraries it depends on. libhdf5 need not be built
+// thread-safe, so every public entry point of the bridge runs inside `H5Library.serialized`, and
+// every identifier is owned by an `H5Object` that closes it when released. Identifiers never
+// outlive the serialized region that created them.
 import CHDF5
 import Foundation
 import RNNFormat
