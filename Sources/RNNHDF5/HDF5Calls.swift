@@ -51,6 +51,7 @@ public enum HDF5LibraryError: Error, CustomStringConvertible, Sendable, Equatabl
   /// The library is another HDF5 version than the headers RNNKit was built with.
   case versionMismatch(library: String, found: String, expected: String)
 
+  /// The error as one line.
   public var description: String {
     switch self {
     case .libraryNotFound(let tried, let reason):
