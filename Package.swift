@@ -35,10 +35,10 @@ let package = Package(
     // Forward pass, prediction, generation, scoring. OpenBLAS (Debian libopenblas0) is loaded at run
     // time with dlopen (OpenBLAS.swift), so nothing links against it.
     .target(name: "RNNRuntime", dependencies: ["RNNModel", "CKernels"]),
-    // C interop: libhdf5 (Debian libhdf5-dev).
-    .systemLibrary(
-      name: "CHDF5", pkgConfig: "hdf5",
-      providers: [.apt(["libhdf5-dev"])]),
+    // C interop: libhdf5's headers (Debian libhdf5-dev). libhdf5 itself is loaded at run time with
+    // dlopen when an HDF5 or Keras file is first read or written (RNNHDF5/HDF5Calls.swift), so
+    // nothing links against it. No pkg-config here: SwiftPM would link what it lists.
+    .systemLibrary(name: "CHDF5"),
     // What a Keras model config says about the layers: pure Swift, fuzzed on its own.
     .target(name: "KerasConfig", dependencies: ["RNNFormat"]),
     // HDF5 plain layout and Keras files.

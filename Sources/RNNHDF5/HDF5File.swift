@@ -24,7 +24,7 @@ public enum HDF5Library {
   /// Runs `body` holding the lock the bridge takes around every libhdf5 call. libhdf5 is not
   /// thread-safe, so code that calls it directly while RNNKit may run must do so in here.
   public static func withExclusiveAccess<R>(_ body: () throws -> R) rethrows -> R {
-    try H5Library.serialized(body)
+    try H5Library.locked(body)
   }
 
   /// The HDF5 signature, found at offset 0 or at 512, 1024, 2048... when a user block precedes it.
@@ -83,7 +83,8 @@ enum HDF5File {
     } catch let error as HDF5Error {
       throw error
     } catch {
-      throw HDF5Error(path: path, reason: .invalid("\(error)"))
+      // An H5Failure here is libhdf5 that could not be loaded.
+      throw hdf5Error(error, path: path)
     }
   }
 
@@ -113,7 +114,8 @@ enum HDF5File {
     } catch let error as HDF5Error {
       throw error
     } catch {
-      throw HDF5Error(path: name, reason: .invalid("\(error)"))
+      // An H5Failure here is libhdf5 that could not be loaded.
+      throw hdf5Error(error, path: name)
     }
   }
 
@@ -189,7 +191,8 @@ enum HDF5File {
     } catch let error as HDF5Error {
       throw error
     } catch {
-      throw HDF5Error(path: path, reason: .invalid("\(error)"))
+      // An H5Failure here is libhdf5 that could not be loaded.
+      throw hdf5Error(error, path: path)
     }
   }
 

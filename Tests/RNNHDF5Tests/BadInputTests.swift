@@ -1,9 +1,10 @@
 import CHDF5
 import Foundation
 import RNNFormat
-import RNNHDF5
 import RNNModel
 import Testing
+
+@testable import RNNHDF5
 
 @Suite struct BadInputTests {
   let folder: URL
@@ -41,7 +42,7 @@ import Testing
   }
 
   @Test func missingDatasetNamesIt() throws {
-    RawHDF5.create(path("missing.h5")) { file in
+    try RawHDF5.create(path("missing.h5")) { file in
       RawHDF5.floats(file, "W", [Float](repeating: 0.5, count: 2 * 5), shape: [2, 5])
       RawHDF5.floats(file, "b", [0, 0], shape: [2])
       RawHDF5.floats(file, "c", [0, 0, 0], shape: [3])
@@ -53,7 +54,7 @@ import Testing
   }
 
   @Test func wrongShapeNamesTheDatasetAndBothShapes() throws {
-    RawHDF5.create(path("shape.h5")) { file in
+    try RawHDF5.create(path("shape.h5")) { file in
       RawHDF5.floats(file, "W", [Float](repeating: 0.5, count: 2 * 5), shape: [2, 5])
       RawHDF5.floats(file, "b", [0, 0], shape: [2])
       RawHDF5.floats(file, "V", [Float](repeating: 0, count: 3 * 4), shape: [3, 4])
@@ -69,7 +70,7 @@ import Testing
 
   @Test func fixedLengthAttributesAndDenseDefaults() throws {
     // Fixed-length string attributes (as many tools write them) and no /vocab: a dense model.
-    RawHDF5.create(path("fixed.h5")) { file in
+    try RawHDF5.create(path("fixed.h5")) { file in
       RawHDF5.floats(file, "W", [Float](repeating: 0.25, count: 2 * 5), shape: [2, 5])
       RawHDF5.floats(file, "b", [0, 1], shape: [2])
       RawHDF5.floats(file, "V", [Float](repeating: 1, count: 3 * 2), shape: [3, 2])
@@ -84,7 +85,7 @@ import Testing
   }
 
   @Test func missingActivationAsksForTheFlag() throws {
-    RawHDF5.create(path("noact.h5")) { file in
+    try RawHDF5.create(path("noact.h5")) { file in
       RawHDF5.floats(file, "W", [Float](repeating: 0.25, count: 2 * 5), shape: [2, 5])
       RawHDF5.floats(file, "b", [0, 1], shape: [2])
       RawHDF5.floats(file, "V", [Float](repeating: 1, count: 3 * 2), shape: [3, 2])
@@ -99,17 +100,17 @@ import Testing
   }
 
   @Test func integerWeightsAreAnUnsupportedDType() throws {
-    RawHDF5.create(path("int.h5")) { file in
+    try RawHDF5.create(path("int.h5")) { file in
       let dims: [hsize_t] = [2]
-      let space = H5Screate_simple(1, dims, nil)
-      let set = H5Dcreate2(
-        file, "b", rnnkit_h5t_std_i32le(), space, rnnkit_h5p_default(), rnnkit_h5p_default(),
+      let space = h5.H5Screate_simple(1, dims, nil)
+      let set = h5.H5Dcreate2(
+        file, "b", h5.H5T_STD_I32LE_g, space, rnnkit_h5p_default(), rnnkit_h5p_default(),
         rnnkit_h5p_default())
       var values: [Int32] = [1, 2]
-      _ = H5Dwrite(
-        set, rnnkit_h5t_native_int32(), rnnkit_h5s_all(), rnnkit_h5s_all(), rnnkit_h5p_default(), &values)
-      H5Dclose(set)
-      H5Sclose(space)
+      _ = h5.H5Dwrite(
+        set, h5.H5T_NATIVE_INT32_g, rnnkit_h5s_all(), rnnkit_h5s_all(), rnnkit_h5p_default(), &values)
+      _ = h5.H5Dclose(set)
+      _ = h5.H5Sclose(space)
     }
     let error = #expect(throws: HDF5Error.self) { try PlainHDF5.read(path: path("int.h5")) }
     #expect(error?.description == "\(path("int.h5")): /b has type i32, expected f16, f32 or f64")
@@ -118,36 +119,36 @@ import Testing
   /// A compressed dataset can claim any shape while storing nothing; reading must refuse before
   /// allocating.
   @Test func compressionBombIsRefusedBeforeAllocating() throws {
-    RawHDF5.create(path("bomb.h5")) { file in
+    try RawHDF5.create(path("bomb.h5")) { file in
       let dims: [hsize_t] = [1 << 20, 1 << 20]
       let chunk: [hsize_t] = [1024, 1024]
-      let space = H5Screate_simple(2, dims, nil)
-      let plist = H5Pcreate(rnnkit_h5p_dataset_create())
-      H5Pset_chunk(plist, 2, chunk)
-      H5Pset_deflate(plist, 9)
-      let set = H5Dcreate2(
-        file, "W", rnnkit_h5t_ieee_f32le(), space, rnnkit_h5p_default(), plist, rnnkit_h5p_default())
-      H5Dclose(set)
-      H5Pclose(plist)
-      H5Sclose(space)
+      let space = h5.H5Screate_simple(2, dims, nil)
+      let plist = h5.H5Pcreate(h5.H5P_CLS_DATASET_CREATE_ID_g)
+      _ = h5.H5Pset_chunk(plist, 2, chunk)
+      _ = h5.H5Pset_deflate(plist, 9)
+      let set = h5.H5Dcreate2(
+        file, "W", h5.H5T_IEEE_F32LE_g, space, rnnkit_h5p_default(), plist, rnnkit_h5p_default())
+      _ = h5.H5Dclose(set)
+      _ = h5.H5Pclose(plist)
+      _ = h5.H5Sclose(space)
       RawHDF5.floats(file, "b", [0, 0], shape: [2])
       RawHDF5.floats(file, "c", [0], shape: [1])
     }
     let error = #expect(throws: HDF5Error.self) { try PlainHDF5.read(path: path("bomb.h5")) }
     #expect(error?.description.contains("/W has shape [1048576, 1048576], expected [2, 2+X]") == true)
     // With a matching first dimension the size claim itself is what gets refused.
-    RawHDF5.create(path("bomb2.h5")) { file in
+    try RawHDF5.create(path("bomb2.h5")) { file in
       let dims: [hsize_t] = [2, 1 << 40]
       let chunk: [hsize_t] = [2, 1 << 16]
-      let space = H5Screate_simple(2, dims, nil)
-      let plist = H5Pcreate(rnnkit_h5p_dataset_create())
-      H5Pset_chunk(plist, 2, chunk)
-      H5Pset_deflate(plist, 9)
-      let set = H5Dcreate2(
-        file, "W", rnnkit_h5t_ieee_f32le(), space, rnnkit_h5p_default(), plist, rnnkit_h5p_default())
-      H5Dclose(set)
-      H5Pclose(plist)
-      H5Sclose(space)
+      let space = h5.H5Screate_simple(2, dims, nil)
+      let plist = h5.H5Pcreate(h5.H5P_CLS_DATASET_CREATE_ID_g)
+      _ = h5.H5Pset_chunk(plist, 2, chunk)
+      _ = h5.H5Pset_deflate(plist, 9)
+      let set = h5.H5Dcreate2(
+        file, "W", h5.H5T_IEEE_F32LE_g, space, rnnkit_h5p_default(), plist, rnnkit_h5p_default())
+      _ = h5.H5Dclose(set)
+      _ = h5.H5Pclose(plist)
+      _ = h5.H5Sclose(space)
       RawHDF5.floats(file, "b", [0, 0], shape: [2])
       RawHDF5.floats(file, "c", [0], shape: [1])
     }
@@ -176,20 +177,20 @@ import Testing
     let folder = try temporaryFolder()
     let path = folder.appendingPathComponent("m.h5").path
     try PlainHDF5.write(makeModel(x: 4), to: path)
-    HDF5Library.withExclusiveAccess {
-      let file = H5Fopen(path, rnnkit_h5f_acc_rdwr(), rnnkit_h5p_default())
+    try H5Library.serialized {
+      let file = h5.H5Fopen(path, rnnkit_h5f_acc_rdwr(), rnnkit_h5p_default())
       precondition(file >= 0)
-      H5Adelete(file, "tokenizer_lowercase")
+      _ = h5.H5Adelete(file, "tokenizer_lowercase")
       let dims: [hsize_t] = [5]
-      let space = H5Screate_simple(1, dims, nil)
-      let attribute = H5Acreate2(
-        file, "tokenizer_lowercase", rnnkit_h5t_std_i64le(), space, rnnkit_h5p_default(), rnnkit_h5p_default()
+      let space = h5.H5Screate_simple(1, dims, nil)
+      let attribute = h5.H5Acreate2(
+        file, "tokenizer_lowercase", h5.H5T_STD_I64LE_g, space, rnnkit_h5p_default(), rnnkit_h5p_default()
       )
       var values: [Int64] = [1, 2, 3, 4, 5]
-      _ = H5Awrite(attribute, rnnkit_h5t_native_int64(), &values)
-      H5Aclose(attribute)
-      H5Sclose(space)
-      H5Fclose(file)
+      _ = h5.H5Awrite(attribute, h5.H5T_NATIVE_INT64_g, &values)
+      _ = h5.H5Aclose(attribute)
+      _ = h5.H5Sclose(space)
+      _ = h5.H5Fclose(file)
     }
     let error = #expect(throws: HDF5Error.self) { try PlainHDF5.read(path: path) }
     #expect(

@@ -2,10 +2,11 @@ import CHDF5
 import Foundation
 import Numerics
 import RNNFormat
-import RNNHDF5
 import RNNModel
 import RNNRuntime
 import TestSupport
+
+@testable import RNNHDF5
 
 /// A deterministic generator for test weights.
 struct Random {
@@ -45,40 +46,40 @@ func files(in folder: URL) -> [String] {
 
 /// Builds a raw HDF5 file through the C API, for inputs our writer would never produce.
 enum RawHDF5 {
-  static func create(_ path: String, _ body: (hid_t) -> Void) {
-    HDF5Library.withExclusiveAccess {
-      let file = H5Fcreate(path, rnnkit_h5f_acc_trunc(), rnnkit_h5p_default(), rnnkit_h5p_default())
+  static func create(_ path: String, _ body: (hid_t) -> Void) throws {
+    try H5Library.serialized {
+      let file = h5.H5Fcreate(path, rnnkit_h5f_acc_trunc(), rnnkit_h5p_default(), rnnkit_h5p_default())
       precondition(file >= 0)
       body(file)
-      H5Fclose(file)
+      _ = h5.H5Fclose(file)
     }
   }
 
   static func floats(_ file: hid_t, _ name: String, _ values: [Float], shape: [Int]) {
     let dims = shape.map { hsize_t($0) }
-    let space = H5Screate_simple(Int32(dims.count), dims, nil)
-    let set = H5Dcreate2(
-      file, name, rnnkit_h5t_ieee_f32le(), space, rnnkit_h5p_default(), rnnkit_h5p_default(),
+    let space = h5.H5Screate_simple(Int32(dims.count), dims, nil)
+    let set = h5.H5Dcreate2(
+      file, name, h5.H5T_IEEE_F32LE_g, space, rnnkit_h5p_default(), rnnkit_h5p_default(),
       rnnkit_h5p_default())
     values.withUnsafeBufferPointer {
-      _ = H5Dwrite(
-        set, rnnkit_h5t_native_float(), rnnkit_h5s_all(), rnnkit_h5s_all(), rnnkit_h5p_default(),
+      _ = h5.H5Dwrite(
+        set, h5.H5T_NATIVE_FLOAT_g, rnnkit_h5s_all(), rnnkit_h5s_all(), rnnkit_h5p_default(),
         $0.baseAddress)
     }
-    H5Dclose(set)
-    H5Sclose(space)
+    _ = h5.H5Dclose(set)
+    _ = h5.H5Sclose(space)
   }
 
   static func stringAttribute(_ file: hid_t, _ name: String, _ value: String) {
-    let type = H5Tcopy(rnnkit_h5t_c_s1())
-    H5Tset_size(type, value.utf8.count)
-    let space = H5Screate(H5S_SCALAR)
-    let attribute = H5Acreate2(file, name, type, space, rnnkit_h5p_default(), rnnkit_h5p_default())
+    let type = h5.H5Tcopy(h5.H5T_C_S1_g)
+    _ = h5.H5Tset_size(type, value.utf8.count)
+    let space = h5.H5Screate(H5S_SCALAR)
+    let attribute = h5.H5Acreate2(file, name, type, space, rnnkit_h5p_default(), rnnkit_h5p_default())
     var bytes = Array(value.utf8)
-    _ = H5Awrite(attribute, type, &bytes)
-    H5Aclose(attribute)
-    H5Sclose(space)
-    H5Tclose(type)
+    _ = h5.H5Awrite(attribute, type, &bytes)
+    _ = h5.H5Aclose(attribute)
+    _ = h5.H5Sclose(space)
+    _ = h5.H5Tclose(type)
   }
 }
 
