@@ -5,8 +5,15 @@ import RNNKit
 struct RNNKitCommand: ParsableCommand {
   static func main() {
     do {
-      try CommandSuggestion.refuseMisspelledCommand(Array(CommandLine.arguments.dropFirst()))
-      var command = try parseAsRoot()
+      var command: ParsableCommand
+      do {
+        command = try parseAsRoot()
+      } catch {
+        // Only a failed parse can be a misspelled command; naming every command costs a
+        // millisecond of reflection, which a correct command line need not pay.
+        try CommandSuggestion.refuseMisspelledCommand(Array(CommandLine.arguments.dropFirst()))
+        throw error
+      }
       try command.run()
     } catch {
       let error = Advice.adding(to: error)
