@@ -3,7 +3,10 @@
 scripts/bench_runtime.py times for its whole-process figure, for one or more builds of `rnnkit`
 interleaved round by round.
 
-    scripts/bench_score_process.py [--dir bench-out] [--threads 1,2] [--rounds 11] NAME=RNNKIT ...
+    scripts/bench_score_process.py [--dir bench-out] [--threads 1,2] [--rounds 11] NAME=RNNKIT[,VAR=VALUE...] ...
+
+A build may carry environment variables of its own: `t20=.build/release/rnnkit,OPENBLAS_THREAD_TIMEOUT=20`
+runs the same executable with that variable set, as one more contestant.
 
 Each process's wall time, CPU time of all its threads (user + system) and minor page faults
 are taken from wait4; medians are printed with each build's ratio to the first build. On a busy
@@ -55,32 +58,37 @@ def run(argv, env):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("builds", nargs="+", help="NAME=PATH of an rnnkit executable; the first is the reference")
+    parser.add_argument("builds", nargs="+",
+                        help="NAME=PATH[,VAR=VALUE...]: an rnnkit executable (and its own environment); the first is the reference")
     parser.add_argument("--dir", default="bench-out", help="where bench_runtime.sh put small-f32.rnn")
     parser.add_argument("--threads", default="1,2")
     parser.add_argument("--rounds", type=int, default=11)
     args = parser.parse_args()
-    builds = [b.split("=", 1) for b in args.builds]
+    builds = []
+    for spec in args.builds:
+        name, rest = spec.split("=", 1)
+        path, *settings = rest.split(",")
+        builds.append((name, path, dict(setting.split("=", 1) for setting in settings)))
     model = os.path.join(args.dir, "small-f32.rnn")
     text = batch_text(args.dir)
     print(f"{cpu_name()}, {os.cpu_count()} CPUs; `rnnkit score {model} {text} --json`")
     for threads in [int(t) for t in args.threads.split(",")]:
         env = dict(os.environ, OPENBLAS_NUM_THREADS=str(threads))
         reference = None
-        for name, path in builds:
-            output = run([path, "score", model, text, "--json"], env)[3]
+        for name, path, extra in builds:
+            output = run([path, "score", model, text, "--json"], {**env, **extra})[3]
             reference = reference or output
             if output != reference:
                 sys.exit(f"{name}: its output differs from {builds[0][0]}'s with {threads} thread(s)")
-        samples = {name: [] for name, _ in builds}
+        samples = {name: [] for name, _, _ in builds}
         for _ in range(args.rounds):
-            for name, path in builds:
-                samples[name].append(run([path, "score", model, text, "--json"], env)[:3])
+            for name, path, extra in builds:
+                samples[name].append(run([path, "score", model, text, "--json"], {**env, **extra})[:3])
         load = open("/proc/loadavg").read().split()[:3]
         print(f"\n{threads} thread(s), {args.rounds} rounds, load average {' '.join(load)}")
         print(f"{'build':14} {'wall ms':>9} {'ratio':>6} {'CPU ms':>9} {'ratio':>6} {'faults':>8}")
         first = None
-        for name, _ in builds:
+        for name, _, _ in builds:
             wall = statistics.median(s[0] for s in samples[name]) * 1000
             cpu = statistics.median(s[1] for s in samples[name]) * 1000
             faults = statistics.median(s[2] for s in samples[name])
