@@ -5,21 +5,8 @@ import RNNKit
 struct RNNKitCommand: ParsableCommand {
   static func main() {
     do {
-      let arguments = Array(CommandLine.arguments.dropFirst())
-      var command: ParsableCommand
-      do {
-        command = try parseAsRoot()
-      } catch {
-        try CommandSuggestion.refuseMisspelledCommand(arguments)
-        throw error
-      }
-      // A misspelled command never parses as a subcommand (only as an error, the root or help),
-      // so a command line that did is not checked: naming every command costs a millisecond of
-      // reflection at each start.
-      let parsed = ObjectIdentifier(type(of: command))
-      if !configuration.subcommands.contains(where: { ObjectIdentifier($0) == parsed }) {
-        try CommandSuggestion.refuseMisspelledCommand(arguments)
-      }
+      try CommandSuggestion.refuseMisspelledCommand(Array(CommandLine.arguments.dropFirst()))
+      var command = try parseAsRoot()
       try command.run()
     } catch {
       let error = Advice.adding(to: error)
