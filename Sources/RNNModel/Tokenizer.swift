@@ -113,7 +113,7 @@ public struct Tokenizer: Sendable {
   }
 
   /// Word splitting of all-ASCII text byte by byte, with the same tokens as the Character loop
-  /// (about ten times faster: no grapheme breaking, no Unicode property look-ups). In ASCII every
+  /// (several times faster: no grapheme breaking, no Unicode property look-ups). In ASCII every
   /// Character is one byte, except "\r\n", which is white space either way; lower-casing only maps
   /// A-Z. Nil when `text` has a non-ASCII byte or no contiguous UTF-8.
   func splitASCIIWords(_ text: String) -> [String]? {

@@ -40,9 +40,9 @@ final class PackedMatrix: @unchecked Sendable {
 
   static func allocate(_ count: Int) -> UnsafeMutablePointer<Float> {
     let bytes = max(1, count) * MemoryLayout<Float>.stride
-    // Large panels (V, blocks of hidden states) start on a huge page, so they can be huge pages
-    // throughout: thousands fewer page faults when they are first written.
-    // The size is rounded up to whole huge pages too: a tail in small pages would fault page by page.
+    // Large panels (V, blocks of hidden states) start on a huge page and end on one, so that first
+    // writing them faults once per huge page: an unaligned start or a tail in small pages would
+    // fault page by page.
     let alignment = System.hugePageAlignment
     let large = bytes >= System.hugePageAdviceMinimum
     let rounded = large ? (bytes + alignment - 1) / alignment * alignment : bytes
