@@ -155,6 +155,34 @@ package enum System {
     #endif
   }
 
+  /// Asks for transparent huge pages under the whole pages of a large buffer not touched yet.
+  /// Filling tens of megabytes of fresh memory otherwise takes one page fault per 4 KiB page
+  /// (thousands per buffer); with huge pages it takes one per 2 MiB, and the products that read
+  /// the buffer miss the TLB less. Only advice: where the system has no huge pages nothing
+  /// changes, and a failure is ignored. Buffers under ``hugePageAdviceMinimum`` bytes are left
+  /// alone (too small to hold a huge page once rounded).
+  package static func adviseHugePages(_ pointer: UnsafeMutableRawPointer, byteCount: Int) {
+    #if os(Linux) && canImport(Glibc)
+      guard byteCount >= hugePageAdviceMinimum else { return }
+      let page = pageSize
+      let start = (UInt(bitPattern: pointer) + UInt(page) - 1) / UInt(page) * UInt(page)
+      let end = (UInt(bitPattern: pointer) + UInt(byteCount)) / UInt(page) * UInt(page)
+      guard end > start, let base = UnsafeMutableRawPointer(bitPattern: start) else { return }
+      _ = madvise(base, Int(end - start), MADV_HUGEPAGE)
+    #endif
+  }
+
+  /// Bytes from which ``adviseHugePages(_:byteCount:)`` asks for huge pages: two 2 MiB huge
+  /// pages, so that a rounded range holds at least one.
+  package static let hugePageAdviceMinimum = 4 << 20
+
+  /// The alignment that lets a large buffer be huge pages from end to end (the huge page size,
+  /// 2 MiB on x86-64 and on ARM64 with 4 KiB pages); an unaligned one keeps 4 KiB pages at its
+  /// ends. Aligning costs address space only.
+  package static let hugePageAlignment = 2 << 20
+
+  static let pageSize = max(4096, Int(sysconf(Int32(_SC_PAGESIZE))))
+
   package static func writeAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer) throws(FormatError) {
     guard var base = bytes.baseAddress else { return }
     var remaining = bytes.count

@@ -46,6 +46,12 @@ public struct Tokenizer: Sendable {
 
   /// The token strings of `text`, before vocabulary lookup.
   public func split(_ text: String) -> [String] {
+    if settings.level == .word, let tokens = splitASCIIWords(text) { return tokens }
+    return splitCharacters(text)
+  }
+
+  /// ``split(_:)`` by Characters (grapheme clusters): the definition, for any text.
+  func splitCharacters(_ text: String) -> [String] {
     let text = settings.lowercase ? text.lowercased() : text
     switch settings.level {
     case .char:
@@ -104,6 +110,60 @@ public struct Tokenizer: Sendable {
       }
     }
     return (ids, unknown)
+  }
+
+  /// Word splitting of all-ASCII text byte by byte, with the same tokens as the Character loop
+  /// (several times faster: no grapheme breaking, no Unicode property look-ups). In ASCII every
+  /// Character is one byte, except "\r\n", which is white space either way; lower-casing only maps
+  /// A-Z. Nil when `text` has a non-ASCII byte or no contiguous UTF-8.
+  func splitASCIIWords(_ text: String) -> [String]? {
+    let (lowercase, splitPunctuation) = (settings.lowercase, settings.splitPunctuation)
+    let classes = ASCIIClasses.table
+    return text.utf8.withContiguousStorageIfAvailable { bytes -> [String]? in
+      var tokens: [String] = []
+      var start = 0
+      func flush(_ end: Int) {
+        guard end > start else { return }
+        let word = UnsafeBufferPointer(rebasing: bytes[start..<end])
+        if lowercase {
+          tokens.append(
+            String(unsafeUninitializedCapacity: word.count) { out in
+              for (i, byte) in word.enumerated() { out[i] = byte &- 0x41 < 26 ? byte | 0x20 : byte }
+              return word.count
+            })
+        } else {
+          tokens.append(String(decoding: word, as: UTF8.self))
+        }
+      }
+      for (i, byte) in bytes.enumerated() {
+        guard byte < 0x80 else { return nil }
+        switch classes[Int(byte)] {
+        case .whitespace:
+          flush(i)
+          start = i + 1
+        case .punctuation where splitPunctuation:
+          flush(i)
+          tokens.append(String(decoding: UnsafeBufferPointer(rebasing: bytes[i..<(i + 1)]), as: UTF8.self))
+          start = i + 1
+        default:
+          continue
+        }
+      }
+      flush(bytes.count)
+      return tokens
+    } ?? nil
+  }
+
+  /// What each ASCII byte is to the word splitter, worked out once from the Character predicates
+  /// themselves, so the fast path cannot disagree with them.
+  enum ASCIIClasses {
+    enum Kind { case word, whitespace, punctuation }
+
+    static let table: [Kind] = (0..<128).map { byte in
+      let character = Character(Unicode.Scalar(UInt8(byte)))
+      if character.isWhitespace { return .whitespace }
+      return Tokenizer.isPunctuation(character) ? .punctuation : .word
+    }
   }
 
   static func isPunctuation(_ c: Character) -> Bool {

@@ -234,6 +234,7 @@ final class InputColumns: Sendable {
     try verify(elements: [0..<(h * width)])
     let all = withMatrix { w in
       [Float](unsafeUninitializedCapacity: x * h) { out, initialized in
+        System.adviseHugePages(out.baseAddress!, byteCount: x * h * MemoryLayout<Float>.stride)
         let tile = 32
         let tiles = (x + tile - 1) / tile
         let parts = min(Kernels.threadCount, tiles)

@@ -1,4 +1,5 @@
 import Dispatch
+import RNNFormat
 import Synchronization
 
 /// A matrix copied into the panels of the packed matrix product (see `gemm_template.h`), for the
@@ -38,8 +39,16 @@ final class PackedMatrix: @unchecked Sendable {
   deinit { UnsafeMutableRawPointer(values).deallocate() }
 
   static func allocate(_ count: Int) -> UnsafeMutablePointer<Float> {
-    UnsafeMutableRawPointer.allocate(byteCount: max(1, count) * MemoryLayout<Float>.stride, alignment: 64)
-      .bindMemory(to: Float.self, capacity: max(1, count))
+    let bytes = max(1, count) * MemoryLayout<Float>.stride
+    // Large panels (V, blocks of hidden states) start on a huge page and end on one, so that first
+    // writing them faults once per huge page: an unaligned start or a tail in small pages would
+    // fault page by page.
+    let alignment = System.hugePageAlignment
+    let large = bytes >= System.hugePageAdviceMinimum
+    let rounded = large ? (bytes + alignment - 1) / alignment * alignment : bytes
+    let memory = UnsafeMutableRawPointer.allocate(byteCount: rounded, alignment: large ? alignment : 64)
+    if large { System.adviseHugePages(memory, byteCount: rounded) }
+    return memory.bindMemory(to: Float.self, capacity: max(1, count))
   }
 }
 

@@ -271,8 +271,14 @@ public final class InferenceModel: Sendable {
       offsets.append(total)
       total += length
     }
-    // Every row is written (an input projection) before it is read, so no zero fill.
-    let rows = [Float](unsafeUninitializedCapacity: total * hiddenSize) { $1 = total * hiddenSize }
+    // Every row is written (an input projection) before it is read, so no zero fill; the pages
+    // are not touched yet, so they can still become huge pages.
+    let rows = [Float](unsafeUninitializedCapacity: total * hiddenSize) { buffer, initialized in
+      if let base = buffer.baseAddress {
+        System.adviseHugePages(base, byteCount: buffer.count * MemoryLayout<Float>.stride)
+      }
+      initialized = total * hiddenSize
+    }
     return HiddenStates(rows: rows, offsets: offsets, lengths: lengths)
   }
 

@@ -31,7 +31,7 @@ extension InferenceModel {
   /// `perLine` false the whole text as one sequence carrying the state across lines. Lines of
   /// fewer than two tokens have nothing to predict and are skipped.
   public func score(text: String, perLine: Bool = true) throws(TextScoringError) -> TextScore {
-    let lines = perLine ? text.split(whereSeparator: \.isNewline) : [Substring(text)]
+    let lines = perLine ? Self.lines(of: text) : [Substring(text)]
     var sequences: [[Int]] = []
     var tokens = 0
     for (index, line) in lines.enumerated() {
@@ -54,5 +54,15 @@ extension InferenceModel {
     return TextScore(
       tokens: tokens, sequences: sequences.count,
       result: ScoreResult(logProbabilities: scores.flatMap(\.logProbabilities)))
+  }
+
+  /// The non-empty lines of `text`, split where a Character is a newline. ASCII text is split byte
+  /// by byte (the newline Characters there are LF, VT, FF, CR and CR LF), which gives the same
+  /// lines without breaking the text into grapheme clusters.
+  static func lines(of text: String) -> [Substring] {
+    let utf8 = text.utf8
+    let ascii = utf8.withContiguousStorageIfAvailable { bytes in bytes.allSatisfy { $0 < 0x80 } } ?? false
+    guard ascii else { return text.split(whereSeparator: \.isNewline) }
+    return utf8.split(whereSeparator: { $0 >= 0x0A && $0 <= 0x0D }).map { Substring($0) }
   }
 }

@@ -31,6 +31,7 @@ import Testing
     (["convert", model, "-"], "--to"),
     (["convert", "-", "/nonexistent/m.rnn"], "--from"),
     (["inpect", model], "inspect"),
+    (["inpect", "--help"], "did you mean 'inspect'"),
   ])
   func usageErrorsExit64(arguments: [String], message: String) throws {
     let result = try CLI.run(arguments)

@@ -1,0 +1,100 @@
+#!/usr/bin/env python3
+"""Whole `rnnkit score` processes on SMALL's 32 sequences of 512 tokens, the command that
+scripts/bench_runtime.py times for its whole-process figure, for one or more builds of `rnnkit`
+interleaved round by round.
+
+    scripts/bench_score_process.py [--dir bench-out] [--threads 1,2] [--rounds 11] NAME=RNNKIT[,VAR=VALUE...] ...
+
+A build may carry environment variables of its own: `t20=.build/release/rnnkit,OPENBLAS_THREAD_TIMEOUT=20`
+runs the same executable with that variable set, as one more contestant.
+
+Each process's wall time, CPU time of all its threads (user + system) and minor page faults
+are taken from wait4; medians are printed with each build's ratio to the first build. On a busy
+machine compare the ratios (and the CPU times, which move less with the load); the load average
+is printed beside them. Before timing, every build's JSON output is checked to be byte for byte
+the first build's at the same thread count.
+"""
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+
+def cpu_name():
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return "unknown CPU"
+
+
+def batch_text(folder):
+    """SMALL's 32×512 benchmark tokens as text, one sequence per line (as bench_runtime.py writes it)."""
+    path = os.path.join(folder, "small-batch.txt")
+    if not os.path.exists(path):
+        import numpy as np
+        tokens = np.fromfile(os.path.join(folder, "small-tokens.i32"), dtype="<i4")
+        with open(path, "w") as f:
+            for row in tokens[: 32 * 512].reshape(32, 512):
+                f.write(" ".join(f"w{int(t)}" for t in row) + "\n")
+    return path
+
+
+def run(argv, env):
+    """Wall s, CPU s (all threads) and minor page faults of one process; its output is returned."""
+    start = time.perf_counter()
+    process = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE)
+    output = process.stdout.read()
+    _, status, usage = os.wait4(process.pid, 0)
+    elapsed = time.perf_counter() - start
+    if os.waitstatus_to_exitcode(status) != 0:
+        sys.exit(f"failed: {' '.join(argv)}")
+    return elapsed, usage.ru_utime + usage.ru_stime, usage.ru_minflt, output
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("builds", nargs="+",
+                        help="NAME=PATH[,VAR=VALUE...]: an rnnkit executable (and its own environment); the first is the reference")
+    parser.add_argument("--dir", default="bench-out", help="where bench_runtime.sh put small-f32.rnn")
+    parser.add_argument("--threads", default="1,2")
+    parser.add_argument("--rounds", type=int, default=11)
+    args = parser.parse_args()
+    builds = []
+    for spec in args.builds:
+        name, rest = spec.split("=", 1)
+        path, *settings = rest.split(",")
+        builds.append((name, path, dict(setting.split("=", 1) for setting in settings)))
+    model = os.path.join(args.dir, "small-f32.rnn")
+    text = batch_text(args.dir)
+    print(f"{cpu_name()}, {os.cpu_count()} CPUs; `rnnkit score {model} {text} --json`")
+    for threads in [int(t) for t in args.threads.split(",")]:
+        env = dict(os.environ, OPENBLAS_NUM_THREADS=str(threads))
+        reference = None
+        for name, path, extra in builds:
+            output = run([path, "score", model, text, "--json"], {**env, **extra})[3]
+            reference = reference or output
+            if output != reference:
+                sys.exit(f"{name}: its output differs from {builds[0][0]}'s with {threads} thread(s)")
+        samples = {name: [] for name, _, _ in builds}
+        for _ in range(args.rounds):
+            for name, path, extra in builds:
+                samples[name].append(run([path, "score", model, text, "--json"], {**env, **extra})[:3])
+        load = open("/proc/loadavg").read().split()[:3]
+        print(f"\n{threads} thread(s), {args.rounds} rounds, load average {' '.join(load)}")
+        print(f"{'build':14} {'wall ms':>9} {'ratio':>6} {'CPU ms':>9} {'ratio':>6} {'faults':>8}")
+        first = None
+        for name, _, _ in builds:
+            wall = statistics.median(s[0] for s in samples[name]) * 1000
+            cpu = statistics.median(s[1] for s in samples[name]) * 1000
+            faults = statistics.median(s[2] for s in samples[name])
+            first = first or (wall, cpu)
+            print(f"{name:14} {wall:9.1f} {wall / first[0]:6.3f} {cpu:9.1f} {cpu / first[1]:6.3f} {faults:8.0f}")
+
+
+if __name__ == "__main__":
+    main()
