@@ -764,6 +764,14 @@ long rk_cache_size(int which) {
   return size;
 }
 
+void rk_spin_pause(void) {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  __asm__ __volatile__("yield");
+#endif
+}
+
 long rk_gemm_mr(int level) { return rk_gemm_kernels(level)->mr(); }
 
 long rk_gemm_nr(int level) { return rk_gemm_kernels(level)->nr(); }
