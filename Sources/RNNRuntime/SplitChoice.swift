@@ -6,15 +6,20 @@ import Synchronization
 ///
 /// Splitting pays only when each thread's share takes clearly longer than handing it over; which
 /// is the case depends on the CPU, its caches, the virtual machine and the load, so no size
-/// threshold decides it. The first calls alternate between one thread and all of them, each timed
-/// on the wall clock; after `trials` calls of each, the option with the faster best time is kept
-/// (one thread on a tie). Which thread computes a row never changes its value, so the choice
-/// changes speed only, never results.
+/// threshold decides it. The first calls run in turns on all threads and on one, each timed on the
+/// wall clock; after `trials` calls of each, the option with the faster best time is kept (one
+/// thread on a tie). The load of a machine changes, so every `remeasureAfter` calls the trials run
+/// again. Which thread computes a row never changes its value, so the choice changes speed only,
+/// never results.
 final class SplitChoice: Sendable {
   /// Timed calls per option before choosing.
   static let trials = 8
+  /// Calls between two rounds of trials (about 1% of the calls are trials).
+  static let remeasureAfter = 2048
 
   private struct State {
+    /// Counts the rounds of trials, so a trial of an earlier round is not counted in a later one.
+    var round = 0
     var started = 0
     var best: [UInt64] = [.max, .max]
     var finished = 0
@@ -22,35 +27,52 @@ final class SplitChoice: Sendable {
   private let state = Mutex(State())
   /// The chosen thread count; 0 while trials run.
   private let chosen = Atomic<Int>(0)
+  /// Calls since the last choice.
+  private let calls = Atomic<Int>(0)
 
-  /// The thread count for the next call, at most `threads`, and when that call is a trial, the
-  /// trial to report its time for with ``record(_:start:)``.
-  func threads(upTo threads: Int) -> (threads: Int, trial: Trial?) {
-    guard threads > 1 else { return (1, nil) }
-    let decided = chosen.load(ordering: .relaxed)
-    if decided > 0 { return (min(decided, threads), nil) }
-    let option = state.withLock { state -> Int? in
-      guard state.started < 2 * Self.trials else { return nil }
-      defer { state.started += 1 }
-      return state.started % 2
-    }
-    // The last trials are still running: one thread until they choose.
-    guard let option else { return (1, nil) }
-    let trial = Trial(option: option, threads: threads, start: DispatchTime.now().uptimeNanoseconds)
-    return (option == 0 ? 1 : threads, trial)
-  }
-
-  /// A timed call: which option it tried and when it started.
+  /// A timed call: its round of trials, the option it tried (1: all threads) and when it started.
   struct Trial {
+    let round: Int
     let option: Int
     let threads: Int
     let start: UInt64
   }
 
-  /// Records a trial call that has just finished; the last one chooses.
+  /// The thread count for the next call, at most `threads`, and when that call is a trial, the
+  /// trial to report with ``record(_:)`` when it ends.
+  func threads(upTo threads: Int) -> (threads: Int, trial: Trial?) {
+    guard threads > 1 else { return (1, nil) }
+    let decided = chosen.load(ordering: .relaxed)
+    if decided > 0 {
+      guard calls.add(1, ordering: .relaxed).newValue >= Self.remeasureAfter else {
+        return (min(decided, threads), nil)
+      }
+      state.withLock { state in
+        guard chosen.load(ordering: .relaxed) > 0 else { return }
+        state = State(round: state.round + 1)
+        calls.store(0, ordering: .relaxed)
+        chosen.store(0, ordering: .relaxed)
+      }
+    }
+    let round = state.withLock { state -> (round: Int, option: Int)? in
+      guard state.started < 2 * Self.trials else { return nil }
+      defer { state.started += 1 }
+      // Runs of trials/2 calls per option, all threads first: the helpers stay awake between the
+      // calls of a run, as they do in use, and each option gets an early and a late run.
+      return (state.round, 1 - state.started / (Self.trials / 2) % 2)
+    }
+    // The last trials are still running: one thread until they choose.
+    guard let (round, option) = round else { return (1, nil) }
+    let trial = Trial(
+      round: round, option: option, threads: threads, start: DispatchTime.now().uptimeNanoseconds)
+    return (option == 0 ? 1 : threads, trial)
+  }
+
+  /// Records a trial call that has just finished; the last one of its round chooses.
   func record(_ trial: Trial) {
     let elapsed = DispatchTime.now().uptimeNanoseconds - trial.start
     let choice = state.withLock { state -> Int? in
+      guard state.round == trial.round else { return nil }
       state.best[trial.option] = min(state.best[trial.option], elapsed)
       state.finished += 1
       guard state.finished == 2 * Self.trials else { return nil }
