@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <stdatomic.h>
 #include <stddef.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -771,6 +772,8 @@ void rk_spin_pause(void) {
   __asm__ __volatile__("yield");
 #endif
 }
+
+void rk_spin_yield(void) { sched_yield(); }
 
 long rk_gemm_mr(int level) { return rk_gemm_kernels(level)->mr(); }
 

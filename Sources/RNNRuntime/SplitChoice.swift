@@ -7,8 +7,10 @@ import Synchronization
 /// Splitting pays only when each thread's share takes clearly longer than handing it over; which
 /// is the case depends on the CPU, its caches, the virtual machine and the load, so no size
 /// threshold decides it. The first calls run in turns on all threads and on one, each timed on the
-/// wall clock; after `trials` calls of each, the option with the faster best time is kept (one
-/// thread on a tie). The load of a machine changes, so every `remeasureAfter` calls the trials run
+/// wall clock; after `trials` calls of each, the option with the shorter median time is kept (one
+/// thread on a tie). The median, not the best time: on a busy machine, a thread that has to wait
+/// for a core is part of what splitting costs or gains, while a single slow call (a page fault on
+/// V's first read, a helper's first wake-up) is not. The load of a machine changes, so every `remeasureAfter` calls the trials run
 /// again. Which thread computes a row never changes its value, so the choice changes speed only,
 /// never results.
 final class SplitChoice: Sendable {
@@ -21,7 +23,7 @@ final class SplitChoice: Sendable {
     /// Counts the rounds of trials, so a trial of an earlier round is not counted in a later one.
     var round = 0
     var started = 0
-    var best: [UInt64] = [.max, .max]
+    var times: [[UInt64]] = [[], []]
     var finished = 0
   }
   private let state = Mutex(State())
@@ -73,10 +75,11 @@ final class SplitChoice: Sendable {
     let elapsed = DispatchTime.now().uptimeNanoseconds - trial.start
     let choice = state.withLock { state -> Int? in
       guard state.round == trial.round else { return nil }
-      state.best[trial.option] = min(state.best[trial.option], elapsed)
+      state.times[trial.option].append(elapsed)
       state.finished += 1
       guard state.finished == 2 * Self.trials else { return nil }
-      return state.best[1] < state.best[0] ? trial.threads : 1
+      let medians = state.times.map { $0.sorted()[$0.count / 2] }
+      return medians[1] < medians[0] ? trial.threads : 1
     }
     if let choice { chosen.store(choice, ordering: .relaxed) }
   }

@@ -131,8 +131,12 @@ final class WorkerPool: @unchecked Sendable {
     while !done() {
       rk_spin_pause()
       spins += 1
-      // The clock is read every 64 spins only: it costs more than a spin.
-      if spins & 63 == 0 && DispatchTime.now().uptimeNanoseconds - start >= budget { return false }
+      // Every 64 spins: give the core away if another thread waits for one (on a busy machine,
+      // perhaps the thread this one waits for), and read the clock, which costs more than a spin.
+      if spins & 63 == 0 {
+        rk_spin_yield()
+        if DispatchTime.now().uptimeNanoseconds - start >= budget { return false }
+      }
     }
     return true
   }

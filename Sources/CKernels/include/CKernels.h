@@ -197,6 +197,10 @@ long rk_cache_size(int which);
 /// leaves the core's shared resources to the work it waits for.
 void rk_spin_pause(void);
 
+/// Lets another runnable thread have the calling thread's core, if one waits (sched_yield); returns
+/// at once on an idle machine.
+void rk_spin_yield(void);
+
 /// Rows per panel of a packed A at `level` (the micro-kernel's MR).
 long rk_gemm_mr(int level);
 
