@@ -10,7 +10,8 @@ import Synchronization
 /// that finishes a loop spins, watching for the next one, before it parks. It spins as long as one
 /// wake-up of a parked helper was measured to take when the pool started: spinning longer than a
 /// wake-up costs can save at most one wake-up, so this wastes at most as much time as it could save
-/// (the "ski rental" bound), and needs no constant of the CPU it runs on.
+/// (the "ski rental" bound), and needs no constant of the CPU it runs on. A spinning thread also
+/// yields its core now and then: on a busy machine the thread it waits for may be waiting for a core.
 ///
 /// One loop runs at a time; a loop started while another runs (from another thread, or from inside
 /// a loop) is handed to `DispatchQueue.concurrentPerform` instead. Iterations are claimed one by
