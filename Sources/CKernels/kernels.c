@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <stdatomic.h>
 #include <stddef.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -763,6 +764,16 @@ long rk_cache_size(int which) {
   }
   return size;
 }
+
+void rk_spin_pause(void) {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  __asm__ __volatile__("yield");
+#endif
+}
+
+void rk_spin_yield(void) { sched_yield(); }
 
 long rk_gemm_mr(int level) { return rk_gemm_kernels(level)->mr(); }
 

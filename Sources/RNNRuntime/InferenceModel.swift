@@ -75,6 +75,9 @@ public final class InferenceModel: Sendable {
   }
   /// V in the panels of the packed matrix product, made on first use (f32 V only).
   let packedOutput = PackedOutputWeights()
+  /// Whether greedy decoding's product with V runs on one thread or on all, measured on its first
+  /// calls (``blockArgmax(scratch:threads:_:)``).
+  let argmaxSplit = SplitChoice()
 
   enum OutputWeights: Sendable {
     /// f32 V inside a mapped file.
@@ -165,6 +168,15 @@ public final class InferenceModel: Sendable {
       throw .corruptWeights(error)
     } catch {
       throw .invalidModel("\(name) could not be decoded as floats: \(error)")
+    }
+  }
+
+  /// The bytes of one element of V as the products read it.
+  var outputElementBytes: Int {
+    switch outputWeights {
+    case .mapped, .owned: return 4
+    case .half, .bfloat: return 2
+    case .int8: return 1
     }
   }
 
@@ -482,13 +494,16 @@ public final class InferenceModel: Sendable {
   /// The index of the largest of the O logits (the first on ties), computed in blocks of rows on
   /// the runtime's threads: `logits(start, rows, out)` writes logits [start, start + rows) to
   /// `out` (`scratch + start`) on the calling thread only, and each thread takes its block's
-  /// maximum while the block is in cache.
+  /// maximum while the block is in cache. A V larger than one core's L2 cache may be split;
+  /// whether it is, ``argmaxSplit`` measures on the first calls, unless `threads` is given.
   func blockArgmax(
-    scratch: UnsafeMutablePointer<Float>,
+    scratch: UnsafeMutablePointer<Float>, threads: Int? = nil,
     _ logits: @Sendable (_ start: Int, _ rows: Int, _ out: UnsafeMutablePointer<Float>) -> Void
   ) -> Int {
     let (h, o) = (hiddenSize, outputSize)
-    let threads = o * h >= 1 << 20 ? min(Kernels.threadCount, max(1, o / 256)) : 1
+    let candidates = Kernels.splitThreads(bytes: o * h * outputElementBytes, rows: o, rowsPerThread: 256)
+    let (threads, trial) = threads.map { ($0, nil) } ?? argmaxSplit.threads(upTo: candidates)
+    defer { if let trial { argmaxSplit.record(trial) } }
     let chunk = ((o + threads - 1) / threads + 3) & ~3
     var best = [(index: Int, value: Float)](repeating: (0, -.infinity), count: threads)
     best.withUnsafeMutableBufferPointer { best in

@@ -23,21 +23,29 @@ enum Kernels {
     }
   }
 
-  /// y[m] = A[m×n]·x + beta·y, row-major A with row stride lda. Matrices of a million elements or
-  /// more are split by rows across the runtime's threads (each thread's rows then stay in its cache).
+  /// The threads a matrix-vector product of `bytes` over `rows` rows is split across: one when
+  /// the matrix fits in one core's L2 cache (as the OS reports it), since such a product takes
+  /// about as long as waking another thread; else the runtime's threads, at least `rowsPerThread`
+  /// rows each. A row's sum never depends on the split.
+  static func splitThreads(bytes: Int, rows: Int, rowsPerThread: Int) -> Int {
+    bytes > cacheSize(2) ? min(threadCount, max(1, rows / rowsPerThread)) : 1
+  }
+
+  /// y[m] = A[m×n]·x + beta·y, row-major A with row stride lda, split by rows across `threads`
+  /// (by default ``splitThreads(bytes:rows:rowsPerThread:)``).
   static func gemv(
     m: Int, n: Int, a: UnsafePointer<Float>, lda: Int, x: UnsafePointer<Float>, beta: Float,
-    y: UnsafeMutablePointer<Float>
+    y: UnsafeMutablePointer<Float>, threads: Int? = nil
   ) {
     guard m > 0, n > 0 else { return }
-    let threads = m * n >= 1 << 20 ? min(threadCount, max(1, m / 64)) : 1
+    let threads = threads ?? splitThreads(bytes: m * n * 4, rows: m, rowsPerThread: 64)
     if threads == 1 {
       rk_gemv_f32(a, m, n, lda, x, beta, y)
       return
     }
     let chunk = (m + threads - 1) / threads
     let (aa, xx, yy) = (UnsafeSendable(a), UnsafeSendable(x), UnsafeSendable(y))
-    DispatchQueue.concurrentPerform(iterations: threads) { t in
+    parallelFor(threads) { t in
       let start = t * chunk
       let rows = min(chunk, m - start)
       guard rows > 0 else { return }
@@ -45,19 +53,20 @@ enum Kernels {
     }
   }
 
-  /// y[m] = A[m×n]·x + bias, with A stored as IEEE half, split across the runtime's threads.
+  /// y[m] = A[m×n]·x + bias, with A stored as IEEE half, split across `threads` (by default
+  /// ``splitThreads(bytes:rows:rowsPerThread:)``).
   static func gemvHalf(
     m: Int, n: Int, a: UnsafePointer<UInt16>, x: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
-    y: UnsafeMutablePointer<Float>
+    y: UnsafeMutablePointer<Float>, threads: Int? = nil
   ) {
-    let threads = min(threadCount, max(1, m / 256))
+    let threads = threads ?? splitThreads(bytes: m * n * 2, rows: m, rowsPerThread: 256)
     if threads == 1 {
       rk_gemv_f16(a, m, n, n, x, bias, y)
       return
     }
     let chunk = (m + threads - 1) / threads
     let (aa, xx, bb, yy) = (UnsafeSendable(a), UnsafeSendable(x), UnsafeSendable(bias), UnsafeSendable(y))
-    DispatchQueue.concurrentPerform(iterations: threads) { t in
+    parallelFor(threads) { t in
       let start = t * chunk
       let rows = min(chunk, m - start)
       guard rows > 0 else { return }
@@ -142,11 +151,12 @@ enum Kernels {
     try body()
   }
 
-  /// Runs `body(i)` for i in 0..<count on the runtime's threads.
+  /// Runs `body(i)` for i in 0..<count on the runtime's threads: the calling thread and the
+  /// helpers of ``WorkerPool``, or, while another loop holds the pool, libdispatch's threads.
   static func parallelFor(_ count: Int, _ body: @Sendable (Int) -> Void) {
     if count <= 1 || threadCount == 1 {
       for i in 0..<count { body(i) }
-    } else {
+    } else if !WorkerPool.shared.run(count: count, body) {
       DispatchQueue.concurrentPerform(iterations: count, execute: body)
     }
   }
@@ -175,13 +185,14 @@ extension Kernels {
     }
   }
 
-  /// y = bias + diag(scales)·A·xq·xscale for int8 A (m×n, row stride n), split by rows across the
-  /// runtime's threads when A is large. `bias` may be nil.
+  /// y = bias + diag(scales)·A·xq·xscale for int8 A (m×n, row stride n), split by rows across
+  /// `threads` (by default ``splitThreads(bytes:rows:rowsPerThread:)``). `bias` may be nil.
   static func gemvInt8(
     m: Int, n: Int, a: UnsafePointer<Int8>, scales: UnsafePointer<Float>, rowSums: UnsafePointer<Int32>,
-    x: UnsafePointer<Int8>, xScale: Float, bias: UnsafePointer<Float>?, y: UnsafeMutablePointer<Float>
+    x: UnsafePointer<Int8>, xScale: Float, bias: UnsafePointer<Float>?, y: UnsafeMutablePointer<Float>,
+    threads: Int? = nil
   ) {
-    let threads = m * n >= 1 << 20 ? min(threadCount, max(1, m / 256)) : 1
+    let threads = threads ?? splitThreads(bytes: m * n, rows: m, rowsPerThread: 256)
     if threads == 1 {
       rk_gemv_i8(a, m, n, n, scales, rowSums, x, xScale, bias, y)
       return
@@ -192,7 +203,7 @@ extension Kernels {
       UnsafeSendable(bias),
       UnsafeSendable(y)
     )
-    DispatchQueue.concurrentPerform(iterations: threads) { t in
+    parallelFor(threads) { t in
       let start = t * chunk
       let rows = min(chunk, m - start)
       guard rows > 0 else { return }
@@ -264,21 +275,22 @@ extension Kernels {
 
 extension Kernels {
   /// y = A·x + bias for bfloat16 A (m×n, row stride n), split by rows across the runtime's threads
-  /// when A is large: widened in registers, or with `dot` on a CPU with AVX-512 BF16, x rounded to
-  /// bfloat16 and summed by vdpbf16ps (see rk_gemv_bf16).
+  /// as ``splitThreads(bytes:rows:rowsPerThread:)`` decides (unless not `threaded`): widened in
+  /// registers, or with `dot` on a CPU with AVX-512 BF16, x rounded to bfloat16 and summed by
+  /// vdpbf16ps (see rk_gemv_bf16).
   static func gemvBFloat16(
     m: Int, n: Int, a: UnsafePointer<UInt16>, x: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
     y: UnsafeMutablePointer<Float>, dot: Bool, threaded: Bool = true
   ) {
     let dot: Int32 = dot ? 1 : 0
-    let threads = threaded && m * n >= 1 << 20 ? min(threadCount, max(1, m / 256)) : 1
+    let threads = threaded ? splitThreads(bytes: m * n * 2, rows: m, rowsPerThread: 256) : 1
     if threads == 1 {
       rk_gemv_bf16(a, m, n, n, x, bias, y, dot)
       return
     }
     let chunk = ((m + threads - 1) / threads + 3) & ~3
     let (aa, xx, bb, yy) = (UnsafeSendable(a), UnsafeSendable(x), UnsafeSendable(bias), UnsafeSendable(y))
-    DispatchQueue.concurrentPerform(iterations: threads) { t in
+    parallelFor(threads) { t in
       let start = t * chunk
       let rows = min(chunk, m - start)
       guard rows > 0 else { return }

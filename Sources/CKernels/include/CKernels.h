@@ -193,6 +193,14 @@ typedef struct {
 /// The cache size in bytes (1: L1 data, 2: L2, 3: L3), detected once; a small default when unknown.
 long rk_cache_size(int which);
 
+/// Tells the CPU the calling thread is spinning on a flag (x86 `pause`, arm64 `yield`), so a spin
+/// leaves the core's shared resources to the work it waits for.
+void rk_spin_pause(void);
+
+/// Lets another runnable thread have the calling thread's core, if one waits (sched_yield); returns
+/// at once on an idle machine.
+void rk_spin_yield(void);
+
 /// Rows per panel of a packed A at `level` (the micro-kernel's MR).
 long rk_gemm_mr(int level);
 

@@ -1,0 +1,197 @@
+import Dispatch
+import RNNFormat
+import RNNModel
+import Synchronization
+import Testing
+
+@testable import RNNRuntime
+
+/// The runtime's worker pool and its threading decisions: every iteration runs once, nested and
+/// concurrent loops still finish, and a product split across any number of threads gives the same
+/// bits as on one thread (no timing here: which split is faster is the benchmarks' business).
+@Suite struct ThreadingTests {
+  /// Pools of their own with three helpers (more threads than this machine may have), one per test,
+  /// since tests run at the same time and a pool runs one loop at a time.
+  static let pool = WorkerPool(helpers: 3)
+  static let nestingPool = WorkerPool(helpers: 3)
+
+  @Test func everyIterationRunsOnce() {
+    for count in [2, 3, 4, 5, 17, 1000] {
+      // Each iteration writes only its own slot, so the counts need no atomics.
+      var hits = [Int](repeating: 0, count: count)
+      hits.withUnsafeMutableBufferPointer { hits in
+        let hits = UnsafeSendable(hits.baseAddress!)
+        for _ in 0..<50 {
+          #expect(Self.pool.run(count: count) { i in hits.value[i] += 1 })
+        }
+      }
+      #expect(hits == [Int](repeating: 50, count: count), "each of \(count) iterations runs once per loop")
+    }
+  }
+
+  @Test func aLoopInsideALoopIsRefusedAndTheCallerFallsBack() {
+    let inner = Atomic<Int>(0)
+    let refused = Atomic<Int>(0)
+    #expect(
+      Self.nestingPool.run(count: 4) { _ in
+        if !Self.nestingPool.run(count: 2, { _ in inner.add(1, ordering: .relaxed) }) {
+          refused.add(1, ordering: .relaxed)
+        }
+      })
+    #expect(refused.load(ordering: .relaxed) == 4, "the pool is held by the outer loop")
+    #expect(inner.load(ordering: .relaxed) == 0)
+    // Through Kernels.parallelFor, a nested loop runs on libdispatch's threads instead.
+    let total = Atomic<Int>(0)
+    Kernels.parallelFor(3) { _ in Kernels.parallelFor(5) { i in total.add(i + 1, ordering: .relaxed) } }
+    #expect(total.load(ordering: .relaxed) == 3 * 15)
+  }
+
+  @Test func concurrentCallersAllFinish() {
+    let total = Atomic<Int>(0)
+    DispatchQueue.concurrentPerform(iterations: 6) { _ in
+      for _ in 0..<200 {
+        Kernels.parallelFor(4) { i in total.add(i, ordering: .relaxed) }
+      }
+    }
+    #expect(total.load(ordering: .relaxed) == 6 * 200 * 6)
+  }
+
+  static let shapes = [(1000, 64), (4099, 300), (513, 1031), (64, 7)]
+
+  static func bits(_ values: [Float]) -> [UInt32] { values.map(\.bitPattern) }
+
+  /// y for `threads` = 1 … 4 with the same inputs; all must equal the first.
+  static func expectSameOnAnyThreadCount(
+    _ what: String, m: Int, _ product: (_ threads: Int, _ y: UnsafeMutablePointer<Float>) -> Void
+  ) {
+    let results = (1...4).map { threads in
+      [Float](unsafeUninitializedCapacity: m) { y, initialized in
+        // beta·y reads y: start from the same values every time.
+        for i in 0..<m { y[i] = Float(i % 7) - 3 }
+        product(threads, y.baseAddress!)
+        initialized = m
+      }
+    }
+    for (index, result) in results.enumerated().dropFirst() {
+      #expect(bits(result) == bits(results[0]), "\(what): \(index + 1) threads differ from 1")
+    }
+  }
+
+  @Test(arguments: shapes)
+  func splitProductsEqualOneThread(m: Int, n: Int) {
+    var random = TestRandom(UInt64(m * 31 + n))
+    let a = random.floats(m * n, scale: 1)
+    let x = random.floats(n, scale: 1)
+    let bias = random.floats(m, scale: 1)
+    let half = a.map(FloatCodec.floatToHalf)
+    let bfloat = a.map(FloatCodec.floatToBFloat16)
+    let int8 = (0..<(m * n)).map { _ in Int8(truncatingIfNeeded: random.int(255) - 127) }
+    let scales = random.floats(m, scale: 0.01)
+    a.withUnsafeBufferPointer { a in
+      x.withUnsafeBufferPointer { x in
+        bias.withUnsafeBufferPointer { bias in
+          Self.expectSameOnAnyThreadCount("f32 \(m)×\(n)", m: m) { threads, y in
+            Kernels.gemv(
+              m: m, n: n, a: a.baseAddress!, lda: n, x: x.baseAddress!, beta: 1, y: y, threads: threads)
+          }
+          half.withUnsafeBufferPointer { v in
+            Self.expectSameOnAnyThreadCount("f16 \(m)×\(n)", m: m) { threads, y in
+              Kernels.gemvHalf(
+                m: m, n: n, a: v.baseAddress!, x: x.baseAddress!, bias: bias.baseAddress!, y: y,
+                threads: threads)
+            }
+          }
+          bfloat.withUnsafeBufferPointer { v in
+            for dot in [false, true] {
+              Self.expectSameOnAnyThreadCount("bf16 \(m)×\(n)", m: m) { threads, y in
+                // gemvBFloat16 splits as the runtime decides; its blocks are what blockArgmax uses.
+                let chunk = ((m + threads - 1) / threads + 3) & ~3
+                for start in stride(from: 0, to: m, by: chunk) {
+                  Kernels.gemvBFloat16(
+                    m: min(chunk, m - start), n: n, a: v.baseAddress! + start * n, x: x.baseAddress!,
+                    bias: bias.baseAddress! + start, y: y + start, dot: dot, threaded: false)
+                }
+              }
+            }
+          }
+          int8.withUnsafeBufferPointer { v in
+            scales.withUnsafeBufferPointer { s in
+              let sums = Kernels.rowSums(v.baseAddress!, rows: m, cols: n)
+              var q = [Int8](repeating: 0, count: n)
+              let xScale = q.withUnsafeMutableBufferPointer {
+                Kernels.quantize(x.baseAddress!, count: n, into: $0.baseAddress!)
+              }
+              sums.withUnsafeBufferPointer { sums in
+                q.withUnsafeBufferPointer { q in
+                  Self.expectSameOnAnyThreadCount("int8 \(m)×\(n)", m: m) { threads, y in
+                    Kernels.gemvInt8(
+                      m: m, n: n, a: v.baseAddress!, scales: s.baseAddress!, rowSums: sums.baseAddress!,
+                      x: q.baseAddress!, xScale: xScale, bias: bias.baseAddress!, y: y, threads: threads)
+                  }
+                }
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+
+  /// The block driver of greedy decoding picks the same index on any thread count, including the
+  /// first of equal maxima in different blocks.
+  @Test func blockArgmaxIsTheSameOnAnyThreadCount() throws {
+    let (h, o) = (16, 3001)
+    let model = try InferenceModel(TestModels.make(h: h, x: 5, o: o, g: .softmax, seed: 7))
+    var random = TestRandom(9)
+    for tie in [false, true] {
+      // With `tie`, every logit is equal: the first must win whichever thread saw it.
+      let logits = tie ? [Float](repeating: 0.5, count: o) : random.floats(o, scale: 1)
+      var picks: [Int] = []
+      for threads in 1...4 {
+        var scratch = [Float](repeating: 0, count: o)
+        let pick = logits.withUnsafeBufferPointer { z in
+          let z = UnsafeSendable(z.baseAddress!)
+          return scratch.withUnsafeMutableBufferPointer {
+            model.blockArgmax(scratch: $0.baseAddress!, threads: threads) { start, rows, out in
+              out.update(from: z.value + start, count: rows)
+            }
+          }
+        }
+        picks.append(pick)
+      }
+      let expected = tie ? 0 : logits.indices.max { logits[$0] < logits[$1] }!
+      #expect(picks == [Int](repeating: expected, count: 4), "tie \(tie): \(picks)")
+    }
+  }
+
+  /// Greedy generation with a V larger than L2, whose first products time one thread against all
+  /// (``SplitChoice``), picks each token exactly as one-row logits and their argmax do.
+  @Test func greedyGenerationIsUnchangedByTheMeasuredSplit() throws {
+    let h = 64
+    let o = max(1024, 2 * Kernels.cacheSize(2) / (h * 4))
+    let model = try InferenceModel(TestModels.make(h: h, x: o, g: .softmax, seed: 11, scale: 0.3))
+    let prompt = [1, 5, 9]
+    let count = 3 * SplitChoice.trials
+    let generated = try model.generate(
+      prompt: prompt, options: GenerationOptions(maxTokens: count, temperature: 0))
+    #expect(generated.count == count)
+    if Kernels.threadCount > 1 {
+      #expect(model.argmaxSplit.decision != nil, "the trials ran and chose")
+    }
+    var session = InferenceSession(model: model)
+    try session.advance(tokens: prompt)
+    var expected: [Int] = []
+    var z = [Float](repeating: 0, count: o)
+    for _ in 0..<count {
+      z.withUnsafeMutableBufferPointer { z in
+        session.hidden.withUnsafeBufferPointer {
+          model.logits(hidden: $0.baseAddress!, rows: 1, into: z.baseAddress!)
+        }
+      }
+      let next = z.withUnsafeBufferPointer { Kernels.argmax($0.baseAddress!, count: o) }
+      expected.append(next)
+      try session.advance(token: next)
+    }
+    #expect(generated == expected)
+  }
+}
