@@ -66,6 +66,29 @@ public enum AtomicFile {
     }
   }
 
+  /// Runs `body`, in which every write to `path` (a name that need not exist, such as `-` for
+  /// standard output) goes to one temporary file in `folder` that has no name where the system
+  /// allows it; then copies that file to the open descriptor `destination`. Nothing is ever put in
+  /// place, so a kill leaves no file behind, even in `folder`.
+  ///
+  /// - Throws: for a failed system call ``FormatError/system(operation:errno:message:)``, and
+  ///   whatever `body` throws (then nothing is copied).
+  public static func writeDetached<Result>(
+    standingFor path: String, inFolder folder: String, copyingTo destination: Int32,
+    _ body: () throws -> Result
+  ) throws -> Result {
+    let file = try TemporaryFile(for: folder + "/output", named: false)
+    defer { file.discard() }
+    var inner = scopes
+    inner[path] = file
+    let result = try $scopes.withValue(inner) { try body() }
+    try System.copyAll(from: file.fd, to: destination)
+    return result
+  }
+
+  /// Whether a write to `path` is in progress on this task (so a write to it joins that one).
+  public static func isWriting(_ path: String) -> Bool { scopes[path] != nil }
+
   /// The path that reaches the temporary file of the write to `destination` in progress on this
   /// task, nil outside one. A writer that joined the write may have given an anonymous temporary
   /// file a name, and only that name works for readers that resolve paths (libhdf5).

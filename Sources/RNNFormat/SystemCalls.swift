@@ -197,6 +197,21 @@ package enum System {
     }
   }
 
+  /// Copies the regular file `source`, from its start to its end, to `destination` (a file, a pipe
+  /// or a terminal).
+  static func copyAll(from source: Int32, to destination: Int32) throws(FormatError) {
+    let size = try fileSize(source)
+    let chunk = UnsafeMutableRawBufferPointer.allocate(byteCount: min(max(size, 1), 1 << 20), alignment: 64)
+    defer { chunk.deallocate() }
+    var offset = 0
+    while offset < size {
+      let part = UnsafeMutableRawBufferPointer(rebasing: chunk[0..<min(chunk.count, size - offset)])
+      try read(source, into: part, at: offset, part: "file")
+      try writeAll(destination, UnsafeRawBufferPointer(part))
+      offset += part.count
+    }
+  }
+
   /// Fills `buffer` from the start of `fd`; a file that shrank meanwhile is an error.
   static func readAll(_ fd: Int32, into buffer: UnsafeMutableRawBufferPointer) throws(FormatError) {
     try read(fd, into: buffer, at: 0, part: "file")

@@ -152,20 +152,26 @@ public enum ModelConversion {
       throw ConversionError.unsupportedDType(
         format: format.name, dtype: dtype, allowed: format.writableDTypes)
     }
-    if let a = fileIdentity(input), let b = fileIdentity(output), a == b {
+    // A write to `output` already in progress (``AtomicFile/writeDetached(standingFor:inFolder:copyingTo:_:)``,
+    // standard output) owns the destination; `output` then names no file.
+    let detached = AtomicFile.isWriting(output)
+    if !detached, let a = fileIdentity(input), let b = fileIdentity(output), a == b {
       throw ConversionError.outputIsInput(output)
     }
     // Before any work: an existing file without overwrite, or anything but a regular file at all.
     do {
-      try AtomicFile.checkDestination(output, overwrite: options.overwrite)
+      if !detached { try AtomicFile.checkDestination(output, overwrite: options.overwrite) }
     } catch .destinationExists {
       throw ConversionError.outputExists(output)
     } catch {
       throw ContainerError(path: output, error: error)
     }
-    if try ModelFormats.formatInProcess(
-      path: input, format: options.inputFormat, isolation: options.isolation)
-      == nil
+    // An isolated child writes the output by path, so a detached output is written here, from
+    // the model the child reads.
+    if !detached,
+      try ModelFormats.formatInProcess(
+        path: input, format: options.inputFormat, isolation: options.isolation)
+        == nil
     {
       return try IsolatedReader.convert(
         input: input, output: output, request: ConversionRequest(options), policy: options.isolation)

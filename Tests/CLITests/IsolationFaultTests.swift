@@ -125,6 +125,33 @@ import Testing
     #expect(try FileManager.default.subpathsOfDirectory(atPath: scratch.path) == [])
   }
 
+  /// A model written to standard output is written to a file without a name first: killing
+  /// `rnnkit` with SIGKILL while it copies that file to a pipe nobody reads leaves nothing in the
+  /// temporary folder.
+  @Test func killingAConversionToStandardOutputLeavesNoFile() throws {
+    let folder = try CLI.temporaryFolder()
+    defer { try? FileManager.default.removeItem(at: folder) }
+    let (input, scratch) = try Self.bigHDF5AndScratch(in: folder)
+    let output = Pipe()
+    let parent = Process()
+    parent.executableURL = CLI.binary
+    parent.arguments = ["convert", input, "-", "--to", "rnn"]
+    var environment = ProcessInfo.processInfo.environment
+    environment["TMPDIR"] = scratch.path
+    parent.environment = environment
+    parent.standardOutput = output
+    parent.standardError = FileHandle.nullDevice
+    try parent.run()
+    // The first byte means the model is written and being copied; the pipe then fills (the
+    // model is about 40 MB) and the copy blocks until the kill.
+    let first = try output.fileHandleForReading.read(upToCount: 1)
+    #expect(first?.count == 1, "rnnkit wrote nothing to standard output")
+    #expect(parent.isRunning, "rnnkit finished the copy before it could be killed")
+    kill(parent.processIdentifier, SIGKILL)
+    parent.waitUntilExit()
+    #expect(try FileManager.default.subpathsOfDirectory(atPath: scratch.path) == [])
+  }
+
   @Test func fileNamesStartingWithADashAreFileNames() throws {
     let folder = try CLI.temporaryFolder()
     defer { try? FileManager.default.removeItem(at: folder) }

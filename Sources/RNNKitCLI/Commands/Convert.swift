@@ -85,25 +85,27 @@ struct Convert: ParsableCommand {
     }
     try InputPath.check(input)
     let toStandardOutput = output == InputPath.standardStream
-    let staging = toStandardOutput ? try StagingFolder() : nil
-    defer { staging?.remove() }
-    let destination = staging.map { $0.path(for: "model") } ?? output
-    let report = try ModelConversion.convert(
-      input: InputPath.resolve(input), output: destination,
-      options: ConversionOptions(
-        inputFormat: source.format, outputFormat: to?.name, importOptions: source.importOptions(),
-        dtype: dtype?.dtype, overwrite: force, verify: verify,
-        isolation: IsolationPolicy(isolate: !source.reading.trustInput)))
+    let options = try ConversionOptions(
+      inputFormat: source.format, outputFormat: to?.name, importOptions: source.importOptions(),
+      dtype: dtype?.dtype, overwrite: force, verify: verify,
+      isolation: IsolationPolicy(isolate: !source.reading.trustInput))
+    let resolved = try InputPath.resolve(input)
+    // Standard output gets a model written to a file with no name, then copied out: a kill
+    // leaves nothing on disk.
+    let report =
+      toStandardOutput
+      ? try AtomicFile.writeDetached(
+        standingFor: output, inFolder: FileManager.default.temporaryDirectory.path,
+        copyingTo: FileHandle.standardOutput.fileDescriptor
+      ) { try ModelConversion.convert(input: resolved, output: output, options: options) }
+      : try ModelConversion.convert(input: resolved, output: output, options: options)
     for problem in report.warnings {
       FileHandle.standardError.write(Data("warning: \(displaySafe(input)): \(problem)\n".utf8))
     }
     if let lost = ExportLoss.warning(report: report, input: input) {
       FileHandle.standardError.write(Data("warning: \(displaySafe(output)): \(lost)\n".utf8))
     }
-    if toStandardOutput {
-      try FileHandle.standardOutput.write(contentsOf: Data(contentsOf: URL(fileURLWithPath: destination)))
-      return
-    }
+    if toStandardOutput { return }
     if json {
       var fields: [(String, JSON)] = [
         ("input", .string(input)), ("input_format", .string(report.inputFormat)), ("output", .string(output)),

@@ -2,22 +2,6 @@ import ArgumentParser
 import Foundation
 import RNNKit
 
-/// A private folder for a file that goes to standard output once written: formats write to paths,
-/// atomically, so the model is written here first and then copied out.
-struct StagingFolder {
-  let url: URL
-
-  init() throws {
-    url = FileManager.default.temporaryDirectory.appendingPathComponent("rnnkit-\(UUID().uuidString)")
-    try FileManager.default.createDirectory(
-      at: url, withIntermediateDirectories: false, attributes: [.posixPermissions: 0o700])
-  }
-
-  func path(for name: String) -> String { url.appendingPathComponent(name).path }
-
-  func remove() { try? FileManager.default.removeItem(at: url) }
-}
-
 /// What an export leaves out, from the output format's capabilities, said in one line with the way
 /// to read the file back.
 enum ExportLoss {
