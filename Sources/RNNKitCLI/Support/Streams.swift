@@ -47,21 +47,12 @@ struct UnknownWords: ParsableArguments {
   var strict = false
 
   static func report(in text: String, model: ElmanModel, strict: Bool) throws {
-    guard let vocabulary = model.vocabulary, let unknownToken = model.tokenizer.unknownToken else { return }
-    let tokenizer = model.textTokenizer
-    var count = 0
-    var first: [String] = []
-    for line in text.split(whereSeparator: \.isNewline) {
-      for token in tokenizer.split(String(line)) where vocabulary.id(of: token) == nil {
-        count += 1
-        if first.count < 5 && !first.contains(token) { first.append(token) }
-      }
-    }
-    guard count > 0 else { return }
-    let list = first.map { "\"\(displaySafe(Text.quoted($0)))\"" }.joined(separator: ", ")
-    let words = count == 1 ? "1 word is" : "\(count) words are"
-    let message = "\(words) not in the vocabulary (\(list)\(count > first.count ? ", …" : ""))"
+    guard let unknown = model.unknownWords(in: text) else { return }
+    let list = unknown.first.map { "\"\(displaySafe(Text.quoted($0)))\"" }.joined(separator: ", ")
+    let words = unknown.count == 1 ? "1 word is" : "\(unknown.count) words are"
+    let message = "\(words) not in the vocabulary (\(list)\(unknown.count > unknown.first.count ? ", …" : ""))"
     if strict { throw CLIError(message) }
-    FileHandle.standardError.write(Data("warning: \(message); read as \(Text.quoted(unknownToken))\n".utf8))
+    FileHandle.standardError.write(
+      Data("warning: \(message); read as \(Text.quoted(unknown.unknownToken))\n".utf8))
   }
 }
