@@ -50,7 +50,8 @@ struct UnknownWords: ParsableArguments {
     guard let unknown = model.unknownWords(in: text) else { return }
     let list = unknown.first.map { "\"\(displaySafe(Text.quoted($0)))\"" }.joined(separator: ", ")
     let words = unknown.count == 1 ? "1 word is" : "\(unknown.count) words are"
-    let message = "\(words) not in the vocabulary (\(list)\(unknown.count > unknown.first.count ? ", …" : ""))"
+    let message =
+      "\(words) not in the vocabulary (\(list)\(unknown.count > unknown.first.count ? ", …" : ""))"
     if strict { throw CLIError(message) }
     FileHandle.standardError.write(
       Data("warning: \(message); read as \(Text.quoted(unknown.unknownToken))\n".utf8))
