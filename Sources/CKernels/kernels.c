@@ -94,7 +94,7 @@ typedef struct {
   void (*pack_a)(const float *a, long M, long K, long lda, float *out);
   void (*pack_b)(const float *b, long N, long K, long ldb, float *out);
   void (*gemm)(long M, long K, const float *ap, const float *bp, long j0, long j1, float *c, long ldc,
-               const rk_gemm_blocks *blocks);
+               const rk_gemm_blocks *blocks, int accumulate);
   int (*score)(long M, long K, const float *ap, const float *bp, const float *bias, long j0, long j1,
                const long *targets, float *maxima, float *sums, float *picked, const rk_gemm_blocks *blocks);
 } rk_gemm_table;
@@ -814,7 +814,12 @@ void rk_gemm_packed(int level, long M, long K, const float *ap, const float *bp,
       for (long j = j0; j < j1; j++) c[i * ldc + (j - j0)] = 0.0f;
     return;
   }
-  rk_gemm_kernels(level)->gemm(M, K, ap, bp, j0, j1, c, ldc, blocks);
+  rk_gemm_kernels(level)->gemm(M, K, ap, bp, j0, j1, c, ldc, blocks, 0);
+}
+
+void rk_gemm_packed_add(int level, long M, long K, const float *ap, const float *bp, long j0, long j1, float *c,
+                        long ldc, const rk_gemm_blocks *blocks) {
+  if (K > 0) rk_gemm_kernels(level)->gemm(M, K, ap, bp, j0, j1, c, ldc, blocks, 1);
 }
 
 int rk_score_packed(int level, long M, long K, const float *ap, const float *bp, const float *bias, long j0, long j1,

@@ -88,6 +88,17 @@ RK_INLINE VF RK_FN(round)(VF x) {
 #endif
 }
 
+// y·2^n for integral n in [-126, 127]: AVX-512 has an instruction for it (fewer registers in the
+// unrolled loops that call this); elsewhere 2^n is built in the exponent bits.
+RK_INLINE VF RK_FN(scale2)(VF y, VF n) {
+#if RK_W == 16
+  return (VF)_mm512_scalef_ps((__m512)y, (__m512)n);
+#else
+  VI scale = (__builtin_convertvector(n, VI) + 127) << 23;
+  return y * (VF)scale;
+#endif
+}
+
 // e^x for x already clamped to [-87.34, 88.38]: Cephes' range reduction and degree-5 polynomial,
 // shared by RK_FN(exp) and the packed product's exp of non-positive values.
 RK_INLINE VF RK_FN(exp_clamped)(VF x) {
@@ -101,14 +112,7 @@ RK_INLINE VF RK_FN(exp_clamped)(VF x) {
   y = y * x + RK_FN(splat)(1.6666665459E-1f);
   y = y * x + RK_FN(splat)(5.0000001201E-1f);
   y = y * (x * x) + (x + RK_FN(splat)(1.0f));
-  // y·2^fx: AVX-512 has an instruction for it (fewer registers in the unrolled loops that call
-  // this); elsewhere 2^fx is built in the exponent bits.
-#if RK_W == 16
-  return (VF)_mm512_scalef_ps((__m512)y, (__m512)fx);
-#else
-  VI scale = (__builtin_convertvector(fx, VI) + 127) << 23;
-  return y * (VF)scale;
-#endif
+  return RK_FN(scale2)(y, fx);
 }
 
 // exp(x): Cody-Waite range reduction and a degree-5 polynomial (Cephes), about 2 ulp. Below the

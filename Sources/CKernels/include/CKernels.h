@@ -213,8 +213,13 @@ void rk_pack_b(int level, const float *b, long N, long K, long ldb, float *out);
 void rk_gemm_packed(int level, long M, long K, const float *ap, const float *bp, long j0, long j1, float *c,
                     long ldc, const rk_gemm_blocks *blocks);
 
+/// C[i, j - j0] += A[i, :]·B[j, :]: rk_gemm_packed adding to C instead of overwriting it.
+void rk_gemm_packed_add(int level, long M, long K, const float *ap, const float *bp, long j0, long j1, float *c,
+                        long ldc, const rk_gemm_blocks *blocks);
+
 /// For z = A·Bᵀ + bias over columns j0 ..< j1 (j0 a multiple of NR): merges each row's log-sum-exp
-/// of those columns into (maxima[i], sums[i]) with rk_lse_merge, and sets picked[i] = z[i,
+/// of those columns into the running pair (maxima[i], sums[i]), which rk_lse_merge also keeps
+/// (the row's log-sum-exp so far is maxima[i] + log(sums[i])), and sets picked[i] = z[i,
 /// targets[i]] when the target is in range. Rows whose target is negative are skipped. Returns 0
 /// when its buffer could not be allocated (or K is 0), 1 otherwise.
 int rk_score_packed(int level, long M, long K, const float *ap, const float *bp, const float *bias, long j0, long j1,
