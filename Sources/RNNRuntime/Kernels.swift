@@ -339,6 +339,17 @@ extension Kernels {
     }
   }
 
+  /// C[i, j - columns.lowerBound] += A[i]·B[j]: ``gemmPacked(level:m:k:a:b:columns:c:ldc:blocks:)``
+  /// adding to C.
+  static func gemmPackedAdd(
+    level: Int32, m: Int, k: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>, columns: Range<Int>,
+    c: UnsafeMutablePointer<Float>, ldc: Int, blocks: GEMMBlocks
+  ) {
+    withUnsafePointer(to: blocks) {
+      rk_gemm_packed_add(level, m, k, a, b, columns.lowerBound, columns.upperBound, c, ldc, $0)
+    }
+  }
+
   /// Merges the log-sum-exp over `columns` of A·Bᵀ + bias into each row's (maxima, sums) and picks
   /// each row's target logit; false when the kernel could not allocate its buffer.
   static func scorePacked(
