@@ -231,7 +231,7 @@ extension InferenceModel {
 extension InferenceModel {
   /// Scores one sequence with the serial recurrence overlapped with the logits: this thread runs
   /// the recurrence and packs each finished chunk of rows, while the other threads already score
-  /// the chunks before it (each chunk in as many column ranges as there are threads); once the
+  /// the chunks before it (each chunk in eight column ranges per thread); once the
   /// recurrence ends, this thread joins them. Nil (computing nothing) with one thread or f16 V.
   func scoreOverlapped(tokens: [Int], chunkRows: Int? = nil) throws(RuntimeError) -> [Float]? {
     let threads = Kernels.threadCount
@@ -245,9 +245,22 @@ extension InferenceModel {
     // where the previous ones end.
     let wanted = max(1, chunkRows ?? max(128, (total + 2 * threads - 1) / (2 * threads)))
     let chunk = (wanted + panel - 1) / panel * panel
-    let chunks = (total + chunk - 1) / chunk
-    // Two column ranges per thread, so the items are small enough to even out at the end.
-    let parts = max(1, min(2 * threads, (o + v.panel - 1) / v.panel))
+    // The first chunks are smaller (a quarter of a chunk, doubling), so that the other threads
+    // wait for less of the recurrence before they start; at 32 rows and more they still do 16
+    // FLOPs per byte of V.
+    let bounds: [Int] = {
+      var bounds = [0]
+      var size = max(panel, chunk / 4 / panel * panel)
+      while bounds.last! < total {
+        bounds.append(min(total, bounds.last! + size))
+        size = min(chunk, 2 * size)
+      }
+      return bounds
+    }()
+    let chunks = bounds.count - 1
+    // Eight column ranges per thread, so the items are small enough that the threads finish
+    // together (the last item a thread takes is at most about 1/(8·threads) of a chunk's work).
+    let parts = max(1, min(8 * threads, (o + v.panel - 1) / v.panel))
     var rows = [Float](repeating: 0, count: total * h)
     try rows.withUnsafeMutableBufferPointer { rows throws(RuntimeError) in
       let base = rows.baseAddress!
@@ -255,7 +268,7 @@ extension InferenceModel {
     }
     var targets = [Int](repeating: -1, count: total)
     for t in 0..<(total - 1) { targets[t] = tokens[t + 1] }
-    let packed = PackedMatrix.allocate(Kernels.packedCount(rows: chunks * chunk, k: h, panel: panel))
+    let packed = PackedMatrix.allocate(Kernels.packedCount(rows: total, k: h, panel: panel))
     defer { UnsafeMutableRawPointer(packed).deallocate() }
     var maxima = [Float](repeating: -.infinity, count: parts * total)
     var sums = [Float](repeating: 0, count: parts * total)
@@ -286,8 +299,7 @@ extension InferenceModel {
                     let (rows, wh, targets, c, maxima, sums, picked, packed) = shared.value
                     if worker == 0 {
                       for index in 0..<chunks {
-                        let first = index * chunk
-                        let last = min(total, first + chunk)
+                        let (first, last) = (bounds[index], bounds[index + 1])
                         for t in first..<last {
                           let row = rows + t * h
                           if t > 0 { Kernels.gemvF32(m: h, n: h, a: wh, x: row - h, beta: 1, y: row) }
@@ -310,8 +322,8 @@ extension InferenceModel {
                       if ready.load(ordering: .acquiring) <= index { signals[index].wait() }
                       let columns = Self.columns(part: part, of: parts, total: o, panel: v.panel)
                       guard !columns.isEmpty else { continue }
-                      let first = index * chunk
-                      let count = min(total, first + chunk) - first
+                      let first = bounds[index]
+                      let count = bounds[index + 1] - first
                       let offset = part * total + first
                       let done = Kernels.scorePacked(
                         level: level, m: count, k: h, a: packed + first * h, b: v.values, bias: c,
