@@ -342,6 +342,26 @@ import Testing
     }
   }
 
+  // The finite check in its vector loop and its tail: one bad value at every position of rows of
+  // lengths around the 16 lanes, and rows of extreme finite values (±max, subnormals, -0).
+  @Test func finiteCheckSeesEveryPosition() {
+    for n in [1, 15, 16, 17, 33, 40] {
+      let finite = (0..<n).map { i -> Float in
+        [Float.greatestFiniteMagnitude, -.greatestFiniteMagnitude, .leastNonzeroMagnitude, -0.0, 1][i % 5]
+      }
+      #expect(finite.withUnsafeBufferPointer { Kernels.allFinite($0.baseAddress!, count: n) }, "length \(n)")
+      for position in 0..<n {
+        for bad: Float in [.nan, .infinity, -.infinity] {
+          var row = finite
+          row[position] = bad
+          #expect(
+            !row.withUnsafeBufferPointer { Kernels.allFinite($0.baseAddress!, count: n) },
+            "\(bad) at \(position) of \(n)")
+        }
+      }
+    }
+  }
+
   /// An IEEE half, decoded in float64 from its fields (independently of the code under test).
   static func halfToDouble(_ bits: UInt16) -> Double {
     let sign: Double = bits & 0x8000 != 0 ? -1 : 1
