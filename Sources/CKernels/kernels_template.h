@@ -89,11 +89,15 @@ RK_INLINE VF RK_FN(round)(VF x) {
 }
 
 // y·2^n for integral n in [-126, 127]: AVX-512 has an instruction for it (fewer registers in the
-// unrolled loops that call this); elsewhere 2^n is built in the exponent bits.
+// unrolled loops that call this); elsewhere 2^n is built in the exponent bits, from n clamped to
+// [-126, 128] first (NaN to -126), so the conversion to integers is always defined (128 gives the
+// exponent bits of inf, as RK_FN(exp) has always returned at its top).
 RK_INLINE VF RK_FN(scale2)(VF y, VF n) {
 #if RK_W == 16
   return (VF)_mm512_scalef_ps((__m512)y, (__m512)n);
 #else
+  n = n > RK_FN(splat)(-126.0f) ? n : RK_FN(splat)(-126.0f);
+  n = n < RK_FN(splat)(128.0f) ? n : RK_FN(splat)(128.0f);
   VI scale = (__builtin_convertvector(n, VI) + 127) << 23;
   return y * (VF)scale;
 #endif
