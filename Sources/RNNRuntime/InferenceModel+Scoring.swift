@@ -166,6 +166,7 @@ extension InferenceModel {
     var maxima = [Float](repeating: -.infinity, count: parts * blockRows)
     var sums = [Float](repeating: 0, count: parts * blockRows)
     var picked = [Float](repeating: .nan, count: parts * blockRows)
+    let ranges = (0..<parts).map { Self.columns(part: $0, of: parts, total: o, panel: v.panel) }
     var succeeded = true
     states.rows.withUnsafeBufferPointer { hidden in
       targets.withUnsafeBufferPointer { targets in
@@ -206,18 +207,10 @@ extension InferenceModel {
               succeeded = false
               return
             }
-            for r in 0..<count where targets[start + r] >= 0 {
-              let target = targets[start + r]
-              var (maximum, sum): (Float, Float) = (-.infinity, 0)
-              var logit = Float.nan
-              for part in 0..<parts {
-                let i = part * blockRows + r
-                Kernels.mergeLogSumExp(&maximum, &sum, maxima[i] + naturalLog(sums[i]))
-                if Self.columns(part: part, of: parts, total: o, panel: v.panel).contains(target) {
-                  logit = picked[i]
-                }
-              }
-              out[start + r] = logit - (maximum + naturalLog(sum))
+            out.withUnsafeMutableBufferPointer { out in
+              Self.mergeParts(
+                rows: count, ranges: ranges, stride: blockRows, targets: targets.baseAddress! + start,
+                maxima: maxima, sums: sums, picked: picked, into: out.baseAddress! + start)
             }
             start += count
           }
@@ -344,19 +337,39 @@ extension InferenceModel {
     if step >= 0 { throw .nonFiniteHidden(step: step, sequence: nil) }
     guard failures.load(ordering: .relaxed) == 0 else { return nil }
     var out = [Float](repeating: 0, count: total - 1)
-    for r in 0..<(total - 1) {
-      var (maximum, sum): (Float, Float) = (-.infinity, 0)
-      var logit = Float.nan
-      for part in 0..<parts {
-        let i = part * total + r
-        Kernels.mergeLogSumExp(&maximum, &sum, maxima[i] + naturalLog(sums[i]))
-        if Self.columns(part: part, of: parts, total: o, panel: v.panel).contains(targets[r]) {
-          logit = picked[i]
-        }
-      }
-      out[r] = logit - (maximum + naturalLog(sum))
+    let ranges = (0..<parts).map { Self.columns(part: $0, of: parts, total: o, panel: v.panel) }
+    out.withUnsafeMutableBufferPointer { out in
+      Self.mergeParts(
+        rows: total - 1, ranges: ranges, stride: total, targets: targets, maxima: maxima, sums: sums,
+        picked: picked, into: out.baseAddress!)
     }
     return out
+  }
+
+  /// out[r] = the target's logit - the log-sum-exp of row r, from the (maximum, sum) pairs and
+  /// picked logits of the column ranges `ranges` (range p's at offset p·stride + r), for every row
+  /// with a target. Many rows are split across the threads: with one thread scoring the others
+  /// would wait on this serial loop.
+  static func mergeParts(
+    rows: Int, ranges: [Range<Int>], stride: Int, targets: UnsafePointer<Int>, maxima: [Float], sums: [Float],
+    picked: [Float], into out: UnsafeMutablePointer<Float>
+  ) {
+    let threads = rows >= 4096 ? Kernels.threadCount : 1
+    let per = (rows + threads - 1) / threads
+    let shared = UnsafeSendable((targets, out))
+    Kernels.parallelFor(threads) { part in
+      let (targets, out) = shared.value
+      for r in (part * per)..<min(rows, (part + 1) * per) where targets[r] >= 0 {
+        var (maximum, sum): (Float, Float) = (-.infinity, 0)
+        var logit = Float.nan
+        for (p, columns) in ranges.enumerated() {
+          let i = p * stride + r
+          Kernels.mergeLogSumExp(&maximum, &sum, maxima[i] + naturalLog(sums[i]))
+          if columns.contains(targets[r]) { logit = picked[i] }
+        }
+        out[r] = logit - (maximum + naturalLog(sum))
+      }
+    }
   }
 }
 

@@ -290,6 +290,27 @@ import Testing
     }
   }
 
+  // A batch of more rows than one thread merges alone (the column ranges' log-sum-exps are merged
+  // with the rows split across the threads): 4,500 rows of a small model against the float64
+  // reference model (abs 1e-5 per log-probability).
+  @Test func manyRowsMergeAcrossThreads() throws {
+    let model = try TestModels.make(h: 9, x: 70, seed: 31, scale: 0.5)
+    let runtime = try InferenceModel(model)
+    var random = TestRandom(13)
+    let batch = (0..<9).map { _ in (0..<500).map { _ in random.int(70) } }
+    let scored = try runtime.score(batch: batch)
+    let reference = Reference(model)
+    for (s, sequence) in batch.enumerated() {
+      let logits = reference.run(tokens: sequence).logits
+      for t in 0..<(sequence.count - 1) {
+        let expected = Reference.logSoftmax(logits[t])[sequence[t + 1]]
+        #expect(
+          scored[s].logProbabilities[t].isApproximatelyEqual(to: expected, absoluteTolerance: 1e-5),
+          "sequence \(s) step \(t)")
+      }
+    }
+  }
+
   // One sequence with the recurrence overlapped with the logits (with two or more threads), in
   // chunks of one panel, several panels, and the default, against the float64 reference model
   // (abs 1e-5 per log-probability); a hidden state that overflows is reported at its step.
