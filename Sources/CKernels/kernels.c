@@ -61,6 +61,7 @@ typedef struct {
                   const int8_t *X, long n, const float *xscales, const float *bias, float *C, long ldc);
   void (*gemv_bf16)(const uint16_t *A, long rows, long cols, long lda, const float *x, const float *bias, float *y);
   void (*bf16_to_float_n)(const uint16_t *src, float *dst, long n);
+  void (*gemv_f32_reversed)(const float *A, long rows, long cols, long lda, const float *x, float beta, float *y);
 } rk_kernel_table;
 
 /// One level's training kernels (training_template.h).
@@ -588,6 +589,10 @@ void rk_gemv_f32(const float *A, long rows, long cols, long lda, const float *x,
   long started = trial >= 0 ? rk_thread_nanoseconds() : 0;
   rk_kernels()->gemv_f32(A, rows, cols, lda, x, beta, y, distance);
   if (trial >= 0) rk_distance_done(tuner, trial, bytes, started);
+}
+
+void rk_gemv_f32_reversed(const float *A, long rows, long cols, long lda, const float *x, float beta, float *y) {
+  rk_kernels()->gemv_f32_reversed(A, rows, cols, lda, x, beta, y);
 }
 
 long rk_gemv_prefetch_distance(int half) {

@@ -295,7 +295,11 @@ extension InferenceModel {
                         let (first, last) = (bounds[index], bounds[index + 1])
                         for t in first..<last {
                           let row = rows + t * h
-                          if t > 0 { Kernels.gemvF32(m: h, n: h, a: wh, x: row - h, beta: 1, y: row) }
+                          // Every other step backwards, starting where the last one ended in W_h.
+                          if t > 0 {
+                            Kernels.gemvF32(
+                              m: h, n: h, a: wh, x: row - h, beta: 1, y: row, reversed: t % 2 == 1)
+                          }
                           Kernels.activate(activation, row, count: h)
                           if failedStep.load(ordering: .relaxed) < 0 && !Kernels.allFinite(row, count: h) {
                             failedStep.store(t, ordering: .relaxed)

@@ -292,7 +292,8 @@ public final class InferenceModel: Sendable {
           for t in 0..<lengths[0] {
             let row = base + t * h
             if t > 0 {
-              Kernels.gemv(m: h, n: h, a: wh, lda: h, x: row - h, beta: 1, y: row)
+              // Every other step backwards: each starts on the rows of W_h the last one ended on.
+              Kernels.gemv(m: h, n: h, a: wh, lda: h, x: row - h, beta: 1, y: row, reversed: t % 2 == 1)
             } else if let initial {
               initial.withUnsafeBufferPointer {
                 Kernels.gemv(m: h, n: h, a: wh, lda: h, x: $0.baseAddress!, beta: 1, y: row)

@@ -25,14 +25,19 @@ enum Kernels {
 
   /// y[m] = A[m×n]·x + beta·y, row-major A with row stride lda. Matrices of a million elements or
   /// more are split by rows across the runtime's threads (each thread's rows then stay in its cache).
+  /// `reversed` takes the rows from the last to the first when on one thread (the same results).
   static func gemv(
     m: Int, n: Int, a: UnsafePointer<Float>, lda: Int, x: UnsafePointer<Float>, beta: Float,
-    y: UnsafeMutablePointer<Float>
+    y: UnsafeMutablePointer<Float>, reversed: Bool = false
   ) {
     guard m > 0, n > 0 else { return }
     let threads = m * n >= 1 << 20 ? min(threadCount, max(1, m / 64)) : 1
     if threads == 1 {
-      rk_gemv_f32(a, m, n, lda, x, beta, y)
+      if reversed {
+        rk_gemv_f32_reversed(a, m, n, lda, x, beta, y)
+      } else {
+        rk_gemv_f32(a, m, n, lda, x, beta, y)
+      }
       return
     }
     let chunk = (m + threads - 1) / threads
@@ -89,12 +94,17 @@ enum Kernels {
   static func argmax(_ x: UnsafePointer<Float>, count: Int) -> Int { rk_argmax(x, count) }
   static func allFinite(_ x: UnsafePointer<Float>, count: Int) -> Bool { rk_all_finite(x, count) != 0 }
 
-  /// y = A·x + beta·y (f32 A, row stride n), single-threaded.
+  /// y = A·x + beta·y (f32 A, row stride n), single-threaded; `reversed` takes the rows from the
+  /// last to the first (the same results), for a recurrence that alternates directions.
   static func gemvF32(
     m: Int, n: Int, a: UnsafePointer<Float>, x: UnsafePointer<Float>, beta: Float = 0,
-    y: UnsafeMutablePointer<Float>
+    y: UnsafeMutablePointer<Float>, reversed: Bool = false
   ) {
-    rk_gemv_f32(a, m, n, n, x, beta, y)
+    if reversed {
+      rk_gemv_f32_reversed(a, m, n, n, x, beta, y)
+    } else {
+      rk_gemv_f32(a, m, n, n, x, beta, y)
+    }
   }
 
   /// y = A·x + bias (half A, row stride n; bias may be nil), single-threaded.

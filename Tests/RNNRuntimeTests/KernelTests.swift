@@ -332,6 +332,40 @@ import Testing
     }
   }
 
+  // The reversed matrix-vector product gives the forward one's bits, for shapes with ragged rows
+  // and columns, in L2 (several rows at a time) and beyond half of it (one row at a time), beta 0
+  // and 1.
+  @Test(arguments: levels)
+  func reversedMatrixVectorProductIsTheSame(level: Int) {
+    Self.atLevel(level, "reversed matrix-vector product") {
+      var random = TestRandom(19)
+      let large = Kernels.cacheSize(2) / 4 / 300 + 7
+      for (m, n) in [(1, 1), (7, 33), (61, 1030), (large, 300)] {
+        let a = random.floats(m * n, scale: 1)
+        let x = random.floats(n, scale: 1)
+        let start = random.floats(m, scale: 1)
+        for beta: Float in [0, 1] {
+          var forward = start
+          var backward = start
+          a.withUnsafeBufferPointer { a in
+            x.withUnsafeBufferPointer { x in
+              forward.withUnsafeMutableBufferPointer {
+                Kernels.gemvF32(
+                  m: m, n: n, a: a.baseAddress!, x: x.baseAddress!, beta: beta, y: $0.baseAddress!)
+              }
+              backward.withUnsafeMutableBufferPointer {
+                Kernels.gemvF32(
+                  m: m, n: n, a: a.baseAddress!, x: x.baseAddress!, beta: beta, y: $0.baseAddress!,
+                  reversed: true)
+              }
+            }
+          }
+          #expect(forward == backward, "\(m)×\(n), beta \(beta), level \(level)")
+        }
+      }
+    }
+  }
+
   @Test func argmaxAndFiniteChecks() {
     let values: [Float] = [1, 5, 3, 5, -2]
     #expect(values.withUnsafeBufferPointer { Kernels.argmax($0.baseAddress!, count: 5) } == 1)

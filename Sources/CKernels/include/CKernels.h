@@ -86,6 +86,10 @@ void rk_gemv_f16(const uint16_t *A, long rows, long cols, long lda, const float 
 /// y[r] = beta*y[r] + A[r, :] . x for r in [0, rows), A f32 row-major with row stride lda.
 void rk_gemv_f32(const float *A, long rows, long cols, long lda, const float *x, float beta, float *y);
 
+/// rk_gemv_f32 with the rows in reverse order when A fits in half the L2 cache (the same results):
+/// a recurrence alternating the two finds the rows of W_h it read last still in L1.
+void rk_gemv_f32_reversed(const float *A, long rows, long cols, long lda, const float *x, float beta, float *y);
+
 /// The prefetch distance in bytes the matrix-vector products of the calling thread's level use for
 /// `half` (1) or f32 (0) matrices: 0 for none, -1 while the first large products still measure
 /// which distance is fastest on this CPU. The distance never changes results.
