@@ -231,11 +231,12 @@ RK_INLINE void RK_FN(merge_row)(float *maximum, float *sum, const float *z, cons
 // For columns j0 ..< j1 of z = A·Bᵀ + bias, each row's log-sum-exp over those columns as a running
 // (max, sum) pair (rk_lse_merge), and z[i, targets[i]] where the target falls in the range. The
 // logits exist only one C block (MC×NC) at a time, in a buffer that stays in L2.
+// `scratch` (MC·NC floats, or NULL to allocate them here) holds that block.
 static int RK_FN(score_packed)(long M, long K, const float *ap, const float *bp, const float *bias, long j0, long j1,
                                const long *targets, float *maxima, float *sums, float *picked,
-                               const rk_gemm_blocks *blocks) {
+                               const rk_gemm_blocks *blocks, float *scratch) {
   const long mc = blocks->mc, nc = blocks->nc;
-  float *buffer = aligned_alloc(64, (size_t)(mc * nc) * sizeof(float));
+  float *buffer = scratch ? scratch : aligned_alloc(64, (size_t)(mc * nc) * sizeof(float));
   if (!buffer) return 0;
   for (long j = j0; j < j1; j += nc) {
     long jn = j1 - j < nc ? j1 - j : nc;
@@ -252,7 +253,7 @@ static int RK_FN(score_packed)(long M, long K, const float *ap, const float *bp,
       }
     }
   }
-  free(buffer);
+  if (!scratch) free(buffer);
   return 1;
 }
 

@@ -97,7 +97,8 @@ typedef struct {
   void (*gemm)(long M, long K, const float *ap, const float *bp, long j0, long j1, float *c, long ldc,
                const rk_gemm_blocks *blocks, int accumulate);
   int (*score)(long M, long K, const float *ap, const float *bp, const float *bias, long j0, long j1,
-               const long *targets, float *maxima, float *sums, float *picked, const rk_gemm_blocks *blocks);
+               const long *targets, float *maxima, float *sums, float *picked, const rk_gemm_blocks *blocks,
+               float *scratch);
 } rk_gemm_table;
 
 // MARK: scalar helpers (tails of the vector loops, and the kernels without a vector body)
@@ -839,7 +840,8 @@ void rk_gemm_packed_add(int level, long M, long K, const float *ap, const float 
 }
 
 int rk_score_packed(int level, long M, long K, const float *ap, const float *bp, const float *bias, long j0, long j1,
-                    const long *targets, float *maxima, float *sums, float *picked, const rk_gemm_blocks *blocks) {
+                    const long *targets, float *maxima, float *sums, float *picked, const rk_gemm_blocks *blocks,
+                    float *scratch) {
   if (K <= 0) return 0;
-  return rk_gemm_kernels(level)->score(M, K, ap, bp, bias, j0, j1, targets, maxima, sums, picked, blocks);
+  return rk_gemm_kernels(level)->score(M, K, ap, bp, bias, j0, j1, targets, maxima, sums, picked, blocks, scratch);
 }

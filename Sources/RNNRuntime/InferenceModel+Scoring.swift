@@ -251,6 +251,9 @@ extension InferenceModel {
       return bounds
     }()
     let chunks = bounds.count - 1
+    let scratchCount = (0..<chunks).map {
+      Kernels.scoreScratchCount(Kernels.blocks(level: level, m: bounds[$0 + 1] - bounds[$0], k: h))
+    }.max()!
     // Eight column ranges per thread, so the items are small enough that the threads finish
     // together (the last item a thread takes is at most about 1/(8·threads) of a chunk's work).
     let parts = max(1, min(8 * threads, (o + v.panel - 1) / v.panel))
@@ -312,6 +315,9 @@ extension InferenceModel {
                         for _ in 0..<parts { signals[index].signal() }
                       }
                     }
+                    // One block of logits per worker for all its items, not an allocation per item.
+                    let scratch = PackedMatrix.allocate(scratchCount)
+                    defer { UnsafeMutableRawPointer(scratch).deallocate() }
                     while true {
                       let item = next.wrappingAdd(1, ordering: .relaxed).oldValue
                       guard item < chunks * parts else { return }
@@ -326,7 +332,8 @@ extension InferenceModel {
                         level: level, m: count, k: h, a: packed + first * h, b: v.values, bias: c,
                         columns: columns,
                         targets: targets + first, maxima: maxima + offset, sums: sums + offset,
-                        picked: picked + offset, blocks: Kernels.blocks(level: level, m: count, k: h))
+                        picked: picked + offset, blocks: Kernels.blocks(level: level, m: count, k: h),
+                        scratch: scratch)
                       if !done { failures.add(1, ordering: .relaxed) }
                     }
                   }

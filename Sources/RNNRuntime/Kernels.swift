@@ -361,19 +361,25 @@ extension Kernels {
   }
 
   /// Merges the log-sum-exp over `columns` of A·Bᵀ + bias into each row's (maxima, sums) and picks
-  /// each row's target logit; false when the kernel could not allocate its buffer.
+  /// each row's target logit; false when the kernel could not allocate its buffer. `scratch`
+  /// (``scoreScratchCount(_:)`` floats, reused across calls) spares it that allocation.
   static func scorePacked(
     level: Int32, m: Int, k: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>,
     bias: UnsafePointer<Float>,
     columns: Range<Int>, targets: UnsafePointer<Int>, maxima: UnsafeMutablePointer<Float>,
-    sums: UnsafeMutablePointer<Float>, picked: UnsafeMutablePointer<Float>, blocks: GEMMBlocks
+    sums: UnsafeMutablePointer<Float>, picked: UnsafeMutablePointer<Float>, blocks: GEMMBlocks,
+    scratch: UnsafeMutablePointer<Float>? = nil
   ) -> Bool {
     withUnsafePointer(to: blocks) {
       rk_score_packed(
-        level, m, k, a, b, bias, columns.lowerBound, columns.upperBound, targets, maxima, sums, picked, $0)
-        != 0
+        level, m, k, a, b, bias, columns.lowerBound, columns.upperBound, targets, maxima, sums, picked, $0,
+        scratch) != 0
     }
   }
+
+  /// Floats of scratch that ``scorePacked(level:m:k:a:b:bias:columns:targets:maxima:sums:picked:blocks:scratch:)``
+  /// needs with `blocks`: one block of logits.
+  static func scoreScratchCount(_ blocks: GEMMBlocks) -> Int { blocks.mc * blocks.nc }
 
   /// Merges log-sum-exp `lse` into the running pair (maximum, sum).
   static func mergeLogSumExp(_ maximum: inout Float, _ sum: inout Float, _ lse: Float) {

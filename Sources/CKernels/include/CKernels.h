@@ -224,10 +224,12 @@ void rk_gemm_packed_add(int level, long M, long K, const float *ap, const float 
 /// For z = A·Bᵀ + bias over columns j0 ..< j1 (j0 a multiple of NR): merges each row's log-sum-exp
 /// of those columns into the running pair (maxima[i], sums[i]), which rk_lse_merge also keeps
 /// (the row's log-sum-exp so far is maxima[i] + log(sums[i])), and sets picked[i] = z[i,
-/// targets[i]] when the target is in range. Rows whose target is negative are skipped. Returns 0
-/// when its buffer could not be allocated (or K is 0), 1 otherwise.
+/// targets[i]] when the target is in range. Rows whose target is negative are skipped. `scratch`
+/// holds blocks->mc · blocks->nc floats for one block of logits, or is NULL (then allocated per
+/// call). Returns 0 when its buffer could not be allocated (or K is 0), 1 otherwise.
 int rk_score_packed(int level, long M, long K, const float *ap, const float *bp, const float *bias, long j0, long j1,
-                    const long *targets, float *maxima, float *sums, float *picked, const rk_gemm_blocks *blocks);
+                    const long *targets, float *maxima, float *sums, float *picked, const rk_gemm_blocks *blocks,
+                    float *scratch);
 
 /// Merges the log-sum-exp `lse` of more values into a running pair: log-sum-exp = maximum +
 /// log(sum). Start from (-inf, 0); NaN stays NaN.
