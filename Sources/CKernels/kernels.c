@@ -62,6 +62,7 @@ typedef struct {
                   const int8_t *X, long n, const float *xscales, const float *bias, float *C, long ldc);
   void (*gemv_bf16)(const uint16_t *A, long rows, long cols, long lda, const float *x, const float *bias, float *y);
   void (*bf16_to_float_n)(const uint16_t *src, float *dst, long n);
+  void (*gemv_f32_reversed)(const float *A, long rows, long cols, long lda, const float *x, float beta, float *y);
 } rk_kernel_table;
 
 /// One level's training kernels (training_template.h).
@@ -95,9 +96,10 @@ typedef struct {
   void (*pack_a)(const float *a, long M, long K, long lda, float *out);
   void (*pack_b)(const float *b, long N, long K, long ldb, float *out);
   void (*gemm)(long M, long K, const float *ap, const float *bp, long j0, long j1, float *c, long ldc,
-               const rk_gemm_blocks *blocks);
+               const rk_gemm_blocks *blocks, int accumulate);
   int (*score)(long M, long K, const float *ap, const float *bp, const float *bias, long j0, long j1,
-               const long *targets, float *maxima, float *sums, float *picked, const rk_gemm_blocks *blocks);
+               const long *targets, float *maxima, float *sums, float *picked, const rk_gemm_blocks *blocks,
+               float *scratch);
 } rk_gemm_table;
 
 // MARK: scalar helpers (tails of the vector loops, and the kernels without a vector body)
@@ -591,6 +593,10 @@ void rk_gemv_f32(const float *A, long rows, long cols, long lda, const float *x,
   if (trial >= 0) rk_distance_done(tuner, trial, bytes, started);
 }
 
+void rk_gemv_f32_reversed(const float *A, long rows, long cols, long lda, const float *x, float beta, float *y) {
+  rk_kernels()->gemv_f32_reversed(A, rows, cols, lda, x, beta, y);
+}
+
 long rk_gemv_prefetch_distance(int half) {
   int chosen = atomic_load_explicit(&rk_tuner_for(half)->chosen, memory_order_relaxed);
   return chosen > 0 ? rk_distances[chosen - 1] : -1;
@@ -665,8 +671,19 @@ void rk_gemv_bf16(const uint16_t *A, long rows, long cols, long lda, const float
 void rk_bf16_to_float_n(const uint16_t *src, float *dst, long n) { rk_kernels()->bf16_to_float_n(src, dst, n); }
 
 int rk_all_finite(const float *x, long n) {
+  // NaN or inf times 0 is NaN, and a NaN stays in the sums. Sixteen lanes at a time (the compiler
+  // splits them into whatever vectors the baseline has), so the additions do not form one chain of
+  // n: the recurrence checks every hidden state.
+  rk_f16 sums = 0.0f;
+  long i = 0;
+  for (; i + 16 <= n; i += 16) {
+    rk_f16 v;
+    memcpy(&v, x + i, sizeof v);
+    sums += v * 0.0f;
+  }
   float s = 0.0f;
-  for (long i = 0; i < n; i++) s += x[i] * 0.0f;  // NaN or inf times 0 is NaN
+  for (int lane = 0; lane < 16; lane++) s += sums[lane];
+  for (; i < n; i++) s += x[i] * 0.0f;
   return s == 0.0f;
 }
 
@@ -825,11 +842,17 @@ void rk_gemm_packed(int level, long M, long K, const float *ap, const float *bp,
       for (long j = j0; j < j1; j++) c[i * ldc + (j - j0)] = 0.0f;
     return;
   }
-  rk_gemm_kernels(level)->gemm(M, K, ap, bp, j0, j1, c, ldc, blocks);
+  rk_gemm_kernels(level)->gemm(M, K, ap, bp, j0, j1, c, ldc, blocks, 0);
+}
+
+void rk_gemm_packed_add(int level, long M, long K, const float *ap, const float *bp, long j0, long j1, float *c,
+                        long ldc, const rk_gemm_blocks *blocks) {
+  if (K > 0) rk_gemm_kernels(level)->gemm(M, K, ap, bp, j0, j1, c, ldc, blocks, 1);
 }
 
 int rk_score_packed(int level, long M, long K, const float *ap, const float *bp, const float *bias, long j0, long j1,
-                    const long *targets, float *maxima, float *sums, float *picked, const rk_gemm_blocks *blocks) {
+                    const long *targets, float *maxima, float *sums, float *picked, const rk_gemm_blocks *blocks,
+                    float *scratch) {
   if (K <= 0) return 0;
-  return rk_gemm_kernels(level)->score(M, K, ap, bp, bias, j0, j1, targets, maxima, sums, picked, blocks);
+  return rk_gemm_kernels(level)->score(M, K, ap, bp, bias, j0, j1, targets, maxima, sums, picked, blocks, scratch);
 }

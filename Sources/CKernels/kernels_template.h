@@ -88,6 +88,21 @@ RK_INLINE VF RK_FN(round)(VF x) {
 #endif
 }
 
+// y·2^n for integral n in [-126, 127]: AVX-512 has an instruction for it (fewer registers in the
+// unrolled loops that call this); elsewhere 2^n is built in the exponent bits, from n clamped to
+// [-126, 128] first (NaN to -126), so the conversion to integers is always defined (128 gives the
+// exponent bits of inf, as RK_FN(exp) has always returned at its top).
+RK_INLINE VF RK_FN(scale2)(VF y, VF n) {
+#if RK_W == 16
+  return (VF)_mm512_scalef_ps((__m512)y, (__m512)n);
+#else
+  n = n > RK_FN(splat)(-126.0f) ? n : RK_FN(splat)(-126.0f);
+  n = n < RK_FN(splat)(128.0f) ? n : RK_FN(splat)(128.0f);
+  VI scale = (__builtin_convertvector(n, VI) + 127) << 23;
+  return y * (VF)scale;
+#endif
+}
+
 // e^x for x already clamped to [-87.34, 88.38]: Cephes' range reduction and degree-5 polynomial,
 // shared by RK_FN(exp) and the packed product's exp of non-positive values.
 RK_INLINE VF RK_FN(exp_clamped)(VF x) {
@@ -101,14 +116,7 @@ RK_INLINE VF RK_FN(exp_clamped)(VF x) {
   y = y * x + RK_FN(splat)(1.6666665459E-1f);
   y = y * x + RK_FN(splat)(5.0000001201E-1f);
   y = y * (x * x) + (x + RK_FN(splat)(1.0f));
-  // y·2^fx: AVX-512 has an instruction for it (fewer registers in the unrolled loops that call
-  // this); elsewhere 2^fx is built in the exponent bits.
-#if RK_W == 16
-  return (VF)_mm512_scalef_ps((__m512)y, (__m512)fx);
-#else
-  VI scale = (__builtin_convertvector(fx, VI) + 127) << 23;
-  return y * (VF)scale;
-#endif
+  return RK_FN(scale2)(y, fx);
 }
 
 // exp(x): Cody-Waite range reduction and a degree-5 polynomial (Cephes), about 2 ulp. Below the
@@ -284,15 +292,72 @@ RK_INLINE float RK_FN(dot_row)(const char *row, long cols, const float *x, const
   return t;
 }
 
+// Rows of a cache-resident matrix per pass of RK_FN(dot_rows): 4 rows' 16 accumulators and the 4
+// vectors of x fit AVX-512's 32 vector registers; 2 rows' fit the 16 of SSE and AVX2.
+#if RK_W == 16
+#define RK_DOT_ROWS 4
+#else
+#define RK_DOT_ROWS 2
+#endif
+
+// RK_DOT_ROWS consecutive rows (row stride `stride` bytes) of RK_FN(dot_row) at once, each summed
+// in exactly its order (the same bits), so that the rows' additions and final reductions overlap
+// instead of one row's reduction waiting on its loads.
+RK_INLINE void RK_FN(dot_rows)(const char *row, long stride, long cols, const float *x, const int half,
+                               float *out) {
+  VF s0[RK_DOT_ROWS], s1[RK_DOT_ROWS], s2[RK_DOT_ROWS], s3[RK_DOT_ROWS];
+#pragma clang loop unroll(full)
+  for (int r = 0; r < RK_DOT_ROWS; r++) s0[r] = s1[r] = s2[r] = s3[r] = RK_FN(splat)(0.0f);
+  long k = 0;
+  for (; k + 4 * RK_W <= cols; k += 4 * RK_W) {
+    VF x0 = RK_FN(load)(x + k), x1 = RK_FN(load)(x + k + RK_W), x2 = RK_FN(load)(x + k + 2 * RK_W),
+       x3 = RK_FN(load)(x + k + 3 * RK_W);
+#pragma clang loop unroll(full)
+    for (int r = 0; r < RK_DOT_ROWS; r++) {
+      const char *a = row + r * stride;
+      s0[r] = RK_FN(load_row)(a, k, half) * x0 + s0[r];
+      s1[r] = RK_FN(load_row)(a, k + RK_W, half) * x1 + s1[r];
+      s2[r] = RK_FN(load_row)(a, k + 2 * RK_W, half) * x2 + s2[r];
+      s3[r] = RK_FN(load_row)(a, k + 3 * RK_W, half) * x3 + s3[r];
+    }
+  }
+  for (; k + RK_W <= cols; k += RK_W) {
+    VF xk = RK_FN(load)(x + k);
+#pragma clang loop unroll(full)
+    for (int r = 0; r < RK_DOT_ROWS; r++) s0[r] = RK_FN(load_row)(row + r * stride, k, half) * xk + s0[r];
+  }
+#pragma clang loop unroll(full)
+  for (int r = 0; r < RK_DOT_ROWS; r++) {
+    float t = RK_FN(hsum)((s0[r] + s1[r]) + (s2[r] + s3[r]));
+    for (long j = k; j < cols; j++) t += rk_row_element(row + r * stride, j, half) * x[j];
+    out[r] = t;
+  }
+}
+
 // y[r] = beta*y[r] + A[r, :]·x (+ bias[r] when given), one row at a time in order: when rows follow
 // each other (lda = cols) the matrix is read as one sequential stream, the pattern hardware
 // prefetchers are built for, and x stays in L1. (Four rows at a time, each a separate stream,
 // ran at 1.3x the time of a plain read of the matrix on AMD Zen 4; one stream runs at the read time.)
+// A matrix that fits in half the L2 cache (a recurrent W_h) is read from there, not streamed from
+// memory: it takes RK_DOT_ROWS rows at a time, with the same result.
 RK_INLINE void RK_FN(gemv_body)(const void *A, const int half, long rows, long cols, long lda, const float *x,
                                 const float *bias, float beta, float *y, const int prefetching, long distance) {
   const long stride = lda * (half ? 2 : 4);
   const char *row = (const char *)A;
-  for (long r = 0; r < rows; r++, row += stride) {
+  long r = 0;
+  if (!prefetching && rows * stride <= rk_cache_size(2) / 2) {
+    float t[RK_DOT_ROWS];
+    for (; r + RK_DOT_ROWS <= rows; r += RK_DOT_ROWS, row += RK_DOT_ROWS * stride) {
+      RK_FN(dot_rows)(row, stride, cols, x, half, t);
+#pragma clang loop unroll(full)
+      for (int i = 0; i < RK_DOT_ROWS; i++) {
+        if (beta != 0.0f) t[i] += beta * y[r + i];
+        if (bias) t[i] += bias[r + i];
+        y[r + i] = t[i];
+      }
+    }
+  }
+  for (; r < rows; r++, row += stride) {
     float t = RK_FN(dot_row)(row, cols, x, half, prefetching, distance);
     // y is read only when beta is not 0 (it may hold anything then).
     if (beta != 0.0f) t += beta * y[r];
@@ -315,6 +380,39 @@ static void RK_FN(gemv_f32)(const float *A, long rows, long cols, long lda, cons
     RK_FN(gemv_body)(A, 0, rows, cols, lda, x, NULL, beta, y, 1, distance);
   else
     RK_FN(gemv_body)(A, 0, rows, cols, lda, x, NULL, beta, y, 0, 0);
+}
+
+// gemv_f32 with the rows taken from the last to the first, each summed exactly as there (the same
+// bits; never prefetching), when A fits in half the L2 cache: a recurrence that alternates
+// directions step by step then starts each step on the rows still in L1. A larger A is read
+// forward, as gemv_f32 does: the hardware prefetchers follow a descending stream from memory or
+// L3 less well (perf on Zen 5: descending rows of a 4 MB W_h took 1.3× as long as ascending).
+static void RK_FN(gemv_f32_reversed)(const float *A, long rows, long cols, long lda, const float *x, float beta,
+                                     float *y) {
+  const char *base = (const char *)A;
+  const long stride = lda * 4;
+  if (rows * stride > rk_cache_size(2) / 2) {
+    RK_FN(gemv_body)(A, 0, rows, cols, lda, x, NULL, beta, y, 0, 0);
+    return;
+  }
+  long r = rows;
+  {
+    float t[RK_DOT_ROWS];
+    for (; r >= RK_DOT_ROWS; r -= RK_DOT_ROWS) {
+      const long first = r - RK_DOT_ROWS;
+      RK_FN(dot_rows)(base + first * stride, stride, cols, x, 0, t);
+#pragma clang loop unroll(full)
+      for (int i = 0; i < RK_DOT_ROWS; i++) {
+        if (beta != 0.0f) t[i] += beta * y[first + i];
+        y[first + i] = t[i];
+      }
+    }
+  }
+  for (; r > 0; r--) {
+    float t = RK_FN(dot_row)(base + (r - 1) * stride, cols, x, 0, 0, 0);
+    if (beta != 0.0f) t += beta * y[r - 1];
+    y[r - 1] = t;
+  }
 }
 
 // The index of the largest element, the first on ties; NaN is skipped, and an all-NaN row gives 0.
@@ -468,7 +566,8 @@ static void RK_FN(bf16_to_float_n)(const uint16_t *src, float *dst, long n) {
 static const rk_kernel_table RK_FN(table) = {
     RK_FN(activation), RK_FN(logsumexp), RK_FN(softmax), RK_FN(gemv_f16), RK_FN(gemv_f32), RK_FN(half_to_float_n),
     RK_FN(argmax),
-    RK_FN(gemv_i8),    RK_FN(gemm_i8),  RK_FN(gemv_bf16), RK_FN(bf16_to_float_n),
+    RK_FN(gemv_i8),    RK_FN(gemm_i8),  RK_FN(gemv_bf16), RK_FN(bf16_to_float_n), RK_FN(gemv_f32_reversed),
 };
 
 #undef RK_INLINE
+#undef RK_DOT_ROWS

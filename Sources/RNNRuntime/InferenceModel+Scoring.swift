@@ -175,6 +175,7 @@ extension InferenceModel {
     var maxima = [Float](repeating: -.infinity, count: parts * blockRows)
     var sums = [Float](repeating: 0, count: parts * blockRows)
     var picked = [Float](repeating: .nan, count: parts * blockRows)
+    let ranges = (0..<parts).map { Self.columns(part: $0, of: parts, total: o, panel: v.panel) }
     var succeeded = true
     states.rows.withUnsafeBufferPointer { hidden in
       targets.withUnsafeBufferPointer { targets in
@@ -215,18 +216,10 @@ extension InferenceModel {
               succeeded = false
               return
             }
-            for r in 0..<count where targets[start + r] >= 0 {
-              let target = targets[start + r]
-              var (maximum, sum): (Float, Float) = (-.infinity, 0)
-              var logit = Float.nan
-              for part in 0..<parts {
-                let i = part * blockRows + r
-                Kernels.mergeLogSumExp(&maximum, &sum, maxima[i] + naturalLog(sums[i]))
-                if Self.columns(part: part, of: parts, total: o, panel: v.panel).contains(target) {
-                  logit = picked[i]
-                }
-              }
-              out[start + r] = logit - (maximum + naturalLog(sum))
+            out.withUnsafeMutableBufferPointer { out in
+              Self.mergeParts(
+                rows: count, ranges: ranges, stride: blockRows, targets: targets.baseAddress! + start,
+                maxima: maxima, sums: sums, picked: picked, into: out.baseAddress! + start)
             }
             start += count
           }
@@ -240,7 +233,7 @@ extension InferenceModel {
 extension InferenceModel {
   /// Scores one sequence with the serial recurrence overlapped with the logits: this thread runs
   /// the recurrence and packs each finished chunk of rows, while the other threads already score
-  /// the chunks before it (each chunk in as many column ranges as there are threads); once the
+  /// the chunks before it (each chunk in eight column ranges per thread); once the
   /// recurrence ends, this thread joins them. Nil (computing nothing) with one thread or f16 V.
   func scoreOverlapped(tokens: [Int], chunkRows: Int? = nil) throws(RuntimeError) -> [Float]? {
     let threads = Kernels.threadCount
@@ -254,9 +247,25 @@ extension InferenceModel {
     // where the previous ones end.
     let wanted = max(1, chunkRows ?? max(128, (total + 2 * threads - 1) / (2 * threads)))
     let chunk = (wanted + panel - 1) / panel * panel
-    let chunks = (total + chunk - 1) / chunk
-    // Two column ranges per thread, so the items are small enough to even out at the end.
-    let parts = max(1, min(2 * threads, (o + v.panel - 1) / v.panel))
+    // The first chunks are smaller (a quarter of a chunk, doubling), so that the other threads
+    // wait for less of the recurrence before they start; at 32 rows and more they still do 16
+    // FLOPs per byte of V.
+    let bounds: [Int] = {
+      var bounds = [0]
+      var size = max(panel, chunk / 4 / panel * panel)
+      while bounds.last! < total {
+        bounds.append(min(total, bounds.last! + size))
+        size = min(chunk, 2 * size)
+      }
+      return bounds
+    }()
+    let chunks = bounds.count - 1
+    let scratchCount = (0..<chunks).map {
+      Kernels.scoreScratchCount(Kernels.blocks(level: level, m: bounds[$0 + 1] - bounds[$0], k: h))
+    }.max()!
+    // Eight column ranges per thread, so the items are small enough that the threads finish
+    // together (the last item a thread takes is at most about 1/(8·threads) of a chunk's work).
+    let parts = max(1, min(8 * threads, (o + v.panel - 1) / v.panel))
     var rows = [Float](repeating: 0, count: total * h)
     try rows.withUnsafeMutableBufferPointer { rows throws(RuntimeError) in
       let base = rows.baseAddress!
@@ -264,7 +273,7 @@ extension InferenceModel {
     }
     var targets = [Int](repeating: -1, count: total)
     for t in 0..<(total - 1) { targets[t] = tokens[t + 1] }
-    let packed = PackedMatrix.allocate(Kernels.packedCount(rows: chunks * chunk, k: h, panel: panel))
+    let packed = PackedMatrix.allocate(Kernels.packedCount(rows: total, k: h, panel: panel))
     defer { UnsafeMutableRawPointer(packed).deallocate() }
     var maxima = [Float](repeating: -.infinity, count: parts * total)
     var sums = [Float](repeating: 0, count: parts * total)
@@ -295,11 +304,14 @@ extension InferenceModel {
                     let (rows, wh, targets, c, maxima, sums, picked, packed) = shared.value
                     if worker == 0 {
                       for index in 0..<chunks {
-                        let first = index * chunk
-                        let last = min(total, first + chunk)
+                        let (first, last) = (bounds[index], bounds[index + 1])
                         for t in first..<last {
                           let row = rows + t * h
-                          if t > 0 { Kernels.gemvF32(m: h, n: h, a: wh, x: row - h, beta: 1, y: row) }
+                          // Every other step backwards, starting where the last one ended in W_h.
+                          if t > 0 {
+                            Kernels.gemvF32(
+                              m: h, n: h, a: wh, x: row - h, beta: 1, y: row, reversed: t % 2 == 1)
+                          }
                           Kernels.activate(activation, row, count: h)
                           if failedStep.load(ordering: .relaxed) < 0 && !Kernels.allFinite(row, count: h) {
                             failedStep.store(t, ordering: .relaxed)
@@ -312,6 +324,9 @@ extension InferenceModel {
                         for _ in 0..<parts { signals[index].signal() }
                       }
                     }
+                    // One block of logits per worker for all its items, not an allocation per item.
+                    let scratch = PackedMatrix.allocate(scratchCount)
+                    defer { UnsafeMutableRawPointer(scratch).deallocate() }
                     while true {
                       let item = next.wrappingAdd(1, ordering: .relaxed).oldValue
                       guard item < chunks * parts else { return }
@@ -319,14 +334,15 @@ extension InferenceModel {
                       if ready.load(ordering: .acquiring) <= index { signals[index].wait() }
                       let columns = Self.columns(part: part, of: parts, total: o, panel: v.panel)
                       guard !columns.isEmpty else { continue }
-                      let first = index * chunk
-                      let count = min(total, first + chunk) - first
+                      let first = bounds[index]
+                      let count = bounds[index + 1] - first
                       let offset = part * total + first
                       let done = Kernels.scorePacked(
                         level: level, m: count, k: h, a: packed + first * h, b: v.values, bias: c,
                         columns: columns,
                         targets: targets + first, maxima: maxima + offset, sums: sums + offset,
-                        picked: picked + offset, blocks: Kernels.blocks(level: level, m: count, k: h))
+                        picked: picked + offset, blocks: Kernels.blocks(level: level, m: count, k: h),
+                        scratch: scratch)
                       if !done { failures.add(1, ordering: .relaxed) }
                     }
                   }
@@ -341,19 +357,39 @@ extension InferenceModel {
     if step >= 0 { throw .nonFiniteHidden(step: step, sequence: nil) }
     guard failures.load(ordering: .relaxed) == 0 else { return nil }
     var out = [Float](repeating: 0, count: total - 1)
-    for r in 0..<(total - 1) {
-      var (maximum, sum): (Float, Float) = (-.infinity, 0)
-      var logit = Float.nan
-      for part in 0..<parts {
-        let i = part * total + r
-        Kernels.mergeLogSumExp(&maximum, &sum, maxima[i] + naturalLog(sums[i]))
-        if Self.columns(part: part, of: parts, total: o, panel: v.panel).contains(targets[r]) {
-          logit = picked[i]
-        }
-      }
-      out[r] = logit - (maximum + naturalLog(sum))
+    let ranges = (0..<parts).map { Self.columns(part: $0, of: parts, total: o, panel: v.panel) }
+    out.withUnsafeMutableBufferPointer { out in
+      Self.mergeParts(
+        rows: total - 1, ranges: ranges, stride: total, targets: targets, maxima: maxima, sums: sums,
+        picked: picked, into: out.baseAddress!)
     }
     return out
+  }
+
+  /// out[r] = the target's logit - the log-sum-exp of row r, from the (maximum, sum) pairs and
+  /// picked logits of the column ranges `ranges` (range p's at offset p·stride + r), for every row
+  /// with a target. Many rows are split across the threads: with one thread scoring the others
+  /// would wait on this serial loop.
+  static func mergeParts(
+    rows: Int, ranges: [Range<Int>], stride: Int, targets: UnsafePointer<Int>, maxima: [Float], sums: [Float],
+    picked: [Float], into out: UnsafeMutablePointer<Float>
+  ) {
+    let threads = rows >= 4096 ? Kernels.threadCount : 1
+    let per = (rows + threads - 1) / threads
+    let shared = UnsafeSendable((targets, out))
+    Kernels.parallelFor(threads) { part in
+      let (targets, out) = shared.value
+      for r in (part * per)..<min(rows, (part + 1) * per) where targets[r] >= 0 {
+        var (maximum, sum): (Float, Float) = (-.infinity, 0)
+        var logit = Float.nan
+        for (p, columns) in ranges.enumerated() {
+          let i = p * stride + r
+          Kernels.mergeLogSumExp(&maximum, &sum, maxima[i] + naturalLog(sums[i]))
+          if columns.contains(targets[r]) { logit = picked[i] }
+        }
+        out[r] = logit - (maximum + naturalLog(sum))
+      }
+    }
   }
 }
 

@@ -310,7 +310,8 @@ public final class InferenceModel: Sendable {
           for t in 0..<lengths[0] {
             let row = base + t * h
             if t > 0 {
-              Kernels.gemv(m: h, n: h, a: wh, lda: h, x: row - h, beta: 1, y: row)
+              // Every other step backwards: each starts on the rows of W_h the last one ended on.
+              Kernels.gemv(m: h, n: h, a: wh, lda: h, x: row - h, beta: 1, y: row, reversed: t % 2 == 1)
             } else if let initial {
               initial.withUnsafeBufferPointer {
                 Kernels.gemv(m: h, n: h, a: wh, lda: h, x: $0.baseAddress!, beta: 1, y: row)
@@ -327,6 +328,8 @@ public final class InferenceModel: Sendable {
         // Many sequences: longest first, so the sequences still running at step t are a prefix,
         // and each step is one matrix product over that prefix.
         let order = lengths.indices.sorted { lengths[$0] > lengths[$1] }
+        let product = PackedRecurrence(recurrent: wh, hidden: h, capacity: order.count)
+        defer { product.deallocate() }
         var state = [Float](repeating: 0, count: order.count * h)
         var next = [Float](repeating: 0, count: order.count * h)
         var active = order.count
@@ -337,9 +340,7 @@ public final class InferenceModel: Sendable {
               let (sp, np) = (state.baseAddress!, next.baseAddress!)
               for j in 0..<active { (np + j * h).update(from: base + (offsets[order[j]] + t) * h, count: h) }
               if t > 0 {
-                blas.sgemm(
-                  transposeB: true, m: active, n: h, k: h, a: sp, lda: h, b: wh, ldb: h, beta: 1, c: np,
-                  ldc: h)
+                product.step(count: active, state: sp, next: np)
               } else if let initial {
                 initial.withUnsafeBufferPointer { h0 in
                   for j in 0..<active {

@@ -32,15 +32,20 @@ enum Kernels {
   }
 
   /// y[m] = A[m×n]·x + beta·y, row-major A with row stride lda, split by rows across `threads`
-  /// (by default ``splitThreads(bytes:rows:rowsPerThread:)``).
+  /// (by default ``splitThreads(bytes:rows:rowsPerThread:)``). `reversed` takes the rows from the
+  /// last to the first when on one thread (the same results).
   static func gemv(
     m: Int, n: Int, a: UnsafePointer<Float>, lda: Int, x: UnsafePointer<Float>, beta: Float,
-    y: UnsafeMutablePointer<Float>, threads: Int? = nil
+    y: UnsafeMutablePointer<Float>, threads: Int? = nil, reversed: Bool = false
   ) {
     guard m > 0, n > 0 else { return }
     let threads = threads ?? splitThreads(bytes: m * n * 4, rows: m, rowsPerThread: 64)
     if threads == 1 {
-      rk_gemv_f32(a, m, n, lda, x, beta, y)
+      if reversed {
+        rk_gemv_f32_reversed(a, m, n, lda, x, beta, y)
+      } else {
+        rk_gemv_f32(a, m, n, lda, x, beta, y)
+      }
       return
     }
     let chunk = (m + threads - 1) / threads
@@ -98,12 +103,17 @@ enum Kernels {
   static func argmax(_ x: UnsafePointer<Float>, count: Int) -> Int { rk_argmax(x, count) }
   static func allFinite(_ x: UnsafePointer<Float>, count: Int) -> Bool { rk_all_finite(x, count) != 0 }
 
-  /// y = A·x + beta·y (f32 A, row stride n), single-threaded.
+  /// y = A·x + beta·y (f32 A, row stride n), single-threaded; `reversed` takes the rows from the
+  /// last to the first (the same results), for a recurrence that alternates directions.
   static func gemvF32(
     m: Int, n: Int, a: UnsafePointer<Float>, x: UnsafePointer<Float>, beta: Float = 0,
-    y: UnsafeMutablePointer<Float>
+    y: UnsafeMutablePointer<Float>, reversed: Bool = false
   ) {
-    rk_gemv_f32(a, m, n, n, x, beta, y)
+    if reversed {
+      rk_gemv_f32_reversed(a, m, n, n, x, beta, y)
+    } else {
+      rk_gemv_f32(a, m, n, n, x, beta, y)
+    }
   }
 
   /// y = A·x + bias (half A, row stride n; bias may be nil), single-threaded.
@@ -351,20 +361,37 @@ extension Kernels {
     }
   }
 
+  /// C[i, j - columns.lowerBound] += A[i]·B[j]: ``gemmPacked(level:m:k:a:b:columns:c:ldc:blocks:)``
+  /// adding to C.
+  static func gemmPackedAdd(
+    level: Int32, m: Int, k: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>, columns: Range<Int>,
+    c: UnsafeMutablePointer<Float>, ldc: Int, blocks: GEMMBlocks
+  ) {
+    withUnsafePointer(to: blocks) {
+      rk_gemm_packed_add(level, m, k, a, b, columns.lowerBound, columns.upperBound, c, ldc, $0)
+    }
+  }
+
   /// Merges the log-sum-exp over `columns` of A·Bᵀ + bias into each row's (maxima, sums) and picks
-  /// each row's target logit; false when the kernel could not allocate its buffer.
+  /// each row's target logit; false when the kernel could not allocate its buffer. `scratch`
+  /// (``scoreScratchCount(_:)`` floats, reused across calls) spares it that allocation.
   static func scorePacked(
     level: Int32, m: Int, k: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>,
     bias: UnsafePointer<Float>,
     columns: Range<Int>, targets: UnsafePointer<Int>, maxima: UnsafeMutablePointer<Float>,
-    sums: UnsafeMutablePointer<Float>, picked: UnsafeMutablePointer<Float>, blocks: GEMMBlocks
+    sums: UnsafeMutablePointer<Float>, picked: UnsafeMutablePointer<Float>, blocks: GEMMBlocks,
+    scratch: UnsafeMutablePointer<Float>? = nil
   ) -> Bool {
     withUnsafePointer(to: blocks) {
       rk_score_packed(
-        level, m, k, a, b, bias, columns.lowerBound, columns.upperBound, targets, maxima, sums, picked, $0)
-        != 0
+        level, m, k, a, b, bias, columns.lowerBound, columns.upperBound, targets, maxima, sums, picked, $0,
+        scratch) != 0
     }
   }
+
+  /// Floats of scratch that ``scorePacked(level:m:k:a:b:bias:columns:targets:maxima:sums:picked:blocks:scratch:)``
+  /// needs with `blocks`: one block of logits.
+  static func scoreScratchCount(_ blocks: GEMMBlocks) -> Int { blocks.mc * blocks.nc }
 
   /// Merges log-sum-exp `lse` into the running pair (maximum, sum).
   static func mergeLogSumExp(_ maximum: inout Float, _ sum: inout Float, _ lse: Float) {

@@ -332,6 +332,40 @@ import Testing
     }
   }
 
+  // The reversed matrix-vector product gives the forward one's bits, for shapes with ragged rows
+  // and columns, in L2 (several rows at a time) and beyond half of it (one row at a time), beta 0
+  // and 1.
+  @Test(arguments: levels)
+  func reversedMatrixVectorProductIsTheSame(level: Int) {
+    Self.atLevel(level, "reversed matrix-vector product") {
+      var random = TestRandom(19)
+      let large = Kernels.cacheSize(2) / 4 / 300 + 7
+      for (m, n) in [(1, 1), (7, 33), (61, 1030), (large, 300)] {
+        let a = random.floats(m * n, scale: 1)
+        let x = random.floats(n, scale: 1)
+        let start = random.floats(m, scale: 1)
+        for beta: Float in [0, 1] {
+          var forward = start
+          var backward = start
+          a.withUnsafeBufferPointer { a in
+            x.withUnsafeBufferPointer { x in
+              forward.withUnsafeMutableBufferPointer {
+                Kernels.gemvF32(
+                  m: m, n: n, a: a.baseAddress!, x: x.baseAddress!, beta: beta, y: $0.baseAddress!)
+              }
+              backward.withUnsafeMutableBufferPointer {
+                Kernels.gemvF32(
+                  m: m, n: n, a: a.baseAddress!, x: x.baseAddress!, beta: beta, y: $0.baseAddress!,
+                  reversed: true)
+              }
+            }
+          }
+          #expect(forward == backward, "\(m)×\(n), beta \(beta), level \(level)")
+        }
+      }
+    }
+  }
+
   @Test func argmaxAndFiniteChecks() {
     let values: [Float] = [1, 5, 3, 5, -2]
     #expect(values.withUnsafeBufferPointer { Kernels.argmax($0.baseAddress!, count: 5) } == 1)
@@ -339,6 +373,26 @@ import Testing
     for bad: Float in [.nan, .infinity, -.infinity] {
       let row: [Float] = [1, 2, bad, 4]
       #expect(!row.withUnsafeBufferPointer { Kernels.allFinite($0.baseAddress!, count: 4) })
+    }
+  }
+
+  // The finite check in its vector loop and its tail: one bad value at every position of rows of
+  // lengths around the 16 lanes, and rows of extreme finite values (±max, subnormals, -0).
+  @Test func finiteCheckSeesEveryPosition() {
+    for n in [1, 15, 16, 17, 33, 40] {
+      let finite = (0..<n).map { i -> Float in
+        [Float.greatestFiniteMagnitude, -.greatestFiniteMagnitude, .leastNonzeroMagnitude, -0.0, 1][i % 5]
+      }
+      #expect(finite.withUnsafeBufferPointer { Kernels.allFinite($0.baseAddress!, count: n) }, "length \(n)")
+      for position in 0..<n {
+        for bad: Float in [.nan, .infinity, -.infinity] {
+          var row = finite
+          row[position] = bad
+          #expect(
+            !row.withUnsafeBufferPointer { Kernels.allFinite($0.baseAddress!, count: n) },
+            "\(bad) at \(position) of \(n)")
+        }
+      }
     }
   }
 

@@ -172,6 +172,74 @@ import Testing
     }
   }
 
+  // The one-pass log-sum-exp (shifted by the running maximum) against the cases it hands to the
+  // two-pass one: a column block whose largest logit is more than 64 above the shift, a row's first
+  // logit far below its maximum, a larger maximum in a later block, masked (-inf) columns; and NaN
+  // and +inf logits, which must give NaN and +inf. Columns in blocks of one panel, so every row
+  // merges many blocks. Tolerance abs 1e-5, rel 1e-5 against float64.
+  @Test(arguments: KernelTests.levels)
+  func scoringHandlesWideRangesAndSpecialLogits(level: Int) {
+    KernelTests.atLevel(level, "packed scoring, wide ranges") {
+      let lv = Int32(level)
+      let (mr, nr) = Kernels.panelRows(level: lv)
+      let (m, n, k) = (3, 6 * nr + 5, 9)
+      var random = TestRandom(UInt64(71 + level))
+      let a = random.floats(m * k, scale: 1)
+      let b = random.floats(n * k, scale: 1)
+      let ap = Self.packed(a, rows: m, k: k, level: lv, a: true)
+      let bp = Self.packed(b, rows: n, k: k, level: lv, a: false)
+      let targets = (0..<m).map { _ in random.int(n) }
+      func lse(bias: [Float]) -> [Float] {
+        var maxima = [Float](repeating: -.infinity, count: m)
+        var sums = [Float](repeating: 0, count: m)
+        var picked = [Float](repeating: .nan, count: m)
+        let done = ap.withUnsafeBufferPointer { ap in
+          bp.withUnsafeBufferPointer { bp in
+            bias.withUnsafeBufferPointer { c in
+              targets.withUnsafeBufferPointer { t in
+                Kernels.scorePacked(
+                  level: lv, m: m, k: k, a: ap.baseAddress!, b: bp.baseAddress!, bias: c.baseAddress!,
+                  columns: 0..<n, targets: t.baseAddress!, maxima: &maxima, sums: &sums, picked: &picked,
+                  blocks: GEMMBlocks(kc: 8, mc: mr, nc: nr))
+              }
+            }
+          }
+        }
+        #expect(done)
+        return (0..<m).map { maxima[$0] + Foundation.log(sums[$0]) }
+      }
+      func expected(bias: [Float]) -> [Double] {
+        (0..<m).map { i in
+          let z = (0..<n).map { j in
+            (0..<k).map { Double(a[i * k + $0]) * Double(b[j * k + $0]) }.reduce(0, +) + Double(bias[j])
+          }
+          let top = z.max()!
+          return top + Foundation.log(z.map { Foundation.exp($0 - top) }.reduce(0, +))
+        }
+      }
+      var bias = random.floats(n, scale: 1)
+      bias[0] = -80  // the first logit, the first shift, far below the row's maximum
+      bias[3] = 30  // a larger maximum in the first block
+      bias[nr + 1] = -.infinity  // a masked column
+      bias[2 * nr + 2] = 40  // a larger maximum in a later block
+      bias[4 * nr + 3] = 120  // more than 64 above the running maximum
+      bias[n - 1] = 119  // just below it, in the ragged last block
+      for (i, (actual, exact)) in zip(lse(bias: bias), expected(bias: bias)).enumerated() {
+        #expect(
+          Double(actual).isApproximatelyEqual(to: exact, absoluteTolerance: 1e-5, relativeTolerance: 1e-5),
+          "log-sum-exp of row \(i) at level \(level): \(actual) vs \(exact)")
+      }
+      var poisoned = bias
+      poisoned[3 * nr] = .nan
+      let poisonedLSE = lse(bias: poisoned)
+      #expect(poisonedLSE.allSatisfy { $0.isNaN }, "a NaN logit makes its row's log-sum-exp NaN")
+      var infinite = bias
+      infinite[2 * nr + 4] = .infinity
+      let infiniteLSE = lse(bias: infinite)
+      #expect(infiniteLSE.allSatisfy { $0 == .infinity }, "a +inf logit makes the log-sum-exp +inf")
+    }
+  }
+
   /// Merging log-sum-exps: in any order, with -inf (nothing) and NaN (poison).
   @Test func mergingLogSumExps() {
     var (m, s): (Float, Float) = (-.infinity, 0)
@@ -218,6 +286,27 @@ import Testing
         for (y, e) in zip(row, expected) {
           #expect(Double(y).isApproximatelyEqual(to: e, absoluteTolerance: 1e-5, relativeTolerance: 1e-5))
         }
+      }
+    }
+  }
+
+  // A batch of more rows than one thread merges alone (the column ranges' log-sum-exps are merged
+  // with the rows split across the threads): 4,500 rows of a small model against the float64
+  // reference model (abs 1e-5 per log-probability).
+  @Test func manyRowsMergeAcrossThreads() throws {
+    let model = try TestModels.make(h: 9, x: 70, seed: 31, scale: 0.5)
+    let runtime = try InferenceModel(model)
+    var random = TestRandom(13)
+    let batch = (0..<9).map { _ in (0..<500).map { _ in random.int(70) } }
+    let scored = try runtime.score(batch: batch)
+    let reference = Reference(model)
+    for (s, sequence) in batch.enumerated() {
+      let logits = reference.run(tokens: sequence).logits
+      for t in 0..<(sequence.count - 1) {
+        let expected = Reference.logSoftmax(logits[t])[sequence[t + 1]]
+        #expect(
+          scored[s].logProbabilities[t].isApproximatelyEqual(to: expected, absoluteTolerance: 1e-5),
+          "sequence \(s) step \(t)")
       }
     }
   }

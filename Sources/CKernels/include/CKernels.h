@@ -86,6 +86,10 @@ void rk_gemv_f16(const uint16_t *A, long rows, long cols, long lda, const float 
 /// y[r] = beta*y[r] + A[r, :] . x for r in [0, rows), A f32 row-major with row stride lda.
 void rk_gemv_f32(const float *A, long rows, long cols, long lda, const float *x, float beta, float *y);
 
+/// rk_gemv_f32 with the rows in reverse order when A fits in half the L2 cache (the same results):
+/// a recurrence alternating the two finds the rows of W_h it read last still in L1.
+void rk_gemv_f32_reversed(const float *A, long rows, long cols, long lda, const float *x, float beta, float *y);
+
 /// The prefetch distance in bytes the matrix-vector products of the calling thread's level use for
 /// `half` (1) or f32 (0) matrices: 0 for none, -1 while the first large products still measure
 /// which distance is fastest on this CPU. The distance never changes results.
@@ -221,12 +225,19 @@ void rk_pack_b(int level, const float *b, long N, long K, long ldb, float *out);
 void rk_gemm_packed(int level, long M, long K, const float *ap, const float *bp, long j0, long j1, float *c,
                     long ldc, const rk_gemm_blocks *blocks);
 
+/// C[i, j - j0] += A[i, :]·B[j, :]: rk_gemm_packed adding to C instead of overwriting it.
+void rk_gemm_packed_add(int level, long M, long K, const float *ap, const float *bp, long j0, long j1, float *c,
+                        long ldc, const rk_gemm_blocks *blocks);
+
 /// For z = A·Bᵀ + bias over columns j0 ..< j1 (j0 a multiple of NR): merges each row's log-sum-exp
-/// of those columns into (maxima[i], sums[i]) with rk_lse_merge, and sets picked[i] = z[i,
-/// targets[i]] when the target is in range. Rows whose target is negative are skipped. Returns 0
-/// when its buffer could not be allocated (or K is 0), 1 otherwise.
+/// of those columns into the running pair (maxima[i], sums[i]), which rk_lse_merge also keeps
+/// (the row's log-sum-exp so far is maxima[i] + log(sums[i])), and sets picked[i] = z[i,
+/// targets[i]] when the target is in range. Rows whose target is negative are skipped. `scratch`
+/// holds blocks->mc · blocks->nc floats for one block of logits, or is NULL (then allocated per
+/// call). Returns 0 when its buffer could not be allocated (or K is 0), 1 otherwise.
 int rk_score_packed(int level, long M, long K, const float *ap, const float *bp, const float *bias, long j0, long j1,
-                    const long *targets, float *maxima, float *sums, float *picked, const rk_gemm_blocks *blocks);
+                    const long *targets, float *maxima, float *sums, float *picked, const rk_gemm_blocks *blocks,
+                    float *scratch);
 
 /// Merges the log-sum-exp `lse` of more values into a running pair: log-sum-exp = maximum +
 /// log(sum). Start from (-inf, 0); NaN stays NaN.
