@@ -235,7 +235,7 @@ public final class InferenceModel: Sendable {
 
   /// Fills each row with its input projection W_x·x_t (+ b), then runs the recurrence.
   func hiddenStates(tokens batch: [[Int]]) throws(RuntimeError) -> HiddenStates {
-    try requireMatrixProducts()
+    // No OpenBLAS here: the input rows are copied and the recurrence runs on RNNKit's kernels.
     var states = layout(lengths: batch.map(\.count))
     let h = hiddenSize
     let ids = batch.flatMap { $0 }
@@ -572,6 +572,7 @@ public final class InferenceModel: Sendable {
   /// Runs a whole token sequence from h_0 = 0 and returns every h_t and y_t.
   public func forward(tokens: [Int]) throws(RuntimeError) -> ForwardResult {
     try checkTokens(tokens)
+    try requireMatrixProducts()
     return results(try hiddenStates(tokens: [tokens]))[0]
   }
 
@@ -586,6 +587,7 @@ public final class InferenceModel: Sendable {
   public func forward(batch: [[Int]]) throws(RuntimeError) -> [ForwardResult] {
     guard !batch.isEmpty else { throw .emptyInput }
     for sequence in batch { try checkTokens(sequence) }
+    try requireMatrixProducts()
     return results(try hiddenStates(tokens: batch))
   }
 

@@ -244,6 +244,8 @@ extension InferenceModel {
     if batch.count == 1, let scored = try scoreOverlapped(tokens: batch[0]) {
       return [ScoreResult(logProbabilities: scored.map(Double.init))]
     }
+    // The packed product needs no OpenBLAS; only the fallback's logits do.
+    if packedOutputWeights() == nil { try requireMatrixProducts() }
     let states = try hiddenStates(tokens: batch)
     // Row r's target is the token after it; the last row of each sequence has none.
     var targets = [Int](repeating: -1, count: states.totalRows)

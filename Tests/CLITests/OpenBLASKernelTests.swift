@@ -39,10 +39,14 @@ import Testing
   }
 
   /// In a child whose environment has no OPENBLAS_CORETYPE, the loader alone must pick a fast set:
-  /// OpenBLAS reports the set it loads when OPENBLAS_VERBOSE=2. The child's scores must agree with
-  /// this process's, whichever kernels each runs.
+  /// OpenBLAS reports the set it loads when OPENBLAS_VERBOSE=2. The child's outputs must agree with
+  /// this process's, whichever kernels each runs. (`forward` computes every step's logits with one
+  /// OpenBLAS product; scoring and generation no longer load OpenBLAS at all.)
   @Test func withoutACoreTypeTheLoaderPicksAFastKernelSet() throws {
-    let arguments = ["score", CLI.fixture("cuisine.rnn"), CLI.fixture("corpus/cuisine.txt"), "--json"]
+    let arguments = [
+      "forward", CLI.fixture("cuisine.rnn"), "--text", "my favourite dish is sushi . so , my favourite cuisine is",
+      "--json",
+    ]
     let child = try CLI.run(
       arguments, environment: ["OPENBLAS_VERBOSE": "2"], removing: ["OPENBLAS_CORETYPE"])
     let parent = try CLI.run(arguments)
@@ -57,13 +61,15 @@ import Testing
     } else if Self.hasAVX2 {
       #expect(Self.avx2Sets.contains(name), "\(name) on a CPU with AVX2")
     }
-    func crossEntropy(_ output: String) throws -> Double {
+    func outputs(_ output: String) throws -> [Double] {
       let object = try #require(try JSONSerialization.jsonObject(with: Data(output.utf8)) as? [String: Any])
-      return try #require(object["cross_entropy"] as? Double)
+      let steps = try #require(object["output"] as? [[Double]])
+      return steps.flatMap { $0 }
     }
-    let a = try crossEntropy(child.stdout)
-    let b = try crossEntropy(parent.stdout)
-    // Different kernels sum in different orders: agreement to 1e-5 relative is float32 rounding.
-    #expect(abs(a - b) <= 1e-5 * abs(b), "\(a) vs \(b)")
+    let a = try outputs(child.stdout)
+    let b = try outputs(parent.stdout)
+    #expect(a.count == b.count && !a.isEmpty)
+    // Different kernels sum in different orders: probabilities agree to 1e-6 (float32 rounding).
+    for (x, y) in zip(a, b) { #expect(abs(x - y) <= 1e-6, "\(x) vs \(y)") }
   }
 }
