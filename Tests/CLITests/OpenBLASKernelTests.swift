@@ -44,7 +44,8 @@ import Testing
   /// OpenBLAS product; scoring and generation no longer load OpenBLAS at all.)
   @Test func withoutACoreTypeTheLoaderPicksAFastKernelSet() throws {
     let arguments = [
-      "forward", CLI.fixture("cuisine.rnn"), "--text", "my favourite dish is sushi . so , my favourite cuisine is",
+      "forward", CLI.fixture("cuisine.rnn"), "--text",
+      "my favourite dish is sushi . so , my favourite cuisine is",
       "--json",
     ]
     let child = try CLI.run(
