@@ -7,10 +7,11 @@ import Synchronization
 /// Generating a token splits V's product (tens of microseconds per thread) between the threads;
 /// waking a parked thread for each such loop costs about as much as the work itself (a futex
 /// wake-up, which in a virtual machine is also an interrupt to another virtual CPU). So a helper
-/// that finishes a loop spins, watching for the next one, before it parks. It spins as long as one
-/// wake-up of a parked helper was measured to take when the pool started: spinning longer than a
-/// wake-up costs can save at most one wake-up, so this wastes at most as much time as it could save
-/// (the "ski rental" bound), and needs no constant of the CPU it runs on. A spinning thread also
+/// that finishes a loop spins, watching for the next one, before it parks. It spins as long as a
+/// wake-up of a parked helper takes: the median of the latest wake-ups seen in use (at first, of a
+/// few measured when the pool starts, which come cheaper than those of a helper parked a while).
+/// Spinning longer than a wake-up costs can save at most one wake-up, so this wastes at most as much
+/// time as it could save (the "ski rental" bound), and needs no constant of the CPU it runs on. A spinning thread also
 /// yields its core now and then: on a busy machine the thread it waits for may be waiting for a core.
 ///
 /// One loop runs at a time; a loop started while another runs (from another thread, or from inside
@@ -25,6 +26,8 @@ final class WorkerPool: @unchecked Sendable {
     /// True while the helper waits on `wake`; whoever flips it back to false signals `wake`.
     let parked = Atomic<Bool>(false)
     let wake = DispatchSemaphore(value: 0)
+    /// When the caller last signalled `wake` (uptime nanoseconds).
+    let signalled = Atomic<UInt64>(0)
   }
 
   /// The loop being run, written by its caller before `round` moves on and read by the helpers
@@ -46,7 +49,7 @@ final class WorkerPool: @unchecked Sendable {
   /// The caller's parking place while helpers finish (for a helper that was descheduled).
   private let callerParked = Atomic<Bool>(false)
   private let callerWake = DispatchSemaphore(value: 0)
-  /// How long a waiting thread spins before it parks: one measured wake-up.
+  /// How long a waiting thread spins before it parks: one wake-up, as measured.
   private let spinNanoseconds = Atomic<UInt64>(0)
   private nonisolated(unsafe) var job: Job?
 
@@ -92,6 +95,7 @@ final class WorkerPool: @unchecked Sendable {
         running.store(helpers.count, ordering: .relaxed)
         round.add(1, ordering: .sequentiallyConsistent)
         for helper in helpers where helper.parked.exchange(false, ordering: .sequentiallyConsistent) {
+          helper.signalled.store(DispatchTime.now().uptimeNanoseconds, ordering: .relaxed)
           helper.wake.signal()
         }
         Self.work(body, count: count, next: nextIndex)
@@ -142,6 +146,22 @@ final class WorkerPool: @unchecked Sendable {
     return true
   }
 
+  /// The latest wake-ups of parked helpers in use, nanoseconds from the signal to the helper running.
+  private let wakeUps = Mutex<[UInt64]>([])
+
+  /// Keeps the spin budget at the median of the latest wake-ups seen in use. Waking a helper that
+  /// has been parked a while (a virtual CPU gone idle) costs far more than the back-to-back
+  /// wake-ups measured at start, and only use shows what it costs.
+  private func recordWakeUp(_ nanoseconds: UInt64) {
+    guard nanoseconds < UInt64(Int64.max) else { return }
+    let median = wakeUps.withLock { recent -> UInt64 in
+      recent.append(nanoseconds)
+      if recent.count > 9 { recent.removeFirst() }
+      return recent.sorted()[recent.count / 2]
+    }
+    spinNanoseconds.store(median, ordering: .relaxed)
+  }
+
   /// A helper's life: wait for the next loop, run its share, report, repeat.
   private func serve(_ helper: Helper) {
     var seen = 0
@@ -154,6 +174,7 @@ final class WorkerPool: @unchecked Sendable {
         {
           // Parked, or the caller already took the flag back and signals: one signal comes.
           helper.wake.wait()
+          recordWakeUp(DispatchTime.now().uptimeNanoseconds &- helper.signalled.load(ordering: .relaxed))
         }
       }
       seen = round.load(ordering: .acquiring)
