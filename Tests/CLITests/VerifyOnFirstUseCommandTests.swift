@@ -6,20 +6,25 @@ import Testing
 /// whole for every answer) fails with the file, the tensor and the block named; `validate` still
 /// finds it at open; `--skip-checksums` skips both.
 @Suite struct VerifyOnFirstUseCommandTests {
-  @Test func aCorruptBlockFailsPredictNamingTheFileAndTheTensor() throws {
-    let folder = try CLI.temporaryFolder()
-    defer { try? FileManager.default.removeItem(at: folder) }
-    // V is 3,000×100 floats (1.2 MB), so the file is 1.1 and V is verified on first use.
-    let (h, x) = (100, 3_000)
+  /// A token model over the words "w0", "w1", …, with deterministic weights.
+  static func tokenModel(hidden h: Int, vocabulary x: Int) throws -> ElmanModel {
     let weights = { (count: Int, seed: Int) in
       (0..<count).map { Float(sin(Double($0 * 7 + seed) * 0.731)) * 0.1 }
     }
-    let model = try ElmanModel(
+    return try ElmanModel(
       W: Parameter(weights(h * (h + x), 1), shape: [h, h + x]), b: Parameter(weights(h, 2), shape: [h]),
       V: Parameter(weights(x * h, 3), shape: [x, h]), c: Parameter(weights(x, 4), shape: [x]),
       hiddenActivation: .tanh, outputActivation: .softmax, inputKind: .tokens,
       vocabulary: try Vocabulary((0..<x).map { "w\($0)" }),
       tokenizer: TokenizerSettings(level: .word, lowercase: true, splitPunctuation: true, unknownToken: nil))
+  }
+
+  @Test func aCorruptBlockFailsPredictNamingTheFileAndTheTensor() throws {
+    let folder = try CLI.temporaryFolder()
+    defer { try? FileManager.default.removeItem(at: folder) }
+    // V is 3,000×100 floats (1.2 MB), so the file is 1.1 and V is verified on first use.
+    let (h, x) = (100, 3_000)
+    let model = try Self.tokenModel(hidden: h, vocabulary: x)
     let path = folder.appendingPathComponent("m.rnn").path
     try model.write(to: path)
     let good = try CLI.run(["predict", path, "w1 w2 w3", "--top", "2"])
@@ -46,15 +51,7 @@ import Testing
     // W is 16×20,016 floats (1.3 MB), so the file is 1.1; W_h and these columns are copied out of
     // the file block by block (under half of W's 313 blocks), each block verified.
     let (h, x) = (16, 20_000)
-    let weights = { (count: Int, seed: Int) in
-      (0..<count).map { Float(sin(Double($0 * 7 + seed) * 0.731)) * 0.1 }
-    }
-    let model = try ElmanModel(
-      W: Parameter(weights(h * (h + x), 1), shape: [h, h + x]), b: Parameter(weights(h, 2), shape: [h]),
-      V: Parameter(weights(x * h, 3), shape: [x, h]), c: Parameter(weights(x, 4), shape: [x]),
-      hiddenActivation: .tanh, outputActivation: .softmax, inputKind: .tokens,
-      vocabulary: try Vocabulary((0..<x).map { "w\($0)" }),
-      tokenizer: TokenizerSettings(level: .word, lowercase: true, splitPunctuation: true, unknownToken: nil))
+    let model = try Self.tokenModel(hidden: h, vocabulary: x)
     let path = folder.appendingPathComponent("m.rnn").path
     try model.write(to: path)
     var bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: path)))

@@ -116,42 +116,32 @@ import Testing
     #expect(error?.description == "\(path("int.h5")): /b has type i32, expected f16, f32 or f64")
   }
 
+  /// A plain-layout file whose W is a deflate-compressed dataset of shape `dims`, far more than
+  /// the file holds, with valid b and c.
+  func writeCompressedBomb(_ name: String, dims: [hsize_t], chunk: [hsize_t]) throws {
+    try RawHDF5.create(path(name)) { file in
+      let space = h5.H5Screate_simple(2, dims, nil)
+      let plist = h5.H5Pcreate(h5.H5P_CLS_DATASET_CREATE_ID_g)
+      _ = h5.H5Pset_chunk(plist, 2, chunk)
+      _ = h5.H5Pset_deflate(plist, 9)
+      let set = h5.H5Dcreate2(
+        file, "W", h5.H5T_IEEE_F32LE_g, space, rnnkit_h5p_default(), plist, rnnkit_h5p_default())
+      _ = h5.H5Dclose(set)
+      _ = h5.H5Pclose(plist)
+      _ = h5.H5Sclose(space)
+      RawHDF5.floats(file, "b", [0, 0], shape: [2])
+      RawHDF5.floats(file, "c", [0], shape: [1])
+    }
+  }
+
   /// A compressed dataset can claim any shape while storing nothing; reading must refuse before
   /// allocating.
   @Test func compressionBombIsRefusedBeforeAllocating() throws {
-    try RawHDF5.create(path("bomb.h5")) { file in
-      let dims: [hsize_t] = [1 << 20, 1 << 20]
-      let chunk: [hsize_t] = [1024, 1024]
-      let space = h5.H5Screate_simple(2, dims, nil)
-      let plist = h5.H5Pcreate(h5.H5P_CLS_DATASET_CREATE_ID_g)
-      _ = h5.H5Pset_chunk(plist, 2, chunk)
-      _ = h5.H5Pset_deflate(plist, 9)
-      let set = h5.H5Dcreate2(
-        file, "W", h5.H5T_IEEE_F32LE_g, space, rnnkit_h5p_default(), plist, rnnkit_h5p_default())
-      _ = h5.H5Dclose(set)
-      _ = h5.H5Pclose(plist)
-      _ = h5.H5Sclose(space)
-      RawHDF5.floats(file, "b", [0, 0], shape: [2])
-      RawHDF5.floats(file, "c", [0], shape: [1])
-    }
+    try writeCompressedBomb("bomb.h5", dims: [1 << 20, 1 << 20], chunk: [1024, 1024])
     let error = #expect(throws: HDF5Error.self) { try PlainHDF5.read(path: path("bomb.h5")) }
     #expect(error?.description.contains("/W has shape [1048576, 1048576], expected [2, 2+X]") == true)
     // With a matching first dimension the size claim itself is what gets refused.
-    try RawHDF5.create(path("bomb2.h5")) { file in
-      let dims: [hsize_t] = [2, 1 << 40]
-      let chunk: [hsize_t] = [2, 1 << 16]
-      let space = h5.H5Screate_simple(2, dims, nil)
-      let plist = h5.H5Pcreate(h5.H5P_CLS_DATASET_CREATE_ID_g)
-      _ = h5.H5Pset_chunk(plist, 2, chunk)
-      _ = h5.H5Pset_deflate(plist, 9)
-      let set = h5.H5Dcreate2(
-        file, "W", h5.H5T_IEEE_F32LE_g, space, rnnkit_h5p_default(), plist, rnnkit_h5p_default())
-      _ = h5.H5Dclose(set)
-      _ = h5.H5Pclose(plist)
-      _ = h5.H5Sclose(space)
-      RawHDF5.floats(file, "b", [0, 0], shape: [2])
-      RawHDF5.floats(file, "c", [0], shape: [1])
-    }
+    try writeCompressedBomb("bomb2.h5", dims: [2, 1 << 40], chunk: [2, 1 << 16])
     let bomb = #expect(throws: HDF5Error.self) { try PlainHDF5.read(path: path("bomb2.h5")) }
     #expect(
       bomb?.description.contains("/W: claims 8796093022208 bytes of data but stores only 0 compressed bytes")
