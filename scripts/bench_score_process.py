@@ -21,15 +21,7 @@ import subprocess
 import sys
 import time
 
-
-def cpu_name():
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return "unknown CPU"
+from bench_load import cpu_name  # scripts/ is on sys.path when this runs as a script
 
 
 def batch_text(folder):
