@@ -1,4 +1,5 @@
 import Foundation
+import RNNKit
 import Testing
 
 /// Exit statuses (64 usage, 1 bad input, 0 success), which stream says what, the one wording of a
@@ -88,6 +89,20 @@ import Testing
       let diff = try CLI.run(["diff", Self.model, back, "--tolerance", "1e-6"])
       #expect(diff.status == 0, "\(format): \(diff.stdout)")
     }
+  }
+
+  /// A model written to standard output is byte for byte the file `convert` writes, in every
+  /// writable format (standard output goes through an unnamed temporary file, then a copy).
+  @Test(arguments: ModelFormats.writable.map(\.name))
+  func standardOutputHoldsTheSameBytesAsAFile(format: String) throws {
+    let folder = try CLI.temporaryFolder()
+    defer { try? FileManager.default.removeItem(at: folder) }
+    let file = folder.appendingPathComponent("model.out").path
+    let written = try CLI.run(["convert", Self.model, file, "--to", format])
+    #expect(written.status == 0, "\(format): \(written.stderr)")
+    let piped = try CLI.run(["convert", Self.model, "-", "--to", format])
+    #expect(piped.status == 0, "\(format): \(piped.stderr)")
+    #expect(piped.stdoutData == (try Data(contentsOf: URL(fileURLWithPath: file))), "\(format)")
   }
 
   /// `inspect -`, `score MODEL -`, `predict -` and `train - -o M` read standard input.
