@@ -4,7 +4,7 @@ import RNNModel
 
 // Every call into the kernels of CKernels passes through this file (OpenBLAS's through
 // OpenBLAS.swift). The kernels run at the CPU's best instruction-set level, chosen in C.
-enum Kernels {
+package enum Kernels {
   /// The threads OpenBLAS uses (OPENBLAS_NUM_THREADS, fixed when it loads); the runtime's own
   /// parallel loops use as many. Known without loading OpenBLAS, which requests that need no
   /// matrix product never do.
@@ -125,21 +125,21 @@ enum Kernels {
   }
 
   /// The instruction-set levels of the kernels (RK_LEVEL_PORTABLE …), lowest first.
-  static let levels = 0..<Int(RK_LEVEL_COUNT)
+  package static let levels = 0..<Int(RK_LEVEL_COUNT)
 
   /// The best level this CPU supports.
-  static var cpuLevel: Int { Int(rk_cpu_level()) }
+  package static var cpuLevel: Int { Int(rk_cpu_level()) }
 
   /// The level the kernels run at on this thread.
-  static var currentLevel: Int { Int(rk_level()) }
+  package static var currentLevel: Int { Int(rk_level()) }
 
   /// A level's name, such as "avx2".
-  static func levelName(_ level: Int) -> String { String(cString: rk_level_name(Int32(level))) }
+  package static func levelName(_ level: Int) -> String { String(cString: rk_level_name(Int32(level))) }
 
   /// Runs `body` with this thread's kernels at `level` (for tests); false, without running it, when
   /// the CPU cannot run that level. Kernels that split work across threads use the CPU's level on
   /// the other threads.
-  static func atLevel(_ level: Int, _ body: () throws -> Void) rethrows -> Bool {
+  package static func atLevel(_ level: Int, _ body: () throws -> Void) rethrows -> Bool {
     guard rk_force_level(Int32(level)) != 0 else { return false }
     defer { rk_force_level(-1) }
     try body()

@@ -1,3 +1,5 @@
+import RNNRuntime
+
 /// The output layer of a window (softmax and cross-entropy, f32) on the training kernels of
 /// CKernels, split by blocks of vocabulary rows over `threads` threads.
 ///
@@ -80,7 +82,7 @@ final class KernelOutputLayer: @unchecked Sendable {
     let steps = TrainingKernels.steps
     self.n = n
     tiles = (n + steps - 1) / steps
-    level = Int32(TrainingKernels.currentLevel)
+    level = Int32(Kernels.currentLevel)
     for j in 0..<tiles {
       for k in 0..<H {
         let row = states + (j * H + k) * steps

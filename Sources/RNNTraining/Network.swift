@@ -284,7 +284,7 @@ final class Workspace<T: TrainingScalar> {
     let g = net.outputActivation
     let products = self.products
     // The training kernels also run the recurrence (f32 only), at this thread's level.
-    let level = kernelLayer.map { _ in Int32(TrainingKernels.currentLevel) }
+    let level = kernelLayer.map { _ in Int32(Kernels.currentLevel) }
     var total: T = 0
     hs.withUnsafeMutableBufferPointer { hs in
       if let initialState {
@@ -425,7 +425,7 @@ final class Workspace<T: TrainingScalar> {
     let rowLength = H + self.X
     let f = net.hiddenActivation
     let products = self.products
-    let level = kernelLayer.map { _ in Int32(TrainingKernels.currentLevel) }
+    let level = kernelLayer.map { _ in Int32(Kernels.currentLevel) }
     // BLAS overwrites ∂V (beta 0), so only the portable loops need it cleared.
     var cleared: [ReferenceWritableKeyPath<Workspace, [T]>] = []
     if case .portable = products { cleared = [\Workspace.dV] }

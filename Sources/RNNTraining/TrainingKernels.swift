@@ -17,27 +17,6 @@ enum TrainingKernels {
   /// order, so the thread count never changes a result.
   static let block = Int(RK_TRAIN_BLOCK)
 
-  /// The level the calling thread's kernels run at.
-  static var currentLevel: Int { Int(rk_level()) }
-
-  /// The best level this CPU supports.
-  static var cpuLevel: Int { Int(rk_cpu_level()) }
-
-  /// The instruction-set levels, lowest first.
-  static let levels = 0..<Int(RK_LEVEL_COUNT)
-
-  /// A level's name, such as "avx2".
-  static func levelName(_ level: Int) -> String { String(cString: rk_level_name(Int32(level))) }
-
-  /// Runs `body` with the calling thread's kernels at `level` (for tests); false, without running
-  /// it, when the CPU cannot run that level.
-  static func atLevel(_ level: Int, _ body: () throws -> Void) rethrows -> Bool {
-    guard rk_force_level(Int32(level)) != 0 else { return false }
-    defer { rk_force_level(-1) }
-    try body()
-    return true
-  }
-
   /// The processors online, at least 1.
   static var processorCount: Int { max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))) }
 

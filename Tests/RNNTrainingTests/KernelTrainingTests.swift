@@ -1,5 +1,6 @@
 import Numerics
 import RNNModel
+import RNNRuntime
 import Testing
 
 @testable import RNNTraining
@@ -10,18 +11,18 @@ import Testing
 /// H 20, a vocabulary of 300 (a full block of 256 rows and a partial one), windows of 37 steps (a
 /// full tile of 32 and a partial one).
 @Suite struct KernelTrainingTests {
-  static let levels = Array(TrainingKernels.levels)
+  static let levels = Array(Kernels.levels)
   static let (hidden, vocabulary, steps) = (20, 300, 37)
 
   /// Runs `body` at `level`; prints the level when the CPU cannot run it.
   static func atLevel(_ level: Int, _ what: String, _ body: () throws -> Void) rethrows {
-    let ran = try TrainingKernels.atLevel(level) {
-      #expect(TrainingKernels.currentLevel == level, "the kernels did not switch to level \(level)")
+    let ran = try Kernels.atLevel(level) {
+      #expect(Kernels.currentLevel == level, "the kernels did not switch to level \(level)")
       try body()
     }
     if !ran {
       print(
-        "KernelTrainingTests: \(what) NOT run at level \(TrainingKernels.levelName(level)): this CPU cannot run it"
+        "KernelTrainingTests: \(what) NOT run at level \(Kernels.levelName(level)): this CPU cannot run it"
       )
     }
   }
