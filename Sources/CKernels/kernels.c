@@ -276,43 +276,13 @@ static inline __attribute__((always_inline)) void rk_dot4_i8_vnni(const int8_t *
   for (int j = 0; j < 4; j++) out[j] = total[j];
 }
 
-static void gemv_i8_vnni(const int8_t *A, long rows, long cols, long lda, const float *scales,
-                         const int32_t *rowsums, const int8_t *xq, float xscale, const float *bias, float *y) {
-  int64_t d[4];
-  long r = 0;
-  for (; r + 4 <= rows; r += 4) {
-    const int8_t *a0 = A + r * lda;
-    // Each row is a fresh stream: fetch two blocks ahead, one line per row per step.
-    rk_dot4_i8_vnni(a0, a0 + lda, a0 + 2 * lda, a0 + 3 * lda, xq, cols, d, r + 12 <= rows ? a0 + 8 * lda : NULL, lda);
-    for (int j = 0; j < 4; j++)
-      y[r + j] = rk_i8_finish(d[j] - 128 * (int64_t)rowsums[r + j], scales[r + j], xscale, bias ? bias[r + j] : 0.0f);
-  }
-  for (; r < rows; r++) {
-    const int8_t *a = A + r * lda;
-    rk_dot4_i8_vnni(a, a, a, a, xq, cols, d, NULL, 0);
-    y[r] = rk_i8_finish(d[0] - 128 * (int64_t)rowsums[r], scales[r], xscale, bias ? bias[r] : 0.0f);
-  }
-}
-
-static void gemm_i8_vnni(const int8_t *A, long rows, long cols, const float *scales, const int32_t *rowsums,
-                         const int8_t *X, long n, const float *xscales, const float *bias, float *C, long ldc) {
-  int64_t d[4];
-  for (long i0 = 0; i0 < n; i0 += RK_I8_VECTORS) {
-    const long i1 = i0 + RK_I8_VECTORS < n ? i0 + RK_I8_VECTORS : n;
-    for (long r = 0; r < rows; r += rows - r >= 4 ? 4 : 1) {
-      const int8_t *a0 = A + r * cols;
-      const int full = rows - r >= 4;
-      const int8_t *a1 = full ? a0 + cols : a0, *a2 = full ? a0 + 2 * cols : a0, *a3 = full ? a0 + 3 * cols : a0;
-      const int count = full ? 4 : 1;
-      for (long i = i0; i < i1; i++) {
-        rk_dot4_i8_vnni(a0, a1, a2, a3, X + i * cols, cols, d, NULL, 0);
-        for (int j = 0; j < count; j++)
-          C[i * ldc + r + j] = rk_i8_finish(d[j] - 128 * (int64_t)rowsums[r + j], scales[r + j], xscales[i],
-                                            bias ? bias[r + j] : 0.0f);
-      }
-    }
-  }
-}
+#define RK_I8_NAME(name) name##_vnni
+#define RK_I8_DOT4(a0, a1, a2, a3, x, cols, d, ahead, lda) rk_dot4_i8_vnni(a0, a1, a2, a3, x, cols, d, ahead, lda)
+#define RK_I8_CORRECTION(rowsums, r) (128 * (int64_t)(rowsums)[r])
+#include "i8_template.h"
+#undef RK_I8_NAME
+#undef RK_I8_DOT4
+#undef RK_I8_CORRECTION
 #pragma clang attribute pop
 
 // MARK: AVX-512 BF16
