@@ -535,32 +535,29 @@ static void rk_distance_done(rk_tuner *tuner, int trial, long bytes, long starte
 
 static rk_tuner *rk_tuner_for(int half) { return &rk_tuners[rk_level()][half != 0]; }
 
+// Runs `call` (which reads `distance`) with the forced prefetch distance, or the one the level's
+// tuner picks for a product of `bytes`, reporting the time when that was one of the tuner's trials.
+#define RK_WITH_PREFETCH_DISTANCE(half, bytes, call)                                  \
+  do {                                                                                \
+    long distance = rk_forced_distance;                                               \
+    if (distance >= 0) {                                                              \
+      call;                                                                           \
+      break;                                                                          \
+    }                                                                                 \
+    rk_tuner *tuner = rk_tuner_for(half);                                             \
+    int trial;                                                                        \
+    distance = rk_distance_for(tuner, (bytes), &trial);                               \
+    long started = trial >= 0 ? rk_thread_nanoseconds() : 0;                          \
+    call;                                                                             \
+    if (trial >= 0) rk_distance_done(tuner, trial, (bytes), started);                 \
+  } while (0)
+
 void rk_gemv_f16(const uint16_t *A, long rows, long cols, long lda, const float *x, const float *bias, float *y) {
-  if (rk_forced_distance >= 0) {
-    rk_kernels()->gemv_f16(A, rows, cols, lda, x, bias, y, rk_forced_distance);
-    return;
-  }
-  rk_tuner *tuner = rk_tuner_for(1);
-  long bytes = rows * cols * 2;
-  int trial;
-  long distance = rk_distance_for(tuner, bytes, &trial);
-  long started = trial >= 0 ? rk_thread_nanoseconds() : 0;
-  rk_kernels()->gemv_f16(A, rows, cols, lda, x, bias, y, distance);
-  if (trial >= 0) rk_distance_done(tuner, trial, bytes, started);
+  RK_WITH_PREFETCH_DISTANCE(1, rows * cols * 2, rk_kernels()->gemv_f16(A, rows, cols, lda, x, bias, y, distance));
 }
 
 void rk_gemv_f32(const float *A, long rows, long cols, long lda, const float *x, float beta, float *y) {
-  if (rk_forced_distance >= 0) {
-    rk_kernels()->gemv_f32(A, rows, cols, lda, x, beta, y, rk_forced_distance);
-    return;
-  }
-  rk_tuner *tuner = rk_tuner_for(0);
-  long bytes = rows * cols * 4;
-  int trial;
-  long distance = rk_distance_for(tuner, bytes, &trial);
-  long started = trial >= 0 ? rk_thread_nanoseconds() : 0;
-  rk_kernels()->gemv_f32(A, rows, cols, lda, x, beta, y, distance);
-  if (trial >= 0) rk_distance_done(tuner, trial, bytes, started);
+  RK_WITH_PREFETCH_DISTANCE(0, rows * cols * 4, rk_kernels()->gemv_f32(A, rows, cols, lda, x, beta, y, distance));
 }
 
 void rk_gemv_f32_reversed(const float *A, long rows, long cols, long lda, const float *x, float beta, float *y) {
