@@ -12,13 +12,9 @@ import Testing
   /// absolute, for weights of size <= 0.3 and hidden size 37.
   @Test(arguments: [(DType.f32, 1e-6), (.f64, 1e-6), (.f16, 1e-2), (.bf16, 4e-2)])
   func storedDTypesGiveTheF32Result(dtype: DType, tolerance: Double) throws {
-    let folder = try TestModels.temporaryFolder()
-    defer { try? FileManager.default.removeItem(at: folder) }
     // O = 4k + 3 rows exercises the four-row f16 kernel and its remainder.
     let model = try TestModels.make(h: 37, x: 43, seed: 21, scale: 0.3)
-    let path = folder.appendingPathComponent("model-\(dtype).rnn").path
-    try model.write(to: path, dtype: dtype)
-    let loaded = try ElmanModel.load(path: path)
+    let loaded = try TestModels.stored(model, as: dtype)
     #expect(loaded.V.dtype == dtype)
     let runtime = try InferenceModel(loaded)
     #expect(runtime.outputWeightsAreHalf == (dtype == .f16))
@@ -40,12 +36,8 @@ import Testing
   /// An f16 file must give exactly the result of its own weights widened to f32 (so the on-the-fly
   /// conversion is exact), not merely something near the original f32 model.
   @Test func halfWeightsAreConvertedExactly() throws {
-    let folder = try TestModels.temporaryFolder()
-    defer { try? FileManager.default.removeItem(at: folder) }
     let model = try TestModels.make(h: 45, x: 31, seed: 4, scale: 0.3)
-    let path = folder.appendingPathComponent("half.rnn").path
-    try model.write(to: path, dtype: .f16)
-    let loaded = try ElmanModel.load(path: path)
+    let loaded = try TestModels.stored(model, as: .f16)
     var widened = loaded
     widened.V = Parameter(loaded.V.floats(), shape: loaded.V.shape)
     let tokens = [1, 2, 30, 4, 0]

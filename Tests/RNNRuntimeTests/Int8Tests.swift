@@ -143,12 +143,8 @@ import Testing
   /// each quantized as documented, times the dequantized V. Tolerance 1e-5 absolute on probabilities
   /// and log-probabilities (float rounding of the logits and of the softmax over O = 203).
   @Test func runtimeReadsInt8V() throws {
-    let folder = try TestModels.temporaryFolder()
-    defer { try? FileManager.default.removeItem(at: folder) }
     let model = try TestModels.make(h: 37, x: 203, seed: 8, scale: 0.4)
-    let path = folder.appendingPathComponent("i8.rnn").path
-    try model.write(to: path, dtype: .i8)
-    let loaded = try ElmanModel.load(path: path)
+    let loaded = try TestModels.stored(model, as: .i8)
     #expect(loaded.V.dtype == .i8 && loaded.W.dtype == .f32 && loaded.c.dtype == .f32)
     let runtime = try InferenceModel(loaded)
     #expect(runtime.outputWeightsAreInt8)

@@ -94,12 +94,8 @@ import Testing
   /// Big enough (O·H >= 2^20) for the threaded greedy path, in f32 and with V in f16.
   @Test(arguments: [DType.f32, .f16])
   func threadedGreedyGenerationMatchesLogits(dtype: DType) throws {
-    let folder = try TestModels.temporaryFolder()
-    defer { try? FileManager.default.removeItem(at: folder) }
     let model = try TestModels.make(h: 256, x: 4099, seed: 23, scale: 0.2)
-    let path = folder.appendingPathComponent("big.rnn").path
-    try model.write(to: path, dtype: dtype)
-    let runtime = try InferenceModel(ElmanModel.load(path: path))
+    let runtime = try InferenceModel(TestModels.stored(model, as: dtype))
     let generated = try runtime.generate(prompt: [5, 6, 7], options: GenerationOptions(maxTokens: 6))
     var session = InferenceSession(model: runtime)
     try session.advance(tokens: [5, 6, 7])

@@ -12,11 +12,7 @@ import Testing
   /// matrix products) do; with it, V·h + c. Tolerance abs 1e-5, rel 1e-5 against float64.
   @Test(arguments: [DType.f32, .f16])
   func addBiasIsHonouredForOneRowAndForMany(dtype: DType) throws {
-    let folder = try TestModels.temporaryFolder()
-    defer { try? FileManager.default.removeItem(at: folder) }
-    let path = folder.appendingPathComponent("model.rnn").path
-    try TestModels.make(h: 19, x: 23, seed: 8, scale: 0.5).write(to: path, dtype: dtype)
-    let loaded = try ElmanModel.load(path: path)
+    let loaded = try TestModels.stored(TestModels.make(h: 19, x: 23, seed: 8, scale: 0.5), as: dtype)
     let runtime = try InferenceModel(loaded)
     #expect(runtime.outputWeightsAreHalf == (dtype == .f16))
     let reference = Reference(loaded)

@@ -346,11 +346,7 @@ import Testing
   // blocks of widened rows), against the float64 reference of the loaded model (abs 1e-5).
   @Test(arguments: [DType.f32, .f16])
   func batchScoringMatchesReferenceForEitherV(dtype: DType) throws {
-    let folder = try TestModels.temporaryFolder()
-    defer { try? FileManager.default.removeItem(at: folder) }
-    let path = folder.appendingPathComponent("model.rnn").path
-    try TestModels.make(h: 21, x: 45, seed: 31, scale: 0.5).write(to: path, dtype: dtype)
-    let loaded = try ElmanModel.load(path: path)
+    let loaded = try TestModels.stored(TestModels.make(h: 21, x: 45, seed: 31, scale: 0.5), as: dtype)
     let runtime = try InferenceModel(loaded)
     #expect(runtime.outputWeightsAreHalf == (dtype == .f16))
     #expect((runtime.packedOutputWeights() == nil) == (dtype == .f16), "only an f32 V is packed")

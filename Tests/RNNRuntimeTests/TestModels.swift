@@ -41,6 +41,16 @@ enum TestModels {
       tokenizer: settings)
   }
 
+  /// `model` written as a `.rnn` file with its weights stored as `dtype`, and read back (mapped; the
+  /// file is removed at once, which the mapping outlives).
+  static func stored(_ model: ElmanModel, as dtype: DType) throws -> ElmanModel {
+    let folder = try temporaryFolder()
+    defer { try? FileManager.default.removeItem(at: folder) }
+    let path = folder.appendingPathComponent("model.rnn").path
+    try model.write(to: path, dtype: dtype)
+    return try ElmanModel.load(path: path)
+  }
+
   /// A fresh temporary folder, removed by the caller.
   static func temporaryFolder() throws -> URL {
     let url = FileManager.default.temporaryDirectory.appendingPathComponent("rnnruntime-\(UUID().uuidString)")
