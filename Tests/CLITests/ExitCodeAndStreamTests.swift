@@ -158,6 +158,23 @@ import Testing
     let report = try object(convert.stdout)
     #expect(report["output_format"] as? String == "keras-weights")
     #expect((report["verification"] as? [String: Any])?["passed"] as? Bool == true)
+    // A lossy conversion says where its largest difference is, with both values there.
+    let half = folder.appendingPathComponent("m16.rnn").path
+    let lossy16 = try CLI.run(["convert", Self.model, "-o", half, "--dtype", "f16", "--json", "--verify"])
+    #expect(lossy16.status == 0, "\(lossy16.stderr)")
+    let check = try #require(try object(lossy16.stdout)["verification"] as? [String: Any])
+    let largest = try #require(check["largest_difference"] as? Double)
+    let position = try #require(check["position"] as? [String: Any], "\(lossy16.stdout)")
+    let expected = try #require(position["expected"] as? Double)
+    let found = try #require(position["found"] as? Double)
+    let step = try #require(position["step"] as? Int)
+    let length = try #require(position["length"] as? Int)
+    #expect(step >= 0 && step < length)
+    #expect(largest > 0)
+    // The reported difference is the one at that position (relative above 1, absolute below),
+    // to the float precision of the printed values.
+    let there = abs(found - expected) / max(1, abs(expected))
+    #expect(abs(there - largest) <= 1e-6 * max(1, largest), "\(there) vs \(largest)")
     // The export drops the vocabulary and the activations: one warning line that says how to read it back.
     let warnings = convert.stderr.split(separator: "\n")
     #expect(warnings.count == 1, "\(convert.stderr)")

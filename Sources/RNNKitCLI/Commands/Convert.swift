@@ -120,6 +120,7 @@ struct Convert: ParsableCommand {
             .object([
               ("largest_difference", .number($0.largestDifference)), ("sequences", .int($0.sequences)),
               ("tolerance", .number($0.tolerance)), ("passed", .bool($0.passed)),
+              ("position", $0.position.map(Self.json) ?? .null),
             ])
           } ?? .null
         ))
@@ -133,6 +134,17 @@ struct Convert: ParsableCommand {
     print(
       "\(input) (\(report.inputFormat)) -> \(output) (\(report.outputFormat)): H \(report.hiddenSize), X \(report.inputSize), O \(report.outputSize)\(check)"
     )
+  }
+}
+
+extension Convert {
+  /// Where the largest difference was found, with both values, so a script can look there.
+  static func json(_ position: OutputPosition) -> JSON {
+    .object([
+      ("sequence", .int(position.sequence)), ("length", .int(position.length)), ("step", .int(position.step)),
+      ("output", .int(position.output)), ("expected", RuntimeCommand.number(position.expected)),
+      ("found", RuntimeCommand.number(position.found)),
+    ])
   }
 }
 
