@@ -58,6 +58,20 @@ import Testing
     #expect(line.contains(": expected "), "\(line)")
     #expect(line.hasSuffix("; nothing was written"), "\(line)")
     #expect(listing == ["cancel.rnn"])
+
+    // From HDF5 the conversion runs in the isolated reader, whose failure comes back with its
+    // structure: the same line, in the same words.
+    let plain = try CLI.run(["convert", path("cancel.rnn"), path("cancel.h5")])
+    #expect(plain.status == 0, "\(plain.stderr)")
+    let isolated = try CLI.run(["convert", path("cancel.h5"), path("half.rnn"), "--dtype", "f16", "--verify"])
+    #expect(isolated.status == 1, "\(isolated.stderr)")
+    let relayed = isolated.stderr.split(separator: "\n")
+    #expect(relayed.count == 1, "\(isolated.stderr)")
+    #expect(
+      relayed.first.map(String.init)?.hasPrefix("Error: \(path("half.rnn")): --verify failed: the largest output") == true,
+      "\(isolated.stderr)")
+    #expect(isolated.stderr.contains("; nothing was written"), "\(isolated.stderr)")
+    #expect(listing == ["cancel.h5", "cancel.rnn"])
   }
 
   @Test func refusesToOverwriteItsInputEvenWithForce() throws {

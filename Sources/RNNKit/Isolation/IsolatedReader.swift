@@ -68,6 +68,9 @@ public struct RelayedReadError: Error, Sendable, Codable, CustomStringConvertibl
   public var message: String
   /// What the caller can supply to get past the error, if anything.
   public var requestedInput: ModelInput?
+  /// The comparison that failed, when the error is a conversion's failed verification: the parent
+  /// raises it again as ``ConversionError/verificationFailed(output:report:)`` for its own output.
+  public var failedVerification: VerificationReport?
 
   public var description: String { displaySafe(message) }
 }
@@ -128,8 +131,14 @@ enum IsolatedReader {
     throws
     -> ConversionReport
   {
-    let answer = try run(
-      .convert(input: input, output: output, request: request), file: input, model: nil, policy: policy)
+    let answer: Reply
+    do {
+      answer = try run(
+        .convert(input: input, output: output, request: request), file: input, model: nil, policy: policy)
+    } catch let error as RelayedReadError {
+      guard let report = error.failedVerification else { throw error }
+      throw ConversionError.verificationFailed(output: output, report: report)
+    }
     guard let report = answer.conversion else {
       throw IsolationError.protocolViolation("\(input): the reply holds no conversion report")
     }
@@ -212,8 +221,11 @@ enum IsolatedReader {
           input: input, output: output, options: conversion.options(isolation: .trusted))
       }
     } catch {
+      var failedVerification: VerificationReport?
+      if case .verificationFailed(_, let report) = error as? ConversionError { failedVerification = report }
       reply.error = RelayedReadError(
-        message: "\(error)", requestedInput: (error as? any ModelInputRequest)?.requestedInput)
+        message: "\(error)", requestedInput: (error as? any ModelInputRequest)?.requestedInput,
+        failedVerification: failedVerification)
     }
     let bytes = (try? JSONEncoder().encode(reply)) ?? Data()
     try? ProcessCalls.writeAll(4, Array(bytes))
