@@ -68,7 +68,8 @@ import Testing
     let relayed = isolated.stderr.split(separator: "\n")
     #expect(relayed.count == 1, "\(isolated.stderr)")
     #expect(
-      relayed.first.map(String.init)?.hasPrefix("Error: \(path("half.rnn")): --verify failed: the largest output") == true,
+      relayed.first.map(String.init)?.hasPrefix(
+        "Error: \(path("half.rnn")): --verify failed: the largest output") == true,
       "\(isolated.stderr)")
     #expect(isolated.stderr.contains("; nothing was written"), "\(isolated.stderr)")
     #expect(listing == ["cancel.h5", "cancel.rnn"])
