@@ -254,6 +254,29 @@ package enum System {
     }
   }
 
+  #if os(Linux)
+    /// glibc's `sync_file_range`, which Swift's Glibc module does not declare (glibc declares it
+    /// only under `_GNU_SOURCE`); nil where the C library lacks it.
+    private static let syncFileRange: (@convention(c) (Int32, Int64, Int64, UInt32) -> Int32)? = {
+      guard let symbol = dlsym(nil, "sync_file_range") else { return nil }
+      return unsafeBitCast(symbol, to: (@convention(c) (Int32, Int64, Int64, UInt32) -> Int32).self)
+    }()
+    /// `SYNC_FILE_RANGE_WRITE`: start writing the dirty pages of the range, do not wait.
+    private static let syncFileRangeWrite: UInt32 = 2
+  #endif
+
+  /// Starts writing `count` bytes of `fd` from `offset` to disk and returns without waiting
+  /// (Linux `sync_file_range` with `SYNC_FILE_RANGE_WRITE`), so that the disk writes a file while
+  /// the rest of it is still being produced instead of all at the final fsync. Only a head start:
+  /// it makes nothing durable (the fsync still does), and where it fails or does not exist
+  /// nothing changes, so its result is ignored.
+  package static func startWriteback(_ fd: Int32, offset: Int, count: Int) {
+    #if os(Linux)
+      guard offset >= 0, count > 0 else { return }
+      _ = syncFileRange?(fd, Int64(offset), Int64(count), syncFileRangeWrite)
+    #endif
+  }
+
   static func syncDescriptor(_ fd: Int32) throws(FormatError) {
     try check("fsync", fsync(fd))
   }
