@@ -185,7 +185,8 @@ public enum ContainerWriter {
     try check(metadata: metadata, tensors: tensors.map { ($0.name, $0.shape) })
     let plan = try Plan(metadata: metadata, tensors: tensors, blockChecksums: minorVersion(for: tensors) >= 1)
     try AtomicFile.write(to: path, overwrite: overwrite, durable: durable) { temporary in
-      let fd = try System.openTruncating(temporary)
+      // Readable: large tensors are hashed as read back from the file (hashWhileWriting).
+      let fd = try System.openTruncating(temporary, readable: true)
       defer { System.close(fd) }
       try writeContents(plan: plan, tensors: tensors, to: fd, writeBehind: durable)
     }
@@ -252,40 +253,74 @@ public enum ContainerWriter {
 
   /// Writes `bytes` to `fd`, whose position is `offset`, while another core hashes them: the
   /// kernel's copy into the page cache is the floor of any writer, and the hash then costs no
-  /// time of its own.
+  /// time of its own. The hasher reads each 1 MiB back from `fd` once it is written, so the
+  /// checksums are those of the bytes in the file even if the source changes meanwhile (another
+  /// process writing to a mapped input); where `fd` cannot be read (a write-only descriptor) it
+  /// hashes the source.
   private static func hashWhileWriting(
     _ bytes: UnsafeRawBufferPointer, to fd: Int32, at offset: Int, behind: WriteBehind?
   ) throws -> BlockHasher {
-    // Iteration 0 writes and 1 hashes; each sets only its own slot.
+    let chunk = 1 << 20
+    let chunks = (bytes.count + chunk - 1) / chunk
+    // Iteration 0 writes and 1 hashes; each sets only its own slots. The writer signals once per
+    // chunk written, or for every chunk left when it fails.
     nonisolated(unsafe) let digest = UnsafeMutablePointer<BlockHasher>.allocate(capacity: 1)
-    nonisolated(unsafe) let failure = UnsafeMutablePointer<FormatError?>.allocate(capacity: 1)
-    failure.initialize(to: nil)
+    nonisolated(unsafe) let failure = UnsafeMutablePointer<FormatError?>.allocate(capacity: 2)
+    failure.initialize(repeating: nil, count: 2)
     nonisolated(unsafe) let bytes = bytes
+    let written = DispatchSemaphore(value: 0)
     defer {
       digest.deinitialize(count: 1)
       digest.deallocate()
-      failure.deinitialize(count: 1)
+      failure.deinitialize(count: 2)
       failure.deallocate()
     }
     DispatchQueue.concurrentPerform(iterations: 2) { part in
       if part == 0 {
         // In 1 MiB writes: single writes of hundreds of megabytes measured several times slower.
+        var done = 0
         do throws(FormatError) {
-          for start in stride(from: 0, to: bytes.count, by: 1 << 20) {
-            let end = min(start + (1 << 20), bytes.count)
+          while done < chunks {
+            let start = done * chunk
+            let end = min(start + chunk, bytes.count)
             try System.writeAll(fd, UnsafeRawBufferPointer(rebasing: bytes[start..<end]))
             behind?.wrote(upTo: offset + end)
+            done += 1
+            written.signal()
           }
         } catch {
-          failure.pointee = error
+          failure[0] = error
+          for _ in done..<chunks { written.signal() }
         }
       } else {
         var hasher = BlockHasher()
-        hasher.update(bytes)
+        let copy = UnsafeMutableRawBufferPointer.allocate(byteCount: chunk, alignment: 64)
+        defer { copy.deallocate() }
+        var readBack = true
+        for index in 0..<chunks {
+          written.wait()
+          let start = index * chunk
+          let end = min(start + chunk, bytes.count)
+          if readBack {
+            let buffer = UnsafeMutableRawBufferPointer(rebasing: copy[0..<(end - start)])
+            do throws(FormatError) {
+              try System.read(fd, into: buffer, at: offset + start, part: "the tensor just written")
+              hasher.update(UnsafeRawBufferPointer(buffer))
+              continue
+            } catch {
+              guard System.isUnreadableDescriptor(error), index == 0 else {
+                failure[1] = error
+                break
+              }
+              readBack = false
+            }
+          }
+          hasher.update(UnsafeRawBufferPointer(rebasing: bytes[start..<end]))
+        }
         digest.initialize(to: hasher)
       }
     }
-    if let error = failure.pointee { throw error }
+    if let error = failure[0] ?? failure[1] { throw error }
     return digest.pointee
   }
 

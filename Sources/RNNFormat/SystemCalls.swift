@@ -33,8 +33,11 @@ package enum System {
 
   /// Opens `path` for writing, creating it or emptying it: writers get an existing temporary file
   /// from ``AtomicFile`` (on Linux `/proc/self/fd/N`), so they must not ask for `O_EXCL`.
-  package static func openTruncating(_ path: String, mode: mode_t = 0o644) throws(FormatError) -> Int32 {
-    let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode)
+  /// With `readable`, the descriptor also reads, for a writer that reads back what it wrote.
+  package static func openTruncating(_ path: String, mode: mode_t = 0o644, readable: Bool = false)
+    throws(FormatError) -> Int32
+  {
+    let fd = open(path, (readable ? O_RDWR : O_WRONLY) | O_CREAT | O_TRUNC | O_CLOEXEC, mode)
     if fd < 0 { throw failure("opening the file for writing") }
     return fd
   }
@@ -231,6 +234,12 @@ package enum System {
       if count == 0 { throw .truncated(part: part(), needed: buffer.count, available: done) }
       done += count
     }
+  }
+
+  /// Whether `error` is a read from a descriptor not open for reading (EBADF).
+  static func isUnreadableDescriptor(_ error: FormatError) -> Bool {
+    if case .system(_, let code, _) = error { return code == EBADF }
+    return false
   }
 
   /// A second descriptor of the file behind `fd`, closed on exec.
