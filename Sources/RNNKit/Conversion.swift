@@ -177,7 +177,8 @@ public enum ModelConversion {
       return try IsolatedReader.convert(
         input: input, output: output, request: ConversionRequest(options), policy: options.isolation)
     }
-    let (loaded, checksums) = try loadCheckingLater(input: input, options: options)
+    let loaded = try ModelFormats.load(
+      path: input, format: options.inputFormat, options: options.importOptions, isolation: options.isolation)
     let model = loaded.model
     // The NaN/Inf scan reads every weight once, on another core while the output is written.
     let scan = BackgroundScan(model)
@@ -187,8 +188,6 @@ public enum ModelConversion {
         // The format writer's own atomic write of `output` joins this one: one temporary file.
         try format.write(
           model, to: output, options: ExportOptions(dtype: options.dtype, overwrite: options.overwrite))
-        // Nothing is put in place, or checked, before the input's checksums match.
-        try checksums?.wait()
         guard options.verify else { return }
         // The writer may have named the temporary file (HDF5 does); read it by that name then.
         let written: ElmanModel
@@ -219,44 +218,6 @@ public enum ModelConversion {
       verification: verification,
       warnings: scan.problems().map(\.description))
   }
-
-  /// Reads the input. An `.rnn` input whose checksums are to be verified is read without them,
-  /// and they are verified on other cores while the output is written (``BackgroundVerification``),
-  /// instead of in a pass of their own before it. A file that fails to read that way is read again
-  /// with them, so a damaged file is reported by its checksums, as when they are verified first.
-  static func loadCheckingLater(input: String, options: ConversionOptions) throws -> (
-    LoadedModel, BackgroundVerification?
-  ) {
-    let read = options.importOptions.readOptions
-    let format = try ModelFormats.formatInProcess(
-      path: input, format: options.inputFormat, isolation: options.isolation)
-    guard format is RNNFileFormat, read.verifyChecksums, !read.verifyOnFirstUse else {
-      let loaded = try ModelFormats.load(
-        path: input, format: options.inputFormat, options: options.importOptions, isolation: options.isolation
-      )
-      return (loaded, nil)
-    }
-    var unchecked = options.importOptions
-    unchecked.readOptions.verifyChecksums = false
-    let loaded: LoadedModel
-    do {
-      loaded = try ModelFormats.load(
-        path: input, format: options.inputFormat, options: unchecked, isolation: options.isolation)
-    } catch {
-      _ = try ModelFormats.load(
-        path: input, format: options.inputFormat, options: options.importOptions, isolation: options.isolation
-      )
-      throw error
-    }
-    guard let checksums = BackgroundVerification(loaded.model, path: input, options: read) else {
-      // Not read in place (no view holds the file): verify the file before anything is written.
-      _ = try ModelFormats.load(
-        path: input, format: options.inputFormat, options: options.importOptions, isolation: options.isolation
-      )
-      return (loaded, nil)
-    }
-    return (loaded, checksums)
-  }
 }
 
 /// Looks for NaN and infinite weights on a background thread.
@@ -278,35 +239,5 @@ final class BackgroundScan: @unchecked Sendable {
     done.wait()
     done.signal()
     return result
-  }
-}
-
-/// Verifies every checksum of an `.rnn` file on a background thread (on every core it finds idle),
-/// from the very mapping a model read without them uses, so the bytes verified are the bytes the
-/// conversion copies.
-final class BackgroundVerification: @unchecked Sendable {
-  // `failure` is written once by the thread before it signals, and read only after waiting.
-  private var failure: ContainerError?
-  private let done = DispatchSemaphore(value: 0)
-
-  /// Starts verifying the file `model`'s weights are views of; nil when they are not views.
-  init?(_ model: ElmanModel, path: String, options: ReadOptions) {
-    guard let storage = model.W.view?.storage else { return nil }
-    let thread = Thread { [self] in
-      do throws(FormatError) {
-        _ = try Container(storage: storage, options: options)
-      } catch {
-        failure = ContainerError(path: path, error: error)
-      }
-      done.signal()
-    }
-    thread.start()
-  }
-
-  /// Waits for the verification; throws the first mismatch, naming the file.
-  func wait() throws(ContainerError) {
-    done.wait()
-    done.signal()
-    if let failure { throw failure }
   }
 }

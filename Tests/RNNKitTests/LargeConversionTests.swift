@@ -3,10 +3,9 @@ import RNNKit
 import Testing
 
 /// Conversions of models large enough for the writers' large-tensor paths: `.rnn` tensors of
-/// 8 MiB and more are hashed on a second core as they are written, HDF5 datasets over 8 MiB are
-/// written in pieces, both files go to disk behind the writer, and an `.rnn` input's checksums are
-/// verified while the output is written. None of that may change a byte, nor let a damaged input
-/// through.
+/// 8 MiB and more are hashed on a second core from the file as written, HDF5 datasets over 8 MiB
+/// are written in pieces, and both files go to disk behind the writer. None of that may change a
+/// byte, nor let a damaged input through.
 @Suite struct LargeConversionTests {
   func folder() throws -> URL {
     let url = FileManager.default.temporaryDirectory.appendingPathComponent(
