@@ -6,7 +6,8 @@
 # Usage: scripts/bench_convert.sh [runs]     (default 5 runs; prints the median and the best)
 #        RNNKIT_BEFORE=/path/to/other/rnnkit scripts/bench_convert.sh [runs]
 # With RNNKIT_BEFORE, that binary (an older build, say) runs the same conversions in the same
-# session. Contestants take turns within each run, so a change of machine load hits them alike.
+# session; it may have any name (each binary serves its own isolated reads, RNNKIT_EXECUTABLE).
+# Contestants take turns within each run, so a change of machine load hits them alike.
 # Every time is also given as a ratio to `cp` + `sync` of the same bytes, the floor for a tool that
 # makes its output durable, as rnnkit does.
 set -euo pipefail
@@ -46,8 +47,8 @@ seconds() {
 
 # One conversion each way (the .rnn input is made once, below).
 cp_sync_once() { cp "$WORK/model.h5" "$WORK/copy1" && sync "$WORK/copy1"; rm -f "$WORK/copy1"; }
-to_rnn() { "$1" convert "$WORK/model.h5" "$WORK/out.rnn" "${@:2}"; rm -f "$WORK/out.rnn"; }
-to_h5() { "$1" convert "$WORK/input.rnn" "$WORK/out.h5"; rm -f "$WORK/out.h5"; }
+to_rnn() { RNNKIT_EXECUTABLE="$1" "$1" convert "$WORK/model.h5" "$WORK/out.rnn" "${@:2}"; rm -f "$WORK/out.rnn"; }
+to_h5() { RNNKIT_EXECUTABLE="$1" "$1" convert "$WORK/input.rnn" "$WORK/out.h5"; rm -f "$WORK/out.h5"; }
 
 cp_round_trip() { cp "$WORK/model.h5" "$WORK/copy1"; cp "$WORK/copy1" "$WORK/copy2"; rm -f "$WORK/copy1" "$WORK/copy2"; }
 cp_sync_round_trip() {
@@ -56,8 +57,8 @@ cp_sync_round_trip() {
   rm -f "$WORK/copy1" "$WORK/copy2"
 }
 round_trip() {
-  "$1" convert "$WORK/model.h5" "$WORK/out.rnn" "${@:2}"
-  "$1" convert "$WORK/out.rnn" "$WORK/back.h5"
+  RNNKIT_EXECUTABLE="$1" "$1" convert "$WORK/model.h5" "$WORK/out.rnn" "${@:2}"
+  RNNKIT_EXECUTABLE="$1" "$1" convert "$WORK/out.rnn" "$WORK/back.h5"
   rm -f "$WORK/out.rnn" "$WORK/back.h5"
 }
 script_round_trip() {
@@ -126,3 +127,4 @@ echo "one conversion (ratio to cp + sync of the same file):"
 report "${ONE_WAY[@]}"
 echo "round trip h5 -> rnn -> h5 (ratio to cp + sync twice):"
 report "${ROUND_TRIP[@]}"
+echo "load average: $(cut -d' ' -f1-3 /proc/loadavg); CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //'), $(nproc) cores"

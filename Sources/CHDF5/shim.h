@@ -45,7 +45,8 @@
   X(H5Sget_simple_extent_ndims) X(H5Sget_simple_extent_npoints) X(H5Tclose) X(H5Tcopy) X(H5Tenum_create)   \
   X(H5Tenum_insert) X(H5Tequal) X(H5Tget_class) X(H5Tget_ebias) X(H5Tget_fields) X(H5Tget_offset)          \
   X(H5Tget_order) X(H5Tget_precision) X(H5Tget_sign) X(H5Tget_size) X(H5Tis_variable_str) X(H5Tset_cset)   \
-  X(H5Tset_ebias) X(H5Tset_fields) X(H5Tset_size) X(H5Adelete) X(H5Pset_chunk) X(H5Pset_deflate)
+  X(H5Tset_ebias) X(H5Tset_fields) X(H5Tset_size) X(H5Sselect_hyperslab) X(H5Adelete) X(H5Pset_chunk)      \
+  X(H5Pset_deflate)
 
 // The global identifiers behind HDF5's predefined types and property list classes (H5T_NATIVE_FLOAT
 // is H5T_NATIVE_FLOAT_g, ...), which H5open sets; the table holds their values, read after H5open.

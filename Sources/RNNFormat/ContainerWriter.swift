@@ -185,9 +185,10 @@ public enum ContainerWriter {
     try check(metadata: metadata, tensors: tensors.map { ($0.name, $0.shape) })
     let plan = try Plan(metadata: metadata, tensors: tensors, blockChecksums: minorVersion(for: tensors) >= 1)
     try AtomicFile.write(to: path, overwrite: overwrite, durable: durable) { temporary in
-      let fd = try System.openTruncating(temporary)
+      // Readable: large tensors are hashed as read back from the file (hashWhileWriting).
+      let fd = try System.openTruncating(temporary, readable: true)
       defer { System.close(fd) }
-      try writeContents(plan: plan, tensors: tensors, to: fd)
+      try writeContents(plan: plan, tensors: tensors, to: fd, writeBehind: durable)
     }
   }
 
@@ -195,45 +196,54 @@ public enum ContainerWriter {
   /// current position. Not atomic: the caller decides what a partial file means.
   public static func write(metadata: Metadata, tensors: [TensorSource], toDescriptor fd: Int32) throws {
     let plan = try Plan(metadata: metadata, tensors: tensors, blockChecksums: minorVersion(for: tensors) >= 1)
-    try writeContents(plan: plan, tensors: tensors, to: fd)
+    try writeContents(plan: plan, tensors: tensors, to: fd, writeBehind: false)
   }
 
-  private static func writeContents(plan: Plan, tensors: [TensorSource], to fd: Int32) throws {
+  private static func writeContents(plan: Plan, tensors: [TensorSource], to fd: Int32, writeBehind: Bool)
+    throws
+  {
+    // A durable file is written to disk as it goes, not all at the final fsync.
+    let behind = writeBehind ? WriteBehind(fd) : nil
+    var position = 0
+    func emit(_ bytes: UnsafeRawBufferPointer) throws(FormatError) {
+      try System.writeAll(fd, bytes)
+      position += bytes.count
+      behind?.wrote(upTo: position)
+    }
     // Placeholder head; the real one is written once every checksum is known.
     let placeholder = [UInt8](repeating: 0, count: plan.dataOffset)
-    try placeholder.withUnsafeBytes { raw in try System.writeAll(fd, raw) }
+    try placeholder.withUnsafeBytes { raw in try emit(raw) }
     var checksums: [UInt64] = []
     var blocks: [UInt64] = []
-    var position = plan.dataOffset
     let zeros = [UInt8](repeating: 0, count: Layout.alignment)
     func pad(to offset: Int) throws {
       let padding = offset - position
       if padding > 0 {
-        try zeros.withUnsafeBytes { raw in
-          try System.writeAll(fd, UnsafeRawBufferPointer(rebasing: raw[0..<padding]))
-        }
+        try zeros.withUnsafeBytes { raw in try emit(UnsafeRawBufferPointer(rebasing: raw[0..<padding])) }
       }
     }
     for (index, source) in tensors.enumerated() {
       try pad(to: plan.offsets[index])
       var hasher = BlockHasher()
       if case .view(let view) = source.payload, view.bytes.count >= 1 << 23 {
-        hasher = try withExtendedLifetime(view.storage) { try hashWhileWriting(view.bytes, to: fd) }
+        hasher = try withExtendedLifetime(view.storage) {
+          try hashWhileWriting(view.bytes, to: fd, at: position, behind: behind)
+        }
+        position += view.bytes.count
       } else {
         try forEachChunk(of: source) { chunk in
           hasher.update(chunk)
-          try System.writeAll(fd, chunk)
+          try emit(chunk)
         }
       }
       checksums.append(hasher.whole.digest())
       blocks += hasher.finish()
-      position = plan.offsets[index] + source.byteCount
     }
     var minor: UInt16 = 0
     if plan.blockChecksums {
       try pad(to: plan.offsets[tensors.count])
       let table = Plan.tableBytes(blocks)
-      try table.withUnsafeBytes { raw in try System.writeAll(fd, raw) }
+      try table.withUnsafeBytes { raw in try emit(raw) }
       checksums.append(XXH64.hash(table))
       minor = 1
     }
@@ -241,38 +251,76 @@ public enum ContainerWriter {
     try head.withUnsafeBytes { raw in try System.pwriteAll(fd, raw, at: 0) }
   }
 
-  /// Writes `bytes` to `fd` while another core hashes them: the kernel's copy into the page cache
-  /// is the floor of any writer, and the hash then costs no time of its own.
-  private static func hashWhileWriting(_ bytes: UnsafeRawBufferPointer, to fd: Int32) throws -> BlockHasher {
-    // Iteration 0 writes and 1 hashes; each sets only its own slot.
+  /// Writes `bytes` to `fd`, whose position is `offset`, while another core hashes them: the
+  /// kernel's copy into the page cache is the floor of any writer, and the hash then costs no
+  /// time of its own. The hasher reads each 1 MiB back from `fd` once it is written, so the
+  /// checksums are those of the bytes in the file even if the source changes meanwhile (another
+  /// process writing to a mapped input); where `fd` cannot be read (a write-only descriptor) it
+  /// hashes the source.
+  private static func hashWhileWriting(
+    _ bytes: UnsafeRawBufferPointer, to fd: Int32, at offset: Int, behind: WriteBehind?
+  ) throws -> BlockHasher {
+    let chunk = 1 << 20
+    let chunks = (bytes.count + chunk - 1) / chunk
+    // Iteration 0 writes and 1 hashes; each sets only its own slots. The writer signals once per
+    // chunk written, or for every chunk left when it fails.
     nonisolated(unsafe) let digest = UnsafeMutablePointer<BlockHasher>.allocate(capacity: 1)
-    nonisolated(unsafe) let failure = UnsafeMutablePointer<FormatError?>.allocate(capacity: 1)
-    failure.initialize(to: nil)
+    nonisolated(unsafe) let failure = UnsafeMutablePointer<FormatError?>.allocate(capacity: 2)
+    failure.initialize(repeating: nil, count: 2)
     nonisolated(unsafe) let bytes = bytes
+    let written = DispatchSemaphore(value: 0)
     defer {
       digest.deinitialize(count: 1)
       digest.deallocate()
-      failure.deinitialize(count: 1)
+      failure.deinitialize(count: 2)
       failure.deallocate()
     }
     DispatchQueue.concurrentPerform(iterations: 2) { part in
       if part == 0 {
         // In 1 MiB writes: single writes of hundreds of megabytes measured several times slower.
+        var done = 0
         do throws(FormatError) {
-          for start in stride(from: 0, to: bytes.count, by: 1 << 20) {
-            try System.writeAll(
-              fd, UnsafeRawBufferPointer(rebasing: bytes[start..<min(start + (1 << 20), bytes.count)]))
+          while done < chunks {
+            let start = done * chunk
+            let end = min(start + chunk, bytes.count)
+            try System.writeAll(fd, UnsafeRawBufferPointer(rebasing: bytes[start..<end]))
+            behind?.wrote(upTo: offset + end)
+            done += 1
+            written.signal()
           }
         } catch {
-          failure.pointee = error
+          failure[0] = error
+          for _ in done..<chunks { written.signal() }
         }
       } else {
         var hasher = BlockHasher()
-        hasher.update(bytes)
+        let copy = UnsafeMutableRawBufferPointer.allocate(byteCount: chunk, alignment: 64)
+        defer { copy.deallocate() }
+        var readBack = true
+        for index in 0..<chunks {
+          written.wait()
+          let start = index * chunk
+          let end = min(start + chunk, bytes.count)
+          if readBack {
+            let buffer = UnsafeMutableRawBufferPointer(rebasing: copy[0..<(end - start)])
+            do throws(FormatError) {
+              try System.read(fd, into: buffer, at: offset + start, part: "the tensor just written")
+              hasher.update(UnsafeRawBufferPointer(buffer))
+              continue
+            } catch {
+              guard System.isUnreadableDescriptor(error), index == 0 else {
+                failure[1] = error
+                break
+              }
+              readBack = false
+            }
+          }
+          hasher.update(UnsafeRawBufferPointer(rebasing: bytes[start..<end]))
+        }
         digest.initialize(to: hasher)
       }
     }
-    if let error = failure.pointee { throw error }
+    if let error = failure[0] ?? failure[1] { throw error }
     return digest.pointee
   }
 

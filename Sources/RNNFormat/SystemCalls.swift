@@ -33,8 +33,11 @@ package enum System {
 
   /// Opens `path` for writing, creating it or emptying it: writers get an existing temporary file
   /// from ``AtomicFile`` (on Linux `/proc/self/fd/N`), so they must not ask for `O_EXCL`.
-  package static func openTruncating(_ path: String, mode: mode_t = 0o644) throws(FormatError) -> Int32 {
-    let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode)
+  /// With `readable`, the descriptor also reads, for a writer that reads back what it wrote.
+  package static func openTruncating(_ path: String, mode: mode_t = 0o644, readable: Bool = false)
+    throws(FormatError) -> Int32
+  {
+    let fd = open(path, (readable ? O_RDWR : O_WRONLY) | O_CREAT | O_TRUNC | O_CLOEXEC, mode)
     if fd < 0 { throw failure("opening the file for writing") }
     return fd
   }
@@ -233,6 +236,12 @@ package enum System {
     }
   }
 
+  /// Whether `error` is a read from a descriptor not open for reading (EBADF).
+  static func isUnreadableDescriptor(_ error: FormatError) -> Bool {
+    if case .system(_, let code, _) = error { return code == EBADF }
+    return false
+  }
+
   /// A second descriptor of the file behind `fd`, closed on exec.
   static func duplicate(_ fd: Int32) throws(FormatError) -> Int32 {
     try check("duplicating a file descriptor", fcntl(fd, F_DUPFD_CLOEXEC, 0))
@@ -252,6 +261,29 @@ package enum System {
       remaining -= written
       position += written
     }
+  }
+
+  #if os(Linux)
+    /// glibc's `sync_file_range`, which Swift's Glibc module does not declare (glibc declares it
+    /// only under `_GNU_SOURCE`); nil where the C library lacks it.
+    private static let syncFileRange: (@convention(c) (Int32, Int64, Int64, UInt32) -> Int32)? = {
+      guard let symbol = dlsym(nil, "sync_file_range") else { return nil }
+      return unsafeBitCast(symbol, to: (@convention(c) (Int32, Int64, Int64, UInt32) -> Int32).self)
+    }()
+    /// `SYNC_FILE_RANGE_WRITE`: start writing the dirty pages of the range, do not wait.
+    private static let syncFileRangeWrite: UInt32 = 2
+  #endif
+
+  /// Starts writing `count` bytes of `fd` from `offset` to disk and returns without waiting
+  /// (Linux `sync_file_range` with `SYNC_FILE_RANGE_WRITE`), so that the disk writes a file while
+  /// the rest of it is still being produced instead of all at the final fsync. Only a head start:
+  /// it makes nothing durable (the fsync still does), and where it fails or does not exist
+  /// nothing changes, so its result is ignored.
+  package static func startWriteback(_ fd: Int32, offset: Int, count: Int) {
+    #if os(Linux)
+      guard offset >= 0, count > 0 else { return }
+      _ = syncFileRange?(fd, Int64(offset), Int64(count), syncFileRangeWrite)
+    #endif
   }
 
   static func syncDescriptor(_ fd: Int32) throws(FormatError) {

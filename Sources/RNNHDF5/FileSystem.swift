@@ -107,6 +107,13 @@ enum FileSystem {
       self.size = bytes
     }
 
+    /// Starts writing the pages stored so far to disk, without waiting
+    /// (``RNNFormat/WriteBehind``): the final fsync then finds little left to write.
+    var writeBehind: () -> Void {
+      let (fd, size) = (fd, size)
+      return { System.startWriteback(fd, offset: 0, count: size) }
+    }
+
     /// Cuts the file to `size`, the end of what libhdf5 built in it.
     func finish(size: Int) throws(HDF5Error) {
       guard ftruncate(fd, off_t(size)) == 0 else { throw Self.failure("writing the file", errno, path) }

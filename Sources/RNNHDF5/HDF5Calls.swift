@@ -585,9 +585,22 @@ struct H5Location {
 
   // MARK: Writing datasets
 
+  /// Called after each piece of a large dataset is written (``writeDataset(_:shape:fileType:memoryType:data:elementSize:)``):
+  /// the file being built can start writing those bytes to disk while the next piece is copied.
+  /// Set and read only under ``H5Library``'s lock, like every libhdf5 call.
+  nonisolated(unsafe) static var pieceWritten: (() -> Void)?
+
+  /// Bytes of one piece of a large dataset: enough for long sequential disk writes, few enough
+  /// that the disk starts early.
+  static let pieceBytes = 8 << 20
+
   /// Creates a contiguous dataset of `fileType` and writes `count` elements of `memoryType` from `data`.
+  /// With `elementSize` (the memory type's size; numbers only), a dataset over ``pieceBytes`` is
+  /// written in pieces of whole rows, calling ``pieceWritten`` after each: the same bytes as one
+  /// write, in the same place.
   func writeDataset(
-    _ name: String, shape: [Int], fileType: H5Object, memoryType: hid_t, data: UnsafeRawPointer?
+    _ name: String, shape: [Int], fileType: H5Object, memoryType: hid_t, data: UnsafeRawPointer?,
+    elementSize: Int? = nil
   ) throws(H5Failure) {
     let space = try H5Types.simpleSpace(shape)
     let dcpl = try Self.untimed(h5.H5P_CLS_DATASET_CREATE_ID_g)
@@ -595,10 +608,34 @@ struct H5Location {
       try H5Library.checkID(
         h5.H5Dcreate2(id, name, fileType.id, space.id, rnnkit_h5p_default(), dcpl.id, rnnkit_h5p_default()),
         "creating dataset \(child(name))"), .dataset)
-    if shape.reduce(1, *) > 0 {
+    let count = shape.reduce(1, *)
+    guard count > 0 else { return }
+    let rows = shape.first ?? 1
+    let rowBytes = (elementSize ?? 0) * (count / max(rows, 1))
+    guard let data, Self.pieceWritten != nil, rowBytes > 0, rows > 1, rowBytes * rows > Self.pieceBytes else {
       try H5Library.check(
         h5.H5Dwrite(dataset.id, memoryType, rnnkit_h5s_all(), rnnkit_h5s_all(), rnnkit_h5p_default(), data),
         "writing dataset \(child(name))")
+      return
+    }
+    let rowsPerPiece = max(1, Self.pieceBytes / rowBytes)
+    for first in stride(from: 0, to: rows, by: rowsPerPiece) {
+      let taken = min(rowsPerPiece, rows - first)
+      var start = [hsize_t](repeating: 0, count: shape.count)
+      start[0] = hsize_t(first)
+      var extent = shape.map { hsize_t($0) }
+      extent[0] = hsize_t(taken)
+      let memory = H5Object(
+        try H5Library.checkID(h5.H5Screate_simple(Int32(extent.count), extent, nil), "creating a dataspace"),
+        .dataspace)
+      try H5Library.check(
+        h5.H5Sselect_hyperslab(space.id, H5S_SELECT_SET, start, nil, extent, nil),
+        "selecting rows of dataset \(child(name))")
+      try H5Library.check(
+        h5.H5Dwrite(
+          dataset.id, memoryType, memory.id, space.id, rnnkit_h5p_default(), data + first * rowBytes),
+        "writing dataset \(child(name))")
+      Self.pieceWritten?()
     }
   }
 

@@ -169,6 +169,10 @@ enum HDF5File {
     defer { image.deallocate() }
     do {
       return try H5Library.serialized {
+        // Pieces of large datasets built in the file's own pages go to disk as they are copied.
+        let outer = H5Location.pieceWritten
+        H5Location.pieceWritten = reserved?.writeBehind
+        defer { H5Location.pieceWritten = outer }
         // Closing the file (when `root` is released, inside this region) frees the memory.
         let root: H5Location
         let size: Int
@@ -290,7 +294,7 @@ enum HDF5File {
         try values.withUnsafeBufferPointer { buffer in
           try location.writeDataset(
             name, shape: parameter.shape, fileType: H5Types.float64(), memoryType: H5Types.nativeDouble(),
-            data: UnsafeRawPointer(buffer.baseAddress))
+            data: UnsafeRawPointer(buffer.baseAddress), elementSize: 8)
         }
       } catch let failure as H5Failure {
         throw failure
@@ -324,15 +328,15 @@ enum HDF5File {
       defer { raw.deallocate() }
       raw.copyBytes(from: bytes)
       try location.writeDataset(
-        name, shape: shape, fileType: type, memoryType: type.id, data: raw.baseAddress)
+        name, shape: shape, fileType: type, memoryType: type.id, data: raw.baseAddress, elementSize: 2)
     case .f64:
       try location.writeDataset(
         name, shape: shape, fileType: H5Types.float64(), memoryType: H5Types.nativeFloat(),
-        data: UnsafeRawPointer(buffer.baseAddress))
+        data: UnsafeRawPointer(buffer.baseAddress), elementSize: 4)
     default:
       try location.writeDataset(
         name, shape: shape, fileType: H5Types.float32(), memoryType: H5Types.nativeFloat(),
-        data: UnsafeRawPointer(buffer.baseAddress))
+        data: UnsafeRawPointer(buffer.baseAddress), elementSize: 4)
     }
   }
 }

@@ -155,7 +155,8 @@ public enum ModelConversion {
     // A write to `output` already in progress (``AtomicFile/writeDetached(standingFor:inFolder:copyingTo:_:)``,
     // standard output) owns the destination; `output` then names no file.
     let detached = AtomicFile.isWriting(output)
-    if !detached, let a = fileIdentity(input), let b = fileIdentity(output), a == b {
+    if !detached, let a = ProcessCalls.fileIdentity(input), let b = ProcessCalls.fileIdentity(output), a == b
+    {
       throw ConversionError.outputIsInput(output)
     }
     // Before any work: an existing file without overwrite, or anything but a regular file at all.
@@ -216,13 +217,6 @@ public enum ModelConversion {
       hiddenActivation: model.hiddenActivation, outputActivation: model.outputActivation,
       verification: verification,
       warnings: scan.problems().map(\.description))
-  }
-
-  static func fileIdentity(_ path: String) -> [Int]? {
-    guard let attributes = try? FileManager.default.attributesOfItem(atPath: path),
-      let device = attributes[.systemNumber] as? Int, let inode = attributes[.systemFileNumber] as? Int
-    else { return nil }
-    return [device, inode]
   }
 }
 

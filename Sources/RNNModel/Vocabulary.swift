@@ -104,12 +104,15 @@ public struct Vocabulary: Sendable {
   /// All tokens in id order (allocates one string per token).
   public var tokens: [String] { (0..<count).map { self[$0] } }
 
-  /// Throws if two tokens are equal. Builds the lookup index as a side effect.
+  /// Throws if two tokens are equal. Builds the lookup index as a side effect, and uses it: the
+  /// index keeps each token's first id, so it has fewer entries than there are tokens exactly
+  /// when two are equal (one table of every token, not two, for a model that is read and written).
   public func checkUnique() throws(ModelError) {
-    var seen = [String: Int](minimumCapacity: count)
+    let map = index.map(for: self)
+    guard map.count < count else { return }
     for id in 0..<count {
       let token = self[id]
-      if let first = seen.updateValue(id, forKey: token) {
+      if let first = map[token], first != id {
         throw .vocabulary("token \"\(token)\" appears twice, as ids \(first) and \(id)")
       }
     }

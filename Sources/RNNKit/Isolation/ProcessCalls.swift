@@ -215,6 +215,15 @@ enum ProcessCalls {
     return stat(path, &info) == 0 ? Int(info.st_size) : 0
   }
 
+  /// The device and inode of the file at `path` (followed if a link), or nil if it cannot be
+  /// reached. `stat` alone: Foundation's file attributes also look the owner up in the user and
+  /// group databases.
+  static func fileIdentity(_ path: String) -> [UInt64]? {
+    var info = stat()
+    guard stat(path, &info) == 0 else { return nil }
+    return [UInt64(info.st_dev), UInt64(info.st_ino)]
+  }
+
   /// The path of the running executable.
   static var executablePath: String? {
     try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")
