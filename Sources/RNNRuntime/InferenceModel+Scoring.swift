@@ -247,12 +247,11 @@ extension InferenceModel {
     // where the previous ones end.
     let wanted = max(1, chunkRows ?? max(128, (total + 2 * threads - 1) / (2 * threads)))
     let chunk = (wanted + panel - 1) / panel * panel
-    // The first chunks are smaller (a quarter of a chunk, doubling), so that the other threads
-    // wait for less of the recurrence before they start; at 32 rows and more they still do 16
-    // FLOPs per byte of V.
+    // The first chunks are smaller (one panel, doubling), so that the other threads wait for
+    // less of the recurrence before they start: one panel's steps instead of a quarter chunk's.
     let bounds: [Int] = {
       var bounds = [0]
-      var size = max(panel, chunk / 4 / panel * panel)
+      var size = panel
       while bounds.last! < total {
         bounds.append(min(total, bounds.last! + size))
         size = min(chunk, 2 * size)
@@ -380,12 +379,28 @@ extension InferenceModel {
     Kernels.parallelFor(threads) { part in
       let (targets, out) = shared.value
       for r in (part * per)..<min(rows, (part + 1) * per) where targets[r] >= 0 {
-        var (maximum, sum): (Float, Float) = (-.infinity, 0)
         var logit = Float.nan
+        var top = -Float.infinity
+        var finite = true
         for (p, columns) in ranges.enumerated() {
           let i = p * stride + r
-          Kernels.mergeLogSumExp(&maximum, &sum, maxima[i] + naturalLog(sums[i]))
           if columns.contains(targets[r]) { logit = picked[i] }
+          finite = finite && maxima[i].isFinite && sums[i].isFinite && sums[i] > 0
+          top = max(top, maxima[i])
+        }
+        if finite {
+          // Usually: every pair (m, s) finite, so Σ s·e^(m - top) with one exp per range and one
+          // log per row, instead of each range's log merged with an exp.
+          var sum: Float = 0
+          for p in ranges.indices { sum += sums[p * stride + r] * naturalExp(maxima[p * stride + r] - top) }
+          out[r] = logit - (top + naturalLog(sum))
+          continue
+        }
+        // -inf, NaN and +inf as `Kernels.mergeLogSumExp` defines them.
+        var (maximum, sum): (Float, Float) = (-.infinity, 0)
+        for p in ranges.indices {
+          let i = p * stride + r
+          Kernels.mergeLogSumExp(&maximum, &sum, maxima[i] + naturalLog(sums[i]))
         }
         out[r] = logit - (maximum + naturalLog(sum))
       }
@@ -396,7 +411,9 @@ extension InferenceModel {
 #if canImport(Glibc)
   import Glibc
   @inline(__always) func naturalLog(_ x: Float) -> Float { Glibc.logf(x) }
+  @inline(__always) func naturalExp(_ x: Float) -> Float { Glibc.expf(x) }
 #else
   import Foundation
   @inline(__always) func naturalLog(_ x: Float) -> Float { Foundation.logf(x) }
+  @inline(__always) func naturalExp(_ x: Float) -> Float { Foundation.expf(x) }
 #endif
