@@ -2,7 +2,7 @@
 ///
 /// A Swift array's elements start 32 bytes into an allocation, so with AVX-512 every vector load
 /// of a row straddles two cache lines. For the recurrence's W_h, read from L2 at every step, that
-/// matters: a 256×256 matrix-vector product took 1.35× as long 32 bytes off a line as on one
+/// matters: a 256×256 matrix-vector product took 1.3× as long 32 bytes off a line as on one
 /// (measured on AMD Zen 5).
 final class AlignedFloats: @unchecked Sendable {
   let count: Int
