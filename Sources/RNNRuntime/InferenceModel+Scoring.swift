@@ -247,11 +247,14 @@ extension InferenceModel {
     // where the previous ones end.
     let wanted = max(1, chunkRows ?? max(128, (total + 2 * threads - 1) / (2 * threads)))
     let chunk = (wanted + panel - 1) / panel * panel
-    // The first chunks are smaller (one panel, doubling), so that the other threads wait for
-    // less of the recurrence before they start: one panel's steps instead of a quarter chunk's.
+    // The first chunks are smaller (doubling), so that the other threads wait for less of the
+    // recurrence before they start: one panel while V fits in L3, where reading it once more
+    // for few rows is cheap; else a quarter of a chunk (at 32 rows and more, 16 FLOPs per byte of
+    // a V read from main memory).
+    let fitsL3 = o * h * MemoryLayout<Float>.stride <= Kernels.cacheSize(3)
     let bounds: [Int] = {
       var bounds = [0]
-      var size = panel
+      var size = fitsL3 ? panel : max(panel, chunk / 4 / panel * panel)
       while bounds.last! < total {
         bounds.append(min(total, bounds.last! + size))
         size = min(chunk, 2 * size)
