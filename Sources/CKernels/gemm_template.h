@@ -235,7 +235,12 @@ RK_INLINE void RK_FN(merge_row)(float *maximum, float *sum, const float *z, cons
 static int RK_FN(score_packed)(long M, long K, const float *ap, const float *bp, const float *bias, long j0, long j1,
                                const long *targets, float *maxima, float *sums, float *picked,
                                const rk_gemm_blocks *blocks, float *scratch) {
-  const long mc = blocks->mc, nc = blocks->nc;
+  const long nc = blocks->nc;
+  // Rows per C block: the product's MC at most, and few enough that the block of logits takes a
+  // quarter of L2 beside the B block (half of L2): written and read back from there, not from L3.
+  long mc = rk_cache_size(2) / 4 / (nc * (long)sizeof(float)) / RK_MR * RK_MR;
+  if (mc < RK_MR) mc = RK_MR;
+  if (mc > blocks->mc) mc = blocks->mc;
   float *buffer = scratch ? scratch : aligned_alloc(64, (size_t)(mc * nc) * sizeof(float));
   if (!buffer) return 0;
   for (long j = j0; j < j1; j += nc) {

@@ -145,10 +145,27 @@ final class InputColumns: Sendable {
   }
 
   /// Writes the row of token (input column) `ids[k]`, W_x[:, id] (+ b), to `destination(k)` for
-  /// every k, preparing the columns not seen before.
+  /// every k, preparing the columns not seen before. Rows of more bytes than L2 holds are copied
+  /// on the runtime's threads: the destination is usually fresh memory, whose page faults (the
+  /// kernel zeroing each page) then run in parallel too, instead of one thread while others wait.
   func copyRows(_ ids: [Int], to destination: (Int) -> UnsafeMutablePointer<Float>) throws(RuntimeError) {
     let h = hiddenSize
     if let all = try prepare(ids) {
+      let threads = Kernels.splitThreads(
+        bytes: ids.count * h * MemoryLayout<Float>.stride, rows: ids.count, rowsPerThread: 64)
+      if threads > 1 {
+        let targets = ids.indices.map { UnsafeSendable(destination($0)) }
+        let per = (ids.count + threads - 1) / threads
+        all.withUnsafeBufferPointer { all in
+          let source = UnsafeSendable(all.baseAddress!)
+          Kernels.parallelFor(threads) { part in
+            for k in (part * per)..<min(ids.count, (part + 1) * per) {
+              targets[k].value.update(from: source.value + ids[k] * h, count: h)
+            }
+          }
+        }
+        return
+      }
       all.withUnsafeBufferPointer { all in
         for (k, id) in ids.enumerated() { destination(k).update(from: all.baseAddress! + id * h, count: h) }
       }

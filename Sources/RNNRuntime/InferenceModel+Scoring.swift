@@ -247,12 +247,14 @@ extension InferenceModel {
     // where the previous ones end.
     let wanted = max(1, chunkRows ?? max(128, (total + 2 * threads - 1) / (2 * threads)))
     let chunk = (wanted + panel - 1) / panel * panel
-    // The first chunks are smaller (a quarter of a chunk, doubling), so that the other threads
-    // wait for less of the recurrence before they start; at 32 rows and more they still do 16
-    // FLOPs per byte of V.
+    // The first chunks are smaller (doubling), so that the other threads wait for less of the
+    // recurrence before they start: one panel while V fits in L3, where reading it once more
+    // for few rows is cheap; else a quarter of a chunk (at 32 rows and more, 16 FLOPs per byte of
+    // a V read from main memory).
+    let fitsL3 = o * h * MemoryLayout<Float>.stride <= Kernels.cacheSize(3)
     let bounds: [Int] = {
       var bounds = [0]
-      var size = max(panel, chunk / 4 / panel * panel)
+      var size = fitsL3 ? panel : max(panel, chunk / 4 / panel * panel)
       while bounds.last! < total {
         bounds.append(min(total, bounds.last! + size))
         size = min(chunk, 2 * size)
@@ -266,7 +268,8 @@ extension InferenceModel {
     // Eight column ranges per thread, so the items are small enough that the threads finish
     // together (the last item a thread takes is at most about 1/(8·threads) of a chunk's work).
     let parts = max(1, min(8 * threads, (o + v.panel - 1) / v.panel))
-    var rows = [Float](repeating: 0, count: total * h)
+    // Every row is written by the copy below.
+    var rows = [Float](unsafeUninitializedCapacity: total * h) { $1 = total * h }
     try rows.withUnsafeMutableBufferPointer { rows throws(RuntimeError) in
       let base = rows.baseAddress!
       try inputColumns.copyRows(tokens) { t in base + t * h }
@@ -286,64 +289,80 @@ extension InferenceModel {
     let next = Atomic<Int>(0)
     let failedStep = Atomic<Int>(-1)
     let failures = Atomic<Int>(0)
-    rows.withUnsafeMutableBufferPointer { rows in
-      recurrent.withUnsafeBufferPointer { wh in
-        targets.withUnsafeBufferPointer { targets in
-          outputBias.withUnsafeBufferPointer { c in
-            maxima.withUnsafeMutableBufferPointer { maxima in
-              sums.withUnsafeMutableBufferPointer { sums in
-                picked.withUnsafeMutableBufferPointer { picked in
-                  let shared = UnsafeSendable(
-                    (
-                      rows.baseAddress!, wh.baseAddress!, targets.baseAddress!, c.baseAddress!,
-                      maxima.baseAddress!,
-                      sums.baseAddress!, picked.baseAddress!, packed
-                    ))
-                  let activation = activation
-                  DispatchQueue.concurrentPerform(iterations: threads) { worker in
-                    let (rows, wh, targets, c, maxima, sums, picked, packed) = shared.value
-                    if worker == 0 {
-                      for index in 0..<chunks {
-                        let (first, last) = (bounds[index], bounds[index + 1])
-                        for t in first..<last {
-                          let row = rows + t * h
-                          // Every other step backwards, starting where the last one ended in W_h.
-                          if t > 0 {
-                            Kernels.gemvF32(
-                              m: h, n: h, a: wh, x: row - h, beta: 1, y: row, reversed: t % 2 == 1)
+    // Items of each chunk not scored yet: whoever scores a chunk's last item merges its rows'
+    // column ranges, so that only the last chunk's merge is left after the other threads finish.
+    let pending = (0..<chunks).map { _ in PendingItems(parts) }
+    let ranges = (0..<parts).map { Self.columns(part: $0, of: parts, total: o, panel: v.panel) }
+    var out = [Float](repeating: 0, count: total - 1)
+    out.withUnsafeMutableBufferPointer { outBuffer in
+      let outBase = UnsafeSendable(outBuffer.baseAddress!)
+      rows.withUnsafeMutableBufferPointer { rows in
+        recurrent.withUnsafeBufferPointer { wh in
+          targets.withUnsafeBufferPointer { targets in
+            outputBias.withUnsafeBufferPointer { c in
+              maxima.withUnsafeMutableBufferPointer { maxima in
+                sums.withUnsafeMutableBufferPointer { sums in
+                  picked.withUnsafeMutableBufferPointer { picked in
+                    let shared = UnsafeSendable(
+                      (
+                        rows.baseAddress!, wh.baseAddress!, targets.baseAddress!, c.baseAddress!,
+                        maxima.baseAddress!,
+                        sums.baseAddress!, picked.baseAddress!, packed
+                      ))
+                    let activation = activation
+                    DispatchQueue.concurrentPerform(iterations: threads) { worker in
+                      let (rows, wh, targets, c, maxima, sums, picked, packed) = shared.value
+                      if worker == 0 {
+                        for index in 0..<chunks {
+                          let (first, last) = (bounds[index], bounds[index + 1])
+                          for t in first..<last {
+                            let row = rows + t * h
+                            // Every other step backwards, starting where the last one ended in W_h.
+                            if t > 0 {
+                              Kernels.gemvF32(
+                                m: h, n: h, a: wh, x: row - h, beta: 1, y: row, reversed: t % 2 == 1)
+                            }
+                            Kernels.activate(activation, row, count: h)
+                            if failedStep.load(ordering: .relaxed) < 0 && !Kernels.allFinite(row, count: h) {
+                              failedStep.store(t, ordering: .relaxed)
+                            }
                           }
-                          Kernels.activate(activation, row, count: h)
-                          if failedStep.load(ordering: .relaxed) < 0 && !Kernels.allFinite(row, count: h) {
-                            failedStep.store(t, ordering: .relaxed)
-                          }
+                          Kernels.packA(
+                            level: level, rows + first * h, first: 0, rows: last - first, k: h, lda: h,
+                            into: packed + first * h)
+                          ready.store(index + 1, ordering: .releasing)
+                          for _ in 0..<parts { signals[index].signal() }
                         }
-                        Kernels.packA(
-                          level: level, rows + first * h, first: 0, rows: last - first, k: h, lda: h,
-                          into: packed + first * h)
-                        ready.store(index + 1, ordering: .releasing)
-                        for _ in 0..<parts { signals[index].signal() }
                       }
-                    }
-                    // One block of logits per worker for all its items, not an allocation per item.
-                    let scratch = PackedMatrix.allocate(scratchCount)
-                    defer { UnsafeMutableRawPointer(scratch).deallocate() }
-                    while true {
-                      let item = next.wrappingAdd(1, ordering: .relaxed).oldValue
-                      guard item < chunks * parts else { return }
-                      let (index, part) = item.quotientAndRemainder(dividingBy: parts)
-                      if ready.load(ordering: .acquiring) <= index { signals[index].wait() }
-                      let columns = Self.columns(part: part, of: parts, total: o, panel: v.panel)
-                      guard !columns.isEmpty else { continue }
-                      let first = bounds[index]
-                      let count = bounds[index + 1] - first
-                      let offset = part * total + first
-                      let done = Kernels.scorePacked(
-                        level: level, m: count, k: h, a: packed + first * h, b: v.values, bias: c,
-                        columns: columns,
-                        targets: targets + first, maxima: maxima + offset, sums: sums + offset,
-                        picked: picked + offset, blocks: Kernels.blocks(level: level, m: count, k: h),
-                        scratch: scratch)
-                      if !done { failures.add(1, ordering: .relaxed) }
+                      // One block of logits per worker for all its items, not an allocation per item.
+                      let scratch = PackedMatrix.allocate(scratchCount)
+                      defer { UnsafeMutableRawPointer(scratch).deallocate() }
+                      while true {
+                        let item = next.wrappingAdd(1, ordering: .relaxed).oldValue
+                        guard item < chunks * parts else { return }
+                        let (index, part) = item.quotientAndRemainder(dividingBy: parts)
+                        if ready.load(ordering: .acquiring) <= index { signals[index].wait() }
+                        let columns = ranges[part]
+                        let first = bounds[index]
+                        if !columns.isEmpty {
+                          let count = bounds[index + 1] - first
+                          let offset = part * total + first
+                          let done = Kernels.scorePacked(
+                            level: level, m: count, k: h, a: packed + first * h, b: v.values, bias: c,
+                            columns: columns,
+                            targets: targets + first, maxima: maxima + offset, sums: sums + offset,
+                            picked: picked + offset, blocks: Kernels.blocks(level: level, m: count, k: h),
+                            scratch: scratch)
+                          if !done { failures.add(1, ordering: .relaxed) }
+                        }
+                        // The last item of its chunk: every range's pairs of these rows are final (the
+                        // other items' writes happen before their decrements, which this one acquires).
+                        if pending[index].count.subtract(1, ordering: .acquiringAndReleasing).newValue == 0 {
+                          Self.mergeRows(
+                            first..<min(bounds[index + 1], total - 1), ranges: ranges, stride: total,
+                            targets: targets, maxima: maxima, sums: sums, picked: picked, into: outBase.value)
+                        }
+                      }
                     }
                   }
                 }
@@ -356,13 +375,6 @@ extension InferenceModel {
     let step = failedStep.load(ordering: .relaxed)
     if step >= 0 { throw .nonFiniteHidden(step: step, sequence: nil) }
     guard failures.load(ordering: .relaxed) == 0 else { return nil }
-    var out = [Float](repeating: 0, count: total - 1)
-    let ranges = (0..<parts).map { Self.columns(part: $0, of: parts, total: o, panel: v.panel) }
-    out.withUnsafeMutableBufferPointer { out in
-      Self.mergeParts(
-        rows: total - 1, ranges: ranges, stride: total, targets: targets, maxima: maxima, sums: sums,
-        picked: picked, into: out.baseAddress!)
-    }
     return out
   }
 
@@ -376,27 +388,70 @@ extension InferenceModel {
   ) {
     let threads = rows >= 4096 ? Kernels.threadCount : 1
     let per = (rows + threads - 1) / threads
-    let shared = UnsafeSendable((targets, out))
-    Kernels.parallelFor(threads) { part in
-      let (targets, out) = shared.value
-      for r in (part * per)..<min(rows, (part + 1) * per) where targets[r] >= 0 {
-        var (maximum, sum): (Float, Float) = (-.infinity, 0)
-        var logit = Float.nan
-        for (p, columns) in ranges.enumerated() {
-          let i = p * stride + r
-          Kernels.mergeLogSumExp(&maximum, &sum, maxima[i] + naturalLog(sums[i]))
-          if columns.contains(targets[r]) { logit = picked[i] }
+    maxima.withUnsafeBufferPointer { maxima in
+      sums.withUnsafeBufferPointer { sums in
+        picked.withUnsafeBufferPointer { picked in
+          let shared = UnsafeSendable(
+            (targets, maxima.baseAddress!, sums.baseAddress!, picked.baseAddress!, out))
+          Kernels.parallelFor(threads) { part in
+            let (targets, maxima, sums, picked, out) = shared.value
+            mergeRows(
+              (part * per)..<min(rows, (part + 1) * per), ranges: ranges, stride: stride, targets: targets,
+              maxima: maxima, sums: sums, picked: picked, into: out)
+          }
         }
-        out[r] = logit - (maximum + naturalLog(sum))
       }
     }
   }
+
+  /// ``mergeParts(rows:ranges:stride:targets:maxima:sums:picked:into:)`` for the rows `rows`, on
+  /// the calling thread.
+  static func mergeRows(
+    _ rows: Range<Int>, ranges: [Range<Int>], stride: Int, targets: UnsafePointer<Int>,
+    maxima: UnsafePointer<Float>, sums: UnsafePointer<Float>, picked: UnsafePointer<Float>,
+    into out: UnsafeMutablePointer<Float>
+  ) {
+    for r in rows where targets[r] >= 0 {
+      var logit = Float.nan
+      var top = -Float.infinity
+      var finite = true
+      for (p, columns) in ranges.enumerated() {
+        let i = p * stride + r
+        if columns.contains(targets[r]) { logit = picked[i] }
+        finite = finite && maxima[i].isFinite && sums[i].isFinite && sums[i] > 0
+        top = max(top, maxima[i])
+      }
+      if finite {
+        // Usually: every pair (m, s) finite, so Σ s·e^(m - top) with one exp per range and one
+        // log per row, instead of each range's log merged with an exp.
+        var sum: Float = 0
+        for p in ranges.indices { sum += sums[p * stride + r] * naturalExp(maxima[p * stride + r] - top) }
+        out[r] = logit - (top + naturalLog(sum))
+        continue
+      }
+      // -inf, NaN and +inf as `Kernels.mergeLogSumExp` defines them.
+      var (maximum, sum): (Float, Float) = (-.infinity, 0)
+      for p in ranges.indices {
+        let i = p * stride + r
+        Kernels.mergeLogSumExp(&maximum, &sum, maxima[i] + naturalLog(sums[i]))
+      }
+      out[r] = logit - (maximum + naturalLog(sum))
+    }
+  }
+}
+
+/// Work items of one chunk of overlapped scoring not finished yet.
+final class PendingItems: Sendable {
+  let count: Atomic<Int>
+  init(_ items: Int) { count = Atomic(items) }
 }
 
 #if canImport(Glibc)
   import Glibc
   @inline(__always) func naturalLog(_ x: Float) -> Float { Glibc.logf(x) }
+  @inline(__always) func naturalExp(_ x: Float) -> Float { Glibc.expf(x) }
 #else
   import Foundation
   @inline(__always) func naturalLog(_ x: Float) -> Float { Foundation.logf(x) }
+  @inline(__always) func naturalExp(_ x: Float) -> Float { Foundation.expf(x) }
 #endif

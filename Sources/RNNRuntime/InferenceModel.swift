@@ -47,8 +47,8 @@ public final class InferenceModel: Sendable {
 
   let activation: Int32
   let outputActivation: OutputActivation
-  /// W_h, H×H row-major.
-  let recurrent: [Float]
+  /// W_h, H×H row-major, on a cache line: its rows are read at every step of the recurrence.
+  let recurrent: AlignedFloats
   /// W_x's columns as rows, each including b for token models, prepared as requests need them.
   let inputColumns: InputColumns
   let bias: [Float]
@@ -131,7 +131,7 @@ public final class InferenceModel: Sendable {
     }
     inputColumns = InputColumns(
       matrix: matrix, hiddenSize: h, inputSize: x, bias: model.inputKind == .tokens ? b : [])
-    recurrent = try inputColumns.recurrentBlock()
+    recurrent = AlignedFloats(try inputColumns.recurrentBlock())
     if model.inputKind == .dense { _ = try inputColumns.transposedMatrix() }
 
     switch model.V.storage {

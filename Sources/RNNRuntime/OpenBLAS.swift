@@ -145,7 +145,7 @@ public struct OpenBLAS: Sendable {
   /// count, and loading OpenBLAS starts its threads): its count when it is loaded already, else
   /// what it will choose: `OPENBLAS_NUM_THREADS`, `GOTO_NUM_THREADS` or `OMP_NUM_THREADS` (the
   /// first set), at most the CPUs online, which is the default.
-  static func expectedThreadCount() -> Int {
+  public static func expectedThreadCount() -> Int {
     if let loaded = try? loadedAlready?.get() { return loaded.threadCount }
     let cpus = max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
     for name in ["OPENBLAS_NUM_THREADS", "GOTO_NUM_THREADS", "OMP_NUM_THREADS"] {

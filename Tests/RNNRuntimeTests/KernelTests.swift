@@ -333,14 +333,14 @@ import Testing
   }
 
   // The reversed matrix-vector product gives the forward one's bits, for shapes with ragged rows
-  // and columns, in L2 (several rows at a time) and beyond half of it (one row at a time), beta 0
-  // and 1.
+  // and columns, in L2 (several rows at a time, in blocks of one or many rows' groups, the last
+  // block partial) and beyond half of it (one row at a time), beta 0 and 1.
   @Test(arguments: levels)
   func reversedMatrixVectorProductIsTheSame(level: Int) {
     Self.atLevel(level, "reversed matrix-vector product") {
       var random = TestRandom(19)
       let large = Kernels.cacheSize(2) / 4 / 300 + 7
-      for (m, n) in [(1, 1), (7, 33), (61, 1030), (large, 300)] {
+      for (m, n) in [(1, 1), (7, 33), (61, 1030), (203, 64), (large, 300)] {
         let a = random.floats(m * n, scale: 1)
         let x = random.floats(n, scale: 1)
         let start = random.floats(m, scale: 1)

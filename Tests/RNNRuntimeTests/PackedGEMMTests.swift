@@ -312,33 +312,42 @@ import Testing
   }
 
   // One sequence with the recurrence overlapped with the logits (with two or more threads), in
-  // chunks of one panel, several panels, and the default, against the float64 reference model
-  // (abs 1e-5 per log-probability); a hidden state that overflows is reported at its step.
-  @Test func overlappedScoringMatchesReference() throws {
-    let model = try TestModels.make(h: 29, x: 77, g: .softmax, seed: 23, scale: 0.5)
-    let runtime = try InferenceModel(model)
-    var random = TestRandom(8)
-    let tokens = (0..<150).map { _ in random.int(77) }
-    let reference = Reference(model).run(tokens: tokens)
-    for chunk in [1, 40, nil] {
-      guard let scored = try runtime.scoreOverlapped(tokens: tokens, chunkRows: chunk) else {
-        #expect(Kernels.threadCount == 1, "only one thread makes overlapping impossible")
-        print("PackedGEMMTests: overlapped scoring NOT run: the runtime has one thread")
-        return
+  // chunks of one panel, several panels, and the default, at every level, against the float64
+  // reference model and against the same sequence scored in a batch (the plain path: recurrence
+  // first, then the logits), both abs 1e-5 per log-probability; a hidden state that overflows is
+  // reported at its step.
+  @Test(arguments: KernelTests.levels)
+  func overlappedScoringMatchesReference(level: Int) throws {
+    try KernelTests.atLevel(level, "overlapped scoring") {
+      let model = try TestModels.make(h: 29, x: 77, g: .softmax, seed: 23, scale: 0.5)
+      let runtime = try InferenceModel(model)
+      var random = TestRandom(8)
+      let tokens = (0..<150).map { _ in random.int(77) }
+      let reference = Reference(model).run(tokens: tokens)
+      let plain = try runtime.score(batch: [tokens, [1, 2]])[0].logProbabilities
+      for chunk in [1, 40, nil] {
+        guard let scored = try runtime.scoreOverlapped(tokens: tokens, chunkRows: chunk) else {
+          #expect(Kernels.threadCount == 1, "only one thread makes overlapping impossible")
+          print("PackedGEMMTests: overlapped scoring NOT run: the runtime has one thread")
+          return
+        }
+        #expect(scored.count == tokens.count - 1)
+        for t in 0..<(tokens.count - 1) {
+          let expected = Reference.logSoftmax(reference.logits[t])[tokens[t + 1]]
+          #expect(
+            Double(scored[t]).isApproximatelyEqual(to: expected, absoluteTolerance: 1e-5),
+            "step \(t), chunk \(String(describing: chunk)) at level \(level)")
+          #expect(
+            Double(scored[t]).isApproximatelyEqual(to: plain[t], absoluteTolerance: 1e-5),
+            "step \(t), chunk \(String(describing: chunk)) at level \(level), against the plain path")
+        }
       }
-      #expect(scored.count == tokens.count - 1)
-      for t in 0..<(tokens.count - 1) {
-        let expected = Reference.logSoftmax(reference.logits[t])[tokens[t + 1]]
-        #expect(
-          Double(scored[t]).isApproximatelyEqual(to: expected, absoluteTolerance: 1e-5),
-          "step \(t), chunk \(String(describing: chunk))")
+      var exploding = try TestModels.make(h: 8, x: 10, f: .identity, seed: 24, scale: 0.5)
+      exploding.W = Parameter([Float](repeating: 1e30, count: 8 * 18), shape: [8, 18])
+      let failing = try InferenceModel(exploding)
+      #expect(throws: RuntimeError.nonFiniteHidden(step: 1, sequence: nil)) {
+        _ = try failing.score(tokens: [1, 2, 3, 4])
       }
-    }
-    var exploding = try TestModels.make(h: 8, x: 10, f: .identity, seed: 24, scale: 0.5)
-    exploding.W = Parameter([Float](repeating: 1e30, count: 8 * 18), shape: [8, 18])
-    let failing = try InferenceModel(exploding)
-    #expect(throws: RuntimeError.nonFiniteHidden(step: 1, sequence: nil)) {
-      _ = try failing.score(tokens: [1, 2, 3, 4])
     }
   }
 

@@ -194,4 +194,30 @@ import Testing
     }
     #expect(generated == expected)
   }
+
+  /// Input rows of more bytes than L2 holds (copied on all the runtime's threads) are the same
+  /// floats, bit for bit, as each token's row copied alone.
+  @Test func largeRowCopiesMatchSingleRows() throws {
+    let (h, x) = (16, 40)
+    let model = try InferenceModel(TestModels.make(h: h, x: x, seed: 17, scale: 0.5))
+    let count = Kernels.cacheSize(2) / (h * 4) + 333
+    #expect(count * h * 4 > Kernels.cacheSize(2), "more bytes than L2, so the copy splits across threads")
+    var random = TestRandom(19)
+    let ids = (0..<count).map { _ in random.int(x) }
+    var rows = [Float](repeating: .nan, count: count * h)
+    try rows.withUnsafeMutableBufferPointer { (rows) throws(RuntimeError) in
+      let base = rows.baseAddress!
+      try model.inputColumns.copyRows(ids) { base + $0 * h }
+    }
+    for token in 0..<x {
+      var single = [Float](repeating: .nan, count: h)
+      try single.withUnsafeMutableBufferPointer { (single) throws(RuntimeError) in
+        let row = single.baseAddress!
+        try model.inputColumns.copyRows([token]) { _ in row }
+      }
+      for (k, id) in ids.enumerated() where id == token {
+        #expect(Array(rows[(k * h)..<((k + 1) * h)]) == single, "row \(k) (token \(token))")
+      }
+    }
+  }
 }
