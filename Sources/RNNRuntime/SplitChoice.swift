@@ -10,13 +10,18 @@ import Synchronization
 /// wall clock; after `trials` calls of each, the option with the shorter median time is kept (one
 /// thread on a tie). The median, not the best time: on a busy machine, a thread that has to wait
 /// for a core is part of what splitting costs or gains, while a single slow call (a page fault on
-/// V's first read, a helper's first wake-up) is not. The load of a machine changes, so every `remeasureAfter` calls the trials run
-/// again. Which thread computes a row never changes its value, so the choice changes speed only,
+/// V's first read, a helper's first wake-up) is not. The load of a machine changes, so the trials
+/// run again: first after `firstRemeasure` calls, then after twice as many each time, up to
+/// `remeasureAfter`. A choice made under a passing disturbance (another process, a fresh pool's
+/// slow first wake-ups) is then corrected within a short generation, not kept for thousands of
+/// tokens. Which thread computes a row never changes its value, so the choice changes speed only,
 /// never results.
 final class SplitChoice: Sendable {
   /// Timed calls per option before choosing.
   static let trials = 8
-  /// Calls between two rounds of trials (about 1% of the calls are trials).
+  /// Calls between the first choice and the second round of trials.
+  static let firstRemeasure = 64
+  /// The most calls between two rounds of trials (then about 1% of the calls are trials).
   static let remeasureAfter = 2048
 
   private struct State {
@@ -31,6 +36,8 @@ final class SplitChoice: Sendable {
   private let chosen = Atomic<Int>(0)
   /// Calls since the last choice.
   private let calls = Atomic<Int>(0)
+  /// Calls from the current choice to the next round of trials.
+  private let interval = Atomic<Int>(firstRemeasure)
 
   /// A timed call: its round of trials, the option it tried (1: all threads) and when it started.
   struct Trial {
@@ -46,13 +53,14 @@ final class SplitChoice: Sendable {
     guard threads > 1 else { return (1, nil) }
     let decided = chosen.load(ordering: .relaxed)
     if decided > 0 {
-      guard calls.add(1, ordering: .relaxed).newValue >= Self.remeasureAfter else {
+      guard calls.add(1, ordering: .relaxed).newValue >= interval.load(ordering: .relaxed) else {
         return (min(decided, threads), nil)
       }
       state.withLock { state in
         guard chosen.load(ordering: .relaxed) > 0 else { return }
         state = State(round: state.round + 1)
         calls.store(0, ordering: .relaxed)
+        interval.store(min(2 * interval.load(ordering: .relaxed), Self.remeasureAfter), ordering: .relaxed)
         chosen.store(0, ordering: .relaxed)
       }
     }

@@ -195,6 +195,45 @@ import Testing
     #expect(generated == expected)
   }
 
+  /// The split is measured again soon after the first choice, then at doubling intervals up to
+  /// the longest: a choice made during a passing disturbance does not last thousands of calls.
+  @Test func splitChoiceRemeasuresSoonThenLessOften() {
+    let choice = SplitChoice()
+    /// Runs calls until a round of trials has chosen; returns how many calls that took.
+    func chooseRound() -> Int {
+      var calls = 0
+      while choice.decision == nil {
+        let (_, trial) = choice.threads(upTo: 2)
+        calls += 1
+        if let trial { choice.record(trial) }
+        if calls > 10 * SplitChoice.trials { break }
+      }
+      return calls
+    }
+    /// Runs calls until trials start again; returns how many calls kept the choice.
+    func keptFor() -> Int {
+      var calls = 0
+      while true {
+        let (_, trial) = choice.threads(upTo: 2)
+        if let trial {
+          choice.record(trial)
+          return calls
+        }
+        calls += 1
+        if calls > 2 * SplitChoice.remeasureAfter { return calls }
+      }
+    }
+    #expect(chooseRound() == 2 * SplitChoice.trials)
+    var intervals: [Int] = []
+    for _ in 0..<8 {
+      intervals.append(keptFor())
+      _ = chooseRound()
+    }
+    // The call that starts a round counts toward the interval but is itself a trial.
+    let expected = (0..<8).map { min(SplitChoice.firstRemeasure << $0, SplitChoice.remeasureAfter) - 1 }
+    #expect(intervals == expected)
+  }
+
   /// Input rows of more bytes than L2 holds (copied on all the runtime's threads) are the same
   /// floats, bit for bit, as each token's row copied alone.
   @Test func largeRowCopiesMatchSingleRows() throws {
