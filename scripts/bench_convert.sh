@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Times `rnnkit convert` on a 400 MB model (vocabulary 50,000, H 1,024): plain HDF5 -> .rnn -> plain
-# HDF5, as whole processes, next to `cp` of the same bytes and scripts/bench_convert_h5py.py doing
+# HDF5, and .rnn -> safetensors, npz, PyTorch .pt and ONNX, as whole processes, next to `cp` of the same bytes and scripts/bench_convert_h5py.py doing
 # the same conversion. The model is generated into a temporary folder (never committed).
 #
 # Usage: scripts/bench_convert.sh [runs]     (default 5 runs; prints the median and the best)
@@ -49,6 +49,8 @@ seconds() {
 cp_sync_once() { cp "$WORK/model.h5" "$WORK/copy1" && sync "$WORK/copy1"; rm -f "$WORK/copy1"; }
 to_rnn() { RNNKIT_EXECUTABLE="$1" "$1" convert "$WORK/model.h5" "$WORK/out.rnn" "${@:2}"; rm -f "$WORK/out.rnn"; }
 to_h5() { RNNKIT_EXECUTABLE="$1" "$1" convert "$WORK/input.rnn" "$WORK/out.h5"; rm -f "$WORK/out.h5"; }
+# .rnn -> the format of extension $2.
+to_format() { RNNKIT_EXECUTABLE="$1" "$1" convert "$WORK/input.rnn" "$WORK/out.$2"; rm -f "$WORK/out.$2"; }
 
 cp_round_trip() { cp "$WORK/model.h5" "$WORK/copy1"; cp "$WORK/copy1" "$WORK/copy2"; rm -f "$WORK/copy1" "$WORK/copy2"; }
 cp_sync_round_trip() {
@@ -79,6 +81,10 @@ ONE_WAY=(
   "h5 -> rnn|to_rnn $RNNKIT"
   "h5 -> rnn --trust-input|to_rnn $RNNKIT --trust-input"
   "rnn -> h5|to_h5 $RNNKIT"
+  "rnn -> safetensors|to_format $RNNKIT safetensors"
+  "rnn -> npz|to_format $RNNKIT npz"
+  "rnn -> pt|to_format $RNNKIT pt"
+  "rnn -> onnx|to_format $RNNKIT onnx"
 )
 ROUND_TRIP=(
   "cp + sync twice|cp_sync_round_trip"
@@ -92,6 +98,10 @@ if [[ -n "${RNNKIT_BEFORE:-}" ]]; then
     "before: h5 -> rnn|to_rnn $RNNKIT_BEFORE"
     "before: h5 -> rnn --trust-input|to_rnn $RNNKIT_BEFORE --trust-input"
     "before: rnn -> h5|to_h5 $RNNKIT_BEFORE"
+    "before: rnn -> safetensors|to_format $RNNKIT_BEFORE safetensors"
+    "before: rnn -> npz|to_format $RNNKIT_BEFORE npz"
+    "before: rnn -> pt|to_format $RNNKIT_BEFORE pt"
+    "before: rnn -> onnx|to_format $RNNKIT_BEFORE onnx"
   )
   ROUND_TRIP+=(
     "before: convert twice|round_trip $RNNKIT_BEFORE"

@@ -40,7 +40,7 @@ public enum AtomicFile {
       return
     }
     try checkDestination(path, overwrite: overwrite)
-    let file = try TemporaryFile(for: path, named: temporary == .named)
+    let file = try TemporaryFile(for: path, named: temporary == .named, durable: durable)
     defer { file.discard() }
     var inner = scopes
     inner[path] = file
@@ -53,17 +53,28 @@ public enum AtomicFile {
   }
 
   /// Writes `path` atomically from a stream of bytes: `body` gets a function that appends bytes to
-  /// the temporary file. For writers that produce bytes themselves (zip archives, protobuf).
+  /// the temporary file. For writers that produce bytes themselves (zip archives, protobuf). Bytes
+  /// of any size may be passed at once: they are written in chunks, and a durable file is written
+  /// to disk as it goes (``SequentialWriter``), not all at the final fsync.
   public static func write(
-    to path: String, overwrite: Bool,
+    to path: String, overwrite: Bool, durable: Bool = true,
     streaming body: (@escaping (UnsafeRawBufferPointer) throws -> Void) throws -> Void
   ) throws {
-    try write(to: path, overwrite: overwrite) { temporary in
+    let writeBehind = isDurable(path, otherwise: durable)
+    try write(to: path, overwrite: overwrite, durable: durable) { temporary in
       // The temporary file exists (it may have no name): open it, never create it.
       let fd = try System.openTruncating(temporary)
       defer { System.close(fd) }
-      try body { bytes in try System.writeAll(fd, bytes) }
+      let output = SequentialWriter(fd, durable: writeBehind)
+      try body { bytes in try output.write(bytes) }
     }
+  }
+
+  /// Whether a write to `path` ends in an fsync: that of the write in progress to `path` on this
+  /// task when there is one (a write joins it), else `durable`. Only such a file is worth writing
+  /// to disk while it is filled (``WriteBehind``).
+  package static func isDurable(_ path: String, otherwise durable: Bool) -> Bool {
+    scopes[path]?.durable ?? durable
   }
 
   /// Runs `body`, in which every write to `path` (a name that need not exist, such as `-` for
@@ -77,7 +88,7 @@ public enum AtomicFile {
     standingFor path: String, inFolder folder: String, copyingTo destination: Int32,
     _ body: () throws -> Result
   ) throws -> Result {
-    let file = try TemporaryFile(for: folder + "/output", named: false)
+    let file = try TemporaryFile(for: folder + "/output", named: false, durable: false)
     defer { file.discard() }
     var inner = scopes
     inner[path] = file
@@ -116,13 +127,16 @@ public enum AtomicFile {
   /// Only the thread that runs the write's body uses it.
   final class TemporaryFile: @unchecked Sendable {
     let fd: Int32
+    /// Whether the write fsyncs the file before it is put in place.
+    let durable: Bool
     private let folder: String
     private let base: String
     private(set) var name: String?
     /// Whether `name` has been moved into place (so it must not be removed).
     private var committed = false
 
-    init(for destination: String, named: Bool) throws(FormatError) {
+    init(for destination: String, named: Bool, durable: Bool) throws(FormatError) {
+      self.durable = durable
       folder = System.directoryName(destination)
       base = destination.split(separator: "/").last.map(String.init) ?? "file"
       if !named, let fd = try System.openAnonymous(inFolder: folder) {

@@ -188,7 +188,8 @@ public enum ContainerWriter {
       // Readable: large tensors are hashed as read back from the file (hashWhileWriting).
       let fd = try System.openTruncating(temporary, readable: true)
       defer { System.close(fd) }
-      try writeContents(plan: plan, tensors: tensors, to: fd, writeBehind: durable)
+      let writeBehind = AtomicFile.isDurable(path, otherwise: durable)
+      try writeContents(plan: plan, tensors: tensors, to: SequentialWriter(fd, durable: writeBehind))
     }
   }
 
@@ -196,20 +197,15 @@ public enum ContainerWriter {
   /// current position. Not atomic: the caller decides what a partial file means.
   public static func write(metadata: Metadata, tensors: [TensorSource], toDescriptor fd: Int32) throws {
     let plan = try Plan(metadata: metadata, tensors: tensors, blockChecksums: minorVersion(for: tensors) >= 1)
-    try writeContents(plan: plan, tensors: tensors, to: fd, writeBehind: false)
+    try writeContents(plan: plan, tensors: tensors, to: SequentialWriter(fd, durable: false))
   }
 
-  private static func writeContents(plan: Plan, tensors: [TensorSource], to fd: Int32, writeBehind: Bool)
+  /// Writes the container through `output`, which a durable file's writer gives write-behind.
+  private static func writeContents(plan: Plan, tensors: [TensorSource], to output: SequentialWriter)
     throws
   {
-    // A durable file is written to disk as it goes, not all at the final fsync.
-    let behind = writeBehind ? WriteBehind(fd) : nil
-    var position = 0
-    func emit(_ bytes: UnsafeRawBufferPointer) throws(FormatError) {
-      try System.writeAll(fd, bytes)
-      position += bytes.count
-      behind?.wrote(upTo: position)
-    }
+    let fd = output.fd
+    func emit(_ bytes: UnsafeRawBufferPointer) throws(FormatError) { try output.write(bytes) }
     // Placeholder head; the real one is written once every checksum is known.
     let placeholder = [UInt8](repeating: 0, count: plan.dataOffset)
     try placeholder.withUnsafeBytes { raw in try emit(raw) }
@@ -217,7 +213,7 @@ public enum ContainerWriter {
     var blocks: [UInt64] = []
     let zeros = [UInt8](repeating: 0, count: Layout.alignment)
     func pad(to offset: Int) throws {
-      let padding = offset - position
+      let padding = offset - output.position
       if padding > 0 {
         try zeros.withUnsafeBytes { raw in try emit(UnsafeRawBufferPointer(rebasing: raw[0..<padding])) }
       }
@@ -227,9 +223,8 @@ public enum ContainerWriter {
       var hasher = BlockHasher()
       if case .view(let view) = source.payload, view.bytes.count >= 1 << 23 {
         hasher = try withExtendedLifetime(view.storage) {
-          try hashWhileWriting(view.bytes, to: fd, at: position, behind: behind)
+          try hashWhileWriting(view.bytes, to: output)
         }
-        position += view.bytes.count
       } else {
         try forEachChunk(of: source) { chunk in
           hasher.update(chunk)
@@ -251,16 +246,17 @@ public enum ContainerWriter {
     try head.withUnsafeBytes { raw in try System.pwriteAll(fd, raw, at: 0) }
   }
 
-  /// Writes `bytes` to `fd`, whose position is `offset`, while another core hashes them: the
+  /// Writes `bytes` through `output` while another core hashes them: the
   /// kernel's copy into the page cache is the floor of any writer, and the hash then costs no
-  /// time of its own. The hasher reads each 1 MiB back from `fd` once it is written, so the
+  /// time of its own. The hasher reads each chunk back from the file once it is written, so the
   /// checksums are those of the bytes in the file even if the source changes meanwhile (another
-  /// process writing to a mapped input); where `fd` cannot be read (a write-only descriptor) it
-  /// hashes the source.
-  private static func hashWhileWriting(
-    _ bytes: UnsafeRawBufferPointer, to fd: Int32, at offset: Int, behind: WriteBehind?
-  ) throws -> BlockHasher {
-    let chunk = 1 << 20
+  /// process writing to a mapped input); where the file cannot be read (a write-only descriptor)
+  /// it hashes the source.
+  private static func hashWhileWriting(_ bytes: UnsafeRawBufferPointer, to output: SequentialWriter) throws
+    -> BlockHasher
+  {
+    let (fd, offset) = (output.fd, output.position)
+    let chunk = SequentialWriter.chunk
     let chunks = (bytes.count + chunk - 1) / chunk
     // Iteration 0 writes and 1 hashes; each sets only its own slots. The writer signals once per
     // chunk written, or for every chunk left when it fails.
@@ -277,14 +273,12 @@ public enum ContainerWriter {
     }
     DispatchQueue.concurrentPerform(iterations: 2) { part in
       if part == 0 {
-        // In 1 MiB writes: single writes of hundreds of megabytes measured several times slower.
         var done = 0
         do throws(FormatError) {
           while done < chunks {
             let start = done * chunk
             let end = min(start + chunk, bytes.count)
-            try System.writeAll(fd, UnsafeRawBufferPointer(rebasing: bytes[start..<end]))
-            behind?.wrote(upTo: offset + end)
+            try output.write(UnsafeRawBufferPointer(rebasing: bytes[start..<end]))
             done += 1
             written.signal()
           }

@@ -321,7 +321,9 @@ public struct NumPyFormat: ModelFileFormat {
 
   public func write(_ model: ElmanModel, to path: String, options: ExportOptions) throws {
     try model.checkWritable(to: path)
-    var entries: [(String, [UInt8])] = []
+    // Each entry's bytes, or its .npy header and the stored tensor that follows it, which is
+    // written from its storage, never copied.
+    var entries: [(key: String, bytes: [UInt8], view: TensorView?)] = []
     for (key, parameter) in [("W", model.W), ("b", model.b), ("V", model.V), ("c", model.c)] {
       let dtype = options.dtype ?? (writableDTypes.contains(parameter.dtype) ? parameter.dtype : .f32)
       guard let descr = NpyCodec.descr(dtype) else {
@@ -332,11 +334,11 @@ public struct NumPyFormat: ModelFileFormat {
       if let view = parameter.view, view.dtype.known == dtype {
         // The stored bytes as they are: exact for every dtype (verified first if still pending).
         try view.verify()
-        withExtendedLifetime(view.storage) { bytes += view.bytes }
+        entries.append((key, bytes, view))
       } else {
         bytes += parameter.withFloats { FloatCodec.encode($0, as: dtype) }
+        entries.append((key, bytes, nil))
       }
-      entries.append((key, bytes))
     }
     if let tokens = model.vocabulary?.tokens {
       let longest = tokens.map(\.unicodeScalars.count).max() ?? 1
@@ -345,7 +347,7 @@ public struct NumPyFormat: ModelFileFormat {
       if !overflow && unicodeBytes <= Self.maxUnicodeVocabularyBytes
         && !tokens.contains(where: { $0.hasSuffix("\u{0}") })
       {
-        entries.append((Self.vocabularyKey, NpyCodec.encode(strings: tokens, shape: [tokens.count])))
+        entries.append((Self.vocabularyKey, NpyCodec.encode(strings: tokens, shape: [tokens.count]), nil))
       } else {
         var blob: [UInt8] = []
         var offsets = [0]
@@ -353,19 +355,27 @@ public struct NumPyFormat: ModelFileFormat {
           blob += token.utf8
           offsets.append(blob.count)
         }
-        entries.append((Self.offsetsKey, NpyCodec.encode(int64s: offsets)))
-        entries.append((Self.bytesKey, NpyCodec.encode(bytes: blob)))
+        entries.append((Self.offsetsKey, NpyCodec.encode(int64s: offsets), nil))
+        entries.append((Self.bytesKey, NpyCodec.encode(bytes: blob), nil))
       }
     }
-    entries.append((Self.metadataKey, NpyCodec.encode(strings: [try metadataJSON(model)], shape: [])))
+    entries.append((Self.metadataKey, NpyCodec.encode(strings: [try metadataJSON(model)], shape: []), nil))
 
     do {
       try AtomicFile.write(to: path, overwrite: options.overwrite) { emit in
         var writer = ZipWriter { bytes in try bytes.withUnsafeBytes { try emit($0) } }
         // Stored, with each array's data 64-byte aligned (the .npy header is a multiple of 64), so
         // the arrays can be mapped in place.
-        for (key, bytes) in entries {
-          try writer.addStored(name: key + ".npy", contents: bytes, alignment: 64)
+        for (key, bytes, view) in entries {
+          guard let view else {
+            try writer.addStored(name: key + ".npy", contents: bytes, alignment: 64)
+            continue
+          }
+          try withExtendedLifetime(view.storage) {
+            try bytes.withUnsafeBytes { header in
+              try writer.addStored(name: key + ".npy", parts: [header, view.bytes], alignment: 64)
+            }
+          }
         }
         try writer.finish()
       }

@@ -64,15 +64,15 @@ public struct ONNXFormat: ModelFileFormat {
       throw ONNXError(
         path: path, part: "dtype", reason: "RNNKit writes ONNX weights as f32 only, not \(dtype)")
     }
-    let bytes: [UInt8]
+    let pieces: [[UInt8]]
     do {
-      bytes = try ONNXExport.model(for: model).encoded()
+      pieces = try ONNXExport.model(for: model).encodedPieces()
     } catch {
       throw ONNXError(path: path, part: "model", reason: error.reason)
     }
     do {
       try AtomicFile.write(to: path, overwrite: options.overwrite) { emit in
-        try bytes.withUnsafeBytes { try emit($0) }
+        for piece in pieces { try piece.withUnsafeBytes { try emit($0) } }
       }
     } catch FormatError.destinationExists {
       throw ONNXError(path: path, part: "output", reason: "already exists", requestedInput: .overwrite)

@@ -69,33 +69,18 @@ public struct SafetensorsFormat: ModelFileFormat {
   }
 }
 
-/// Writes a header followed by the tensors, packed, atomically.
+/// Writes a header followed by the tensors, packed, atomically, through the `.rnn` writer's
+/// streaming path (chunked writes, write-behind for a durable file).
 enum RawFileWriter {
   static func write(prefix: [UInt8], tensors: [TensorSource], to path: String, overwrite: Bool) throws {
     do {
-      try AtomicFile.write(to: path, overwrite: overwrite) { temporary in
-        let fd = try System.openTruncating(temporary)
-        defer { System.close(fd) }
-        try prefix.withUnsafeBytes { try System.writeAll(fd, $0) }
-        for tensor in tensors {
-          switch tensor.payload {
-          case .floats(let values):
-            guard let dtype = tensor.dtype.known else { continue }
-            let bytes = values.withUnsafeBufferPointer { FloatCodec.encode($0, as: dtype) }
-            try bytes.withUnsafeBytes { try System.writeAll(fd, $0) }
-          case .view(let view):
-            // Already in the target dtype (`Parameter.source` converts otherwise).
-            try withExtendedLifetime(view.storage) { try System.writeAll(fd, view.bytes) }
-          case .raw(let bytes):
-            try bytes.withUnsafeBytes { try System.writeAll(fd, $0) }
-          }
-        }
+      try ContainerWriter.writeRaw(prefix: prefix, tensors: tensors, to: path, overwrite: overwrite)
+    } catch {
+      if case .destinationExists = error.error {
+        throw SafetensorsError(
+          path: path, part: "output", reason: "already exists", requestedInput: .overwrite)
       }
-    } catch FormatError.destinationExists {
-      throw SafetensorsError(
-        path: path, part: "output", reason: "already exists", requestedInput: .overwrite)
-    } catch let error as FormatError {
-      throw SafetensorsError(path: path, part: "output", reason: error.description)
+      throw SafetensorsError(path: path, part: "output", reason: error.error.description)
     }
   }
 }

@@ -263,9 +263,7 @@ enum ONNXExport {
   }
 
   static func floatTensor(_ name: String, _ dims: [Int], _ values: [Float]) -> ONNXTensor {
-    var raw: [UInt8] = []
-    raw.reserveCapacity(values.count * 4)
-    for value in values { withUnsafeBytes(of: value.bitPattern.littleEndian) { raw.append(contentsOf: $0) } }
+    let raw = values.withUnsafeBufferPointer { FloatCodec.encode($0, as: .f32) }
     return ONNXTensor(
       name: name, dims: dims.map(Int64.init), dataType: ONNXDataType.float.rawValue, rawData: raw)
   }

@@ -446,7 +446,12 @@ extension ONNXValueInfo {
 
 extension ONNXModel {
   /// The serialized ModelProto.
-  func encoded() -> [UInt8] {
+  func encoded() -> [UInt8] { encoder().bytes }
+
+  /// The serialized ModelProto in pieces, which share the tensors' raw data instead of copying it.
+  func encodedPieces() -> [[UInt8]] { encoder().pieces }
+
+  private func encoder() -> ProtobufWriter {
     var writer = ProtobufWriter()
     writer.int64(1, irVersion)
     if !producerName.isEmpty { writer.string(2, producerName) }
@@ -464,7 +469,7 @@ extension ONNXModel {
         $0.string(2, entry.value)
       }
     }
-    return writer.bytes
+    return writer
   }
 }
 

@@ -179,18 +179,57 @@ struct ProtobufReader {
   }
 }
 
-/// Appends protobuf fields to a byte buffer. Nested messages are encoded into their own buffer
-/// first, so their length is known.
+/// Appends protobuf fields to a byte buffer. Nested messages are encoded into their own writer
+/// first, so their length is known. A large byte field (a tensor's raw data) is kept as a piece
+/// of its own and never copied: neither into its message nor into the messages around it, so a
+/// model of hundreds of megabytes is encoded without a copy per nesting level, and written from
+/// its pieces (``pieces``).
 struct ProtobufWriter {
-  private(set) var bytes: [UInt8] = []
+  /// The encoding so far is `finished`, in order, followed by `open`.
+  private var finished: [[UInt8]] = []
+  private var open: [UInt8] = []
+  /// The length of the encoding so far.
+  private(set) var count = 0
+
+  /// Byte fields at least this long become pieces of their own instead of being copied.
+  static let pieceLength = 1 << 16
+
+  /// The encoding, in order, as pieces; written one after another, they are ``bytes``.
+  var pieces: [[UInt8]] { open.isEmpty ? finished : finished + [open] }
+
+  /// The encoding as one array.
+  var bytes: [UInt8] {
+    var all: [UInt8] = []
+    all.reserveCapacity(count)
+    for piece in pieces { all += piece }
+    return all
+  }
+
+  private mutating func append(_ byte: UInt8) {
+    open.append(byte)
+    count += 1
+  }
+
+  private mutating func append(contentsOf values: some Collection<UInt8>) {
+    open.append(contentsOf: values)
+    count += values.count
+  }
+
+  /// Appends `piece` without copying its bytes.
+  private mutating func append(piece: [UInt8]) {
+    if !open.isEmpty { finished.append(open) }
+    open = []
+    finished.append(piece)
+    count += piece.count
+  }
 
   mutating func varint(_ value: UInt64) {
     var value = value
     while value >= 0x80 {
-      bytes.append(UInt8(value & 0x7F) | 0x80)
+      append(UInt8(value & 0x7F) | 0x80)
       value >>= 7
     }
-    bytes.append(UInt8(value))
+    append(UInt8(value))
   }
 
   mutating func key(_ field: Int, _ wireType: WireType) {
@@ -204,13 +243,20 @@ struct ProtobufWriter {
 
   mutating func float(_ field: Int, _ value: Float) {
     key(field, .fixed32)
-    withUnsafeBytes(of: value.bitPattern.littleEndian) { bytes.append(contentsOf: $0) }
+    withUnsafeBytes(of: value.bitPattern.littleEndian) { append(contentsOf: $0) }
   }
 
   mutating func bytes(_ field: Int, _ value: some Collection<UInt8>) {
     key(field, .lengthDelimited)
     varint(UInt64(value.count))
-    bytes.append(contentsOf: value)
+    append(contentsOf: value)
+  }
+
+  /// A byte field; a long one is kept as a piece (arrays share their storage, so no copy).
+  mutating func bytes(_ field: Int, _ value: [UInt8]) {
+    key(field, .lengthDelimited)
+    varint(UInt64(value.count))
+    if value.count >= Self.pieceLength { append(piece: value) } else { append(contentsOf: value) }
   }
 
   mutating func string(_ field: Int, _ value: String) { bytes(field, Array(value.utf8)) }
@@ -218,7 +264,11 @@ struct ProtobufWriter {
   mutating func message(_ field: Int, _ encode: (inout ProtobufWriter) -> Void) {
     var nested = ProtobufWriter()
     encode(&nested)
-    bytes(field, nested.bytes)
+    key(field, .lengthDelimited)
+    varint(UInt64(nested.count))
+    for piece in nested.pieces {
+      if piece.count >= Self.pieceLength { append(piece: piece) } else { append(contentsOf: piece) }
+    }
   }
 
   mutating func packedInt64s(_ field: Int, _ values: [Int64]) {
@@ -233,7 +283,7 @@ struct ProtobufWriter {
     key(field, .lengthDelimited)
     varint(UInt64(values.count * 4))
     for value in values {
-      withUnsafeBytes(of: value.bitPattern.littleEndian) { bytes.append(contentsOf: $0) }
+      withUnsafeBytes(of: value.bitPattern.littleEndian) { append(contentsOf: $0) }
     }
   }
 }

@@ -1,5 +1,10 @@
+import Dispatch
+import Foundation
+
 /// CRC-32 (the zip and gzip polynomial 0xEDB88320), slice-by-8 so checking a large stored entry
-/// costs about as much as reading it.
+/// costs about as much as reading it. A large input is split among the cores and the parts'
+/// checksums combined (``combine(_:_:secondLength:)``): a zip writer must checksum an entry
+/// before its first byte is written, so this pass is not hidden behind the disk.
 public struct CRC32: Sendable {
   /// The checksum of everything fed so far.
   public private(set) var value: UInt32 = 0
@@ -14,8 +19,73 @@ public struct CRC32: Sendable {
     return crc.value
   }
 
+  /// Inputs at least this long are checksummed in parts on all cores.
+  static let parallelMinimum = 8 << 20
+
   /// Feeds `bytes`.
   public mutating func update(_ bytes: UnsafeRawBufferPointer) {
+    let parts = min(ProcessInfo.processInfo.activeProcessorCount, bytes.count / (Self.parallelMinimum / 2))
+    guard parts >= 2 else {
+      value = Self.update(value, bytes)
+      return
+    }
+    let length = (bytes.count + parts - 1) / parts
+    let sums = UnsafeMutableBufferPointer<UInt32>.allocate(capacity: parts)
+    defer { sums.deallocate() }
+    nonisolated(unsafe) let (out, input) = (sums, bytes)
+    DispatchQueue.concurrentPerform(iterations: parts) { part in
+      let start = part * length
+      out[part] = Self.update(
+        0, UnsafeRawBufferPointer(rebasing: input[start..<min(start + length, input.count)]))
+    }
+    for part in 0..<parts {
+      let start = part * length
+      value = Self.combine(value, sums[part], secondLength: min(start + length, bytes.count) - start)
+    }
+  }
+
+  /// The checksum of A followed by B, from those of A and of B and the length of B (zlib's
+  /// `crc32_combine`: A's checksum shifted by B's length, as a product of polynomials mod P).
+  static func combine(_ first: UInt32, _ second: UInt32, secondLength: Int) -> UInt32 {
+    // x^(8 n) mod P, from x^(2^k) mod P for the bits of 8 n.
+    var power: UInt32 = 1 << 31  // x^0
+    var n = secondLength
+    var k = 3  // 8 n = n << 3
+    while n > 0 {
+      if n & 1 != 0 { power = multiply(powersOfTwo[k & 31], power) }
+      n >>= 1
+      k += 1
+    }
+    return multiply(power, first) ^ second
+  }
+
+  /// x^(2^k) mod P for k in 0..<32, bit-reversed like the checksums.
+  private static let powersOfTwo: [UInt32] = {
+    var table = [UInt32](repeating: 0, count: 32)
+    var p: UInt32 = 1 << 30  // x^1
+    for k in 0..<32 {
+      table[k] = p
+      p = multiply(p, p)
+    }
+    return table
+  }()
+
+  /// a·b mod P, in the reflected bit order of the checksums.
+  private static func multiply(_ a: UInt32, _ b: UInt32) -> UInt32 {
+    var (m, b, product): (UInt32, UInt32, UInt32) = (1 << 31, b, 0)
+    while true {
+      if a & m != 0 {
+        product ^= b
+        if a & (m - 1) == 0 { break }
+      }
+      m >>= 1
+      b = b & 1 != 0 ? (b >> 1) ^ 0xEDB8_8320 : b >> 1
+    }
+    return product
+  }
+
+  /// `crc` (a finished checksum) updated with `bytes`, on this thread.
+  private static func update(_ value: UInt32, _ bytes: UnsafeRawBufferPointer) -> UInt32 {
     var crc = ~value
     let table = Self.table
     let count = bytes.count
@@ -36,7 +106,7 @@ public struct CRC32: Sendable {
         i += 1
       }
     }
-    value = ~crc
+    return ~crc
   }
 
   /// Eight 256-entry tables: table k advances a byte that is k positions further back.

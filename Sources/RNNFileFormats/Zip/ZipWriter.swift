@@ -25,6 +25,13 @@ public struct ZipWriter {
   /// Adds `bytes` as a stored entry called `name`, whose data starts at a multiple of `alignment`
   /// bytes from the start of the archive.
   public mutating func addStored(name: String, bytes: UnsafeRawBufferPointer, alignment: Int = 1) throws {
+    try addStored(name: name, parts: [bytes], alignment: alignment)
+  }
+
+  /// Adds the concatenation of `parts` as a stored entry; see
+  /// ``addStored(name:bytes:alignment:)``. For an entry whose data lies in several places (a
+  /// header made here and a tensor in its storage), which are then never copied into one buffer.
+  public mutating func addStored(name: String, parts: [UnsafeRawBufferPointer], alignment: Int = 1) throws {
     try ZipArchive.checkName(name)
     guard !names.contains(name) else { throw ZipError(part: "entry \"\(name)\"", reason: "appears twice") }
     guard alignment >= 1, alignment <= 0x8000 else {
@@ -32,8 +39,10 @@ public struct ZipWriter {
     }
     names.insert(name)
     let nameBytes = Array(name.utf8)
-    let size = bytes.count
-    let crc = CRC32.checksum(bytes)
+    let size = parts.reduce(0) { $0 + $1.count }
+    var checksum = CRC32()
+    for part in parts { checksum.update(part) }
+    let crc = checksum.value
     let sizeNeedsZip64 = size >= 0xFFFF_FFFF
     var extra: [UInt8] = []
     if sizeNeedsZip64 {
@@ -66,7 +75,7 @@ public struct ZipWriter {
     local += nameBytes
     local += extra
     try emit(local)
-    try sink(bytes)
+    for part in parts { try sink(part) }
     offset += size
 
     // The central directory entry, with a zip64 field for whatever does not fit in 32 bits.
