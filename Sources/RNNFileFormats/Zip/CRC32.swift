@@ -60,7 +60,8 @@ public struct CRC32: Sendable {
     let length = (total + cores - 1) / cores
     let sums = UnsafeMutableBufferPointer<UInt32>.allocate(capacity: cores)
     defer { sums.deallocate() }
-    nonisolated(unsafe) let (out, input, offsets) = (sums, parts, starts)
+    nonisolated(unsafe) let (out, input) = (sums, parts)
+    let offsets = starts
     DispatchQueue.concurrentPerform(iterations: cores) { range in
       let (low, high) = (range * length, min((range + 1) * length, total))
       // The last part starting at or before `low`.
