@@ -35,4 +35,26 @@ import Testing
       }
     }
   }
+
+  /// Many parts (the row slices of a matrix, some empty, one large) after bytes already fed: the
+  /// ranges split across parts must combine to the one-pass checksum.
+  @Test func manyPartsCombineToTheWholeChecksum() {
+    Self.bytes.withUnsafeBytes { all in
+      var cuts = [0, 5]
+      var next = 5
+      var k = 0
+      while next < all.count {
+        // Row slices of 4 KiB and of 13 bytes in turn, one empty part, and one 9 MiB part.
+        next = min(all.count, next + (k == 3 ? 9 << 20 : k == 5 ? 0 : k % 2 == 0 ? 4_096 : 13))
+        cuts.append(next)
+        k += 1
+      }
+      let parts = (1..<cuts.count).map { UnsafeRawBufferPointer(rebasing: all[cuts[$0 - 1]..<cuts[$0]]) }
+      #expect(parts.count > 1_000)
+      var checksum = CRC32()
+      checksum.update(UnsafeRawBufferPointer(rebasing: all[0..<5]))
+      checksum.update(parts: Array(parts.dropFirst()))
+      #expect(checksum.value == CRC32.checksum(all), "\(parts.count) parts")
+    }
+  }
 }

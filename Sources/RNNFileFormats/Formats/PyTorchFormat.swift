@@ -53,6 +53,19 @@ public struct PyTorchFormat: ModelFileFormat {
     case .f64: storageClass = "DoubleStorage"
     default: throw PyTorchError(path: path, part: "dtype", reason: "\(dtype) is not written to PyTorch files")
     }
+    if dtype == .f32, let stored = try StoredStateDict(model, path: path) {
+      try stored.withParts { tensors in
+        try writeArchive(
+          model, tensors: tensors.map { ($0.name, $0.shape) }, storageClass: storageClass, to: path,
+          options: options
+        ) { zip, entry in
+          for (k, tensor) in tensors.enumerated() {
+            try zip.addStored(name: entry(k), parts: tensor.parts, alignment: Self.alignment)
+          }
+        }
+      }
+      return
+    }
     let tensors: [(name: String, shape: [Int], bytes: [UInt8])]
     if dtype == .f64 {
       tensors = try TorchStateDict.tensors(of: model, path: path) { $0.doubles() }.map {
@@ -63,6 +76,22 @@ public struct PyTorchFormat: ModelFileFormat {
         ($0.name, $0.shape, $0.values.withUnsafeBufferPointer { FloatCodec.encode($0, as: dtype) })
       }
     }
+    try writeArchive(
+      model, tensors: tensors.map { ($0.name, $0.shape) }, storageClass: storageClass, to: path,
+      options: options
+    ) { zip, entry in
+      for (k, tensor) in tensors.enumerated() {
+        try zip.addStored(name: entry(k), contents: tensor.bytes, alignment: Self.alignment)
+      }
+    }
+  }
+
+  /// Writes the archive of a state dict of `tensors`, whose data entries `addData` adds (the
+  /// k-th under the name `entry(k)`), with `model`'s metadata.
+  private func writeArchive(
+    _ model: ElmanModel, tensors: [(name: String, shape: [Int])], storageClass: String, to path: String,
+    options: ExportOptions, addData: (inout ZipWriter, (Int) -> String) throws -> Void
+  ) throws {
     let metadata = try JSONSerialization.data(
       withJSONObject: try StringMetadata(describing: model).values, options: [.sortedKeys])
     do {
@@ -70,14 +99,11 @@ public struct PyTorchFormat: ModelFileFormat {
         var zip = ZipWriter { bytes in try bytes.withUnsafeBytes { try emit($0) } }
         let folder = "archive/"
         try zip.addStored(
-          name: folder + "data.pkl",
-          contents: PickleWriter.stateDict(tensors.map { ($0.name, $0.shape) }, storageClass: storageClass))
+          name: folder + "data.pkl", contents: PickleWriter.stateDict(tensors, storageClass: storageClass))
         try zip.addStored(name: folder + ".format_version", contents: Array("1".utf8))
         try zip.addStored(name: folder + ".storage_alignment", contents: Array(String(Self.alignment).utf8))
         try zip.addStored(name: folder + "byteorder", contents: Array("little".utf8))
-        for (k, tensor) in tensors.enumerated() {
-          try zip.addStored(name: folder + "data/\(k)", contents: tensor.bytes, alignment: Self.alignment)
-        }
+        try addData(&zip) { folder + "data/\($0)" }
         try zip.addStored(name: folder + TorchArchive.metadataEntry, contents: [UInt8](metadata))
         try zip.addStored(name: folder + "version", contents: Array("3\n".utf8))
         try zip.finish()

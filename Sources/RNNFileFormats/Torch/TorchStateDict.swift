@@ -245,6 +245,17 @@ enum TorchStateDict {
     }
   }
 
+  /// Throws unless `model`'s hidden activation is one `nn.RNN` has.
+  static func checkActivation(of model: ElmanModel, path: String) throws {
+    guard model.hiddenActivation == .tanh || model.hiddenActivation == .relu else {
+      throw PyTorchError(
+        path: path, part: "hidden activation",
+        reason:
+          "\(model.hiddenActivation.rawValue) has no nn.RNN equivalent; PyTorch's nn.RNN supports tanh and relu"
+      )
+    }
+  }
+
   /// The state dict of `model` as `nn.RNN` under `rnn.` and `nn.Linear` under `fc.`; f must be
   /// one `nn.RNN` has.
   static func tensors(of model: ElmanModel, path: String) throws -> [(
@@ -257,13 +268,7 @@ enum TorchStateDict {
   static func tensors<T: BinaryFloatingPoint>(
     of model: ElmanModel, path: String, values: (Parameter) -> [T]
   ) throws -> [(name: String, shape: [Int], values: [T])] {
-    guard model.hiddenActivation == .tanh || model.hiddenActivation == .relu else {
-      throw PyTorchError(
-        path: path, part: "hidden activation",
-        reason:
-          "\(model.hiddenActivation.rawValue) has no nn.RNN equivalent; PyTorch's nn.RNN supports tanh and relu"
-      )
-    }
+    try checkActivation(of: model, path: path)
     let h = model.hiddenSize
     let x = model.inputSize
     let w = values(model.W)

@@ -44,6 +44,48 @@ public struct CRC32: Sendable {
     }
   }
 
+  /// Feeds the concatenation of `parts` without joining them: a large total is split into one
+  /// range per core whatever the parts' sizes (a matrix's row slices, say, thousands of small
+  /// parts), each range's checksum taken across the parts it covers, and the ranges combined.
+  public mutating func update(parts: [UnsafeRawBufferPointer]) {
+    let total = parts.reduce(0) { $0 + $1.count }
+    let cores = min(ProcessInfo.processInfo.activeProcessorCount, total / (Self.parallelMinimum / 2))
+    guard cores >= 2, parts.count > 1 else {
+      for part in parts { update(part) }
+      return
+    }
+    // Where each part starts in the concatenation.
+    var starts = [Int](repeating: 0, count: parts.count + 1)
+    for (k, part) in parts.enumerated() { starts[k + 1] = starts[k] + part.count }
+    let length = (total + cores - 1) / cores
+    let sums = UnsafeMutableBufferPointer<UInt32>.allocate(capacity: cores)
+    defer { sums.deallocate() }
+    nonisolated(unsafe) let (out, input) = (sums, parts)
+    let offsets = starts
+    DispatchQueue.concurrentPerform(iterations: cores) { range in
+      let (low, high) = (range * length, min((range + 1) * length, total))
+      // The last part starting at or before `low`.
+      var (first, last) = (0, input.count)
+      while last - first > 1 {
+        let middle = (first + last) / 2
+        if offsets[middle] <= low { first = middle } else { last = middle }
+      }
+      var crc: UInt32 = 0
+      var k = first
+      while k < input.count, offsets[k] < high {
+        let from = max(low, offsets[k]) - offsets[k]
+        let to = min(high, offsets[k + 1]) - offsets[k]
+        if from < to { crc = Self.update(crc, UnsafeRawBufferPointer(rebasing: input[k][from..<to])) }
+        k += 1
+      }
+      out[range] = crc
+    }
+    for range in 0..<cores {
+      let (low, high) = (range * length, min((range + 1) * length, total))
+      value = Self.combine(value, sums[range], secondLength: max(0, high - low))
+    }
+  }
+
   /// The checksum of A followed by B, from those of A and of B and the length of B (zlib's
   /// `crc32_combine`: A's checksum shifted by B's length, as a product of polynomials mod P).
   static func combine(_ first: UInt32, _ second: UInt32, secondLength: Int) -> UInt32 {

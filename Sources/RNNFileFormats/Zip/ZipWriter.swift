@@ -22,6 +22,37 @@ public struct ZipWriter {
     offset += bytes.count
   }
 
+  /// Parts smaller than this are gathered into one buffer before they reach the sink, so an
+  /// entry of thousands of row slices costs a few large writes, not one small write per slice.
+  static let smallPart = 64 << 10
+
+  /// Passes `parts` to the sink in order, small ones gathered (one buffer for the whole entry).
+  private func emit(parts: [UnsafeRawBufferPointer]) throws {
+    guard parts.contains(where: { $0.count < Self.smallPart }), parts.count > 1 else {
+      for part in parts { try sink(part) }
+      return
+    }
+    let capacity = 16 * Self.smallPart
+    let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: capacity, alignment: 64)
+    defer { buffer.deallocate() }
+    var used = 0
+    func flush() throws {
+      if used > 0 { try sink(UnsafeRawBufferPointer(rebasing: buffer[..<used])) }
+      used = 0
+    }
+    for part in parts {
+      if part.count >= Self.smallPart {
+        try flush()
+        try sink(part)
+        continue
+      }
+      if used + part.count > capacity { try flush() }
+      UnsafeMutableRawBufferPointer(rebasing: buffer[used..<(used + part.count)]).copyMemory(from: part)
+      used += part.count
+    }
+    try flush()
+  }
+
   /// Adds `bytes` as a stored entry called `name`, whose data starts at a multiple of `alignment`
   /// bytes from the start of the archive.
   public mutating func addStored(name: String, bytes: UnsafeRawBufferPointer, alignment: Int = 1) throws {
@@ -41,7 +72,7 @@ public struct ZipWriter {
     let nameBytes = Array(name.utf8)
     let size = parts.reduce(0) { $0 + $1.count }
     var checksum = CRC32()
-    for part in parts { checksum.update(part) }
+    checksum.update(parts: parts)
     let crc = checksum.value
     let sizeNeedsZip64 = size >= 0xFFFF_FFFF
     var extra: [UInt8] = []
@@ -75,7 +106,7 @@ public struct ZipWriter {
     local += nameBytes
     local += extra
     try emit(local)
-    for part in parts { try sink(part) }
+    try emit(parts: parts)
     offset += size
 
     // The central directory entry, with a zip64 field for whatever does not fit in 32 bits.
