@@ -17,7 +17,7 @@ extension ElmanModel {
     let splitter = textTokenizer
     var count = 0
     var first: [String] = []
-    for line in text.split(whereSeparator: \.isNewline) {
+    for line in TextLines.split(text) {
       for token in splitter.split(String(line)) where vocabulary.id(of: token) == nil {
         count += 1
         if first.count < limit && !first.contains(token) { first.append(token) }

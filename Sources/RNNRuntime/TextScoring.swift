@@ -1,3 +1,5 @@
+import RNNModel
+
 /// A text scored under a model: how many tokens it had, how many sequences were scored, and the
 /// pooled result.
 public struct TextScore: Sendable, Equatable {
@@ -31,7 +33,7 @@ extension InferenceModel {
   /// `perLine` false the whole text as one sequence carrying the state across lines. Lines of
   /// fewer than two tokens have nothing to predict and are skipped.
   public func score(text: String, perLine: Bool = true) throws(TextScoringError) -> TextScore {
-    let lines = perLine ? Self.lines(of: text) : [Substring(text)]
+    let lines = perLine ? TextLines.split(text) : [Substring(text)]
     var sequences: [[Int]] = []
     var tokens = 0
     for (index, line) in lines.enumerated() {
@@ -54,15 +56,5 @@ extension InferenceModel {
     return TextScore(
       tokens: tokens, sequences: sequences.count,
       result: ScoreResult(logProbabilities: scores.flatMap(\.logProbabilities)))
-  }
-
-  /// The non-empty lines of `text`, split where a Character is a newline. ASCII text is split byte
-  /// by byte (the newline Characters there are LF, VT, FF, CR and CR LF), which gives the same
-  /// lines without breaking the text into grapheme clusters.
-  static func lines(of text: String) -> [Substring] {
-    let utf8 = text.utf8
-    let ascii = utf8.withContiguousStorageIfAvailable { bytes in bytes.allSatisfy { $0 < 0x80 } } ?? false
-    guard ascii else { return text.split(whereSeparator: \.isNewline) }
-    return utf8.split(whereSeparator: { $0 >= 0x0A && $0 <= 0x0D }).map { Substring($0) }
   }
 }

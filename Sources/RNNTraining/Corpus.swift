@@ -20,7 +20,7 @@ public struct Corpus: Sendable {
   public init(text: String, tokenizer: TokenizerSettings, name: String = "corpus") {
     self.name = name
     let splitter = Tokenizer(settings: tokenizer)
-    lines = text.split(whereSeparator: \.isNewline).map { splitter.split(String($0)) }.filter { !$0.isEmpty }
+    lines = TextLines.split(text).map { splitter.split(String($0)) }.filter { !$0.isEmpty }
   }
 
   /// Reads a UTF-8 text file, checking the encoding and dropping a leading byte-order mark.

@@ -11,7 +11,7 @@ import Testing
     for _ in 0..<300 {
       let text = (0..<random.next(below: 30)).map { _ in pieces[random.next(below: pieces.count)] }.joined()
       #expect(
-        InferenceModel.lines(of: text).map(String.init)
+        TextLines.split(text).map(String.init)
           == text.split(whereSeparator: \.isNewline).map(String.init),
         "\(Array(text.utf8))")
     }
@@ -19,7 +19,7 @@ import Testing
 
   @Test func nonASCIILinesSplitAtUnicodeNewlines() {
     let text = "é a\u{2028}b\u{85}c\r\nd\u{2029}"
-    #expect(InferenceModel.lines(of: text) == ["é a", "b", "c", "d"])
+    #expect(TextLines.split(text) == ["é a", "b", "c", "d"])
   }
 
   /// Each line scores as its own sequence, in order, whatever the line ends: the per-line scores

@@ -24,24 +24,11 @@ public struct CRC32: Sendable {
 
   /// Feeds `bytes`.
   public mutating func update(_ bytes: UnsafeRawBufferPointer) {
-    let parts = min(ProcessInfo.processInfo.activeProcessorCount, bytes.count / (Self.parallelMinimum / 2))
-    guard parts >= 2 else {
+    guard bytes.count >= Self.parallelMinimum else {
       value = Self.update(value, bytes)
       return
     }
-    let length = (bytes.count + parts - 1) / parts
-    let sums = UnsafeMutableBufferPointer<UInt32>.allocate(capacity: parts)
-    defer { sums.deallocate() }
-    nonisolated(unsafe) let (out, input) = (sums, bytes)
-    DispatchQueue.concurrentPerform(iterations: parts) { part in
-      let start = part * length
-      out[part] = Self.update(
-        0, UnsafeRawBufferPointer(rebasing: input[start..<min(start + length, input.count)]))
-    }
-    for part in 0..<parts {
-      let start = part * length
-      value = Self.combine(value, sums[part], secondLength: min(start + length, bytes.count) - start)
-    }
+    update(parts: [bytes])
   }
 
   /// Feeds the concatenation of `parts` without joining them: a large total is split into one
@@ -50,8 +37,8 @@ public struct CRC32: Sendable {
   public mutating func update(parts: [UnsafeRawBufferPointer]) {
     let total = parts.reduce(0) { $0 + $1.count }
     let cores = min(ProcessInfo.processInfo.activeProcessorCount, total / (Self.parallelMinimum / 2))
-    guard cores >= 2, parts.count > 1 else {
-      for part in parts { update(part) }
+    guard cores >= 2 else {
+      for part in parts { value = Self.update(value, part) }
       return
     }
     // Where each part starts in the concatenation.
