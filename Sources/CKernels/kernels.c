@@ -89,6 +89,10 @@ typedef struct {
 // Vectors per pass over a block of A in the int8 matrix-matrix product (RK_I8_VECTORS × cols bytes
 // stay in the L2 cache while a block of A streams past them).
 #define RK_I8_VECTORS 128
+// Hidden states and rows of V per tile of the packed int8 product (i8_packed.h): 2·MR vectors of
+// sums, 2 of V, out of AVX-512's 32.
+#define RK_I8P_MR 14
+#define RK_I8P_NR 32
 /// One level's packed matrix product (gemm_template.h).
 typedef struct {
   long (*mr)(void);
@@ -171,9 +175,12 @@ static inline float rk_row_element(const char *row, long k, const int half) {
   return half ? rk_half_to_float(((const uint16_t *)row)[k]) : ((const float *)row)[k];
 }
 
-// The one rounding step of the int8 products, shared by every level: float(D)·(scale·xscale) + bias.
+// The rounding steps of the int8 products, shared by every level: float(D)·(scale·xscale) + bias.
+// Two statements, so that the product is rounded before the sum everywhere: in one expression the
+// compiler fuses them into an FMA on the levels that have one, and the levels' bits would differ.
 static inline float rk_i8_finish(int64_t d, float scale, float xscale, float bias) {
-  return (float)d * (scale * xscale) + bias;
+  const float product = (float)d * (scale * xscale);
+  return product + bias;
 }
 
 // MARK: the levels
@@ -284,6 +291,9 @@ static inline __attribute__((always_inline)) void rk_dot4_i8_vnni(const int8_t *
 #undef RK_I8_DOT4
 #undef RK_I8_CORRECTION
 #pragma clang attribute pop
+
+// MARK: AVX-512 VNNI packed int8 product (scoring)
+#include "i8_packed.h"
 
 // MARK: AVX-512 BF16
 //
@@ -612,6 +622,26 @@ void rk_gemv_i8(const int8_t *A, long rows, long cols, long lda, const float *sc
 #endif
   rk_kernels()->gemv_i8(A, rows, cols, lda, scales, rowsums, xq, xscale, bias, y);
 }
+
+int rk_i8p_available(void) { return rk_use_vnni(); }
+
+long rk_i8p_mr(void) { return RK_I8P_MR; }
+
+long rk_i8p_nr(void) { return RK_I8P_NR; }
+
+#if !RK_X86
+// No packed int8 product off x86 (rk_i8p_available() is 0 there): these are never called.
+void rk_i8p_pack_v(const int8_t *A, long rows, long K, const float *scales, uint8_t *out, float *outScales) {}
+int rk_i8p_pack_x(const float *h, long rows, long K, int8_t *out, float *xscales, int32_t *xsums) { return 0; }
+long rk_i8p_scratch_count(long M, long K) { return 0; }
+void rk_i8p_logits(long M, long K, const int8_t *xp, const int32_t *xsums, const float *xscales, const uint8_t *vp,
+                   const float *vscales, const float *bias, long j0, long j1, float *c, long ldc) {}
+int rk_i8p_score(long M, long K, const int8_t *xp, const int32_t *xsums, const float *xscales, const uint8_t *vp,
+                 const float *vscales, const float *bias, long j0, long j1, const long *targets, float *maxima,
+                 float *sums, float *picked, float *scratch) {
+  return 0;
+}
+#endif
 
 void rk_gemm_i8(const int8_t *A, long rows, long cols, const float *scales, const int32_t *rowsums, const int8_t *X,
                 long n, const float *xscales, const float *bias, float *C, long ldc) {
