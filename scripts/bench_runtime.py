@@ -439,7 +439,7 @@ def report(results):
     header = (f"{'size':6} {'task':5} {'thr':>3} {'RNNKit':>9} {'ORT':>9} {'numpy':>9} {'RNNKit/ORT':>10} "
               f"{'%peak':>6} {'f16 V':>9} {'f16/ORT':>8} {'t/V-read':>9} {'i8 V':>9} {'i8/ORT':>7} {'bf16 V':>9} {'bf16/ORT':>8}")
     if before:
-        header += f" {'before':>9} {'bef/ORT':>8} {'bef16/ORT':>9}"
+        header += f" {'before':>9} {'bef/ORT':>8} {'bef16/ORT':>9} {'bef i8/ORT':>10}"
     print(header + f"  {'ORT graph':<16} checks")
     for size in ("tiny", "small", "large"):
         for task in ("a", "b", "c"):
@@ -483,6 +483,7 @@ def report(results):
                              f"{over_rounds(lambda i: ratio(i, impl='rnnkit-before')):>8.2f} ")
                     line += (f"{over_rounds(lambda i: ratio(i, 'f16', 'rnnkit-before')):>9.2f}" if task == "c"
                              else f"{'':>9}")
+                    line += f" {over_rounds(lambda i: ratio(i, 'i8', 'rnnkit-before')):>10.2f}"
                 configs = sorted({r["config"] for r in results if r.get("impl") == "onnxruntime"
                                   and r.get("size") == size and r.get("task") == task and r.get("threads") == t})
                 line += f"  {','.join(configs):<16}"
