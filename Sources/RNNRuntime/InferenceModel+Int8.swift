@@ -99,19 +99,22 @@ extension InferenceModel {
   }
 }
 
-// MARK: scoring with the packed int8 product (AVX-512 VNNI)
+// MARK: scoring with the packed int8 product (AVX-512 VNNI or AVX-VNNI)
 
-/// int8 V in the panels of the packed int8 product (`i8_packed.h`): NR rows per panel, each byte
-/// + 128, 4 consecutive k per 32-bit word, with the row scales padded to whole panels.
+/// int8 V in the panels of the packed int8 product (`i8_packed.h`) of one variant (vector width):
+/// NR rows per panel, each byte + 128, 4 consecutive k per 32-bit word, with the row scales padded
+/// to whole panels.
 final class PackedInt8Matrix: @unchecked Sendable {
+  /// The variant (RK_I8P_*) whose micro-kernel reads these panels.
+  let variant: Int32
   let rows: Int
   let k: Int
   /// 64-byte aligned panels; written once in `init`, read-only after.
   let bytes: UnsafeMutablePointer<UInt8>
   let scales: UnsafeMutablePointer<Float>
 
-  convenience init(_ matrix: QuantizedMatrix) {
-    self.init(rows: matrix.rows, k: matrix.columns) { body in
+  convenience init(_ matrix: QuantizedMatrix, variant: Int32) {
+    self.init(rows: matrix.rows, k: matrix.columns, variant: variant) { body in
       matrix.withIntegers { q in
         matrix.scales.withUnsafeBufferPointer { s in body(q.baseAddress!, s.baseAddress!) }
       }
@@ -120,12 +123,13 @@ final class PackedInt8Matrix: @unchecked Sendable {
 
   /// Packs the int8 `rows`×`k` matrix and its row scales that `source` passes to its argument.
   init(
-    rows: Int, k: Int,
+    rows: Int, k: Int, variant: Int32,
     source: ((UnsafePointer<Int8>, UnsafePointer<Float>) -> Void) -> Void
   ) {
+    self.variant = variant
     self.rows = rows
     self.k = k
-    let panel = Kernels.int8PanelRows.v
+    let panel = Kernels.int8PanelRows(variant).v
     let paddedRows = (rows + panel - 1) / panel * panel
     let columns = Kernels.int8PaddedColumns(k)
     let count = paddedRows * columns
@@ -145,7 +149,7 @@ final class PackedInt8Matrix: @unchecked Sendable {
         guard count > 0 else { return }
         let (q, s) = source.value
         let (bytes, scales) = target.value
-        rk_i8p_pack_v(q + first * k, count, k, s + first, bytes + first * columns, scales + first)
+        rk_i8p_pack_v(variant, q + first * k, count, k, s + first, bytes + first * columns, scales + first)
       }
     }
   }
@@ -161,10 +165,11 @@ final class PackedInt8Matrix: @unchecked Sendable {
 final class PackedInt8Storage: Sendable {
   private let storage = Mutex<PackedInt8Matrix?>(nil)
 
-  func matrix(_ matrix: QuantizedMatrix) -> PackedInt8Matrix {
+  /// The packed V for `variant`, packing it (again, for another variant) when needed.
+  func matrix(_ matrix: QuantizedMatrix, variant: Int32) -> PackedInt8Matrix {
     storage.withLock { packed in
-      if let packed { return packed }
-      let made = PackedInt8Matrix(matrix)
+      if let packed, packed.variant == variant { return packed }
+      let made = PackedInt8Matrix(matrix, variant: variant)
       packed = made
       return made
     }
@@ -172,11 +177,14 @@ final class PackedInt8Storage: Sendable {
 }
 
 extension Kernels {
-  /// Whether the packed int8 product runs on the calling thread (AVX-512 VNNI at the AVX-512 level).
-  static var packedInt8Available: Bool { rk_i8p_available() != 0 }
+  /// The packed int8 product's variant for the calling thread (RK_I8P_*; RK_I8P_NONE without VNNI).
+  static var packedInt8Variant: Int32 { rk_i8p_variant() }
 
-  /// Hidden states (`x`) and rows of V (`v`) per panel of the packed int8 product.
-  static var int8PanelRows: (x: Int, v: Int) { (rk_i8p_mr(), rk_i8p_nr()) }
+  /// Whether the packed int8 product runs on the calling thread (AVX-512 VNNI or AVX-VNNI).
+  static var packedInt8Available: Bool { packedInt8Variant != RK_I8P_NONE }
+
+  /// Hidden states (`x`) and rows of V (`v`) per panel of the packed int8 product of `variant`.
+  static func int8PanelRows(_ variant: Int32) -> (x: Int, v: Int) { (rk_i8p_mr(variant), rk_i8p_nr(variant)) }
 
   /// Bytes per packed row of length `k`: whole groups of 4.
   static func int8PaddedColumns(_ k: Int) -> Int { (k + 3) / 4 * 4 }
@@ -184,14 +192,16 @@ extension Kernels {
 
 /// Hidden states quantized into the panels of the packed int8 product, with their scales and sums.
 final class PackedInt8Rows {
+  let variant: Int32
   let capacity: Int
   let bytes: UnsafeMutablePointer<Int8>
   let scales: UnsafeMutablePointer<Float>
   let sums: UnsafeMutablePointer<Int32>
 
-  /// Room for `rows` hidden states of length `k`.
-  init(rows: Int, k: Int) {
-    let panel = Kernels.int8PanelRows.x
+  /// Room for `rows` hidden states of length `k`, for `variant`.
+  init(rows: Int, k: Int, variant: Int32) {
+    self.variant = variant
+    let panel = Kernels.int8PanelRows(variant).x
     capacity = (rows + panel - 1) / panel * panel
     let count = capacity * Kernels.int8PaddedColumns(k)
     bytes = UnsafeMutableRawPointer(PackedMatrix.allocate((count + 3) / 4)).bindMemory(
@@ -209,7 +219,7 @@ final class PackedInt8Rows {
   /// Quantizes and packs `rows` (at most the capacity) hidden states of length `k`, split across
   /// the threads when there are many; false when a buffer could not be allocated.
   func pack(_ hidden: UnsafePointer<Float>, rows: Int, k: Int) -> Bool {
-    let panel = Kernels.int8PanelRows.x
+    let (variant, panel) = (variant, Kernels.int8PanelRows(variant).x)
     let panels = (rows + panel - 1) / panel
     let parts = panels >= 64 ? min(Kernels.threadCount, panels) : 1
     let per = (panels + parts - 1) / parts
@@ -221,11 +231,9 @@ final class PackedInt8Rows {
       let count = min(rows, (part + 1) * per * panel) - first
       guard count > 0 else { return }
       let (hidden, bytes, scales, sums) = shared.value
-      if rk_i8p_pack_x(hidden + first * k, count, k, bytes + first * columns, scales + first, sums + first)
-        == 0
-      {
-        failures.add(1, ordering: .relaxed)
-      }
+      let done = rk_i8p_pack_x(
+        variant, hidden + first * k, count, k, bytes + first * columns, scales + first, sums + first)
+      if done == 0 { failures.add(1, ordering: .relaxed) }
     }
     return failures.load(ordering: .relaxed) == 0
   }
@@ -234,25 +242,25 @@ final class PackedInt8Rows {
 extension InferenceModel {
   /// Scoring with int8 V and the packed int8 product: `scoreRowsPacked` with int8 panels, each
   /// thread a range of V's panels, the log-sum-exp merged per cache-sized block of logits. False
-  /// (computing nothing) when V is not int8, the CPU or the calling thread's kernel level has no
-  /// AVX-512 VNNI, or a buffer could not be allocated. `rowBlock` overrides the rows packed at a
+  /// (computing nothing) when V is not int8, the calling thread's kernel level and features have
+  /// no VNNI (AVX-512 VNNI or AVX-VNNI), or a buffer could not be allocated. `rowBlock` overrides the rows packed at a
   /// time, `parts` the number of column ranges (one per thread).
   func scoreRowsInt8(
     _ states: HiddenStates, targets: [Int], rowBlock: Int? = nil, parts: Int? = nil, into out: inout [Float]
   ) -> Bool {
-    guard case .int8(let weights) = outputWeights, Kernels.packedInt8Available else { return false }
-    let v = weights.packed.matrix(weights.matrix)
+    let variant = Kernels.packedInt8Variant
+    guard case .int8(let weights) = outputWeights, variant != RK_I8P_NONE else { return false }
+    let v = weights.packed.matrix(weights.matrix, variant: variant)
     let (h, o) = (hiddenSize, outputSize)
     let total = states.totalRows
     guard total > 0 else { return true }
     // Blocks of hidden states of at most 8 MiB packed: each reads all of V once, at ≥ 2,048 rows
     // for H up to 4,096, so V's traffic stays small even from main memory.
-    let panel = Kernels.int8PanelRows.x
+    let (panel, vPanel) = Kernels.int8PanelRows(variant)
     let columns = Kernels.int8PaddedColumns(h)
     let wanted = rowBlock ?? max(panel, (1 << 23) / columns / panel * panel)
     let blockRows = min(total, max(1, wanted))
-    let packed = PackedInt8Rows(rows: blockRows, k: h)
-    let vPanel = Kernels.int8PanelRows.v
+    let packed = PackedInt8Rows(rows: blockRows, k: h, variant: variant)
     let parts = parts ?? max(1, min(Kernels.threadCount, (o + vPanel - 1) / vPanel))
     var maxima = [Float](repeating: -.infinity, count: parts * blockRows)
     var sums = [Float](repeating: 0, count: parts * blockRows)
@@ -288,7 +296,7 @@ extension InferenceModel {
                     let (x, xSums, xScales, targets, c, maxima, sums, picked) = shared.value
                     let offset = part * blockRows
                     let done = rk_i8p_score(
-                      count, h, x, xSums, xScales, v.bytes, v.scales, c, columns.lowerBound,
+                      variant, count, h, x, xSums, xScales, v.bytes, v.scales, c, columns.lowerBound,
                       columns.upperBound,
                       targets, maxima + offset, sums + offset, picked + offset, nil)
                     if done == 0 { failures.add(1, ordering: .relaxed) }

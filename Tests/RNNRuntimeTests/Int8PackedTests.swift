@@ -10,20 +10,37 @@ import Testing
 /// for bit, and int8 scoring with it against the previous path (whole rows of logits, then their
 /// log-sum-exp) and a float64 log-sum-exp of the same logits.
 @Suite struct Int8PackedTests {
-  /// Runs `body` when the packed product runs here; says so when it does not.
-  static func whenAvailable(_ what: String, _ body: () throws -> Void) rethrows {
-    guard Kernels.packedInt8Available else {
-      print(
-        "Int8PackedTests: \(what) NOT run: the packed int8 product needs AVX-512 VNNI, which this CPU "
-          + "(level \(Kernels.levelName(Kernels.cpuLevel))) lacks")
-      return
+  /// The configurations that select a variant of the packed product: AVX-512 with VNNI (zmm),
+  /// and AVX-VNNI (ymm) at the AVX2 level and at the AVX-512 level without AVX-512 VNNI.
+  static let configurations: [(level: Int, features: Int, variant: Int32, name: String)] = [
+    (Int(RK_LEVEL_AVX512), Kernels.vnniFeature, Int32(RK_I8P_AVX512), "avx512+vnni"),
+    (Int(RK_LEVEL_AVX2), Int(RK_FEATURE_AVX_VNNI), Int32(RK_I8P_AVX_VNNI), "avx2+avx-vnni"),
+    (Int(RK_LEVEL_AVX512), Int(RK_FEATURE_AVX_VNNI), Int32(RK_I8P_AVX_VNNI), "avx512+avx-vnni"),
+  ]
+
+  /// Runs `body` with each variant of the packed product this CPU runs, at its level and features
+  /// on this thread; names the ones it cannot run.
+  static func forEachVariant(_ test: String, _ body: (Int32, String) throws -> Void) throws {
+    for (level, features, variant, name) in configurations {
+      var selected = Int32(RK_I8P_NONE)
+      var failure: (any Error)?
+      let ran = Kernels.atLevel(level) {
+        _ = Kernels.withFeatures(features) {
+          selected = Kernels.packedInt8Variant
+          guard selected == variant else { return }
+          do { try body(variant, name) } catch { failure = error }
+        }
+      }
+      if let failure { throw failure }
+      if !ran || selected != variant {
+        print("Int8PackedTests: \(test) NOT run at \(name): this CPU cannot run it")
+      }
     }
-    try body()
   }
 
   /// Logits of `vectors` random hidden states (length n) against a random int8 V (m×n, every byte
   /// value, -128 included), by the packed product over `parts` column ranges and by rk_gemm_i8.
-  static func logits(m: Int, n: Int, vectors: Int, parts: Int, bias: Bool, seed: UInt64) -> (
+  static func logits(m: Int, n: Int, vectors: Int, parts: Int, bias: Bool, seed: UInt64, variant: Int32) -> (
     packed: [Float], reference: [Float]
   ) {
     var random = TestRandom(seed)
@@ -45,22 +62,23 @@ import Testing
         m: m, n: n, a: a, scales: scales, rowSums: sums, x: xq, count: vectors, xScales: xScales,
         bias: bias ? c.baseAddress! : nil, c: &reference, ldc: m)
     }
-    let v = PackedInt8Matrix(rows: m, k: n) { body in
+    let v = PackedInt8Matrix(rows: m, k: n, variant: variant) { body in
       a.withUnsafeBufferPointer { a in
         scales.withUnsafeBufferPointer { body(a.baseAddress!, $0.baseAddress!) }
       }
     }
-    let rows = PackedInt8Rows(rows: vectors, k: n)
+    let rows = PackedInt8Rows(rows: vectors, k: n, variant: variant)
     #expect(x.withUnsafeBufferPointer { rows.pack($0.baseAddress!, rows: vectors, k: n) })
     var packed = [Float](repeating: .nan, count: vectors * m)
     packed.withUnsafeMutableBufferPointer { out in
       c.withUnsafeBufferPointer { c in
         for part in 0..<parts {
           let columns = InferenceModel.columns(
-            part: part, of: parts, total: m, panel: Kernels.int8PanelRows.v)
+            part: part, of: parts, total: m, panel: Kernels.int8PanelRows(variant).v)
           guard !columns.isEmpty else { continue }
           rk_i8p_logits(
-            vectors, n, rows.bytes, rows.sums, rows.scales, v.bytes, v.scales, bias ? c.baseAddress! : nil,
+            variant, vectors, n, rows.bytes, rows.sums, rows.scales, v.bytes, v.scales,
+            bias ? c.baseAddress! : nil,
             columns.lowerBound, columns.upperBound, out.baseAddress! + columns.lowerBound, m)
         }
       }
@@ -69,11 +87,11 @@ import Testing
   }
 
   // Exact integer sums and the same rounding steps: the same bits as rk_gemm_i8, no tolerance.
-  @Test func packedProductEqualsTheMatrixMatrixKernelBitForBit() {
-    Self.whenAvailable("packedProductEqualsTheMatrixMatrixKernelBitForBit") {
-      // Rows not a multiple of the panel (32) and columns not of 4 or 64; one row of V, one
-      // hidden state, more than one panel of hidden states (14), and more than one 32-bit chunk
-      // (n > 32,768 columns).
+  @Test func packedProductEqualsTheMatrixMatrixKernelBitForBit() throws {
+    try Self.forEachVariant("packedProductEqualsTheMatrixMatrixKernelBitForBit") { variant, name in
+      // Rows not a multiple of the panel (32 or 16) and columns not of 4 or 64; one row of V, one
+      // hidden state, more than one panel of hidden states (14 or 6), and more than one 32-bit
+      // chunk (n > 32,768 columns).
       let shapes: [(m: Int, n: Int, vectors: Int)] = [
         (1, 1, 1), (1, 37, 20), (7, 13, 130), (33, 100, 15), (203, 37, 29), (64, 256, 14), (50, 1030, 3),
         (301, 67, 200), (5, 70_001, 3), (40, 32_771, 15),
@@ -83,11 +101,11 @@ import Testing
           for bias in [false, true] {
             let (packed, reference) = Self.logits(
               m: shape.m, n: shape.n, vectors: shape.vectors, parts: parts, bias: bias,
-              seed: UInt64(40 + index))
+              seed: UInt64(40 + index), variant: variant)
             let differing = zip(packed, reference).filter { $0.bitPattern != $1.bitPattern }.count
             #expect(
               differing == 0,
-              "\(shape.m)×\(shape.n), \(shape.vectors) vectors, \(parts) parts, bias \(bias): \(differing) differ"
+              "\(name): \(shape.m)×\(shape.n), \(shape.vectors) vectors, \(parts) parts, bias \(bias): \(differing) differ"
             )
           }
         }
@@ -107,7 +125,7 @@ import Testing
   static let tolerance = 2e-5
 
   @Test func scoringWithThePackedProductMatchesThePreviousPathAndFloat64() throws {
-    try Self.whenAvailable("scoringWithThePackedProductMatchesThePreviousPathAndFloat64") {
+    try Self.forEachVariant("scoringWithThePackedProductMatchesThePreviousPathAndFloat64") { variant, name in
       for (h, o, seed) in [(37, 203, UInt64(8)), (64, 1000, 9), (3, 33, 10)] {
         let runtime = try Self.model(h: h, x: o, seed: seed)
         #expect(runtime.outputWeightsAreInt8)
@@ -145,7 +163,7 @@ import Testing
           #expect(
             runtime.scoreRowsInt8(states, targets: targets, rowBlock: rowBlock, parts: parts, into: &scored))
           for r in 0..<states.totalRows where targets[r] >= 0 {
-            let what = "H \(h) O \(o) row \(r), \(parts) parts, rows per block \(rowBlock ?? 0)"
+            let what = "\(name): H \(h) O \(o) row \(r), \(parts) parts, rows per block \(rowBlock ?? 0)"
             #expect(
               Double(scored[r]).isApproximatelyEqual(to: reference[r], absoluteTolerance: Self.tolerance),
               "\(what): \(scored[r]) vs float64 \(reference[r])")
