@@ -5,7 +5,11 @@
 //   RK_I8P(name)            the name of each function;
 //   RK_I8P_MR, RK_I8P_NR    hidden states and rows of V per tile (NR = 2 vectors of 32-bit lanes);
 //   RK_I8P_VEC              the integer vector type; RK_I8P_ZERO(), RK_I8P_LOAD(p) (aligned),
-//                           RK_I8P_STOREU(p, v), RK_I8P_BCAST(word), RK_I8P_DOT(sums, u, s);
+//                           RK_I8P_LOADU(p), RK_I8P_STOREU(p, v), RK_I8P_BCAST(word),
+//                           RK_I8P_SUB(a, b), RK_I8P_DOT(sums, u, s);
+//   RK_I8P_FVEC             the float vector type; RK_I8P_FZERO(), RK_I8P_FLOADU(p),
+//                           RK_I8P_FSTOREU(p, v), RK_I8P_FBCAST(x), RK_I8P_FMUL, RK_I8P_FADD,
+//                           RK_I8P_CVT(v) (int32 to float, rounded to nearest even);
 //   RK_I8P_MERGE_ROW        the level's merge_row (gemm_template.h).
 //
 // vpdpbusd multiplies 4 unsigned by 4 signed bytes per 32-bit lane and adds the 4 products: 64
@@ -77,18 +81,25 @@ static inline __attribute__((always_inline)) void RK_I8P(logits_tile)(long group
     return;
   }
   RK_I8P(tile)(groups, a, b, acc);
+  if (nr < RK_I8P_NR) {
+    // A ragged edge (V's last panel), where c has only nr values: one by one.
+    for (long i = 0; i < mr; i++)
+      for (long j = 0; j < nr; j++)
+        c[i * ldc + j] = rk_i8_finish(acc[i * RK_I8P_NR + j] - 128 * xsums[i], vscales[j], xscales[i],
+                                      bias ? bias[j] : 0.0f);
+    return;
+  }
+  // Product, then sum, each rounded (rk_i8_finish; intrinsics are never fused into an FMA).
+  const RK_I8P_FVEC s0 = RK_I8P_FLOADU(vscales), s1 = RK_I8P_FLOADU(vscales + RK_I8P_NR / 2);
+  const RK_I8P_FVEC c0 = bias ? RK_I8P_FLOADU(bias) : RK_I8P_FZERO();
+  const RK_I8P_FVEC c1 = bias ? RK_I8P_FLOADU(bias + RK_I8P_NR / 2) : RK_I8P_FZERO();
   for (long i = 0; i < mr; i++) {
-    const int32_t correction = 128 * xsums[i];
-    const float xs = xscales[i];
-    float row[RK_I8P_NR];
-    // Two statements, so the product is rounded before the sum (rk_i8_finish): no FMA.
-#pragma clang loop unroll(full)
-    for (int j = 0; j < RK_I8P_NR; j++) row[j] = (float)(acc[i * RK_I8P_NR + j] - correction) * (vscales[j] * xs);
-    float *out = c + i * ldc;
-    if (bias)
-      for (long j = 0; j < nr; j++) out[j] = row[j] + bias[j];
-    else
-      for (long j = 0; j < nr; j++) out[j] = row[j] + 0.0f;
+    const RK_I8P_VEC correction = RK_I8P_BCAST(128 * xsums[i]);
+    const RK_I8P_FVEC xs = RK_I8P_FBCAST(xscales[i]);
+    const RK_I8P_FVEC d0 = RK_I8P_CVT(RK_I8P_SUB(RK_I8P_LOADU(acc + i * RK_I8P_NR), correction));
+    const RK_I8P_FVEC d1 = RK_I8P_CVT(RK_I8P_SUB(RK_I8P_LOADU(acc + i * RK_I8P_NR + RK_I8P_NR / 2), correction));
+    RK_I8P_FSTOREU(c + i * ldc, RK_I8P_FADD(RK_I8P_FMUL(d0, RK_I8P_FMUL(s0, xs)), c0));
+    RK_I8P_FSTOREU(c + i * ldc + RK_I8P_NR / 2, RK_I8P_FADD(RK_I8P_FMUL(d1, RK_I8P_FMUL(s1, xs)), c1));
   }
 }
 

@@ -324,6 +324,16 @@ static void rk_i8p_blocking(long M, long K, long mr, long nr, long *mc, long *nc
 #define RK_I8P_STOREU(p, v) _mm512_storeu_si512(p, v)
 #define RK_I8P_BCAST(word) _mm512_set1_epi32(word)
 #define RK_I8P_DOT(sums, u, s) _mm512_dpbusd_epi32(sums, u, s)
+#define RK_I8P_LOADU(p) _mm512_loadu_si512(p)
+#define RK_I8P_SUB(a, b) _mm512_sub_epi32(a, b)
+#define RK_I8P_FVEC __m512
+#define RK_I8P_FZERO() _mm512_setzero_ps()
+#define RK_I8P_FLOADU(p) _mm512_loadu_ps(p)
+#define RK_I8P_FSTOREU(p, v) _mm512_storeu_ps(p, v)
+#define RK_I8P_FBCAST(x) _mm512_set1_ps(x)
+#define RK_I8P_FMUL(a, b) _mm512_mul_ps(a, b)
+#define RK_I8P_FADD(a, b) _mm512_add_ps(a, b)
+#define RK_I8P_CVT(v) _mm512_cvtepi32_ps(v)
 #define RK_I8P_MERGE_ROW merge_row_avx512
 #include "i8_packed.h"
 #undef RK_I8P
@@ -336,6 +346,16 @@ static void rk_i8p_blocking(long M, long K, long mr, long nr, long *mc, long *nc
 #undef RK_I8P_BCAST
 #undef RK_I8P_DOT
 #undef RK_I8P_MERGE_ROW
+#undef RK_I8P_LOADU
+#undef RK_I8P_SUB
+#undef RK_I8P_FVEC
+#undef RK_I8P_FZERO
+#undef RK_I8P_FLOADU
+#undef RK_I8P_FSTOREU
+#undef RK_I8P_FBCAST
+#undef RK_I8P_FMUL
+#undef RK_I8P_FADD
+#undef RK_I8P_CVT
 #pragma clang attribute pop
 
 // AVX-VNNI: the VEX form of vpdpbusd on ymm (Intel since Alder Lake, AMD since Zen 5), 16 registers.
@@ -349,6 +369,16 @@ static void rk_i8p_blocking(long M, long K, long mr, long nr, long *mc, long *nc
 #define RK_I8P_STOREU(p, v) _mm256_storeu_si256((__m256i *)(void *)(p), v)
 #define RK_I8P_BCAST(word) _mm256_set1_epi32(word)
 #define RK_I8P_DOT(sums, u, s) _mm256_dpbusd_avx_epi32(sums, u, s)
+#define RK_I8P_LOADU(p) _mm256_loadu_si256((const __m256i *)(const void *)(p))
+#define RK_I8P_SUB(a, b) _mm256_sub_epi32(a, b)
+#define RK_I8P_FVEC __m256
+#define RK_I8P_FZERO() _mm256_setzero_ps()
+#define RK_I8P_FLOADU(p) _mm256_loadu_ps(p)
+#define RK_I8P_FSTOREU(p, v) _mm256_storeu_ps(p, v)
+#define RK_I8P_FBCAST(x) _mm256_set1_ps(x)
+#define RK_I8P_FMUL(a, b) _mm256_mul_ps(a, b)
+#define RK_I8P_FADD(a, b) _mm256_add_ps(a, b)
+#define RK_I8P_CVT(v) _mm256_cvtepi32_ps(v)
 #define RK_I8P_MERGE_ROW merge_row_avx2
 #include "i8_packed.h"
 #undef RK_I8P
@@ -361,6 +391,16 @@ static void rk_i8p_blocking(long M, long K, long mr, long nr, long *mc, long *nc
 #undef RK_I8P_BCAST
 #undef RK_I8P_DOT
 #undef RK_I8P_MERGE_ROW
+#undef RK_I8P_LOADU
+#undef RK_I8P_SUB
+#undef RK_I8P_FVEC
+#undef RK_I8P_FZERO
+#undef RK_I8P_FLOADU
+#undef RK_I8P_FSTOREU
+#undef RK_I8P_FBCAST
+#undef RK_I8P_FMUL
+#undef RK_I8P_FADD
+#undef RK_I8P_CVT
 #pragma clang attribute pop
 #endif
 
