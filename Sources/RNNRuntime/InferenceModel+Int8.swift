@@ -243,8 +243,8 @@ extension InferenceModel {
   /// Scoring with int8 V and the packed int8 product: `scoreRowsPacked` with int8 panels, each
   /// thread a range of V's panels, the log-sum-exp merged per cache-sized block of logits. False
   /// (computing nothing) when V is not int8, the calling thread's kernel level and features have
-  /// no VNNI (AVX-512 VNNI or AVX-VNNI), or a buffer could not be allocated. `rowBlock` overrides the rows packed at a
-  /// time, `parts` the number of column ranges (one per thread).
+  /// no VNNI (AVX-512 VNNI or AVX-VNNI), or a buffer could not be allocated. `rowBlock` overrides
+  /// the rows packed at a time, `parts` the number of column ranges (one per thread).
   func scoreRowsInt8(
     _ states: HiddenStates, targets: [Int], rowBlock: Int? = nil, parts: Int? = nil, into out: inout [Float]
   ) -> Bool {
