@@ -776,6 +776,7 @@ int rk_i8p_pack_x(int variant, const float *h, long rows, long K, int8_t *out, f
         continue;
       }
       xscales[p + i] = rk_quantize_i8(h + (p + i) * K, K, q);
+      // |Σ hq| ≤ 127·K fits 32 bits up to K = 16.9 M, far beyond any H whose W (H² values) exists.
       int32_t sum = 0;
       for (long k = 0; k < K; k++) {
         panel[(k >> 2) * 4 * mr + i * 4 + (k & 3)] = q[k];
