@@ -43,11 +43,13 @@ extension InferenceModel {
   }
 
   /// z = H·Vᵀ (+ c) for `rows` hidden states with int8 V: one matrix-vector product for one row,
-  /// else the matrix-matrix kernel over every row at once.
+  /// else the packed int8 product where a VNNI runs, else the matrix-matrix kernel over every row
+  /// at once (all three give the same bits).
   func int8Logits(
     _ v: Int8OutputWeights, hidden: UnsafePointer<Float>, rows: Int, into out: UnsafeMutablePointer<Float>,
     bias: UnsafePointer<Float>?
   ) {
+    if rows > 1 && packedInt8Logits(v, hidden: hidden, rows: rows, into: out, bias: bias) { return }
     let (h, o) = (hiddenSize, outputSize)
     let quantized = UnsafeMutablePointer<Int8>.allocate(capacity: rows * h)
     defer { quantized.deallocate() }
@@ -240,6 +242,48 @@ final class PackedInt8Rows {
 }
 
 extension InferenceModel {
+  /// z = H·Vᵀ (+ c) for `rows` hidden states with the packed int8 product, each thread a range of
+  /// V's panels; false (the output then incomplete) when no variant runs on the calling thread or a
+  /// buffer could not be allocated.
+  func packedInt8Logits(
+    _ weights: Int8OutputWeights, hidden: UnsafePointer<Float>, rows: Int,
+    into out: UnsafeMutablePointer<Float>,
+    bias: UnsafePointer<Float>?
+  ) -> Bool {
+    let variant = Kernels.packedInt8Variant
+    guard variant != RK_I8P_NONE else { return false }
+    let v = weights.packed.matrix(weights.matrix, variant: variant)
+    let (h, o) = (hiddenSize, outputSize)
+    let (panel, vPanel) = Kernels.int8PanelRows(variant)
+    let blockRows = min(rows, Self.int8RowBlock(k: h, panel: panel))
+    let packed = PackedInt8Rows(rows: blockRows, k: h, variant: variant)
+    let parts = max(1, min(Kernels.threadCount, (o + vPanel - 1) / vPanel))
+    var start = 0
+    while start < rows {
+      let count = min(blockRows, rows - start)
+      guard packed.pack(hidden + start * h, rows: count, k: h) else { return false }
+      let shared = UnsafeSendable((packed.bytes, packed.sums, packed.scales, bias, out + start * o))
+      Kernels.parallelFor(parts) { part in
+        let columns = Self.columns(part: part, of: parts, total: o, panel: vPanel)
+        guard !columns.isEmpty else { return }
+        let (x, xSums, xScales, bias, out) = shared.value
+        rk_i8p_logits(
+          variant, count, h, x, xSums, xScales, v.bytes, v.scales, bias, columns.lowerBound,
+          columns.upperBound,
+          out + columns.lowerBound, o)
+      }
+      start += count
+    }
+    return true
+  }
+
+  /// Hidden states packed at a time for the packed int8 product: at most 8 MiB of panels. Each
+  /// block reads all of V once, at ≥ 2,048 rows for H up to 4,096, so V's traffic stays small even
+  /// from main memory.
+  static func int8RowBlock(k: Int, panel: Int) -> Int {
+    max(panel, (1 << 23) / Kernels.int8PaddedColumns(k) / panel * panel)
+  }
+
   /// Scoring with int8 V and the packed int8 product: `scoreRowsPacked` with int8 panels, each
   /// thread a range of V's panels, the log-sum-exp merged per cache-sized block of logits. False
   /// (computing nothing) when V is not int8, the calling thread's kernel level and features have
@@ -254,11 +298,8 @@ extension InferenceModel {
     let (h, o) = (hiddenSize, outputSize)
     let total = states.totalRows
     guard total > 0 else { return true }
-    // Blocks of hidden states of at most 8 MiB packed: each reads all of V once, at ≥ 2,048 rows
-    // for H up to 4,096, so V's traffic stays small even from main memory.
     let (panel, vPanel) = Kernels.int8PanelRows(variant)
-    let columns = Kernels.int8PaddedColumns(h)
-    let wanted = rowBlock ?? max(panel, (1 << 23) / columns / panel * panel)
+    let wanted = rowBlock ?? Self.int8RowBlock(k: h, panel: panel)
     let blockRows = min(total, max(1, wanted))
     let packed = PackedInt8Rows(rows: blockRows, k: h, variant: variant)
     let parts = parts ?? max(1, min(Kernels.threadCount, (o + vPanel - 1) / vPanel))

@@ -147,9 +147,22 @@ import Testing
           runtime.scoreRows(states, targets: targets, blockFloats: 1 << 20, into: &previous)
         }
         #expect(ran && !packedWithoutVNNI)
-        // The same logits, their log-sum-exp in float64.
-        var logits = [Float](repeating: 0, count: states.totalRows * o)
-        runtime.logits(hidden: states.rows, rows: states.totalRows, into: &logits, addBias: false)
+        // The same logits by rk_gemm_i8, their log-sum-exp in float64. Forward passes over many rows
+        // take the packed product too: its logits, with and without c, are the same bits.
+        let count = states.totalRows * o
+        var (logits, biased) = ([Float](repeating: 0, count: count), [Float](repeating: 0, count: count))
+        var (packed, packedBiased) = (
+          [Float](repeating: .nan, count: count), [Float](repeating: .nan, count: count)
+        )
+        let gemmRan = Kernels.withFeatures(0) {
+          runtime.logits(hidden: states.rows, rows: states.totalRows, into: &logits, addBias: false)
+          runtime.logits(hidden: states.rows, rows: states.totalRows, into: &biased, addBias: true)
+        }
+        #expect(gemmRan)
+        runtime.logits(hidden: states.rows, rows: states.totalRows, into: &packed, addBias: false)
+        runtime.logits(hidden: states.rows, rows: states.totalRows, into: &packedBiased, addBias: true)
+        #expect(packed.map(\.bitPattern) == logits.map(\.bitPattern), "\(name): packed logits")
+        #expect(packedBiased.map(\.bitPattern) == biased.map(\.bitPattern), "\(name): packed logits + c")
         let c = runtime.outputBias
         var reference = [Double](repeating: 0, count: states.totalRows)
         for r in 0..<states.totalRows where targets[r] >= 0 {
