@@ -439,7 +439,7 @@ def report(results):
     header = (f"{'size':6} {'task':5} {'thr':>3} {'RNNKit':>9} {'ORT':>9} {'numpy':>9} {'RNNKit/ORT':>10} "
               f"{'%peak':>6} {'f16 V':>9} {'f16/ORT':>8} {'t/V-read':>9} {'i8 V':>9} {'i8/ORT':>7} {'bf16 V':>9} {'bf16/ORT':>8}")
     if before:
-        header += f" {'before':>9} {'bef/ORT':>8} {'bef16/ORT':>9}"
+        header += f" {'before':>9} {'bef/ORT':>8} {'bef16/ORT':>9} {'bef i8/ORT':>10}"
     print(header + f"  {'ORT graph':<16} checks")
     for size in ("tiny", "small", "large"):
         for task in ("a", "b", "c"):
@@ -483,6 +483,7 @@ def report(results):
                              f"{over_rounds(lambda i: ratio(i, impl='rnnkit-before')):>8.2f} ")
                     line += (f"{over_rounds(lambda i: ratio(i, 'f16', 'rnnkit-before')):>9.2f}" if task == "c"
                              else f"{'':>9}")
+                    line += f" {over_rounds(lambda i: ratio(i, 'i8', 'rnnkit-before')):>10.2f}"
                 configs = sorted({r["config"] for r in results if r.get("impl") == "onnxruntime"
                                   and r.get("size") == size and r.get("task") == task and r.get("threads") == t})
                 line += f"  {','.join(configs):<16}"
@@ -525,19 +526,27 @@ def report(results):
     if any(r.get("cpu_median_s") for r in results if r.get("impl") == "rnnkit"):
         # The reference is sgemm with one thread: OpenBLAS's threads spin while they wait, so its
         # CPU seconds with more threads overstate its work.
-        print("\n== CPU time: RNNKit's GFLOP per CPU-second (all threads) against one-thread sgemm's")
+        print("\n== CPU time: RNNKit's GFLOP per CPU-second (all threads) against one-thread sgemm's"
+              " (f32 V; int8 V, above 100% since vpdpbusd does 4 times an FMA's work; the before build's int8 V)")
         for size in ("tiny", "small", "large"):
             for task in ("a", "b"):
                 for t in threads_list:
-                    def efficiency(i):
-                        rk = find(i, impl="rnnkit", size=size, task=task, threads=t, dtype="f32")
+                    def efficiency(i, dtype="f32", impl="rnnkit"):
+                        rk = find(i, impl=impl, size=size, task=task, threads=t, dtype=dtype)
                         sg = find(i, impl="openblas", measure="sgemm", threads=min(threads_list))
                         if not (rk and sg and rk.get("cpu_median_s") and sg.get("cpu_gflops")):
                             return None
                         return 100 * rk["gflops"] * rk["median_s"] / rk["cpu_median_s"] / sg["cpu_gflops"]
                     value = over_rounds(efficiency)
                     if value == value:
-                        print(f"{size:6} {task:5} {t:>3}  {value:5.1f}%")
+                        line = f"{size:6} {task:5} {t:>3}  {value:5.1f}%"
+                        int8 = over_rounds(lambda i: efficiency(i, "i8"))
+                        if int8 == int8:
+                            line += f"   i8 V {int8:6.1f}%"
+                        before = over_rounds(lambda i: efficiency(i, "i8", "rnnkit-before"))
+                        if before == before:
+                            line += f"   before i8 V {before:6.1f}%"
+                        print(line)
     cli = [r for r in results if r.get("impl") == "rnnkit-cli"]
     if cli:
         print("\n== whole process: `rnnkit score` of the 32 sequences (SMALL), against ONNX Runtime in-process (task b)")

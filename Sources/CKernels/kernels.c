@@ -171,9 +171,12 @@ static inline float rk_row_element(const char *row, long k, const int half) {
   return half ? rk_half_to_float(((const uint16_t *)row)[k]) : ((const float *)row)[k];
 }
 
-// The one rounding step of the int8 products, shared by every level: float(D)·(scale·xscale) + bias.
+// The rounding steps of the int8 products, shared by every level: float(D)·(scale·xscale) + bias.
+// Two statements, so that the product is rounded before the sum everywhere: in one expression the
+// compiler fuses them into an FMA on the levels that have one, and the levels' bits would differ.
 static inline float rk_i8_finish(int64_t d, float scale, float xscale, float bias) {
-  return (float)d * (scale * xscale) + bias;
+  const float product = (float)d * (scale * xscale);
+  return product + bias;
 }
 
 // MARK: the levels
@@ -285,6 +288,122 @@ static inline __attribute__((always_inline)) void rk_dot4_i8_vnni(const int8_t *
 #undef RK_I8_CORRECTION
 #pragma clang attribute pop
 
+// MARK: packed int8 product (scoring; i8_packed.h)
+
+// Tiles: 2·MR vectors of sums, 2 of V and a broadcast fill AVX-512's 32 registers, AVX2's 16.
+#define RK_I8P_ZMM_MR 14
+#define RK_I8P_ZMM_NR 32
+#define RK_I8P_YMM_MR 6
+#define RK_I8P_YMM_NR 16
+
+static inline long rk_i8p_groups(long K) { return (K + 3) / 4; }
+
+// Block sizes: a block of V (NC rows of K bytes) in a quarter of L2, and the block of logits
+// (MC×NC floats) in another quarter, so both are written and read back from L2.
+static void rk_i8p_blocking(long M, long K, long mr, long nr, long *mc, long *nc) {
+  const long l2 = rk_cache_size(2), bytes = rk_i8p_groups(K) * 4;
+  long n = l2 / 4 / (bytes > 0 ? bytes : 1) / nr * nr;
+  if (n < nr) n = nr;
+  long m = l2 / 4 / (n * (long)sizeof(float)) / mr * mr;
+  if (m < mr) m = mr;
+  const long rows = (M + mr - 1) / mr * mr;
+  if (m > rows) m = rows;
+  *mc = m;
+  *nc = n;
+}
+
+#if RK_X86
+#pragma clang attribute push(__attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,avx2,fma,f16c,avx512vnni"))), \
+                             apply_to = function)
+#define RK_I8P(name) rk_i8p_##name##_zmm
+#define RK_I8P_MR RK_I8P_ZMM_MR
+#define RK_I8P_NR RK_I8P_ZMM_NR
+#define RK_I8P_VEC __m512i
+#define RK_I8P_ZERO() _mm512_setzero_si512()
+#define RK_I8P_LOAD(p) _mm512_load_si512(p)
+#define RK_I8P_STOREU(p, v) _mm512_storeu_si512(p, v)
+#define RK_I8P_BCAST(word) _mm512_set1_epi32(word)
+#define RK_I8P_DOT(sums, u, s) _mm512_dpbusd_epi32(sums, u, s)
+#define RK_I8P_LOADU(p) _mm512_loadu_si512(p)
+#define RK_I8P_SUB(a, b) _mm512_sub_epi32(a, b)
+#define RK_I8P_FVEC __m512
+#define RK_I8P_FZERO() _mm512_setzero_ps()
+#define RK_I8P_FLOADU(p) _mm512_loadu_ps(p)
+#define RK_I8P_FSTOREU(p, v) _mm512_storeu_ps(p, v)
+#define RK_I8P_FBCAST(x) _mm512_set1_ps(x)
+#define RK_I8P_FMUL(a, b) _mm512_mul_ps(a, b)
+#define RK_I8P_FADD(a, b) _mm512_add_ps(a, b)
+#define RK_I8P_CVT(v) _mm512_cvtepi32_ps(v)
+#define RK_I8P_MERGE_ROW merge_row_avx512
+#include "i8_packed.h"
+#undef RK_I8P
+#undef RK_I8P_MR
+#undef RK_I8P_NR
+#undef RK_I8P_VEC
+#undef RK_I8P_ZERO
+#undef RK_I8P_LOAD
+#undef RK_I8P_STOREU
+#undef RK_I8P_BCAST
+#undef RK_I8P_DOT
+#undef RK_I8P_MERGE_ROW
+#undef RK_I8P_LOADU
+#undef RK_I8P_SUB
+#undef RK_I8P_FVEC
+#undef RK_I8P_FZERO
+#undef RK_I8P_FLOADU
+#undef RK_I8P_FSTOREU
+#undef RK_I8P_FBCAST
+#undef RK_I8P_FMUL
+#undef RK_I8P_FADD
+#undef RK_I8P_CVT
+#pragma clang attribute pop
+
+// AVX-VNNI: the VEX form of vpdpbusd on ymm (Intel since Alder Lake, AMD since Zen 5), 16 registers.
+#pragma clang attribute push(__attribute__((target("avx2,fma,f16c,avxvnni"))), apply_to = function)
+#define RK_I8P(name) rk_i8p_##name##_ymm
+#define RK_I8P_MR RK_I8P_YMM_MR
+#define RK_I8P_NR RK_I8P_YMM_NR
+#define RK_I8P_VEC __m256i
+#define RK_I8P_ZERO() _mm256_setzero_si256()
+#define RK_I8P_LOAD(p) _mm256_load_si256((const __m256i *)(const void *)(p))
+#define RK_I8P_STOREU(p, v) _mm256_storeu_si256((__m256i *)(void *)(p), v)
+#define RK_I8P_BCAST(word) _mm256_set1_epi32(word)
+#define RK_I8P_DOT(sums, u, s) _mm256_dpbusd_avx_epi32(sums, u, s)
+#define RK_I8P_LOADU(p) _mm256_loadu_si256((const __m256i *)(const void *)(p))
+#define RK_I8P_SUB(a, b) _mm256_sub_epi32(a, b)
+#define RK_I8P_FVEC __m256
+#define RK_I8P_FZERO() _mm256_setzero_ps()
+#define RK_I8P_FLOADU(p) _mm256_loadu_ps(p)
+#define RK_I8P_FSTOREU(p, v) _mm256_storeu_ps(p, v)
+#define RK_I8P_FBCAST(x) _mm256_set1_ps(x)
+#define RK_I8P_FMUL(a, b) _mm256_mul_ps(a, b)
+#define RK_I8P_FADD(a, b) _mm256_add_ps(a, b)
+#define RK_I8P_CVT(v) _mm256_cvtepi32_ps(v)
+#define RK_I8P_MERGE_ROW merge_row_avx2
+#include "i8_packed.h"
+#undef RK_I8P
+#undef RK_I8P_MR
+#undef RK_I8P_NR
+#undef RK_I8P_VEC
+#undef RK_I8P_ZERO
+#undef RK_I8P_LOAD
+#undef RK_I8P_STOREU
+#undef RK_I8P_BCAST
+#undef RK_I8P_DOT
+#undef RK_I8P_MERGE_ROW
+#undef RK_I8P_LOADU
+#undef RK_I8P_SUB
+#undef RK_I8P_FVEC
+#undef RK_I8P_FZERO
+#undef RK_I8P_FLOADU
+#undef RK_I8P_FSTOREU
+#undef RK_I8P_FBCAST
+#undef RK_I8P_FMUL
+#undef RK_I8P_FADD
+#undef RK_I8P_CVT
+#pragma clang attribute pop
+#endif
+
 // MARK: AVX-512 BF16
 //
 // vdpbf16ps multiplies pairs of bfloat16 and adds both products to an f32 lane. Its operands are
@@ -374,6 +493,7 @@ static int rk_detect(void) {
   int features = 0;
   if (avx512 && __builtin_cpu_supports("avx512vnni")) features |= RK_FEATURE_VNNI;
   if (avx512 && __builtin_cpu_supports("avx512bf16")) features |= RK_FEATURE_BF16;
+  if (avx2 && __builtin_cpu_supports("avxvnni")) features |= RK_FEATURE_AVX_VNNI;
   return level | features << 4;
 #else
   return RK_LEVEL_PORTABLE;
@@ -611,6 +731,90 @@ void rk_gemv_i8(const int8_t *A, long rows, long cols, long lda, const float *sc
   }
 #endif
   rk_kernels()->gemv_i8(A, rows, cols, lda, scales, rowsums, xq, xscale, bias, y);
+}
+
+int rk_i8p_variant(void) {
+#if RK_X86
+  if (rk_use_vnni()) return RK_I8P_AVX512;
+  if (rk_level() >= RK_LEVEL_AVX2 && (rk_features() & RK_FEATURE_AVX_VNNI) != 0) return RK_I8P_AVX_VNNI;
+#endif
+  return RK_I8P_NONE;
+}
+
+long rk_i8p_mr(int variant) { return variant == RK_I8P_AVX512 ? RK_I8P_ZMM_MR : RK_I8P_YMM_MR; }
+
+long rk_i8p_nr(int variant) { return variant == RK_I8P_AVX512 ? RK_I8P_ZMM_NR : RK_I8P_YMM_NR; }
+
+void rk_i8p_pack_v(int variant, const int8_t *A, long rows, long K, const float *scales, uint8_t *out,
+                   float *outScales) {
+  const long groups = rk_i8p_groups(K), nr = rk_i8p_nr(variant);
+  for (long p = 0; p < rows; p += nr) {
+    uint8_t *panel = out + p * groups * 4;
+    const long n = rows - p < nr ? rows - p : nr;
+    memset(panel, 0x80, (size_t)(groups * 4 * nr));
+    for (long r = 0; r < n; r++) {
+      const int8_t *row = A + (p + r) * K;
+      for (long k = 0; k < K; k++) panel[(k >> 2) * 4 * nr + r * 4 + (k & 3)] = (uint8_t)row[k] ^ 0x80u;
+    }
+    for (long r = 0; r < nr; r++) outScales[p + r] = r < n ? scales[p + r] : 0.0f;
+  }
+}
+
+int rk_i8p_pack_x(int variant, const float *h, long rows, long K, int8_t *out, float *xscales, int32_t *xsums) {
+  const long groups = rk_i8p_groups(K), mr = rk_i8p_mr(variant);
+  int8_t stack[4096];
+  int8_t *q = K <= 4096 ? stack : malloc((size_t)K);
+  if (!q) return 0;
+  for (long p = 0; p < rows; p += mr) {
+    int8_t *panel = out + p * groups * 4;
+    const long n = rows - p < mr ? rows - p : mr;
+    memset(panel, 0, (size_t)(groups * 4 * mr));
+    for (long i = 0; i < mr; i++) {
+      if (i >= n) {
+        xscales[p + i] = 0.0f;
+        xsums[p + i] = 0;
+        continue;
+      }
+      xscales[p + i] = rk_quantize_i8(h + (p + i) * K, K, q);
+      // |Σ hq| ≤ 127·K fits 32 bits up to K = 16.9 M, far beyond any H whose W (H² values) exists.
+      int32_t sum = 0;
+      for (long k = 0; k < K; k++) {
+        panel[(k >> 2) * 4 * mr + i * 4 + (k & 3)] = q[k];
+        sum += q[k];
+      }
+      xsums[p + i] = sum;
+    }
+  }
+  if (q != stack) free(q);
+  return 1;
+}
+
+long rk_i8p_scratch_count(int variant, long M, long K) {
+  long mc, nc;
+  rk_i8p_blocking(M, K, rk_i8p_mr(variant), rk_i8p_nr(variant), &mc, &nc);
+  return mc * nc;
+}
+
+void rk_i8p_logits(int variant, long M, long K, const int8_t *xp, const int32_t *xsums, const float *xscales,
+                   const uint8_t *vp, const float *vscales, const float *bias, long j0, long j1, float *c, long ldc) {
+#if RK_X86
+  if (variant == RK_I8P_AVX512) rk_i8p_logits_zmm(M, K, xp, xsums, xscales, vp, vscales, bias, j0, j1, c, ldc);
+  if (variant == RK_I8P_AVX_VNNI) rk_i8p_logits_ymm(M, K, xp, xsums, xscales, vp, vscales, bias, j0, j1, c, ldc);
+#endif
+}
+
+int rk_i8p_score(int variant, long M, long K, const int8_t *xp, const int32_t *xsums, const float *xscales,
+                 const uint8_t *vp, const float *vscales, const float *bias, long j0, long j1, const long *targets,
+                 float *maxima, float *sums, float *picked, float *scratch) {
+#if RK_X86
+  if (variant == RK_I8P_AVX512)
+    return rk_i8p_score_zmm(M, K, xp, xsums, xscales, vp, vscales, bias, j0, j1, targets, maxima, sums, picked,
+                            scratch);
+  if (variant == RK_I8P_AVX_VNNI)
+    return rk_i8p_score_ymm(M, K, xp, xsums, xscales, vp, vscales, bias, j0, j1, targets, maxima, sums, picked,
+                            scratch);
+#endif
+  return 0;
 }
 
 void rk_gemm_i8(const int8_t *A, long rows, long cols, const float *scales, const int32_t *rowsums, const int8_t *X,

@@ -1,4 +1,6 @@
+import CKernels
 import RNNModel
+import Synchronization
 
 /// V stored as int8 rows with one scale each, read as it is (docs/PERFORMANCE.md, "int8 V").
 ///
@@ -10,6 +12,8 @@ struct Int8OutputWeights: Sendable {
   let matrix: QuantizedMatrix
   /// Σ_k q[r, k] per row, for the VNNI kernels.
   let rowSums: [Int32]
+  /// The panels of the packed int8 product, made on first use (scoring).
+  let packed = PackedInt8Storage()
 
   init(_ matrix: QuantizedMatrix) {
     self.matrix = matrix
@@ -39,11 +43,13 @@ extension InferenceModel {
   }
 
   /// z = H·Vᵀ (+ c) for `rows` hidden states with int8 V: one matrix-vector product for one row,
-  /// else the matrix-matrix kernel over every row at once.
+  /// else the packed int8 product where a VNNI runs, else the matrix-matrix kernel over every row
+  /// at once (all three give the same bits).
   func int8Logits(
     _ v: Int8OutputWeights, hidden: UnsafePointer<Float>, rows: Int, into out: UnsafeMutablePointer<Float>,
     bias: UnsafePointer<Float>?
   ) {
+    if rows > 1 && packedInt8Logits(v, hidden: hidden, rows: rows, into: out, bias: bias) { return }
     let (h, o) = (hiddenSize, outputSize)
     let quantized = UnsafeMutablePointer<Int8>.allocate(capacity: rows * h)
     defer { quantized.deallocate() }
@@ -92,5 +98,267 @@ extension InferenceModel {
         }
       }
     }
+  }
+}
+
+// MARK: scoring with the packed int8 product (AVX-512 VNNI or AVX-VNNI)
+
+/// int8 V in the panels of the packed int8 product (`i8_packed.h`) of one variant (vector width):
+/// NR rows per panel, each byte + 128, 4 consecutive k per 32-bit word, with the row scales padded
+/// to whole panels.
+final class PackedInt8Matrix: @unchecked Sendable {
+  /// The variant (RK_I8P_*) whose micro-kernel reads these panels.
+  let variant: Int32
+  let rows: Int
+  let k: Int
+  /// 64-byte aligned panels; written once in `init`, read-only after.
+  let bytes: UnsafeMutablePointer<UInt8>
+  let scales: UnsafeMutablePointer<Float>
+
+  convenience init(_ matrix: QuantizedMatrix, variant: Int32) {
+    self.init(rows: matrix.rows, k: matrix.columns, variant: variant) { body in
+      matrix.withIntegers { q in
+        matrix.scales.withUnsafeBufferPointer { s in body(q.baseAddress!, s.baseAddress!) }
+      }
+    }
+  }
+
+  /// Packs the int8 `rows`×`k` matrix and its row scales that `source` passes to its argument.
+  init(
+    rows: Int, k: Int, variant: Int32,
+    source: ((UnsafePointer<Int8>, UnsafePointer<Float>) -> Void) -> Void
+  ) {
+    self.variant = variant
+    self.rows = rows
+    self.k = k
+    let panel = Kernels.int8PanelRows(variant).v
+    let paddedRows = (rows + panel - 1) / panel * panel
+    let columns = Kernels.int8PaddedColumns(k)
+    let count = paddedRows * columns
+    bytes = UnsafeMutableRawPointer(PackedMatrix.allocate((count + 3) / 4)).bindMemory(
+      to: UInt8.self, capacity: count)
+    scales = .allocate(capacity: max(1, paddedRows))
+    // Panels split across the threads: packing is a copy of V, at memory speed.
+    let panels = paddedRows / panel
+    let parts = max(1, min(Kernels.threadCount, panels))
+    let per = (panels + parts - 1) / parts
+    let target = UnsafeSendable((bytes, scales))
+    source { q, s in
+      let source = UnsafeSendable((q, s))
+      Kernels.parallelFor(parts) { part in
+        let first = part * per * panel
+        let count = min(rows, (part + 1) * per * panel) - first
+        guard count > 0 else { return }
+        let (q, s) = source.value
+        let (bytes, scales) = target.value
+        rk_i8p_pack_v(variant, q + first * k, count, k, s + first, bytes + first * columns, scales + first)
+      }
+    }
+  }
+
+  deinit {
+    UnsafeMutableRawPointer(bytes).deallocate()
+    scales.deallocate()
+  }
+}
+
+/// The packed int8 V, made the first time scoring needs it, so that loading a model and
+/// generating never pay for the copy.
+final class PackedInt8Storage: Sendable {
+  private let storage = Mutex<PackedInt8Matrix?>(nil)
+
+  /// The packed V for `variant`, packing it (again, for another variant) when needed.
+  func matrix(_ matrix: QuantizedMatrix, variant: Int32) -> PackedInt8Matrix {
+    storage.withLock { packed in
+      if let packed, packed.variant == variant { return packed }
+      let made = PackedInt8Matrix(matrix, variant: variant)
+      packed = made
+      return made
+    }
+  }
+}
+
+extension Kernels {
+  /// The packed int8 product's variant for the calling thread (RK_I8P_*; RK_I8P_NONE without VNNI).
+  static var packedInt8Variant: Int32 { rk_i8p_variant() }
+
+  /// Whether the packed int8 product runs on the calling thread (AVX-512 VNNI or AVX-VNNI).
+  static var packedInt8Available: Bool { packedInt8Variant != RK_I8P_NONE }
+
+  /// Hidden states (`x`) and rows of V (`v`) per panel of the packed int8 product of `variant`.
+  static func int8PanelRows(_ variant: Int32) -> (x: Int, v: Int) { (rk_i8p_mr(variant), rk_i8p_nr(variant)) }
+
+  /// Bytes per packed row of length `k`: whole groups of 4.
+  static func int8PaddedColumns(_ k: Int) -> Int { (k + 3) / 4 * 4 }
+}
+
+/// Hidden states quantized into the panels of the packed int8 product, with their scales and sums.
+final class PackedInt8Rows {
+  let variant: Int32
+  let capacity: Int
+  let bytes: UnsafeMutablePointer<Int8>
+  let scales: UnsafeMutablePointer<Float>
+  let sums: UnsafeMutablePointer<Int32>
+
+  /// Room for `rows` hidden states of length `k`, for `variant`.
+  init(rows: Int, k: Int, variant: Int32) {
+    self.variant = variant
+    let panel = Kernels.int8PanelRows(variant).x
+    capacity = (rows + panel - 1) / panel * panel
+    let count = capacity * Kernels.int8PaddedColumns(k)
+    bytes = UnsafeMutableRawPointer(PackedMatrix.allocate((count + 3) / 4)).bindMemory(
+      to: Int8.self, capacity: count)
+    scales = .allocate(capacity: capacity)
+    sums = .allocate(capacity: capacity)
+  }
+
+  deinit {
+    UnsafeMutableRawPointer(bytes).deallocate()
+    scales.deallocate()
+    sums.deallocate()
+  }
+
+  /// Quantizes and packs `rows` (at most the capacity) hidden states of length `k`, split across
+  /// the threads when there are many; false when a buffer could not be allocated.
+  func pack(_ hidden: UnsafePointer<Float>, rows: Int, k: Int) -> Bool {
+    let (variant, panel) = (variant, Kernels.int8PanelRows(variant).x)
+    let panels = (rows + panel - 1) / panel
+    let parts = panels >= 64 ? min(Kernels.threadCount, panels) : 1
+    let per = (panels + parts - 1) / parts
+    let columns = Kernels.int8PaddedColumns(k)
+    let shared = UnsafeSendable((hidden, bytes, scales, sums))
+    let failures = Atomic<Int>(0)
+    Kernels.parallelFor(parts) { part in
+      let first = part * per * panel
+      let count = min(rows, (part + 1) * per * panel) - first
+      guard count > 0 else { return }
+      let (hidden, bytes, scales, sums) = shared.value
+      let done = rk_i8p_pack_x(
+        variant, hidden + first * k, count, k, bytes + first * columns, scales + first, sums + first)
+      if done == 0 { failures.add(1, ordering: .relaxed) }
+    }
+    return failures.load(ordering: .relaxed) == 0
+  }
+}
+
+extension InferenceModel {
+  /// z = H·Vᵀ (+ c) for `rows` hidden states with the packed int8 product, each thread a range of
+  /// V's panels; false (the output then incomplete) when no variant runs on the calling thread or a
+  /// buffer could not be allocated.
+  func packedInt8Logits(
+    _ weights: Int8OutputWeights, hidden: UnsafePointer<Float>, rows: Int,
+    into out: UnsafeMutablePointer<Float>,
+    bias: UnsafePointer<Float>?
+  ) -> Bool {
+    let variant = Kernels.packedInt8Variant
+    guard variant != RK_I8P_NONE else { return false }
+    let v = weights.packed.matrix(weights.matrix, variant: variant)
+    let (h, o) = (hiddenSize, outputSize)
+    let (panel, vPanel) = Kernels.int8PanelRows(variant)
+    let blockRows = min(rows, Self.int8RowBlock(k: h, panel: panel))
+    let packed = PackedInt8Rows(rows: blockRows, k: h, variant: variant)
+    let parts = max(1, min(Kernels.threadCount, (o + vPanel - 1) / vPanel))
+    var start = 0
+    while start < rows {
+      let count = min(blockRows, rows - start)
+      guard packed.pack(hidden + start * h, rows: count, k: h) else { return false }
+      let shared = UnsafeSendable((packed.bytes, packed.sums, packed.scales, bias, out + start * o))
+      Kernels.parallelFor(parts) { part in
+        let columns = Self.columns(part: part, of: parts, total: o, panel: vPanel)
+        guard !columns.isEmpty else { return }
+        let (x, xSums, xScales, bias, out) = shared.value
+        rk_i8p_logits(
+          variant, count, h, x, xSums, xScales, v.bytes, v.scales, bias, columns.lowerBound,
+          columns.upperBound,
+          out + columns.lowerBound, o)
+      }
+      start += count
+    }
+    return true
+  }
+
+  /// Hidden states packed at a time for the packed int8 product: at most 8 MiB of panels. Each
+  /// block reads all of V once, at ≥ 2,048 rows for H up to 4,096, so V's traffic stays small even
+  /// from main memory.
+  static func int8RowBlock(k: Int, panel: Int) -> Int {
+    max(panel, (1 << 23) / Kernels.int8PaddedColumns(k) / panel * panel)
+  }
+
+  /// Scoring with int8 V and the packed int8 product: `scoreRowsPacked` with int8 panels, each
+  /// thread a range of V's panels, the log-sum-exp merged per cache-sized block of logits. False
+  /// (computing nothing) when V is not int8, the calling thread's kernel level and features have
+  /// no VNNI (AVX-512 VNNI or AVX-VNNI), or a buffer could not be allocated. `rowBlock` overrides
+  /// the rows packed at a time, `parts` the number of column ranges (one per thread).
+  func scoreRowsInt8(
+    _ states: HiddenStates, targets: [Int], rowBlock: Int? = nil, parts: Int? = nil, into out: inout [Float]
+  ) -> Bool {
+    let variant = Kernels.packedInt8Variant
+    guard case .int8(let weights) = outputWeights, variant != RK_I8P_NONE else { return false }
+    let v = weights.packed.matrix(weights.matrix, variant: variant)
+    let (h, o) = (hiddenSize, outputSize)
+    let total = states.totalRows
+    guard total > 0 else { return true }
+    let (panel, vPanel) = Kernels.int8PanelRows(variant)
+    let wanted = rowBlock ?? Self.int8RowBlock(k: h, panel: panel)
+    let blockRows = min(total, max(1, wanted))
+    let packed = PackedInt8Rows(rows: blockRows, k: h, variant: variant)
+    let parts = parts ?? max(1, min(Kernels.threadCount, (o + vPanel - 1) / vPanel))
+    var maxima = [Float](repeating: -.infinity, count: parts * blockRows)
+    var sums = [Float](repeating: 0, count: parts * blockRows)
+    var picked = [Float](repeating: .nan, count: parts * blockRows)
+    let ranges = (0..<parts).map { Self.columns(part: $0, of: parts, total: o, panel: vPanel) }
+    var succeeded = true
+    states.rows.withUnsafeBufferPointer { hidden in
+      targets.withUnsafeBufferPointer { targets in
+        outputBias.withUnsafeBufferPointer { c in
+          var start = 0
+          while start < total && succeeded {
+            let count = min(blockRows, total - start)
+            guard packed.pack(hidden.baseAddress! + start * h, rows: count, k: h) else {
+              succeeded = false
+              return
+            }
+            for i in 0..<(parts * blockRows) {
+              maxima[i] = -.infinity
+              sums[i] = 0
+            }
+            let failures = Atomic<Int>(0)
+            maxima.withUnsafeMutableBufferPointer { maxima in
+              sums.withUnsafeMutableBufferPointer { sums in
+                picked.withUnsafeMutableBufferPointer { picked in
+                  let shared = UnsafeSendable(
+                    (
+                      packed.bytes, packed.sums, packed.scales, targets.baseAddress! + start, c.baseAddress!,
+                      maxima.baseAddress!, sums.baseAddress!, picked.baseAddress!
+                    ))
+                  Kernels.parallelFor(parts) { part in
+                    let columns = ranges[part]
+                    guard !columns.isEmpty else { return }
+                    let (x, xSums, xScales, targets, c, maxima, sums, picked) = shared.value
+                    let offset = part * blockRows
+                    let done = rk_i8p_score(
+                      variant, count, h, x, xSums, xScales, v.bytes, v.scales, c, columns.lowerBound,
+                      columns.upperBound,
+                      targets, maxima + offset, sums + offset, picked + offset, nil)
+                    if done == 0 { failures.add(1, ordering: .relaxed) }
+                  }
+                }
+              }
+            }
+            guard failures.load(ordering: .relaxed) == 0 else {
+              succeeded = false
+              return
+            }
+            out.withUnsafeMutableBufferPointer { out in
+              Self.mergeParts(
+                rows: count, ranges: ranges, stride: blockRows, targets: targets.baseAddress! + start,
+                maxima: maxima, sums: sums, picked: picked, into: out.baseAddress! + start)
+            }
+            start += count
+          }
+        }
+      }
+    }
+    return succeeded
   }
 }

@@ -245,7 +245,9 @@ extension InferenceModel {
       return [ScoreResult(logProbabilities: scored.map(Double.init))]
     }
     // The packed product needs no OpenBLAS; only the fallback's logits do.
-    if packedOutputWeights() == nil { try requireMatrixProducts() }
+    if packedOutputWeights() == nil && !(outputWeightsAreInt8 && Kernels.packedInt8Available) {
+      try requireMatrixProducts()
+    }
     let states = try hiddenStates(tokens: batch)
     // Row r's target is the token after it; the last row of each sequence has none.
     var targets = [Int](repeating: -1, count: states.totalRows)
@@ -266,6 +268,7 @@ extension InferenceModel {
   /// the log-sum-exp of its rows on all threads.
   func scoreRows(_ states: HiddenStates, targets: [Int], blockFloats: Int, into out: inout [Float]) {
     if scoreRowsPacked(states, targets: targets, into: &out) { return }
+    if scoreRowsInt8(states, targets: targets, into: &out) { return }
     let (h, o) = (hiddenSize, outputSize)
     let total = states.totalRows
     let maxRows = max(16, blockFloats / o)

@@ -38,9 +38,13 @@ enum {
   RK_FEATURE_VNNI = 1,
   /// AVX-512 BF16 (vdpbf16ps): the bfloat16 matrix-vector product uses it at the AVX-512 level.
   RK_FEATURE_BF16 = 2,
+  /// AVX-VNNI (vpdpbusd on ymm, VEX): the packed int8 product uses it at the AVX2 level, and at the
+  /// AVX-512 level without RK_FEATURE_VNNI.
+  RK_FEATURE_AVX_VNNI = 4,
 };
 
-/// The features of RK_FEATURE_* this CPU supports (detected once; only at the AVX-512 level).
+/// The features of RK_FEATURE_* this CPU supports (detected once; VNNI and BF16 only with AVX-512,
+/// AVX-VNNI only with AVX2).
 int rk_cpu_features(void);
 
 /// The features the kernels use on the calling thread.
@@ -176,6 +180,55 @@ void rk_gemv_i8(const int8_t *A, long rows, long cols, long lda, const float *sc
 /// its own scale xscales[i]); A's row stride is cols.
 void rk_gemm_i8(const int8_t *A, long rows, long cols, const float *scales, const int32_t *rowsums, const int8_t *X,
                 long n, const float *xscales, const float *bias, float *C, long ldc);
+
+/// The variants of the packed int8 product (rk_i8p_*): its vector width.
+enum {
+  /// Not available: the CPU (or the calling thread's level and features) has no VNNI.
+  RK_I8P_NONE = 0,
+  /// AVX-VNNI on ymm: tiles of 6 hidden states × 16 rows of V.
+  RK_I8P_AVX_VNNI = 1,
+  /// AVX-512 VNNI on zmm: tiles of 14 hidden states × 32 rows of V.
+  RK_I8P_AVX512 = 2,
+};
+
+/// The variant of the packed int8 product for the calling thread's level and features. Every
+/// variant's results equal rk_gemm_i8's bit for bit; their panels differ, so each call passes the
+/// variant its operands were packed for.
+int rk_i8p_variant(void);
+
+/// Hidden states per panel of the packed int8 product (MR) of `variant`.
+long rk_i8p_mr(int variant);
+
+/// Rows of V per panel of the packed int8 product (NR) of `variant`.
+long rk_i8p_nr(int variant);
+
+/// Copies int8 V (rows×K, row stride K) into panels of NR rows, 4 consecutive k per 32-bit word,
+/// each byte + 128; `out` holds ceil(rows/NR)·NR·ceil(K/4)·4 bytes (64-byte aligned), `outScales`
+/// ceil(rows/NR)·NR floats (`scales`, then 0).
+void rk_i8p_pack_v(int variant, const int8_t *A, long rows, long K, const float *scales, uint8_t *out,
+                   float *outScales);
+
+/// Quantizes each of `rows` hidden states h (rows×K) as rk_quantize_i8 does into panels of MR rows
+/// (`out`: ceil(rows/MR)·MR·ceil(K/4)·4 bytes), with each one's scale and Σ_k hq[k] (`xscales`,
+/// `xsums`: ceil(rows/MR)·MR values, 0 for the padding). Returns 0 when a buffer could not be allocated.
+int rk_i8p_pack_x(int variant, const float *h, long rows, long K, int8_t *out, float *xscales, int32_t *xsums);
+
+/// Floats of scratch rk_i8p_score needs for M hidden states of length K.
+long rk_i8p_scratch_count(int variant, long M, long K);
+
+/// C[i, j - j0] (row stride ldc) = rk_gemm_i8's C[i, j] for M packed hidden states and columns
+/// j0 ..< j1 of packed V (j0 a multiple of NR); `bias` indexed by j, or NULL.
+void rk_i8p_logits(int variant, long M, long K, const int8_t *xp, const int32_t *xsums, const float *xscales,
+                   const uint8_t *vp, const float *vscales, const float *bias, long j0, long j1, float *c, long ldc);
+
+/// rk_score_packed for int8 V: merges each row's log-sum-exp of the logits (rk_gemm_i8's, without
+/// bias) + bias over columns j0 ..< j1 into (maxima[i], sums[i]) and sets picked[i] to the target's
+/// logit + bias when in range; rows with a negative target are skipped. `scratch` holds
+/// rk_i8p_scratch_count floats, or is NULL. Returns 0 when its buffer could not be allocated or
+/// the variant is RK_I8P_NONE.
+int rk_i8p_score(int variant, long M, long K, const int8_t *xp, const int32_t *xsums, const float *xscales,
+                 const uint8_t *vp, const float *vscales, const float *bias, long j0, long j1, const long *targets,
+                 float *maxima, float *sums, float *picked, float *scratch);
 
 /// y[r] = bias[r] + A[r, :] . x for bfloat16 A (row stride lda); `bias` may be NULL. Every level
 /// widens A in registers, exactly as if A had been converted to f32 (the same sums as rk_gemv_f32).
