@@ -252,15 +252,17 @@ def ort_generate(session, prompt, h):
 # MARK: driver
 
 
-def record_cli(results, cli, folder, size, batch, threads, env_extra, repeats, round_index):
-    """Times whole `rnnkit score` processes on the batch written as text, one sequence per line."""
+def record_cli(results, cli, folder, size, batch, threads, env_extra, repeats, round_index, dtype="f32"):
+    """Times whole `rnnkit score` processes on the batch written as text, one sequence per line, with
+    the model whose V is stored as `dtype` (f32, or i8 for the `--dtype int8` file)."""
     path = os.path.join(folder, f"{size}-batch.txt")
     if not os.path.exists(path):
         with open(path, "w") as f:
             for row in batch:
                 f.write(" ".join(f"w{int(t)}" for t in row) + "\n")
     env = dict(os.environ, OPENBLAS_NUM_THREADS=str(threads), **env_extra)
-    command = [cli, "score", os.path.join(folder, f"{size}-f32.rnn"), path, "--json"]
+    model = os.path.join(folder, f"{size}-f32.rnn" if dtype == "f32" else f"{size}-{dtype}v.rnn")
+    command = [cli, "score", model, path, "--json"]
 
     def run():
         out = subprocess.run(command, env=env, check=True, capture_output=True, text=True).stdout
@@ -270,7 +272,7 @@ def record_cli(results, cli, folder, size, batch, threads, env_extra, repeats, r
     med, best = timed(repeats, run)
     tokens = batch.shape[0] * batch.shape[1]
     predicted = first["predicted"]
-    results.append({"impl": "rnnkit-cli", "size": size, "task": "b", "dtype": "f32", "threads": threads,
+    results.append({"impl": "rnnkit-cli", "size": size, "task": "b", "dtype": dtype, "threads": threads,
                     "round": round_index, "median_s": med, "min_s": best, "tokens": tokens,
                     "tokens_per_s": tokens / med, "check": -first["cross_entropy"] * predicted})
     print(json.dumps(results[-1]), file=sys.stderr)
@@ -360,7 +362,9 @@ def main():
                         results.append(dict(r, impl=label, round=round_index))
                         print(json.dumps(results[-1]), file=sys.stderr)
                 if args.cli and size == "small" and "b" in tasks:
-                    record_cli(results, args.cli, args.dir, size, batch, threads, rnnkit_env, args.repeats, round_index)
+                    for dtype in ("f32", "i8"):
+                        record_cli(results, args.cli, args.dir, size, batch, threads, rnnkit_env, args.repeats,
+                                   round_index, dtype)
                 work = [
                     ("a", LENGTH, "score", lambda s: ort_score(s, batch[:1]), lambda: numpy_score(wt, batch[:1])),
                     ("b", SEQUENCES * LENGTH, "score", lambda s: ort_score(s, batch), lambda: numpy_score(wt, batch)),
@@ -550,14 +554,18 @@ def report(results):
     cli = [r for r in results if r.get("impl") == "rnnkit-cli"]
     if cli:
         print("\n== whole process: `rnnkit score` of the 32 sequences (SMALL), against ONNX Runtime in-process (task b)")
-        for t in threads_list:
-            def cli_ratio(i):
-                c = find(i, impl="rnnkit-cli", size="small", task="b", threads=t)
-                o = find(i, impl="onnxruntime", size="small", task="b", threads=t)
-                return o["median_s"] / c["median_s"] if c and o else None
-            seconds = over_rounds(lambda i: (find(i, impl="rnnkit-cli", size="small", threads=t) or {}).get("median_s"))
-            print(f"{t} thread(s): rnnkit score {seconds * 1000:.1f} ms, ONNX Runtime time / rnnkit score time "
-                  f"{over_rounds(cli_ratio):.2f}")
+        for dtype, label in (("f32", "f32 model"), ("i8", "int8 V model")):
+            for t in threads_list:
+                def cli_ratio(i):
+                    c = find(i, impl="rnnkit-cli", size="small", task="b", threads=t, dtype=dtype)
+                    o = find(i, impl="onnxruntime", size="small", task="b", threads=t)
+                    return o["median_s"] / c["median_s"] if c and o else None
+                seconds = over_rounds(lambda i: (find(i, impl="rnnkit-cli", size="small", threads=t, dtype=dtype)
+                                                 or {}).get("median_s"))
+                if seconds != seconds:
+                    continue
+                print(f"{t} thread(s), {label}: rnnkit score {seconds * 1000:.1f} ms, "
+                      f"ONNX Runtime f32 time / rnnkit score time {over_rounds(cli_ratio):.2f}")
     ort = [r for r in results if r.get("impl") == "onnxruntime" and r.get("configs")]
     if ort:
         print("\n== ONNX Runtime: median s of each configuration tried (round 0)")
