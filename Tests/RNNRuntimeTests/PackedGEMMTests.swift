@@ -312,7 +312,8 @@ import Testing
   }
 
   // One sequence with the recurrence overlapped with the logits (with two or more threads), in
-  // chunks of one panel, several panels, and the default, at every level, against the float64
+  // fixed chunks of one panel and of several panels, and in the default chunks of the rows ready
+  // when a thread runs out of work, at every level, against the float64
   // reference model and against the same sequence scored in a batch (the plain path: recurrence
   // first, then the logits), both abs 1e-5 per log-probability; a hidden state that overflows is
   // reported at its step.
