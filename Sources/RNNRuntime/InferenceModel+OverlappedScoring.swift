@@ -1,3 +1,4 @@
+import CKernels
 import Dispatch
 import Synchronization
 
@@ -229,5 +230,116 @@ extension InferenceModel {
     if step >= 0 { throw .nonFiniteHidden(step: step, sequence: nil) }
     guard failures.load(ordering: .relaxed) == 0 else { return nil }
     return out
+  }
+}
+
+extension InferenceModel {
+  /// Scores one sequence with two or more threads: the recurrence overlapped with the logits
+  /// (``scoreOverlapped(tokens:chunkRows:)``) while W_h fits in L2, else (W_h read from L3 or memory
+  /// at every step) every step split across the threads and then the logits of all rows at once,
+  /// reading V once (``scoreAfterSplitRecurrence(tokens:)``): overlapped there, the recurrence's
+  /// reads of W_h compete with the logits' reads of V. Nil (computing nothing) with one thread or
+  /// f16 V.
+  func scoreOneSequence(tokens: [Int]) throws(RuntimeError) -> [Float]? {
+    if hiddenSize * hiddenSize * MemoryLayout<Float>.stride <= Kernels.cacheSize(2) {
+      return try scoreOverlapped(tokens: tokens)
+    }
+    return try scoreAfterSplitRecurrence(tokens: tokens)
+  }
+
+  /// Scores one sequence: the recurrence with each step's rows of W_h split across the threads
+  /// (``recurSplit(_:count:)``), then the logits of all rows with the packed product. Nil
+  /// (computing nothing) with one thread or f16 V.
+  func scoreAfterSplitRecurrence(tokens: [Int]) throws(RuntimeError) -> [Float]? {
+    guard Kernels.threadCount >= 2, tokens.count >= 2, packedOutputWeights() != nil else { return nil }
+    let (h, total) = (hiddenSize, tokens.count)
+    var states = HiddenStates(
+      rows: [Float](unsafeUninitializedCapacity: total * h) { $1 = total * h }, offsets: [0], lengths: [total]
+    )
+    try states.rows.withUnsafeMutableBufferPointer { rows throws(RuntimeError) in
+      let base = rows.baseAddress!
+      try inputColumns.copyRows(tokens) { t in base + t * h }
+    }
+    try recurSplit(&states.rows, count: total)
+    var targets = [Int](repeating: -1, count: total)
+    for t in 0..<(total - 1) { targets[t] = tokens[t + 1] }
+    var out = [Float](repeating: 0, count: total)
+    guard scoreRowsPacked(states, targets: targets, into: &out) else { return nil }
+    out.removeLast()
+    return out
+  }
+
+  /// h_t = f(proj_t + W_h·h_{t-1}) in place over the `count` rows of one sequence (h_0 = f(proj_0)),
+  /// each step's rows of W_h split into one share per thread. The shares of a step are work items
+  /// claimed in order, and an item waits (spinning) until the step before is complete, so any
+  /// thread may run any share and a thread that joins late only leaves the others more to do;
+  /// claimed alternately, each thread keeps its share, and every other step runs it backwards so
+  /// that it starts on the rows still in its L2 cache (a share larger than L2 is then read half from
+  /// L2 instead of all from L3). A row's sum never depends on the split or the order.
+  /// `blockRows` (by default a sixteenth of L2) is the rows read forward at a time on backward steps.
+  func recurSplit(_ rows: inout [Float], count total: Int, blockRows: Int? = nil) throws(RuntimeError) {
+    let h = hiddenSize
+    let threads = Kernels.threadCount
+    // Backwards in blocks read forward, so that the hardware prefetchers see ascending streams.
+    let block = max(1, blockRows ?? Kernels.cacheSize(2) / 16 / (h * MemoryLayout<Float>.stride))
+    // Shares of whole cache lines.
+    let per = ((h + threads - 1) / threads + 15) / 16 * 16
+    let parts = (h + per - 1) / per
+    let items = (total - 1) * parts
+    let next = Atomic<Int>(0)
+    let done = Atomic<Int>(0)
+    let failedStep = Atomic<Int>(-1)
+    let activation = activation
+    rows.withUnsafeMutableBufferPointer { rows in
+      recurrent.withUnsafeBufferPointer { wh in
+        Kernels.activate(activation, rows.baseAddress!, count: h)
+        if !Kernels.allFinite(rows.baseAddress!, count: h) { failedStep.store(0, ordering: .relaxed) }
+        let shared = UnsafeSendable((rows.baseAddress!, wh.baseAddress!))
+        Kernels.parallelFor(threads) { _ in
+          let (rows, wh) = shared.value
+          while true {
+            let item = next.wrappingAdd(1, ordering: .relaxed).oldValue
+            guard item < items else { return }
+            let (index, part) = item.quotientAndRemainder(dividingBy: parts)
+            let t = index + 1
+            // Row t - 1 is complete once every share of the steps before t is.
+            var spins = 0
+            while done.load(ordering: .acquiring) < index * parts {
+              rk_spin_pause()
+              spins += 1
+              // Now and then give the core away: on a busy machine the thread this one waits for
+              // may be waiting for a core.
+              if spins & 63 == 0 { rk_spin_yield() }
+            }
+            let start = part * per
+            let count = min(per, h - start)
+            let row = rows + t * h
+            if t % 2 == 0 {
+              Kernels.gemvF32(m: count, n: h, a: wh + start * h, x: row - h, beta: 1, y: row + start)
+            } else {
+              var top = start + count
+              while top > start {
+                let first = max(start, top - block)
+                Kernels.gemvF32(m: top - first, n: h, a: wh + first * h, x: row - h, beta: 1, y: row + first)
+                top = first
+              }
+            }
+            Kernels.activate(activation, row + start, count: count)
+            if !Kernels.allFinite(row + start, count: count) {
+              var seen = failedStep.load(ordering: .relaxed)
+              while seen < 0 || t < seen {
+                let (exchanged, original) = failedStep.compareExchange(
+                  expected: seen, desired: t, ordering: .relaxed)
+                if exchanged { break }
+                seen = original
+              }
+            }
+            done.add(1, ordering: .releasing)
+          }
+        }
+      }
+    }
+    let step = failedStep.load(ordering: .relaxed)
+    if step >= 0 { throw .nonFiniteHidden(step: step, sequence: nil) }
   }
 }

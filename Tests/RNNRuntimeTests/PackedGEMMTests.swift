@@ -352,6 +352,64 @@ import Testing
     }
   }
 
+  // One sequence with each recurrence step split across the threads, then the logits of all rows
+  // (the path when W_h does not fit in L2), at every level, against the float64 reference model
+  // (abs 1e-5 per log-probability) and against the serial recurrence followed by the packed
+  // scoring: bit for bit (hidden states and log-probabilities) at the CPU's own level, which the
+  // other threads run at too, else abs 1e-5; a hidden state that overflows is reported at its
+  // first step.
+  @Test(arguments: KernelTests.levels)
+  func splitRecurrenceScoringMatchesReference(level: Int) throws {
+    try KernelTests.atLevel(level, "scoring after the split recurrence") {
+      // H = 45: shares of 32 and 13 rows with two threads, the last ragged.
+      let model = try TestModels.make(h: 45, x: 61, g: .softmax, seed: 29, scale: 0.3)
+      let runtime = try InferenceModel(model)
+      var random = TestRandom(9)
+      let tokens = (0..<97).map { _ in random.int(61) }
+      let reference = Reference(model).run(tokens: tokens)
+      var plain = [Float](repeating: 0, count: tokens.count)
+      let targets = tokens.dropFirst() + [-1]
+      #expect(
+        runtime.scoreRowsPacked(
+          try runtime.hiddenStates(tokens: [tokens]), targets: Array(targets), into: &plain))
+      guard let scored = try runtime.scoreAfterSplitRecurrence(tokens: tokens) else {
+        #expect(Kernels.threadCount == 1, "only one thread makes splitting impossible")
+        print("PackedGEMMTests: split recurrence NOT run: the runtime has one thread")
+        return
+      }
+      #expect(scored.count == tokens.count - 1)
+      for t in 0..<(tokens.count - 1) {
+        let expected = Reference.logSoftmax(reference.logits[t])[tokens[t + 1]]
+        #expect(
+          Double(scored[t]).isApproximatelyEqual(to: expected, absoluteTolerance: 1e-5),
+          "step \(t) at level \(level)")
+      }
+      var split = try runtime.hiddenStates(tokens: [tokens])
+      let serial = split.rows
+      try split.rows.withUnsafeMutableBufferPointer { rows throws(RuntimeError) in
+        let base = rows.baseAddress!
+        try runtime.inputColumns.copyRows(tokens) { base + $0 * 45 }
+      }
+      try runtime.recurSplit(&split.rows, count: tokens.count, blockRows: 5)
+      if level == Kernels.cpuLevel {
+        #expect(split.rows == serial, "split and serial recurrence differ (backward blocks of 5 rows)")
+        #expect(scored == Array(plain.dropLast()), "split and serial recurrence score differently")
+      } else {
+        for t in 0..<(tokens.count - 1) {
+          #expect(
+            scored[t].isApproximatelyEqual(to: plain[t], absoluteTolerance: 1e-5),
+            "step \(t) at level \(level), against the serial recurrence")
+        }
+      }
+      var exploding = try TestModels.make(h: 40, x: 10, f: .identity, seed: 24, scale: 0.5)
+      exploding.W = Parameter([Float](repeating: 1e30, count: 40 * 50), shape: [40, 50])
+      let failing = try InferenceModel(exploding)
+      #expect(throws: RuntimeError.nonFiniteHidden(step: 1, sequence: nil)) {
+        _ = try failing.scoreAfterSplitRecurrence(tokens: [1, 2, 3, 4, 5])
+      }
+    }
+  }
+
   // Scoring a batch with V in f32 (the packed product) and in f16 (never expanded: OpenBLAS on
   // blocks of widened rows), against the float64 reference of the loaded model (abs 1e-5).
   @Test(arguments: [DType.f32, .f16])
