@@ -807,6 +807,20 @@ void rk_pack_a(int level, const float *a, long M, long K, long lda, float *out) 
   rk_gemm_kernels(level)->pack_a(a, M, K, lda, out);
 }
 
+void rk_pack_a_columns(int level, const float *a, long M, long K, long lda, long k0, long k1, float *out) {
+  const long mr = rk_gemm_mr(level);
+  for (long p = 0; p < M; p += mr) {
+    float *panel = out + p * K;
+    const long n = M - p < mr ? M - p : mr;
+    for (long r = 0; r < n; r++) {
+      const float *row = a + (p + r) * lda;
+      for (long k = k0; k < k1; k++) panel[k * mr + r] = row[k];
+    }
+    for (long r = n; r < mr; r++)
+      for (long k = k0; k < k1; k++) panel[k * mr + r] = 0.0f;
+  }
+}
+
 void rk_pack_b(int level, const float *b, long N, long K, long ldb, float *out) {
   rk_gemm_kernels(level)->pack_b(b, N, K, ldb, out);
 }

@@ -410,6 +410,29 @@ import Testing
     }
   }
 
+  // A batch recurrence whose steps are large enough to split their columns across the threads
+  // (40 sequences at H = 256: three A panels, the last ragged; sequences ending at different
+  // steps), at every level: every hidden state against the float64 reference model, abs 1e-5.
+  @Test(arguments: KernelTests.levels)
+  func splitBatchRecurrenceMatchesReference(level: Int) throws {
+    try KernelTests.atLevel(level, "split batch recurrence") {
+      let model = try TestModels.make(h: 256, x: 37, seed: 41, scale: 0.2)
+      let runtime = try InferenceModel(model)
+      var random = TestRandom(12)
+      let batch = (0..<40).map { s in (0..<(1 + s % 9)).map { _ in random.int(37) } }
+      let states = try runtime.hiddenStates(tokens: batch)
+      let reference = Reference(model)
+      for (s, sequence) in batch.enumerated() {
+        let hidden = reference.run(tokens: sequence).hidden
+        for t in sequence.indices {
+          let row = (states.offsets[s] + t) * 256
+          let worst = (0..<256).map { abs(Double(states.rows[row + $0]) - hidden[t][$0]) }.max()!
+          #expect(worst <= 1e-5, "sequence \(s) step \(t) at level \(level): \(worst)")
+        }
+      }
+    }
+  }
+
   // Scoring a batch with V in f32 (the packed product) and in f16 (never expanded: OpenBLAS on
   // blocks of widened rows), against the float64 reference of the loaded model (abs 1e-5).
   @Test(arguments: [DType.f32, .f16])
