@@ -93,13 +93,15 @@ extension InferenceModel {
     return start..<min(total, (part + 1) * per * panel)
   }
 
-  /// Copies `rows` rows of `hidden` into A panels, split across the threads.
+  /// Copies `rows` rows of `hidden` into A panels, split across the threads when they take more
+  /// bytes than L2 holds (512 rows of H = 1,024 are 2 MB: a copy the other threads would wait for).
   static func packRows(
     _ hidden: UnsafePointer<Float>, rows: Int, k: Int, level: Int32, into packed: UnsafeMutablePointer<Float>
   ) {
     let panel = Kernels.panelRows(level: level).a
     let panels = (rows + panel - 1) / panel
-    let parts = panels >= 64 ? min(Kernels.threadCount, panels) : 1
+    let bytes = rows * k * MemoryLayout<Float>.stride
+    let parts = bytes > Kernels.cacheSize(2) ? min(Kernels.threadCount, panels) : 1
     let per = (panels + parts - 1) / parts
     let (source, target) = (UnsafeSendable(hidden), UnsafeSendable(packed))
     Kernels.parallelFor(parts) { part in
