@@ -49,7 +49,8 @@ extension InferenceModel {
     let panel = Kernels.panelRows(level: level).a
     let fixed = chunkRows.map { (max(1, $0) + panel - 1) / panel * panel }
     // The fewest rows worth a chunk: one panel while V fits in L3, where reading it once more for
-    // few rows is cheap; else 32 rows (16 FLOPs per byte of a V read from main memory).
+    // few rows is cheap; else the whole panels in 32 rows (about 16 FLOPs per byte of a V read from
+    // main memory).
     let fitsL3 = o * h * MemoryLayout<Float>.stride <= Kernels.cacheSize(3)
     let minRows = min(total, fitsL3 ? panel : max(panel, 32 / panel * panel))
     let maxRows = max(minRows, packedRowBlock(level: level))
@@ -248,7 +249,7 @@ extension InferenceModel {
   }
 
   /// Scores one sequence: the recurrence with each step's rows of W_h split across the threads
-  /// (``recurSplit(_:count:)``), then the logits of all rows with the packed product. Nil
+  /// (``recurSplit(_:count:blockRows:)``), then the logits of all rows with the packed product. Nil
   /// (computing nothing) with one thread or f16 V.
   func scoreAfterSplitRecurrence(tokens: [Int]) throws(RuntimeError) -> [Float]? {
     guard Kernels.threadCount >= 2, tokens.count >= 2, packedOutputWeights() != nil else { return nil }
