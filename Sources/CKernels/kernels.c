@@ -737,7 +737,7 @@ static long rk_cache_detect(int which) {
   size = sysconf(which == 1 ? _SC_LEVEL1_DCACHE_SIZE : which == 2 ? _SC_LEVEL2_CACHE_SIZE : _SC_LEVEL3_CACHE_SIZE);
 #endif
   // The smaller of the two where both answer: in a virtual machine the C library may report the L3
-  // of the whole processor package (here 384 MB, from CPUID) where sysfs gives the 32 MB that this
+  // of the whole processor package (384 MB on one KVM guest) where sysfs gives the 32 MB that this
   // core shares.
   long listed = rk_cache_sysfs(which);
   if (size > 0 && listed > 0) return size < listed ? size : listed;
