@@ -916,14 +916,8 @@ void rk_train_recurrent_backward(int level, const float *W, long stride, long H,
 void rk_train_tanh(int level, const float *a, float *h, long n) { rk_training(level)->tanh(a, h, n); }
 // MARK: packed matrix product
 
-// Cache sizes in bytes (1: L1 data, 2: L2, 3: L3) from the C library, or from sysfs where it does
-// not know them; 0 when neither does.
-static long rk_cache_detect(int which) {
-  long size = 0;
-#if defined(_SC_LEVEL1_DCACHE_SIZE)
-  size = sysconf(which == 1 ? _SC_LEVEL1_DCACHE_SIZE : which == 2 ? _SC_LEVEL2_CACHE_SIZE : _SC_LEVEL3_CACHE_SIZE);
-#endif
-  if (size > 0) return size;
+// The size of cpu0's cache (1: L1 data, 2: L2, 3: L3) as sysfs lists it; 0 when unknown.
+static long rk_cache_sysfs(int which) {
   // index0 is L1 data on Linux; index2 and index3 are L2 and L3 when there is an L1 instruction
   // cache at index1.
   static const char *const paths[] = {"/sys/devices/system/cpu/cpu0/cache/index0/size",
@@ -937,6 +931,21 @@ static long rk_cache_detect(int which) {
   fclose(file);
   if (read < 1 || value <= 0 || value > (1L << 40)) return 0;
   return unit == 'K' ? value << 10 : unit == 'M' ? value << 20 : value;
+}
+
+// Cache sizes in bytes (1: L1 data, 2: L2, 3: L3) from the C library and from sysfs; 0 when neither
+// knows them.
+static long rk_cache_detect(int which) {
+  long size = 0;
+#if defined(_SC_LEVEL1_DCACHE_SIZE)
+  size = sysconf(which == 1 ? _SC_LEVEL1_DCACHE_SIZE : which == 2 ? _SC_LEVEL2_CACHE_SIZE : _SC_LEVEL3_CACHE_SIZE);
+#endif
+  // The smaller of the two where both answer: in a virtual machine the C library may report the L3
+  // of the whole processor package (384 MB on one KVM guest) where sysfs gives the 32 MB that this
+  // core shares.
+  long listed = rk_cache_sysfs(which);
+  if (size > 0 && listed > 0) return size < listed ? size : listed;
+  return size > 0 ? size : listed;
 }
 
 static atomic_long rk_caches[3] = {-1, -1, -1};
@@ -1000,6 +1009,20 @@ rk_gemm_blocks rk_gemm_blocking(int level, long M, long K) {
 
 void rk_pack_a(int level, const float *a, long M, long K, long lda, float *out) {
   rk_gemm_kernels(level)->pack_a(a, M, K, lda, out);
+}
+
+void rk_pack_a_columns(int level, const float *a, long M, long K, long lda, long k0, long k1, float *out) {
+  const long mr = rk_gemm_mr(level);
+  for (long p = 0; p < M; p += mr) {
+    float *panel = out + p * K;
+    const long n = M - p < mr ? M - p : mr;
+    for (long r = 0; r < n; r++) {
+      const float *row = a + (p + r) * lda;
+      for (long k = k0; k < k1; k++) panel[k * mr + r] = row[k];
+    }
+    for (long r = n; r < mr; r++)
+      for (long k = k0; k < k1; k++) panel[k * mr + r] = 0.0f;
+  }
 }
 
 void rk_pack_b(int level, const float *b, long N, long K, long ldb, float *out) {

@@ -1,12 +1,19 @@
+import Synchronization
+
 /// The recurrence of a batch of sequences on the packed matrix product (see `gemm_template.h`):
 /// each step adds states·W_hᵀ to the rows holding the inputs, for the sequences still running.
-/// W_h is packed once per batch; the states (a few rows) are packed at every step.
+/// W_h is packed once per batch. Each thread takes a range of columns of a step and does all of
+/// that step's work on it: the product, the activation, the finite check, the copy to the
+/// sequences' rows and the packing of the new states for the next step (two packed buffers, read
+/// and written in turn), so that no part of a step runs on one thread while the others wait.
 struct PackedRecurrence {
   let level: Int32
   let hidden: Int
   let weights: PackedMatrix
-  /// A panels for up to `capacity` states.
-  let states: UnsafeMutablePointer<Float>
+  /// A panels for up to `capacity` states, twice: the states read by a step and those it writes.
+  let states: (UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>)
+  /// Row-major scratch rows for up to `capacity` new states.
+  let next: UnsafeMutablePointer<Float>
   let capacity: Int
 
   /// Packs W_h (hidden×hidden, row-major) for products over at most `capacity` states.
@@ -15,33 +22,62 @@ struct PackedRecurrence {
     self.hidden = hidden
     self.capacity = capacity
     weights = PackedMatrix(b: recurrent, rows: hidden, k: hidden, level: level)
-    states = PackedMatrix.allocate(
-      Kernels.packedCount(rows: capacity, k: hidden, panel: Kernels.panelRows(level: level).a))
+    let count = Kernels.packedCount(rows: capacity, k: hidden, panel: Kernels.panelRows(level: level).a)
+    states = (PackedMatrix.allocate(count), PackedMatrix.allocate(count))
+    next = PackedMatrix.allocate(capacity * hidden)
   }
 
-  func deallocate() { UnsafeMutableRawPointer(states).deallocate() }
+  func deallocate() {
+    UnsafeMutableRawPointer(states.0).deallocate()
+    UnsafeMutableRawPointer(states.1).deallocate()
+    UnsafeMutableRawPointer(next).deallocate()
+  }
 
-  /// next[j] += W_h·state[j] for the first `count` rows of `state` and `next` (row-major, hidden
-  /// floats each). The columns (rows of W_h) split across the threads when a step is large enough
-  /// for that to pay: about 2^20 multiply-adds per thread.
-  func step(count: Int, state: UnsafePointer<Float>, next: UnsafeMutablePointer<Float>) {
-    precondition(count <= capacity, "more states than packed room")
+  /// Step `t` for the first `count` sequences, whose rows (h floats each, holding the inputs) are
+  /// `rows`: each becomes f(input + W_h·state) with the states packed by step t - 1, or f(input)
+  /// at step 0. Returns the first j whose new state is not finite (the rows are then partly
+  /// written), else nil. The columns split across the threads when a step is large enough for
+  /// that to pay: about 2^20 multiply-adds per thread.
+  func step(
+    _ t: Int, count: Int, rows: [UnsafeSendable<UnsafeMutablePointer<Float>>], activation: Int32
+  ) -> Int? {
+    precondition(count <= capacity && rows.count >= count, "more states than packed room")
     let h = hidden
-    Kernels.packA(level: level, state, first: 0, rows: count, k: h, lda: h, into: states)
     let blocks = Kernels.blocks(level: level, m: count, k: h)
     let panels = (h + weights.panel - 1) / weights.panel
     let parts = max(1, min(Kernels.threadCount, panels, count * h * h >> 20))
-    let (level, a, b, c, panel) = (
-      level, UnsafeSendable(states), UnsafeSendable(weights.values), UnsafeSendable(next), weights.panel
-    )
+    let (read, write) = t % 2 == 0 ? (states.1, states.0) : (states.0, states.1)
+    let (level, panel) = (level, weights.panel)
+    let shared = UnsafeSendable((read, write, weights.values, next))
+    let failed = Atomic<Int>(Int.max)
     let work: @Sendable (Int) -> Void = { part in
       let columns = InferenceModel.columns(part: part, of: parts, total: h, panel: panel)
       guard !columns.isEmpty else { return }
-      Kernels.gemmPackedAdd(
-        level: level, m: count, k: h, a: a.value, b: b.value, columns: columns,
-        c: c.value + columns.lowerBound,
-        ldc: h, blocks: blocks)
+      let (read, write, weights, next) = shared.value
+      let (start, width) = (columns.lowerBound, columns.count)
+      for j in 0..<count { (next + j * h + start).update(from: rows[j].value + start, count: width) }
+      if t > 0 {
+        Kernels.gemmPackedAdd(
+          level: level, m: count, k: h, a: read, b: weights, columns: columns, c: next + start, ldc: h,
+          blocks: blocks)
+      }
+      for j in 0..<count {
+        let row = next + j * h + start
+        Kernels.activate(activation, row, count: width)
+        if !Kernels.allFinite(row, count: width) {
+          var seen = failed.load(ordering: .relaxed)
+          while j < seen {
+            let (exchanged, original) = failed.compareExchange(expected: seen, desired: j, ordering: .relaxed)
+            if exchanged { break }
+            seen = original
+          }
+        }
+        (rows[j].value + start).update(from: row, count: width)
+      }
+      Kernels.packA(level: level, next, rows: count, k: h, lda: h, columns: columns, into: write)
     }
     if parts == 1 { work(0) } else { Kernels.parallelFor(parts, work) }
+    let first = failed.load(ordering: .relaxed)
+    return first == Int.max ? nil : first
   }
 }

@@ -93,13 +93,15 @@ extension InferenceModel {
     return start..<min(total, (part + 1) * per * panel)
   }
 
-  /// Copies `rows` rows of `hidden` into A panels, split across the threads.
+  /// Copies `rows` rows of `hidden` into A panels, split across the threads when they take more
+  /// bytes than L2 holds (512 rows of H = 1,024 are 2 MB: a copy the other threads would wait for).
   static func packRows(
     _ hidden: UnsafePointer<Float>, rows: Int, k: Int, level: Int32, into packed: UnsafeMutablePointer<Float>
   ) {
     let panel = Kernels.panelRows(level: level).a
     let panels = (rows + panel - 1) / panel
-    let parts = panels >= 64 ? min(Kernels.threadCount, panels) : 1
+    let bytes = rows * k * MemoryLayout<Float>.stride
+    let parts = bytes > Kernels.cacheSize(2) ? min(Kernels.threadCount, panels) : 1
     let per = (panels + parts - 1) / parts
     let (source, target) = (UnsafeSendable(hidden), UnsafeSendable(packed))
     Kernels.parallelFor(parts) { part in
@@ -231,153 +233,6 @@ extension InferenceModel {
 }
 
 extension InferenceModel {
-  /// Scores one sequence with the serial recurrence overlapped with the logits: this thread runs
-  /// the recurrence and packs each finished chunk of rows, while the other threads already score
-  /// the chunks before it (each chunk in eight column ranges per thread); once the
-  /// recurrence ends, this thread joins them. Nil (computing nothing) with one thread or f16 V.
-  func scoreOverlapped(tokens: [Int], chunkRows: Int? = nil) throws(RuntimeError) -> [Float]? {
-    let threads = Kernels.threadCount
-    guard threads >= 2, tokens.count >= 2, let v = packedOutputWeights() else { return nil }
-    let (h, o, level) = (hiddenSize, outputSize, v.level)
-    let total = tokens.count
-    let panel = Kernels.panelRows(level: level).a
-    // About two chunks per thread, so the others start early, of at least 128 rows: each chunk
-    // reads all of V, and 128 rows make that 64 FLOPs per byte of V, so that even a V in main
-    // memory keeps up with the micro-kernel. Chunks are whole panels, each chunk's panels starting
-    // where the previous ones end.
-    let wanted = max(1, chunkRows ?? max(128, (total + 2 * threads - 1) / (2 * threads)))
-    let chunk = (wanted + panel - 1) / panel * panel
-    // The first chunks are smaller (doubling), so that the other threads wait for less of the
-    // recurrence before they start: one panel while V fits in L3, where reading it once more
-    // for few rows is cheap; else a quarter of a chunk (at 32 rows and more, 16 FLOPs per byte of
-    // a V read from main memory).
-    let fitsL3 = o * h * MemoryLayout<Float>.stride <= Kernels.cacheSize(3)
-    let bounds: [Int] = {
-      var bounds = [0]
-      var size = fitsL3 ? panel : max(panel, chunk / 4 / panel * panel)
-      while bounds.last! < total {
-        bounds.append(min(total, bounds.last! + size))
-        size = min(chunk, 2 * size)
-      }
-      return bounds
-    }()
-    let chunks = bounds.count - 1
-    let scratchCount = (0..<chunks).map {
-      Kernels.scoreScratchCount(Kernels.blocks(level: level, m: bounds[$0 + 1] - bounds[$0], k: h))
-    }.max()!
-    // Eight column ranges per thread, so the items are small enough that the threads finish
-    // together (the last item a thread takes is at most about 1/(8·threads) of a chunk's work).
-    let parts = max(1, min(8 * threads, (o + v.panel - 1) / v.panel))
-    // Every row is written by the copy below.
-    var rows = [Float](unsafeUninitializedCapacity: total * h) { $1 = total * h }
-    try rows.withUnsafeMutableBufferPointer { rows throws(RuntimeError) in
-      let base = rows.baseAddress!
-      try inputColumns.copyRows(tokens) { t in base + t * h }
-    }
-    var targets = [Int](repeating: -1, count: total)
-    for t in 0..<(total - 1) { targets[t] = tokens[t + 1] }
-    let packed = PackedMatrix.allocate(Kernels.packedCount(rows: total, k: h, panel: panel))
-    defer { UnsafeMutableRawPointer(packed).deallocate() }
-    var maxima = [Float](repeating: -.infinity, count: parts * total)
-    var sums = [Float](repeating: 0, count: parts * total)
-    var picked = [Float](repeating: .nan, count: parts * total)
-    // Chunks whose rows are final and packed; the next work item (chunk-major, then column part).
-    // A worker that finds its chunk not ready sleeps on that chunk's semaphore, signalled once per
-    // item, rather than spinning on a core the recurrence may need.
-    let ready = Atomic<Int>(0)
-    let signals = (0..<chunks).map { _ in DispatchSemaphore(value: 0) }
-    let next = Atomic<Int>(0)
-    let failedStep = Atomic<Int>(-1)
-    let failures = Atomic<Int>(0)
-    // Items of each chunk not scored yet: whoever scores a chunk's last item merges its rows'
-    // column ranges, so that only the last chunk's merge is left after the other threads finish.
-    let pending = (0..<chunks).map { _ in PendingItems(parts) }
-    let ranges = (0..<parts).map { Self.columns(part: $0, of: parts, total: o, panel: v.panel) }
-    var out = [Float](repeating: 0, count: total - 1)
-    out.withUnsafeMutableBufferPointer { outBuffer in
-      let outBase = UnsafeSendable(outBuffer.baseAddress!)
-      rows.withUnsafeMutableBufferPointer { rows in
-        recurrent.withUnsafeBufferPointer { wh in
-          targets.withUnsafeBufferPointer { targets in
-            outputBias.withUnsafeBufferPointer { c in
-              maxima.withUnsafeMutableBufferPointer { maxima in
-                sums.withUnsafeMutableBufferPointer { sums in
-                  picked.withUnsafeMutableBufferPointer { picked in
-                    let shared = UnsafeSendable(
-                      (
-                        rows.baseAddress!, wh.baseAddress!, targets.baseAddress!, c.baseAddress!,
-                        maxima.baseAddress!,
-                        sums.baseAddress!, picked.baseAddress!, packed
-                      ))
-                    let activation = activation
-                    DispatchQueue.concurrentPerform(iterations: threads) { worker in
-                      let (rows, wh, targets, c, maxima, sums, picked, packed) = shared.value
-                      if worker == 0 {
-                        for index in 0..<chunks {
-                          let (first, last) = (bounds[index], bounds[index + 1])
-                          for t in first..<last {
-                            let row = rows + t * h
-                            // Every other step backwards, starting where the last one ended in W_h.
-                            if t > 0 {
-                              Kernels.gemvF32(
-                                m: h, n: h, a: wh, x: row - h, beta: 1, y: row, reversed: t % 2 == 1)
-                            }
-                            Kernels.activate(activation, row, count: h)
-                            if failedStep.load(ordering: .relaxed) < 0 && !Kernels.allFinite(row, count: h) {
-                              failedStep.store(t, ordering: .relaxed)
-                            }
-                          }
-                          Kernels.packA(
-                            level: level, rows + first * h, first: 0, rows: last - first, k: h, lda: h,
-                            into: packed + first * h)
-                          ready.store(index + 1, ordering: .releasing)
-                          for _ in 0..<parts { signals[index].signal() }
-                        }
-                      }
-                      // One block of logits per worker for all its items, not an allocation per item.
-                      let scratch = PackedMatrix.allocate(scratchCount)
-                      defer { UnsafeMutableRawPointer(scratch).deallocate() }
-                      while true {
-                        let item = next.wrappingAdd(1, ordering: .relaxed).oldValue
-                        guard item < chunks * parts else { return }
-                        let (index, part) = item.quotientAndRemainder(dividingBy: parts)
-                        if ready.load(ordering: .acquiring) <= index { signals[index].wait() }
-                        let columns = ranges[part]
-                        let first = bounds[index]
-                        if !columns.isEmpty {
-                          let count = bounds[index + 1] - first
-                          let offset = part * total + first
-                          let done = Kernels.scorePacked(
-                            level: level, m: count, k: h, a: packed + first * h, b: v.values, bias: c,
-                            columns: columns,
-                            targets: targets + first, maxima: maxima + offset, sums: sums + offset,
-                            picked: picked + offset, blocks: Kernels.blocks(level: level, m: count, k: h),
-                            scratch: scratch)
-                          if !done { failures.add(1, ordering: .relaxed) }
-                        }
-                        // The last item of its chunk: every range's pairs of these rows are final (the
-                        // other items' writes happen before their decrements, which this one acquires).
-                        if pending[index].count.subtract(1, ordering: .acquiringAndReleasing).newValue == 0 {
-                          Self.mergeRows(
-                            first..<min(bounds[index + 1], total - 1), ranges: ranges, stride: total,
-                            targets: targets, maxima: maxima, sums: sums, picked: picked, into: outBase.value)
-                        }
-                      }
-                    }
-                  }
-                }
-              }
-            }
-          }
-        }
-      }
-    }
-    let step = failedStep.load(ordering: .relaxed)
-    if step >= 0 { throw .nonFiniteHidden(step: step, sequence: nil) }
-    guard failures.load(ordering: .relaxed) == 0 else { return nil }
-    return out
-  }
-
   /// out[r] = the target's logit - the log-sum-exp of row r, from the (maximum, sum) pairs and
   /// picked logits of the column ranges `ranges` (range p's at offset p·stride + r), for every row
   /// with a target. Many rows are split across the threads: with one thread scoring the others
@@ -438,12 +293,6 @@ extension InferenceModel {
       out[r] = logit - (maximum + naturalLog(sum))
     }
   }
-}
-
-/// Work items of one chunk of overlapped scoring not finished yet.
-final class PendingItems: Sendable {
-  let count: Atomic<Int>
-  init(_ items: Int) { count = Atomic(items) }
 }
 
 #if canImport(Glibc)

@@ -330,37 +330,21 @@ public final class InferenceModel: Sendable {
         let order = lengths.indices.sorted { lengths[$0] > lengths[$1] }
         let product = PackedRecurrence(recurrent: wh, hidden: h, capacity: order.count)
         defer { product.deallocate() }
-        var state = [Float](repeating: 0, count: order.count * h)
-        var next = [Float](repeating: 0, count: order.count * h)
         var active = order.count
         for t in 0..<(lengths[order[0]]) {
           while active > 0 && lengths[order[active - 1]] <= t { active -= 1 }
-          state.withUnsafeMutableBufferPointer { state in
-            next.withUnsafeMutableBufferPointer { next in
-              let (sp, np) = (state.baseAddress!, next.baseAddress!)
-              for j in 0..<active { (np + j * h).update(from: base + (offsets[order[j]] + t) * h, count: h) }
-              if t > 0 {
-                product.step(count: active, state: sp, next: np)
-              } else if let initial {
-                initial.withUnsafeBufferPointer { h0 in
-                  for j in 0..<active {
-                    Kernels.gemv(m: h, n: h, a: wh, lda: h, x: h0.baseAddress!, beta: 1, y: np + j * h)
-                  }
-                }
-              }
-              Kernels.activate(activation, np, count: active * h)
-              for j in 0..<active {
-                let row = np + j * h
-                if !Kernels.allFinite(row, count: h) {
-                  failure = (t, order[j])
-                  return
-                }
-                (base + (offsets[order[j]] + t) * h).update(from: row, count: h)
+          let rows = (0..<active).map { UnsafeSendable(base + (offsets[order[$0]] + t) * h) }
+          if t == 0, let initial {
+            initial.withUnsafeBufferPointer { h0 in
+              for row in rows {
+                Kernels.gemv(m: h, n: h, a: wh, lda: h, x: h0.baseAddress!, beta: 1, y: row.value)
               }
             }
           }
-          if failure != nil { return }
-          swap(&state, &next)
+          if let j = product.step(t, count: active, rows: rows, activation: activation) {
+            failure = (t, order[j])
+            return
+          }
         }
       }
     }

@@ -343,6 +343,14 @@ extension Kernels {
     rk_pack_a(level, a + first * lda, rows, k, lda, packed + first * k)
   }
 
+  /// ``packA(level:_:first:rows:k:lda:into:)`` of rows 0 ..< `rows` for the columns `columns` only.
+  static func packA(
+    level: Int32, _ a: UnsafePointer<Float>, rows: Int, k: Int, lda: Int, columns: Range<Int>,
+    into packed: UnsafeMutablePointer<Float>
+  ) {
+    rk_pack_a_columns(level, a, rows, k, lda, columns.lowerBound, columns.upperBound, packed)
+  }
+
   static func packB(
     level: Int32, _ b: UnsafePointer<Float>, rows: Int, k: Int, ldb: Int,
     into packed: UnsafeMutablePointer<Float>

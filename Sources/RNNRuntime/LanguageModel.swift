@@ -241,7 +241,7 @@ extension InferenceModel {
         throw .invalidArgument("scoring needs at least 2 tokens (the first is given, the rest are predicted)")
       }
     }
-    if batch.count == 1, let scored = try scoreOverlapped(tokens: batch[0]) {
+    if batch.count == 1, let scored = try scoreOneSequence(tokens: batch[0]) {
       return [ScoreResult(logProbabilities: scored.map(Double.init))]
     }
     // The packed product needs no OpenBLAS; only the fallback's logits do.

@@ -312,7 +312,8 @@ import Testing
   }
 
   // One sequence with the recurrence overlapped with the logits (with two or more threads), in
-  // chunks of one panel, several panels, and the default, at every level, against the float64
+  // fixed chunks of one panel and of several panels, and in the default chunks of the rows ready
+  // when a thread runs out of work, at every level, against the float64
   // reference model and against the same sequence scored in a batch (the plain path: recurrence
   // first, then the logits), both abs 1e-5 per log-probability; a hidden state that overflows is
   // reported at its step.
@@ -347,6 +348,87 @@ import Testing
       let failing = try InferenceModel(exploding)
       #expect(throws: RuntimeError.nonFiniteHidden(step: 1, sequence: nil)) {
         _ = try failing.score(tokens: [1, 2, 3, 4])
+      }
+    }
+  }
+
+  // One sequence with each recurrence step split across the threads, then the logits of all rows
+  // (the path when W_h does not fit in L2), at every level, against the float64 reference model
+  // (abs 1e-5 per log-probability) and against the serial recurrence followed by the packed
+  // scoring: bit for bit (hidden states and log-probabilities) at the CPU's own level, which the
+  // other threads run at too, else abs 1e-5; a hidden state that overflows is reported at its
+  // first step.
+  @Test(arguments: KernelTests.levels)
+  func splitRecurrenceScoringMatchesReference(level: Int) throws {
+    try KernelTests.atLevel(level, "scoring after the split recurrence") {
+      // H = 45: shares of 32 and 13 rows with two threads, the last ragged.
+      let model = try TestModels.make(h: 45, x: 61, g: .softmax, seed: 29, scale: 0.3)
+      let runtime = try InferenceModel(model)
+      var random = TestRandom(9)
+      let tokens = (0..<97).map { _ in random.int(61) }
+      let reference = Reference(model).run(tokens: tokens)
+      var plain = [Float](repeating: 0, count: tokens.count)
+      let targets = tokens.dropFirst() + [-1]
+      #expect(
+        runtime.scoreRowsPacked(
+          try runtime.hiddenStates(tokens: [tokens]), targets: Array(targets), into: &plain))
+      guard let scored = try runtime.scoreAfterSplitRecurrence(tokens: tokens) else {
+        #expect(Kernels.threadCount == 1, "only one thread makes splitting impossible")
+        print("PackedGEMMTests: split recurrence NOT run: the runtime has one thread")
+        return
+      }
+      #expect(scored.count == tokens.count - 1)
+      for t in 0..<(tokens.count - 1) {
+        let expected = Reference.logSoftmax(reference.logits[t])[tokens[t + 1]]
+        #expect(
+          Double(scored[t]).isApproximatelyEqual(to: expected, absoluteTolerance: 1e-5),
+          "step \(t) at level \(level)")
+      }
+      var split = try runtime.hiddenStates(tokens: [tokens])
+      let serial = split.rows
+      try split.rows.withUnsafeMutableBufferPointer { rows throws(RuntimeError) in
+        let base = rows.baseAddress!
+        try runtime.inputColumns.copyRows(tokens) { base + $0 * 45 }
+      }
+      try runtime.recurSplit(&split.rows, count: tokens.count, blockRows: 5)
+      if level == Kernels.cpuLevel {
+        #expect(split.rows == serial, "split and serial recurrence differ (backward blocks of 5 rows)")
+        #expect(scored == Array(plain.dropLast()), "split and serial recurrence score differently")
+      } else {
+        for t in 0..<(tokens.count - 1) {
+          #expect(
+            scored[t].isApproximatelyEqual(to: plain[t], absoluteTolerance: 1e-5),
+            "step \(t) at level \(level), against the serial recurrence")
+        }
+      }
+      var exploding = try TestModels.make(h: 40, x: 10, f: .identity, seed: 24, scale: 0.5)
+      exploding.W = Parameter([Float](repeating: 1e30, count: 40 * 50), shape: [40, 50])
+      let failing = try InferenceModel(exploding)
+      #expect(throws: RuntimeError.nonFiniteHidden(step: 1, sequence: nil)) {
+        _ = try failing.scoreAfterSplitRecurrence(tokens: [1, 2, 3, 4, 5])
+      }
+    }
+  }
+
+  // A batch recurrence whose steps are large enough to split their columns across the threads
+  // (40 sequences at H = 256: three A panels, the last ragged; sequences ending at different
+  // steps), at every level: every hidden state against the float64 reference model, abs 1e-5.
+  @Test(arguments: KernelTests.levels)
+  func splitBatchRecurrenceMatchesReference(level: Int) throws {
+    try KernelTests.atLevel(level, "split batch recurrence") {
+      let model = try TestModels.make(h: 256, x: 37, seed: 41, scale: 0.2)
+      let runtime = try InferenceModel(model)
+      var random = TestRandom(12)
+      let batch = (0..<40).map { s in (0..<(1 + s % 9)).map { _ in random.int(37) } }
+      let states = try runtime.hiddenStates(tokens: batch)
+      let reference = Reference(model)
+      for (s, sequence) in batch.enumerated() {
+        let hidden = reference.run(tokens: sequence).hidden
+        for t in sequence.indices {
+          let row = (states.offsets[s] + t) * 256
+          let worst = (0..<256).map { abs(Double(states.rows[row + $0]) - hidden[t][$0]) }.max()!
+          #expect(worst <= 1e-5, "sequence \(s) step \(t) at level \(level): \(worst)")
+        }
       }
     }
   }

@@ -270,6 +270,10 @@ rk_gemm_blocks rk_gemm_blocking(int level, long M, long K);
 /// Copies A (M×K, row stride lda) into panels of MR rows; `out` holds ceil(M/MR)·MR·K floats.
 void rk_pack_a(int level, const float *a, long M, long K, long lda, float *out);
 
+/// rk_pack_a for the columns k0 ..< k1 of A only: writes just their part of each panel (`out` laid
+/// out for all K columns), so that threads can pack disjoint column ranges of one A.
+void rk_pack_a_columns(int level, const float *a, long M, long K, long lda, long k0, long k1, float *out);
+
 /// Copies B (N×K, row stride ldb) into panels of NR rows; `out` holds ceil(N/NR)·NR·K floats.
 void rk_pack_b(int level, const float *b, long N, long K, long ldb, float *out);
 

@@ -1,0 +1,346 @@
+import CKernels
+import Dispatch
+import Synchronization
+
+/// One chunk of overlapped scoring: rows `first ..< last`, scored in `ranges.count` column ranges
+/// of V (the work items). Whoever finishes its last item merges its rows.
+final class ScoringChunk: Sendable {
+  let first: Int
+  let last: Int
+  let ranges: [Range<Int>]
+  let blocks: GEMMBlocks
+  /// Items not finished yet.
+  let pending: Atomic<Int>
+
+  init(first: Int, last: Int, ranges: [Range<Int>], blocks: GEMMBlocks) {
+    (self.first, self.last, self.ranges, self.blocks) = (first, last, ranges, blocks)
+    pending = Atomic(ranges.count)
+  }
+}
+
+/// A scoring thread waiting for the recurrence to finish `rows` rows (0: not waiting).
+final class RowWaiter: Sendable {
+  let rows = Atomic<Int>(0)
+  let wake = DispatchSemaphore(value: 0)
+}
+
+/// Which chunks exist, and the next item of the newest one.
+struct OverlapSchedule {
+  var chunk: ScoringChunk?
+  var nextPart = 0
+  /// Rows handed to chunks so far: the next chunk's first row.
+  var scheduled = 0
+}
+
+extension InferenceModel {
+  /// Scores one sequence with the serial recurrence overlapped with the logits: one thread runs
+  /// the recurrence and packs the rows panel by panel; the others score chunks of the rows already
+  /// finished, in column ranges of V about one cache block wide; once the recurrence ends, that
+  /// thread joins them. A thread that runs out of items makes the next chunk of every row finished
+  /// by then (at most `packedRowBlock` rows), so V is read once per chunk and the chunks grow as
+  /// fast as the recurrence runs ahead. `chunkRows` instead fixes every chunk's rows (rounded up
+  /// to whole panels; the last chunk takes the rest). Nil (computing nothing) with one thread or
+  /// f16 V.
+  func scoreOverlapped(tokens: [Int], chunkRows: Int? = nil) throws(RuntimeError) -> [Float]? {
+    let threads = Kernels.threadCount
+    guard threads >= 2, tokens.count >= 2, let v = packedOutputWeights() else { return nil }
+    let (h, o, level) = (hiddenSize, outputSize, v.level)
+    let total = tokens.count
+    let panel = Kernels.panelRows(level: level).a
+    let fixed = chunkRows.map { (max(1, $0) + panel - 1) / panel * panel }
+    // The fewest rows worth a chunk: one panel while V fits in L3, where reading it once more for
+    // few rows is cheap; else the whole panels in 32 rows (about 16 FLOPs per byte of a V read from
+    // main memory).
+    let fitsL3 = o * h * MemoryLayout<Float>.stride <= Kernels.cacheSize(3)
+    let minRows = min(total, fitsL3 ? panel : max(panel, 32 / panel * panel))
+    let maxRows = max(minRows, packedRowBlock(level: level))
+    // Column ranges about one C block (NC) wide, at least eight per thread: the last item a thread
+    // takes is short, so the threads finish together. `width` bounds them for the buffers below.
+    let vPanels = (o + v.panel - 1) / v.panel
+    @Sendable func partCount(rows: Int) -> Int {
+      let nc = max(1, Int(Kernels.blocks(level: level, m: rows, k: h).nc))
+      return min(vPanels, max(8 * threads, (o + nc - 1) / nc))
+    }
+    let width = stride(from: panel, through: min(total, maxRows) + panel, by: panel).map(partCount).max()!
+    // Every row is written by the copy below.
+    var rows = [Float](unsafeUninitializedCapacity: total * h) { $1 = total * h }
+    try rows.withUnsafeMutableBufferPointer { rows throws(RuntimeError) in
+      let base = rows.baseAddress!
+      try inputColumns.copyRows(tokens) { t in base + t * h }
+    }
+    var targets = [Int](repeating: -1, count: total)
+    for t in 0..<(total - 1) { targets[t] = tokens[t + 1] }
+    let packed = PackedMatrix.allocate(Kernels.packedCount(rows: total, k: h, panel: panel))
+    defer { UnsafeMutableRawPointer(packed).deallocate() }
+    // Per column range (at most `width`) and row: the log-sum-exp's running (maximum, sum) and
+    // the target's logit.
+    var maxima = [Float](repeating: -.infinity, count: width * total)
+    var sums = [Float](repeating: 0, count: width * total)
+    var picked = [Float](repeating: .nan, count: width * total)
+    // Rows whose states are final and packed, published panel by panel.
+    let ready = Atomic<Int>(0)
+    let waiters = (0..<threads).map { _ in RowWaiter() }
+    let schedule = Mutex(OverlapSchedule())
+    let failedStep = Atomic<Int>(-1)
+    let failures = Atomic<Int>(0)
+    var out = [Float](repeating: 0, count: total - 1)
+    out.withUnsafeMutableBufferPointer { outBuffer in
+      rows.withUnsafeMutableBufferPointer { rows in
+        recurrent.withUnsafeBufferPointer { wh in
+          targets.withUnsafeBufferPointer { targets in
+            outputBias.withUnsafeBufferPointer { c in
+              maxima.withUnsafeMutableBufferPointer { maxima in
+                sums.withUnsafeMutableBufferPointer { sums in
+                  picked.withUnsafeMutableBufferPointer { picked in
+                    let shared = UnsafeSendable(
+                      (
+                        rows.baseAddress!, wh.baseAddress!, targets.baseAddress!, c.baseAddress!,
+                        maxima.baseAddress!, sums.baseAddress!, picked.baseAddress!, packed,
+                        outBuffer.baseAddress!
+                      ))
+                    let activation = activation
+                    Kernels.parallelFor(threads) { worker in
+                      let (rows, wh, targets, c, maxima, sums, picked, packed, out) = shared.value
+                      if worker == 0 {
+                        var packedRows = 0
+                        for t in 0..<total {
+                          let row = rows + t * h
+                          // Every other step backwards, starting where the last one ended in W_h.
+                          if t > 0 {
+                            Kernels.gemvF32(
+                              m: h, n: h, a: wh, x: row - h, beta: 1, y: row, reversed: t % 2 == 1)
+                          }
+                          Kernels.activate(activation, row, count: h)
+                          if failedStep.load(ordering: .relaxed) < 0 && !Kernels.allFinite(row, count: h) {
+                            failedStep.store(t, ordering: .relaxed)
+                          }
+                          guard t + 1 - packedRows == panel || t + 1 == total else { continue }
+                          Kernels.packA(
+                            level: level, rows + packedRows * h, first: 0, rows: t + 1 - packedRows, k: h,
+                            lda: h,
+                            into: packed + packedRows * h)
+                          packedRows = t + 1
+                          ready.store(packedRows, ordering: .sequentiallyConsistent)
+                          for waiter in waiters {
+                            let wanted = waiter.rows.load(ordering: .sequentiallyConsistent)
+                            if wanted > 0 && wanted <= packedRows
+                              && waiter.rows.compareExchange(
+                                expected: wanted, desired: 0, ordering: .sequentiallyConsistent
+                              ).exchanged
+                            {
+                              waiter.wake.signal()
+                            }
+                          }
+                        }
+                      }
+                      // One block of logits per worker for all its items, grown when a chunk needs more.
+                      var scratch: UnsafeMutablePointer<Float>? = nil
+                      var scratchCount = 0
+                      defer { scratch.map { UnsafeMutableRawPointer($0).deallocate() } }
+                      while true {
+                        enum Claim {
+                          case item(ScoringChunk, Int)
+                          case wait(Int)
+                          case done
+                        }
+                        let claim = schedule.withLock { s -> Claim in
+                          if let chunk = s.chunk, s.nextPart < chunk.ranges.count {
+                            s.nextPart += 1
+                            return .item(chunk, s.nextPart - 1)
+                          }
+                          let first = s.scheduled
+                          guard first < total else { return .done }
+                          let finished = ready.load(ordering: .acquiring)
+                          var last: Int
+                          if let fixed {
+                            last = min(total, first + fixed)
+                            if finished < last { return .wait(last) }
+                          } else if finished == total {
+                            last = total
+                          } else if total - finished < minRows {
+                            // A few rows left: wait for them rather than read V once more for them.
+                            return .wait(total)
+                          } else if finished - first < minRows {
+                            return .wait(first + minRows)
+                          } else {
+                            last = finished
+                          }
+                          last = min(last, first + maxRows)
+                          let count = last - first
+                          let parts = min(width, partCount(rows: count))
+                          let chunk = ScoringChunk(
+                            first: first, last: last,
+                            ranges: (0..<parts).map {
+                              Self.columns(part: $0, of: parts, total: o, panel: v.panel)
+                            },
+                            blocks: Kernels.blocks(level: level, m: count, k: h))
+                          (s.chunk, s.nextPart, s.scheduled) = (chunk, 1, last)
+                          return .item(chunk, 0)
+                        }
+                        switch claim {
+                        case .done:
+                          return
+                        case .wait(let wanted):
+                          // Sleeps until the recurrence thread has `wanted` rows ready (it signals
+                          // whoever it takes the request from), rather than spin on a core it may need.
+                          let waiter = waiters[worker]
+                          waiter.rows.store(wanted, ordering: .sequentiallyConsistent)
+                          if ready.load(ordering: .sequentiallyConsistent) >= wanted
+                            && waiter.rows.exchange(0, ordering: .sequentiallyConsistent) != 0
+                          {
+                            continue
+                          }
+                          waiter.wake.wait()
+                        case .item(let chunk, let part):
+                          let columns = chunk.ranges[part]
+                          let (first, count) = (chunk.first, chunk.last - chunk.first)
+                          if !columns.isEmpty {
+                            let needed = Kernels.scoreScratchCount(chunk.blocks)
+                            if needed > scratchCount {
+                              scratch.map { UnsafeMutableRawPointer($0).deallocate() }
+                              scratch = PackedMatrix.allocate(needed)
+                              scratchCount = needed
+                            }
+                            let offset = part * total + first
+                            let done = Kernels.scorePacked(
+                              level: level, m: count, k: h, a: packed + first * h, b: v.values, bias: c,
+                              columns: columns, targets: targets + first, maxima: maxima + offset,
+                              sums: sums + offset, picked: picked + offset, blocks: chunk.blocks,
+                              scratch: scratch)
+                            if !done { failures.add(1, ordering: .relaxed) }
+                          }
+                          // The chunk's last item: every range's pairs of these rows are final (the other
+                          // items' writes happen before their decrements, which this one acquires).
+                          if chunk.pending.subtract(1, ordering: .acquiringAndReleasing).newValue == 0 {
+                            Self.mergeRows(
+                              first..<min(chunk.last, total - 1), ranges: chunk.ranges, stride: total,
+                              targets: targets, maxima: maxima, sums: sums, picked: picked, into: out)
+                          }
+                        }
+                      }
+                    }
+                  }
+                }
+              }
+            }
+          }
+        }
+      }
+    }
+    let step = failedStep.load(ordering: .relaxed)
+    if step >= 0 { throw .nonFiniteHidden(step: step, sequence: nil) }
+    guard failures.load(ordering: .relaxed) == 0 else { return nil }
+    return out
+  }
+}
+
+extension InferenceModel {
+  /// Scores one sequence with two or more threads: the recurrence overlapped with the logits
+  /// (``scoreOverlapped(tokens:chunkRows:)``) while W_h fits in L2, else (W_h read from L3 or memory
+  /// at every step) every step split across the threads and then the logits of all rows at once,
+  /// reading V once (``scoreAfterSplitRecurrence(tokens:)``): overlapped there, the recurrence's
+  /// reads of W_h compete with the logits' reads of V. Nil (computing nothing) with one thread or
+  /// f16 V.
+  func scoreOneSequence(tokens: [Int]) throws(RuntimeError) -> [Float]? {
+    if hiddenSize * hiddenSize * MemoryLayout<Float>.stride <= Kernels.cacheSize(2) {
+      return try scoreOverlapped(tokens: tokens)
+    }
+    return try scoreAfterSplitRecurrence(tokens: tokens)
+  }
+
+  /// Scores one sequence: the recurrence with each step's rows of W_h split across the threads
+  /// (``recurSplit(_:count:blockRows:)``), then the logits of all rows with the packed product. Nil
+  /// (computing nothing) with one thread or f16 V.
+  func scoreAfterSplitRecurrence(tokens: [Int]) throws(RuntimeError) -> [Float]? {
+    guard Kernels.threadCount >= 2, tokens.count >= 2, packedOutputWeights() != nil else { return nil }
+    let (h, total) = (hiddenSize, tokens.count)
+    var states = HiddenStates(
+      rows: [Float](unsafeUninitializedCapacity: total * h) { $1 = total * h }, offsets: [0], lengths: [total]
+    )
+    try states.rows.withUnsafeMutableBufferPointer { rows throws(RuntimeError) in
+      let base = rows.baseAddress!
+      try inputColumns.copyRows(tokens) { t in base + t * h }
+    }
+    try recurSplit(&states.rows, count: total)
+    var targets = [Int](repeating: -1, count: total)
+    for t in 0..<(total - 1) { targets[t] = tokens[t + 1] }
+    var out = [Float](repeating: 0, count: total)
+    guard scoreRowsPacked(states, targets: targets, into: &out) else { return nil }
+    out.removeLast()
+    return out
+  }
+
+  /// h_t = f(proj_t + W_h·h_{t-1}) in place over the `count` rows of one sequence (h_0 = f(proj_0)),
+  /// each step's rows of W_h split into one share per thread. The shares of a step are work items
+  /// claimed in order, and an item waits (spinning) until the step before is complete, so any
+  /// thread may run any share and a thread that joins late only leaves the others more to do;
+  /// claimed alternately, each thread keeps its share, and every other step runs it backwards so
+  /// that it starts on the rows still in its L2 cache (a share larger than L2 is then read half from
+  /// L2 instead of all from L3). A row's sum never depends on the split or the order.
+  /// `blockRows` (by default a sixteenth of L2) is the rows read forward at a time on backward steps.
+  func recurSplit(_ rows: inout [Float], count total: Int, blockRows: Int? = nil) throws(RuntimeError) {
+    let h = hiddenSize
+    let threads = Kernels.threadCount
+    // Backwards in blocks read forward, so that the hardware prefetchers see ascending streams.
+    let block = max(1, blockRows ?? Kernels.cacheSize(2) / 16 / (h * MemoryLayout<Float>.stride))
+    // Shares of whole cache lines.
+    let per = ((h + threads - 1) / threads + 15) / 16 * 16
+    let parts = (h + per - 1) / per
+    let items = (total - 1) * parts
+    let next = Atomic<Int>(0)
+    let done = Atomic<Int>(0)
+    let failedStep = Atomic<Int>(-1)
+    let activation = activation
+    rows.withUnsafeMutableBufferPointer { rows in
+      recurrent.withUnsafeBufferPointer { wh in
+        Kernels.activate(activation, rows.baseAddress!, count: h)
+        if !Kernels.allFinite(rows.baseAddress!, count: h) { failedStep.store(0, ordering: .relaxed) }
+        let shared = UnsafeSendable((rows.baseAddress!, wh.baseAddress!))
+        Kernels.parallelFor(threads) { _ in
+          let (rows, wh) = shared.value
+          while true {
+            let item = next.wrappingAdd(1, ordering: .relaxed).oldValue
+            guard item < items else { return }
+            let (index, part) = item.quotientAndRemainder(dividingBy: parts)
+            let t = index + 1
+            // Row t - 1 is complete once every share of the steps before t is.
+            var spins = 0
+            while done.load(ordering: .acquiring) < index * parts {
+              rk_spin_pause()
+              spins += 1
+              // Now and then give the core away: on a busy machine the thread this one waits for
+              // may be waiting for a core.
+              if spins & 63 == 0 { rk_spin_yield() }
+            }
+            let start = part * per
+            let count = min(per, h - start)
+            let row = rows + t * h
+            if t % 2 == 0 {
+              Kernels.gemvF32(m: count, n: h, a: wh + start * h, x: row - h, beta: 1, y: row + start)
+            } else {
+              var top = start + count
+              while top > start {
+                let first = max(start, top - block)
+                Kernels.gemvF32(m: top - first, n: h, a: wh + first * h, x: row - h, beta: 1, y: row + first)
+                top = first
+              }
+            }
+            Kernels.activate(activation, row + start, count: count)
+            if !Kernels.allFinite(row + start, count: count) {
+              var seen = failedStep.load(ordering: .relaxed)
+              while seen < 0 || t < seen {
+                let (exchanged, original) = failedStep.compareExchange(
+                  expected: seen, desired: t, ordering: .relaxed)
+                if exchanged { break }
+                seen = original
+              }
+            }
+            done.add(1, ordering: .releasing)
+          }
+        }
+      }
+    }
+    let step = failedStep.load(ordering: .relaxed)
+    if step >= 0 { throw .nonFiniteHidden(step: step, sequence: nil) }
+  }
+}
