@@ -181,7 +181,13 @@ final class PackedInt8Storage: Sendable {
 extension Kernels {
   /// The packed int8 product's variant for the calling thread (RK_I8P_*; RK_I8P_NONE at the
   /// portable level).
-  static var packedInt8Variant: Int32 { rk_i8p_variant() }
+  static var packedInt8Variant: Int32 {
+    packedInt8Off.load(ordering: .relaxed) ? Int32(RK_I8P_NONE) : rk_i8p_variant()
+  }
+
+  /// Set only through ``KernelSelection`` (benchmarks): no thread uses the packed int8 product, so
+  /// int8 V takes the matrix-matrix kernel, the path of the portable level.
+  static let packedInt8Off = Atomic<Bool>(false)
 
   /// Whether the packed int8 product runs on the calling thread (AVX2 or AVX-512, VNNI or not).
   static var packedInt8Available: Bool { packedInt8Variant != RK_I8P_NONE }

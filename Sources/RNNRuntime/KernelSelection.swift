@@ -1,4 +1,5 @@
 import CKernels
+import Synchronization
 
 /// An instruction-set level of the runtime's SIMD kernels.
 public enum KernelLevel: String, Sendable, CaseIterable {
@@ -33,12 +34,16 @@ public enum KernelSelection {
     rk_cpu_features() & Int32(RK_FEATURE_VNNI | RK_FEATURE_AVX_VNNI) != 0
   }
 
-  /// Makes every thread run the kernels at `level`, and without VNNI when `vnni` is false (the
-  /// kernels of a CPU without it). Call it before a model runs. False, changing nothing, when this
-  /// CPU cannot run `level`.
+  /// Makes every thread run the kernels at `level`, without VNNI when `vnni` is false (the
+  /// kernels of a CPU without it), and int8 V's logits by the int8 matrix-matrix kernel instead
+  /// of the packed int8 product when `packedInt8` is false (the path before the packed product
+  /// existed). Call it before a model runs. False, changing nothing, when this CPU cannot run
+  /// `level`.
   @discardableResult
-  public static func force(level: KernelLevel, vnni: Bool = true) -> Bool {
+  public static func force(level: KernelLevel, vnni: Bool = true, packedInt8: Bool = true) -> Bool {
     let features = vnni ? -1 : rk_cpu_features() & ~Int32(RK_FEATURE_VNNI | RK_FEATURE_AVX_VNNI)
-    return rk_force_process_level(level.number, features) != 0
+    guard rk_force_process_level(level.number, features) != 0 else { return false }
+    Kernels.packedInt8Off.store(!packedInt8, ordering: .relaxed)
+    return true
   }
 }
