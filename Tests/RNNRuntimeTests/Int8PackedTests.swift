@@ -41,6 +41,28 @@ import Testing
     }
   }
 
+  // The variants are selected by forcing a level and features per thread, sometimes nested (the
+  // scoring test's previous path): the inner setting must give the outer one back.
+  @Test func forcedLevelsAndFeaturesNestAndRestore() {
+    let portable = Int(RK_LEVEL_PORTABLE)
+    var (inner, levelAfterInner, featuresInside) = (-1, -1, Int32(-1))
+    let ran = Kernels.atLevel(portable) {
+      #expect(Kernels.packedInt8Variant == Int32(RK_I8P_NONE))
+      let innerRan = Kernels.atLevel(Kernels.cpuLevel) { inner = Kernels.currentLevel }
+      levelAfterInner = Kernels.currentLevel
+      let featuresRan = Kernels.withFeatures(0) { featuresInside = rk_features() }
+      #expect(innerRan && featuresRan)
+    }
+    #expect(inner == Kernels.cpuLevel && levelAfterInner == portable && featuresInside == 0)
+    #expect(ran)
+    #expect(Kernels.currentLevel == Kernels.cpuLevel)
+    #expect(Int(rk_thread_forced_level()) == -1 && Int(rk_thread_forced_features()) == -1)
+    // The process-wide setting refuses what the CPU lacks, changing nothing.
+    #expect(rk_force_process_level(Int32(RK_LEVEL_COUNT), -1) == 0)
+    #expect(rk_force_process_level(-1, 1 << 20) == 0)
+    #expect(Kernels.currentLevel == Kernels.cpuLevel && Int(rk_features()) == Kernels.cpuFeatures)
+  }
+
   /// Logits of `vectors` random hidden states (length n) against a random int8 V (m×n, every byte
   /// value, -128 included), by the packed product over `parts` column ranges and by rk_gemm_i8.
   static func logits(m: Int, n: Int, vectors: Int, parts: Int, bias: Bool, seed: UInt64, variant: Int32) -> (
