@@ -296,13 +296,14 @@ static inline __attribute__((always_inline)) void rk_dot4_i8_vnni(const int8_t *
 #define RK_I8P_YMM_MR 6
 #define RK_I8P_YMM_NR 16
 
-static inline long rk_i8p_groups(long K) { return (K + 3) / 4; }
+// Bytes of one packed row of V of length K: whole groups of kg k, one byte each.
+static inline long rk_i8p_v_row_bytes_of(long kg, long K) { return (K + kg - 1) / kg * kg; }
 
-// Block sizes: a block of V (NC rows of K bytes) in a quarter of L2, and the block of logits
+// Block sizes: a block of V (NC rows of `vbytes`) in a quarter of L2, and the block of logits
 // (MC×NC floats) in another quarter, so both are written and read back from L2.
-static void rk_i8p_blocking(long M, long K, long mr, long nr, long *mc, long *nc) {
-  const long l2 = rk_cache_size(2), bytes = rk_i8p_groups(K) * 4;
-  long n = l2 / 4 / (bytes > 0 ? bytes : 1) / nr * nr;
+static void rk_i8p_blocking(long M, long vbytes, long mr, long nr, long *mc, long *nc) {
+  const long l2 = rk_cache_size(2);
+  long n = l2 / 4 / (vbytes > 0 ? vbytes : 1) / nr * nr;
   if (n < nr) n = nr;
   long m = l2 / 4 / (n * (long)sizeof(float)) / mr * mr;
   if (m < mr) m = mr;
@@ -318,6 +319,8 @@ static void rk_i8p_blocking(long M, long K, long mr, long nr, long *mc, long *nc
 #define RK_I8P(name) rk_i8p_##name##_zmm
 #define RK_I8P_MR RK_I8P_ZMM_MR
 #define RK_I8P_NR RK_I8P_ZMM_NR
+#define RK_I8P_KG 4
+#define RK_I8P_OFFSET 128
 #define RK_I8P_VEC __m512i
 #define RK_I8P_ZERO() _mm512_setzero_si512()
 #define RK_I8P_LOAD(p) _mm512_load_si512(p)
@@ -339,6 +342,8 @@ static void rk_i8p_blocking(long M, long K, long mr, long nr, long *mc, long *nc
 #undef RK_I8P
 #undef RK_I8P_MR
 #undef RK_I8P_NR
+#undef RK_I8P_KG
+#undef RK_I8P_OFFSET
 #undef RK_I8P_VEC
 #undef RK_I8P_ZERO
 #undef RK_I8P_LOAD
@@ -363,6 +368,8 @@ static void rk_i8p_blocking(long M, long K, long mr, long nr, long *mc, long *nc
 #define RK_I8P(name) rk_i8p_##name##_ymm
 #define RK_I8P_MR RK_I8P_YMM_MR
 #define RK_I8P_NR RK_I8P_YMM_NR
+#define RK_I8P_KG 4
+#define RK_I8P_OFFSET 128
 #define RK_I8P_VEC __m256i
 #define RK_I8P_ZERO() _mm256_setzero_si256()
 #define RK_I8P_LOAD(p) _mm256_load_si256((const __m256i *)(const void *)(p))
@@ -384,6 +391,107 @@ static void rk_i8p_blocking(long M, long K, long mr, long nr, long *mc, long *nc
 #undef RK_I8P
 #undef RK_I8P_MR
 #undef RK_I8P_NR
+#undef RK_I8P_KG
+#undef RK_I8P_OFFSET
+#undef RK_I8P_VEC
+#undef RK_I8P_ZERO
+#undef RK_I8P_LOAD
+#undef RK_I8P_STOREU
+#undef RK_I8P_BCAST
+#undef RK_I8P_DOT
+#undef RK_I8P_MERGE_ROW
+#undef RK_I8P_LOADU
+#undef RK_I8P_SUB
+#undef RK_I8P_FVEC
+#undef RK_I8P_FZERO
+#undef RK_I8P_FLOADU
+#undef RK_I8P_FSTOREU
+#undef RK_I8P_FBCAST
+#undef RK_I8P_FMUL
+#undef RK_I8P_FADD
+#undef RK_I8P_CVT
+#pragma clang attribute pop
+
+// Widening, for CPUs without VNNI: vpmovsxbw, vpmaddwd and vpaddd on zmm (AVX-512BW), 32 registers.
+#pragma clang attribute push(__attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,avx2,fma,f16c"))), \
+                             apply_to = function)
+#define RK_I8P(name) rk_i8p_##name##_zmm_widen
+#define RK_I8P_MR RK_I8P_ZMM_MR
+#define RK_I8P_NR RK_I8P_ZMM_NR
+#define RK_I8P_KG 2
+#define RK_I8P_OFFSET 0
+#define RK_I8P_VEC __m512i
+#define RK_I8P_ZERO() _mm512_setzero_si512()
+#define RK_I8P_LOAD(p) _mm512_cvtepi8_epi16(_mm256_load_si256((const __m256i *)(const void *)(p)))
+#define RK_I8P_STOREU(p, v) _mm512_storeu_si512(p, v)
+#define RK_I8P_BCAST(word) _mm512_set1_epi32(word)
+#define RK_I8P_DOT(sums, v, x) _mm512_add_epi32(sums, _mm512_madd_epi16(v, x))
+#define RK_I8P_LOADU(p) _mm512_loadu_si512(p)
+#define RK_I8P_SUB(a, b) _mm512_sub_epi32(a, b)
+#define RK_I8P_FVEC __m512
+#define RK_I8P_FZERO() _mm512_setzero_ps()
+#define RK_I8P_FLOADU(p) _mm512_loadu_ps(p)
+#define RK_I8P_FSTOREU(p, v) _mm512_storeu_ps(p, v)
+#define RK_I8P_FBCAST(x) _mm512_set1_ps(x)
+#define RK_I8P_FMUL(a, b) _mm512_mul_ps(a, b)
+#define RK_I8P_FADD(a, b) _mm512_add_ps(a, b)
+#define RK_I8P_CVT(v) _mm512_cvtepi32_ps(v)
+#define RK_I8P_MERGE_ROW merge_row_avx512
+#include "i8_packed.h"
+#undef RK_I8P
+#undef RK_I8P_MR
+#undef RK_I8P_NR
+#undef RK_I8P_KG
+#undef RK_I8P_OFFSET
+#undef RK_I8P_VEC
+#undef RK_I8P_ZERO
+#undef RK_I8P_LOAD
+#undef RK_I8P_STOREU
+#undef RK_I8P_BCAST
+#undef RK_I8P_DOT
+#undef RK_I8P_MERGE_ROW
+#undef RK_I8P_LOADU
+#undef RK_I8P_SUB
+#undef RK_I8P_FVEC
+#undef RK_I8P_FZERO
+#undef RK_I8P_FLOADU
+#undef RK_I8P_FSTOREU
+#undef RK_I8P_FBCAST
+#undef RK_I8P_FMUL
+#undef RK_I8P_FADD
+#undef RK_I8P_CVT
+#pragma clang attribute pop
+
+// Widening at the AVX2 level: the same on ymm, 16 registers.
+#pragma clang attribute push(__attribute__((target("avx2,fma,f16c"))), apply_to = function)
+#define RK_I8P(name) rk_i8p_##name##_ymm_widen
+#define RK_I8P_MR RK_I8P_YMM_MR
+#define RK_I8P_NR RK_I8P_YMM_NR
+#define RK_I8P_KG 2
+#define RK_I8P_OFFSET 0
+#define RK_I8P_VEC __m256i
+#define RK_I8P_ZERO() _mm256_setzero_si256()
+#define RK_I8P_LOAD(p) _mm256_cvtepi8_epi16(_mm_load_si128((const __m128i *)(const void *)(p)))
+#define RK_I8P_STOREU(p, v) _mm256_storeu_si256((__m256i *)(void *)(p), v)
+#define RK_I8P_BCAST(word) _mm256_set1_epi32(word)
+#define RK_I8P_DOT(sums, v, x) _mm256_add_epi32(sums, _mm256_madd_epi16(v, x))
+#define RK_I8P_LOADU(p) _mm256_loadu_si256((const __m256i *)(const void *)(p))
+#define RK_I8P_SUB(a, b) _mm256_sub_epi32(a, b)
+#define RK_I8P_FVEC __m256
+#define RK_I8P_FZERO() _mm256_setzero_ps()
+#define RK_I8P_FLOADU(p) _mm256_loadu_ps(p)
+#define RK_I8P_FSTOREU(p, v) _mm256_storeu_ps(p, v)
+#define RK_I8P_FBCAST(x) _mm256_set1_ps(x)
+#define RK_I8P_FMUL(a, b) _mm256_mul_ps(a, b)
+#define RK_I8P_FADD(a, b) _mm256_add_ps(a, b)
+#define RK_I8P_CVT(v) _mm256_cvtepi32_ps(v)
+#define RK_I8P_MERGE_ROW merge_row_avx2
+#include "i8_packed.h"
+#undef RK_I8P
+#undef RK_I8P_MR
+#undef RK_I8P_NR
+#undef RK_I8P_KG
+#undef RK_I8P_OFFSET
 #undef RK_I8P_VEC
 #undef RK_I8P_ZERO
 #undef RK_I8P_LOAD
@@ -519,13 +627,25 @@ int rk_cpu_level(void) { return rk_cpu() & 0xF; }
 
 int rk_cpu_features(void) { return rk_cpu() >> 4; }
 
-int rk_level(void) { return rk_forced >= 0 ? rk_forced : rk_cpu_level(); }
+// Set only by benchmarks (rk_force_process_level), for every thread; -1: the CPU's.
+static atomic_int rk_process_level = -1;
+static atomic_int rk_process_features = -1;
+
+int rk_level(void) {
+  if (rk_forced >= 0) return rk_forced;
+  const int process = atomic_load_explicit(&rk_process_level, memory_order_relaxed);
+  return process >= 0 ? process : rk_cpu_level();
+}
 
 int rk_force_level(int level) {
   if (level < -1 || level > rk_cpu_level()) return 0;
   rk_forced = level;
   return 1;
 }
+
+int rk_thread_forced_level(void) { return rk_forced; }
+
+int rk_thread_forced_features(void) { return rk_forced_features; }
 
 const char *rk_level_name(int level) {
   switch (level) {
@@ -538,11 +658,23 @@ const char *rk_level_name(int level) {
 
 static inline const rk_kernel_table *rk_kernels(void) { return rk_tables[rk_level()]; }
 
-int rk_features(void) { return rk_forced_features >= 0 ? rk_forced_features : rk_cpu_features(); }
+int rk_features(void) {
+  if (rk_forced_features >= 0) return rk_forced_features;
+  const int process = atomic_load_explicit(&rk_process_features, memory_order_relaxed);
+  return process >= 0 ? process : rk_cpu_features();
+}
 
 int rk_force_features(int features) {
   if (features < -1 || (features > 0 && (features & ~rk_cpu_features()) != 0)) return 0;
   rk_forced_features = features;
+  return 1;
+}
+
+int rk_force_process_level(int level, int features) {
+  if (level < -1 || level > rk_cpu_level()) return 0;
+  if (features < -1 || (features > 0 && (features & ~rk_cpu_features()) != 0)) return 0;
+  atomic_store(&rk_process_level, level);
+  atomic_store(&rk_process_features, features);
   return 1;
 }
 
@@ -737,38 +869,55 @@ int rk_i8p_variant(void) {
 #if RK_X86
   if (rk_use_vnni()) return RK_I8P_AVX512;
   if (rk_level() >= RK_LEVEL_AVX2 && (rk_features() & RK_FEATURE_AVX_VNNI) != 0) return RK_I8P_AVX_VNNI;
+  if (rk_level() == RK_LEVEL_AVX512) return RK_I8P_AVX512BW;
+  if (rk_level() == RK_LEVEL_AVX2) return RK_I8P_AVX2;
 #endif
   return RK_I8P_NONE;
 }
 
-long rk_i8p_mr(int variant) { return variant == RK_I8P_AVX512 ? RK_I8P_ZMM_MR : RK_I8P_YMM_MR; }
+static inline int rk_i8p_is_zmm(int variant) { return variant == RK_I8P_AVX512 || variant == RK_I8P_AVX512BW; }
 
-long rk_i8p_nr(int variant) { return variant == RK_I8P_AVX512 ? RK_I8P_ZMM_NR : RK_I8P_YMM_NR; }
+// k per 32-bit lane and group: 4 bytes for vpdpbusd, 2 int16 for vpmaddwd.
+static inline long rk_i8p_kg(int variant) { return variant == RK_I8P_AVX512 || variant == RK_I8P_AVX_VNNI ? 4 : 2; }
+
+long rk_i8p_mr(int variant) { return rk_i8p_is_zmm(variant) ? RK_I8P_ZMM_MR : RK_I8P_YMM_MR; }
+
+long rk_i8p_nr(int variant) { return rk_i8p_is_zmm(variant) ? RK_I8P_ZMM_NR : RK_I8P_YMM_NR; }
+
+long rk_i8p_v_row_bytes(int variant, long K) { return rk_i8p_v_row_bytes_of(rk_i8p_kg(variant), K); }
+
+// Every variant's group holds 4 bytes per hidden state: 4 int8 k, or 2 int16 k.
+long rk_i8p_x_row_bytes(int variant, long K) {
+  const long kg = rk_i8p_kg(variant);
+  return (K + kg - 1) / kg * 4;
+}
 
 void rk_i8p_pack_v(int variant, const int8_t *A, long rows, long K, const float *scales, uint8_t *out,
                    float *outScales) {
-  const long groups = rk_i8p_groups(K), nr = rk_i8p_nr(variant);
+  const long kg = rk_i8p_kg(variant), bytes = rk_i8p_v_row_bytes(variant, K), nr = rk_i8p_nr(variant);
+  // VNNI's unsigned side is q + 128 (padding 128: q = 0); the widening variants keep q.
+  const uint8_t offset = kg == 4 ? 0x80u : 0u;
   for (long p = 0; p < rows; p += nr) {
-    uint8_t *panel = out + p * groups * 4;
+    uint8_t *panel = out + p * bytes;
     const long n = rows - p < nr ? rows - p : nr;
-    memset(panel, 0x80, (size_t)(groups * 4 * nr));
+    memset(panel, offset, (size_t)(bytes * nr));
     for (long r = 0; r < n; r++) {
       const int8_t *row = A + (p + r) * K;
-      for (long k = 0; k < K; k++) panel[(k >> 2) * 4 * nr + r * 4 + (k & 3)] = (uint8_t)row[k] ^ 0x80u;
+      for (long k = 0; k < K; k++) panel[(k / kg) * kg * nr + r * kg + k % kg] = (uint8_t)row[k] ^ offset;
     }
     for (long r = 0; r < nr; r++) outScales[p + r] = r < n ? scales[p + r] : 0.0f;
   }
 }
 
 int rk_i8p_pack_x(int variant, const float *h, long rows, long K, int8_t *out, float *xscales, int32_t *xsums) {
-  const long groups = rk_i8p_groups(K), mr = rk_i8p_mr(variant);
+  const long kg = rk_i8p_kg(variant), bytes = rk_i8p_x_row_bytes(variant, K), mr = rk_i8p_mr(variant);
   int8_t stack[4096];
   int8_t *q = K <= 4096 ? stack : malloc((size_t)K);
   if (!q) return 0;
   for (long p = 0; p < rows; p += mr) {
-    int8_t *panel = out + p * groups * 4;
+    int8_t *panel = out + p * bytes;
     const long n = rows - p < mr ? rows - p : mr;
-    memset(panel, 0, (size_t)(groups * 4 * mr));
+    memset(panel, 0, (size_t)(bytes * mr));
     for (long i = 0; i < mr; i++) {
       if (i >= n) {
         xscales[p + i] = 0.0f;
@@ -779,7 +928,13 @@ int rk_i8p_pack_x(int variant, const float *h, long rows, long K, int8_t *out, f
       // |Σ hq| ≤ 127·K fits 32 bits up to K = 16.9 M, far beyond any H whose W (H² values) exists.
       int32_t sum = 0;
       for (long k = 0; k < K; k++) {
-        panel[(k >> 2) * 4 * mr + i * 4 + (k & 3)] = q[k];
+        if (kg == 4) {
+          panel[(k >> 2) * 4 * mr + i * 4 + (k & 3)] = q[k];
+        } else {
+          // The widening variants: int16 pairs, the low k first (little-endian, as vpmaddwd reads them).
+          const int16_t wide = q[k];
+          memcpy(panel + (k >> 1) * 4 * mr + i * 4 + (k & 1) * 2, &wide, 2);
+        }
         sum += q[k];
       }
       xsums[p + i] = sum;
@@ -791,15 +946,20 @@ int rk_i8p_pack_x(int variant, const float *h, long rows, long K, int8_t *out, f
 
 long rk_i8p_scratch_count(int variant, long M, long K) {
   long mc, nc;
-  rk_i8p_blocking(M, K, rk_i8p_mr(variant), rk_i8p_nr(variant), &mc, &nc);
+  rk_i8p_blocking(M, rk_i8p_v_row_bytes(variant, K), rk_i8p_mr(variant), rk_i8p_nr(variant), &mc, &nc);
   return mc * nc;
 }
 
 void rk_i8p_logits(int variant, long M, long K, const int8_t *xp, const int32_t *xsums, const float *xscales,
                    const uint8_t *vp, const float *vscales, const float *bias, long j0, long j1, float *c, long ldc) {
 #if RK_X86
-  if (variant == RK_I8P_AVX512) rk_i8p_logits_zmm(M, K, xp, xsums, xscales, vp, vscales, bias, j0, j1, c, ldc);
-  if (variant == RK_I8P_AVX_VNNI) rk_i8p_logits_ymm(M, K, xp, xsums, xscales, vp, vscales, bias, j0, j1, c, ldc);
+  switch (variant) {
+  case RK_I8P_AVX512: rk_i8p_logits_zmm(M, K, xp, xsums, xscales, vp, vscales, bias, j0, j1, c, ldc); break;
+  case RK_I8P_AVX_VNNI: rk_i8p_logits_ymm(M, K, xp, xsums, xscales, vp, vscales, bias, j0, j1, c, ldc); break;
+  case RK_I8P_AVX512BW: rk_i8p_logits_zmm_widen(M, K, xp, xsums, xscales, vp, vscales, bias, j0, j1, c, ldc); break;
+  case RK_I8P_AVX2: rk_i8p_logits_ymm_widen(M, K, xp, xsums, xscales, vp, vscales, bias, j0, j1, c, ldc); break;
+  default: break;
+  }
 #endif
 }
 
@@ -807,12 +967,21 @@ int rk_i8p_score(int variant, long M, long K, const int8_t *xp, const int32_t *x
                  const uint8_t *vp, const float *vscales, const float *bias, long j0, long j1, const long *targets,
                  float *maxima, float *sums, float *picked, float *scratch) {
 #if RK_X86
-  if (variant == RK_I8P_AVX512)
+  switch (variant) {
+  case RK_I8P_AVX512:
     return rk_i8p_score_zmm(M, K, xp, xsums, xscales, vp, vscales, bias, j0, j1, targets, maxima, sums, picked,
                             scratch);
-  if (variant == RK_I8P_AVX_VNNI)
+  case RK_I8P_AVX_VNNI:
     return rk_i8p_score_ymm(M, K, xp, xsums, xscales, vp, vscales, bias, j0, j1, targets, maxima, sums, picked,
                             scratch);
+  case RK_I8P_AVX512BW:
+    return rk_i8p_score_zmm_widen(M, K, xp, xsums, xscales, vp, vscales, bias, j0, j1, targets, maxima, sums,
+                                  picked, scratch);
+  case RK_I8P_AVX2:
+    return rk_i8p_score_ymm_widen(M, K, xp, xsums, xscales, vp, vscales, bias, j0, j1, targets, maxima, sums,
+                                  picked, scratch);
+  default: break;
+  }
 #endif
   return 0;
 }

@@ -43,8 +43,8 @@ extension InferenceModel {
   }
 
   /// z = H·Vᵀ (+ c) for `rows` hidden states with int8 V: one matrix-vector product for one row,
-  /// else the packed int8 product where a VNNI runs, else the matrix-matrix kernel over every row
-  /// at once (all three give the same bits).
+  /// else the packed int8 product at every SIMD level, else (portable level) the matrix-matrix
+  /// kernel over every row at once (all three give the same bits).
   func int8Logits(
     _ v: Int8OutputWeights, hidden: UnsafePointer<Float>, rows: Int, into out: UnsafeMutablePointer<Float>,
     bias: UnsafePointer<Float>?
@@ -101,11 +101,11 @@ extension InferenceModel {
   }
 }
 
-// MARK: scoring with the packed int8 product (AVX-512 VNNI or AVX-VNNI)
+// MARK: scoring with the packed int8 product (VNNI, or int16 products without it)
 
 /// int8 V in the panels of the packed int8 product (`i8_packed.h`) of one variant (vector width):
-/// NR rows per panel, each byte + 128, 4 consecutive k per 32-bit word, with the row scales padded
-/// to whole panels.
+/// NR rows per panel (VNNI: each byte + 128, 4 consecutive k per 32-bit word; widening: 2
+/// consecutive k per row, bytes as they are), with the row scales padded to whole panels.
 final class PackedInt8Matrix: @unchecked Sendable {
   /// The variant (RK_I8P_*) whose micro-kernel reads these panels.
   let variant: Int32
@@ -133,7 +133,7 @@ final class PackedInt8Matrix: @unchecked Sendable {
     self.k = k
     let panel = Kernels.int8PanelRows(variant).v
     let paddedRows = (rows + panel - 1) / panel * panel
-    let columns = Kernels.int8PaddedColumns(k)
+    let columns = rk_i8p_v_row_bytes(variant, k)
     let count = paddedRows * columns
     bytes = UnsafeMutableRawPointer(PackedMatrix.allocate((count + 3) / 4)).bindMemory(
       to: UInt8.self, capacity: count)
@@ -179,17 +179,24 @@ final class PackedInt8Storage: Sendable {
 }
 
 extension Kernels {
-  /// The packed int8 product's variant for the calling thread (RK_I8P_*; RK_I8P_NONE without VNNI).
-  static var packedInt8Variant: Int32 { rk_i8p_variant() }
+  /// The packed int8 product's variant for the calling thread (RK_I8P_*; RK_I8P_NONE at the
+  /// portable level).
+  static var packedInt8Variant: Int32 {
+    packedInt8Off.load(ordering: .relaxed) ? Int32(RK_I8P_NONE) : rk_i8p_variant()
+  }
 
-  /// Whether the packed int8 product runs on the calling thread (AVX-512 VNNI or AVX-VNNI).
+  /// Set only through ``KernelSelection`` (benchmarks): no thread uses the packed int8 product, so
+  /// int8 V takes the matrix-matrix kernel, the path of the portable level.
+  static let packedInt8Off = Atomic<Bool>(false)
+
+  /// Whether the packed int8 product runs on the calling thread (AVX2 or AVX-512, VNNI or not).
   static var packedInt8Available: Bool { packedInt8Variant != RK_I8P_NONE }
 
   /// Hidden states (`x`) and rows of V (`v`) per panel of the packed int8 product of `variant`.
   static func int8PanelRows(_ variant: Int32) -> (x: Int, v: Int) { (rk_i8p_mr(variant), rk_i8p_nr(variant)) }
 
-  /// Bytes per packed row of length `k`: whole groups of 4.
-  static func int8PaddedColumns(_ k: Int) -> Int { (k + 3) / 4 * 4 }
+  /// Bytes per packed hidden state of length `k` for `variant`.
+  static func int8PackedRowBytes(_ k: Int, variant: Int32) -> Int { rk_i8p_x_row_bytes(variant, k) }
 }
 
 /// Hidden states quantized into the panels of the packed int8 product, with their scales and sums.
@@ -205,7 +212,7 @@ final class PackedInt8Rows {
     self.variant = variant
     let panel = Kernels.int8PanelRows(variant).x
     capacity = (rows + panel - 1) / panel * panel
-    let count = capacity * Kernels.int8PaddedColumns(k)
+    let count = capacity * Kernels.int8PackedRowBytes(k, variant: variant)
     bytes = UnsafeMutableRawPointer(PackedMatrix.allocate((count + 3) / 4)).bindMemory(
       to: Int8.self, capacity: count)
     scales = .allocate(capacity: capacity)
@@ -225,7 +232,7 @@ final class PackedInt8Rows {
     let panels = (rows + panel - 1) / panel
     let parts = panels >= 64 ? min(Kernels.threadCount, panels) : 1
     let per = (panels + parts - 1) / parts
-    let columns = Kernels.int8PaddedColumns(k)
+    let columns = Kernels.int8PackedRowBytes(k, variant: variant)
     let shared = UnsafeSendable((hidden, bytes, scales, sums))
     let failures = Atomic<Int>(0)
     Kernels.parallelFor(parts) { part in
@@ -255,7 +262,7 @@ extension InferenceModel {
     let v = weights.packed.matrix(weights.matrix, variant: variant)
     let (h, o) = (hiddenSize, outputSize)
     let (panel, vPanel) = Kernels.int8PanelRows(variant)
-    let blockRows = min(rows, Self.int8RowBlock(k: h, panel: panel))
+    let blockRows = min(rows, Self.int8RowBlock(k: h, panel: panel, variant: variant))
     let packed = PackedInt8Rows(rows: blockRows, k: h, variant: variant)
     let parts = max(1, min(Kernels.threadCount, (o + vPanel - 1) / vPanel))
     var start = 0
@@ -280,14 +287,14 @@ extension InferenceModel {
   /// Hidden states packed at a time for the packed int8 product: at most 8 MiB of panels. Each
   /// block reads all of V once, at ≥ 2,048 rows for H up to 4,096, so V's traffic stays small even
   /// from main memory.
-  static func int8RowBlock(k: Int, panel: Int) -> Int {
-    max(panel, (1 << 23) / Kernels.int8PaddedColumns(k) / panel * panel)
+  static func int8RowBlock(k: Int, panel: Int, variant: Int32) -> Int {
+    max(panel, (1 << 23) / Kernels.int8PackedRowBytes(k, variant: variant) / panel * panel)
   }
 
   /// Scoring with int8 V and the packed int8 product: `scoreRowsPacked` with int8 panels, each
   /// thread a range of V's panels, the log-sum-exp merged per cache-sized block of logits. False
-  /// (computing nothing) when V is not int8, the calling thread's kernel level and features have
-  /// no VNNI (AVX-512 VNNI or AVX-VNNI), or a buffer could not be allocated. `rowBlock` overrides
+  /// (computing nothing) when V is not int8, the calling thread's kernel level is the portable one,
+  /// or a buffer could not be allocated. `rowBlock` overrides
   /// the rows packed at a time, `parts` the number of column ranges (one per thread).
   func scoreRowsInt8(
     _ states: HiddenStates, targets: [Int], rowBlock: Int? = nil, parts: Int? = nil, into out: inout [Float]
@@ -299,7 +306,7 @@ extension InferenceModel {
     let total = states.totalRows
     guard total > 0 else { return true }
     let (panel, vPanel) = Kernels.int8PanelRows(variant)
-    let wanted = rowBlock ?? Self.int8RowBlock(k: h, panel: panel)
+    let wanted = rowBlock ?? Self.int8RowBlock(k: h, panel: panel, variant: variant)
     let blockRows = min(total, max(1, wanted))
     let packed = PackedInt8Rows(rows: blockRows, k: h, variant: variant)
     let parts = parts ?? max(1, min(Kernels.threadCount, (o + vPanel - 1) / vPanel))

@@ -136,12 +136,13 @@ package enum Kernels {
   /// A level's name, such as "avx2".
   package static func levelName(_ level: Int) -> String { String(cString: rk_level_name(Int32(level))) }
 
-  /// Runs `body` with this thread's kernels at `level` (for tests); false, without running it, when
-  /// the CPU cannot run that level. Kernels that split work across threads use the CPU's level on
+  /// Runs `body` with this thread's kernels at `level` (for tests), then restores the thread's
+  /// previous level; false, without running it, when the CPU cannot run that level. Kernels that split work across threads use the CPU's level on
   /// the other threads.
   package static func atLevel(_ level: Int, _ body: () throws -> Void) rethrows -> Bool {
+    let previous = rk_thread_forced_level()
     guard rk_force_level(Int32(level)) != 0 else { return false }
-    defer { rk_force_level(-1) }
+    defer { rk_force_level(previous) }
     try body()
     return true
   }
@@ -271,11 +272,12 @@ extension Kernels {
   /// The VNNI feature bit.
   static let vnniFeature = Int(RK_FEATURE_VNNI)
 
-  /// Runs `body` with this thread's kernels using only `features` (for tests); false, without
-  /// running it, when the CPU lacks one of them.
+  /// Runs `body` with this thread's kernels using only `features` (for tests), then restores the
+  /// thread's previous features; false, without running it, when the CPU lacks one of them.
   static func withFeatures(_ features: Int, _ body: () throws -> Void) rethrows -> Bool {
+    let previous = rk_thread_forced_features()
     guard rk_force_features(Int32(features)) != 0 else { return false }
-    defer { rk_force_features(-1) }
+    defer { rk_force_features(previous) }
     try body()
     return true
   }

@@ -6,16 +6,19 @@ import Testing
 
 @testable import RNNRuntime
 
-/// The packed int8 product (AVX-512 VNNI, `i8_packed.h`) against the int8 matrix-matrix kernel bit
+/// The packed int8 product (`i8_packed.h`, every variant) against the int8 matrix-matrix kernel bit
 /// for bit, and int8 scoring with it against the previous path (whole rows of logits, then their
 /// log-sum-exp) and a float64 log-sum-exp of the same logits.
 @Suite struct Int8PackedTests {
   /// The configurations that select a variant of the packed product: AVX-512 with VNNI (zmm),
-  /// and AVX-VNNI (ymm) at the AVX2 level and at the AVX-512 level without AVX-512 VNNI.
+  /// AVX-VNNI (ymm) at the AVX2 level and at the AVX-512 level without AVX-512 VNNI, and the
+  /// widening variants of CPUs with neither VNNI: int16 products on zmm (AVX-512BW) and on ymm (AVX2).
   static let configurations: [(level: Int, features: Int, variant: Int32, name: String)] = [
     (Int(RK_LEVEL_AVX512), Kernels.vnniFeature, Int32(RK_I8P_AVX512), "avx512+vnni"),
     (Int(RK_LEVEL_AVX2), Int(RK_FEATURE_AVX_VNNI), Int32(RK_I8P_AVX_VNNI), "avx2+avx-vnni"),
     (Int(RK_LEVEL_AVX512), Int(RK_FEATURE_AVX_VNNI), Int32(RK_I8P_AVX_VNNI), "avx512+avx-vnni"),
+    (Int(RK_LEVEL_AVX512), 0, Int32(RK_I8P_AVX512BW), "avx512 without vnni"),
+    (Int(RK_LEVEL_AVX2), 0, Int32(RK_I8P_AVX2), "avx2 without vnni"),
   ]
 
   /// Runs `body` with each variant of the packed product this CPU runs, at its level and features
@@ -36,6 +39,28 @@ import Testing
         print("Int8PackedTests: \(test) NOT run at \(name): this CPU cannot run it")
       }
     }
+  }
+
+  // The variants are selected by forcing a level and features per thread, sometimes nested (the
+  // scoring test's previous path): the inner setting must give the outer one back.
+  @Test func forcedLevelsAndFeaturesNestAndRestore() {
+    let portable = Int(RK_LEVEL_PORTABLE)
+    var (inner, levelAfterInner, featuresInside) = (-1, -1, Int32(-1))
+    let ran = Kernels.atLevel(portable) {
+      #expect(Kernels.packedInt8Variant == Int32(RK_I8P_NONE))
+      let innerRan = Kernels.atLevel(Kernels.cpuLevel) { inner = Kernels.currentLevel }
+      levelAfterInner = Kernels.currentLevel
+      let featuresRan = Kernels.withFeatures(0) { featuresInside = rk_features() }
+      #expect(innerRan && featuresRan)
+    }
+    #expect(inner == Kernels.cpuLevel && levelAfterInner == portable && featuresInside == 0)
+    #expect(ran)
+    #expect(Kernels.currentLevel == Kernels.cpuLevel)
+    #expect(Int(rk_thread_forced_level()) == -1 && Int(rk_thread_forced_features()) == -1)
+    // The process-wide setting refuses what the CPU lacks, changing nothing.
+    #expect(rk_force_process_level(Int32(RK_LEVEL_COUNT), -1) == 0)
+    #expect(rk_force_process_level(-1, 1 << 20) == 0)
+    #expect(Kernels.currentLevel == Kernels.cpuLevel && Int(rk_features()) == Kernels.cpuFeatures)
   }
 
   /// Logits of `vectors` random hidden states (length n) against a random int8 V (m×n, every byte
@@ -138,15 +163,18 @@ import Testing
         for (s, sequence) in batch.enumerated() {
           for t in 0..<(sequence.count - 1) { targets[states.offsets[s] + t] = sequence[t + 1] }
         }
-        // The previous path: whole rows of logits by rk_gemm_i8 (VNNI turned off on this thread
-        // turns the packed product off), then each row's log-sum-exp.
+        // The previous path: whole rows of logits by rk_gemm_i8 (the portable level on this thread
+        // turns the packed product off; every level's rk_gemm_i8 gives the same bits), then each
+        // row's log-sum-exp.
         var previous = [Float](repeating: 0, count: states.totalRows)
-        var packedWithoutVNNI = true
-        let ran = Kernels.withFeatures(0) {
-          packedWithoutVNNI = Kernels.packedInt8Available
+        var packedAtPortable = true
+        let ran = Kernels.atLevel(Int(RK_LEVEL_PORTABLE)) {
+          packedAtPortable = Kernels.packedInt8Available
           runtime.scoreRows(states, targets: targets, blockFloats: 1 << 20, into: &previous)
         }
-        #expect(ran && !packedWithoutVNNI)
+        #expect(ran && !packedAtPortable)
+        // Forcing and restoring the portable level left this thread on the variant under test.
+        #expect(Kernels.packedInt8Variant == variant, "\(name): variant after the previous path")
         // The same logits by rk_gemm_i8, their log-sum-exp in float64. Forward passes over many rows
         // take the packed product too: its logits, with and without c, are the same bits.
         let count = states.totalRows * o
@@ -154,7 +182,7 @@ import Testing
         var (packed, packedBiased) = (
           [Float](repeating: .nan, count: count), [Float](repeating: .nan, count: count)
         )
-        let gemmRan = Kernels.withFeatures(0) {
+        let gemmRan = Kernels.atLevel(Int(RK_LEVEL_PORTABLE)) {
           runtime.logits(hidden: states.rows, rows: states.totalRows, into: &logits, addBias: false)
           runtime.logits(hidden: states.rows, rows: states.totalRows, into: &biased, addBias: true)
         }

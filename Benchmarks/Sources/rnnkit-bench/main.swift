@@ -3,6 +3,10 @@
 //   rnnkit-bench prepare --size small|large --dir DIR    writes the models, raw weights and tokens
 //   rnnkit-bench prepare-v --size small|large --dir DIR   writes the models with int8 and bf16 V (from the f32 one)
 //   rnnkit-bench run --size small|large --dir DIR [--repeats N] [--tasks a,b,c,c16,a8,b8,c8,cb16]
+//                    [--level portable|avx2|avx512] [--no-vnni] [--int8-product packed|gemm] [--sequences N]
+//                                                       --level runs every thread's kernels at that level,
+//                                                       --no-vnni without VNNI (the kernels of CPUs without them),
+//                                                       --int8-product gemm int8 V by the matrix-matrix kernel
 //   rnnkit-bench accuracy (--model M.rnn --text FILE [--lines N] | --size S --dir DIR [--sequences N])
 //                                                       int8 and bf16 V against f32: probabilities, perplexity, top-1
 //   rnnkit-bench peak [--repeats N]                      sgemm peak and memory read bandwidth
@@ -176,12 +180,35 @@ case "prepare-v":
   try writeVariants(ElmanModel.load(path: "\(prefix)-f32.rnn"), prefix: prefix)
 
 case "run":
+  // Kernels of another CPU, for every thread of the run: set before any model runs.
+  let level = option("level").map { name in
+    guard let level = KernelLevel(rawValue: name) else {
+      fail("unknown level \(name); use portable, avx2 or avx512")
+    }
+    return level
+  }
+  let vnni = !arguments.contains("--no-vnni")
+  let int8Product = option("int8-product") ?? "packed"
+  guard ["packed", "gemm"].contains(int8Product) else {
+    fail("unknown int8 product \(int8Product); use packed or gemm")
+  }
+  if level != nil || !vnni || int8Product != "packed" {
+    let packed = int8Product == "packed"
+    guard KernelSelection.force(level: level ?? KernelSelection.cpuLevel, vnni: vnni, packedInt8: packed)
+    else {
+      fail("this CPU cannot run the kernels at \(level?.rawValue ?? "its level")")
+    }
+  }
+  let levelName = (level ?? KernelSelection.cpuLevel).rawValue
+  let vnniName = vnni && KernelSelection.cpuHasVNNI ? "yes" : "no"
   let size = Size.named(option("size") ?? "small")
   let dir = option("dir") ?? "bench-out"
   let tasks = Set((option("tasks") ?? "a,b,c,c16").split(separator: ",").map(String.init))
   let prefix = "\(dir)/\(size.name)"
   let tokens = try readTokens("\(prefix)-tokens.i32")
-  let batch = (0..<sequences).map { Array(tokens[($0 * sequenceLength)..<(($0 + 1) * sequenceLength)]) }
+  // --sequences N scores the first N of the sequences in task b (fewer, for short runs).
+  let scored = min(sequences, max(1, Int(option("sequences") ?? "") ?? sequences))
+  let batch = (0..<scored).map { Array(tokens[($0 * sequenceLength)..<(($0 + 1) * sequenceLength)]) }
   let prompt = Array(tokens[(sequences * sequenceLength)...])
   // Checksums are not verified here, so loading does not read V once before the timed runs.
   let f32 = try InferenceModel(
@@ -194,6 +221,7 @@ case "run":
       ("tokens_per_s", Double(tokens) / median(times)),
       ("gflops", flopsPerToken * Double(tokens) / median(times) / 1e9),
       ("check", check), ("runs", times.count), ("cpu_median_s", median(lastCPUTimes)),
+      ("level", levelName), ("vnni", vnniName), ("int8_product", int8Product),
     ])
   }
   if tasks.contains("a") {
@@ -205,7 +233,7 @@ case "run":
     var results: [ScoreResult] = []
     let times = try measure(max(1, repeats / 2)) { results = try f32.score(batch: batch) }
     report(
-      "b", times, tokens: sequences * sequenceLength,
+      "b", times, tokens: scored * sequenceLength,
       check: results.map { $0.logProbabilities.reduce(0, +) }.reduce(0, +))
   }
   let options = GenerationOptions(maxTokens: generatedTokens, temperature: 0)
@@ -243,7 +271,7 @@ case "run":
       var results: [ScoreResult] = []
       let times = try measure(max(1, repeats / 2)) { results = try i8.score(batch: batch) }
       report(
-        "b", times, tokens: sequences * sequenceLength,
+        "b", times, tokens: scored * sequenceLength,
         check: results.map { $0.logProbabilities.reduce(0, +) }.reduce(0, +), dtype: "i8")
     }
     if tasks.contains("c8") {

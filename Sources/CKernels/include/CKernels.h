@@ -64,6 +64,18 @@ int rk_level(void);
 /// `level` is -1). Returns 1, or 0 (changing nothing) when the CPU cannot run `level`.
 int rk_force_level(int level);
 
+/// The level rk_force_level set on the calling thread, or -1 for none (so that a caller can restore it).
+int rk_thread_forced_level(void);
+
+/// The features rk_force_features set on the calling thread, or -1 for none.
+int rk_thread_forced_features(void);
+
+/// For benchmarks: runs every thread's kernels (those a thread has not forced itself) at `level`
+/// with only `features`, or at the CPU's again when both are -1; -1 for one leaves it the CPU's.
+/// Call it before the kernels run. Returns 1, or 0 (changing nothing) when the CPU cannot run
+/// `level` or lacks a feature.
+int rk_force_process_level(int level, int features);
+
 /// A short name for `level`, such as "avx2"; "unknown" outside the known levels.
 const char *rk_level_name(int level);
 
@@ -181,14 +193,18 @@ void rk_gemv_i8(const int8_t *A, long rows, long cols, long lda, const float *sc
 void rk_gemm_i8(const int8_t *A, long rows, long cols, const float *scales, const int32_t *rowsums, const int8_t *X,
                 long n, const float *xscales, const float *bias, float *C, long ldc);
 
-/// The variants of the packed int8 product (rk_i8p_*): its vector width.
+/// The variants of the packed int8 product (rk_i8p_*): its instructions and vector width.
 enum {
-  /// Not available: the CPU (or the calling thread's level and features) has no VNNI.
+  /// Not available: the calling thread's level is the portable one (no SIMD).
   RK_I8P_NONE = 0,
   /// AVX-VNNI on ymm: tiles of 6 hidden states × 16 rows of V.
   RK_I8P_AVX_VNNI = 1,
   /// AVX-512 VNNI on zmm: tiles of 14 hidden states × 32 rows of V.
   RK_I8P_AVX512 = 2,
+  /// AVX2 without VNNI: int16 products (vpmaddwd) on ymm, tiles of 6 × 16.
+  RK_I8P_AVX2 = 3,
+  /// AVX-512BW without VNNI: int16 products (vpmaddwd) on zmm, tiles of 14 × 32.
+  RK_I8P_AVX512BW = 4,
 };
 
 /// The variant of the packed int8 product for the calling thread's level and features. Every
@@ -202,15 +218,23 @@ long rk_i8p_mr(int variant);
 /// Rows of V per panel of the packed int8 product (NR) of `variant`.
 long rk_i8p_nr(int variant);
 
-/// Copies int8 V (rows×K, row stride K) into panels of NR rows, 4 consecutive k per 32-bit word,
-/// each byte + 128; `out` holds ceil(rows/NR)·NR·ceil(K/4)·4 bytes (64-byte aligned), `outScales`
+/// Bytes per packed row of V of length K for `variant`: K rounded up to whole groups of k.
+long rk_i8p_v_row_bytes(int variant, long K);
+
+/// Bytes per packed hidden state of length K for `variant`: 4 per group of k (4 int8 or 2 int16).
+long rk_i8p_x_row_bytes(int variant, long K);
+
+/// Copies int8 V (rows×K, row stride K) into panels of NR rows for `variant`: VNNI, 4 consecutive
+/// k per 32-bit word, each byte + 128; widening, 2 consecutive k per row, bytes as they are.
+/// `out` holds ceil(rows/NR)·NR·rk_i8p_v_row_bytes bytes (64-byte aligned), `outScales`
 /// ceil(rows/NR)·NR floats (`scales`, then 0).
 void rk_i8p_pack_v(int variant, const int8_t *A, long rows, long K, const float *scales, uint8_t *out,
                    float *outScales);
 
 /// Quantizes each of `rows` hidden states h (rows×K) as rk_quantize_i8 does into panels of MR rows
-/// (`out`: ceil(rows/MR)·MR·ceil(K/4)·4 bytes), with each one's scale and Σ_k hq[k] (`xscales`,
-/// `xsums`: ceil(rows/MR)·MR values, 0 for the padding). Returns 0 when a buffer could not be allocated.
+/// (`out`: ceil(rows/MR)·MR·rk_i8p_x_row_bytes bytes, 64-byte aligned), with each one's scale and
+/// Σ_k hq[k] (`xscales`, `xsums`: ceil(rows/MR)·MR values, 0 for the padding). Returns 0 when a
+/// buffer could not be allocated.
 int rk_i8p_pack_x(int variant, const float *h, long rows, long K, int8_t *out, float *xscales, int32_t *xsums);
 
 /// Floats of scratch rk_i8p_score needs for M hidden states of length K.
