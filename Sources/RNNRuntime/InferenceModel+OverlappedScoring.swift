@@ -278,7 +278,16 @@ extension InferenceModel {
   /// that it starts on the rows still in its L2 cache (a share larger than L2 is then read half from
   /// L2 instead of all from L3). A row's sum never depends on the split or the order.
   /// `blockRows` (by default a sixteenth of L2) is the rows read forward at a time on backward steps.
-  func recurSplit(_ rows: inout [Float], count total: Int, blockRows: Int? = nil) throws(RuntimeError) {
+  ///
+  /// A thread that waits far longer than a share takes (eight of its own last shares, at least
+  /// the pool's wake-up time; `stallAfter` nanoseconds when given) is waiting for a thread that is
+  /// not running: another process holds its core. Then the waiting thread keeps the rest of the
+  /// recurrence to itself and the others stop once their claimed share is done, so a busy machine
+  /// costs one such wait per call instead of one at every step. Returns whether that happened.
+  @discardableResult
+  func recurSplit(
+    _ rows: inout [Float], count total: Int, blockRows: Int? = nil, stallAfter: UInt64? = nil
+  ) throws(RuntimeError) -> Bool {
     let h = hiddenSize
     let threads = Kernels.threadCount
     // Backwards in blocks read forward, so that the hardware prefetchers see ascending streams.
@@ -290,28 +299,45 @@ extension InferenceModel {
     let next = Atomic<Int>(0)
     let done = Atomic<Int>(0)
     let failedStep = Atomic<Int>(-1)
+    // The thread that keeps the rest of the recurrence after a stall; -1 while the steps split.
+    let soloist = Atomic<Int>(-1)
+    let budget = WorkerPool.shared.spinBudget
     let activation = activation
     rows.withUnsafeMutableBufferPointer { rows in
       recurrent.withUnsafeBufferPointer { wh in
         Kernels.activate(activation, rows.baseAddress!, count: h)
         if !Kernels.allFinite(rows.baseAddress!, count: h) { failedStep.store(0, ordering: .relaxed) }
         let shared = UnsafeSendable((rows.baseAddress!, wh.baseAddress!))
-        Kernels.parallelFor(threads) { _ in
+        Kernels.parallelFor(threads) { worker in
           let (rows, wh) = shared.value
+          // This thread's last share, nanoseconds: what a wait for another share should take.
+          var shareTime: UInt64 = 0
           while true {
+            let keeper = soloist.load(ordering: .relaxed)
+            guard keeper < 0 || keeper == worker else { return }
             let item = next.wrappingAdd(1, ordering: .relaxed).oldValue
             guard item < items else { return }
             let (index, part) = item.quotientAndRemainder(dividingBy: parts)
             let t = index + 1
             // Row t - 1 is complete once every share of the steps before t is.
-            var spins = 0
-            while done.load(ordering: .acquiring) < index * parts {
-              rk_spin_pause()
-              spins += 1
-              // Now and then give the core away: on a busy machine the thread this one waits for
-              // may be waiting for a core.
-              if spins & 63 == 0 { rk_spin_yield() }
+            if done.load(ordering: .acquiring) < index * parts {
+              let since = DispatchTime.now().uptimeNanoseconds
+              let stall = stallAfter ?? max(budget, 8 * shareTime)
+              var spins = 0
+              while done.load(ordering: .acquiring) < index * parts {
+                if spins & 63 == 0 {
+                  // Now and then give the core away: on a busy machine the thread this one waits
+                  // for may be waiting for a core.
+                  if spins > 0 { rk_spin_yield() }
+                  if DispatchTime.now().uptimeNanoseconds - since >= stall {
+                    _ = soloist.compareExchange(expected: -1, desired: worker, ordering: .relaxed)
+                  }
+                }
+                rk_spin_pause()
+                spins += 1
+              }
             }
+            let began = DispatchTime.now().uptimeNanoseconds
             let start = part * per
             let count = min(per, h - start)
             let row = rows + t * h
@@ -335,6 +361,7 @@ extension InferenceModel {
                 seen = original
               }
             }
+            shareTime = DispatchTime.now().uptimeNanoseconds - began
             done.add(1, ordering: .releasing)
           }
         }
@@ -342,5 +369,6 @@ extension InferenceModel {
     }
     let step = failedStep.load(ordering: .relaxed)
     if step >= 0 { throw .nonFiniteHidden(step: step, sequence: nil) }
+    return soloist.load(ordering: .relaxed) >= 0
   }
 }

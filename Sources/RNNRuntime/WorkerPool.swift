@@ -76,6 +76,9 @@ final class WorkerPool: @unchecked Sendable {
     return times.sorted()[times.count / 2]
   }
 
+  /// How long a waiting thread spins before it parks, in nanoseconds: one wake-up, as measured.
+  var spinBudget: UInt64 { spinNanoseconds.load(ordering: .relaxed) }
+
   /// Runs `body(i)` for i in 0..<count on the calling thread and the helpers; false, without
   /// running anything, when another loop holds the pool.
   func run(count: Int, _ body: (Int) -> Void) -> Bool {
