@@ -15,6 +15,7 @@
 //                           RK_I8P_FSTOREU(p, v), RK_I8P_FBCAST(x), RK_I8P_FMUL, RK_I8P_FADD,
 //                           RK_I8P_CVT(v) (int32 to float, rounded to nearest even);
 //   RK_I8P_MERGE_ROW        the level's merge_row (gemm_template.h).
+// It undefines them all at its end, so the next variant defines its own.
 //
 // VNNI: vpdpbusd multiplies 4 unsigned by 4 signed bytes per 32-bit lane and adds the 4 products:
 // 64 multiply-adds per zmm instruction. V is the unsigned side, packed once as u = q + 128 (q XOR
@@ -171,3 +172,26 @@ static int RK_I8P(score)(long M, long K, const int8_t *xp, const int32_t *xsums,
   if (!scratch) free(buffer);
   return 1;
 }
+
+#undef RK_I8P
+#undef RK_I8P_BCAST
+#undef RK_I8P_CVT
+#undef RK_I8P_DOT
+#undef RK_I8P_FADD
+#undef RK_I8P_FBCAST
+#undef RK_I8P_FLOADU
+#undef RK_I8P_FMUL
+#undef RK_I8P_FSTOREU
+#undef RK_I8P_FVEC
+#undef RK_I8P_FZERO
+#undef RK_I8P_KG
+#undef RK_I8P_LOAD
+#undef RK_I8P_LOADU
+#undef RK_I8P_MERGE_ROW
+#undef RK_I8P_MR
+#undef RK_I8P_NR
+#undef RK_I8P_OFFSET
+#undef RK_I8P_STOREU
+#undef RK_I8P_SUB
+#undef RK_I8P_VEC
+#undef RK_I8P_ZERO

@@ -339,28 +339,6 @@ static void rk_i8p_blocking(long M, long vbytes, long mr, long nr, long *mc, lon
 #define RK_I8P_CVT(v) _mm512_cvtepi32_ps(v)
 #define RK_I8P_MERGE_ROW merge_row_avx512
 #include "i8_packed.h"
-#undef RK_I8P
-#undef RK_I8P_MR
-#undef RK_I8P_NR
-#undef RK_I8P_KG
-#undef RK_I8P_OFFSET
-#undef RK_I8P_VEC
-#undef RK_I8P_ZERO
-#undef RK_I8P_LOAD
-#undef RK_I8P_STOREU
-#undef RK_I8P_BCAST
-#undef RK_I8P_DOT
-#undef RK_I8P_MERGE_ROW
-#undef RK_I8P_LOADU
-#undef RK_I8P_SUB
-#undef RK_I8P_FVEC
-#undef RK_I8P_FZERO
-#undef RK_I8P_FLOADU
-#undef RK_I8P_FSTOREU
-#undef RK_I8P_FBCAST
-#undef RK_I8P_FMUL
-#undef RK_I8P_FADD
-#undef RK_I8P_CVT
 #pragma clang attribute pop
 
 // AVX-VNNI: the VEX form of vpdpbusd on ymm (Intel since Alder Lake, AMD since Zen 5), 16 registers.
@@ -388,28 +366,6 @@ static void rk_i8p_blocking(long M, long vbytes, long mr, long nr, long *mc, lon
 #define RK_I8P_CVT(v) _mm256_cvtepi32_ps(v)
 #define RK_I8P_MERGE_ROW merge_row_avx2
 #include "i8_packed.h"
-#undef RK_I8P
-#undef RK_I8P_MR
-#undef RK_I8P_NR
-#undef RK_I8P_KG
-#undef RK_I8P_OFFSET
-#undef RK_I8P_VEC
-#undef RK_I8P_ZERO
-#undef RK_I8P_LOAD
-#undef RK_I8P_STOREU
-#undef RK_I8P_BCAST
-#undef RK_I8P_DOT
-#undef RK_I8P_MERGE_ROW
-#undef RK_I8P_LOADU
-#undef RK_I8P_SUB
-#undef RK_I8P_FVEC
-#undef RK_I8P_FZERO
-#undef RK_I8P_FLOADU
-#undef RK_I8P_FSTOREU
-#undef RK_I8P_FBCAST
-#undef RK_I8P_FMUL
-#undef RK_I8P_FADD
-#undef RK_I8P_CVT
 #pragma clang attribute pop
 
 // Widening, for CPUs without VNNI: vpmovsxbw, vpmaddwd and vpaddd on zmm (AVX-512BW), 32 registers.
@@ -438,28 +394,6 @@ static void rk_i8p_blocking(long M, long vbytes, long mr, long nr, long *mc, lon
 #define RK_I8P_CVT(v) _mm512_cvtepi32_ps(v)
 #define RK_I8P_MERGE_ROW merge_row_avx512
 #include "i8_packed.h"
-#undef RK_I8P
-#undef RK_I8P_MR
-#undef RK_I8P_NR
-#undef RK_I8P_KG
-#undef RK_I8P_OFFSET
-#undef RK_I8P_VEC
-#undef RK_I8P_ZERO
-#undef RK_I8P_LOAD
-#undef RK_I8P_STOREU
-#undef RK_I8P_BCAST
-#undef RK_I8P_DOT
-#undef RK_I8P_MERGE_ROW
-#undef RK_I8P_LOADU
-#undef RK_I8P_SUB
-#undef RK_I8P_FVEC
-#undef RK_I8P_FZERO
-#undef RK_I8P_FLOADU
-#undef RK_I8P_FSTOREU
-#undef RK_I8P_FBCAST
-#undef RK_I8P_FMUL
-#undef RK_I8P_FADD
-#undef RK_I8P_CVT
 #pragma clang attribute pop
 
 // Widening at the AVX2 level: the same on ymm, 16 registers.
@@ -487,28 +421,6 @@ static void rk_i8p_blocking(long M, long vbytes, long mr, long nr, long *mc, lon
 #define RK_I8P_CVT(v) _mm256_cvtepi32_ps(v)
 #define RK_I8P_MERGE_ROW merge_row_avx2
 #include "i8_packed.h"
-#undef RK_I8P
-#undef RK_I8P_MR
-#undef RK_I8P_NR
-#undef RK_I8P_KG
-#undef RK_I8P_OFFSET
-#undef RK_I8P_VEC
-#undef RK_I8P_ZERO
-#undef RK_I8P_LOAD
-#undef RK_I8P_STOREU
-#undef RK_I8P_BCAST
-#undef RK_I8P_DOT
-#undef RK_I8P_MERGE_ROW
-#undef RK_I8P_LOADU
-#undef RK_I8P_SUB
-#undef RK_I8P_FVEC
-#undef RK_I8P_FZERO
-#undef RK_I8P_FLOADU
-#undef RK_I8P_FSTOREU
-#undef RK_I8P_FBCAST
-#undef RK_I8P_FMUL
-#undef RK_I8P_FADD
-#undef RK_I8P_CVT
 #pragma clang attribute pop
 #endif
 

@@ -310,62 +310,20 @@ extension InferenceModel {
     let blockRows = min(total, max(1, wanted))
     let packed = PackedInt8Rows(rows: blockRows, k: h, variant: variant)
     let parts = parts ?? max(1, min(Kernels.threadCount, (o + vPanel - 1) / vPanel))
-    var maxima = [Float](repeating: -.infinity, count: parts * blockRows)
-    var sums = [Float](repeating: 0, count: parts * blockRows)
-    var picked = [Float](repeating: .nan, count: parts * blockRows)
     let ranges = (0..<parts).map { Self.columns(part: $0, of: parts, total: o, panel: vPanel) }
-    var succeeded = true
-    states.rows.withUnsafeBufferPointer { hidden in
-      targets.withUnsafeBufferPointer { targets in
-        outputBias.withUnsafeBufferPointer { c in
-          var start = 0
-          while start < total && succeeded {
-            let count = min(blockRows, total - start)
-            guard packed.pack(hidden.baseAddress! + start * h, rows: count, k: h) else {
-              succeeded = false
-              return
-            }
-            for i in 0..<(parts * blockRows) {
-              maxima[i] = -.infinity
-              sums[i] = 0
-            }
-            let failures = Atomic<Int>(0)
-            maxima.withUnsafeMutableBufferPointer { maxima in
-              sums.withUnsafeMutableBufferPointer { sums in
-                picked.withUnsafeMutableBufferPointer { picked in
-                  let shared = UnsafeSendable(
-                    (
-                      packed.bytes, packed.sums, packed.scales, targets.baseAddress! + start, c.baseAddress!,
-                      maxima.baseAddress!, sums.baseAddress!, picked.baseAddress!
-                    ))
-                  Kernels.parallelFor(parts) { part in
-                    let columns = ranges[part]
-                    guard !columns.isEmpty else { return }
-                    let (x, xSums, xScales, targets, c, maxima, sums, picked) = shared.value
-                    let offset = part * blockRows
-                    let done = rk_i8p_score(
-                      variant, count, h, x, xSums, xScales, v.bytes, v.scales, c, columns.lowerBound,
-                      columns.upperBound,
-                      targets, maxima + offset, sums + offset, picked + offset, nil)
-                    if done == 0 { failures.add(1, ordering: .relaxed) }
-                  }
-                }
-              }
-            }
-            guard failures.load(ordering: .relaxed) == 0 else {
-              succeeded = false
-              return
-            }
-            out.withUnsafeMutableBufferPointer { out in
-              Self.mergeParts(
-                rows: count, ranges: ranges, stride: blockRows, targets: targets.baseAddress! + start,
-                maxima: maxima, sums: sums, picked: picked, into: out.baseAddress! + start)
-            }
-            start += count
-          }
-        }
+    return states.rows.withUnsafeBufferPointer { hidden in
+      outputBias.withUnsafeBufferPointer { c in
+        let shared = UnsafeSendable((packed.bytes, packed.sums, packed.scales, c.baseAddress!))
+        return scoreInBlocks(
+          total: total, blockRows: blockRows, ranges: ranges, targets: targets, into: &out,
+          pack: { start, count in packed.pack(hidden.baseAddress! + start * h, rows: count, k: h) },
+          score: { columns, count, targets, pairs in
+            let (x, xSums, xScales, c) = shared.value
+            return rk_i8p_score(
+              variant, count, h, x, xSums, xScales, v.bytes, v.scales, c, columns.lowerBound,
+              columns.upperBound, targets, pairs.maxima, pairs.sums, pairs.picked, nil) != 0
+          })
       }
     }
-    return succeeded
   }
 }

@@ -173,62 +173,88 @@ extension InferenceModel {
     let packed = PackedMatrix.allocate(Kernels.packedCount(rows: blockRows, k: h, panel: panel))
     defer { UnsafeMutableRawPointer(packed).deallocate() }
     let parts = max(1, min(Kernels.threadCount, (o + v.panel - 1) / v.panel))
-    // Per part and row: the running (maximum, sum) of the log-sum-exp, and the target's logit.
+    let ranges = (0..<parts).map { Self.columns(part: $0, of: parts, total: o, panel: v.panel) }
+    return states.rows.withUnsafeBufferPointer { hidden in
+      outputBias.withUnsafeBufferPointer { c in
+        let shared = UnsafeSendable((packed, c.baseAddress!))
+        return scoreInBlocks(
+          total: total, blockRows: blockRows, ranges: ranges, targets: targets, into: &out,
+          pack: { start, count in
+            Self.packRows(hidden.baseAddress! + start * h, rows: count, k: h, level: level, into: packed)
+            return true
+          },
+          score: { columns, count, targets, pairs in
+            let (packed, c) = shared.value
+            return Kernels.scorePacked(
+              level: level, m: count, k: h, a: packed, b: v.values, bias: c, columns: columns,
+              targets: targets, maxima: pairs.maxima, sums: pairs.sums, picked: pairs.picked,
+              blocks: Kernels.blocks(level: level, m: count, k: h))
+          })
+      }
+    }
+  }
+
+  /// The running (maximum, sum) of the log-sum-exp and the target's logit of one column range, per
+  /// row of a block.
+  struct ScorePairs: @unchecked Sendable {
+    let maxima: UnsafeMutablePointer<Float>
+    let sums: UnsafeMutablePointer<Float>
+    let picked: UnsafeMutablePointer<Float>
+  }
+
+  /// The loop the packed scorings share: the `total` rows in blocks of at most `blockRows`; for
+  /// each, `pack(start, count)` prepares its rows (false: stop, failing), then, on the runtime's
+  /// threads, `score(columns, count, targets, pairs)` merges each column range's log-sum-exp and
+  /// picked logit of the block's `count` rows (their targets at `targets`) into `pairs` (false:
+  /// failing), and the ranges are merged per row into `out`.
+  func scoreInBlocks(
+    total: Int, blockRows: Int, ranges: [Range<Int>], targets: [Int], into out: inout [Float],
+    pack: (_ start: Int, _ count: Int) -> Bool,
+    score:
+      @Sendable (
+        _ columns: Range<Int>, _ count: Int, _ targets: UnsafePointer<Int>, _ pairs: ScorePairs
+      ) -> Bool
+  ) -> Bool {
+    let parts = ranges.count
     var maxima = [Float](repeating: -.infinity, count: parts * blockRows)
     var sums = [Float](repeating: 0, count: parts * blockRows)
     var picked = [Float](repeating: .nan, count: parts * blockRows)
-    let ranges = (0..<parts).map { Self.columns(part: $0, of: parts, total: o, panel: v.panel) }
-    var succeeded = true
-    states.rows.withUnsafeBufferPointer { hidden in
-      targets.withUnsafeBufferPointer { targets in
-        outputBias.withUnsafeBufferPointer { c in
-          var start = 0
-          while start < total && succeeded {
-            let count = min(blockRows, total - start)
-            Self.packRows(hidden.baseAddress! + start * h, rows: count, k: h, level: level, into: packed)
-            let blocks = Kernels.blocks(level: level, m: count, k: h)
-            for i in 0..<(parts * blockRows) {
-              maxima[i] = -.infinity
-              sums[i] = 0
-            }
-            let failures = Atomic<Int>(0)
-            maxima.withUnsafeMutableBufferPointer { maxima in
-              sums.withUnsafeMutableBufferPointer { sums in
-                picked.withUnsafeMutableBufferPointer { picked in
-                  let shared = (
-                    UnsafeSendable(packed), UnsafeSendable(targets.baseAddress! + start),
-                    UnsafeSendable(c.baseAddress!),
-                    UnsafeSendable((maxima.baseAddress!, sums.baseAddress!, picked.baseAddress!))
-                  )
-                  Kernels.parallelFor(parts) { part in
-                    let columns = Self.columns(part: part, of: parts, total: o, panel: v.panel)
-                    guard !columns.isEmpty else { return }
-                    let offset = part * blockRows
-                    let (maxima, sums, picked) = shared.3.value
-                    let done = Kernels.scorePacked(
-                      level: level, m: count, k: h, a: shared.0.value, b: v.values, bias: shared.2.value,
-                      columns: columns, targets: shared.1.value, maxima: maxima + offset, sums: sums + offset,
-                      picked: picked + offset, blocks: blocks)
-                    if !done { failures.add(1, ordering: .relaxed) }
-                  }
-                }
+    return targets.withUnsafeBufferPointer { targets in
+      var start = 0
+      while start < total {
+        let count = min(blockRows, total - start)
+        guard pack(start, count) else { return false }
+        for i in 0..<(parts * blockRows) {
+          maxima[i] = -.infinity
+          sums[i] = 0
+        }
+        let failures = Atomic<Int>(0)
+        maxima.withUnsafeMutableBufferPointer { maxima in
+          sums.withUnsafeMutableBufferPointer { sums in
+            picked.withUnsafeMutableBufferPointer { picked in
+              let shared = UnsafeSendable(
+                (targets.baseAddress! + start, maxima.baseAddress!, sums.baseAddress!, picked.baseAddress!))
+              Kernels.parallelFor(parts) { part in
+                let columns = ranges[part]
+                guard !columns.isEmpty else { return }
+                let (targets, maxima, sums, picked) = shared.value
+                let offset = part * blockRows
+                let pairs = ScorePairs(maxima: maxima + offset, sums: sums + offset, picked: picked + offset)
+                if !score(columns, count, targets, pairs) { failures.add(1, ordering: .relaxed) }
               }
             }
-            guard failures.load(ordering: .relaxed) == 0 else {
-              succeeded = false
-              return
-            }
-            out.withUnsafeMutableBufferPointer { out in
-              Self.mergeParts(
-                rows: count, ranges: ranges, stride: blockRows, targets: targets.baseAddress! + start,
-                maxima: maxima, sums: sums, picked: picked, into: out.baseAddress! + start)
-            }
-            start += count
           }
         }
+        guard failures.load(ordering: .relaxed) == 0 else { return false }
+        out.withUnsafeMutableBufferPointer { out in
+          Self.mergeParts(
+            rows: count, ranges: ranges, stride: blockRows, targets: targets.baseAddress! + start,
+            maxima: maxima, sums: sums, picked: picked, into: out.baseAddress! + start)
+        }
+        start += count
       }
+      return true
     }
-    return succeeded
   }
 }
 
