@@ -322,19 +322,28 @@ extension InferenceModel {
     let vPanel = Kernels.int8PanelRows(variant).v
     let packed = PackedInt8Rows(rows: blockRows, k: h, variant: variant)
     let parts = parts ?? max(1, min(Kernels.threadCount, (o + vPanel - 1) / vPanel))
-    let shared = UnsafeSendable((packed.bytes, packed.sums, packed.scales))
+    let ranges = (0..<parts).map { Self.columns(part: $0, of: parts, total: o, panel: vPanel) }
+    // Each range's block of logits, kept across calls (enough for up to `blockRows` rows).
+    let scratchFloats = rk_i8p_scratch_count(variant, blockRows, h)
+    let scratch = PackedMatrix.allocate(scratchFloats * parts)
+    let shared = UnsafeSendable((packed.bytes, packed.sums, packed.scales, scratch))
     return RowScorer(
-      blockRows: blockRows,
-      ranges: (0..<parts).map { Self.columns(part: $0, of: parts, total: o, panel: vPanel) },
+      blockRows: blockRows, ranges: ranges,
       pack: { hidden, count in packed.pack(hidden, rows: count, k: h) },
       score: { columns, count, _, targets, pairs in
-        let (x, xSums, xScales) = shared.value
+        let (x, xSums, xScales, scratch) = shared.value
+        let part = ranges.firstIndex(of: columns)
+        let fits = part != nil && count <= blockRows
         return self.outputBias.withUnsafeBufferPointer { c in
           rk_i8p_score(
             variant, count, h, x, xSums, xScales, v.bytes, v.scales, c.baseAddress!, columns.lowerBound,
-            columns.upperBound, targets, pairs.maxima, pairs.sums, pairs.picked, nil) != 0
+            columns.upperBound, targets, pairs.maxima, pairs.sums, pairs.picked,
+            fits ? scratch + part! * scratchFloats : nil) != 0
         }
       },
-      release: { withExtendedLifetime(packed) {} })
+      release: {
+        withExtendedLifetime(packed) {}
+        UnsafeMutableRawPointer(scratch).deallocate()
+      })
   }
 }

@@ -196,24 +196,36 @@ extension InferenceModel {
     let panel = Kernels.panelRows(level: level).a
     let packed = PackedMatrix.allocate(Kernels.packedCount(rows: blockRows, k: h, panel: panel))
     let parts = max(1, min(Kernels.threadCount, (o + v.panel - 1) / v.panel))
-    let shared = UnsafeSendable(packed)
+    let ranges = (0..<parts).map { Self.columns(part: $0, of: parts, total: o, panel: v.panel) }
+    // Each range's block of logits, kept across calls: allocated per call, its L2-sized buffer
+    // would be fresh pages every time. Room for the blocking of any row count (the largest MC).
+    let scratchFloats = max(
+      Kernels.scoreScratchCount(Kernels.blocks(level: level, m: blockRows, k: h)),
+      Kernels.scoreScratchCount(Kernels.blocks(level: level, m: 1 << 30, k: h)))
+    let scratch = PackedMatrix.allocate(scratchFloats * parts)
+    let shared = UnsafeSendable((packed, scratch))
     return RowScorer(
-      blockRows: blockRows,
-      ranges: (0..<parts).map { Self.columns(part: $0, of: parts, total: o, panel: v.panel) },
+      blockRows: blockRows, ranges: ranges,
       pack: { hidden, count in
         Self.packRows(hidden, rows: count, k: h, level: level, into: packed)
         return true
       },
       score: { columns, count, productRows, targets, pairs in
-        self.outputBias.withUnsafeBufferPointer { c in
+        let blocks = Kernels.blocks(level: level, m: productRows, k: h)
+        let part = ranges.firstIndex(of: columns)
+        let fits = part != nil && Kernels.scoreScratchCount(blocks) <= scratchFloats
+        return self.outputBias.withUnsafeBufferPointer { c in
           Kernels.scorePacked(
-            level: level, m: count, k: h, a: shared.value, b: v.values, bias: c.baseAddress!,
+            level: level, m: count, k: h, a: shared.value.0, b: v.values, bias: c.baseAddress!,
             columns: columns,
-            targets: targets, maxima: pairs.maxima, sums: pairs.sums, picked: pairs.picked,
-            blocks: Kernels.blocks(level: level, m: productRows, k: h))
+            targets: targets, maxima: pairs.maxima, sums: pairs.sums, picked: pairs.picked, blocks: blocks,
+            scratch: fits ? shared.value.1 + part! * scratchFloats : nil)
         }
       },
-      release: { UnsafeMutableRawPointer(packed).deallocate() })
+      release: {
+        UnsafeMutableRawPointer(packed).deallocate()
+        UnsafeMutableRawPointer(scratch).deallocate()
+      })
   }
 
   /// One of the packed scorings, with its buffer for up to `blockRows` packed rows: `pack(hidden,
