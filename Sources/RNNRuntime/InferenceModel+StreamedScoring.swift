@@ -59,6 +59,7 @@ extension InferenceModel {
     var positions = [Int](repeating: 0, count: capacity)
     var failure: (step: Int, sequence: Int)?
     var scored = true
+    // The steps of `recur`: longest first, so the sequences still running at a step are a prefix.
     let order = lengths.indices.sorted { lengths[$0] > lengths[$1] }
     let steps = lengths[order[0]]
     func running(at step: Int, from active: Int) -> Int {
