@@ -3,13 +3,14 @@
 scripts/bench_runtime.py times for its whole-process figure, for one or more builds of `rnnkit`
 interleaved round by round.
 
-    scripts/bench_score_process.py [--dir bench-out] [--threads 1,2] [--rounds 11] NAME=RNNKIT[,VAR=VALUE...] ...
+    scripts/bench_score_process.py [--dir bench-out] [--models small-f32.rnn,small-i8v.rnn] [--threads 1,2]
+                                   [--rounds 11] NAME=RNNKIT[,VAR=VALUE...] ...
 
 A build may carry environment variables of its own: `t20=.build/release/rnnkit,OPENBLAS_THREAD_TIMEOUT=20`
 runs the same executable with that variable set, as one more contestant.
 
-Each process's wall time, CPU time of all its threads (user + system) and minor page faults
-are taken from wait4; medians are printed with each build's ratio to the first build. On a busy
+Each process's wall time, CPU time of all its threads (user + system), minor page faults and
+peak resident memory are taken from wait4; medians are printed with each build's ratio to the first build. On a busy
 machine compare the ratios (and the CPU times, which move less with the load); the load average
 is printed beside them. Before timing, every build's JSON output is checked to be byte for byte
 the first build's at the same thread count.
@@ -37,7 +38,8 @@ def batch_text(folder):
 
 
 def run(argv, env):
-    """Wall s, CPU s (all threads) and minor page faults of one process; its output is returned."""
+    """Wall s, CPU s (all threads), minor page faults and peak RSS (MB) of one process; its output is
+    returned last."""
     start = time.perf_counter()
     process = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE)
     output = process.stdout.read()
@@ -45,7 +47,7 @@ def run(argv, env):
     elapsed = time.perf_counter() - start
     if os.waitstatus_to_exitcode(status) != 0:
         sys.exit(f"failed: {' '.join(argv)}")
-    return elapsed, usage.ru_utime + usage.ru_stime, usage.ru_minflt, output
+    return elapsed, usage.ru_utime + usage.ru_stime, usage.ru_minflt, usage.ru_maxrss / 1024, output
 
 
 def main():
@@ -53,6 +55,8 @@ def main():
     parser.add_argument("builds", nargs="+",
                         help="NAME=PATH[,VAR=VALUE...]: an rnnkit executable (and its own environment); the first is the reference")
     parser.add_argument("--dir", default="bench-out", help="where bench_runtime.sh put small-f32.rnn")
+    parser.add_argument("--models", default="small-f32.rnn",
+                        help="comma-separated model files in --dir, each scored on the same text")
     parser.add_argument("--threads", default="1,2")
     parser.add_argument("--rounds", type=int, default=11)
     args = parser.parse_args()
@@ -61,32 +65,37 @@ def main():
         name, rest = spec.split("=", 1)
         path, *settings = rest.split(",")
         builds.append((name, path, dict(setting.split("=", 1) for setting in settings)))
-    model = os.path.join(args.dir, "small-f32.rnn")
     text = batch_text(args.dir)
-    print(f"{cpu_name()}, {os.cpu_count()} CPUs; `rnnkit score {model} {text} --json`")
-    for threads in [int(t) for t in args.threads.split(",")]:
-        env = dict(os.environ, OPENBLAS_NUM_THREADS=str(threads))
-        reference = None
-        for name, path, extra in builds:
-            output = run([path, "score", model, text, "--json"], {**env, **extra})[3]
-            reference = reference or output
-            if output != reference:
-                sys.exit(f"{name}: its output differs from {builds[0][0]}'s with {threads} thread(s)")
-        samples = {name: [] for name, _, _ in builds}
-        for _ in range(args.rounds):
-            for name, path, extra in builds:
-                samples[name].append(run([path, "score", model, text, "--json"], {**env, **extra})[:3])
-        load = open("/proc/loadavg").read().split()[:3]
-        print(f"\n{threads} thread(s), {args.rounds} rounds, load average {' '.join(load)}")
-        print(f"{'build':14} {'wall ms':>9} {'ratio':>6} {'CPU ms':>9} {'ratio':>6} {'faults':>8}")
-        first = None
-        for name, _, _ in builds:
-            wall = statistics.median(s[0] for s in samples[name]) * 1000
-            cpu = statistics.median(s[1] for s in samples[name]) * 1000
-            faults = statistics.median(s[2] for s in samples[name])
-            first = first or (wall, cpu)
-            print(f"{name:14} {wall:9.1f} {wall / first[0]:6.3f} {cpu:9.1f} {cpu / first[1]:6.3f} {faults:8.0f}")
+    print(f"{cpu_name()}, {os.cpu_count()} CPUs")
+    for model in [os.path.join(args.dir, name) for name in args.models.split(",")]:
+        for threads in [int(t) for t in args.threads.split(",")]:
+            compare(builds, model, text, threads, args.rounds)
 
+
+def compare(builds, model, text, threads, rounds):
+    """Interleaved rounds of every build on one model and thread count; prints the medians."""
+    env = dict(os.environ, OPENBLAS_NUM_THREADS=str(threads))
+    argv = ["score", model, text, "--json"]
+    reference = None
+    for name, path, extra in builds:
+        output = run([path, *argv], {**env, **extra})[-1]
+        reference = reference or output
+        if output != reference:
+            sys.exit(f"{name}: its output differs from {builds[0][0]}'s with {threads} thread(s)")
+    samples = {name: [] for name, _, _ in builds}
+    for _ in range(rounds):
+        for name, path, extra in builds:
+            samples[name].append(run([path, *argv], {**env, **extra})[:4])
+    load = open("/proc/loadavg").read().split()[:3]
+    print(f"\n`rnnkit score {model} {text} --json`, {threads} thread(s), {rounds} rounds, "
+          f"load average {' '.join(load)}")
+    print(f"{'build':14} {'wall ms':>9} {'ratio':>6} {'CPU ms':>9} {'ratio':>6} {'faults':>8} {'RSS MB':>7}")
+    first = None
+    for name, _, _ in builds:
+        wall, cpu, faults, rss = (statistics.median(s[i] for s in samples[name]) for i in range(4))
+        first = first or (wall, cpu)
+        print(f"{name:14} {wall * 1000:9.1f} {wall / first[0]:6.3f} {cpu * 1000:9.1f} {cpu / first[1]:6.3f} "
+              f"{faults:8.0f} {rss:7.1f}")
 
 if __name__ == "__main__":
     main()

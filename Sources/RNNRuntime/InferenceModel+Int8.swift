@@ -300,30 +300,50 @@ extension InferenceModel {
     _ states: HiddenStates, targets: [Int], rowBlock: Int? = nil, parts: Int? = nil, into out: inout [Float]
   ) -> Bool {
     let variant = Kernels.packedInt8Variant
-    guard case .int8(let weights) = outputWeights, variant != RK_I8P_NONE else { return false }
-    let v = weights.packed.matrix(weights.matrix, variant: variant)
-    let (h, o) = (hiddenSize, outputSize)
+    guard case .int8 = outputWeights, variant != RK_I8P_NONE else { return false }
     let total = states.totalRows
     guard total > 0 else { return true }
-    let (panel, vPanel) = Kernels.int8PanelRows(variant)
-    let wanted = rowBlock ?? Self.int8RowBlock(k: h, panel: panel, variant: variant)
-    let blockRows = min(total, max(1, wanted))
+    let panel = Kernels.int8PanelRows(variant).x
+    let wanted = rowBlock ?? Self.int8RowBlock(k: hiddenSize, panel: panel, variant: variant)
+    guard let scorer = int8RowScorer(blockRows: min(total, max(1, wanted)), parts: parts) else {
+      return false
+    }
+    defer { scorer.release() }
+    return scoreRows(states, targets: targets, with: scorer, into: &out)
+  }
+
+  /// A ``RowScorer`` on the packed int8 product, or nil when V is not int8 or the calling thread's
+  /// kernel level has no packed int8 product. `parts` overrides the column ranges (one per thread).
+  func int8RowScorer(blockRows: Int, parts: Int? = nil) -> RowScorer? {
+    let variant = Kernels.packedInt8Variant
+    guard case .int8(let weights) = outputWeights, variant != RK_I8P_NONE else { return nil }
+    let v = weights.packed.matrix(weights.matrix, variant: variant)
+    let (h, o) = (hiddenSize, outputSize)
+    let vPanel = Kernels.int8PanelRows(variant).v
     let packed = PackedInt8Rows(rows: blockRows, k: h, variant: variant)
     let parts = parts ?? max(1, min(Kernels.threadCount, (o + vPanel - 1) / vPanel))
     let ranges = (0..<parts).map { Self.columns(part: $0, of: parts, total: o, panel: vPanel) }
-    return states.rows.withUnsafeBufferPointer { hidden in
-      outputBias.withUnsafeBufferPointer { c in
-        let shared = UnsafeSendable((packed.bytes, packed.sums, packed.scales, c.baseAddress!))
-        return scoreInBlocks(
-          total: total, blockRows: blockRows, ranges: ranges, targets: targets, into: &out,
-          pack: { start, count in packed.pack(hidden.baseAddress! + start * h, rows: count, k: h) },
-          score: { columns, count, targets, pairs in
-            let (x, xSums, xScales, c) = shared.value
-            return rk_i8p_score(
-              variant, count, h, x, xSums, xScales, v.bytes, v.scales, c, columns.lowerBound,
-              columns.upperBound, targets, pairs.maxima, pairs.sums, pairs.picked, nil) != 0
-          })
-      }
-    }
+    // Each range's block of logits, kept across calls (enough for up to `blockRows` rows).
+    let scratchFloats = rk_i8p_scratch_count(variant, blockRows, h)
+    let scratch = PackedMatrix.allocate(scratchFloats * parts)
+    let shared = UnsafeSendable((packed.bytes, packed.sums, packed.scales, scratch))
+    return RowScorer(
+      blockRows: blockRows, ranges: ranges,
+      pack: { hidden, count in packed.pack(hidden, rows: count, k: h) },
+      score: { columns, count, _, targets, pairs in
+        let (x, xSums, xScales, scratch) = shared.value
+        let part = ranges.firstIndex(of: columns)
+        let fits = part != nil && count <= blockRows
+        return self.outputBias.withUnsafeBufferPointer { c in
+          rk_i8p_score(
+            variant, count, h, x, xSums, xScales, v.bytes, v.scales, c.baseAddress!, columns.lowerBound,
+            columns.upperBound, targets, pairs.maxima, pairs.sums, pairs.picked,
+            fits ? scratch + part! * scratchFloats : nil) != 0
+        }
+      },
+      release: {
+        withExtendedLifetime(packed) {}
+        UnsafeMutableRawPointer(scratch).deallocate()
+      })
   }
 }

@@ -165,33 +165,84 @@ extension InferenceModel {
   func scoreRowsPacked(_ states: HiddenStates, targets: [Int], rowBlock: Int? = nil, into out: inout [Float])
     -> Bool
   {
-    guard let v = packedOutputWeights() else { return false }
-    let (h, o, level) = (hiddenSize, outputSize, v.level)
+    let level = Int32(Kernels.currentLevel)
     let total = states.totalRows
     let blockRows = min(total, max(1, rowBlock ?? packedRowBlock(level: level)))
+    guard let scorer = packedRowScorer(blockRows: blockRows) else { return false }
+    defer { scorer.release() }
+    return scoreRows(states, targets: targets, with: scorer, into: &out)
+  }
+
+  /// Scores the rows of `states` in blocks of `scorer.blockRows`, each block's product blocked for
+  /// its own row count.
+  func scoreRows(_ states: HiddenStates, targets: [Int], with scorer: RowScorer, into out: inout [Float])
+    -> Bool
+  {
+    let h = hiddenSize
+    let score = scorer.score
+    return states.rows.withUnsafeBufferPointer { hidden in
+      scoreInBlocks(
+        total: states.totalRows, blockRows: scorer.blockRows, ranges: scorer.ranges, targets: targets,
+        into: &out,
+        pack: { start, count in scorer.pack(hidden.baseAddress! + start * h, count) },
+        score: { columns, count, targets, pairs in score(columns, count, count, targets, pairs) })
+    }
+  }
+
+  /// A ``RowScorer`` on the packed f32 product, or nil when V is not f32.
+  func packedRowScorer(blockRows: Int) -> RowScorer? {
+    guard let v = packedOutputWeights() else { return nil }
+    let (h, o, level) = (hiddenSize, outputSize, v.level)
     let panel = Kernels.panelRows(level: level).a
     let packed = PackedMatrix.allocate(Kernels.packedCount(rows: blockRows, k: h, panel: panel))
-    defer { UnsafeMutableRawPointer(packed).deallocate() }
     let parts = max(1, min(Kernels.threadCount, (o + v.panel - 1) / v.panel))
     let ranges = (0..<parts).map { Self.columns(part: $0, of: parts, total: o, panel: v.panel) }
-    return states.rows.withUnsafeBufferPointer { hidden in
-      outputBias.withUnsafeBufferPointer { c in
-        let shared = UnsafeSendable((packed, c.baseAddress!))
-        return scoreInBlocks(
-          total: total, blockRows: blockRows, ranges: ranges, targets: targets, into: &out,
-          pack: { start, count in
-            Self.packRows(hidden.baseAddress! + start * h, rows: count, k: h, level: level, into: packed)
-            return true
-          },
-          score: { columns, count, targets, pairs in
-            let (packed, c) = shared.value
-            return Kernels.scorePacked(
-              level: level, m: count, k: h, a: packed, b: v.values, bias: c, columns: columns,
-              targets: targets, maxima: pairs.maxima, sums: pairs.sums, picked: pairs.picked,
-              blocks: Kernels.blocks(level: level, m: count, k: h))
-          })
-      }
-    }
+    // Each range's block of logits, kept across calls: allocated per call, its L2-sized buffer
+    // would be fresh pages every time. Room for the blocking of any row count (the largest MC).
+    let scratchFloats = max(
+      Kernels.scoreScratchCount(Kernels.blocks(level: level, m: blockRows, k: h)),
+      Kernels.scoreScratchCount(Kernels.blocks(level: level, m: 1 << 30, k: h)))
+    let scratch = PackedMatrix.allocate(scratchFloats * parts)
+    let shared = UnsafeSendable((packed, scratch))
+    return RowScorer(
+      blockRows: blockRows, ranges: ranges,
+      pack: { hidden, count in
+        Self.packRows(hidden, rows: count, k: h, level: level, into: packed)
+        return true
+      },
+      score: { columns, count, productRows, targets, pairs in
+        let blocks = Kernels.blocks(level: level, m: productRows, k: h)
+        let part = ranges.firstIndex(of: columns)
+        let fits = part != nil && Kernels.scoreScratchCount(blocks) <= scratchFloats
+        return self.outputBias.withUnsafeBufferPointer { c in
+          Kernels.scorePacked(
+            level: level, m: count, k: h, a: shared.value.0, b: v.values, bias: c.baseAddress!,
+            columns: columns,
+            targets: targets, maxima: pairs.maxima, sums: pairs.sums, picked: pairs.picked, blocks: blocks,
+            scratch: fits ? shared.value.1 + part! * scratchFloats : nil)
+        }
+      },
+      release: {
+        UnsafeMutableRawPointer(packed).deallocate()
+        UnsafeMutableRawPointer(scratch).deallocate()
+      })
+  }
+
+  /// One of the packed scorings, with its buffer for up to `blockRows` packed rows: `pack(hidden,
+  /// count)` packs `count` row-major hidden states (false: a buffer failed), then `score(columns,
+  /// count, productRows, targets, pairs)` scores them over one column range, its product blocked
+  /// as for `productRows` rows (the f32 product's column blocks, and so the order in which each
+  /// row's log-sum-exp is merged, depend on that count; int8's do not).
+  struct RowScorer {
+    let blockRows: Int
+    let ranges: [Range<Int>]
+    let pack: (_ hidden: UnsafePointer<Float>, _ count: Int) -> Bool
+    let score:
+      @Sendable (
+        _ columns: Range<Int>, _ count: Int, _ productRows: Int, _ targets: UnsafePointer<Int>,
+        _ pairs: ScorePairs
+      ) -> Bool
+    let release: () -> Void
   }
 
   /// The running (maximum, sum) of the log-sum-exp and the target's logit of one column range, per

@@ -248,6 +248,10 @@ extension InferenceModel {
     if packedOutputWeights() == nil && !(outputWeightsAreInt8 && Kernels.packedInt8Available) {
       try requireMatrixProducts()
     }
+    // Two or more sequences on a packed product: a range of steps at a time, the same bits.
+    if batch.count > 1, let scored = try scoreStreamed(batch: batch) {
+      return scored.map { ScoreResult(logProbabilities: $0.map(Double.init)) }
+    }
     let states = try hiddenStates(tokens: batch)
     // Row r's target is the token after it; the last row of each sequence has none.
     var targets = [Int](repeating: -1, count: states.totalRows)
