@@ -330,7 +330,7 @@ extension InferenceModel {
     return RowScorer(
       blockRows: blockRows, ranges: ranges,
       pack: { hidden, count in packed.pack(hidden, rows: count, k: h) },
-      score: { columns, count, _, targets, pairs in
+      score: { columns, count, targets, pairs in
         let (x, xSums, xScales, scratch) = shared.value
         let part = ranges.firstIndex(of: columns)
         let fits = part != nil && count <= blockRows

@@ -173,19 +173,17 @@ extension InferenceModel {
     return scoreRows(states, targets: targets, with: scorer, into: &out)
   }
 
-  /// Scores the rows of `states` in blocks of `scorer.blockRows`, each block's product blocked for
-  /// its own row count.
+  /// Scores the rows of `states` in blocks of `scorer.blockRows`.
   func scoreRows(_ states: HiddenStates, targets: [Int], with scorer: RowScorer, into out: inout [Float])
     -> Bool
   {
     let h = hiddenSize
-    let score = scorer.score
     return states.rows.withUnsafeBufferPointer { hidden in
       scoreInBlocks(
         total: states.totalRows, blockRows: scorer.blockRows, ranges: scorer.ranges, targets: targets,
         into: &out,
         pack: { start, count in scorer.pack(hidden.baseAddress! + start * h, count) },
-        score: { columns, count, targets, pairs in score(columns, count, count, targets, pairs) })
+        score: scorer.score)
     }
   }
 
@@ -198,10 +196,9 @@ extension InferenceModel {
     let parts = max(1, min(Kernels.threadCount, (o + v.panel - 1) / v.panel))
     let ranges = (0..<parts).map { Self.columns(part: $0, of: parts, total: o, panel: v.panel) }
     // Each range's block of logits, kept across calls: allocated per call, its L2-sized buffer
-    // would be fresh pages every time. Room for the blocking of any row count (the largest MC).
-    let scratchFloats = max(
-      Kernels.scoreScratchCount(Kernels.blocks(level: level, m: blockRows, k: h)),
-      Kernels.scoreScratchCount(Kernels.blocks(level: level, m: 1 << 30, k: h)))
+    // would be fresh pages every time. Room for the blocking of any row count (M = 0: the largest
+    // MC; NC does not depend on M).
+    let scratchFloats = Kernels.scoreScratchCount(Kernels.blocks(level: level, m: 0, k: h))
     let scratch = PackedMatrix.allocate(scratchFloats * parts)
     let shared = UnsafeSendable((packed, scratch))
     return RowScorer(
@@ -210,8 +207,8 @@ extension InferenceModel {
         Self.packRows(hidden, rows: count, k: h, level: level, into: packed)
         return true
       },
-      score: { columns, count, productRows, targets, pairs in
-        let blocks = Kernels.blocks(level: level, m: productRows, k: h)
+      score: { columns, count, targets, pairs in
+        let blocks = Kernels.blocks(level: level, m: count, k: h)
         let part = ranges.firstIndex(of: columns)
         let fits = part != nil && Kernels.scoreScratchCount(blocks) <= scratchFloats
         return self.outputBias.withUnsafeBufferPointer { c in
@@ -230,17 +227,15 @@ extension InferenceModel {
 
   /// One of the packed scorings, with its buffer for up to `blockRows` packed rows: `pack(hidden,
   /// count)` packs `count` row-major hidden states (false: a buffer failed), then `score(columns,
-  /// count, productRows, targets, pairs)` scores them over one column range, its product blocked
-  /// as for `productRows` rows (the f32 product's column blocks, and so the order in which each
-  /// row's log-sum-exp is merged, depend on that count; int8's do not).
+  /// count, targets, pairs)` scores them over one column range. A row's result never depends on
+  /// the rows scored with it (the product's column blocks do not depend on the row count).
   struct RowScorer {
     let blockRows: Int
     let ranges: [Range<Int>]
     let pack: (_ hidden: UnsafePointer<Float>, _ count: Int) -> Bool
     let score:
       @Sendable (
-        _ columns: Range<Int>, _ count: Int, _ productRows: Int, _ targets: UnsafePointer<Int>,
-        _ pairs: ScorePairs
+        _ columns: Range<Int>, _ count: Int, _ targets: UnsafePointer<Int>, _ pairs: ScorePairs
       ) -> Bool
     let release: () -> Void
   }

@@ -14,38 +14,27 @@ extension InferenceModel {
   /// sequences, checked by the caller), or nil when neither packed product scores this model's V
   /// on the calling thread (or a buffer could not be allocated): the caller then takes the
   /// whole-batch flow. Each row gets exactly the bits that flow gives it: the recurrence runs the
-  /// same steps, and each row's product is blocked as for the block of `rowBlock` rows (the
-  /// whole-batch flow's) it would have been scored in. `rangeRows` overrides the rows per range.
-  func scoreStreamed(batch: [[Int]], rangeRows: Int? = nil, rowBlock: Int? = nil) throws(RuntimeError)
-    -> [[Float]]?
-  {
+  /// same steps, and a row's score does not depend on the rows scored with it. `rangeRows`
+  /// overrides the rows per range.
+  func scoreStreamed(batch: [[Int]], rangeRows: Int? = nil) throws(RuntimeError) -> [[Float]]? {
     let lengths = batch.map(\.count)
     let total = lengths.reduce(0, +)
     let level = Int32(Kernels.currentLevel)
-    let isF32 = packedOutputWeights() != nil
     let variant = Kernels.packedInt8Variant
-    let reference: Int
-    if isF32 {
-      reference = min(total, max(1, rowBlock ?? packedRowBlock(level: level)))
+    let largest: Int
+    if packedOutputWeights() != nil {
+      largest = packedRowBlock(level: level)
     } else if outputWeightsAreInt8 && variant != RK_I8P_NONE {
-      let panel = Kernels.int8PanelRows(variant).x
-      reference = min(
-        total, max(1, rowBlock ?? Self.int8RowBlock(k: hiddenSize, panel: panel, variant: variant)))
+      largest = Self.int8RowBlock(k: hiddenSize, panel: Kernels.int8PanelRows(variant).x, variant: variant)
     } else {
       return nil
     }
     // A range holds at least one step of every sequence.
-    let capacity = max(lengths.count, min(total, max(1, rangeRows ?? min(reference, Self.streamedRows))))
-    guard let scorer = isF32 ? packedRowScorer(blockRows: capacity) : int8RowScorer(blockRows: capacity)
-    else {
-      return nil
-    }
+    let capacity = max(lengths.count, min(total, max(1, rangeRows ?? min(largest, Self.streamedRows))))
+    let made =
+      packedOutputWeights() != nil ? packedRowScorer(blockRows: capacity) : int8RowScorer(blockRows: capacity)
+    guard let scorer = made else { return nil }
     defer { scorer.release() }
-    // The whole-batch flow's last block of rows, when shorter than the others, has its own blocking.
-    let lastStart = (total - 1) / reference * reference
-    let lastRows = total - lastStart
-    var offsets = [Int](repeating: 0, count: lengths.count)
-    for s in 1..<max(1, lengths.count) { offsets[s] = offsets[s - 1] + lengths[s - 1] }
 
     try inputColumns.prepare(batch.flatMap { $0 })
     let h = hiddenSize
@@ -56,7 +45,6 @@ extension InferenceModel {
     var ids = [Int](repeating: 0, count: capacity)
     var targets = [Int](repeating: -1, count: capacity)
     var owners = [(sequence: Int, step: Int)](repeating: (0, 0), count: capacity)
-    var positions = [Int](repeating: 0, count: capacity)
     var failure: (step: Int, sequence: Int)?
     var scored = true
     // The steps of `recur`: longest first, so the sequences still running at a step are a prefix.
@@ -72,64 +60,45 @@ extension InferenceModel {
       defer { product.deallocate() }
       var (t, active) = (0, order.count)
       while t < steps {
-        // The steps [t, end) whose rows fit; the rows of the whole-batch flow's short last block
-        // go to the end of the buffer, to be scored with their own blocking.
-        var (end, used, late, next) = (t, 0, 0, active)
-        while end < steps {
-          let n = running(at: end, from: next)
-          if used + n > capacity { break }
-          for j in 0..<n where offsets[order[j]] + end >= lastStart { late += 1 }
-          (used, next, end) = (used + n, n, end + 1)
-        }
-        if lastRows == reference { late = 0 }
-        var (front, back, k) = (0, used - late, 0)
+        // The steps [t, end) whose rows fit, step by step: row k of the buffer is step t's
+        // sequences first, then step t + 1's, and so on.
+        var (end, used) = (t, 0)
         var n = active
-        for step in t..<end {
-          n = running(at: step, from: n)
+        while end < steps {
+          n = running(at: end, from: n)
+          if used + n > capacity { break }
           for j in 0..<n {
             let s = order[j]
-            let position: Int
-            if late > 0 && offsets[s] + step >= lastStart {
-              (position, back) = (back, back + 1)
-            } else {
-              (position, front) = (front, front + 1)
-            }
-            ids[position] = batch[s][step]
-            targets[position] = step + 1 < lengths[s] ? batch[s][step + 1] : -1
-            owners[position] = (s, step)
-            positions[k] = position
-            k += 1
+            ids[used + j] = batch[s][end]
+            targets[used + j] = end + 1 < lengths[s] ? batch[s][end + 1] : -1
+            owners[used + j] = (s, end)
           }
+          (used, end) = (used + n, end + 1)
         }
         try inputColumns.copyRows(Array(ids[0..<used])) { rows + $0 * h }
-        k = 0
+        var first = 0
         for step in t..<end {
           active = running(at: step, from: active)
-          let pointers = (0..<active).map { UnsafeSendable(rows + positions[k + $0] * h) }
-          k += active
+          let pointers = (0..<active).map { UnsafeSendable(rows + (first + $0) * h) }
+          first += active
           if let j = product.step(step, count: active, rows: pointers, activation: activation) {
             failure = (step, order[j])
             return
           }
         }
-        for (first, count, productRows) in [(0, used - late, reference), (used - late, late, lastRows)]
-        where count > 0 {
-          var scoredRows = [Float](repeating: 0, count: count)
-          let score = scorer.score
-          let ok = scoreInBlocks(
-            total: count, blockRows: capacity, ranges: scorer.ranges,
-            targets: Array(targets[first..<(first + count)]),
-            into: &scoredRows,
-            pack: { start, count in scorer.pack(rows + (first + start) * h, count) },
-            score: { columns, count, targets, pairs in score(columns, count, productRows, targets, pairs) })
-          guard ok else {
-            scored = false
-            return
-          }
-          for r in 0..<count where targets[first + r] >= 0 {
-            let (s, step) = owners[first + r]
-            out[s][step] = scoredRows[r]
-          }
+        var scoredRows = [Float](repeating: 0, count: used)
+        let ok = scoreInBlocks(
+          total: used, blockRows: capacity, ranges: scorer.ranges, targets: Array(targets[0..<used]),
+          into: &scoredRows,
+          pack: { start, count in scorer.pack(rows + start * h, count) },
+          score: scorer.score)
+        guard ok else {
+          scored = false
+          return
+        }
+        for r in 0..<used where targets[r] >= 0 {
+          let (s, step) = owners[r]
+          out[s][step] = scoredRows[r]
         }
         t = end
       }
