@@ -149,31 +149,55 @@ final class InputColumns: Sendable {
   /// on the runtime's threads: the destination is usually fresh memory, whose page faults (the
   /// kernel zeroing each page) then run in parallel too, instead of one thread while others wait.
   func copyRows(_ ids: [Int], to destination: (Int) -> UnsafeMutablePointer<Float>) throws(RuntimeError) {
-    let h = hiddenSize
-    if let all = try prepare(ids) {
+    let rows = try preparedRows(ids)
+    if case .transposed = rows.source {
       let threads = Kernels.splitThreads(
-        bytes: ids.count * h * MemoryLayout<Float>.stride, rows: ids.count, rowsPerThread: 64)
+        bytes: ids.count * hiddenSize * MemoryLayout<Float>.stride, rows: ids.count, rowsPerThread: 64)
       if threads > 1 {
         let targets = ids.indices.map { UnsafeSendable(destination($0)) }
         let per = (ids.count + threads - 1) / threads
-        all.withUnsafeBufferPointer { all in
-          let source = UnsafeSendable(all.baseAddress!)
-          Kernels.parallelFor(threads) { part in
-            for k in (part * per)..<min(ids.count, (part + 1) * per) {
-              targets[k].value.update(from: source.value + ids[k] * h, count: h)
-            }
-          }
+        Kernels.parallelFor(threads) { part in
+          rows.copy((part * per)..<min(ids.count, (part + 1) * per)) { targets[$0].value }
         }
         return
       }
-      all.withUnsafeBufferPointer { all in
-        for (k, id) in ids.enumerated() { destination(k).update(from: all.baseAddress! + id * h, count: h) }
-      }
-      return
     }
-    let known = columns.withLock { $0 }
-    for (k, id) in ids.enumerated() {
-      known[id]!.withUnsafeBufferPointer { destination(k).update(from: $0.baseAddress!, count: h) }
+    rows.copy(ids.indices, to: destination)
+  }
+
+  /// The rows of `ids` with every column prepared, to copy later, a range at a time, on any thread.
+  func preparedRows(_ ids: [Int]) throws(RuntimeError) -> PreparedRows {
+    if let all = try prepare(ids) {
+      return PreparedRows(ids: ids, hiddenSize: hiddenSize, source: .transposed(all))
+    }
+    return PreparedRows(ids: ids, hiddenSize: hiddenSize, source: .columns(columns.withLock { $0 }))
+  }
+
+  /// Rows of W_x's columns (+ b) for a list of tokens, all of them prepared.
+  struct PreparedRows: Sendable {
+    enum Source: Sendable {
+      /// All of W_xᵀ.
+      case transposed([Float])
+      /// The columns prepared so far, by token.
+      case columns([Int: [Float]])
+    }
+    let ids: [Int]
+    let hiddenSize: Int
+    let source: Source
+
+    /// Writes the row of `ids[k]` to `destination(k)` for every k in `range`.
+    func copy(_ range: Range<Int>, to destination: (Int) -> UnsafeMutablePointer<Float>) {
+      let h = hiddenSize
+      switch source {
+      case .transposed(let all):
+        all.withUnsafeBufferPointer { all in
+          for k in range { destination(k).update(from: all.baseAddress! + ids[k] * h, count: h) }
+        }
+      case .columns(let known):
+        for k in range {
+          known[ids[k]]!.withUnsafeBufferPointer { destination(k).update(from: $0.baseAddress!, count: h) }
+        }
+      }
     }
   }
 

@@ -61,13 +61,15 @@ extension InferenceModel {
       let nc = max(1, Int(Kernels.blocks(level: level, m: rows, k: h).nc))
       return min(vPanels, max(8 * threads, (o + nc - 1) / nc))
     }
-    let width = stride(from: panel, through: min(total, maxRows) + panel, by: panel).map(partCount).max()!
-    // Every row is written by the copy below.
+    // The last chunk's ranges shrink toward its end, so that the threads finish together (no rows
+    // come after it to even them out).
+    let tail = Self.shrinkingColumns(total: o, panel: v.panel, threads: threads)
+    let width = max(
+      tail.count, stride(from: panel, through: min(total, maxRows) + panel, by: panel).map(partCount).max()!)
+    // Every row is written, a panel at a time, by the recurrence's thread just before its steps,
+    // so that the other threads' first rows are not held up by the copy of all of them.
+    let inputRows = try inputColumns.preparedRows(tokens)
     var rows = [Float](unsafeUninitializedCapacity: total * h) { $1 = total * h }
-    try rows.withUnsafeMutableBufferPointer { rows throws(RuntimeError) in
-      let base = rows.baseAddress!
-      try inputColumns.copyRows(tokens) { t in base + t * h }
-    }
     var targets = [Int](repeating: -1, count: total)
     for t in 0..<(total - 1) { targets[t] = tokens[t + 1] }
     let packed = PackedMatrix.allocate(Kernels.packedCount(rows: total, k: h, panel: panel))
@@ -83,6 +85,7 @@ extension InferenceModel {
     let schedule = Mutex(OverlapSchedule())
     let failedStep = Atomic<Int>(-1)
     let failures = Atomic<Int>(0)
+    let spinBudget = WorkerPool.shared.spinBudget
     var out = [Float](repeating: 0, count: total - 1)
     out.withUnsafeMutableBufferPointer { outBuffer in
       rows.withUnsafeMutableBufferPointer { rows in
@@ -105,6 +108,7 @@ extension InferenceModel {
                         var packedRows = 0
                         for t in 0..<total {
                           let row = rows + t * h
+                          if t % panel == 0 { inputRows.copy(t..<min(total, t + panel)) { rows + $0 * h } }
                           // Every other step backwards, starting where the last one ended in W_h.
                           if t > 0 {
                             Kernels.gemvF32(
@@ -170,9 +174,11 @@ extension InferenceModel {
                           let parts = min(width, partCount(rows: count))
                           let chunk = ScoringChunk(
                             first: first, last: last,
-                            ranges: (0..<parts).map {
-                              Self.columns(part: $0, of: parts, total: o, panel: v.panel)
-                            },
+                            ranges: last == total
+                              ? tail
+                              : (0..<parts).map {
+                                Self.columns(part: $0, of: parts, total: o, panel: v.panel)
+                              },
                             blocks: Kernels.blocks(level: level, m: count, k: h))
                           (s.chunk, s.nextPart, s.scheduled) = (chunk, 1, last)
                           return .item(chunk, 0)
@@ -181,8 +187,16 @@ extension InferenceModel {
                         case .done:
                           return
                         case .wait(let wanted):
-                          // Sleeps until the recurrence thread has `wanted` rows ready (it signals
+                          // Spins as long as a wake-up takes (the rows are usually a few steps away),
+                          // then sleeps until the recurrence thread has `wanted` rows ready (it signals
                           // whoever it takes the request from), rather than spin on a core it may need.
+                          let since = DispatchTime.now().uptimeNanoseconds
+                          while ready.load(ordering: .acquiring) < wanted
+                            && DispatchTime.now().uptimeNanoseconds - since < spinBudget
+                          {
+                            rk_spin_pause()
+                          }
+                          if ready.load(ordering: .acquiring) >= wanted { continue }
                           let waiter = waiters[worker]
                           waiter.rows.store(wanted, ordering: .sequentiallyConsistent)
                           if ready.load(ordering: .sequentiallyConsistent) >= wanted
@@ -231,6 +245,23 @@ extension InferenceModel {
     if step >= 0 { throw .nonFiniteHidden(step: step, sequence: nil) }
     guard failures.load(ordering: .relaxed) == 0 else { return nil }
     return out
+  }
+}
+
+extension InferenceModel {
+  /// Column ranges of `total` columns (whole panels but the last) that shrink as they go: each
+  /// takes 1/(2·threads) of the panels left, down to one panel. Threads that claim them in order
+  /// finish within about one panel of each other, with few ranges (about 2·threads·ln(panels)).
+  static func shrinkingColumns(total: Int, panel: Int, threads: Int) -> [Range<Int>] {
+    let panels = (total + panel - 1) / panel
+    var ranges: [Range<Int>] = []
+    var start = 0
+    while start < panels {
+      let width = max(1, (panels - start) / (2 * max(1, threads)))
+      ranges.append(min(total, start * panel)..<min(total, (start + width) * panel))
+      start += width
+    }
+    return ranges
   }
 }
 

@@ -352,6 +352,55 @@ import Testing
     }
   }
 
+  // The last chunk's column ranges: contiguous, covering every column once, whole panels but the
+  // last, widths never growing, none more than half a thread's share of the panels left, the last
+  // ones one panel wide (so that the threads finish within a panel of each other), and far fewer
+  // ranges than panels.
+  @Test(arguments: [(10_000, 32, 2), (10_000, 16, 4), (77, 32, 2), (31, 32, 2), (1_000_003, 48, 3)])
+  func lastChunkColumnsShrink(total: Int, panel: Int, threads: Int) {
+    let ranges = InferenceModel.shrinkingColumns(total: total, panel: panel, threads: threads)
+    let panels = (total + panel - 1) / panel
+    #expect(ranges.first?.lowerBound == 0)
+    #expect(ranges.last?.upperBound == total)
+    for (a, b) in zip(ranges, ranges.dropFirst()) {
+      #expect(a.upperBound == b.lowerBound)
+      #expect(a.lowerBound % panel == 0 && a.count % panel == 0)
+      #expect(b.count <= a.count || b.upperBound == total)
+    }
+    #expect(ranges.last!.count <= panel)
+    #expect(ranges.allSatisfy { !$0.isEmpty })
+    // No range holds more than a thread's share of what is left when it is claimed.
+    for range in ranges {
+      let left = panels - range.lowerBound / panel
+      #expect((range.count + panel - 1) / panel <= max(1, left / (2 * threads)), "\(range) of \(total)")
+    }
+    if panels > 64 { #expect(ranges.count < panels / 4, "\(ranges.count) ranges for \(panels) panels") }
+  }
+
+  // One sequence of few distinct tokens (their columns gathered, not all of W_x transposed) scored
+  // with the recurrence overlapped with the logits, whose thread copies the rows a panel at a time:
+  // against the float64 reference model, abs 1e-5 per log-probability, at every level.
+  @Test(arguments: KernelTests.levels)
+  func overlappedScoringOfGatheredColumns(level: Int) throws {
+    try KernelTests.atLevel(level, "overlapped scoring of gathered columns") {
+      let model = try TestModels.make(h: 29, x: 77, g: .softmax, seed: 41, scale: 0.5)
+      let runtime = try InferenceModel(model)
+      let tokens = (0..<61).map { [5, 70][$0 % 3 == 0 ? 0 : 1] }
+      guard let scored = try runtime.scoreOverlapped(tokens: tokens) else {
+        #expect(Kernels.threadCount == 1, "only one thread makes overlapping impossible")
+        print("PackedGEMMTests: overlapped scoring NOT run: the runtime has one thread")
+        return
+      }
+      let reference = Reference(model).run(tokens: tokens)
+      for t in 0..<(tokens.count - 1) {
+        let expected = Reference.logSoftmax(reference.logits[t])[tokens[t + 1]]
+        #expect(
+          Double(scored[t]).isApproximatelyEqual(to: expected, absoluteTolerance: 1e-5),
+          "step \(t) at level \(level)")
+      }
+    }
+  }
+
   // One sequence with each recurrence step split across the threads, then the logits of all rows
   // (the path when W_h does not fit in L2), at every level, against the float64 reference model
   // (abs 1e-5 per log-probability) and against the serial recurrence followed by the packed
