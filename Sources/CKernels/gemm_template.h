@@ -262,8 +262,40 @@ static int RK_FN(score_packed)(long M, long K, const float *ap, const float *bp,
   return 1;
 }
 
+// For rows r < n of running log-sum-exp pairs kept range by range (range p's pair at p·stride + r):
+// top[r] = the largest maximum, total[r] = Σ_p sum·e^(maximum - top), the ranges in order, a lane
+// per row (the last rows padded into a full vector, so a row's result never depends on where it
+// lies). A row with a pair not finite or a sum ≤ 0 gets total[r] = -1, for the caller to merge
+// pair by pair (rk_lse_merge defines those cases).
+static void RK_FN(merge_pairs)(long n, long parts, long stride, const float *maxima, const float *sums, float *top,
+                               float *total) {
+  const VF inf = RK_FN(splat)(INFINITY), zero = RK_FN(splat)(0.0f), one = RK_FN(splat)(1.0f);
+  for (long r = 0; r < n; r += RK_W) {
+    const long lanes = n - r < RK_W ? n - r : RK_W;
+    VF t = -inf, sum = zero;
+    VI ok = zero == zero;
+    for (long p = 0; p < parts; p++) {
+      VF m = zero, s = one;
+      memcpy(&m, maxima + p * stride + r, (size_t)lanes * sizeof(float));
+      memcpy(&s, sums + p * stride + r, (size_t)lanes * sizeof(float));
+      ok &= (m > -inf) & (m < inf) & (s > zero) & (s < inf);
+      t = RK_FN(max)(m, t);
+    }
+    for (long p = 0; p < parts; p++) {
+      VF m = zero, s = one;
+      memcpy(&m, maxima + p * stride + r, (size_t)lanes * sizeof(float));
+      memcpy(&s, sums + p * stride + r, (size_t)lanes * sizeof(float));
+      sum += s * RK_FN(exp)(ok ? m - t : zero);
+    }
+    sum = ok ? sum : -one;
+    memcpy(top + r, &t, (size_t)lanes * sizeof(float));
+    memcpy(total + r, &sum, (size_t)lanes * sizeof(float));
+  }
+}
+
 static const rk_gemm_table RK_FN(gemm_table) = {
-    RK_FN(gemm_mr), RK_FN(gemm_nr), RK_FN(pack_a), RK_FN(pack_b), RK_FN(gemm_packed), RK_FN(score_packed),
+    RK_FN(gemm_mr),      RK_FN(gemm_nr),       RK_FN(pack_a),       RK_FN(pack_b),
+    RK_FN(gemm_packed),  RK_FN(score_packed),  RK_FN(merge_pairs),
 };
 
 #undef RK_MR

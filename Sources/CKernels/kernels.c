@@ -100,6 +100,8 @@ typedef struct {
   int (*score)(long M, long K, const float *ap, const float *bp, const float *bias, long j0, long j1,
                const long *targets, float *maxima, float *sums, float *picked, const rk_gemm_blocks *blocks,
                float *scratch);
+  void (*merge_pairs)(long n, long parts, long stride, const float *maxima, const float *sums, float *top,
+                      float *total);
 } rk_gemm_table;
 
 // MARK: scalar helpers (tails of the vector loops, and the kernels without a vector body)
@@ -1126,6 +1128,11 @@ void rk_gemm_packed(int level, long M, long K, const float *ap, const float *bp,
 void rk_gemm_packed_add(int level, long M, long K, const float *ap, const float *bp, long j0, long j1, float *c,
                         long ldc, const rk_gemm_blocks *blocks) {
   if (K > 0) rk_gemm_kernels(level)->gemm(M, K, ap, bp, j0, j1, c, ldc, blocks, 1);
+}
+
+void rk_merge_pairs(int level, long n, long parts, long stride, const float *maxima, const float *sums, float *top,
+                    float *total) {
+  rk_gemm_kernels(level)->merge_pairs(n, parts, stride, maxima, sums, top, total);
 }
 
 int rk_score_packed(int level, long M, long K, const float *ap, const float *bp, const float *bias, long j0, long j1,

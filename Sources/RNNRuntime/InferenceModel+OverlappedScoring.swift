@@ -228,7 +228,8 @@ extension InferenceModel {
                           if chunk.pending.subtract(1, ordering: .acquiringAndReleasing).newValue == 0 {
                             Self.mergeRows(
                               first..<min(chunk.last, total - 1), ranges: chunk.ranges, stride: total,
-                              targets: targets, maxima: maxima, sums: sums, picked: picked, into: out)
+                              targets: targets, maxima: maxima, sums: sums, picked: picked, level: level,
+                              into: out)
                           }
                         }
                       }

@@ -262,6 +262,8 @@ extension InferenceModel {
       ) -> Bool
   ) -> Bool {
     let parts = ranges.count
+    // The ranges' pairs are merged at the calling thread's level, whichever thread merges them.
+    let level = Int32(Kernels.currentLevel)
     var maxima = [Float](repeating: -.infinity, count: parts * blockRows)
     var sums = [Float](repeating: 0, count: parts * blockRows)
     var picked = [Float](repeating: .nan, count: parts * blockRows)
@@ -295,7 +297,7 @@ extension InferenceModel {
         out.withUnsafeMutableBufferPointer { out in
           Self.mergeParts(
             rows: count, ranges: ranges, stride: blockRows, targets: targets.baseAddress! + start,
-            maxima: maxima, sums: sums, picked: picked, into: out.baseAddress! + start)
+            maxima: maxima, sums: sums, picked: picked, level: level, into: out.baseAddress! + start)
         }
         start += count
       }
@@ -311,7 +313,7 @@ extension InferenceModel {
   /// would wait on this serial loop.
   static func mergeParts(
     rows: Int, ranges: [Range<Int>], stride: Int, targets: UnsafePointer<Int>, maxima: [Float], sums: [Float],
-    picked: [Float], into out: UnsafeMutablePointer<Float>
+    picked: [Float], level: Int32, into out: UnsafeMutablePointer<Float>
   ) {
     let threads = rows >= 4096 ? Kernels.threadCount : 1
     let per = (rows + threads - 1) / threads
@@ -324,45 +326,46 @@ extension InferenceModel {
             let (targets, maxima, sums, picked, out) = shared.value
             mergeRows(
               (part * per)..<min(rows, (part + 1) * per), ranges: ranges, stride: stride, targets: targets,
-              maxima: maxima, sums: sums, picked: picked, into: out)
+              maxima: maxima, sums: sums, picked: picked, level: level, into: out)
           }
         }
       }
     }
   }
 
-  /// ``mergeParts(rows:ranges:stride:targets:maxima:sums:picked:into:)`` for the rows `rows`, on
-  /// the calling thread.
+  /// ``mergeParts(rows:ranges:stride:targets:maxima:sums:picked:level:into:)`` for the rows `rows`,
+  /// on the calling thread; the sums of exponentials with the kernels of `level`, a row per vector
+  /// lane.
   static func mergeRows(
     _ rows: Range<Int>, ranges: [Range<Int>], stride: Int, targets: UnsafePointer<Int>,
-    maxima: UnsafePointer<Float>, sums: UnsafePointer<Float>, picked: UnsafePointer<Float>,
+    maxima: UnsafePointer<Float>, sums: UnsafePointer<Float>, picked: UnsafePointer<Float>, level: Int32,
     into out: UnsafeMutablePointer<Float>
   ) {
-    for r in rows where targets[r] >= 0 {
-      var logit = Float.nan
-      var top = -Float.infinity
-      var finite = true
-      for (p, columns) in ranges.enumerated() {
-        let i = p * stride + r
-        if columns.contains(targets[r]) { logit = picked[i] }
-        finite = finite && maxima[i].isFinite && sums[i].isFinite && sums[i] > 0
-        top = max(top, maxima[i])
+    guard !rows.isEmpty else { return }
+    let first = rows.lowerBound
+    withUnsafeTemporaryAllocation(of: Float.self, capacity: 2 * rows.count) { merged in
+      let (top, total) = (merged.baseAddress!, merged.baseAddress! + rows.count)
+      Kernels.mergePairs(
+        level: level, rows: rows.count, parts: ranges.count, stride: stride, maxima: maxima + first,
+        sums: sums + first, top: top, total: total)
+      for r in rows where targets[r] >= 0 {
+        let target = targets[r]
+        let p = ranges.firstIndex { $0.contains(target) }
+        let logit = p.map { picked[$0 * stride + r] } ?? .nan
+        if total[r - first] > 0 {
+          // Usually: every pair (m, s) finite, so Σ s·e^(m - top) with one exp per range and one
+          // log per row, instead of each range's log merged with an exp.
+          out[r] = logit - (top[r - first] + naturalLog(total[r - first]))
+          continue
+        }
+        // -inf, NaN and +inf as `Kernels.mergeLogSumExp` defines them.
+        var (maximum, sum): (Float, Float) = (-.infinity, 0)
+        for p in ranges.indices {
+          let i = p * stride + r
+          Kernels.mergeLogSumExp(&maximum, &sum, maxima[i] + naturalLog(sums[i]))
+        }
+        out[r] = logit - (maximum + naturalLog(sum))
       }
-      if finite {
-        // Usually: every pair (m, s) finite, so Σ s·e^(m - top) with one exp per range and one
-        // log per row, instead of each range's log merged with an exp.
-        var sum: Float = 0
-        for p in ranges.indices { sum += sums[p * stride + r] * naturalExp(maxima[p * stride + r] - top) }
-        out[r] = logit - (top + naturalLog(sum))
-        continue
-      }
-      // -inf, NaN and +inf as `Kernels.mergeLogSumExp` defines them.
-      var (maximum, sum): (Float, Float) = (-.infinity, 0)
-      for p in ranges.indices {
-        let i = p * stride + r
-        Kernels.mergeLogSumExp(&maximum, &sum, maxima[i] + naturalLog(sums[i]))
-      }
-      out[r] = logit - (maximum + naturalLog(sum))
     }
   }
 }

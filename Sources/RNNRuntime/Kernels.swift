@@ -403,6 +403,17 @@ extension Kernels {
   /// needs with `blocks`: one block of logits.
   static func scoreScratchCount(_ blocks: GEMMBlocks) -> Int { blocks.mc * blocks.nc }
 
+  /// For `rows` rows of log-sum-exp pairs kept per column range (range p's pair at p·stride + r):
+  /// the largest maximum of each row into `top`, and Σ sum·e^(maximum - top) into `total`, or -1
+  /// for a row with a pair not finite or a sum ≤ 0 (to merge pair by pair).
+  static func mergePairs(
+    level: Int32, rows: Int, parts: Int, stride: Int, maxima: UnsafePointer<Float>,
+    sums: UnsafePointer<Float>,
+    top: UnsafeMutablePointer<Float>, total: UnsafeMutablePointer<Float>
+  ) {
+    rk_merge_pairs(level, rows, parts, stride, maxima, sums, top, total)
+  }
+
   /// Merges log-sum-exp `lse` into the running pair (maximum, sum).
   static func mergeLogSumExp(_ maximum: inout Float, _ sum: inout Float, _ lse: Float) {
     rk_lse_merge(&maximum, &sum, lse)

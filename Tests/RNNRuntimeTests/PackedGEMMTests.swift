@@ -250,6 +250,54 @@ import Testing
     #expect(m.isNaN)
   }
 
+  // Merging the column ranges' pairs of many rows at once, at every level: each row's total against
+  // float64 (rel 1e-6), the same bits for a row wherever it lies among the rows (vector lane or
+  // padded tail), and -1 for a row with a pair that is -inf, NaN, +inf or has a zero sum.
+  @Test(arguments: KernelTests.levels)
+  func mergingPairsOfManyRows(level: Int) {
+    KernelTests.atLevel(level, "merging pairs") {
+      let (rows, parts) = (37, 5)
+      var random = TestRandom(17)
+      var maxima = random.floats(rows * parts, scale: 30)
+      var sums = random.floats(rows * parts, scale: 4).map { $0 + 5 }
+      let bad: [Int: (Float, Float)] = [
+        3: (-.infinity, 0), 8: (.nan, 1), 20: (.infinity, 1), 33: (2, 0),
+      ]
+      for (row, pair) in bad { (maxima[2 * rows + row], sums[2 * rows + row]) = pair }
+      func merged(_ span: Range<Int>) -> (top: [Float], total: [Float]) {
+        var (top, total) = (
+          [Float](repeating: 0, count: span.count), [Float](repeating: 0, count: span.count)
+        )
+        maxima.withUnsafeBufferPointer { m in
+          sums.withUnsafeBufferPointer { s in
+            Kernels.mergePairs(
+              level: Int32(level), rows: span.count, parts: parts, stride: rows,
+              maxima: m.baseAddress! + span.lowerBound,
+              sums: s.baseAddress! + span.lowerBound, top: &top, total: &total)
+          }
+        }
+        return (top, total)
+      }
+      let all = merged(0..<rows)
+      for r in 0..<rows {
+        if bad[r] != nil {
+          #expect(all.total[r] == -1, "row \(r)")
+          continue
+        }
+        let pairs = (0..<parts).map { (Double(maxima[$0 * rows + r]), Double(sums[$0 * rows + r])) }
+        let top = pairs.map(\.0).max()!
+        let total = pairs.reduce(0) { $0 + $1.1 * Foundation.exp($1.0 - top) }
+        #expect(Double(all.top[r]) == top, "row \(r)")
+        #expect(Double(all.total[r]).isApproximatelyEqual(to: total, relativeTolerance: 1e-6), "row \(r)")
+      }
+      for start in [1, 5, 19, 30] {
+        let shifted = merged(start..<rows)
+        #expect(shifted.top == Array(all.top[start...]), "from row \(start)")
+        #expect(shifted.total == Array(all.total[start...]), "from row \(start)")
+      }
+    }
+  }
+
   // Scoring through the packed product at every level, in row blocks of one and several panels, and
   // forward logits of many rows, against the float64 reference model (abs 1e-5 per log-probability,
   // abs 1e-5 + rel 1e-5 per logit).

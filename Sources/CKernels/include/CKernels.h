@@ -320,6 +320,13 @@ int rk_score_packed(int level, long M, long K, const float *ap, const float *bp,
                     const long *targets, float *maxima, float *sums, float *picked, const rk_gemm_blocks *blocks,
                     float *scratch);
 
+/// For rows r < n of log-sum-exp pairs (maximum, sum) kept per column range (range p's at p·stride
+/// + r): top[r] = the largest maximum and total[r] = Σ_p sum·e^(maximum - top[r]), the same for a
+/// row wherever it lies. A row with a pair not finite, or a sum ≤ 0, gets total[r] = -1 (merge it
+/// pair by pair with rk_lse_merge).
+void rk_merge_pairs(int level, long n, long parts, long stride, const float *maxima, const float *sums, float *top,
+                    float *total);
+
 /// Merges the log-sum-exp `lse` of more values into a running pair: log-sum-exp = maximum +
 /// log(sum). Start from (-inf, 0); NaN stays NaN.
 void rk_lse_merge(float *maximum, float *sum, float lse);
