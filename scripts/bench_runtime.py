@@ -59,10 +59,13 @@ def load(folder, size):
     return weights, batch, prompt
 
 
-def timed(repeats, fn):
+def timed(repeats, fn, minimum_seconds=0.3):
+    """Median and best time of `fn` after a warm-up call: at least `repeats` calls, and more (up to
+    1,000) until they add up to `minimum_seconds`, as rnnkit-bench's measure() does, so that a task of a
+    few milliseconds is not judged by the median of five calls on a shared machine."""
     fn()  # warm-up
     times = []
-    for _ in range(repeats):
+    while len(times) < repeats or (sum(times) < minimum_seconds and len(times) < 1000):
         start = time.perf_counter()
         fn()
         times.append(time.perf_counter() - start)

@@ -93,11 +93,14 @@ func processCPUTime() -> Double {
 nonisolated(unsafe) var lastCPUTimes: [Double] = []
 
 /// Times `body` `repeats` times after one warm-up run; returns the sorted durations.
-func measure(_ repeats: Int, _ body: () throws -> Void) rethrows -> [Double] {
+/// Times `body` after one untimed call: at least `repeats` calls, and more (up to 1,000) until the
+/// timed calls add up to `minimumSeconds`, so that a task of a few milliseconds is not judged by
+/// a median of five calls, which one disturbance on a shared machine moves.
+func measure(_ repeats: Int, minimumSeconds: Double = 0.3, _ body: () throws -> Void) rethrows -> [Double] {
   try body()
   var times: [Double] = []
   var cpu: [Double] = []
-  for _ in 0..<repeats {
+  while times.count < repeats || (times.reduce(0, +) < minimumSeconds && times.count < 1_000) {
     let (start, startCPU) = (now(), processCPUTime())
     try body()
     times.append(now() - start)
