@@ -168,7 +168,16 @@ package enum Kernels {
     if count <= 1 || threadCount == 1 {
       for i in 0..<count { body(i) }
     } else if !WorkerPool.shared.run(count: count, body) {
-      DispatchQueue.concurrentPerform(iterations: count, execute: body)
+      // On libdispatch's threads too, at the caller's forced kernel level and features.
+      let (level, features) = (rk_thread_forced_level(), rk_thread_forced_features())
+      DispatchQueue.concurrentPerform(iterations: count) { i in
+        let (ownLevel, ownFeatures) = (rk_thread_forced_level(), rk_thread_forced_features())
+        rk_force_level(level)
+        rk_force_features(features)
+        body(i)
+        rk_force_level(ownLevel)
+        rk_force_features(ownFeatures)
+      }
     }
   }
 }

@@ -15,7 +15,8 @@ import Synchronization
 /// yields its core now and then: on a busy machine the thread it waits for may be waiting for a core.
 ///
 /// One loop runs at a time; a loop started while another runs (from another thread, or from inside
-/// a loop) is handed to `DispatchQueue.concurrentPerform` instead. Iterations are claimed one by
+/// a loop) is handed to `DispatchQueue.concurrentPerform` instead. Helpers run a loop at the kernel
+/// level and features the caller forced (tests do), as its own iterations do. Iterations are claimed one by
 /// one by the caller and the helpers, so which thread runs one never changes what it computes.
 final class WorkerPool: @unchecked Sendable {
   /// The runtime's pool: `Kernels.threadCount - 1` helpers, started on first use.
@@ -35,6 +36,10 @@ final class WorkerPool: @unchecked Sendable {
   struct Job {
     var body: UnsafePointer<(Int) -> Void>
     var count: Int
+    /// The caller's forced kernel level and features (-1: none), which the helpers take for the
+    /// loop: an iteration computes the same bits on whichever thread runs it.
+    var level: Int32
+    var features: Int32
   }
 
   let helpers: [Helper]
@@ -93,7 +98,8 @@ final class WorkerPool: @unchecked Sendable {
     defer { owner.store(false, ordering: .releasing) }
     withoutActuallyEscaping(body) { body in
       withUnsafePointer(to: body) { body in
-        job = Job(body: body, count: count)
+        job = Job(
+          body: body, count: count, level: rk_thread_forced_level(), features: rk_thread_forced_features())
         nextIndex.store(0, ordering: .relaxed)
         running.store(helpers.count, ordering: .relaxed)
         round.add(1, ordering: .sequentiallyConsistent)
@@ -182,7 +188,12 @@ final class WorkerPool: @unchecked Sendable {
       }
       seen = round.load(ordering: .acquiring)
       if let job {
+        let (level, features) = (rk_thread_forced_level(), rk_thread_forced_features())
+        rk_force_level(job.level)
+        rk_force_features(job.features)
         Self.work(job.body, count: job.count, next: nextIndex)
+        rk_force_level(level)
+        rk_force_features(features)
       }
       if running.subtract(1, ordering: .sequentiallyConsistent).newValue == 0,
         callerParked.exchange(false, ordering: .sequentiallyConsistent)

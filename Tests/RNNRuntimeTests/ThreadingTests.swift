@@ -1,3 +1,4 @@
+import CKernels
 import Dispatch
 import RNNFormat
 import RNNModel
@@ -27,6 +28,38 @@ import Testing
       }
       #expect(hits == [Int](repeating: 50, count: count), "each of \(count) iterations runs once per loop")
     }
+  }
+
+  // A loop run under a forced kernel level and features runs every iteration at them, on the
+  // pool's helpers and on libdispatch's threads (a loop inside a loop) alike, and the helpers
+  // return to the CPU's own afterwards.
+  @Test func loopsRunAtTheCallersForcedLevel() {
+    let portable = Int(RK_LEVEL_PORTABLE)
+    let count = 64
+    var seen = [Int](repeating: -1, count: count * count)
+    seen.withUnsafeMutableBufferPointer { seen in
+      let seen = UnsafeSendable(seen.baseAddress!)
+      let ran = Kernels.atLevel(portable) {
+        _ = Kernels.withFeatures(0) {
+          #expect(
+            Self.nestingPool.run(count: count) { i in
+              seen.value[i * count] = Int(rk_level()) * 1_000 + Int(rk_features())
+              // The pool is busy: the inner loop goes to libdispatch.
+              Kernels.parallelFor(count - 1) { j in
+                seen.value[i * count + j + 1] = Int(rk_level()) * 1_000 + Int(rk_features())
+              }
+            })
+        }
+      }
+      #expect(ran)
+    }
+    #expect(seen.allSatisfy { $0 == portable * 1_000 }, "\(Set(seen).sorted())")
+    var after = [Int](repeating: -1, count: count)
+    after.withUnsafeMutableBufferPointer { after in
+      let after = UnsafeSendable(after.baseAddress!)
+      #expect(Self.nestingPool.run(count: count) { i in after.value[i] = Int(rk_level()) })
+    }
+    #expect(after.allSatisfy { $0 == Kernels.cpuLevel }, "\(Set(after).sorted())")
   }
 
   @Test func aLoopInsideALoopIsRefusedAndTheCallerFallsBack() {
