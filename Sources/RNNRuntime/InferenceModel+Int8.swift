@@ -312,6 +312,43 @@ extension InferenceModel {
     return scoreRows(states, targets: targets, with: scorer, into: &out)
   }
 
+  /// The packed int8 product over `rows` rows of one sequence (``scoreOverlapped(tokens:chunkRows:)``),
+  /// or nil when V is not int8 or the calling thread's kernel level has no packed int8 product.
+  func overlapProductInt8(rows total: Int) -> OverlapProduct? {
+    let variant = Kernels.packedInt8Variant
+    guard case .int8(let weights) = outputWeights, variant != RK_I8P_NONE else { return nil }
+    let v = weights.packed.matrix(weights.matrix, variant: variant)
+    let (h, o, threads) = (hiddenSize, outputSize, Kernels.threadCount)
+    let (panel, vPanel) = (Kernels.int8PanelRows(variant).x, Kernels.int8PanelRows(variant).v)
+    let packed = PackedInt8Rows(rows: total, k: h, variant: variant)
+    let columns = Kernels.int8PackedRowBytes(h, variant: variant)
+    let vPanels = (o + vPanel - 1) / vPanel
+    let shared = UnsafeSendable((packed.bytes, packed.sums, packed.scales))
+    let owner = UnsafeSendable(packed)
+    return OverlapProduct(
+      panel: panel, columnPanel: vPanel, vBytes: o * h,
+      maxRows: Self.int8RowBlock(k: h, panel: panel, variant: variant),
+      // Eight ranges per thread: the last item a thread takes is short.
+      parts: { _ in min(vPanels, 8 * threads) },
+      scratchCount: { rows in rk_i8p_scratch_count(variant, rows, h) },
+      pack: { hidden, first, count in
+        let (bytes, sums, scales) = shared.value
+        return rk_i8p_pack_x(
+          variant, hidden + first * h, count, h, bytes + first * columns, scales + first, sums + first) != 0
+      },
+      score: { first, count, range, targets, pairs, scratch in
+        let (bytes, sums, scales) = shared.value
+        return self.outputBias.withUnsafeBufferPointer { c in
+          rk_i8p_score(
+            variant, count, h, bytes + first * columns, sums + first, scales + first, v.bytes, v.scales,
+            c.baseAddress!, range.lowerBound, range.upperBound, targets, pairs.maxima, pairs.sums,
+            pairs.picked,
+            scratch) != 0
+        }
+      },
+      release: { withExtendedLifetime(owner.value) {} })
+  }
+
   /// A ``RowScorer`` on the packed int8 product, or nil when V is not int8 or the calling thread's
   /// kernel level has no packed int8 product. `parts` overrides the column ranges (one per thread).
   func int8RowScorer(blockRows: Int, parts: Int? = nil) -> RowScorer? {

@@ -233,4 +233,51 @@ import Testing
       }
     }
   }
+
+  // One sequence with int8 V on two or more threads, with every variant: the recurrence overlapped
+  // with the logits (chunks of one panel, of 40 rows and the default ones) and the split recurrence
+  // followed by the logits of all rows, against the same sequence scored in a batch (the row blocks'
+  // path) and a float64 log-sum-exp of the same int8 logits, `tolerance` each.
+  @Test func oneSequenceOnManyThreadsMatchesTheBatchPath() throws {
+    guard Kernels.threadCount >= 2 else {
+      print("Int8PackedTests: one sequence on many threads NOT run: the runtime has one thread")
+      return
+    }
+    try Self.forEachVariant("oneSequenceOnManyThreadsMatchesTheBatchPath") { _, name in
+      let (h, o) = (29, 301)
+      let runtime = try Self.model(h: h, x: o, seed: 12)
+      var random = TestRandom(12)
+      let tokens = (0..<150).map { _ in random.int(o) }
+      let states = try runtime.hiddenStates(tokens: [tokens])
+      var logits = [Float](repeating: 0, count: tokens.count * o)
+      runtime.logits(hidden: states.rows, rows: tokens.count, into: &logits, addBias: true)
+      let batch = try runtime.score(batch: [tokens, [1, 2]])[0].logProbabilities
+      var scorings: [(String, [Float]?)] = try [1, 40, nil].map { chunk in
+        (
+          "overlapped, chunk \(chunk.map(String.init) ?? "default")",
+          try runtime.scoreOverlapped(tokens: tokens, chunkRows: chunk)
+        )
+      }
+      scorings.append(("split recurrence", try runtime.scoreAfterSplitRecurrence(tokens: tokens)))
+      for (what, scored) in scorings {
+        guard let scored else {
+          Issue.record("\(name): \(what) did not run on the packed int8 product")
+          continue
+        }
+        #expect(scored.count == tokens.count - 1)
+        for t in 0..<(tokens.count - 1) {
+          let z = (0..<o).map { Double(logits[t * o + $0]) }
+          let m = z.max()!
+          let expected =
+            z[tokens[t + 1]] - (m + Foundation.log(z.map { Foundation.exp($0 - m) }.reduce(0, +)))
+          #expect(
+            Double(scored[t]).isApproximatelyEqual(to: expected, absoluteTolerance: Self.tolerance),
+            "\(name), \(what), step \(t): float64")
+          #expect(
+            Double(scored[t]).isApproximatelyEqual(to: batch[t], absoluteTolerance: Self.tolerance),
+            "\(name), \(what), step \(t): batch path")
+        }
+      }
+    }
+  }
 }
