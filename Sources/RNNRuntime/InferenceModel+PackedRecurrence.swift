@@ -33,6 +33,14 @@ struct PackedRecurrence {
     UnsafeMutableRawPointer(next).deallocate()
   }
 
+  /// Threads a step of `count` states splits its columns across: about 2^20 multiply-adds each,
+  /// at most one per column panel.
+  static func parts(count: Int, hidden h: Int, panel: Int, threads: Int) -> Int {
+    let panels = (h + panel - 1) / panel
+    // Shifts bind tighter than products in Swift: the product is parenthesized.
+    return max(1, min(threads, panels, (count * h * h) >> 20))
+  }
+
   /// Step `t` for the first `count` sequences, whose rows (h floats each, holding the inputs) are
   /// `rows`: each becomes f(input + W_h·state) with the states packed by step t - 1, or f(input)
   /// at step 0. Returns the first j whose new state is not finite (the rows are then partly
@@ -44,8 +52,7 @@ struct PackedRecurrence {
     precondition(count <= capacity && rows.count >= count, "more states than packed room")
     let h = hidden
     let blocks = Kernels.blocks(level: level, m: count, k: h)
-    let panels = (h + weights.panel - 1) / weights.panel
-    let parts = max(1, min(Kernels.threadCount, panels, count * h * h >> 20))
+    let parts = Self.parts(count: count, hidden: h, panel: weights.panel, threads: Kernels.threadCount)
     let (read, write) = t % 2 == 0 ? (states.1, states.0) : (states.0, states.1)
     let (level, panel) = (level, weights.panel)
     let shared = UnsafeSendable((read, write, weights.values, next))

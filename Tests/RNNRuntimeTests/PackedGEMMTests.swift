@@ -533,11 +533,24 @@ import Testing
     print("PackedGEMMTests: the recurrence after a stall NOT run: the runtime has one thread")
   }
 
+  // How many threads a batch recurrence step splits its columns across: about 2^20 multiply-adds
+  // each, at most one per column panel and one per thread.
+  @Test func batchRecurrenceStepsSplitWhenLargeEnough() {
+    #expect(PackedRecurrence.parts(count: 32, hidden: 256, panel: 32, threads: 2) == 2)
+    #expect(PackedRecurrence.parts(count: 40, hidden: 256, panel: 16, threads: 8) == 2)
+    #expect(PackedRecurrence.parts(count: 15, hidden: 256, panel: 32, threads: 2) == 1)
+    #expect(PackedRecurrence.parts(count: 32, hidden: 1_024, panel: 32, threads: 4) == 4)
+    #expect(PackedRecurrence.parts(count: 1_000, hidden: 64, panel: 32, threads: 8) == 2)
+    #expect(PackedRecurrence.parts(count: 1, hidden: 64, panel: 32, threads: 2) == 1)
+  }
+
   // A batch recurrence whose steps are large enough to split their columns across the threads
   // (40 sequences at H = 256: three A panels, the last ragged; sequences ending at different
   // steps), at every level: every hidden state against the float64 reference model, abs 1e-5.
   @Test(arguments: KernelTests.levels)
   func splitBatchRecurrenceMatchesReference(level: Int) throws {
+    #expect(
+      PackedRecurrence.parts(count: 40, hidden: 256, panel: 32, threads: 2) == 2, "the first steps split")
     try KernelTests.atLevel(level, "split batch recurrence") {
       let model = try TestModels.make(h: 256, x: 37, seed: 41, scale: 0.2)
       let runtime = try InferenceModel(model)
