@@ -66,7 +66,7 @@ extension InferenceModel {
   /// the recurrence and packs the rows panel by panel; the others score chunks of the rows already
   /// finished, in column ranges of V about one cache block wide; once the recurrence ends, that
   /// thread joins them. A thread that runs out of items makes the next chunk of every row finished
-  /// by then (at most `packedRowBlock` rows), so V is read once per chunk and the chunks grow as
+  /// by then (at most the product's `maxRows`), so V is read once per chunk and the chunks grow as
   /// fast as the recurrence runs ahead. `chunkRows` instead fixes every chunk's rows (rounded up
   /// to whole panels; the last chunk takes the rest). Nil (computing nothing) with one thread, or
   /// a V that neither packed product reads at the calling thread's level (f16, bf16; int8 at the
