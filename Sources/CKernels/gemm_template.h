@@ -51,19 +51,21 @@ static void RK_FN(pack_b)(const float *b, long N, long K, long ldb, float *out) 
   RK_FN(pack_panels)(b, N, K, ldb, RK_NR, out);
 }
 
-// C[0..<mr, 0..<nr] (+)= the product of an A micro-panel and a B micro-panel over kc steps.
-RK_INLINE void RK_FN(gemm_tile)(long kc, const float *restrict a, const float *restrict b, float *restrict c,
-                                long ldc, int accumulate, long mr, long nr) {
+// C[0..<mr, 0..<nr] (+)= the product of the first `rows` rows (a constant once inlined, mr ≤ rows ≤
+// MR) of an A micro-panel and a B micro-panel over kc steps. Each row's sums run in the same order
+// whatever `rows` is.
+RK_INLINE void RK_FN(gemm_tile_rows)(long kc, const float *restrict a, const float *restrict b, float *restrict c,
+                                     long ldc, int accumulate, long mr, long nr, const int rows) {
   VF c0[RK_MR], c1[RK_MR];
 #pragma clang loop unroll(full)
-  for (int i = 0; i < RK_MR; i++) {
+  for (int i = 0; i < rows; i++) {
     c0[i] = RK_FN(splat)(0.0f);
     c1[i] = RK_FN(splat)(0.0f);
   }
   for (long k = 0; k < kc; k++) {
     VF b0 = RK_FN(load)(b), b1 = RK_FN(load)(b + RK_W);
 #pragma clang loop unroll(full)
-    for (int i = 0; i < RK_MR; i++) {
+    for (int i = 0; i < rows; i++) {
       VF ai = RK_FN(splat)(a[i]);
       c0[i] = ai * b0 + c0[i];
       c1[i] = ai * b1 + c1[i];
@@ -71,9 +73,9 @@ RK_INLINE void RK_FN(gemm_tile)(long kc, const float *restrict a, const float *r
     a += RK_MR;
     b += RK_NR;
   }
-  if (mr == RK_MR && nr == RK_NR) {
+  if (mr == rows && nr == RK_NR) {
 #pragma clang loop unroll(full)
-    for (int i = 0; i < RK_MR; i++) {
+    for (int i = 0; i < rows; i++) {
       float *row = c + i * ldc;
       if (accumulate) {
         c0[i] += RK_FN(load)(row);
@@ -84,14 +86,39 @@ RK_INLINE void RK_FN(gemm_tile)(long kc, const float *restrict a, const float *r
     }
     return;
   }
-  // A ragged edge: through a full tile in memory, then only the rows and columns that exist.
+  // A ragged edge: through a tile in memory, then only the rows and columns that exist.
   float tile[RK_MR * RK_NR];
-  for (int i = 0; i < RK_MR; i++) {
+  for (int i = 0; i < rows; i++) {
     RK_FN(store)(tile + i * RK_NR, c0[i]);
     RK_FN(store)(tile + i * RK_NR + RK_W, c1[i]);
   }
   for (long i = 0; i < mr; i++)
     for (long j = 0; j < nr; j++) c[i * ldc + j] = (accumulate ? c[i * ldc + j] : 0.0f) + tile[i * RK_NR + j];
+}
+
+// C[0..<mr, 0..<nr] (+)= the product of an A micro-panel and a B micro-panel over kc steps. A panel
+// with fewer than MR rows left (the last of an A block whose rows are not a multiple of MR) runs a
+// kernel of the next even row count, so it does not compute the zero rows that pad the panel (up
+// to MR - 1 of them: 1.2% of the work for 512 rows at MR = 14).
+RK_INLINE void RK_FN(gemm_tile)(long kc, const float *restrict a, const float *restrict b, float *restrict c,
+                                long ldc, int accumulate, long mr, long nr) {
+  if (mr > RK_MR - 2) {
+    RK_FN(gemm_tile_rows)(kc, a, b, c, ldc, accumulate, mr, nr, RK_MR);
+  } else if (mr <= 2) {
+    RK_FN(gemm_tile_rows)(kc, a, b, c, ldc, accumulate, mr, nr, 2);
+  } else if (mr <= 4) {
+    RK_FN(gemm_tile_rows)(kc, a, b, c, ldc, accumulate, mr, nr, 4);
+#if RK_MR > 8
+  } else if (mr <= 6) {
+    RK_FN(gemm_tile_rows)(kc, a, b, c, ldc, accumulate, mr, nr, 6);
+  } else if (mr <= 8) {
+    RK_FN(gemm_tile_rows)(kc, a, b, c, ldc, accumulate, mr, nr, 8);
+  } else if (mr <= 10) {
+    RK_FN(gemm_tile_rows)(kc, a, b, c, ldc, accumulate, mr, nr, 10);
+#endif
+  } else {
+    RK_FN(gemm_tile_rows)(kc, a, b, c, ldc, accumulate, mr, nr, RK_MR - 2);
+  }
 }
 
 // C[i, j - j0] = A[i, :]·B[j, :] for i < M, j0 ≤ j < j1 (j0 a multiple of NR), from packed panels;
