@@ -59,7 +59,7 @@ final class SplitChoice: Sendable {
 
   /// A timed call: its round of trials (nil for a call on the kept option), the option it ran (1:
   /// all threads) and when it started.
-  struct Trial {
+  struct TimedCall {
     let round: Int?
     let option: Int
     let threads: Int
@@ -68,16 +68,16 @@ final class SplitChoice: Sendable {
 
   /// The thread count for the next call, at most `threads`, and the timed call to report with
   /// ``record(_:)`` when it ends (nil when there is nothing to choose from).
-  func threads(upTo threads: Int) -> (threads: Int, trial: Trial?) {
+  func threads(upTo threads: Int) -> (threads: Int, timed: TimedCall?) {
     guard threads > 1 else { return (1, nil) }
     let decided = chosen.load(ordering: .relaxed)
     if decided > 0 {
       guard calls.add(1, ordering: .relaxed).newValue >= interval.load(ordering: .relaxed) else {
         let count = min(decided, threads)
-        let trial = Trial(
+        let call = TimedCall(
           round: nil, option: count > 1 ? 1 : 0, threads: threads, start: DispatchTime.now().uptimeNanoseconds
         )
-        return (count, trial)
+        return (count, call)
       }
       state.withLock { state in
         guard chosen.load(ordering: .relaxed) > 0 else { return }
@@ -96,19 +96,19 @@ final class SplitChoice: Sendable {
     }
     // The last trials are still running: one thread until they choose.
     guard let (round, option) = round else { return (1, nil) }
-    let trial = Trial(
+    let call = TimedCall(
       round: round, option: option, threads: threads, start: DispatchTime.now().uptimeNanoseconds)
-    return (option == 0 ? 1 : threads, trial)
+    return (option == 0 ? 1 : threads, call)
   }
 
   /// Records a timed call that has just finished; the last trial of a round chooses.
-  func record(_ trial: Trial) {
-    record(trial, elapsed: DispatchTime.now().uptimeNanoseconds - trial.start)
+  func record(_ call: TimedCall) {
+    record(call, elapsed: DispatchTime.now().uptimeNanoseconds - call.start)
   }
 
   /// Records a timed call that took `elapsed` nanoseconds.
-  func record(_ trial: Trial, elapsed: UInt64) {
-    guard let round = trial.round else {
+  func record(_ call: TimedCall, elapsed: UInt64) {
+    guard let round = call.round else {
       // A call on the kept option: a run of them slower than the other option measured starts
       // the trials at the next call.
       if elapsed <= otherMedian.load(ordering: .relaxed) {
@@ -121,11 +121,11 @@ final class SplitChoice: Sendable {
     }
     let choice = state.withLock { state -> (kept: Int, next: Int, other: UInt64)? in
       guard state.round == round else { return nil }
-      state.times[trial.option].append(elapsed)
+      state.times[call.option].append(elapsed)
       state.finished += 1
       guard state.finished == 2 * Self.trials else { return nil }
       let medians = state.times.map { $0.sorted()[$0.count / 2] }
-      let faster = medians[1] < medians[0] ? trial.threads : 1
+      let faster = medians[1] < medians[0] ? call.threads : 1
       var next = state.interval
       if state.kept == 0 {
         state.kept = faster
