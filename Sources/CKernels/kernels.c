@@ -665,6 +665,10 @@ typedef struct {
   atomic_long times[RK_DISTANCE_COUNT][RK_TRIALS];
   /// The index of the chosen distance plus 1 (0 while trials run).
   atomic_int chosen;
+  /// The index plus 1 of the distance the first run of each distance chose (0 before that), for
+  /// the smaller products meanwhile: with two threads, a SMALL V's shares are below
+  /// RK_TIMED_BYTES, and its one-thread calls, which the trials time, come only a few at a time.
+  atomic_int provisional;
 } rk_tuner;
 
 /// One tuner per level and element type (f32, f16): each reads at its own rate. All zero at start,
@@ -693,7 +697,10 @@ static long rk_distance_for(rk_tuner *tuner, long bytes, long *trial) {
   *trial = -1;
   int chosen = atomic_load_explicit(&tuner->chosen, memory_order_relaxed);
   if (chosen > 0) return rk_distances[chosen - 1];
-  if (bytes < RK_TIMED_BYTES) return 0;
+  if (bytes < RK_TIMED_BYTES) {
+    int provisional = atomic_load_explicit(&tuner->provisional, memory_order_relaxed);
+    return provisional > 0 ? rk_distances[provisional - 1] : 0;
+  }
   long i = atomic_fetch_add_explicit(&tuner->trials, 1, memory_order_relaxed);
   if (i >= (long)RK_TRIAL_CALLS) return 0;  // the last trials are still running
   *trial = i;
@@ -737,11 +744,14 @@ static void rk_distance_done(rk_tuner *tuner, long trial, long bytes, long start
     atomic_store_explicit(&tuner->times[distance][slot], per_byte, memory_order_relaxed);
   }
   // The last call to finish sees every call's time: each stored its time before its increment.
-  if (atomic_fetch_add(&tuner->finished, 1) + 1 != (long)RK_TRIAL_CALLS) return;
+  // After the first pass the times not yet taken are 0, which the choice leaves out.
+  const long finished = atomic_fetch_add(&tuner->finished, 1) + 1;
+  if (finished != (long)RK_TRIAL_CALLS && finished != (long)RK_DISTANCE_COUNT * RK_RUN) return;
   long times[RK_DISTANCE_COUNT][RK_TRIALS];
   for (int d = 0; d < RK_DISTANCE_COUNT; d++)
     for (int k = 0; k < RK_TRIALS; k++) times[d][k] = atomic_load_explicit(&tuner->times[d][k], memory_order_relaxed);
-  atomic_store(&tuner->chosen, rk_choose_prefetch_distance(times) + 1);
+  atomic_store(finished == (long)RK_TRIAL_CALLS ? &tuner->chosen : &tuner->provisional,
+               rk_choose_prefetch_distance(times) + 1);
 }
 
 static rk_tuner *rk_tuner_for(int half) { return &rk_tuners[rk_level()][half != 0]; }
