@@ -524,7 +524,13 @@ def report(results):
                     if value == value:
                         cells.append(f"{dtype} {value:.2f}x")
                 if cells:
-                    print(f"{size:6} c {t:>3}  " + ", ".join(cells) + " (f16 against reading V in f32)")
+                    # What the runtime measured and kept, per round: V's thread count (0: nothing
+                    # chosen) and the prefetch distance of large f32 products.
+                    kept = [find(i, impl="rnnkit", size=size, task="c", threads=t, dtype="f32") for i in rounds]
+                    kept = [f"{r['split_threads']}/{r['prefetch_distance']}" for r in kept
+                            if r and "split_threads" in r]
+                    note = f"; kept threads/prefetch bytes per round: {', '.join(kept)}" if kept else ""
+                    print(f"{size:6} c {t:>3}  " + ", ".join(cells) + " (f16 against reading V in f32)" + note)
     # On a busy machine wall-clock rates swing with the load; CPU seconds (all threads) much less. Work
     # per CPU-second against the sgemm's shows how much of RNNKit's work is the matrix product's.
     if any(r.get("cpu_median_s") for r in results if r.get("impl") == "rnnkit"):

@@ -156,3 +156,10 @@ final class SplitChoice: Sendable {
     return decided > 0 ? decided : nil
   }
 }
+
+extension InferenceModel {
+  /// The thread count that greedy generation keeps for V's product, as measured (``SplitChoice``):
+  /// nil before the first choice, while trials run, and when there is nothing to choose (one
+  /// thread, or a V that fits in L2); for benchmarks that report what was measured.
+  public var generationThreads: Int? { argmaxSplit.decision }
+}
