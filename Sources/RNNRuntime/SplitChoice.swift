@@ -155,11 +155,18 @@ final class SplitChoice: Sendable {
     let decided = chosen.load(ordering: .relaxed)
     return decided > 0 ? decided : nil
   }
+
+  /// The thread count kept between rounds (also while a round of trials runs), nil before the
+  /// first round chose.
+  var kept: Int? {
+    let kept = state.withLock { $0.kept }
+    return kept > 0 ? kept : nil
+  }
 }
 
 extension InferenceModel {
   /// The thread count that greedy generation keeps for V's product, as measured (``SplitChoice``):
-  /// nil before the first choice, while trials run, and when there is nothing to choose (one
-  /// thread, or a V that fits in L2); for benchmarks that report what was measured.
-  public var generationThreads: Int? { argmaxSplit.decision }
+  /// nil before the first choice and when there is nothing to choose (one thread, or a V that fits
+  /// in L2); for benchmarks that report what was measured.
+  public var generationThreads: Int? { argmaxSplit.kept }
 }

@@ -266,6 +266,7 @@ import Testing
     #expect(grown == 4 * SplitChoice.firstRemeasure - 1)
     Self.splitRound(choice, Self.disturbed)
     #expect(choice.decision == 2, "one disturbed round keeps the split")
+    #expect(choice.kept == 2)
     // The disturbance has passed: the check comes soon and keeps the split; the interval then
     // grows from where it was.
     #expect(Self.splitKept(choice, Self.quiet) == SplitChoice.confirmAfter - 1)
@@ -288,6 +289,8 @@ import Testing
     Self.splitRound(choice, Self.disturbed)
     #expect(choice.decision == 1, "two disturbed rounds in a row switch")
     #expect(Self.splitKept(choice, Self.quiet) == SplitChoice.firstRemeasure - 1)
+    // While the next round's trials run, the kept choice is still one thread.
+    #expect(choice.decision == nil && choice.kept == 1)
     // Once quiet again: one round disagrees; the calls on one thread are slower than the split
     // just measured, so the next round starts after `trials` of them, confirms, and the split is
     // back.
