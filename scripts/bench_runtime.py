@@ -512,9 +512,9 @@ def report(results):
                 x, h = SIZES.get(size, (0, 0))
                 where = "l3_10MB" if size != "large" else "memory_1GiB"
                 cells = []
-                for dtype in ("f32", "f16"):
+                for impl, dtype in (("rnnkit", "f32"), ("rnnkit", "f16"), ("rnnkit-before", "f32")):
                     def cpu_bound(i):
-                        rk = find(i, impl="rnnkit", size=size, task="c", threads=t, dtype=dtype)
+                        rk = find(i, impl=impl, size=size, task="c", threads=t, dtype=dtype)
                         bw = find(i, impl="memory", measure=where, threads=t)
                         if not (rk and bw and "cpu_median_s" in rk and bw.get("cpu_median_gbps")):
                             return None
@@ -522,7 +522,7 @@ def report(results):
                         return (rk["cpu_median_s"] / rk["tokens"]) / read
                     value = over_rounds(cpu_bound)
                     if value == value:
-                        cells.append(f"{dtype} {value:.2f}x")
+                        cells.append(f"{'before ' if impl != 'rnnkit' else ''}{dtype} {value:.2f}x")
                 if cells:
                     # What the runtime measured and kept, per round: V's thread count (0: nothing
                     # chosen) and the prefetch distance of large f32 products.
