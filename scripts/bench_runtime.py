@@ -346,6 +346,9 @@ def main():
                 med, best = timed(args.repeats, lambda: a @ a)
             results.append({"impl": "numpy", "measure": "sgemm", "threads": threads, "round": round_index,
                             "median_gflops": 2 * 4096**3 / med / 1e9, "best_gflops": 2 * 4096**3 / best / 1e9})
+        # numpy's OpenBLAS threads spin for a while after its last product; the next process
+        # measured (RNNKit's first run) would share a core with them. Let them park first.
+        time.sleep(0.5)
         for size, (wt, batch, prompt) in data.items():
             x, h = SIZES[size]
             flops = 2.0 * x * h
@@ -355,7 +358,8 @@ def main():
                 # int8 V (RNNKit only) on the same tasks, in the same run.
                 swift_tasks += "".join(f",{t}8" for t in tasks if t in ("a", "b", "c"))
                 swift_tasks += ",cb16" if "c" in tasks else ""
-                for label, binary in benches:
+                # The builds take turns going first, so neither always runs right after something else.
+                for label, binary in benches if round_index % 2 == 0 else benches[::-1]:
                     for r in swift_bench(binary, ["run", "--size", size, "--dir", args.dir, "--repeats",
                                                   str(args.repeats), "--tasks", swift_tasks.strip(",")],
                                          threads, rnnkit_env):
