@@ -632,9 +632,9 @@ void rk_softmax(float *x, long n) { rk_kernels()->softmax(x, n); }
 //
 // Each distance is tried in runs of consecutive calls, and the first call of a run is not timed:
 // a call's speed depends on the calls before it. On AMD Zen 5, reading a 10 MB V from L3 for each
-// generated token, calls without prefetching took 1.2 times as long as calls prefetching 4 KB ahead
-// when every call went without, yet measured as fast when each followed calls that prefetched (as
-// they did when the distances took turns call by call, which chose no prefetching there).
+// generated token, calls without prefetching took 1.1-1.2 times as long as calls prefetching 1 or
+// 4 KB ahead when every call went without, yet measured fastest when each followed calls that
+// prefetched (as when the distances took turns call by call, which then chose no prefetching).
 
 /// Distances tried, in bytes ahead of the current read (0: hardware prefetchers only).
 static const long rk_distances[] = {0, 256, 1024, 4096};
