@@ -684,11 +684,14 @@ static long rk_thread_nanoseconds(void) {
 }
 
 /// Call i of the trials: its distance's index, and which of that distance's timed calls it is
-/// (-1: the untimed first call of a run).
+/// (-1: the untimed first call of a run). Every other pass takes the distances in reverse order, so
+/// a drift of the machine's speed while the trials run (LARGE's first calls were slower than its
+/// later ones, by about as much as the distances differ) favours none of them.
 static void rk_trial_slot(long i, int *distance, int *slot) {
   const long pass = i / (RK_DISTANCE_COUNT * RK_RUN), within = i % (RK_DISTANCE_COUNT * RK_RUN);
   const long position = within % RK_RUN;
-  *distance = (int)(within / RK_RUN);
+  const long index = within / RK_RUN;
+  *distance = (int)(pass % 2 == 0 ? index : RK_DISTANCE_COUNT - 1 - index);
   *slot = position == 0 ? -1 : (int)(pass * (RK_RUN - 1) + position - 1);
 }
 
