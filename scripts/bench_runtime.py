@@ -349,6 +349,9 @@ def main():
                 med, best = timed(args.repeats, lambda: a @ a)
             results.append({"impl": "numpy", "measure": "sgemm", "threads": threads, "round": round_index,
                             "median_gflops": 2 * 4096**3 / med / 1e9, "best_gflops": 2 * 4096**3 / best / 1e9})
+        # numpy's OpenBLAS threads spin for a while after its last product; the next process
+        # measured (RNNKit's first run) would share a core with them. Let them park first.
+        time.sleep(0.5)
         for size, (wt, batch, prompt) in data.items():
             x, h = SIZES[size]
             flops = 2.0 * x * h
@@ -358,7 +361,8 @@ def main():
                 # int8 V (RNNKit only) on the same tasks, in the same run.
                 swift_tasks += "".join(f",{t}8" for t in tasks if t in ("a", "b", "c"))
                 swift_tasks += ",cb16" if "c" in tasks else ""
-                for label, binary in benches:
+                # The builds take turns going first, so neither always runs right after something else.
+                for label, binary in benches if round_index % 2 == 0 else benches[::-1]:
                     for r in swift_bench(binary, ["run", "--size", size, "--dir", args.dir, "--repeats",
                                                   str(args.repeats), "--tasks", swift_tasks.strip(",")],
                                          threads, rnnkit_env):
@@ -515,9 +519,9 @@ def report(results):
                 x, h = SIZES.get(size, (0, 0))
                 where = "l3_10MB" if size != "large" else "memory_1GiB"
                 cells = []
-                for dtype in ("f32", "f16"):
+                for impl, dtype in (("rnnkit", "f32"), ("rnnkit", "f16"), ("rnnkit-before", "f32")):
                     def cpu_bound(i):
-                        rk = find(i, impl="rnnkit", size=size, task="c", threads=t, dtype=dtype)
+                        rk = find(i, impl=impl, size=size, task="c", threads=t, dtype=dtype)
                         bw = find(i, impl="memory", measure=where, threads=t)
                         if not (rk and bw and "cpu_median_s" in rk and bw.get("cpu_median_gbps")):
                             return None
@@ -525,9 +529,15 @@ def report(results):
                         return (rk["cpu_median_s"] / rk["tokens"]) / read
                     value = over_rounds(cpu_bound)
                     if value == value:
-                        cells.append(f"{dtype} {value:.2f}x")
+                        cells.append(f"{'before ' if impl != 'rnnkit' else ''}{dtype} {value:.2f}x")
                 if cells:
-                    print(f"{size:6} c {t:>3}  " + ", ".join(cells) + " (f16 against reading V in f32)")
+                    # What the runtime measured and kept, per round: V's thread count (0: nothing
+                    # chosen) and the prefetch distance of large f32 products.
+                    kept = [find(i, impl="rnnkit", size=size, task="c", threads=t, dtype="f32") for i in rounds]
+                    kept = [f"{r['split_threads']}/{r['prefetch_distance']}" for r in kept
+                            if r and "split_threads" in r]
+                    note = f"; kept threads/prefetch bytes per round: {', '.join(kept)}" if kept else ""
+                    print(f"{size:6} c {t:>3}  " + ", ".join(cells) + " (f16 against reading V in f32)" + note)
     # On a busy machine wall-clock rates swing with the load; CPU seconds (all threads) much less. Work
     # per CPU-second against the sgemm's shows how much of RNNKit's work is the matrix product's.
     if any(r.get("cpu_median_s") for r in results if r.get("impl") == "rnnkit"):

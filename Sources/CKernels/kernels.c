@@ -628,28 +628,49 @@ void rk_softmax(float *x, long n) { rk_kernels()->softmax(x, n); }
 // Whether software prefetching helps a sequential read, and how far ahead, differs between CPUs
 // (on AMD Zen 4 the hardware prefetchers alone reach the read bandwidth; an Intel core may keep
 // too few lines in flight). So nothing is assumed: the first calls that stream a large matrix from
-// memory try each distance in turn, timed by the thread's CPU clock, and the fastest is kept for
-// the process. The distance never changes the arithmetic, so results do not depend on it.
+// memory try each distance, timed by the thread's CPU clock, and the distance with the fastest
+// median is kept for the process. The distance never changes the arithmetic, so results do not
+// depend on it.
+//
+// Each distance is tried in runs of consecutive calls, and the first call of a run is not timed:
+// a call's speed depends on the calls before it. On AMD Zen 5, reading a 10 MB V from L3 for each
+// generated token, calls without prefetching took 1.1-1.2 times as long as calls prefetching 1 or
+// 4 KB ahead when every call went without, yet measured fastest when each followed calls that
+// prefetched (as when the distances took turns call by call, which then chose no prefetching).
 
 /// Distances tried, in bytes ahead of the current read (0: hardware prefetchers only).
 static const long rk_distances[] = {0, 256, 1024, 4096};
 enum {
   RK_DISTANCE_COUNT = sizeof rk_distances / sizeof rk_distances[0],
-  /// Timed calls per distance; the fastest of them counts, so one preempted call does not decide.
-  RK_TRIALS = 4,
+  /// Consecutive calls at one distance; the first of them is not timed.
+  RK_RUN = 4,
+  /// Runs per distance: the distances take turns, run by run, this many times (an early and a late
+  /// run each).
+  RK_PASSES = 2,
+  /// Timed calls per distance; their median counts, so neither one preempted call nor one lucky
+  /// call decides.
+  RK_TRIALS = RK_PREFETCH_TRIALS,
+  /// Calls from the first trial to the choice.
+  RK_TRIAL_CALLS = RK_DISTANCE_COUNT * RK_RUN * RK_PASSES,
   /// Only calls reading at least this many bytes are timed: smaller ones mostly hit the caches.
   RK_TIMED_BYTES = 8 << 20,
 };
+_Static_assert(RK_DISTANCE_COUNT == RK_PREFETCH_DISTANCES, "the header's count of distances");
+_Static_assert(RK_TRIALS == (RK_RUN - 1) * RK_PASSES, "the header's count of timed calls");
 
 typedef struct {
-  /// Timed calls started so far; call i tries distance i % RK_DISTANCE_COUNT.
+  /// Calls of the trials started so far (call i as `rk_trial_slot` places it).
   atomic_long trials;
-  /// Timed calls finished.
+  /// Calls of the trials finished.
   atomic_long finished;
-  /// Per distance, the fastest time seen in picoseconds per byte, plus 1 (0: none yet).
-  atomic_long best[RK_DISTANCE_COUNT];
+  /// Per distance and timed call, the time in femtoseconds per byte, plus 1 (0: the clock failed).
+  atomic_long times[RK_DISTANCE_COUNT][RK_TRIALS];
   /// The index of the chosen distance plus 1 (0 while trials run).
   atomic_int chosen;
+  /// The index plus 1 of the distance the first run of each distance chose (0 before that), for
+  /// the smaller products meanwhile: with two threads, a SMALL V's shares are below
+  /// RK_TIMED_BYTES, and its one-thread calls, which the trials time, come only a few at a time.
+  atomic_int provisional;
 } rk_tuner;
 
 /// One tuner per level and element type (f32, f16): each reads at its own rate. All zero at start,
@@ -664,39 +685,78 @@ static long rk_thread_nanoseconds(void) {
   return (long)t.tv_sec * 1000000000L + t.tv_nsec;
 }
 
-/// The distance for a product reading `bytes`; sets *trial to the distance index being timed, or -1.
-static long rk_distance_for(rk_tuner *tuner, long bytes, int *trial) {
+/// Call i of the trials: its distance's index, and which of that distance's timed calls it is
+/// (-1: the untimed first call of a run). Every other pass takes the distances in reverse order, so
+/// a drift of the machine's speed while the trials run (LARGE's first calls were slower than its
+/// later ones, by about as much as the distances differ) favours none of them.
+static void rk_trial_slot(long i, int *distance, int *slot) {
+  const long pass = i / (RK_DISTANCE_COUNT * RK_RUN), within = i % (RK_DISTANCE_COUNT * RK_RUN);
+  const long position = within % RK_RUN;
+  const long index = within / RK_RUN;
+  *distance = (int)(pass % 2 == 0 ? index : RK_DISTANCE_COUNT - 1 - index);
+  *slot = position == 0 ? -1 : (int)(pass * (RK_RUN - 1) + position - 1);
+}
+
+/// The distance for a product reading `bytes`; sets *trial to the index of a trial call, or -1.
+static long rk_distance_for(rk_tuner *tuner, long bytes, long *trial) {
   *trial = -1;
   int chosen = atomic_load_explicit(&tuner->chosen, memory_order_relaxed);
   if (chosen > 0) return rk_distances[chosen - 1];
-  if (bytes < RK_TIMED_BYTES) return 0;
+  if (bytes < RK_TIMED_BYTES) {
+    int provisional = atomic_load_explicit(&tuner->provisional, memory_order_relaxed);
+    return provisional > 0 ? rk_distances[provisional - 1] : 0;
+  }
   long i = atomic_fetch_add_explicit(&tuner->trials, 1, memory_order_relaxed);
-  if (i >= (long)RK_DISTANCE_COUNT * RK_TRIALS) return 0;  // the last trials are still running
-  *trial = (int)(i % RK_DISTANCE_COUNT);
-  return rk_distances[*trial];
+  if (i >= (long)RK_TRIAL_CALLS) return 0;  // the last trials are still running
+  *trial = i;
+  int distance, slot;
+  rk_trial_slot(i, &distance, &slot);
+  return rk_distances[distance];
 }
 
-/// Records a timed call; the call that completes the last trial picks the distance. Among
-/// distances within 2% of the fastest the shortest wins (0 when prefetching does not help).
-static void rk_distance_done(rk_tuner *tuner, int trial, long bytes, long started) {
-  long elapsed = rk_thread_nanoseconds() - started;
-  if (started >= 0 && elapsed > 0) {
-    long per_byte = (long)((double)elapsed * 1000.0 / (double)bytes) + 1;
-    long seen = atomic_load(&tuner->best[trial]);
-    while ((seen == 0 || per_byte < seen) && !atomic_compare_exchange_weak(&tuner->best[trial], &seen, per_byte)) {}
-  }
-  if (atomic_fetch_add(&tuner->finished, 1) + 1 != (long)RK_DISTANCE_COUNT * RK_TRIALS) return;
+static int rk_compare_longs(const void *a, const void *b) {
+  long x = *(const long *)a, y = *(const long *)b;
+  return (x > y) - (x < y);
+}
+
+int rk_choose_prefetch_distance(const long times[RK_PREFETCH_DISTANCES][RK_PREFETCH_TRIALS]) {
+  long medians[RK_DISTANCE_COUNT];
   long fastest = LONG_MAX;
   for (int d = 0; d < RK_DISTANCE_COUNT; d++) {
-    long t = atomic_load(&tuner->best[d]);
-    if (t > 0 && t < fastest) fastest = t;
+    // Calls whose clock failed (0) are left out; a distance without a time gets no median.
+    long sorted[RK_TRIALS];
+    int n = 0;
+    for (int k = 0; k < RK_TRIALS; k++)
+      if (times[d][k] > 0) sorted[n++] = times[d][k];
+    qsort(sorted, (size_t)n, sizeof sorted[0], rk_compare_longs);
+    medians[d] = n > 0 ? sorted[n / 2] : 0;
+    if (medians[d] > 0 && medians[d] < fastest) fastest = medians[d];
   }
-  int chosen = 0;
-  for (; chosen + 1 < RK_DISTANCE_COUNT; chosen++) {
-    long t = atomic_load(&tuner->best[chosen]);
-    if (t > 0 && (double)t <= 1.02 * (double)fastest) break;
+  for (int d = 0; d < RK_DISTANCE_COUNT; d++)
+    if (medians[d] > 0 && (double)medians[d] <= 1.02 * (double)fastest) return d;
+  return 0;
+}
+
+/// Records a trial call; the call that completes the last of them picks the distance: the shortest
+/// whose median time is within 2% of the fastest median (0 when prefetching does not help).
+static void rk_distance_done(rk_tuner *tuner, long trial, long bytes, long started) {
+  int distance, slot;
+  rk_trial_slot(trial, &distance, &slot);
+  if (slot >= 0) {
+    long elapsed = rk_thread_nanoseconds() - started;
+    // Femtoseconds per byte: a 10 MB read from L3 takes about 8,000, so 2% is well resolved.
+    long per_byte = started >= 0 && elapsed > 0 ? (long)((double)elapsed * 1e6 / (double)bytes) + 1 : 0;
+    atomic_store_explicit(&tuner->times[distance][slot], per_byte, memory_order_relaxed);
   }
-  atomic_store(&tuner->chosen, chosen + 1);
+  // The last call to finish sees every call's time: each stored its time before its increment.
+  // After the first pass the times not yet taken are 0, which the choice leaves out.
+  const long finished = atomic_fetch_add(&tuner->finished, 1) + 1;
+  if (finished != (long)RK_TRIAL_CALLS && finished != (long)RK_DISTANCE_COUNT * RK_RUN) return;
+  long times[RK_DISTANCE_COUNT][RK_TRIALS];
+  for (int d = 0; d < RK_DISTANCE_COUNT; d++)
+    for (int k = 0; k < RK_TRIALS; k++) times[d][k] = atomic_load_explicit(&tuner->times[d][k], memory_order_relaxed);
+  atomic_store(finished == (long)RK_TRIAL_CALLS ? &tuner->chosen : &tuner->provisional,
+               rk_choose_prefetch_distance(times) + 1);
 }
 
 static rk_tuner *rk_tuner_for(int half) { return &rk_tuners[rk_level()][half != 0]; }
@@ -711,7 +771,7 @@ static rk_tuner *rk_tuner_for(int half) { return &rk_tuners[rk_level()][half != 
       break;                                                                          \
     }                                                                                 \
     rk_tuner *tuner = rk_tuner_for(half);                                             \
-    int trial;                                                                        \
+    long trial;                                                                       \
     distance = rk_distance_for(tuner, (bytes), &trial);                               \
     long started = trial >= 0 ? rk_thread_nanoseconds() : 0;                          \
     call;                                                                             \

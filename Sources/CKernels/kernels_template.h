@@ -343,13 +343,14 @@ RK_INLINE void RK_FN(dot_rows)(const char *row, long stride, long cols, const fl
 // prefetchers are built for, and x stays in L1. (Four rows at a time, each a separate stream,
 // ran at 1.3x the time of a plain read of the matrix on AMD Zen 4; one stream runs at the read time.)
 // A matrix that fits in half the L2 cache (a recurrent W_h) is read from there, not streamed from
-// memory: it takes RK_DOT_ROWS rows at a time, with the same result.
+// memory: it takes RK_DOT_ROWS rows at a time, with the same result, and is never prefetched (the
+// distance calibrated on large matrices would otherwise apply to it too).
 RK_INLINE void RK_FN(gemv_body)(const void *A, const int half, long rows, long cols, long lda, const float *x,
                                 const float *bias, float beta, float *y, const int prefetching, long distance) {
   const long stride = lda * (half ? 2 : 4);
   const char *row = (const char *)A;
   long r = 0;
-  if (!prefetching && rows * stride <= rk_cache_size(2) / 2) {
+  if (rows * stride <= rk_cache_size(2) / 2) {
     float t[RK_DOT_ROWS];
     for (; r + RK_DOT_ROWS <= rows; r += RK_DOT_ROWS, row += RK_DOT_ROWS * stride) {
       RK_FN(dot_rows)(row, stride, cols, x, half, t);

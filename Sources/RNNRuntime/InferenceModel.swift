@@ -487,8 +487,8 @@ public final class InferenceModel: Sendable {
   ) -> Int {
     let (h, o) = (hiddenSize, outputSize)
     let candidates = Kernels.splitThreads(bytes: o * h * outputElementBytes, rows: o, rowsPerThread: 256)
-    let (threads, trial) = threads.map { ($0, nil) } ?? argmaxSplit.threads(upTo: candidates)
-    defer { if let trial { argmaxSplit.record(trial) } }
+    let (threads, timed) = threads.map { ($0, nil) } ?? argmaxSplit.threads(upTo: candidates)
+    defer { if let timed { argmaxSplit.record(timed) } }
     let chunk = ((o + threads - 1) / threads + 3) & ~3
     var best = [(index: Int, value: Float)](repeating: (0, -.infinity), count: threads)
     best.withUnsafeMutableBufferPointer { best in

@@ -34,6 +34,11 @@ public enum KernelSelection {
     rk_cpu_features() & Int32(RK_FEATURE_VNNI | RK_FEATURE_AVX_VNNI) != 0
   }
 
+  /// The prefetch distance in bytes that the matrix-vector products of f32 matrices (of half
+  /// matrices when `half`) chose at the calling thread's level (0: none), nil while the first large
+  /// products still measure it; for benchmarks that report what was measured.
+  public static func prefetchDistance(half: Bool = false) -> Int? { Kernels.prefetchDistance(half: half) }
+
   /// Makes every thread run the kernels at `level`, without VNNI when `vnni` is false (the
   /// kernels of a CPU without it), and int8 V's logits by the int8 matrix-matrix kernel instead
   /// of the packed int8 product when `packedInt8` is false (the path before the packed product

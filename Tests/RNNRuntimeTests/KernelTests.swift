@@ -1,3 +1,4 @@
+import CKernels
 import Foundation
 import Numerics
 import RNNFormat
@@ -225,6 +226,38 @@ import Testing
     }
   }
 
+  /// The distance kept is the shortest whose median time is within 2% of the fastest median: not
+  /// the one with the luckiest call (a read without prefetching can have a best call as fast as
+  /// with, and a median 1.2 times slower), and not swayed by one preempted call or a failed clock.
+  @Test func prefetchDistanceIsChosenByMedians() {
+    /// The chosen index for per-distance times of the timed calls (six each).
+    func choose(_ times: [[Int]]) -> Int {
+      let t = times.map { $0.count == 1 ? Array(repeating: $0[0], count: 6) : $0 }
+      var table = (
+        (t[0][0], t[0][1], t[0][2], t[0][3], t[0][4], t[0][5]),
+        (t[1][0], t[1][1], t[1][2], t[1][3], t[1][4], t[1][5]),
+        (t[2][0], t[2][1], t[2][2], t[2][3], t[2][4], t[2][5]),
+        (t[3][0], t[3][1], t[3][2], t[3][3], t[3][4], t[3][5])
+      )
+      return withUnsafePointer(to: &table) {
+        $0.withMemoryRebound(to: (Int, Int, Int, Int, Int, Int).self, capacity: 4) {
+          Int(rk_choose_prefetch_distance($0))
+        }
+      }
+    }
+    #expect(Int(RK_PREFETCH_DISTANCES) == 4 && Int(RK_PREFETCH_TRIALS) == 6)
+    // Distance 0 has the best single call, but its median is 1.2 times the others'.
+    #expect(choose([[7_900, 9_800, 9_900, 9_700, 9_850, 9_750], [9_000], [8_100], [8_150]]) == 2)
+    // Within 2% of the fastest median, the shortest distance wins.
+    #expect(choose([[8_150], [8_000], [8_100], [8_300]]) == 0)
+    #expect(choose([[8_300], [8_150], [8_000], [8_100]]) == 1)
+    // One preempted call does not spoil a distance's median.
+    #expect(choose([[8_000, 8_000, 50_000, 8_000, 8_000, 8_000], [9_000], [9_000], [9_000]]) == 0)
+    // A failed clock (0) is left out; a distance with no time at all is never chosen.
+    #expect(choose([[0], [9_000, 0, 9_000, 9_000, 0, 0], [8_000], [8_000]]) == 2)
+    #expect(choose([[0], [0], [0], [0]]) == 0)
+  }
+
   /// The first large products measure the prefetch distances and settle on one of them; the
   /// products' results stay the same through the measurement and after it.
   @Test func prefetchCalibrationSettlesWithoutChangingResults() {
@@ -254,7 +287,8 @@ import Testing
     for isHalf in [false, true] {
       var expected: [Float] = []
       Kernels.withPrefetchDistance(0) { expected = product(isHalf) }
-      // Four distances, four timed calls each; 40 calls also cover products other tests time meanwhile.
+      // Four distances, two runs of four calls each; 40 calls also cover products other tests time
+      // meanwhile.
       for call in 0..<40 {
         let y = product(isHalf)
         if y != expected {

@@ -228,43 +228,132 @@ import Testing
     #expect(generated == expected)
   }
 
+  /// Makes one call of `choice` with two threads available that takes `time(threads)` nanoseconds;
+  /// returns the thread count it ran on and whether it was a trial.
+  @discardableResult
+  static func splitCall(_ choice: SplitChoice, _ time: (Int) -> UInt64) -> (threads: Int, trial: Bool) {
+    let (threads, timed) = choice.threads(upTo: 2)
+    if let timed { choice.record(timed, elapsed: time(threads)) }
+    return (threads, timed?.round != nil)
+  }
+
+  /// Calls until a round of trials has chosen (at most `limit` calls); returns how many it took.
+  @discardableResult
+  static func splitRound(_ choice: SplitChoice, limit: Int = 1000, _ time: (Int) -> UInt64) -> Int {
+    var calls = 0
+    repeat {
+      splitCall(choice, time)
+      calls += 1
+    } while choice.decision == nil && calls < limit
+    return calls
+  }
+
+  /// Calls on the kept choice until trials start again (at most `limit` calls); returns how many
+  /// calls kept it. The call that starts the trials is itself a trial and is not counted.
+  @discardableResult
+  static func splitKept(_ choice: SplitChoice, limit: Int = 10_000, _ time: (Int) -> UInt64) -> Int {
+    var calls = 0
+    while calls < limit {
+      if splitCall(choice, time).trial { return calls }
+      calls += 1
+    }
+    return calls
+  }
+
+  /// Two threads take 50 µs a call, one thread 90 µs: a quiet machine where splitting pays.
+  static func quiet(_ threads: Int) -> UInt64 { threads > 1 ? 50_000 : 90_000 }
+  /// The same machine while the host holds the helper's virtual CPU: split calls wait for it.
+  static func disturbed(_ threads: Int) -> UInt64 { threads > 1 ? 115_000 : 90_000 }
+
   /// The split is measured again soon after the first choice, then at doubling intervals up to
-  /// the longest: a choice made during a passing disturbance does not last thousands of calls.
+  /// the longest while the trials agree: a choice made during a passing disturbance does not last
+  /// thousands of calls.
   @Test func splitChoiceRemeasuresSoonThenLessOften() {
     let choice = SplitChoice()
-    /// Runs calls until a round of trials has chosen; returns how many calls that took.
-    func chooseRound() -> Int {
-      var calls = 0
-      while choice.decision == nil {
-        let (_, trial) = choice.threads(upTo: 2)
-        calls += 1
-        if let trial { choice.record(trial) }
-        if calls > 10 * SplitChoice.trials { break }
-      }
-      return calls
-    }
-    /// Runs calls until trials start again; returns how many calls kept the choice.
-    func keptFor() -> Int {
-      var calls = 0
-      while true {
-        let (_, trial) = choice.threads(upTo: 2)
-        if let trial {
-          choice.record(trial)
-          return calls
-        }
-        calls += 1
-        if calls > 2 * SplitChoice.remeasureAfter { return calls }
-      }
-    }
-    #expect(chooseRound() == 2 * SplitChoice.trials)
+    #expect(Self.splitRound(choice, Self.quiet) == 2 * SplitChoice.trials)
+    #expect(choice.decision == 2)
     var intervals: [Int] = []
     for _ in 0..<8 {
-      intervals.append(keptFor())
-      _ = chooseRound()
+      intervals.append(Self.splitKept(choice, Self.quiet))
+      // The call that started the round was its first trial.
+      #expect(Self.splitRound(choice, Self.quiet) == 2 * SplitChoice.trials - 1)
     }
     // The call that starts a round counts toward the interval but is itself a trial.
     let expected = (0..<8).map { min(SplitChoice.firstRemeasure << $0, SplitChoice.remeasureAfter) - 1 }
     #expect(intervals == expected)
+    #expect(choice.decision == 2)
+  }
+
+  /// One round of trials under a passing disturbance (every split trial slow) does not give up the
+  /// split: it keeps two threads, and the next round comes within a few calls to check.
+  @Test func splitChoiceKeepsItsChoiceThroughOneDisturbedRound() {
+    let choice = SplitChoice()
+    Self.splitRound(choice, Self.quiet)
+    // Two agreeing rounds, so that the interval has grown past the first.
+    for _ in 0..<2 {
+      Self.splitKept(choice, Self.quiet)
+      Self.splitRound(choice, Self.quiet)
+    }
+    #expect(choice.decision == 2)
+    let grown = Self.splitKept(choice, Self.quiet)
+    #expect(grown == 4 * SplitChoice.firstRemeasure - 1)
+    Self.splitRound(choice, Self.disturbed)
+    #expect(choice.decision == 2, "one disturbed round keeps the split")
+    #expect(choice.kept == 2)
+    // The disturbance has passed: the check comes soon and keeps the split; the interval then
+    // grows from where it was.
+    #expect(Self.splitKept(choice, Self.quiet) == SplitChoice.confirmAfter - 1)
+    Self.splitRound(choice, Self.quiet)
+    #expect(choice.decision == 2)
+    #expect(Self.splitKept(choice, Self.quiet) == 8 * SplitChoice.firstRemeasure - 1)
+  }
+
+  /// Two rounds in a row that find one thread faster switch to one thread, and the next round comes
+  /// after the shortest interval, so the split returns soon once it pays again.
+  @Test func splitChoiceSwitchesWhenTwoRoundsAgree() {
+    let choice = SplitChoice()
+    Self.splitRound(choice, Self.quiet)
+    Self.splitKept(choice, Self.quiet)
+    Self.splitRound(choice, Self.disturbed)
+    #expect(choice.decision == 2)
+    // The check: calls on two threads now take longer than one thread measured, so the round starts
+    // after `trials` of them, before `confirmAfter`.
+    #expect(Self.splitKept(choice, Self.disturbed) == SplitChoice.trials)
+    Self.splitRound(choice, Self.disturbed)
+    #expect(choice.decision == 1, "two disturbed rounds in a row switch")
+    #expect(Self.splitKept(choice, Self.quiet) == SplitChoice.firstRemeasure - 1)
+    // While the next round's trials run, the kept choice is still one thread.
+    #expect(choice.decision == nil && choice.kept == 1)
+    // Once quiet again: one round disagrees; the calls on one thread are slower than the split
+    // just measured, so the next round starts after `trials` of them, confirms, and the split is
+    // back.
+    Self.splitRound(choice, Self.quiet)
+    #expect(choice.decision == 1)
+    #expect(Self.splitKept(choice, Self.quiet) == SplitChoice.trials)
+    Self.splitRound(choice, Self.quiet)
+    #expect(choice.decision == 2)
+  }
+
+  /// Calls on the kept option that turn slower than the other option measured (a load that lasts)
+  /// start the trials after `trials` such calls in a row, long before the interval; calls as fast
+  /// as the trials measured, or an occasional slow one, do not.
+  @Test func splitChoiceRemeasuresWhenTheKeptOptionDrifts() {
+    let choice = SplitChoice()
+    Self.splitRound(choice, Self.quiet)
+    for _ in 0..<4 {
+      Self.splitKept(choice, Self.quiet)
+      Self.splitRound(choice, Self.quiet)
+    }
+    // Slow calls now and then (every fourth call 100 µs on two threads) do not start a round.
+    var count = 0
+    let now = Self.splitKept(choice) { threads in
+      count += 1
+      return count % 4 == 0 ? 100_000 : Self.quiet(threads)
+    }
+    #expect(now == 16 * SplitChoice.firstRemeasure - 1)
+    Self.splitRound(choice, Self.quiet)
+    // A lasting load: split calls take 100 µs, more than one thread's 90.
+    #expect(Self.splitKept(choice) { $0 > 1 ? 100_000 : 90_000 } == SplitChoice.trials)
   }
 
   /// Input rows of more bytes than L2 holds (copied on all the runtime's threads) are the same

@@ -217,15 +217,19 @@ case "run":
   let f32 = try InferenceModel(
     ElmanModel.load(path: "\(prefix)-f32.rnn", options: ReadOptions(verifyChecksums: false)))
   let flopsPerToken = 2.0 * Double(size.vocabulary) * Double(size.hidden)
-  func report(_ task: String, _ times: [Double], tokens: Int, check: Double, dtype: String = "f32") {
-    emit([
-      ("impl", "rnnkit"), ("size", size.name), ("task", task), ("dtype", dtype), ("threads", threads),
-      ("median_s", median(times)), ("min_s", times[0]), ("tokens", tokens),
-      ("tokens_per_s", Double(tokens) / median(times)),
-      ("gflops", flopsPerToken * Double(tokens) / median(times) / 1e9),
-      ("check", check), ("runs", times.count), ("cpu_median_s", median(lastCPUTimes)),
-      ("level", levelName), ("vnni", vnniName), ("int8_product", int8Product),
-    ])
+  func report(
+    _ task: String, _ times: [Double], tokens: Int, check: Double, dtype: String = "f32",
+    measured: [(String, Any)] = []
+  ) {
+    emit(
+      [
+        ("impl", "rnnkit"), ("size", size.name), ("task", task), ("dtype", dtype), ("threads", threads),
+        ("median_s", median(times)), ("min_s", times[0]), ("tokens", tokens),
+        ("tokens_per_s", Double(tokens) / median(times)),
+        ("gflops", flopsPerToken * Double(tokens) / median(times) / 1e9),
+        ("check", check), ("runs", times.count), ("cpu_median_s", median(lastCPUTimes)),
+        ("level", levelName), ("vnni", vnniName), ("int8_product", int8Product),
+      ] + measured)
   }
   if tasks.contains("a") {
     var result = ScoreResult(logProbabilities: [])
@@ -243,7 +247,14 @@ case "run":
   if tasks.contains("c") {
     var generated: [Int] = []
     let times = try measure(repeats) { generated = try f32.generate(prompt: prompt, options: options) }
-    report("c", times, tokens: generatedTokens, check: Double(generated.reduce(0, +)))
+    // What the runtime measured and kept: V's thread count (0: none chosen, or nothing to choose)
+    // and the prefetch distance of large f32 products (-1: not chosen yet).
+    report(
+      "c", times, tokens: generatedTokens, check: Double(generated.reduce(0, +)),
+      measured: [
+        ("split_threads", f32.generationThreads ?? 0),
+        ("prefetch_distance", KernelSelection.prefetchDistance() ?? -1),
+      ])
   }
   if tasks.contains("c16") {
     let f16 = try InferenceModel(

@@ -111,6 +111,14 @@ void rk_gemv_f32_reversed(const float *A, long rows, long cols, long lda, const 
 /// which distance is fastest on this CPU. The distance never changes results.
 long rk_gemv_prefetch_distance(int half);
 
+/// The candidate prefetch distances and the timed calls of each that choose among them.
+enum { RK_PREFETCH_DISTANCES = 4, RK_PREFETCH_TRIALS = 6 };
+
+/// The index of the prefetch distance to keep, from each candidate's timed calls (any positive
+/// unit; 0 for a call whose clock failed): the first, that is the shortest distance, whose median
+/// is within 2% of the fastest median. Exposed for tests.
+int rk_choose_prefetch_distance(const long times[RK_PREFETCH_DISTANCES][RK_PREFETCH_TRIALS]);
+
 /// For tests: makes the calling thread's matrix-vector products prefetch `distance` bytes ahead
 /// (0: not at all), or calibrate again when `distance` is -1. Returns 0 (changing nothing) for a
 /// distance outside [-1, 1 MiB].
