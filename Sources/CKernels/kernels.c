@@ -654,6 +654,10 @@ enum {
   RK_TRIAL_CALLS = RK_DISTANCE_COUNT * RK_RUN * RK_PASSES,
   /// Only calls reading at least this many bytes are timed: smaller ones mostly hit the caches.
   RK_TIMED_BYTES = 8 << 20,
+  /// Timed-size calls from the first choice to the next round of trials; each round that follows
+  /// waits four times as many, up to RK_RECHECK_MAX.
+  RK_RECHECK_FIRST = 64,
+  RK_RECHECK_MAX = 4096,
 };
 _Static_assert(RK_DISTANCE_COUNT == RK_PREFETCH_DISTANCES, "the header's count of distances");
 _Static_assert(RK_TRIALS == (RK_RUN - 1) * RK_PASSES, "the header's count of timed calls");
@@ -671,6 +675,12 @@ typedef struct {
   /// the smaller products meanwhile: with two threads, a SMALL V's shares are below
   /// RK_TIMED_BYTES, and its one-thread calls, which the trials time, come only a few at a time.
   atomic_int provisional;
+  /// Timed-size calls since the last choice, and how many start the next round of trials (0:
+  /// RK_RECHECK_FIRST).
+  atomic_long since;
+  atomic_long recheck;
+  /// Rounds of trials finished.
+  atomic_long rounds;
 } rk_tuner;
 
 /// One tuner per level and element type (f32, f16): each reads at its own rate. All zero at start,
@@ -698,10 +708,26 @@ static void rk_trial_slot(long i, int *distance, int *slot) {
 }
 
 /// The distance for a product reading `bytes`; sets *trial to the index of a trial call, or -1.
+///
+/// The trials run again after RK_RECHECK_FIRST timed-size calls, then after four times as many
+/// each time: the first ones run while a generation is still measuring whether V's product is
+/// faster on one thread or split (SplitChoice), so they time a mix of both, and what is fastest
+/// with one reader can be far from it with two (on AMD Zen 5, streaming a 200 MB V from memory on
+/// two threads took 1.6 times as long with any prefetching as without, on one thread 1.05 times).
 static long rk_distance_for(rk_tuner *tuner, long bytes, long *trial) {
   *trial = -1;
   int chosen = atomic_load_explicit(&tuner->chosen, memory_order_relaxed);
-  if (chosen > 0) return rk_distances[chosen - 1];
+  if (chosen > 0) {
+    if (bytes < RK_TIMED_BYTES) return rk_distances[chosen - 1];
+    const long recheck = atomic_load_explicit(&tuner->recheck, memory_order_relaxed);
+    if (atomic_fetch_add_explicit(&tuner->since, 1, memory_order_relaxed) + 1 < recheck) return rk_distances[chosen - 1];
+    long i = atomic_fetch_add_explicit(&tuner->trials, 1, memory_order_relaxed);
+    if (i >= (long)RK_TRIAL_CALLS) return rk_distances[chosen - 1];  // the last trials are still running
+    *trial = i;
+    int distance, slot;
+    rk_trial_slot(i, &distance, &slot);
+    return rk_distances[distance];
+  }
   if (bytes < RK_TIMED_BYTES) {
     int provisional = atomic_load_explicit(&tuner->provisional, memory_order_relaxed);
     return provisional > 0 ? rk_distances[provisional - 1] : 0;
@@ -755,8 +781,23 @@ static void rk_distance_done(rk_tuner *tuner, long trial, long bytes, long start
   long times[RK_DISTANCE_COUNT][RK_TRIALS];
   for (int d = 0; d < RK_DISTANCE_COUNT; d++)
     for (int k = 0; k < RK_TRIALS; k++) times[d][k] = atomic_load_explicit(&tuner->times[d][k], memory_order_relaxed);
-  atomic_store(finished == (long)RK_TRIAL_CALLS ? &tuner->chosen : &tuner->provisional,
-               rk_choose_prefetch_distance(times) + 1);
+  const int choice = rk_choose_prefetch_distance(times) + 1;
+  if (finished != (long)RK_TRIAL_CALLS) {
+    atomic_store(&tuner->provisional, choice);
+    return;
+  }
+  // Every trial call of this round has finished: clear the round for the next one, whose first
+  // call comes only after `recheck` more calls (counted from 0 again before the slots reopen).
+  const long recheck = atomic_load(&tuner->recheck);
+  atomic_store(&tuner->recheck, recheck == 0 ? RK_RECHECK_FIRST
+                                             : (recheck * 4 < RK_RECHECK_MAX ? recheck * 4 : RK_RECHECK_MAX));
+  atomic_store(&tuner->since, 0);
+  for (int d = 0; d < RK_DISTANCE_COUNT; d++)
+    for (int k = 0; k < RK_TRIALS; k++) atomic_store_explicit(&tuner->times[d][k], 0, memory_order_relaxed);
+  atomic_store(&tuner->finished, 0);
+  atomic_store(&tuner->chosen, choice);
+  atomic_fetch_add(&tuner->rounds, 1);
+  atomic_store(&tuner->trials, 0);
 }
 
 static rk_tuner *rk_tuner_for(int half) { return &rk_tuners[rk_level()][half != 0]; }
@@ -788,6 +829,24 @@ void rk_gemv_f32(const float *A, long rows, long cols, long lda, const float *x,
 
 void rk_gemv_f32_reversed(const float *A, long rows, long cols, long lda, const float *x, float beta, float *y) {
   rk_kernels()->gemv_f32_reversed(A, rows, cols, lda, x, beta, y);
+}
+
+long rk_gemv_prefetch_rounds(int half) { return atomic_load(&rk_tuner_for(half)->rounds); }
+
+void rk_restart_prefetch_calibration(void) {
+  for (int level = 0; level < RK_LEVEL_COUNT; level++)
+    for (int half = 0; half < 2; half++) {
+      rk_tuner *tuner = &rk_tuners[level][half];
+      atomic_store(&tuner->chosen, 0);
+      atomic_store(&tuner->provisional, 0);
+      atomic_store(&tuner->recheck, 0);
+      atomic_store(&tuner->since, 0);
+      atomic_store(&tuner->rounds, 0);
+      for (int d = 0; d < RK_DISTANCE_COUNT; d++)
+        for (int k = 0; k < RK_TRIALS; k++) atomic_store(&tuner->times[d][k], 0);
+      atomic_store(&tuner->finished, 0);
+      atomic_store(&tuner->trials, 0);
+    }
 }
 
 long rk_gemv_prefetch_distance(int half) {

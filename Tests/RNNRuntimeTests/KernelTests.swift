@@ -258,9 +258,12 @@ import Testing
     #expect(choose([[0], [0], [0], [0]]) == 0)
   }
 
-  /// The first large products measure the prefetch distances and settle on one of them; the
-  /// products' results stay the same through the measurement and after it.
+  /// The first large products measure the prefetch distances and settle on one of them, and
+  /// measure them again 64 products later; the products' results stay the same through the
+  /// measurements and after them.
   @Test func prefetchCalibrationSettlesWithoutChangingResults() {
+    // From the start: other tests' large products may have calibrated already.
+    rk_restart_prefetch_calibration()
     // 8 MiB of f32 and of half: the size from which products are timed.
     let (m, n) = (2048, 1024)
     var random = TestRandom(11)
@@ -298,6 +301,14 @@ import Testing
       }
       let chosen = Kernels.prefetchDistance(half: isHalf)
       #expect(chosen != nil, "half \(isHalf): no distance chosen after 40 large products")
+      #expect(rk_gemv_prefetch_rounds(isHalf ? 1 : 0) >= 1)
+      // 64 products after the first choice, a second round of 32 trial calls.
+      for call in 0..<96 where product(isHalf) != expected {
+        Issue.record("half \(isHalf): call \(40 + call) differs from the product without prefetching")
+        break
+      }
+      #expect(
+        rk_gemv_prefetch_rounds(isHalf ? 1 : 0) >= 2, "half \(isHalf): no second round after 136 products")
       print(
         "KernelTests: prefetch distance chosen for \(isHalf ? "half" : "f32") matrices: \(chosen ?? -1) bytes"
       )

@@ -119,6 +119,15 @@ enum { RK_PREFETCH_DISTANCES = 4, RK_PREFETCH_TRIALS = 6 };
 /// is within 2% of the fastest median. Exposed for tests.
 int rk_choose_prefetch_distance(const long times[RK_PREFETCH_DISTANCES][RK_PREFETCH_TRIALS]);
 
+/// Rounds of trials the calibration of f32 (`half` 0) or f16 products has finished at the calling
+/// thread's level: the first, then again after 64 calls of the timed size, then after four times as
+/// many each time, up to 4,096.
+long rk_gemv_prefetch_rounds(int half);
+
+/// For tests: forgets every calibrated prefetch distance, so that the next large products
+/// calibrate again from the start.
+void rk_restart_prefetch_calibration(void);
+
 /// For tests: makes the calling thread's matrix-vector products prefetch `distance` bytes ahead
 /// (0: not at all), or calibrate again when `distance` is -1. Returns 0 (changing nothing) for a
 /// distance outside [-1, 1 MiB].
