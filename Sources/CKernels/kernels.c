@@ -763,8 +763,29 @@ int rk_choose_prefetch_distance(const long times[RK_PREFETCH_DISTANCES][RK_PREFE
   return 0;
 }
 
+int rk_rechoose_prefetch_distance(const long times[RK_PREFETCH_DISTANCES][RK_PREFETCH_TRIALS], int kept) {
+  const int best = rk_choose_prefetch_distance(times);
+  if (kept < 0 || kept >= RK_DISTANCE_COUNT || kept == best) return best;
+  // The kept distance's median against the fastest median, as rk_choose_prefetch_distance takes them.
+  long median[RK_DISTANCE_COUNT];
+  long fastest = LONG_MAX;
+  for (int d = 0; d < RK_DISTANCE_COUNT; d++) {
+    long sorted[RK_TRIALS];
+    int n = 0;
+    for (int k = 0; k < RK_TRIALS; k++)
+      if (times[d][k] > 0) sorted[n++] = times[d][k];
+    qsort(sorted, (size_t)n, sizeof sorted[0], rk_compare_longs);
+    median[d] = n > 0 ? sorted[n / 2] : 0;
+    if (median[d] > 0 && median[d] < fastest) fastest = median[d];
+  }
+  return median[kept] > 0 && (double)median[kept] <= 1.02 * (double)fastest ? kept : best;
+}
+
 /// Records a trial call; the call that completes the last of them picks the distance: the shortest
-/// whose median time is within 2% of the fastest median (0 when prefetching does not help).
+/// whose median time is within 2% of the fastest median (0 when prefetching does not help). A later
+/// round keeps the distance already chosen while it is within 2% of the fastest: on a busy machine
+/// every distance reads at the same slowed rate, and the shortest would win that tie (on AMD Zen 5
+/// a 10 MB V read from L3 without prefetching took 1.1 times as long once the machine was quiet).
 static void rk_distance_done(rk_tuner *tuner, long trial, long bytes, long started) {
   int distance, slot;
   rk_trial_slot(trial, &distance, &slot);
@@ -781,7 +802,8 @@ static void rk_distance_done(rk_tuner *tuner, long trial, long bytes, long start
   long times[RK_DISTANCE_COUNT][RK_TRIALS];
   for (int d = 0; d < RK_DISTANCE_COUNT; d++)
     for (int k = 0; k < RK_TRIALS; k++) times[d][k] = atomic_load_explicit(&tuner->times[d][k], memory_order_relaxed);
-  const int choice = rk_choose_prefetch_distance(times) + 1;
+  const int kept = atomic_load(&tuner->chosen) - 1;
+  const int choice = rk_rechoose_prefetch_distance(times, kept) + 1;
   if (finished != (long)RK_TRIAL_CALLS) {
     atomic_store(&tuner->provisional, choice);
     return;

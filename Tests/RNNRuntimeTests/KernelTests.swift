@@ -226,12 +226,13 @@ import Testing
     }
   }
 
-  /// The distance kept is the shortest whose median time is within 2% of the fastest median: not
+  /// The distance kept is the shortest whose median time is within 2% of the fastest median (in a
+  /// later round, the one kept before while it is within 2%): not
   /// the one with the luckiest call (a read without prefetching can have a best call as fast as
   /// with, and a median 1.2 times slower), and not swayed by one preempted call or a failed clock.
   @Test func prefetchDistanceIsChosenByMedians() {
     /// The chosen index for per-distance times of the timed calls (six each).
-    func choose(_ times: [[Int]]) -> Int {
+    func choose(_ times: [[Int]], keeping kept: Int? = nil) -> Int {
       let t = times.map { $0.count == 1 ? Array(repeating: $0[0], count: 6) : $0 }
       var table = (
         (t[0][0], t[0][1], t[0][2], t[0][3], t[0][4], t[0][5]),
@@ -240,8 +241,9 @@ import Testing
         (t[3][0], t[3][1], t[3][2], t[3][3], t[3][4], t[3][5])
       )
       return withUnsafePointer(to: &table) {
-        $0.withMemoryRebound(to: (Int, Int, Int, Int, Int, Int).self, capacity: 4) {
-          Int(rk_choose_prefetch_distance($0))
+        $0.withMemoryRebound(to: (Int, Int, Int, Int, Int, Int).self, capacity: 4) { rows in
+          if let kept { return Int(rk_rechoose_prefetch_distance(rows, Int32(kept))) }
+          return Int(rk_choose_prefetch_distance(rows))
         }
       }
     }
@@ -256,6 +258,13 @@ import Testing
     // A failed clock (0) is left out; a distance with no time at all is never chosen.
     #expect(choose([[0], [9_000, 0, 9_000, 9_000, 0, 0], [8_000], [8_000]]) == 2)
     #expect(choose([[0], [0], [0], [0]]) == 0)
+    // A later round keeps the distance chosen before while it is within 2% of the fastest (a busy
+    // machine that slows every distance alike does not hand the choice to the shortest), and
+    // changes it when it is clearly slower.
+    #expect(choose([[8_150], [8_000], [8_100], [8_050]], keeping: 3) == 3)
+    #expect(choose([[8_000], [8_000], [8_000], [8_000]], keeping: 2) == 2)
+    #expect(choose([[8_000], [9_000], [9_000], [12_800]], keeping: 3) == 0)
+    #expect(choose([[8_150], [8_000], [8_100], [8_300]], keeping: -1) == 0)
   }
 
   /// The first large products measure the prefetch distances and settle on one of them, and

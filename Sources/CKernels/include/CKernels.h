@@ -124,6 +124,11 @@ int rk_choose_prefetch_distance(const long times[RK_PREFETCH_DISTANCES][RK_PREFE
 /// many each time, up to 4,096.
 long rk_gemv_prefetch_rounds(int half);
 
+/// rk_choose_prefetch_distance for a later round of trials: `kept` (the index chosen before, or -1)
+/// while its median is within 2% of the fastest median, else what rk_choose_prefetch_distance picks.
+/// Exposed for tests.
+int rk_rechoose_prefetch_distance(const long times[RK_PREFETCH_DISTANCES][RK_PREFETCH_TRIALS], int kept);
+
 /// For tests: forgets every calibrated prefetch distance, so that the next large products
 /// calibrate again from the start.
 void rk_restart_prefetch_calibration(void);
