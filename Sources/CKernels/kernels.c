@@ -745,11 +745,12 @@ static int rk_compare_longs(const void *a, const void *b) {
   return (x > y) - (x < y);
 }
 
-int rk_choose_prefetch_distance(const long times[RK_PREFETCH_DISTANCES][RK_PREFETCH_TRIALS]) {
-  long medians[RK_DISTANCE_COUNT];
+/// Each distance's median time (0: no time; calls whose clock failed are left out) into `medians`;
+/// returns the fastest median (LONG_MAX when there is none).
+static long rk_prefetch_medians(const long times[RK_PREFETCH_DISTANCES][RK_PREFETCH_TRIALS],
+                                long medians[RK_DISTANCE_COUNT]) {
   long fastest = LONG_MAX;
   for (int d = 0; d < RK_DISTANCE_COUNT; d++) {
-    // Calls whose clock failed (0) are left out; a distance without a time gets no median.
     long sorted[RK_TRIALS];
     int n = 0;
     for (int k = 0; k < RK_TRIALS; k++)
@@ -758,27 +759,23 @@ int rk_choose_prefetch_distance(const long times[RK_PREFETCH_DISTANCES][RK_PREFE
     medians[d] = n > 0 ? sorted[n / 2] : 0;
     if (medians[d] > 0 && medians[d] < fastest) fastest = medians[d];
   }
+  return fastest;
+}
+
+int rk_choose_prefetch_distance(const long times[RK_PREFETCH_DISTANCES][RK_PREFETCH_TRIALS]) {
+  long medians[RK_DISTANCE_COUNT];
+  const long fastest = rk_prefetch_medians(times, medians);
   for (int d = 0; d < RK_DISTANCE_COUNT; d++)
     if (medians[d] > 0 && (double)medians[d] <= 1.02 * (double)fastest) return d;
   return 0;
 }
 
 int rk_rechoose_prefetch_distance(const long times[RK_PREFETCH_DISTANCES][RK_PREFETCH_TRIALS], int kept) {
-  const int best = rk_choose_prefetch_distance(times);
-  if (kept < 0 || kept >= RK_DISTANCE_COUNT || kept == best) return best;
-  // The kept distance's median against the fastest median, as rk_choose_prefetch_distance takes them.
-  long median[RK_DISTANCE_COUNT];
-  long fastest = LONG_MAX;
-  for (int d = 0; d < RK_DISTANCE_COUNT; d++) {
-    long sorted[RK_TRIALS];
-    int n = 0;
-    for (int k = 0; k < RK_TRIALS; k++)
-      if (times[d][k] > 0) sorted[n++] = times[d][k];
-    qsort(sorted, (size_t)n, sizeof sorted[0], rk_compare_longs);
-    median[d] = n > 0 ? sorted[n / 2] : 0;
-    if (median[d] > 0 && median[d] < fastest) fastest = median[d];
-  }
-  return median[kept] > 0 && (double)median[kept] <= 1.02 * (double)fastest ? kept : best;
+  if (kept < 0 || kept >= RK_DISTANCE_COUNT) return rk_choose_prefetch_distance(times);
+  long medians[RK_DISTANCE_COUNT];
+  const long fastest = rk_prefetch_medians(times, medians);
+  if (medians[kept] > 0 && (double)medians[kept] <= 1.02 * (double)fastest) return kept;
+  return rk_choose_prefetch_distance(times);
 }
 
 /// Records a trial call; the call that completes the last of them picks the distance: the shortest
