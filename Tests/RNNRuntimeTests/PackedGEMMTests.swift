@@ -363,32 +363,37 @@ import Testing
   // fixed chunks of one panel and of several panels, and in the default chunks of the rows ready
   // when a thread runs out of work, at every level, against the float64
   // reference model and against the same sequence scored in a batch (the plain path: recurrence
-  // first, then the logits), both abs 1e-5 per log-probability; a hidden state that overflows is
+  // first, then the logits), both abs 1e-5 per log-probability: a sequence of many tokens (all of
+  // W_x transposed), and on a fresh runtime one of two distinct tokens (their columns gathered),
+  // whose rows the recurrence's thread copies a panel at a time; a hidden state that overflows is
   // reported at its step.
   @Test(arguments: KernelTests.levels)
   func overlappedScoringMatchesReference(level: Int) throws {
     try KernelTests.atLevel(level, "overlapped scoring") {
       let model = try TestModels.make(h: 29, x: 77, g: .softmax, seed: 23, scale: 0.5)
-      let runtime = try InferenceModel(model)
       var random = TestRandom(8)
-      let tokens = (0..<150).map { _ in random.int(77) }
-      let reference = Reference(model).run(tokens: tokens)
-      let plain = try runtime.score(batch: [tokens, [1, 2]])[0].logProbabilities
-      for chunk in [1, 40, nil] {
-        guard let scored = try runtime.scoreOverlapped(tokens: tokens, chunkRows: chunk) else {
-          #expect(Kernels.threadCount == 1, "only one thread makes overlapping impossible")
-          print("PackedGEMMTests: overlapped scoring NOT run: the runtime has one thread")
-          return
-        }
-        #expect(scored.count == tokens.count - 1)
-        for t in 0..<(tokens.count - 1) {
-          let expected = Reference.logSoftmax(reference.logits[t])[tokens[t + 1]]
-          #expect(
-            Double(scored[t]).isApproximatelyEqual(to: expected, absoluteTolerance: 1e-5),
-            "step \(t), chunk \(String(describing: chunk)) at level \(level)")
-          #expect(
-            Double(scored[t]).isApproximatelyEqual(to: plain[t], absoluteTolerance: 1e-5),
-            "step \(t), chunk \(String(describing: chunk)) at level \(level), against the plain path")
+      let many = (0..<150).map { _ in random.int(77) }
+      let gathered = (0..<61).map { [5, 70][$0 % 3 == 0 ? 0 : 1] }
+      for tokens in [gathered, many] {
+        let runtime = try InferenceModel(model)
+        let reference = Reference(model).run(tokens: tokens)
+        for chunk in [1, 40, nil] {
+          guard let scored = try runtime.scoreOverlapped(tokens: tokens, chunkRows: chunk) else {
+            #expect(Kernels.threadCount == 1, "only one thread makes overlapping impossible")
+            print("PackedGEMMTests: overlapped scoring NOT run: the runtime has one thread")
+            return
+          }
+          let plain = try runtime.score(batch: [tokens, [1, 2]])[0].logProbabilities
+          #expect(scored.count == tokens.count - 1)
+          for t in 0..<(tokens.count - 1) {
+            let what =
+              "\(tokens.count) tokens, step \(t), chunk \(String(describing: chunk)) at level \(level)"
+            let expected = Reference.logSoftmax(reference.logits[t])[tokens[t + 1]]
+            #expect(Double(scored[t]).isApproximatelyEqual(to: expected, absoluteTolerance: 1e-5), "\(what)")
+            #expect(
+              Double(scored[t]).isApproximatelyEqual(to: plain[t], absoluteTolerance: 1e-5),
+              "\(what), against the plain path")
+          }
         }
       }
       var exploding = try TestModels.make(h: 8, x: 10, f: .identity, seed: 24, scale: 0.5)
@@ -423,30 +428,6 @@ import Testing
       #expect((range.count + panel - 1) / panel <= max(1, left / (2 * threads)), "\(range) of \(total)")
     }
     if panels > 64 { #expect(ranges.count < panels / 4, "\(ranges.count) ranges for \(panels) panels") }
-  }
-
-  // One sequence of few distinct tokens (their columns gathered, not all of W_x transposed) scored
-  // with the recurrence overlapped with the logits, whose thread copies the rows a panel at a time:
-  // against the float64 reference model, abs 1e-5 per log-probability, at every level.
-  @Test(arguments: KernelTests.levels)
-  func overlappedScoringOfGatheredColumns(level: Int) throws {
-    try KernelTests.atLevel(level, "overlapped scoring of gathered columns") {
-      let model = try TestModels.make(h: 29, x: 77, g: .softmax, seed: 41, scale: 0.5)
-      let runtime = try InferenceModel(model)
-      let tokens = (0..<61).map { [5, 70][$0 % 3 == 0 ? 0 : 1] }
-      guard let scored = try runtime.scoreOverlapped(tokens: tokens) else {
-        #expect(Kernels.threadCount == 1, "only one thread makes overlapping impossible")
-        print("PackedGEMMTests: overlapped scoring NOT run: the runtime has one thread")
-        return
-      }
-      let reference = Reference(model).run(tokens: tokens)
-      for t in 0..<(tokens.count - 1) {
-        let expected = Reference.logSoftmax(reference.logits[t])[tokens[t + 1]]
-        #expect(
-          Double(scored[t]).isApproximatelyEqual(to: expected, absoluteTolerance: 1e-5),
-          "step \(t) at level \(level)")
-      }
-    }
   }
 
   // One sequence with each recurrence step split across the threads, then the logits of all rows
