@@ -319,54 +319,22 @@ static void rk_i8p_blocking(long M, long vbytes, long mr, long nr, long *mc, lon
 #pragma clang attribute push(__attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,avx2,fma,f16c,avx512vnni"))), \
                              apply_to = function)
 #define RK_I8P(name) rk_i8p_##name##_zmm
-#define RK_I8P_MR RK_I8P_ZMM_MR
-#define RK_I8P_NR RK_I8P_ZMM_NR
 #define RK_I8P_KG 4
 #define RK_I8P_OFFSET 128
-#define RK_I8P_VEC __m512i
-#define RK_I8P_ZERO() _mm512_setzero_si512()
 #define RK_I8P_LOAD(p) _mm512_load_si512(p)
-#define RK_I8P_STOREU(p, v) _mm512_storeu_si512(p, v)
-#define RK_I8P_BCAST(word) _mm512_set1_epi32(word)
 #define RK_I8P_DOT(sums, u, s) _mm512_dpbusd_epi32(sums, u, s)
-#define RK_I8P_LOADU(p) _mm512_loadu_si512(p)
-#define RK_I8P_SUB(a, b) _mm512_sub_epi32(a, b)
-#define RK_I8P_FVEC __m512
-#define RK_I8P_FZERO() _mm512_setzero_ps()
-#define RK_I8P_FLOADU(p) _mm512_loadu_ps(p)
-#define RK_I8P_FSTOREU(p, v) _mm512_storeu_ps(p, v)
-#define RK_I8P_FBCAST(x) _mm512_set1_ps(x)
-#define RK_I8P_FMUL(a, b) _mm512_mul_ps(a, b)
-#define RK_I8P_FADD(a, b) _mm512_add_ps(a, b)
-#define RK_I8P_CVT(v) _mm512_cvtepi32_ps(v)
-#define RK_I8P_MERGE_ROW merge_row_avx512
+#include "i8_packed_zmm.h"
 #include "i8_packed.h"
 #pragma clang attribute pop
 
 // AVX-VNNI: the VEX form of vpdpbusd on ymm (Intel since Alder Lake, AMD since Zen 5), 16 registers.
 #pragma clang attribute push(__attribute__((target("avx2,fma,f16c,avxvnni"))), apply_to = function)
 #define RK_I8P(name) rk_i8p_##name##_ymm
-#define RK_I8P_MR RK_I8P_YMM_MR
-#define RK_I8P_NR RK_I8P_YMM_NR
 #define RK_I8P_KG 4
 #define RK_I8P_OFFSET 128
-#define RK_I8P_VEC __m256i
-#define RK_I8P_ZERO() _mm256_setzero_si256()
 #define RK_I8P_LOAD(p) _mm256_load_si256((const __m256i *)(const void *)(p))
-#define RK_I8P_STOREU(p, v) _mm256_storeu_si256((__m256i *)(void *)(p), v)
-#define RK_I8P_BCAST(word) _mm256_set1_epi32(word)
 #define RK_I8P_DOT(sums, u, s) _mm256_dpbusd_avx_epi32(sums, u, s)
-#define RK_I8P_LOADU(p) _mm256_loadu_si256((const __m256i *)(const void *)(p))
-#define RK_I8P_SUB(a, b) _mm256_sub_epi32(a, b)
-#define RK_I8P_FVEC __m256
-#define RK_I8P_FZERO() _mm256_setzero_ps()
-#define RK_I8P_FLOADU(p) _mm256_loadu_ps(p)
-#define RK_I8P_FSTOREU(p, v) _mm256_storeu_ps(p, v)
-#define RK_I8P_FBCAST(x) _mm256_set1_ps(x)
-#define RK_I8P_FMUL(a, b) _mm256_mul_ps(a, b)
-#define RK_I8P_FADD(a, b) _mm256_add_ps(a, b)
-#define RK_I8P_CVT(v) _mm256_cvtepi32_ps(v)
-#define RK_I8P_MERGE_ROW merge_row_avx2
+#include "i8_packed_ymm.h"
 #include "i8_packed.h"
 #pragma clang attribute pop
 
@@ -374,54 +342,22 @@ static void rk_i8p_blocking(long M, long vbytes, long mr, long nr, long *mc, lon
 #pragma clang attribute push(__attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,avx2,fma,f16c"))), \
                              apply_to = function)
 #define RK_I8P(name) rk_i8p_##name##_zmm_widen
-#define RK_I8P_MR RK_I8P_ZMM_MR
-#define RK_I8P_NR RK_I8P_ZMM_NR
 #define RK_I8P_KG 2
 #define RK_I8P_OFFSET 0
-#define RK_I8P_VEC __m512i
-#define RK_I8P_ZERO() _mm512_setzero_si512()
 #define RK_I8P_LOAD(p) _mm512_cvtepi8_epi16(_mm256_load_si256((const __m256i *)(const void *)(p)))
-#define RK_I8P_STOREU(p, v) _mm512_storeu_si512(p, v)
-#define RK_I8P_BCAST(word) _mm512_set1_epi32(word)
 #define RK_I8P_DOT(sums, v, x) _mm512_add_epi32(sums, _mm512_madd_epi16(v, x))
-#define RK_I8P_LOADU(p) _mm512_loadu_si512(p)
-#define RK_I8P_SUB(a, b) _mm512_sub_epi32(a, b)
-#define RK_I8P_FVEC __m512
-#define RK_I8P_FZERO() _mm512_setzero_ps()
-#define RK_I8P_FLOADU(p) _mm512_loadu_ps(p)
-#define RK_I8P_FSTOREU(p, v) _mm512_storeu_ps(p, v)
-#define RK_I8P_FBCAST(x) _mm512_set1_ps(x)
-#define RK_I8P_FMUL(a, b) _mm512_mul_ps(a, b)
-#define RK_I8P_FADD(a, b) _mm512_add_ps(a, b)
-#define RK_I8P_CVT(v) _mm512_cvtepi32_ps(v)
-#define RK_I8P_MERGE_ROW merge_row_avx512
+#include "i8_packed_zmm.h"
 #include "i8_packed.h"
 #pragma clang attribute pop
 
 // Widening at the AVX2 level: the same on ymm, 16 registers.
 #pragma clang attribute push(__attribute__((target("avx2,fma,f16c"))), apply_to = function)
 #define RK_I8P(name) rk_i8p_##name##_ymm_widen
-#define RK_I8P_MR RK_I8P_YMM_MR
-#define RK_I8P_NR RK_I8P_YMM_NR
 #define RK_I8P_KG 2
 #define RK_I8P_OFFSET 0
-#define RK_I8P_VEC __m256i
-#define RK_I8P_ZERO() _mm256_setzero_si256()
 #define RK_I8P_LOAD(p) _mm256_cvtepi8_epi16(_mm_load_si128((const __m128i *)(const void *)(p)))
-#define RK_I8P_STOREU(p, v) _mm256_storeu_si256((__m256i *)(void *)(p), v)
-#define RK_I8P_BCAST(word) _mm256_set1_epi32(word)
 #define RK_I8P_DOT(sums, v, x) _mm256_add_epi32(sums, _mm256_madd_epi16(v, x))
-#define RK_I8P_LOADU(p) _mm256_loadu_si256((const __m256i *)(const void *)(p))
-#define RK_I8P_SUB(a, b) _mm256_sub_epi32(a, b)
-#define RK_I8P_FVEC __m256
-#define RK_I8P_FZERO() _mm256_setzero_ps()
-#define RK_I8P_FLOADU(p) _mm256_loadu_ps(p)
-#define RK_I8P_FSTOREU(p, v) _mm256_storeu_ps(p, v)
-#define RK_I8P_FBCAST(x) _mm256_set1_ps(x)
-#define RK_I8P_FMUL(a, b) _mm256_mul_ps(a, b)
-#define RK_I8P_FADD(a, b) _mm256_add_ps(a, b)
-#define RK_I8P_CVT(v) _mm256_cvtepi32_ps(v)
-#define RK_I8P_MERGE_ROW merge_row_avx2
+#include "i8_packed_ymm.h"
 #include "i8_packed.h"
 #pragma clang attribute pop
 #endif
