@@ -44,6 +44,28 @@ import Testing
     }
   }
 
+  /// The streamed scoring of `batch`, in ranges of 1 to 64 rows and the default, against the
+  /// whole-batch flow `score(states, targets, rowBlock, out)` in blocks of one panel, 50 rows and
+  /// the default; and `score(batch:)` against the whole-batch flow's default blocks.
+  static func expectRangesGiveTheWholeBatchBits(
+    _ runtime: InferenceModel, _ batch: [[Int]], panel: Int, _ what: String,
+    score: (InferenceModel.HiddenStates, [Int], Int?, inout [Float]) -> Bool
+  ) throws {
+    for rowBlock in [panel, 50, nil] as [Int?] {
+      let whole = try Self.whole(runtime, batch) { score($0, $1, rowBlock, &$2) }
+      for rangeRows in [1, 10, 25, 64, nil] as [Int?] {
+        Self.expectSameBits(
+          try runtime.scoreStreamed(batch: batch, rangeRows: rangeRows), whole,
+          "\(what), rows per block \(rowBlock ?? 0), per range \(rangeRows ?? 0)")
+      }
+    }
+    // The public entry point takes the streamed scoring, with the whole-batch flow's default blocks.
+    let whole = try Self.whole(runtime, batch) { score($0, $1, nil, &$2) }
+    Self.expectSameBits(
+      try runtime.score(batch: batch).map { $0.logProbabilities.map(Float.init) }, whole,
+      "\(what), score(batch:)")
+  }
+
   // f32 V at every level. O = 4,000 spans more than one column block of the product, and each
   // row's log-sum-exp is merged once per column block: the blocks must not depend on how many rows
   // share a product (a short last block of 3 rows of blocks of 50, ranges of 1 to 64 rows).
@@ -51,45 +73,19 @@ import Testing
   func f32RangesGiveTheWholeBatchBits(level: Int) throws {
     try KernelTests.atLevel(level, "streamed f32 scoring") {
       let runtime = try InferenceModel(try TestModels.make(h: 37, x: 4000, seed: 41, scale: 0.5))
-      let batch = Self.batch(vocabulary: 4000, seed: 42)
-      let panel = Kernels.panelRows(level: Int32(level)).a
-      for rowBlock in [panel, 50, nil] as [Int?] {
-        let whole = try Self.whole(runtime, batch) {
-          runtime.scoreRowsPacked($0, targets: $1, rowBlock: rowBlock, into: &$2)
-        }
-        for rangeRows in [1, 10, 25, 64, nil] as [Int?] {
-          Self.expectSameBits(
-            try runtime.scoreStreamed(batch: batch, rangeRows: rangeRows), whole,
-            "level \(level), rows per block \(rowBlock ?? 0), per range \(rangeRows ?? 0)")
-        }
-      }
-      // The public entry point takes the streamed scoring, with the whole-batch flow's default blocks.
-      let whole = try Self.whole(runtime, batch) { runtime.scoreRowsPacked($0, targets: $1, into: &$2) }
-      Self.expectSameBits(
-        try runtime.score(batch: batch).map { $0.logProbabilities.map(Float.init) }, whole,
-        "level \(level), score(batch:)")
+      try Self.expectRangesGiveTheWholeBatchBits(
+        runtime, Self.batch(vocabulary: 4000, seed: 42), panel: Kernels.panelRows(level: Int32(level)).a,
+        "level \(level)"
+      ) { runtime.scoreRowsPacked($0, targets: $1, rowBlock: $2, into: &$3) }
     }
   }
 
   @Test func int8RangesGiveTheWholeBatchBits() throws {
     try Int8PackedTests.forEachVariant("int8RangesGiveTheWholeBatchBits") { variant, name in
       let runtime = try Int8PackedTests.model(h: 37, x: 300, seed: 43)
-      let batch = Self.batch(vocabulary: 300, seed: 44)
-      let panel = Kernels.int8PanelRows(variant).x
-      for rowBlock in [panel, 50, nil] as [Int?] {
-        let whole = try Self.whole(runtime, batch) {
-          runtime.scoreRowsInt8($0, targets: $1, rowBlock: rowBlock, into: &$2)
-        }
-        for rangeRows in [1, 10, 25, 64, nil] as [Int?] {
-          Self.expectSameBits(
-            try runtime.scoreStreamed(batch: batch, rangeRows: rangeRows), whole,
-            "\(name), rows per block \(rowBlock ?? 0), per range \(rangeRows ?? 0)")
-        }
-      }
-      let whole = try Self.whole(runtime, batch) { runtime.scoreRowsInt8($0, targets: $1, into: &$2) }
-      Self.expectSameBits(
-        try runtime.score(batch: batch).map { $0.logProbabilities.map(Float.init) }, whole,
-        "\(name), score(batch:)")
+      try Self.expectRangesGiveTheWholeBatchBits(
+        runtime, Self.batch(vocabulary: 300, seed: 44), panel: Kernels.int8PanelRows(variant).x, name
+      ) { runtime.scoreRowsInt8($0, targets: $1, rowBlock: $2, into: &$3) }
     }
   }
 
