@@ -88,3 +88,26 @@ struct PackedRecurrence {
     return first == Int.max ? nil : first
   }
 }
+
+/// The sequences of a batch, longest first, so that the sequences still running at any step are a
+/// prefix: each step of the batch recurrence is one product over that prefix.
+struct LongestFirst {
+  let lengths: [Int]
+  /// Sequence indices, longest first.
+  let order: [Int]
+
+  init(_ lengths: [Int]) {
+    self.lengths = lengths
+    order = lengths.indices.sorted { lengths[$0] > lengths[$1] }
+  }
+
+  /// The steps of the longest sequence.
+  var steps: Int { order.first.map { lengths[$0] } ?? 0 }
+
+  /// How many sequences run at `step`, counting down from `active`, the count at an earlier step.
+  func running(at step: Int, from active: Int) -> Int {
+    var n = active
+    while n > 0 && lengths[order[n - 1]] <= step { n -= 1 }
+    return n
+  }
+}

@@ -47,14 +47,9 @@ extension InferenceModel {
     var owners = [(sequence: Int, step: Int)](repeating: (0, 0), count: capacity)
     var failure: (step: Int, sequence: Int)?
     var scored = true
-    // The steps of `recur`: longest first, so the sequences still running at a step are a prefix.
-    let order = lengths.indices.sorted { lengths[$0] > lengths[$1] }
-    let steps = lengths[order[0]]
-    func running(at step: Int, from active: Int) -> Int {
-      var n = active
-      while n > 0 && lengths[order[n - 1]] <= step { n -= 1 }
-      return n
-    }
+    // The steps of `recur`.
+    let sequences = LongestFirst(lengths)
+    let (order, steps) = (sequences.order, sequences.steps)
     try recurrent.withUnsafeBufferPointer { (wh) throws(RuntimeError) in
       let product = PackedRecurrence(recurrent: wh.baseAddress!, hidden: h, capacity: order.count)
       defer { product.deallocate() }
@@ -65,7 +60,7 @@ extension InferenceModel {
         var (end, used) = (t, 0)
         var n = active
         while end < steps {
-          n = running(at: end, from: n)
+          n = sequences.running(at: end, from: n)
           if used + n > capacity { break }
           for j in 0..<n {
             let s = order[j]
@@ -78,7 +73,7 @@ extension InferenceModel {
         try inputColumns.copyRows(Array(ids[0..<used])) { rows + $0 * h }
         var first = 0
         for step in t..<end {
-          active = running(at: step, from: active)
+          active = sequences.running(at: step, from: active)
           let pointers = (0..<active).map { UnsafeSendable(rows + (first + $0) * h) }
           first += active
           if let j = product.step(step, count: active, rows: pointers, activation: activation) {

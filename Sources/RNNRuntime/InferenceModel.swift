@@ -325,14 +325,14 @@ public final class InferenceModel: Sendable {
           }
           return
         }
-        // Many sequences: longest first, so the sequences still running at step t are a prefix,
-        // and each step is one matrix product over that prefix.
-        let order = lengths.indices.sorted { lengths[$0] > lengths[$1] }
+        // Many sequences: each step is one matrix product over those still running.
+        let batch = LongestFirst(lengths)
+        let order = batch.order
         let product = PackedRecurrence(recurrent: wh, hidden: h, capacity: order.count)
         defer { product.deallocate() }
         var active = order.count
-        for t in 0..<(lengths[order[0]]) {
-          while active > 0 && lengths[order[active - 1]] <= t { active -= 1 }
+        for t in 0..<batch.steps {
+          active = batch.running(at: t, from: active)
           let rows = (0..<active).map { UnsafeSendable(base + (offsets[order[$0]] + t) * h) }
           if t == 0, let initial {
             initial.withUnsafeBufferPointer { h0 in
