@@ -730,14 +730,17 @@ static void rk_distance_done(rk_tuner *tuner, long trial, long bytes, long start
   }
   // The last call to finish sees every call's time: each stored its time before its increment.
   // After the first pass the times not yet taken are 0, which the choice leaves out.
+  // The first round also makes a provisional choice after its first pass (rk_tuner.provisional);
+  // later rounds only the choice at their end.
   const long finished = atomic_fetch_add(&tuner->finished, 1) + 1;
-  if (finished != (long)RK_TRIAL_CALLS && finished != (long)RK_DISTANCE_COUNT * RK_RUN) return;
+  const int kept = atomic_load(&tuner->chosen) - 1;
+  const int provisional = kept < 0 && finished == (long)RK_DISTANCE_COUNT * RK_RUN;
+  if (finished != (long)RK_TRIAL_CALLS && !provisional) return;
   long times[RK_DISTANCE_COUNT][RK_TRIALS];
   for (int d = 0; d < RK_DISTANCE_COUNT; d++)
     for (int k = 0; k < RK_TRIALS; k++) times[d][k] = atomic_load_explicit(&tuner->times[d][k], memory_order_relaxed);
-  const int kept = atomic_load(&tuner->chosen) - 1;
   const int choice = rk_rechoose_prefetch_distance(times, kept) + 1;
-  if (finished != (long)RK_TRIAL_CALLS) {
+  if (provisional) {
     atomic_store(&tuner->provisional, choice);
     return;
   }
